@@ -1,0 +1,1 @@
+"""The data sets shipped with ndsim (read with importlib.resources)."""

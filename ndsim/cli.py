@@ -1,0 +1,64 @@
+"""The ``ndsim`` command line: a thin shell around the library.
+
+Each subcommand lives in its own module under :mod:`ndsim.commands` and
+exposes ``add_parser(subparsers)``; the parser it adds sets ``func``, which
+takes the parsed arguments and returns an exit code. Errors in the user's
+input (:class:`ndsim.errors.NdsimError`) become one line on stderr and exit
+code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ndsim._version import __version__
+
+#: subcommand modules, in the order --help lists them
+COMMANDS = ("run", "ensemble", "validate", "plot", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ndsim",
+        description=(
+            "ndsim: dynamic material flow analysis (dMFA) with labelled output and native "
+            "Monte Carlo ensembles. The default case is neodymium in mainland China 2000-2050 "
+            "(Yao et al. 2021, doi:10.1016/j.resconrec.2021.105752)."
+        ),
+        epilog="Run 'ndsim COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"ndsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"ndsim.commands.{name}")
+        except ModuleNotFoundError as exc:  # a command not built yet
+            if exc.name != f"ndsim.commands.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ndsim.errors import NdsimError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except NdsimError as exc:
+        print(f"ndsim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ndsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

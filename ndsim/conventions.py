@@ -1,0 +1,128 @@
+"""One registry of names: dimensions, coordinates and output variables.
+
+Readers, the pipeline, writers, figures and tests take names, units and
+descriptions from here. The output variables below are the contract of
+SPEC §6 that downstream analysis relies on; changing one of them bumps
+:data:`SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = "1.0"
+
+# --- dimensions ---------------------------------------------------------
+YEAR = "year"
+PRODUCT = "product"
+SOURCE = "source"
+INTERMEDIATE = "intermediate"
+STAGE = "stage"
+PROCESS = "process"
+ORIGIN = "origin"
+DESTINATION = "destination"
+SCENARIO = "scenario"
+DRAW = "draw"
+STAT = "stat"
+AGE = "age"
+COHORT = "cohort"
+
+#: the six processes of SPEC §1, in the order the pipeline runs them top-down
+PROCESSES = ("mining", "refining", "fabrication", "manufacturing", "use", "waste")
+#: trade levels
+STAGES = ("concentrate", "primary", "intermediate", "final")
+#: nodes of the `flow` variable besides the processes
+EXTERNAL_NODES = (
+    "ore",
+    "unregistered_mining",
+    "import",
+    "export",
+    "export_unregistered",
+    "loss",
+    "landfill",
+)
+NODES = PROCESSES + EXTERNAL_NODES
+#: summary statistics of an ensemble, on the `stat` coordinate
+STATS = ("deterministic", "mean", "sd", "q025", "q25", "q50", "q75", "q975")
+
+#: quality flags of input data (SPEC §5) and their default coefficient of variation
+QUALITY_CV = {"statistic": 0.02, "literature": 0.05, "estimate": 0.10}
+
+#: lifetime timing conventions (when in the year products enter and retire)
+TIMING_CONVENTIONS = ("end", "middle")
+DEFAULT_TIMING = "end"
+
+FLOW_UNITS = "t yr-1"
+STOCK_UNITS = "t"
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An output variable of the contract."""
+
+    name: str
+    dims: tuple[str, ...]
+    units: str
+    long_name: str
+    description: str
+
+    @property
+    def attrs(self) -> dict[str, str]:
+        return {"units": self.units, "long_name": self.long_name, "description": self.description}
+
+
+_VARIABLES = [
+    Variable("domestic_consumption", (PRODUCT, YEAR), FLOW_UNITS, "domestic consumption",
+             "Nd in final products made in the country, DC = P * MI * AR (eq. 1); eq. 10 or "
+             "F_in / (1 - e + i) after the last accounted year"),
+    Variable("total_demand", (YEAR,), FLOW_UNITS, "total demand (paper definition)",
+             "domestic consumption summed over the end uses flagged `in_total_demand` "
+             "(for the China Nd case: the 17 final products + NiMH + glass + ceramics)"),
+    Variable("inflow", (PRODUCT, YEAR), FLOW_UNITS, "use-stage inflow",
+             "F_in = DC - E + I (eq. 2); C of eq. 9 for stock-driven products in the forecast"),
+    Variable("outflow", (PRODUCT, YEAR), FLOW_UNITS, "end-of-life outflow",
+             "end-of-life flow from the lifetime (cohort) convolution"),
+    Variable("stock", (PRODUCT, YEAR), STOCK_UNITS, "in-use stock", "in-use stock at the end of the year"),
+    Variable("mining", (SOURCE, YEAR), FLOW_UNITS, "official mining",
+             "official mine production by ore source, in t Nd"),
+    Variable("mining_unregistered", (YEAR,), FLOW_UNITS, "unregistered mining",
+             "IM = ore required at mining minus official production (SPEC §3); depends almost one "
+             "for one on the process yields; negative values are reported, not clipped"),
+    Variable("intermediate_production", (INTERMEDIATE, YEAR), FLOW_UNITS,
+             "intermediate production", "domestic output of fabrication by intermediate product"),
+    Variable("imports", (STAGE, YEAR), FLOW_UNITS, "registered imports", "registered imports by trade level"),
+    Variable("exports", (STAGE, YEAR), FLOW_UNITS, "registered exports", "registered exports by trade level"),
+    Variable("exports_unregistered", (YEAR,), FLOW_UNITS, "unregistered exports",
+             "smuggled primary products: mirror statistics minus reported exports"),
+    Variable("flow", (ORIGIN, DESTINATION, YEAR), FLOW_UNITS, "flow between processes",
+             "every inter-process flow, including losses, recycling and landfill"),
+    Variable("balance_residual", (PROCESS, YEAR), FLOW_UNITS, "mass-balance residual",
+             "inputs - outputs - stock change of each process (worst over draws in ensembles)"),
+    Variable("primary_supply", (SCENARIO, YEAR), FLOW_UNITS, "primary supply",
+             "Q(t) = Q(base) * (1 + g)^(t - base) (SPEC §4)"),
+    Variable("secondary_supply", (SCENARIO, YEAR), FLOW_UNITS, "secondary supply",
+             "R(t) = r(t) * eta * F_out,total(t) (SPEC §4)"),
+    Variable("supply_requirement", (SCENARIO, YEAR), FLOW_UNITS, "supply requirement",
+             "D(t) = use-stage inflow + net exports + process losses (SPEC §4)"),
+    Variable("supply_gap", (SCENARIO, YEAR), FLOW_UNITS, "supply gap",
+             "D - Q - R; negative means oversupply"),
+    Variable("required_recycling_rate", (SCENARIO, YEAR), "1", "required recycling rate",
+             "(D - Q) / (eta * F_out,total): share of end-of-life flow to recycle to close the gap; "
+             "above 1 is not reachable"),
+    Variable("required_recycling_share_of_supply", (SCENARIO, YEAR), "1",
+             "required recycled share of supply", "(D - Q) / D: share of total supply that recycling must provide"),
+]
+
+VARIABLES: dict[str, Variable] = {v.name: v for v in _VARIABLES}
+CONTRACT_VARIABLES = tuple(VARIABLES)
+
+
+def attrs(name: str) -> dict[str, str]:
+    """Return the `units`, `long_name` and `description` attributes of a registered variable."""
+    return VARIABLES[name].attrs
+
+
+def register(variable: Variable) -> Variable:
+    """Add a non-contract output variable (e.g. Gompertz fits) to the registry."""
+    VARIABLES.setdefault(variable.name, variable)
+    return VARIABLES[variable.name]

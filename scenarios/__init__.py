@@ -1,0 +1,1 @@
+"""The scenario files shipped with ndsim (read with importlib.resources)."""

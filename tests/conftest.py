@@ -1,0 +1,40 @@
+"""Shared fixtures.
+
+Subprocess tests (the command line) share one numba cache directory with
+the test process, so kernels compile once per machine, not once per test.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded random generator, so every failure can be replayed."""
+    return np.random.default_rng(20210752)
+
+
+@pytest.fixture
+def cli_env() -> dict[str, str]:
+    """Environment for subprocess tests: the shared numba cache, no colour, no progress bars."""
+    env = dict(os.environ)
+    env["NUMBA_CACHE_DIR"] = os.environ["NUMBA_CACHE_DIR"]
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["NDSIM_NO_PROGRESS"] = "1"
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+@pytest.fixture
+def ndsim_cmd() -> list[str]:
+    """The command that runs the ndsim CLI in a subprocess."""
+    return [sys.executable, "-m", "ndsim.cli"]
