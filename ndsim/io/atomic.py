@@ -1,0 +1,46 @@
+"""Atomic writes: a target is either absent, the previous complete file, or the new complete file.
+
+Every output ndsim writes (NetCDF, figures, reports, CSV) goes to a temporary
+file in the target's folder and is renamed into place only once complete
+(:func:`os.replace` is atomic on one file system).
+
+Fault injection for tests: if the environment variable
+``NDSIM_FAULT_BEFORE_RENAME`` is set, :func:`atomic_target` raises
+``OSError(ENOSPC)`` ("disk full") after the temporary file is written and
+before the rename, so a test can check that the target is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; on success rename it onto `path`.
+
+    On any exception the temporary file is removed and `path` is left as it was.
+
+    Examples
+    --------
+    >>> with atomic_target("out.csv") as tmp:  # doctest: +SKIP
+    ...     df.to_csv(tmp)
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if os.environ.get("NDSIM_FAULT_BEFORE_RENAME"):
+            raise OSError(errno.ENOSPC, "No space left on device (injected fault)", str(target))
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
