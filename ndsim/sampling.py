@@ -1,0 +1,448 @@
+"""Monte Carlo draws of the uncertain inputs, seeded per draw.
+
+Draw ``d``'s random numbers depend only on ``(seed, d, input name, series
+label[, year])``: a counter-based generator (the splitmix64 finaliser
+applied to a key built from those numbers) gives one uniform number per
+draw and series, with no state carried from one draw to the next. So every
+per-draw value is bit-identical whatever the chunking of the draws, the
+number of workers or the scheduler: a chunk of draws ``[a, b)`` computes
+exactly the numbers the whole ensemble would give those draws.
+
+Each uncertain series is scaled by a factor drawn from a normal
+distribution with mean 1 and the coefficient of variation (CV) of its data
+quality (SPEC §5: statistic 2 %, literature 5 %, estimate 10 %), truncated
+by inverse-CDF sampling (never clipped):
+
+- quantities that cannot be negative: at 0;
+- shares (adoption rates, yields, recycling rates): also at 1 / max_t(x),
+  so that no year exceeds 1; a series that is exactly 1 in every year
+  stays 1 (so do definitional factors that are exactly 1, e.g. the Nd
+  content of 1 t t-1 of the non-magnet end uses);
+- signed parameters (growth rates, Gompertz α, β): not truncated.
+
+By default one factor scales a whole series (correlated across years); with
+``[uncertainty] per_year = true`` each year gets its own factor (a share is
+then truncated at 1 / x(t) year by year).
+
+References
+----------
+Steele, G. L., Lea, D. and Flood, C. H. (2014). Fast splittable pseudorandom
+number generators. OOPSLA 2014, 453-472. doi:10.1145/2660193.2660195
+Yao, T., Geng, Y., Sarkis, J., Xiao, S. and Gao, Z. (2021). Dynamic
+neodymium stocks and flows analysis in China. Resources, Conservation and
+Recycling 174, 105752. doi:10.1016/j.resconrec.2021.105752
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import numpy as np
+import xarray as xr
+from scipy.special import ndtr, ndtri
+
+from ndsim import conventions as cv
+from ndsim.errors import ScenarioError, ValidationError
+
+#: inputs sampled when a scenario does not say otherwise (SPEC §5; the paper's three)
+DEFAULT_INPUTS = ("production", "nd_content", "adoption_rate")
+
+#: inputs that are shares in [0, 1] (truncated at 1 / max(x) as well as at 0)
+SHARE_INPUTS = frozenset(
+    {
+        "adoption_rate",
+        "yield_mining",
+        "yield_refining",
+        "yield_fabrication",
+        "yield_manufacturing",
+        "recycling_rate",
+        "recovery_efficiency",
+        "trade_share",
+    }
+)
+
+#: inputs that may be negative (not truncated)
+SIGNED_INPUTS = frozenset({"growth_rate", "gompertz_alpha", "gompertz_beta"})
+
+#: names a scenario may use for a group of input variables
+INPUT_GROUPS: dict[str, tuple[str, ...]] = {
+    "trade": (
+        "exports_final",
+        "imports_final",
+        "exports_intermediate",
+        "imports_intermediate",
+        "exports_primary",
+        "imports_primary",
+        "exports_primary_unregistered",
+        "exports_concentrate",
+        "imports_concentrate",
+    ),
+    "yields": ("yield_mining", "yield_refining", "yield_fabrication", "yield_manufacturing"),
+    "recycling": ("recycling_rate", "recovery_efficiency"),
+}
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+
+
+# --- counter-based uniforms ---------------------------------------------------------
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a bijection of uint64 with good avalanche (Steele et al. 2014)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def label_key(*parts: object) -> np.uint64:
+    """Stable 64-bit key of a tuple of labels (input name, coordinate values).
+
+    Uses BLAKE2b, so it does not depend on Python's per-process string hashing.
+    """
+    text = "\x1f".join(str(p) for p in parts).encode()
+    return np.uint64(int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little"))
+
+
+def uniforms(seed: int, keys: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Uniform numbers in (0, 1) for every (draw, key), depending only on (seed, draw, key).
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative seed [-], below 2**64.
+    keys : numpy.ndarray of uint64, shape (k,)
+        One key per random stream (e.g. per input series), see :func:`label_key`.
+    draws : numpy.ndarray of int, shape (n,)
+        Draw numbers [-] (not positions: draw 7 gets the same numbers in any chunk).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, k)
+        ``u[i, j] = (floor(z / 2**11) + 0.5) / 2**53`` with
+        ``z = mix(mix(mix(seed + γ) ^ key_j) + (d_i + 1) γ)``, ``mix`` the
+        splitmix64 finaliser and γ the golden-ratio increment.
+    """
+    if seed < 0 or seed >= 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    keys = np.asarray(keys, dtype=np.uint64).reshape(-1)
+    d = np.asarray(draws, dtype=np.int64).reshape(-1)
+    if d.size and d.min() < 0:
+        raise ValueError("draw numbers must be non-negative")
+    with np.errstate(over="ignore"):
+        s = _mix64(np.array([seed], dtype=np.uint64) + _GOLDEN)
+        stream = _mix64(s ^ keys)  # (k,)
+        counter = (d.astype(np.uint64) + np.uint64(1)) * _GOLDEN  # (n,)
+        z = _mix64(_mix64(stream[None, :] + counter[:, None]))
+    return ((z >> _S11).astype(np.float64) + 0.5) * (2.0**-53)
+
+
+# --- truncated normal by inverse CDF ----------------------------------------------
+
+
+def truncated_normal_factor(
+    u: np.ndarray, cv_: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> np.ndarray:
+    """Factor f ~ N(1, cv²) truncated to [lower, upper], by inverse CDF of the uniforms `u`.
+
+    Parameters
+    ----------
+    u : array_like
+        Uniform numbers in (0, 1) [-].
+    cv_ : array_like
+        Coefficient of variation = sd of the untruncated factor [-]; 0 gives f = 1.
+    lower, upper : array_like
+        Truncation bounds of the factor [-] (``-inf``/``inf`` for none). Must contain 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        The factors, broadcast over the inputs.
+
+    Notes
+    -----
+    With a = (lower - 1)/cv, b = (upper - 1)/cv and Φ the standard normal CDF,
+    f = 1 + cv Φ⁻¹(Φ(a) + u (Φ(b) - Φ(a))). Above the median the upper tail
+    is used, Φ⁻¹(1 - [(1 - Φ(b)) + (1 - u)(Φ(b) - Φ(a))]), so no precision is
+    lost near 1.
+    """
+    u, c, lo, hi = np.broadcast_arrays(
+        np.asarray(u, float),
+        np.asarray(cv_, float),
+        np.asarray(lower, float),
+        np.asarray(upper, float),
+    )
+    safe = np.where(c > 0, c, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (lo - 1.0) / safe
+        b = (hi - 1.0) / safe
+    pa, pb = ndtr(a), ndtr(b)
+    qa, qb = ndtr(-a), ndtr(-b)  # upper-tail probabilities
+    p = pa + u * (pb - pa)
+    q = qb + (1.0 - u) * (qa - qb)
+    z = np.where(p < 0.5, ndtri(np.minimum(p, 0.5)), -ndtri(np.minimum(q, 0.5)))
+    z = np.clip(z, a, b)
+    return np.where(c > 0, 1.0 + c * z, 1.0)
+
+
+# --- which inputs, which CV -------------------------------------------------------
+
+
+def _uncertainty(scenario) -> tuple[tuple[str, ...], bool, dict[str, float]]:
+    unc = getattr(scenario, "uncertainty", None) if scenario is not None else None
+    names = tuple(getattr(unc, "inputs", None) or DEFAULT_INPUTS)
+    per_year = bool(getattr(unc, "per_year", False))
+    overrides = dict(getattr(unc, "cv", None) or {})
+    return names, per_year, overrides
+
+
+def uncertain_inputs(inputs: xr.Dataset, scenario=None) -> tuple[str, ...]:
+    """Names of the input variables sampled under `scenario` (groups expanded, in Dataset order).
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario names an input that is neither a variable of `inputs` nor a group.
+    """
+    names, _, overrides = _uncertainty(scenario)
+    wanted: list[str] = []
+    unknown = []
+    for name in names:
+        if name in INPUT_GROUPS:
+            wanted.extend(v for v in INPUT_GROUPS[name] if v in inputs.data_vars)
+        elif name == "lifetimes":
+            wanted.extend(v for v in inputs.data_vars if str(v).startswith("lifetime_"))
+        elif name in inputs.data_vars:
+            wanted.append(name)
+        else:
+            unknown.append(name)
+    if unknown:
+        raise ScenarioError(
+            f"key uncertainty.inputs: unknown inputs {sorted(unknown)}; valid: "
+            f"{sorted(set(INPUT_GROUPS) | {'lifetimes'} | {str(v) for v in inputs.data_vars if not str(v).startswith('q_')})}",
+            file=_scenario_file(scenario),
+        )
+    bad_cv = [k for k in overrides if k not in wanted and k not in INPUT_GROUPS]
+    if bad_cv:
+        raise ScenarioError(
+            f"key uncertainty.cv: {sorted(bad_cv)} are not sampled inputs {sorted(wanted)}",
+            file=_scenario_file(scenario),
+        )
+    seen: dict[str, None] = {}
+    for w in wanted:
+        seen.setdefault(w, None)
+    return tuple(seen)
+
+
+def _scenario_file(scenario) -> str | None:
+    path = getattr(scenario, "path", None)
+    return None if path is None else str(getattr(path, "name", path))
+
+
+def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.DataArray:
+    group_cv = {g: overrides[g] for g in INPUT_GROUPS if g in overrides and name in INPUT_GROUPS[g]}
+    if name in overrides:
+        return xr.full_like(inputs[name], float(overrides[name]), dtype=float)
+    if group_cv:
+        return xr.full_like(inputs[name], float(next(iter(group_cv.values()))), dtype=float)
+    flag = f"q_{name}"
+    if flag not in inputs:
+        raise ValidationError(
+            f"no quality flag {flag} and no CV override", file="inputs", field=name
+        )
+    q = inputs[flag].astype(str)
+    known = np.isin(q.values, list(cv.QUALITY_CV))
+    if not known.all():
+        raise ValidationError(
+            f"unknown quality flags {sorted(set(q.values[~known].tolist()))}; "
+            f"valid: {list(cv.QUALITY_CV)}",
+            file="inputs",
+            field=flag,
+        )
+    lookup = np.vectorize(cv.QUALITY_CV.__getitem__, otypes=[float])
+    out = xr.DataArray(lookup(q.values), dims=q.dims, coords=q.coords)
+    return out.broadcast_like(inputs[name])
+
+
+def kind_of(name: str) -> str:
+    """``"share"``, ``"signed"`` or ``"nonnegative"``: the truncation rule of an input."""
+    if name in SHARE_INPUTS or name.startswith("yield_"):
+        return "share"
+    if name in SIGNED_INPUTS:
+        return "signed"
+    return "nonnegative"
+
+
+# --- factors and sampled inputs -----------------------------------------------------
+
+
+def _series_keys(name: str, da: xr.DataArray, per_year: bool) -> tuple[np.ndarray, tuple[str, ...]]:
+    """One uint64 key per random stream of variable `name` and the dims the streams vary over."""
+    dims = tuple(d for d in da.dims if d != cv.YEAR or per_year)
+    if not dims:
+        return np.array([label_key(name)], dtype=np.uint64), ()
+    labels = [da[d].values.tolist() if d in da.coords else list(range(da.sizes[d])) for d in dims]
+    grids = np.meshgrid(*[np.arange(len(lab)) for lab in labels], indexing="ij")
+    flat = [g.reshape(-1) for g in grids]
+    keys = np.array(
+        [
+            label_key(name, *(f"{d}={labels[k][idx[k]]}" for k, d in enumerate(dims)))
+            for idx in zip(*flat, strict=True)
+        ],
+        dtype=np.uint64,
+    )
+    return keys, dims
+
+
+def draw_factors(
+    inputs: xr.Dataset, scenario, draws: np.ndarray, seed: int
+) -> dict[str, xr.DataArray]:
+    """Per-draw scaling factors of every uncertain input.
+
+    Parameters
+    ----------
+    inputs : xarray.Dataset
+        Canonical input Dataset (``ndsim.io.readers.load_dataset``), with the
+        quality flags ``q_<name>``.
+    scenario : Scenario or None
+        Reads ``scenario.uncertainty.inputs``, ``.per_year`` and ``.cv``; None = SPEC §5 defaults.
+    draws : numpy.ndarray of int
+        The draw numbers to compute [-].
+    seed : int
+        The ensemble's seed [-].
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        For each sampled input, the factor f with dims (draw, *input dims); the
+        sampled value is ``f * x``.
+    """
+    draws = np.asarray(draws, dtype=np.int64).reshape(-1)
+    _, per_year, overrides = _uncertainty(scenario)
+    out: dict[str, xr.DataArray] = {}
+    for name in uncertain_inputs(inputs, scenario):
+        x = inputs[name].astype(float)
+        c = _cv_of(inputs, name, overrides)
+        keys, sdims = _series_keys(name, x, per_year)
+        u = uniforms(seed, keys, draws)  # (n, k)
+        shape = [x.sizes[d] for d in sdims]
+        u_da = xr.DataArray(
+            u.reshape([draws.size, *shape]),
+            dims=(cv.DRAW, *sdims),
+            coords={d: x[d] for d in sdims if d in x.coords},
+        )
+        kind = kind_of(name)
+        series_dims = [d for d in x.dims if d not in sdims]  # [year] or []
+        if per_year or not series_dims:
+            ones = x == 1.0
+            top = x
+        else:
+            ones = (x == 1.0).all(series_dims)
+            top = x.max(series_dims)
+        lower = xr.full_like(x, -np.inf if kind == "signed" else 0.0, dtype=float)
+        if kind == "share":
+            with np.errstate(divide="ignore"):
+                upper = xr.where(top > 0, 1.0 / top, np.inf).broadcast_like(x)
+        else:
+            upper = xr.full_like(x, np.inf, dtype=float)
+        # sd = cv |x| for signed parameters too: the factor formulation does that
+        c = c.where(~ones.broadcast_like(x), 0.0)
+        sampled = (c > 0).any(cv.YEAR) if cv.YEAR in c.dims else c > 0
+        u_b, c_b, lo_b, hi_b = xr.broadcast(u_da, c, lower, upper)
+        u_b = u_b.transpose(cv.DRAW, *x.dims)
+        f = truncated_normal_factor(
+            u_b.values,
+            c_b.transpose(*u_b.dims).values,
+            lo_b.transpose(*u_b.dims).values,
+            hi_b.transpose(*u_b.dims).values,
+        )
+        out[name] = xr.DataArray(
+            f,
+            dims=u_b.dims,
+            coords={**{k: v for k, v in x.coords.items()}, cv.DRAW: draws},
+            attrs={"sampled": sampled},
+        )
+    return out
+
+
+def sample_inputs(inputs: xr.Dataset, scenario, draws: np.ndarray, seed: int) -> xr.Dataset:
+    """Return `inputs` with a leading ``draw`` dim on every sampled variable.
+
+    Parameters
+    ----------
+    inputs : xarray.Dataset
+        Canonical input Dataset with quality flags ``q_<name>``.
+    scenario : Scenario or None
+        Which inputs, per-year or per-series draws, CV overrides (``[uncertainty]``).
+    draws : numpy.ndarray of int
+        Draw numbers [-]; the result for draw d does not depend on the other draws.
+    seed : int
+        Seed [-], non-negative.
+
+    Returns
+    -------
+    xarray.Dataset
+        Sampled variables have dims (draw, ...) and keep their attrs; the rest is unchanged.
+
+    Notes
+    -----
+    x_d = f_d · x with f_d ~ N(1, CV²) truncated as described in the module
+    docstring (SPEC §5).
+
+    Examples
+    --------
+    >>> ds = sample_inputs(inputs, None, np.arange(1000), seed=1)  # doctest: +SKIP
+    """
+    factors = draw_factors(inputs, scenario, draws, seed)
+    out = inputs.copy()
+    for name, f in factors.items():
+        x = inputs[name]
+        v = (f * x.astype(float)).transpose(cv.DRAW, *x.dims)
+        v.attrs = dict(x.attrs)
+        out[name] = v
+    return out
+
+
+def regressors(factors: Mapping[str, xr.DataArray]) -> xr.DataArray:
+    """Per-draw regressors for sensitivity analysis: one column per sampled series.
+
+    The factor of each series (its mean over years for per-year draws);
+    series that are not sampled (CV 0, or exactly 1 throughout) are left
+    out. The columns do not depend on which draws are given.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (draw, input); ``input`` labels like ``"production[AC]"``.
+    """
+    cols: list[np.ndarray] = []
+    labels: list[str] = []
+    for name, f in factors.items():
+        g = f.mean(cv.YEAR) if cv.YEAR in f.dims else f
+        other = [d for d in g.dims if d != cv.DRAW]
+        mask = f.attrs.get("sampled")
+        if other:
+            stacked = g.stack(_series=other).transpose(cv.DRAW, "_series")
+            idx = stacked.indexes["_series"]
+            names = [
+                f"{name}[{','.join(str(v) for v in (i if isinstance(i, tuple) else (i,)))}]"
+                for i in idx
+            ]
+            arr = stacked.values
+            keep = (
+                np.ones(len(names), bool)
+                if mask is None
+                else mask.transpose(*other).values.reshape(-1)
+            )
+        else:
+            names = [name]
+            arr = g.values.reshape(-1, 1)
+            keep = np.array([True if mask is None else bool(np.asarray(mask).any())])
+        cols.append(arr[:, keep])
+        labels.extend(np.array(names)[keep].tolist())
+    n = next(iter(factors.values())).sizes[cv.DRAW] if factors else 0
+    mat = np.concatenate(cols, axis=1) if cols else np.zeros((n, 0))
+    return xr.DataArray(mat, dims=(cv.DRAW, "input"), coords={"input": np.array(labels, dtype=str)})

@@ -1,0 +1,630 @@
+"""Summaries over the ``draw`` dimension that do not depend on the chunking.
+
+An ensemble is computed chunk by chunk and never held in memory at once;
+its summaries (SPEC §5) must nevertheless be bit-identical whatever the
+chunk size. This module does that with three order-independent devices:
+
+- **Mean and sd from fixed leaves and a fixed merge tree.** The draws are
+  cut into leaves of :data:`LEAF` consecutive draws (by draw number, not
+  by chunk). Each leaf's mean and sum of squared deviations are computed by
+  a sequential loop; leaves are merged with Chan et al.'s pairwise update in
+  a binary tree fixed by the leaf index (a binary counter: leaf 2k and 2k+1
+  merge, then their parents, ...). A chunk boundary inside a leaf hands the
+  leaf's raw values on to the next chunk. So the arithmetic is the same for
+  any chunk size.
+- **Percentiles exact** when ``draws x values x 8 bytes`` fits the memory
+  budget (the ensemble's summarised values are kept and ``numpy.quantile``
+  is used, method "linear"), **otherwise from integer-count histograms**:
+  :data:`HIST_BINS` equal bins per value over the range of a pilot (the first
+  :data:`PILOT` draws, the same for every chunking) widened by
+  :data:`PILOT_MARGIN` of that range on each side, plus an under- and an
+  overflow bin and the exact minimum and maximum. Integer counts add up
+  in any order. The error of a histogram percentile is below one bin width
+  (stated per variable in the attribute ``percentile_resolution``), as long
+  as the percentile falls inside the widened pilot range.
+- min, max and counts are exact in any order.
+
+The same fixed tree carries the co-moments of the sensitivity regressors
+and targets, so the standardised regression coefficients
+(:func:`src_from_comoments`) are chunk-independent too.
+
+References
+----------
+Chan, T. F., Golub, G. H. and LeVeque, R. J. (1979). Updating formulae and a
+pairwise algorithm for computing sample variances. Technical Report
+STAN-CS-79-773, Stanford University.
+Hyndman, R. J. and Fan, Y. (1996). Sample quantiles in statistical packages.
+The American Statistician 50(4), 361-365. doi:10.1080/00031305.1996.10473566
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from numba import njit
+
+from ndsim import conventions as cv
+
+#: draws per leaf of the fixed merge tree
+LEAF = 100
+#: histogram bins per value (between the widened pilot bounds)
+HIST_BINS = 1024
+#: draws in the pilot that sets the histogram range
+PILOT = 1000
+#: widening of the pilot range on each side, as a fraction of that range
+PILOT_MARGIN = 0.5
+#: default memory budget for exact percentiles [bytes]
+EXACT_BUDGET = 256 * 2**20
+#: probabilities of the percentile stats
+QUANTILES = {"q025": 0.025, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q975": 0.975}
+
+
+# --- kernels -------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _leaf_moments(x, mean, m2):  # pragma: no cover - compiled
+    """Mean and sum of squared deviations over rows of x (n, s), sequential in row order."""
+    n, s = x.shape
+    for j in range(s):
+        mean[j] = 0.0
+        m2[j] = 0.0
+    for i in range(n):
+        for j in range(s):
+            mean[j] += x[i, j]
+    for j in range(s):
+        mean[j] /= n
+    for i in range(n):
+        for j in range(s):
+            d = x[i, j] - mean[j]
+            m2[j] += d * d
+
+
+@njit(cache=True)
+def _leaf_comoments(z, mean, c):  # pragma: no cover - compiled
+    """Mean and co-moment matrix sum (z - mean)(z - mean)^T over rows of z (n, p)."""
+    n, p = z.shape
+    for j in range(p):
+        mean[j] = 0.0
+        for k in range(p):
+            c[j, k] = 0.0
+    for i in range(n):
+        for j in range(p):
+            mean[j] += z[i, j]
+    for j in range(p):
+        mean[j] /= n
+    for i in range(n):
+        for j in range(p):
+            dj = z[i, j] - mean[j]
+            for k in range(p):
+                c[j, k] += dj * (z[i, k] - mean[k])
+
+
+@njit(cache=True)
+def _hist_add(xt, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover - compiled
+    """Add values xt (s, n) to integer counts (s, nbins + 2): bin 0 under, nbins + 1 over."""
+    s, n = xt.shape
+    for j in range(s):
+        for i in range(n):
+            v = xt[j, i]
+            if v != v:
+                nan_count[j] += 1
+                continue
+            t = (v - lo[j]) * inv_w[j]
+            if t < 0.0:
+                b = 0
+            elif t >= nbins:
+                b = nbins + 1
+            else:
+                b = int(t) + 1
+            counts[j, b] += 1
+
+
+def leaf_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (mean, M2) over axis 0 of `x` (n, s), summed sequentially in row order."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    mean = np.empty(x.shape[1])
+    m2 = np.empty(x.shape[1])
+    _leaf_moments(x, mean, m2)
+    return mean, m2
+
+
+def leaf_comoments(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (mean, C) over axis 0 of `z` (n, p), C = Σ (z - mean)(z - mean)^T."""
+    z = np.ascontiguousarray(z, dtype=np.float64)
+    p = z.shape[1]
+    mean = np.empty(p)
+    c = np.empty((p, p))
+    _leaf_comoments(z, mean, c)
+    return mean, c
+
+
+# --- nodes of the fixed tree ----------------------------------------------------------
+
+
+@dataclass
+class Node:
+    """Moments of a run of consecutive draws: count, mean and M2 of the values, co-moments of z."""
+
+    level: int
+    n: int
+    mean: np.ndarray
+    m2: np.ndarray
+    zmean: np.ndarray
+    zc: np.ndarray
+
+
+def leaf_node(x: np.ndarray, z: np.ndarray) -> Node:
+    """Node of one leaf from its raw values x (n, s) and regression columns z (n, p)."""
+    mean, m2 = leaf_moments(x)
+    zmean, zc = leaf_comoments(z)
+    return Node(0, x.shape[0], mean, m2, zmean, zc)
+
+
+def merge(a: Node, b: Node) -> Node:
+    """Chan et al. (1979) pairwise update; `a` holds the earlier draws.
+
+    Notes
+    -----
+    n = n_a + n_b, δ = mean_b - mean_a, mean = mean_a + δ n_b / n,
+    M2 = M2_a + M2_b + δ² n_a n_b / n (and the outer product δ δ^T for co-moments).
+    """
+    n = a.n + b.n
+    d = b.mean - a.mean
+    f = a.n * b.n / n
+    dz = b.zmean - a.zmean
+    return Node(
+        max(a.level, b.level) + 1,
+        n,
+        a.mean + d * (b.n / n),
+        a.m2 + b.m2 + d * d * f,
+        a.zmean + dz * (b.n / n),
+        a.zc + b.zc + np.outer(dz, dz) * f,
+    )
+
+
+# --- what a chunk hands back ------------------------------------------------------------
+
+
+@dataclass
+class ChunkPartial:
+    """Reduction of one chunk of draws [start, stop), computed where the chunk ran.
+
+    ``segments`` holds, in draw order, either a complete leaf as a :class:`Node`
+    or the raw ``(values, z)`` of a piece of a leaf cut by a chunk boundary.
+    """
+
+    start: int
+    stop: int
+    segments: list
+    counts: np.ndarray | None = None
+    nan_count: np.ndarray | None = None
+    vmin: np.ndarray | None = None
+    vmax: np.ndarray | None = None
+    values: np.ndarray | None = None  # kept for exact percentiles
+
+
+@dataclass
+class HistSpec:
+    """Histogram bins of every value: lower bound and width [units of the value]."""
+
+    lo: np.ndarray
+    width: np.ndarray
+    nbins: int = HIST_BINS
+
+    @classmethod
+    def from_pilot(cls, pilot: np.ndarray, nbins: int = HIST_BINS, margin: float = PILOT_MARGIN):
+        """Bins over [min - m r, max + m r] of the pilot values (n, s), r = max - min."""
+        with np.errstate(invalid="ignore"):
+            lo = np.nanmin(pilot, axis=0) if pilot.size else np.zeros(pilot.shape[1])
+            hi = np.nanmax(pilot, axis=0) if pilot.size else np.ones(pilot.shape[1])
+        lo = np.where(np.isfinite(lo), lo, 0.0)
+        hi = np.where(np.isfinite(hi), hi, 0.0)
+        r = hi - lo
+        # a value constant in the pilot: a narrow range around it (1e-6 relative, at least 1e-12)
+        r = np.where(r > 0, r, np.maximum(np.abs(lo) * 1e-6, 1e-12))
+        lo = lo - margin * r
+        width = r * (1 + 2 * margin) / nbins
+        return cls(lo, width, nbins)
+
+
+def reduce_chunk(
+    values: np.ndarray,
+    z: np.ndarray,
+    start: int,
+    *,
+    leaf: int = LEAF,
+    hist: HistSpec | None = None,
+    keep_values: bool = False,
+) -> ChunkPartial:
+    """Reduce the values of draws [start, start + n) to what the accumulator needs.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n, s)
+        Per-draw summarised values (float64).
+    z : numpy.ndarray, shape (n, p)
+        Per-draw regressors and targets of the sensitivity analysis.
+    start : int
+        Draw number of the first row.
+    leaf : int
+        Draws per leaf.
+    hist : HistSpec or None
+        Histogram bins (None: no histogram, e.g. exact percentiles).
+    keep_values : bool
+        Hand the raw values back too (exact percentiles).
+    """
+    n = values.shape[0]
+    stop = start + n
+    cuts = sorted({start, stop, *range((start // leaf + 1) * leaf, stop, leaf)})
+    segments: list = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        x, zz = values[a - start : b - start], z[a - start : b - start]
+        if a % leaf == 0 and b - a == leaf:
+            segments.append(leaf_node(x, zz))
+        else:
+            segments.append((np.array(x), np.array(zz)))
+    part = ChunkPartial(start, stop, segments)
+    if hist is not None:
+        counts = np.zeros((values.shape[1], hist.nbins + 2), dtype=np.int32)
+        nanc = np.zeros(values.shape[1], dtype=np.int64)
+        inv_w = 1.0 / hist.width
+        _hist_add(np.ascontiguousarray(values.T), hist.lo, inv_w, hist.nbins, counts, nanc)
+        part.counts, part.nan_count = counts, nanc
+    with np.errstate(invalid="ignore"):
+        part.vmin = np.nanmin(values, axis=0) if n else None
+        part.vmax = np.nanmax(values, axis=0) if n else None
+    if keep_values:
+        part.values = values
+    return part
+
+
+# --- the accumulator ------------------------------------------------------------------
+
+
+@dataclass
+class Accumulator:
+    """Combines chunk partials, in draw order, into the ensemble's summaries.
+
+    Parameters
+    ----------
+    n_draws : int
+        Total draws of the ensemble.
+    n_values, n_z : int
+        Summarised values per draw, sensitivity columns per draw.
+    hist : HistSpec or None
+        Histogram bins; None = exact percentiles (the accumulator keeps all values).
+    """
+
+    n_draws: int
+    n_values: int
+    n_z: int
+    hist: HistSpec | None = None
+    leaf: int = LEAF
+    next_draw: int = 0
+    stack: list = field(default_factory=list)
+    pending: list = field(default_factory=list)
+    counts: np.ndarray | None = None
+    nan_count: np.ndarray | None = None
+    vmin: np.ndarray | None = None
+    vmax: np.ndarray | None = None
+    values: np.ndarray | None = None
+
+    def __post_init__(self):
+        s = self.n_values
+        if self.hist is not None and self.counts is None:
+            self.counts = np.zeros((s, self.hist.nbins + 2), dtype=np.int64)
+            self.nan_count = np.zeros(s, dtype=np.int64)
+        if self.hist is None and self.values is None:
+            self.values = np.empty((self.n_draws, s))
+        if self.vmin is None:
+            self.vmin = np.full(s, np.inf)
+            self.vmax = np.full(s, -np.inf)
+
+    @property
+    def exact(self) -> bool:
+        return self.hist is None
+
+    def _push(self, node: Node) -> None:
+        self.stack.append(node)
+        while len(self.stack) >= 2 and self.stack[-1].level == self.stack[-2].level:
+            b = self.stack.pop()
+            a = self.stack.pop()
+            self.stack.append(merge(a, b))
+
+    def _flush_pending(self) -> None:
+        x = np.concatenate([p[0] for p in self.pending])
+        z = np.concatenate([p[1] for p in self.pending])
+        self.pending = []
+        self._push(leaf_node(x, z))
+
+    def add(self, part: ChunkPartial) -> None:
+        """Add the partial of the next chunk (its start must be the next draw)."""
+        if part.start != self.next_draw:
+            raise ValueError(f"chunk starts at draw {part.start}, expected {self.next_draw}")
+        for seg in part.segments:
+            if isinstance(seg, Node):
+                self._push(seg)
+            else:
+                self.pending.append(seg)
+                if sum(p[0].shape[0] for p in self.pending) == self.leaf:
+                    self._flush_pending()
+        if part.counts is not None:
+            self.counts += part.counts
+            self.nan_count += part.nan_count
+        if part.vmin is not None:
+            np.fmin(self.vmin, part.vmin, out=self.vmin)
+            np.fmax(self.vmax, part.vmax, out=self.vmax)
+        if self.exact:
+            self.values[part.start : part.stop] = part.values
+        self.next_draw = part.stop
+
+    def total(self) -> Node:
+        """The root of the fixed tree over every draw added so far."""
+        if self.pending:
+            self._flush_pending()  # the last, short leaf
+        nodes = list(self.stack)
+        out = nodes[-1]
+        for node in reversed(nodes[:-1]):
+            out = merge(node, out)
+        return out
+
+    def result(self) -> tuple[dict[str, np.ndarray], Node]:
+        """Summary arrays (s,) by stat name (mean, sd, q025 .. q975) and the root node."""
+        if self.next_draw != self.n_draws:
+            raise ValueError(f"only {self.next_draw} of {self.n_draws} draws were added")
+        root = self.total()
+        stats = {"mean": root.mean, "sd": np.sqrt(root.m2 / max(root.n - 1, 1))}
+        probs = np.array(list(QUANTILES.values()))
+        if self.exact:
+            q = np.quantile(self.values, probs, axis=0, method="linear")
+        else:
+            q = hist_quantiles(self.counts, self.hist, probs, self.vmin, self.vmax)
+            q[:, self.nan_count > 0] = np.nan
+        for k, name in enumerate(QUANTILES):
+            stats[name] = q[k]
+        return stats, root
+
+    # checkpointing ------------------------------------------------------------------
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays that restore this accumulator exactly (see :meth:`from_state`)."""
+        st: dict[str, np.ndarray] = {
+            "meta": np.array([self.n_draws, self.n_values, self.n_z, self.leaf, self.next_draw]),
+            "levels": np.array([n.level for n in self.stack], dtype=np.int64),
+            "ns": np.array([n.n for n in self.stack], dtype=np.int64),
+            "vmin": self.vmin,
+            "vmax": self.vmax,
+        }
+        for k, n in enumerate(self.stack):
+            st[f"s{k}_mean"], st[f"s{k}_m2"] = n.mean, n.m2
+            st[f"s{k}_zmean"], st[f"s{k}_zc"] = n.zmean, n.zc
+        if self.pending:
+            st["pending_x"] = np.concatenate([p[0] for p in self.pending])
+            st["pending_z"] = np.concatenate([p[1] for p in self.pending])
+        if self.hist is not None:
+            st["hist_lo"], st["hist_width"] = self.hist.lo, self.hist.width
+            st["hist_nbins"] = np.array(self.hist.nbins)
+            st["counts"], st["nan_count"] = self.counts, self.nan_count
+        else:
+            st["values"] = self.values[: self.next_draw]
+        return st
+
+    @classmethod
+    def from_state(cls, st) -> Accumulator:
+        n_draws, n_values, n_z, leaf, next_draw = (int(v) for v in st["meta"])
+        hist = None
+        if "hist_lo" in st:
+            hist = HistSpec(st["hist_lo"], st["hist_width"], int(st["hist_nbins"]))
+        acc = cls(n_draws, n_values, n_z, hist=hist, leaf=leaf)
+        acc.next_draw = next_draw
+        acc.vmin, acc.vmax = np.array(st["vmin"]), np.array(st["vmax"])
+        acc.stack = [
+            Node(
+                int(lvl),
+                int(n),
+                np.array(st[f"s{k}_mean"]),
+                np.array(st[f"s{k}_m2"]),
+                np.array(st[f"s{k}_zmean"]),
+                np.array(st[f"s{k}_zc"]),
+            )
+            for k, (lvl, n) in enumerate(zip(st["levels"], st["ns"], strict=True))
+        ]
+        if "pending_x" in st:
+            acc.pending = [(np.array(st["pending_x"]), np.array(st["pending_z"]))]
+        if hist is not None:
+            acc.counts, acc.nan_count = np.array(st["counts"]), np.array(st["nan_count"])
+        else:
+            acc.values[:next_draw] = st["values"]
+        return acc
+
+
+# --- percentiles from counts ------------------------------------------------------------
+
+
+def hist_quantiles(
+    counts: np.ndarray, hist: HistSpec, probs: np.ndarray, vmin: np.ndarray, vmax: np.ndarray
+) -> np.ndarray:
+    """Percentiles from integer counts (s, nbins + 2), matching numpy's "linear" method.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray of int, shape (s, nbins + 2)
+        Bin 0 counts values below ``hist.lo``, bin nbins + 1 values at or above the top.
+    hist : HistSpec
+        The bins.
+    probs : numpy.ndarray
+        Probabilities in [0, 1].
+    vmin, vmax : numpy.ndarray, shape (s,)
+        Exact minimum and maximum of every value.
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(probs), s)
+
+    Notes
+    -----
+    With N values and h = (N - 1) p, the linear estimate is
+    x_(⌊h⌋) + (h - ⌊h⌋)(x_(⌊h⌋+1) - x_(⌊h⌋)) (Hyndman and Fan 1996, type 7).
+    The k-th order statistic is placed inside its bin, at the centre of its
+    share of the bin (rank r of c values: lo + (b + (r + 1/2)/c) w), so its
+    error is below one bin width w; in the under- or overflow bin it is
+    taken as the exact minimum or maximum. Results are clipped to [min, max].
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    s, nb2 = counts.shape
+    nbins = nb2 - 2
+    total = counts.sum(axis=1)  # (s,)
+    cum = np.cumsum(counts, axis=1)  # (s, nb2)
+    out = np.empty((len(probs), s))
+    rows = np.arange(s)
+
+    def order_stat(k: np.ndarray) -> np.ndarray:
+        b = (cum > k[:, None]).argmax(axis=1)  # first bin whose cumulative count exceeds k
+        before = np.where(b > 0, cum[rows, np.maximum(b - 1, 0)], 0)
+        c = counts[rows, b]
+        r = k - before
+        pos = (b - 1) + (r + 0.5) / np.maximum(c, 1)
+        v = hist.lo + pos * hist.width
+        v = np.where(b == 0, vmin, v)
+        return np.where(b == nbins + 1, vmax, v)
+
+    for i, p in enumerate(probs):
+        h = (np.maximum(total, 1) - 1) * p
+        k0 = np.floor(h).astype(np.int64)
+        k1 = np.minimum(k0 + 1, np.maximum(total - 1, 0))
+        v0, v1 = order_stat(k0), order_stat(k1)
+        q = v0 + (h - k0) * (v1 - v0)
+        out[i] = np.clip(q, vmin, vmax)
+    out[:, total == 0] = np.nan
+    return out
+
+
+# --- standardised regression coefficients -------------------------------------------------
+
+
+def src_from_comoments(zc: np.ndarray, n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised regression coefficients of each target on the inputs.
+
+    Parameters
+    ----------
+    zc : numpy.ndarray, shape (p + t, p + t)
+        Co-moment matrix of [inputs, targets] (any positive multiple of the covariance).
+    n_inputs : int
+        p, the number of input columns (first in zc).
+
+    Returns
+    -------
+    src : numpy.ndarray, shape (p, t)
+        β_i σ_i / σ_y: the change of the target, in its sd, per sd of input i.
+    r2 : numpy.ndarray, shape (t,)
+        Coefficient of determination of the linear model; Σ_i src_i² ≈ r2
+        for independent inputs.
+
+    Notes
+    -----
+    With R the correlation matrix, SRC = R_xx⁻¹ R_xy (Saltelli et al. 2008,
+    Global Sensitivity Analysis: The Primer, Wiley, doi:10.1002/9780470725184, §1.2.5).
+    """
+    sd = np.sqrt(np.clip(np.diag(zc), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = zc / np.outer(sd, sd)
+    p = n_inputs
+    rxx, rxy = r[:p, :p], r[:p, p:]
+    ok = sd[:p] > 0
+    src = np.full(rxy.shape, np.nan)
+    if ok.any():
+        sol = np.linalg.lstsq(rxx[np.ix_(ok, ok)], rxy[ok], rcond=None)[0]
+        src[ok] = sol
+        src[~ok] = 0.0
+    r2 = np.nansum(src * rxy, axis=0) if p else np.zeros(rxy.shape[1])
+    return src, r2
+
+
+# --- flat layout of a Dataset ---------------------------------------------------------
+
+
+@dataclass
+class Layout:
+    """Where each variable of a Dataset sits in a flat (draw, value) matrix."""
+
+    names: list[str]
+    dims: list[tuple[str, ...]]
+    coords: dict
+    shapes: list[tuple[int, ...]]
+    attrs: dict
+    offsets: list[int]
+
+    @property
+    def size(self) -> int:
+        return self.offsets[-1]
+
+    @classmethod
+    def of(cls, ds: xr.Dataset, names) -> Layout:
+        dims, shapes, offsets, attrs = [], [], [0], {}
+        coords = {}
+        for name in names:
+            da = ds[name]
+            d = tuple(x for x in da.dims if x != cv.DRAW)
+            dims.append(d)
+            shapes.append(tuple(da.sizes[x] for x in d))
+            offsets.append(offsets[-1] + int(np.prod(shapes[-1], dtype=np.int64)))
+            attrs[name] = dict(da.attrs)
+            for c in da.coords:
+                if cv.DRAW not in da[c].dims:
+                    coords[c] = da[c].variable
+        return cls(list(names), dims, coords, shapes, attrs, offsets)
+
+    def flatten(self, ds: xr.Dataset, n: int) -> np.ndarray:
+        """(n, size) float64 matrix of the variables, draw first (broadcast if no draw dim)."""
+        out = np.empty((n, self.size))
+        for name, d, a, b in zip(
+            self.names, self.dims, self.offsets[:-1], self.offsets[1:], strict=True
+        ):
+            da = ds[name]
+            if cv.DRAW in da.dims:
+                arr = da.transpose(cv.DRAW, *d).values
+            else:
+                arr = np.broadcast_to(da.transpose(*d).values, (n, *da.shape))
+            out[:, a:b] = arr.reshape(n, b - a)
+        return out
+
+    def unflatten(self, mat: np.ndarray, lead: str, lead_coord) -> xr.Dataset:
+        """Dataset with dims (lead, *dims) from a (m, size) matrix."""
+        m = mat.shape[0]
+        data = {}
+        for name, d, shp, a, b in zip(
+            self.names, self.dims, self.shapes, self.offsets[:-1], self.offsets[1:], strict=True
+        ):
+            data[name] = xr.Variable((lead, *d), mat[:, a:b].reshape((m, *shp)), self.attrs[name])
+        ds = xr.Dataset(data)
+        for c, var in self.coords.items():
+            if set(var.dims) <= set(ds.dims):
+                ds = ds.assign_coords({c: var})
+        return ds.assign_coords({lead: lead_coord})
+
+
+def summary_dataset(
+    layout: Layout,
+    stats: dict[str, np.ndarray],
+    deterministic: np.ndarray,
+    *,
+    hist: HistSpec | None = None,
+) -> xr.Dataset:
+    """Dataset on the ``stat`` coordinate (conventions.STATS) from flat summary arrays."""
+    rows = [deterministic if s == "deterministic" else stats[s] for s in cv.STATS]
+    ds = layout.unflatten(np.stack(rows), cv.STAT, list(cv.STATS))
+    for name, a, b in zip(layout.names, layout.offsets[:-1], layout.offsets[1:], strict=True):
+        if hist is None:
+            ds[name].attrs["percentile_method"] = "exact (numpy.quantile, linear)"
+        else:
+            ds[name].attrs["percentile_method"] = (
+                f"integer-count histogram, {hist.nbins} bins over the range of the first "
+                f"{PILOT} draws widened by {PILOT_MARGIN:g} of it on each side; error below "
+                "one bin width"
+            )
+            ds[name].attrs["percentile_resolution"] = float(np.max(hist.width[a:b], initial=0.0))
+        ds[name].attrs["sd_ddof"] = 1
+    return ds
