@@ -1,0 +1,625 @@
+"""Scenario files: load a TOML file into a frozen, checked :class:`Scenario`.
+
+A scenario names its data set and overrides parameters of the run, the
+forecast, recycling, supply and uncertainty. The accepted keys, their types
+and ranges are declared once, in :data:`SCHEMA`; anything else is an error
+that names the file and the dotted key (with a suggestion for a near miss),
+so a typo never silently falls back to a default.
+
+Checks that need the data set (product codes, lifetime variants, forecast
+years) are in :func:`check_against`, run before any computation.
+
+Examples
+--------
+>>> from ndsim.scenario import load_scenario
+>>> sc = load_scenario()  # the shipped scenarios/baseline.toml  # doctest: +SKIP
+>>> sc.run.lifetime_variant  # doctest: +SKIP
+'paper'
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ndsim.errors import ScenarioError
+from ndsim.resources import DEFAULT_DATASET, DEFAULT_SCENARIO, data_dir, scenarios_dir
+
+__all__ = [
+    "Scenario",
+    "RunOptions",
+    "ForecastOptions",
+    "Level",
+    "RecyclingOptions",
+    "SupplyOptions",
+    "UncertaintyOptions",
+    "SCHEMA",
+    "load_scenario",
+    "resolve_scenario_path",
+    "check_against",
+]
+
+#: inputs a Monte Carlo run may draw (SPEC §5; the first three are the paper's)
+UNCERTAIN_INPUTS = (
+    "production",
+    "nd_content",
+    "adoption_rate",
+    "final_trade",
+    "intermediate_trade",
+    "primary_trade",
+    "concentrate_trade",
+    "mining",
+    "yields",
+    "recycling",
+    "lifetimes",
+    "growth_rates",
+    "gompertz",
+)
+#: parameters of a Gompertz curve a scenario may set (eq. 7)
+GOMPERTZ_PARAMETERS = ("saturation", "alpha", "beta")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
+# --- the frozen scenario tree ------------------------------------------------
+@dataclass(frozen=True)
+class RunOptions:
+    """How the accounting runs.
+
+    Attributes
+    ----------
+    lifetime_variant : str
+        Lifetime table of the data set to use (``paper``: the paper's fixed
+        lifetimes; ``literature``: distributions from the literature).
+    timing : str
+        Lifetime timing convention, ``end`` or ``middle`` (ndsim.lifetime).
+    decline_policy : str
+        Stock-driven forecast when the stock falls faster than outflows allow:
+        ``clip`` (inflow 0, unmet decline reported) or ``retire_early``.
+    on_violation : str
+        ``error`` raises :class:`ndsim.errors.BalanceError` on a mass-balance or
+        sign violation; ``warn`` issues a warning and continues.
+    initial_stock : str
+        ``empty``: no stock and no cohorts before the first accounted year
+        (the paper's convention, SPEC §2).
+    """
+
+    lifetime_variant: str = "paper"
+    timing: str = "end"
+    decline_policy: str = "clip"
+    on_violation: str = "error"
+    initial_stock: str = "empty"
+
+
+@dataclass(frozen=True)
+class Level:
+    """A target level of domestic consumption [t yr-1] in a year (geometric path from the last accounted year)."""
+
+    year: int
+    value: float
+
+
+@dataclass(frozen=True)
+class ForecastOptions:
+    """Forecast to ``last_year`` (SPEC §2, eq. 7-10).
+
+    Attributes
+    ----------
+    enabled : bool
+        Run the forecast after the accounted years.
+    last_year : int or None
+        Last forecast year; None: the data set's ``forecast_last``.
+    growth_rates : Mapping[str, tuple[tuple[int, int, float], ...]]
+        Per product, periods ``(first_year, last_year, rate)`` of eq. 10 [yr-1, fraction].
+    levels : Mapping[str, Level]
+        Per product, a level of DC reached geometrically from the last accounted year.
+    hold : tuple[str, ...] or None
+        Products held at their last accounted level; None: the data set's ``hold`` products.
+    adoption : str or Mapping[str, tuple[tuple[int, float], ...]]
+        ``"hold"`` or, per product, piecewise-linear points ``(year, adoption rate)``.
+    trade_shares : str
+        ``"hold"``: final-product export and import shares of DC held at the last accounted year.
+    gompertz : Mapping[str, Mapping[str, float]]
+        Per product, overrides of fitted Gompertz parameters (``saturation``, ``alpha``, ``beta``).
+    """
+
+    enabled: bool = True
+    last_year: int | None = None
+    growth_rates: Mapping[str, tuple[tuple[int, int, float], ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    levels: Mapping[str, Level] = field(default_factory=lambda: MappingProxyType({}))
+    hold: tuple[str, ...] | None = None
+    adoption: str | Mapping[str, tuple[tuple[int, float], ...]] = "hold"
+    trade_shares: str = "hold"
+    gompertz: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+
+@dataclass(frozen=True)
+class RecyclingOptions:
+    """End-of-life recycling after the accounted period (waste process, SPEC §1 and §4).
+
+    Attributes
+    ----------
+    rate : tuple[tuple[int, float], ...] or None
+        Piecewise-linear points ``(year, r)`` of the collection-for-recycling rate,
+        held flat beyond the first and last point; None: held at the last accounted value.
+    recovery_efficiency : float or None
+        Recovery efficiency eta after the accounted period; None: the data set's value.
+    """
+
+    rate: tuple[tuple[int, float], ...] | None = None
+    recovery_efficiency: float | None = None
+
+
+@dataclass(frozen=True)
+class SupplyOptions:
+    """Primary supply scenarios (SPEC §4).
+
+    Attributes
+    ----------
+    base : str
+        Q at the last accounted year: ``total_mining`` (official + unregistered) or
+        ``official_mining``.
+    growth : Mapping[str, float]
+        Scenario name -> yearly growth of primary supply [yr-1, fraction].
+    """
+
+    base: str = "total_mining"
+    growth: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType({"S1": 0.02, "S2": 0.05, "S3": 0.08})
+    )
+
+
+@dataclass(frozen=True)
+class UncertaintyOptions:
+    """Monte Carlo inputs (SPEC §5).
+
+    Attributes
+    ----------
+    inputs : tuple[str, ...]
+        Inputs drawn per draw.
+    per_year : bool
+        Independent draws per year instead of one factor per series.
+    cv : Mapping[str, float]
+        Per input, a coefficient of variation that overrides the quality-flag default.
+    """
+
+    inputs: tuple[str, ...] = ("production", "nd_content", "adoption_rate")
+    per_year: bool = False
+    cv: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A checked scenario (see :func:`load_scenario`).
+
+    Attributes
+    ----------
+    name, description : str
+    data : str
+        Shipped data set name or folder path relative to the scenario file.
+    run, forecast, recycling, supply, uncertainty
+        The option groups.
+    path : Path or None
+        The file it was read from.
+    sha256 : str or None
+        SHA-256 of the file's bytes (provenance).
+    """
+
+    name: str = "baseline"
+    description: str = ""
+    data: str = DEFAULT_DATASET
+    run: RunOptions = field(default_factory=RunOptions)
+    forecast: ForecastOptions = field(default_factory=ForecastOptions)
+    recycling: RecyclingOptions = field(default_factory=RecyclingOptions)
+    supply: SupplyOptions = field(default_factory=SupplyOptions)
+    uncertainty: UncertaintyOptions = field(default_factory=UncertaintyOptions)
+    path: Path | None = None
+    sha256: str | None = None
+
+    def data_path(self) -> Path:
+        """The data set folder: relative to the scenario file if it exists there, else shipped."""
+        candidate = Path(self.data)
+        if not candidate.is_absolute() and self.path is not None:
+            candidate = self.path.parent / candidate
+        if candidate.is_dir():
+            return candidate
+        shipped = data_dir(self.data)
+        if shipped.is_dir():
+            return shipped
+        raise ScenarioError(
+            f"key data: no data set {self.data!r} (neither a folder next to the scenario "
+            "file nor a shipped data set)",
+            file=self._file,
+        )
+
+    @property
+    def _file(self) -> str:
+        return self.path.name if self.path is not None else "<scenario>"
+
+
+# --- the declarative schema --------------------------------------------------
+class _Invalid(Exception):
+    """A leaf check failed (message without the key; the walker adds file and key)."""
+
+
+Leaf = Callable[[Any], Any]
+
+
+def _string(choices: tuple[str, ...] | None = None, pattern: re.Pattern | None = None) -> Leaf:
+    def check(v: Any) -> str:
+        if not isinstance(v, str):
+            raise _Invalid(f"expected a string, got {_typename(v)} {v!r}")
+        if choices is not None and v not in choices:
+            raise _Invalid(f"{v!r} is not one of {', '.join(map(repr, choices))}{_suggest(v, choices)}")
+        if pattern is not None and not pattern.match(v):
+            raise _Invalid(f"{v!r} is not a valid name")
+        return v
+
+    check.__doc__ = "string" + (f" in {choices}" if choices else "")
+    return check
+
+
+def _boolean(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _Invalid(f"expected true or false, got {_typename(v)} {v!r}")
+    return v
+
+
+def _integer(lo: int | None = None, hi: int | None = None) -> Leaf:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise _Invalid(f"expected an integer, got {_typename(v)} {v!r}")
+        _in_range(v, lo, hi)
+        return v
+
+    return check
+
+
+def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> Leaf:
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise _Invalid(f"expected a number, got {_typename(v)} {v!r}")
+        v = float(v)
+        if v != v:
+            raise _Invalid("NaN is not allowed")
+        if lo_open and lo is not None and v <= lo:
+            raise _Invalid(f"{v!r} is out of range: must be > {lo}")
+        _in_range(v, None if lo_open else lo, hi)
+        return v
+
+    return check
+
+
+def _in_range(v: float, lo: float | None, hi: float | None) -> None:
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        lo_s = "-inf" if lo is None else f"{lo}"
+        hi_s = "inf" if hi is None else f"{hi}"
+        raise _Invalid(f"{v!r} is out of range [{lo_s}, {hi_s}]")
+
+
+def _name_list(choices: tuple[str, ...] | None = None) -> Leaf:
+    def check(v: Any) -> tuple[str, ...]:
+        if not isinstance(v, list):
+            raise _Invalid(f"expected a list of names, got {_typename(v)} {v!r}")
+        item = _string(choices, None if choices else _NAME)
+        out = tuple(item(x) for x in v)
+        dup = sorted({x for x in out if out.count(x) > 1})
+        if dup:
+            raise _Invalid(f"duplicate entries {dup}")
+        return out
+
+    return check
+
+
+_YEAR = _integer(1000, 3000)
+_RATE = _number(-1.0, 10.0, lo_open=True)
+_SHARE = _number(0.0, 1.0)
+
+
+def _periods(v: Any) -> tuple[tuple[int, int, float], ...]:
+    """Growth periods: a list of [first_year, last_year, rate], inclusive years, not overlapping."""
+    if not isinstance(v, list) or not v:
+        raise _Invalid(f"expected a list of [first_year, last_year, rate], got {_typename(v)} {v!r}")
+    out = []
+    for p in v:
+        if not isinstance(p, list) or len(p) != 3:
+            raise _Invalid(f"each period must be [first_year, last_year, rate], got {p!r}")
+        a, b, r = _YEAR(p[0]), _YEAR(p[1]), _RATE(p[2])
+        if b < a:
+            raise _Invalid(f"period {p!r} ends before it starts")
+        out.append((a, b, r))
+    out.sort()
+    for (_, b0, _), (a1, _, _) in zip(out, out[1:], strict=False):
+        if a1 <= b0:
+            raise _Invalid(f"periods overlap at {a1}")
+    return tuple(out)
+
+
+def _points(value: Leaf) -> Leaf:
+    """Piecewise-linear points: a list of [year, value] with strictly increasing years."""
+
+    def check(v: Any) -> tuple[tuple[int, float], ...]:
+        if not isinstance(v, list) or not v:
+            raise _Invalid(f"expected a list of [year, value] points, got {_typename(v)} {v!r}")
+        out = []
+        for p in v:
+            if not isinstance(p, list) or len(p) != 2:
+                raise _Invalid(f"each point must be [year, value], got {p!r}")
+            out.append((_YEAR(p[0]), value(p[1])))
+        years = [y for y, _ in out]
+        if any(b <= a for a, b in zip(years, years[1:], strict=False)):
+            raise _Invalid(f"years must increase strictly, got {years}")
+        return tuple(out)
+
+    return check
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A TOML table with a fixed set of keys."""
+
+    keys: Mapping[str, Any]
+    build: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Map:
+    """A TOML table with free keys (product codes, scenario names), each checked by `value`."""
+
+    value: Any
+    key_pattern: re.Pattern = _NAME
+
+
+@dataclass(frozen=True)
+class _Either:
+    """A string from `choices` or a value checked by `other`."""
+
+    choices: tuple[str, ...]
+    other: Any
+
+
+_LEVEL = _Table({"year": _YEAR, "value": _number(0.0)}, build=Level)
+
+#: accepted keys, types and ranges of a scenario file
+SCHEMA = _Table(
+    {
+        "name": _string(pattern=_NAME),
+        "description": _string(),
+        "data": _string(),
+        "run": _Table(
+            {
+                "lifetime_variant": _string(pattern=_NAME),
+                "timing": _string(("end", "middle")),
+                "decline_policy": _string(("clip", "retire_early")),
+                "on_violation": _string(("error", "warn")),
+                "initial_stock": _string(("empty",)),
+            },
+            build=RunOptions,
+        ),
+        "forecast": _Table(
+            {
+                "enabled": _boolean,
+                "last_year": _YEAR,
+                "growth_rates": _Map(_periods),
+                "levels": _Map(_LEVEL),
+                "hold": _name_list(),
+                "adoption": _Either(("hold",), _Map(_points(_SHARE))),
+                "trade_shares": _string(("hold",)),
+                "gompertz": _Map(_Table({k: _number() for k in GOMPERTZ_PARAMETERS}, build=dict)),
+            },
+            build=ForecastOptions,
+        ),
+        "recycling": _Table(
+            {
+                "rate": _points(_SHARE),
+                "recovery_efficiency": _number(0.0, 1.0, lo_open=True),
+            },
+            build=RecyclingOptions,
+        ),
+        "supply": _Table(
+            {
+                "base": _string(("total_mining", "official_mining")),
+                "growth": _Map(_number(-1.0, 1.0, lo_open=True)),
+            },
+            build=SupplyOptions,
+        ),
+        "uncertainty": _Table(
+            {
+                "inputs": _name_list(UNCERTAIN_INPUTS),
+                "per_year": _boolean,
+                "cv": _Map(_number(0.0, 1.0)),
+            },
+            build=UncertaintyOptions,
+        ),
+    },
+    build=None,
+)
+
+
+def _typename(v: Any) -> str:
+    return {dict: "table", list: "array", str: "string", bool: "boolean"}.get(type(v), type(v).__name__)
+
+
+def _suggest(key: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _walk(spec: Any, value: Any, dotted: str, file: str) -> Any:
+    def fail(msg: str) -> ScenarioError:
+        return ScenarioError(f"key {dotted}: {msg}" if dotted else msg, file=file)
+
+    if isinstance(spec, _Table):
+        if not isinstance(value, dict):
+            raise fail(f"expected a table, got {_typename(value)} {value!r}")
+        unknown = [k for k in value if k not in spec.keys]
+        if unknown:
+            k = unknown[0]
+            key = f"{dotted}.{k}" if dotted else k
+            raise ScenarioError(
+                f"key {key}: unknown key{_suggest(k, spec.keys)}; valid keys here: "
+                f"{', '.join(spec.keys)}",
+                file=file,
+            )
+        out = {
+            k: _walk(spec.keys[k], v, f"{dotted}.{k}" if dotted else k, file)
+            for k, v in value.items()
+        }
+        return spec.build(**out) if spec.build is not None else out
+    if isinstance(spec, _Map):
+        if not isinstance(value, dict):
+            raise fail(f"expected a table, got {_typename(value)} {value!r}")
+        out = {}
+        for k, v in value.items():
+            if not spec.key_pattern.match(k):
+                raise ScenarioError(f"key {dotted}.{k}: not a valid name", file=file)
+            out[k] = _walk(spec.value, v, f"{dotted}.{k}", file)
+        return MappingProxyType(out)
+    if isinstance(spec, _Either):
+        if isinstance(value, str):
+            return _walk(_string(spec.choices), value, dotted, file)
+        return _walk(spec.other, value, dotted, file)
+    try:
+        return spec(value)
+    except _Invalid as exc:
+        raise fail(str(exc)) from None
+
+
+# --- loading -----------------------------------------------------------------
+def resolve_scenario_path(scenario: str | Path | None = None) -> Path:
+    """Path of a scenario: a file, or the name of a shipped scenario (``baseline``), or None (default)."""
+    if scenario is None:
+        return scenarios_dir() / DEFAULT_SCENARIO
+    path = Path(scenario)
+    if path.is_file():
+        return path
+    shipped = scenarios_dir() / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
+    if path.parent == Path(".") and shipped.is_file():
+        return shipped
+    available = sorted(p.stem for p in scenarios_dir().glob("*.toml"))
+    raise ScenarioError(
+        f"no such scenario file; shipped scenarios: {', '.join(available)}"
+        f"{_suggest(path.stem, available)}",
+        file=str(scenario),
+    )
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Read and check a scenario file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A TOML file, or the name of a shipped scenario (``"baseline"``,
+        ``"recycling_30"``, ...). Default: the shipped ``baseline.toml``.
+
+    Returns
+    -------
+    Scenario
+        Frozen; ``path`` and ``sha256`` record where it came from.
+
+    Raises
+    ------
+    ScenarioError
+        Unreadable file, TOML syntax, unknown key, wrong type or value out of
+        range; the message starts with the file and names the dotted key.
+    """
+    file = resolve_scenario_path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read: {exc.strerror}", file=str(file)) from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"not valid TOML: {exc}", file=file.name) from None
+    parts = _walk(SCHEMA, doc, "", file.name)
+    parts.setdefault("name", file.stem)
+    return Scenario(**parts, path=file.resolve(), sha256=hashlib.sha256(raw).hexdigest())
+
+
+# --- checks against a data set ------------------------------------------------
+def check_against(scenario: Scenario, inputs) -> None:
+    """Check the scenario's references to the data set before computing.
+
+    Product codes in the forecast tables must be products of the data set,
+    forecast years must lie after the last accounted year, the lifetime
+    variant must exist in the data set.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file and dotted key and listing the offending entries.
+    """
+    file = scenario._file
+    products = [str(p) for p in inputs["product"].values]
+    last = int(inputs.attrs.get("last", int(inputs["year"].max())))
+    fc = scenario.forecast
+    tables = {
+        "forecast.growth_rates": fc.growth_rates,
+        "forecast.levels": fc.levels,
+        "forecast.gompertz": fc.gompertz,
+        "forecast.hold": fc.hold or (),
+        "forecast.adoption": fc.adoption if not isinstance(fc.adoption, str) else (),
+    }
+    for key, table in tables.items():
+        bad = [p for p in table if p not in products]
+        if bad:
+            raise ScenarioError(
+                f"key {key}: unknown product(s) {', '.join(bad)}{_suggest(bad[0], products)}; "
+                f"products of the data set: {', '.join(products)}",
+                file=file,
+            )
+    forecast_last = _forecast_last(scenario, inputs)
+    if fc.last_year is not None and fc.last_year <= last:
+        raise ScenarioError(
+            f"key forecast.last_year: {fc.last_year} is not after the last accounted year {last}",
+            file=file,
+        )
+    for p, periods in fc.growth_rates.items():
+        for a, b, _ in periods:
+            if a <= last or b > forecast_last:
+                raise ScenarioError(
+                    f"key forecast.growth_rates.{p}: period {a}-{b} is outside the forecast "
+                    f"years {last + 1}-{forecast_last}",
+                    file=file,
+                )
+    for p, level in fc.levels.items():
+        if not last < level.year <= forecast_last:
+            raise ScenarioError(
+                f"key forecast.levels.{p}.year: {level.year} is outside the forecast years "
+                f"{last + 1}-{forecast_last}",
+                file=file,
+            )
+    variants = lifetime_variants(inputs)
+    if variants and scenario.run.lifetime_variant not in variants:
+        v = scenario.run.lifetime_variant
+        raise ScenarioError(
+            f"key run.lifetime_variant: {v!r} is not a lifetime variant of the data set "
+            f"({', '.join(variants)}){_suggest(v, variants)}",
+            file=file,
+        )
+
+
+def _forecast_last(scenario: Scenario, inputs) -> int:
+    if scenario.forecast.last_year is not None:
+        return scenario.forecast.last_year
+    return int(inputs.attrs.get("forecast_last", inputs.attrs.get("last", 0)))
+
+
+def lifetime_variants(inputs) -> tuple[str, ...]:
+    """Lifetime variants present in a canonical input Dataset (empty if it declares none)."""
+    for name in ("variant", "lifetime_variant"):
+        if name in inputs.coords:
+            return tuple(str(v) for v in inputs[name].values)
+    return ()
