@@ -1,0 +1,231 @@
+"""Tests of ndsim.sampling: per-draw reproducibility, truncation rules, moments."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from ndsim import sampling
+from ndsim.errors import ScenarioError, ValidationError
+
+YEARS = np.arange(2000, 2005)
+PRODUCTS = ["A", "B", "C"]
+
+
+@pytest.fixture
+def inputs() -> xr.Dataset:
+    """A tiny canonical input Dataset with quality flags."""
+    return xr.Dataset(
+        {
+            "production": (("product", "year"), np.arange(15.0).reshape(3, 5) + 1),
+            "q_production": (
+                ("product", "year"),
+                np.array([["statistic"] * 5, ["literature"] * 5, ["estimate"] * 5]),
+            ),
+            "nd_content": (("product",), np.array([0.5, 1.0, 2.0])),
+            "q_nd_content": (("product",), np.array(["estimate"] * 3)),
+            "adoption_rate": (
+                ("product", "year"),
+                np.array([[1.0] * 5, [0.5, 0.6, 0.9, 0.95, 0.98], [0.2] * 5]),
+            ),
+            "q_adoption_rate": (("product", "year"), np.full((3, 5), "estimate")),
+            "growth_rate": (("product",), np.array([-0.02, 0.03, 0.0])),
+            "q_growth_rate": (("product",), np.array(["estimate"] * 3)),
+        },
+        coords={"product": PRODUCTS, "year": YEARS},
+    )
+
+
+def scen(inputs=None, per_year=False, cv=None):
+    return SimpleNamespace(
+        uncertainty=SimpleNamespace(inputs=inputs, per_year=per_year, cv=cv or {}), path=None
+    )
+
+
+def splitmix_reference(seed: int, key: int, d: int) -> float:
+    """Plain-Python reference of the counter-based uniform (integers mod 2**64)."""
+    m = 2**64 - 1
+    g = 0x9E3779B97F4A7C15
+
+    def mix(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+        return z ^ (z >> 31)
+
+    stream = mix(mix((seed + g) & m) ^ key)
+    z = mix(mix((stream + (d + 1) * g) & m))
+    return ((z >> 11) + 0.5) * 2.0**-53
+
+
+def test_uniforms_match_plain_python_reference():
+    keys = np.array([sampling.label_key("production", "product=AC"), 12345], dtype=np.uint64)
+    draws = np.array([0, 1, 999_999])
+    u = sampling.uniforms(42, keys, draws)
+    for i, d in enumerate(draws):
+        for j, k in enumerate(keys):
+            assert u[i, j] == splitmix_reference(42, int(k), int(d))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**63),
+    start=st.integers(0, 10**6),
+    n=st.integers(1, 60),
+    cut=st.integers(0, 60),
+)
+def test_draw_values_do_not_depend_on_chunking(seed, start, n, cut):
+    """Any split of draws [start, start+n) gives bit-identical values (hypothesis)."""
+    keys = np.arange(5, dtype=np.uint64)
+    draws = np.arange(start, start + n)
+    whole = sampling.uniforms(seed, keys, draws)
+    c = min(cut, n)
+    parts = np.concatenate(
+        [sampling.uniforms(seed, keys, draws[:c]), sampling.uniforms(seed, keys, draws[c:])]
+    )
+    assert np.array_equal(whole, parts)
+    single = sampling.uniforms(seed, keys, draws[::-1])[::-1]  # order does not matter either
+    assert np.array_equal(whole, single)
+
+
+def test_sample_inputs_bit_identical_across_chunks(inputs):
+    whole = sampling.sample_inputs(inputs, None, np.arange(0, 50), seed=7)
+    for a, b in [(0, 13), (13, 14), (14, 50)]:
+        part = sampling.sample_inputs(inputs, None, np.arange(a, b), seed=7)
+        for name in sampling.DEFAULT_INPUTS:
+            assert np.array_equal(part[name].values, whole[name].values[a:b])
+    other_seed = sampling.sample_inputs(inputs, None, np.arange(0, 50), seed=8)
+    assert not np.array_equal(other_seed.production.values, whole.production.values)
+
+
+def test_uniforms_look_uniform():
+    u = sampling.uniforms(3, np.array([1, 2], dtype=np.uint64), np.arange(20000))
+    assert u.min() > 0 and u.max() < 1
+    for j in range(2):
+        assert stats.kstest(u[:, j], "uniform").pvalue > 1e-3
+    assert abs(np.corrcoef(u[:, 0], u[:, 1])[0, 1]) < 4 / np.sqrt(20000)
+    assert abs(np.corrcoef(u[:-1, 0], u[1:, 0])[0, 1]) < 4 / np.sqrt(20000)
+
+
+def test_truncated_normal_factor_matches_scipy():
+    u = np.linspace(0.001, 0.999, 101)
+    for c, lo, hi in [
+        (0.1, 0.0, np.inf),
+        (0.3, 0.0, 1.25),
+        (0.05, -np.inf, np.inf),
+        (0.8, 0.0, 2.0),
+    ]:
+        f = sampling.truncated_normal_factor(u, c, lo, hi)
+        ref = stats.truncnorm.ppf(u, (lo - 1) / c, (hi - 1) / c, loc=1, scale=c)
+        np.testing.assert_allclose(f, ref, rtol=1e-9, atol=1e-12)
+    assert np.all(sampling.truncated_normal_factor(u, 0.0, 0.0, np.inf) == 1.0)
+
+
+def test_series_mode_one_factor_per_series(inputs):
+    f = sampling.draw_factors(inputs, None, np.arange(200), seed=1)["production"]
+    assert f.dims == ("draw", "product", "year")
+    # same quality in every year: one factor scales the whole series
+    assert np.all(f.values == f.values[:, :, :1])
+
+
+def test_per_year_mode_independent_years(inputs):
+    f = sampling.draw_factors(inputs, scen(per_year=True), np.arange(4000), seed=1)["production"]
+    r = np.corrcoef(f.values[:, 2, 0], f.values[:, 2, 1])[0, 1]
+    assert abs(r) < 4 / np.sqrt(4000)
+
+
+def test_share_truncation_and_ones(inputs):
+    for per_year in (False, True):
+        out = sampling.sample_inputs(inputs, scen(per_year=per_year), np.arange(20000), seed=2)
+        ar = out.adoption_rate
+        assert float(ar.max()) <= 1.0
+        assert float(ar.min()) >= 0.0
+        assert np.all(ar.sel(product="A").values == 1.0)  # exactly 1 in every year: stays 1
+        assert float(ar.sel(product="C").std("draw").max()) > 0.01
+    # series mode: B is scaled by one factor truncated at 1 / 0.98
+    out = sampling.sample_inputs(inputs, None, np.arange(20000), seed=2)
+    b = out.adoption_rate.sel(product="B")
+    ratio = b / inputs.adoption_rate.sel(product="B")
+    assert np.allclose(ratio.values, ratio.values[:, :1])
+    assert float(b.sel(year=2004).max()) <= 1.0 and float(b.sel(year=2004).max()) > 0.99
+    # factors of exactly 1 (definitional) stay 1
+    assert np.all(out.nd_content.sel(product="B").values == 1.0)
+
+
+def test_nonnegative_truncated_at_zero_not_clipped(inputs):
+    out = sampling.sample_inputs(inputs, scen(cv={"production": 0.8}), np.arange(20000), seed=3)
+    p = out.production.sel(product="A", year=2000).values  # value 1, cv 0.8
+    assert p.min() >= 0.0
+    # inverse-CDF truncation: no atom at 0 (clipping would put ~10.6 % of draws there)
+    assert np.mean(p == 0.0) == 0.0
+    ref = stats.truncnorm(-1 / 0.8, np.inf, loc=1, scale=0.8)
+    assert stats.kstest(p, ref.cdf).pvalue > 1e-3
+
+
+def test_signed_parameters_not_truncated(inputs):
+    out = sampling.sample_inputs(
+        inputs, scen(inputs=["growth_rate"], cv={"growth_rate": 2.0}), np.arange(5000), seed=4
+    )
+    g = out.growth_rate.sel(product="A").values  # -0.02 with cv 2: both signs
+    assert (g > 0).any() and (g < 0).any()
+    assert np.all(out.growth_rate.sel(product="C").values == 0.0)
+
+
+@pytest.mark.parametrize(
+    "quality,cv", [("statistic", 0.02), ("literature", 0.05), ("estimate", 0.10)]
+)
+def test_sample_moments_match_theory(inputs, quality, cv):
+    """Mean value and sd CV x value, within 4 standard errors for n draws."""
+    n = 40000
+    product = {"statistic": "A", "literature": "B", "estimate": "C"}[quality]
+    out = sampling.sample_inputs(inputs, None, np.arange(n), seed=5)
+    x = out.production.sel(product=product, year=2002).values
+    v = float(inputs.production.sel(product=product, year=2002))
+    sd = cv * v
+    assert abs(x.mean() - v) < 4 * sd / np.sqrt(n)
+    # sd of the sample sd of a normal: sd / sqrt(2 (n - 1))
+    assert abs(x.std(ddof=1) - sd) < 4 * sd / np.sqrt(2 * (n - 1))
+
+
+def test_unknown_input_and_missing_flag(inputs):
+    with pytest.raises(ScenarioError, match="uncertainty.inputs"):
+        sampling.uncertain_inputs(inputs, scen(inputs=["production", "nonsense"]))
+    with pytest.raises(ValidationError, match="q_production"):
+        sampling.draw_factors(inputs.drop_vars("q_production"), None, np.arange(3), 1)
+    bad = inputs.copy()
+    bad["q_nd_content"] = ("product", np.array(["estimate", "guess", "estimate"]))
+    with pytest.raises(ValidationError, match="guess"):
+        sampling.draw_factors(bad, None, np.arange(3), 1)
+
+
+def test_series_key_depends_on_label_not_position(inputs):
+    """Reordering products does not change a product's draws."""
+    a = sampling.sample_inputs(inputs, None, np.arange(10), seed=9)
+    b = sampling.sample_inputs(inputs.isel(product=[2, 0, 1]), None, np.arange(10), seed=9)
+    assert np.array_equal(
+        a.production.sel(product="C").values, b.production.sel(product="C").values
+    )
+
+
+def test_regressors_columns(inputs):
+    f = sampling.draw_factors(inputs, None, np.arange(30), seed=1)
+    x = sampling.regressors(f)
+    labels = list(x.input.values)
+    # A's adoption and B's nd_content are exactly 1: not sampled, not regressors
+    assert "adoption_rate[A]" not in labels and "nd_content[B]" not in labels
+    assert "production[C]" in labels
+    np.testing.assert_allclose(
+        x.sel(input="production[C]").values,
+        f["production"].sel(product="C", year=2000).values,
+        rtol=1e-15,
+    )
+    # same columns for a one-draw chunk
+    assert (
+        list(sampling.regressors(sampling.draw_factors(inputs, None, [3], 1)).input.values)
+        == labels
+    )
