@@ -20,6 +20,11 @@ by inverse-CDF sampling (never clipped):
   content of 1 t t-1 of the non-magnet end uses);
 - signed parameters (growth rates, Gompertz α, β): not truncated.
 
+Scenario parameters (``growth_rates``, ``gompertz`` in ``[uncertainty]
+inputs``) are not in the input Dataset; they are drawn as per-product
+factors and added to it as ``growth_rate_factor``, ``gompertz_alpha_factor``
+and ``gompertz_beta_factor`` (draw, product), CV 10 % unless overridden.
+
 By default one factor scales a whole series (correlated across years); with
 ``[uncertainty] per_year = true`` each year gets its own factor (a share is
 then truncated at 1 / x(t) year by year).
@@ -65,22 +70,24 @@ SHARE_INPUTS = frozenset(
 #: inputs that may be negative (not truncated)
 SIGNED_INPUTS = frozenset({"growth_rate", "gompertz_alpha", "gompertz_beta"})
 
-#: names a scenario may use for a group of input variables
+#: names a scenario may use for a group of input variables (``[uncertainty] inputs``)
 INPUT_GROUPS: dict[str, tuple[str, ...]] = {
-    "trade": (
-        "exports_final",
-        "imports_final",
-        "exports_intermediate",
-        "imports_intermediate",
-        "exports_primary",
-        "imports_primary",
-        "exports_primary_unregistered",
-        "exports_concentrate",
-        "imports_concentrate",
-    ),
+    "final_trade": ("exports_final", "imports_final"),
+    "intermediate_trade": ("exports_intermediate", "imports_intermediate"),
+    "primary_trade": ("exports_primary", "imports_primary", "exports_primary_unregistered"),
+    "concentrate_trade": ("exports_concentrate", "imports_concentrate"),
     "yields": ("yield_mining", "yield_refining", "yield_fabrication", "yield_manufacturing"),
     "recycling": ("recycling_rate", "recovery_efficiency"),
 }
+
+#: scenario parameters drawn as per-product factors, added to the sampled inputs as
+#: these variables (draw, product): the forecast multiplies the parameter by them
+PARAMETER_FACTORS: dict[str, tuple[str, ...]] = {
+    "growth_rates": ("growth_rate_factor",),
+    "gompertz": ("gompertz_alpha_factor", "gompertz_beta_factor"),
+}
+#: default CV of scenario parameters (they are assumptions: quality `estimate`)
+PARAMETER_CV = cv.QUALITY_CV["estimate"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -215,6 +222,8 @@ def uncertain_inputs(inputs: xr.Dataset, scenario=None) -> tuple[str, ...]:
             wanted.extend(v for v in INPUT_GROUPS[name] if v in inputs.data_vars)
         elif name == "lifetimes":
             wanted.extend(v for v in inputs.data_vars if str(v).startswith("lifetime_"))
+        elif name in PARAMETER_FACTORS:
+            wanted.extend(PARAMETER_FACTORS[name])
         elif name in inputs.data_vars:
             wanted.append(name)
         else:
@@ -225,7 +234,11 @@ def uncertain_inputs(inputs: xr.Dataset, scenario=None) -> tuple[str, ...]:
             f"{sorted(set(INPUT_GROUPS) | {'lifetimes'} | {str(v) for v in inputs.data_vars if not str(v).startswith('q_')})}",
             file=_scenario_file(scenario),
         )
-    bad_cv = [k for k in overrides if k not in wanted and k not in INPUT_GROUPS]
+    bad_cv = [
+        k
+        for k in overrides
+        if k not in wanted and k not in INPUT_GROUPS and k not in PARAMETER_FACTORS
+    ]
     if bad_cv:
         raise ScenarioError(
             f"key uncertainty.cv: {sorted(bad_cv)} are not sampled inputs {sorted(wanted)}",
@@ -242,8 +255,22 @@ def _scenario_file(scenario) -> str | None:
     return None if path is None else str(getattr(path, "name", path))
 
 
+def _parameter_template(inputs: xr.Dataset, name: str) -> xr.DataArray:
+    """Factor variables of scenario parameters: ones over product."""
+    return xr.DataArray(
+        np.ones(inputs.sizes[cv.PRODUCT]),
+        dims=(cv.PRODUCT,),
+        coords={cv.PRODUCT: inputs[cv.PRODUCT].values},
+        name=name,
+    )
+
+
 def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.DataArray:
-    group_cv = {g: overrides[g] for g in INPUT_GROUPS if g in overrides and name in INPUT_GROUPS[g]}
+    groups = {**INPUT_GROUPS, **PARAMETER_FACTORS}
+    group_cv = {g: overrides[g] for g in groups if g in overrides and name in groups[g]}
+    if name not in inputs.data_vars:  # a scenario parameter factor
+        c = next(iter(group_cv.values()), PARAMETER_CV)
+        return xr.full_like(_parameter_template(inputs, name), float(c), dtype=float)
     if name in overrides:
         return xr.full_like(inputs[name], float(overrides[name]), dtype=float)
     if group_cv:
@@ -271,7 +298,7 @@ def kind_of(name: str) -> str:
     """``"share"``, ``"signed"`` or ``"nonnegative"``: the truncation rule of an input."""
     if name in SHARE_INPUTS or name.startswith("yield_"):
         return "share"
-    if name in SIGNED_INPUTS:
+    if name in SIGNED_INPUTS or name.endswith("_factor"):
         return "signed"
     return "nonnegative"
 
@@ -324,7 +351,8 @@ def draw_factors(
     _, per_year, overrides = _uncertainty(scenario)
     out: dict[str, xr.DataArray] = {}
     for name in uncertain_inputs(inputs, scenario):
-        x = inputs[name].astype(float)
+        parameter = name not in inputs.data_vars
+        x = _parameter_template(inputs, name) if parameter else inputs[name].astype(float)
         c = _cv_of(inputs, name, overrides)
         keys, sdims = _series_keys(name, x, per_year)
         u = uniforms(seed, keys, draws)  # (n, k)
@@ -349,7 +377,8 @@ def draw_factors(
         else:
             upper = xr.full_like(x, np.inf, dtype=float)
         # sd = cv |x| for signed parameters too: the factor formulation does that
-        c = c.where(~ones.broadcast_like(x), 0.0)
+        if not parameter:
+            c = c.where(~ones.broadcast_like(x), 0.0)
         sampled = (c > 0).any(cv.YEAR) if cv.YEAR in c.dims else c > 0
         u_b, c_b, lo_b, hi_b = xr.broadcast(u_da, c, lower, upper)
         u_b = u_b.transpose(cv.DRAW, *x.dims)
@@ -399,6 +428,14 @@ def sample_inputs(inputs: xr.Dataset, scenario, draws: np.ndarray, seed: int) ->
     factors = draw_factors(inputs, scenario, draws, seed)
     out = inputs.copy()
     for name, f in factors.items():
+        if name not in inputs.data_vars:  # factor of a scenario parameter
+            out[name] = f.transpose(cv.DRAW, cv.PRODUCT)
+            out[name].attrs = {
+                "units": "1",
+                "long_name": name.replace("_", " "),
+                "description": "per-draw factor the forecast multiplies the scenario parameter by",
+            }
+            continue
         x = inputs[name]
         v = (f * x.astype(float)).transpose(cv.DRAW, *x.dims)
         v.attrs = dict(x.attrs)

@@ -229,3 +229,17 @@ def test_regressors_columns(inputs):
         list(sampling.regressors(sampling.draw_factors(inputs, None, [3], 1)).input.values)
         == labels
     )
+
+
+def test_scenario_parameter_factors(inputs):
+    out = sampling.sample_inputs(
+        inputs, scen(inputs=["growth_rates", "gompertz"], cv={"gompertz": 0.2}), np.arange(8000), 6
+    )
+    g = out.growth_rate_factor
+    assert g.dims == ("draw", "product")
+    assert abs(float(g.mean()) - 1) < 4 * 0.1 / np.sqrt(8000)
+    assert abs(float(g.std("draw").sel(product="A")) - 0.1) < 0.005
+    assert abs(float(out.gompertz_beta_factor.std("draw").sel(product="B")) - 0.2) < 0.01
+    a, b = out.gompertz_alpha_factor.values, out.gompertz_beta_factor.values
+    assert not np.array_equal(a, b)
+    assert "growth_rate" in inputs and "growth_rate" in out and "draw" not in out.growth_rate.dims
