@@ -1,0 +1,103 @@
+"""Waste management: end-of-life flows to recycling and to landfill (SPEC §1, §4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ndsim import conventions as cv
+
+__all__ = ["waste_management", "recycling_path"]
+
+cv.register(
+    cv.Variable(
+        "recycling_rate",
+        (cv.YEAR,),
+        "1",
+        "end-of-life recycling rate",
+        "r: share of end-of-life flow collected for recycling; data over the "
+        "accounted years, the scenario's path after",
+    )
+)
+cv.register(
+    cv.Variable(
+        "recovery_efficiency",
+        (cv.YEAR,),
+        "1",
+        "recovery efficiency",
+        "eta: share of the collected element recovered and returned to refining",
+    )
+)
+
+
+def waste_management(
+    outflow: xr.DataArray, recycling_rate: xr.DataArray, recovery_efficiency: xr.DataArray
+) -> xr.Dataset:
+    """Split end-of-life flows into recycled element and landfill.
+
+    Parameters
+    ----------
+    outflow : xr.DataArray
+        F_out (product, year) [t yr-1].
+    recycling_rate : xr.DataArray
+        r (year) [1], collection-for-recycling rate.
+    recovery_efficiency : xr.DataArray
+        eta (year) or scalar [1].
+
+    Returns
+    -------
+    xr.Dataset
+        ``end_of_life``, ``recycled`` (to refining) and ``landfill`` (year) [t yr-1],
+        summed over products.
+
+    Notes
+    -----
+    R(t) = r(t) * eta(t) * F_out,total(t); landfill = F_out,total - R
+    (SPEC §1; Yao et al. 2021, doi:10.1016/j.resconrec.2021.105752, section 4.2).
+    """
+    eol = outflow.sum(cv.PRODUCT)
+    recycled = recycling_rate * recovery_efficiency * eol
+    return xr.Dataset(
+        {
+            "end_of_life": eol.assign_attrs(units=cv.FLOW_UNITS),
+            "recycled": recycled.assign_attrs(units=cv.FLOW_UNITS),
+            "landfill": (eol - recycled).assign_attrs(units=cv.FLOW_UNITS),
+        }
+    )
+
+
+def recycling_path(
+    accounted: xr.DataArray,
+    years: xr.DataArray,
+    last: int,
+    points: tuple[tuple[int, float], ...] | None,
+) -> xr.DataArray:
+    """A yearly series: data over the accounted years, then the scenario's path.
+
+    Parameters
+    ----------
+    accounted : xr.DataArray
+        Values over the accounted years (..., year), or a scalar (no year dim)
+        that holds in every accounted year.
+    years : xr.DataArray
+        All model years.
+    last : int
+        Last accounted year.
+    points : tuple of (year, value), optional
+        Piecewise-linear points after the accounted years, flat beyond the first
+        and last point; None: held at the last accounted value.
+    """
+    if cv.YEAR not in accounted.dims:
+        accounted = accounted.expand_dims({cv.YEAR: years.values[years.values <= last]})
+    accounted = accounted.sel({cv.YEAR: slice(None, last)})
+    held = accounted.sel({cv.YEAR: last}, drop=True)
+    future_years = years.values[years.values > last]
+    if points is None:
+        future = held.expand_dims({cv.YEAR: future_years})
+    else:
+        px, py = np.array(points, dtype=float).T
+        path = np.interp(future_years.astype(float), px, py)
+        future = xr.DataArray(path, dims=cv.YEAR, coords={cv.YEAR: future_years})
+        future = future + 0.0 * held  # carry any extra dims (draw) of the data
+    series = xr.concat([accounted, future], dim=cv.YEAR)
+    return series.reindex({cv.YEAR: years.values}).transpose(..., cv.YEAR)

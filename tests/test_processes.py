@@ -1,0 +1,279 @@
+"""The process functions against plain-Python loops and hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ndsim import balance
+from ndsim.errors import BalanceError
+from ndsim.processes import consumption, trade, upstream, waste
+
+YEARS = np.arange(2000, 2004)
+PRODUCTS = ["AA", "BB", "CC"]
+
+
+def cube(rng, dims, lo=1.0, hi=10.0, draws=None):
+    coords = {
+        "product": PRODUCTS,
+        "year": YEARS,
+        "intermediate": ["k1", "k2"],
+        "source": ["s1", "s2"],
+    }
+    shape = [len(coords[d]) for d in dims]
+    if draws:
+        dims, shape = ("draw", *dims), [draws, *shape]
+        coords["draw"] = np.arange(draws)
+    return xr.DataArray(rng.uniform(lo, hi, shape), dims=dims, coords={d: coords[d] for d in dims})
+
+
+@pytest.mark.parametrize("draws", [None, 3])
+def test_domestic_consumption_is_p_times_mi_times_ar(rng, draws):
+    p = cube(rng, ("product", "year"), 1e3, 1e6, draws)
+    mi = cube(rng, ("product",), 1e-7, 1e-6)
+    ar = cube(rng, ("product", "year"), 0.0, 1.0)
+    dc = consumption.domestic_consumption(p, mi, ar)
+    assert dc.attrs["units"] == "t yr-1"
+    pv = p.values.reshape(-1, len(PRODUCTS), len(YEARS))
+    for d in range(pv.shape[0]):
+        for j in range(len(PRODUCTS)):
+            for t in range(len(YEARS)):
+                want = pv[d, j, t] * mi.values[j] * ar.values[j, t]
+                got = dc.values.reshape(pv.shape)[d, j, t]
+                assert got == pytest.approx(want, rel=1e-15)
+
+
+def test_total_demand_counts_only_flagged_products(rng):
+    dc = cube(rng, ("product", "year"))
+    flag = xr.DataArray([True, False, True], dims="product", coords={"product": PRODUCTS})
+    total = consumption.total_demand(dc, flag)
+    want = [dc.values[0, t] + dc.values[2, t] for t in range(len(YEARS))]
+    np.testing.assert_allclose(total.values, want, rtol=1e-15)
+    assert total.attrs["long_name"] == "total demand (paper definition)"
+
+
+def test_use_inflow_is_dc_minus_exports_plus_imports(rng):
+    dc, e, i = (cube(rng, ("product", "year"), draws=2) for _ in range(3))
+    got = trade.use_inflow(dc, e, i)
+    np.testing.assert_array_equal(got.values, dc.values - e.values + i.values)
+
+
+def test_trade_shares_and_extension():
+    years = np.arange(2000, 2004)
+    dc = xr.DataArray(
+        [[10.0, 20.0, 40.0, 80.0], [0.0, 0.0, 0.0, 5.0]],
+        dims=("product", "year"),
+        coords={"product": ["A", "B"], "year": years},
+    )
+    e = xr.DataArray(
+        [[1.0, 4.0], [0.0, 0.0]],
+        dims=("product", "year"),
+        coords={"product": ["A", "B"], "year": years[:2]},
+    )
+    e_share, i_share = trade.trade_shares(dc, e, e * 0.5, 2001)
+    assert float(e_share.sel(product="A")) == pytest.approx(0.2)
+    assert float(e_share.sel(product="B")) == 0.0  # DC = 0: share 0, not NaN
+    ext = trade.extend_by_shares(e, dc, e_share)
+    np.testing.assert_allclose(ext.sel(product="A").values, [1.0, 4.0, 8.0, 16.0])
+    np.testing.assert_allclose(ext.sel(product="B").values, [0.0, 0.0, 0.0, 0.0])
+
+
+def test_waste_splits_end_of_life_into_recycled_and_landfill():
+    out = xr.DataArray(
+        [[100.0, 200.0], [50.0, 0.0]],
+        dims=("product", "year"),
+        coords={"product": ["A", "B"], "year": [2000, 2001]},
+    )
+    rate = xr.DataArray([0.1, 0.5], dims="year", coords={"year": [2000, 2001]})
+    res = waste.waste_management(out, rate, xr.DataArray(0.8))
+    np.testing.assert_allclose(res["end_of_life"].values, [150.0, 200.0])
+    np.testing.assert_allclose(res["recycled"].values, [0.1 * 0.8 * 150.0, 0.5 * 0.8 * 200.0])
+    np.testing.assert_allclose(res["landfill"].values, [150.0 - 12.0, 200.0 - 80.0])
+
+
+def test_recycling_path_data_then_points_then_flat():
+    years = xr.DataArray(np.arange(2000, 2011), dims="year")
+    data = xr.DataArray([0.01, 0.02, 0.03], dims="year", coords={"year": [2000, 2001, 2002]})
+    held = waste.recycling_path(data, years, 2002, None)
+    np.testing.assert_allclose(held.values, [0.01, 0.02] + [0.03] * 9)
+    path = waste.recycling_path(data, years, 2002, ((2002, 0.03), (2006, 0.43)))
+    np.testing.assert_allclose(path.values[:3], [0.01, 0.02, 0.03])
+    np.testing.assert_allclose(path.values[3:7], [0.13, 0.23, 0.33, 0.43])
+    np.testing.assert_allclose(path.values[7:], 0.43)
+    eta = waste.recycling_path(xr.DataArray(0.9), years, 2002, ((2002, 0.5),))
+    np.testing.assert_allclose(eta.values, [0.9] * 3 + [0.5] * 8)
+
+
+def test_upstream_chain_against_a_plain_loop(rng):
+    """Manufacturing -> fabrication -> refining -> mining, draws included, against scalar arithmetic."""
+    draws = 2
+    dc = cube(rng, ("product", "year"), 50, 100, draws)
+    e = cube(rng, ("product", "year"), 0, 10)
+    member = xr.DataArray(
+        [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
+        dims=("product", "intermediate"),
+        coords={"product": PRODUCTS, "intermediate": ["k1", "k2"]},
+    )
+    y_man = cube(rng, ("intermediate", "year"), 0.8, 1.0)
+    x_int, i_int = (
+        cube(rng, ("intermediate", "year"), 0, 5),
+        cube(rng, ("intermediate", "year"), 0, 5),
+    )
+    y_fab = cube(rng, ("intermediate", "year"), 0.7, 0.95)
+    year_only = {
+        n: cube(rng, ("year",), lo, hi)
+        for n, lo, hi in (
+            ("xp", 0, 10),
+            ("xu", 0, 5),
+            ("ip", 0, 8),
+            ("rec", 0, 3),
+            ("y_ref", 0.8, 0.95),
+            ("xc", 0, 2),
+            ("ic", 0, 6),
+            ("y_min", 0.6, 0.9),
+        )
+    }
+    official = cube(rng, ("source", "year"), 10, 60)
+
+    made = upstream.manufacturing(dc, e, member, y_man)
+    fab = upstream.fabrication(made["input"], x_int, i_int, y_fab)
+    ref = upstream.refining(
+        fab["primary_input"].sum("intermediate"),
+        year_only["xp"],
+        year_only["xu"],
+        year_only["ip"],
+        year_only["rec"],
+        year_only["y_ref"],
+    )
+    mine = upstream.mining(
+        ref["concentrate_input"], year_only["xc"], year_only["ic"], official, year_only["y_min"]
+    )
+
+    v = {k: da.values for k, da in year_only.items()}
+    for d in range(draws):
+        for t in range(len(YEARS)):
+            primary = 0.0
+            for k, members in enumerate(([0, 1], [2])):
+                m = sum(dc.values[d, j, t] for j in members) / y_man.values[k, t]
+                assert made["input"].values[d, k, t] == pytest.approx(m, rel=1e-14)
+                o = m + x_int.values[k, t] - i_int.values[k, t]
+                assert fab["production"].values[d, k, t] == pytest.approx(o, rel=1e-14)
+                primary += o / y_fab.values[k, t]
+            c = (primary + v["xp"][t] + v["xu"][t] - v["ip"][t] - v["rec"][t]) / v["y_ref"][t]
+            assert ref["concentrate_input"].values[d, t] == pytest.approx(c, rel=1e-13)
+            assert ref["loss"].values[d, t] == pytest.approx(c * (1 - v["y_ref"][t]), rel=1e-12)
+            ore = (c - v["ic"][t] + v["xc"][t]) / v["y_min"][t]
+            assert mine["ore_required"].values[d, t] == pytest.approx(ore, rel=1e-13)
+            im = ore - official.values[0, t] - official.values[1, t]
+            assert mine["unregistered"].values[d, t] == pytest.approx(im, rel=1e-12, abs=1e-9)
+            to_use = sum(dc.values[d, j, t] - e.values[j, t] for j in range(3))
+            assert made["to_use"].values[d, t] == pytest.approx(to_use, rel=1e-14)
+
+
+def test_negative_unregistered_mining_is_a_result():
+    official = xr.DataArray(
+        [[500.0]], dims=("source", "year"), coords={"source": ["s"], "year": [2000]}
+    )
+    one = xr.DataArray([1.0], dims="year", coords={"year": [2000]})
+    mine = upstream.mining(100.0 * one, 0 * one, 0 * one, official, 0.5 * one)
+    assert float(mine["unregistered"][0]) == -300.0
+
+
+# --- balance -------------------------------------------------------------------
+def _flow(values: dict, years=(2000, 2001), draws=None):
+    from ndsim.conventions import NODES
+
+    shape = (len(NODES), len(NODES), len(years))
+    dims = ("origin", "destination", "year")
+    coords = {"origin": list(NODES), "destination": list(NODES), "year": list(years)}
+    data = np.zeros(shape)
+    if draws:
+        data = np.zeros((draws, *shape))
+        dims = ("draw", *dims)
+        coords["draw"] = np.arange(draws)
+    flow = xr.DataArray(data, dims=dims, coords=coords)
+    for (o, d), v in values.items():
+        flow.loc[{"origin": o, "destination": d}] = v
+    return flow
+
+
+def test_balance_of_a_consistent_system_is_zero():
+    stock = xr.DataArray(
+        [[60.0, 100.0]], dims=("product", "year"), coords={"product": ["A"], "year": [2000, 2001]}
+    )
+    flow = _flow(
+        {
+            ("import", "use"): [80.0, 70.0],
+            ("use", "waste"): [20.0, 30.0],
+            ("waste", "landfill"): [20.0, 30.0],
+        }
+    )
+    res = balance.check_balance(flow, stock)
+    assert res.dims == ("process", "year")
+    assert float(abs(res).max()) == 0.0
+    assert res.attrs["units"] == "t yr-1"
+
+
+def test_balance_violation_names_process_year_and_draw():
+    stock = xr.DataArray(
+        [[60.0, 100.0]], dims=("product", "year"), coords={"product": ["A"], "year": [2000, 2001]}
+    )
+    flow = _flow(
+        {
+            ("import", "use"): [80.0, 70.0],
+            ("use", "waste"): [20.0, 30.0],
+            ("waste", "landfill"): [20.0, 30.0],
+        },
+        draws=3,
+    )
+    flow.loc[{"draw": 2, "origin": "waste", "destination": "landfill", "year": 2001}] = 29.0
+    with pytest.raises(
+        BalanceError, match=r"mass balance: process waste, year 2001, draw 2: .* = 1 t yr-1"
+    ):
+        balance.check_balance(flow, stock)
+    with pytest.warns(balance.BalanceWarning, match="process waste, year 2001, draw 2"):
+        res = balance.check_balance(flow, stock, on_violation="warn")
+    assert float(res.sel(process="waste", year=2001)) == 1.0  # worst over draws
+
+
+def test_balance_tolerance_scales_with_the_data():
+    big = 1e9
+    flow = _flow(
+        {
+            ("ore", "mining"): [big, big],
+            ("mining", "refining"): [big * (1 - 1e-14), big],
+            ("mining", "loss"): [big * 1e-14, 0.0],
+            ("refining", "export"): [big * (1 - 1e-14), big],
+        }
+    )
+    balance.check_balance(flow)  # rounding-level residual passes
+    flow.loc[{"origin": "mining", "destination": "loss", "year": 2000}] = big * 1e-11
+    with pytest.raises(BalanceError, match="process mining, year 2000"):
+        balance.check_balance(flow)
+
+
+def test_nan_processes_are_not_checked():
+    flow = _flow({("ore", "mining"): [5.0, np.nan], ("mining", "loss"): [5.0, np.nan]})
+    res = balance.check_balance(flow)
+    assert np.isnan(float(res.sel(process="mining", year=2001)))
+    assert float(res.sel(process="mining", year=2000)) == 0.0
+
+
+def test_negative_values_are_reported_with_variable_product_year_draw():
+    da = xr.DataArray(
+        np.ones((2, 2, 3)),
+        dims=("draw", "product", "year"),
+        coords={"draw": [0, 1], "product": ["A", "B"], "year": [2000, 2001, 2002]},
+        attrs={"units": "t"},
+    )
+    balance.check_nonnegative([("stock", da)])
+    da[1, 0, 2] = -0.5
+    with pytest.raises(
+        BalanceError, match=r"stock is negative: product A, year 2002, draw 1: -0.5 t"
+    ):
+        balance.check_nonnegative([("stock", da)])
+    with pytest.warns(balance.BalanceWarning):
+        balance.check_nonnegative([("stock", da)], on_violation="warn")
+    da[1, 0, 2] = -1e-17  # rounding, not a violation
+    balance.check_nonnegative([("stock", da)])
