@@ -703,6 +703,19 @@ def check_2017(raw, yields, mining, nonmag, itrade, ptrade, ctrade) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_table(name: str, df: pd.DataFrame, dims: list[str]) -> None:
+    """Fail loudly on gaps, duplicates, NaN or negatives in a generated table."""
+    if df[dims].duplicated().any():
+        raise ValueError(f"{name}: duplicate rows for {dims}")
+    bad = df["value"].isna() | (df["value"] < 0)
+    if bad.any():
+        raise ValueError(f"{name}: NaN or negative values in rows {list(df.index[bad])}")
+    if "year" in dims and (df["year"].astype(str) != "").all():
+        per_key = df.groupby([d for d in dims if d != "year"] or (lambda _: 0))["year"]
+        if not per_key.apply(lambda y: sorted(map(int, y)) == list(YEARS)).all():
+            raise ValueError(f"{name}: years do not cover {YEARS[0]}-{YEARS[-1]} for every key")
+
+
 def main() -> None:
     raw = read_raw()
     mining, diag = mining_table(raw)
@@ -713,6 +726,16 @@ def main() -> None:
     ctrade = concentrate_trade_table(raw)
     nonmag = nonmagnet_table(raw)
 
+    for name, df, dims in (
+        ("mining", mining, ["ore_source", "year"]),
+        ("yields", yields, ["process", "intermediate", "year"]),
+        ("recycling", recycling, ["parameter", "year"]),
+        ("intermediate_trade", itrade, ["intermediate", "flow", "year"]),
+        ("primary_trade", ptrade, ["flow", "year"]),
+        ("concentrate_trade", ctrade, ["flow", "year"]),
+        ("nonmagnet", nonmag, ["product", "year"]),
+    ):
+        check_table(name, df, dims)
     mining.to_csv(OUT / "mining.csv", index=False)
     yields.to_csv(OUT / "yields.csv", index=False)
     recycling.to_csv(OUT / "recycling.csv", index=False)
