@@ -1,0 +1,470 @@
+"""Read a data set (a folder of tidy CSV tables) into the canonical input Dataset.
+
+:func:`load_dataset` checks every table at the boundary
+(:func:`ndsim.validate.check_dataset`), converts every value to its
+canonical unit and returns one :class:`xarray.Dataset` whose layout is
+described in ``docs/data_format.md``. Stages after it trust their input.
+
+Canonical Dataset
+-----------------
+Dimensions ``product``, ``year`` (first..forecast_last of ``dataset.toml``),
+``intermediate``, ``source`` and ``variant`` (lifetime variants).
+Variables of accounted years (production, adoption, trade, mining, yields,
+recycling rate) are NaN after ``last_year``; drivers cover every year.
+Every value variable ``x`` has a string array ``q_x`` of the same shape with
+its quality flag (``statistic``, ``literature``, ``estimate``; ``""`` where
+there is no value) and its CF unit string in ``attrs["units"]``. Per-product
+counts use the product's ``count_unit`` coordinate (``unit``, ``MW``, ``t``),
+written ``count`` in the unit strings (``count yr-1``, ``t count-1``).
+
+The product coordinate carries the columns of ``products.csv`` as
+non-dimension coordinates ``name``, ``category``, ``group``,
+``product_intermediate`` (the ``intermediate`` column: ``intermediate`` is
+already the name of a dimension), ``count_unit``, ``in_total_demand`` and
+``forecast_method``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ndsim.conventions import INTERMEDIATE, PRODUCT, SOURCE, YEAR, Variable, register
+from ndsim.validate import (
+    PRIMARY_FLOWS,
+    TRADE_FLOWS,
+    YIELD_PROCESSES,
+    CheckedData,
+    check_dataset,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+__all__ = ["load_dataset", "build_dataset", "dataset_sha256", "resolve_data_dir", "INPUT_VARIABLES"]
+
+VARIANT = "variant"
+COUNT_FLOW = "count yr-1"
+
+_INPUTS = [
+    Variable(
+        "production",
+        (PRODUCT, YEAR),
+        COUNT_FLOW,
+        "domestic production",
+        "P of eq. 1, in the product's count_unit per year (units, MW newly installed, t of "
+        "the element for non-magnet end uses)",
+    ),
+    Variable(
+        "nd_content",
+        (PRODUCT,),
+        "t count-1",
+        "element content per counted item",
+        "MI of eq. 1, tonnes of the element per unit of the product's count_unit",
+    ),
+    Variable(
+        "adoption_rate",
+        (PRODUCT, YEAR),
+        "1",
+        "adoption rate",
+        "AR of eq. 1: share of the products made with the technology that contains the element",
+    ),
+    Variable(
+        "exports_final",
+        (PRODUCT, YEAR),
+        "t yr-1",
+        "exports of final products",
+        "E of eq. 2, element contained in exported final products",
+    ),
+    Variable(
+        "imports_final",
+        (PRODUCT, YEAR),
+        "t yr-1",
+        "imports of final products",
+        "I of eq. 2, element contained in imported final products",
+    ),
+    Variable(
+        "exports_intermediate",
+        (INTERMEDIATE, YEAR),
+        "t yr-1",
+        "exports of intermediates",
+        "element contained in exported intermediate products",
+    ),
+    Variable(
+        "imports_intermediate",
+        (INTERMEDIATE, YEAR),
+        "t yr-1",
+        "imports of intermediates",
+        "element contained in imported intermediate products",
+    ),
+    Variable(
+        "exports_primary",
+        (YEAR,),
+        "t yr-1",
+        "registered exports of primary products",
+        "element in registered exports of primary products (oxides, metal, salts)",
+    ),
+    Variable(
+        "imports_primary",
+        (YEAR,),
+        "t yr-1",
+        "imports of primary products",
+        "element in imports of primary products",
+    ),
+    Variable(
+        "exports_primary_unregistered",
+        (YEAR,),
+        "t yr-1",
+        "unregistered exports of primary products",
+        "mirror statistics minus registered exports (an input where reconstructed)",
+    ),
+    Variable(
+        "exports_concentrate",
+        (YEAR,),
+        "t yr-1",
+        "exports of concentrates",
+        "element in exported ore concentrates",
+    ),
+    Variable(
+        "imports_concentrate",
+        (YEAR,),
+        "t yr-1",
+        "imports of concentrates",
+        "element in imported ore concentrates",
+    ),
+    Variable(
+        "mining",
+        (SOURCE, YEAR),
+        "t yr-1",
+        "official mining",
+        "official mine production by ore source, in t of the element",
+    ),
+    Variable(
+        "yield_mining",
+        (YEAR,),
+        "1",
+        "yield of mining and beneficiation",
+        "share of the element in mined ore that reaches the concentrate",
+    ),
+    Variable(
+        "yield_refining",
+        (YEAR,),
+        "1",
+        "yield of refining and separation",
+        "share of the element in concentrates that reaches primary products",
+    ),
+    Variable(
+        "yield_fabrication",
+        (INTERMEDIATE, YEAR),
+        "1",
+        "yield of fabrication",
+        "share of the element in primary products that reaches each intermediate",
+    ),
+    Variable(
+        "yield_manufacturing",
+        (INTERMEDIATE, YEAR),
+        "1",
+        "yield of manufacturing",
+        "share of the element in each intermediate that reaches final products",
+    ),
+    Variable(
+        "recycling_rate",
+        (YEAR,),
+        "1",
+        "end-of-life recycling rate",
+        "r(t): share of the end-of-life flow collected for recycling",
+    ),
+    Variable(
+        "recovery_efficiency",
+        (),
+        "1",
+        "recovery efficiency",
+        "eta: share of the collected element recovered by recycling",
+    ),
+    Variable("lifetime_mean", (VARIANT, PRODUCT), "yr", "mean lifetime", "lifetime parameter"),
+    Variable(
+        "lifetime_sd",
+        (VARIANT, PRODUCT),
+        "yr",
+        "standard deviation of the lifetime",
+        "lifetime parameter",
+    ),
+    Variable(
+        "lifetime_shape",
+        (VARIANT, PRODUCT),
+        "1",
+        "shape of the lifetime distribution",
+        "lifetime parameter (Weibull or gamma shape)",
+    ),
+    Variable(
+        "lifetime_scale",
+        (VARIANT, PRODUCT),
+        "yr",
+        "scale of the lifetime distribution",
+        "lifetime parameter (Weibull or gamma scale)",
+    ),
+    Variable(
+        "lifetime_model",
+        (VARIANT, PRODUCT),
+        "",
+        "lifetime model",
+        "fixed, normal, lognormal, weibull or gamma (read by ndsim.lifetime)",
+    ),
+    Variable("population", (YEAR,), "person", "population", "resident population"),
+    Variable(
+        "gdp_per_capita",
+        (YEAR,),
+        "",
+        "GDP per capita",
+        "gross domestic product per person, in the unit stated in drivers.csv",
+    ),
+    Variable(
+        "ownership",
+        (PRODUCT, YEAR),
+        "count person-1",
+        "observed ownership",
+        "products in use per person (for Gompertz fits); NaN where not observed",
+    ),
+]
+#: the input variables of the canonical Dataset (also added to ndsim.conventions)
+INPUT_VARIABLES = {v.name: register(v) if v.name not in ("mining",) else v for v in _INPUTS}
+
+
+def dataset_sha256(folder: str | Path) -> str:
+    """SHA-256 of a data set: ``dataset.toml`` and every ``*.csv`` file in the folder.
+
+    Files are taken in sorted name order; each contributes its name, its
+    length and its bytes, so renaming, moving bytes between files or
+    editing any table changes the hash. Documentation (``*.md``) and build
+    scripts do not count.
+
+    Parameters
+    ----------
+    folder : str or Path
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    names = sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and (p.suffix == ".csv" or p.name == "dataset.toml")
+    )
+    for name in names:
+        data = (folder / name).read_bytes()
+        digest.update(name.encode("utf-8") + b"\0")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def resolve_data_dir(folder: str | Path | None) -> Path:
+    """The folder of a data set: a path, the name of a shipped data set, or None (the default)."""
+    from ndsim.resources import data_dir
+
+    if folder is None:
+        return data_dir()
+    path = Path(folder)
+    if not path.exists() and isinstance(folder, str) and "/" not in folder and "\\" not in folder:
+        shipped = data_dir(folder)
+        if shipped.is_dir():
+            return shipped
+    return path
+
+
+def _grid(index_arrays, coords, values, fill=np.nan, dtype=float):
+    """Place values at the positions of their codes (codes are already checked)."""
+    import pandas as pd
+
+    shape = tuple(len(c) for c in coords)
+    out = np.full(shape, fill, dtype=dtype)
+    positions = tuple(
+        pd.Index(list(c)).get_indexer(np.asarray(a))
+        for a, c in zip(index_arrays, coords, strict=True)
+    )
+    out[positions] = values
+    return out
+
+
+def build_dataset(checked: CheckedData) -> xr.Dataset:
+    """Assemble the canonical Dataset from checked tables (see the module docstring)."""
+    import xarray as xr
+
+    first, last, forecast_last = checked.years
+    products = checked.products
+    codes = list(products["product"])
+    years = np.arange(first, forecast_last + 1)
+    accounted = years <= last
+    coords = {
+        PRODUCT: codes,
+        YEAR: years,
+        INTERMEDIATE: list(checked.intermediates),
+        SOURCE: list(checked.sources),
+        VARIANT: list(checked.variants),
+    }
+    dims_coords = {
+        PRODUCT: coords[PRODUCT],
+        YEAR: years,
+        INTERMEDIATE: coords[INTERMEDIATE],
+        SOURCE: coords[SOURCE],
+        VARIANT: coords[VARIANT],
+    }
+    data_vars: dict[str, tuple] = {}
+    t = checked.tables
+
+    def put(name, dims, values, quality, units=None):
+        var = INPUT_VARIABLES[name]
+        attrs = dict(var.attrs)
+        if units is not None:
+            attrs["units"] = units
+        attrs["ancillary_variables"] = f"q_{name}"
+        data_vars[name] = (dims, values, attrs)
+        data_vars[f"q_{name}"] = (
+            dims,
+            np.asarray(quality, dtype=str),
+            {
+                "long_name": f"quality flag of {name}",
+                "flag_values": "statistic literature estimate",
+            },
+        )
+
+    def from_table(name, table, dims, mask=None):
+        sel = np.ones(len(table["value"]), bool) if mask is None else mask
+        keys = [table[d][sel] for d in dims]
+        dim_coords = [dims_coords[d] for d in dims]
+        values = _grid(keys, dim_coords, table["value"][sel])
+        quality = _grid(keys, dim_coords, table["quality"][sel], fill="", dtype=object)
+        put(name, dims, values, quality)
+
+    from_table("production", t["production"], (PRODUCT, YEAR))
+    from_table("nd_content", t["nd_content"], (PRODUCT,))
+    from_table("adoption_rate", t["adoption_rate"], (PRODUCT, YEAR))
+    for flow, prefix in (("export", "exports"), ("import", "imports")):
+        assert flow in TRADE_FLOWS
+        for level, dims in (("final", (PRODUCT, YEAR)), ("intermediate", (INTERMEDIATE, YEAR))):
+            table = t[f"{level}_trade"]
+            from_table(f"{prefix}_{level}", table, dims, table["flow"] == flow)
+        for level in ("primary", "concentrate"):
+            table = t[f"{level}_trade"]
+            from_table(f"{prefix}_{level}", table, (YEAR,), table["flow"] == flow)
+    assert "export_unregistered" in PRIMARY_FLOWS
+    table = t["primary_trade"]
+    from_table(
+        "exports_primary_unregistered", table, (YEAR,), table["flow"] == "export_unregistered"
+    )
+    from_table("mining", t["mining"], (SOURCE, YEAR))
+
+    grids = t["_grids"]
+    for process in YIELD_PROCESSES:
+        values, quality = grids[f"yield_{process}"]
+        dims = (INTERMEDIATE, YEAR) if values.ndim == 2 else (YEAR,)
+        put(f"yield_{process}", dims, *_pad_years(values, quality, accounted))
+    put("recycling_rate", (YEAR,), *_pad_years(*grids["recycling_rate"], accounted))
+    put("recovery_efficiency", (), *grids["recovery_efficiency"])
+
+    life = t["lifetimes"]
+    numeric = life["parameter"] != "model"
+    for parameter in ("mean", "sd", "shape", "scale"):
+        from_table_mask = life["parameter"] == parameter
+        from_table(f"lifetime_{parameter}", life, (VARIANT, PRODUCT), from_table_mask & numeric)
+    model = life["parameter"] == "model"
+    keys = [life[VARIANT][model], life[PRODUCT][model]]
+    dim_coords = [coords[VARIANT], codes]
+    put(
+        "lifetime_model",
+        (VARIANT, PRODUCT),
+        _grid(keys, dim_coords, life["text"][model], fill="", dtype=object).astype(str),
+        _grid(keys, dim_coords, life["quality"][model], fill="", dtype=object),
+    )
+    if "drivers" in t:
+        drivers = t["drivers"]
+        from_table("population", drivers, (YEAR,), drivers["driver"] == "population")
+        put_mask = drivers["driver"] == "gdp_per_capita"
+        from_table("gdp_per_capita", drivers, (YEAR,), put_mask)
+        data_vars["gdp_per_capita"][2]["units"] = checked.units["gdp_per_capita"]
+    if "ownership" in t:
+        from_table("ownership", t["ownership"], (PRODUCT, YEAR))
+
+    product_coords = {
+        "name": products["name"],
+        "category": products["category"],
+        "group": products["group"],
+        "product_intermediate": products["intermediate"],
+        "count_unit": products["count_unit"],
+        "in_total_demand": products["in_total_demand"].astype(bool),
+        "forecast_method": products["forecast_method"],
+    }
+    all_coords = {k: v for k, v in coords.items()}
+    for key, values in product_coords.items():
+        all_coords[key] = (
+            PRODUCT,
+            np.asarray(values, dtype=bool if key == "in_total_demand" else str),
+        )
+    ds = xr.Dataset(data_vars, coords=all_coords)
+    ds[YEAR].attrs.update({"long_name": "year", "units": "yr"})
+    ds["product"].attrs["long_name"] = "end use"
+    ds["product_intermediate"].attrs["long_name"] = "intermediate product the end use is made from"
+    ds["count_unit"].attrs["long_name"] = "unit in which the end use is counted"
+    meta = checked.meta
+    ds.attrs.update(
+        {
+            "name": meta["name"],
+            "title": meta["title"],
+            "element": meta["element"],
+            "dataset_path": str(Path(checked.folder).resolve()),
+            "dataset_sha256": dataset_sha256(checked.folder),
+            "first_year": int(first),
+            "last_year": int(last),
+            "forecast_last_year": int(forecast_last),
+        }
+    )
+    return ds
+
+
+def _pad_years(values: np.ndarray, quality: np.ndarray, accounted: np.ndarray):
+    """Extend a grid over the accounted years to every year (NaN and '' after)."""
+    shape = values.shape[:-1] + (accounted.size,)
+    full = np.full(shape, np.nan)
+    q = np.full(shape, "", dtype=object)
+    full[..., accounted] = values
+    q[..., accounted] = quality
+    return full, q
+
+
+def load_dataset(folder: str | Path | None = None) -> xr.Dataset:
+    """Check a data set and load it into the canonical input Dataset.
+
+    Parameters
+    ----------
+    folder : str or Path, optional
+        The data-set folder (``docs/data_format.md``), or the name of a
+        shipped data set; default: the shipped China Nd case
+        (:func:`ndsim.resources.data_dir`).
+
+    Returns
+    -------
+    xarray.Dataset
+        Values in canonical units (see the module docstring), quality
+        arrays ``q_<name>``, and attrs ``name``, ``title``, ``element``,
+        ``dataset_path``, ``dataset_sha256``, ``first_year``, ``last_year``,
+        ``forecast_last_year``.
+
+    Raises
+    ------
+    ndsim.errors.ValidationError
+        At the first problem in the data, with one line naming the file, the
+        column and the offending rows.
+
+    Examples
+    --------
+    >>> ds = load_dataset("tests/data/tiny")  # doctest: +SKIP
+    >>> (ds.production * ds.nd_content * ds.adoption_rate).sel(year=2000)  # t yr-1  # doctest: +SKIP
+    """
+    return build_dataset(check_dataset(resolve_data_dir(folder)))
