@@ -1100,6 +1100,9 @@ def main() -> None:
     tot = dc.loc[[c for c in PRODUCTS if c not in ("catalyst", "alloy")]].groupby("year").sum()
 
     trade = build_final_trade(paper, dc)
+    # per-person ownership is the loader's canonical unit; per-household series go to a
+    # separate table (a household size would be a stated factor, not a unit conversion)
+    own = build_ownership()
     tables = {
         "products.csv": build_products(),
         "production.csv": production,
@@ -1109,7 +1112,8 @@ def main() -> None:
         "final_trade.csv": trade,
         "lifetimes.csv": build_lifetimes(),
         "drivers.csv": build_drivers(),
-        "ownership.csv": build_ownership(),
+        "ownership.csv": own[own["unit"] == "unit person-1"],
+        "ownership_household.csv": own[own["unit"] == "unit household-1"],
     }
     for name, df in tables.items():
         df.to_csv(OUT / name, index=False, float_format="%.10g", lineterminator="\n")
