@@ -1,0 +1,32 @@
+"""``ndsim export FILE.nc --csv DIR``: tidy CSV of an output file, for users without xarray."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "export",
+        help="export an output file as tidy CSV",
+        description=(
+            "Write every variable of an ndsim output file as a tidy CSV file (one row per "
+            "value; columns: the variable's dimensions, value, units), plus variables.csv "
+            "(names, dimensions, units, descriptions), coordinates_<dim>.csv and "
+            "attributes.csv (provenance)."
+        ),
+    )
+    parser.add_argument("file", type=Path, metavar="FILE.nc", help="an ndsim output file")
+    parser.add_argument("--csv", type=Path, required=True, metavar="DIR", help="target folder")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from ndsim.report.tables import open_output, write_csv
+
+    with open_output(args.file) as ds:
+        paths = write_csv(ds, args.csv)
+    print(f"{len(paths)} CSV files written to {args.csv}")
+    return 0

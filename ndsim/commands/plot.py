@@ -1,0 +1,58 @@
+"""``ndsim plot FILE.nc [--year Y ...] [--out DIR]``: redraw the figures from an output file alone."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "plot",
+        help="redraw the figures from an output file",
+        description=(
+            "Redraw every figure from an ndsim output file (NetCDF) alone: Sankey diagrams "
+            "(PNG and offline HTML) for the first and the last accounted year and any --year, "
+            "demand, stock and end-of-life by product, trade, forecast and supply figures, and "
+            "fan charts for ensemble files."
+        ),
+    )
+    parser.add_argument("file", type=Path, metavar="FILE.nc", help="an ndsim output file")
+    parser.add_argument(
+        "--year",
+        type=int,
+        action="append",
+        default=[],
+        metavar="Y",
+        help="also draw the Sankey diagram of year Y (repeatable); after the last accounted "
+        "year it shows use and waste only",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder for the figures (default: FILE_figures next to the file)",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from ndsim.errors import UsageError
+    from ndsim.report import _select
+    from ndsim.report.figures import write_all
+    from ndsim.report.tables import open_output
+
+    out = args.out if args.out is not None else args.file.with_name(f"{args.file.stem}_figures")
+    with open_output(args.file) as ds:
+        years = _select.years(ds)
+        bad = [y for y in args.year if y not in set(years.tolist())]
+        if bad:
+            raise UsageError(
+                f"--year {', '.join(map(str, bad))}: outside the years of {args.file} "
+                f"({years[0]}-{years[-1]})"
+            )
+        paths = write_all(ds, out, years=args.year)
+    print(f"{len(paths)} figures written to {out}")
+    return 0

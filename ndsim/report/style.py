@@ -1,0 +1,138 @@
+"""Colours and labels shared by every figure.
+
+Groups get hues of the Okabe & Ito palette, which stays distinguishable
+under the common colour-vision deficiencies (Okabe, M. & Ito, K. (2008),
+*Color Universal Design*, https://jfly.uni-koeln.de/color/); the products
+of a group are lighter and darker shades of its hue, in stacking order, so
+a stacked area reads group by group.
+"""
+
+from __future__ import annotations
+
+
+def to_rgb(colour: str) -> tuple[float, float, float]:
+    """``"#RRGGBB"`` to an RGB triple in [0, 1]."""
+    h = colour.lstrip("#")
+    return tuple(int(h[i : i + 2], 16) / 255 for i in (0, 2, 4))
+
+
+def to_hex(rgb) -> str:
+    """An RGB triple in [0, 1] to ``"#rrggbb"``."""
+    return "#" + "".join(f"{round(min(max(c, 0.0), 1.0) * 255):02x}" for c in rgb)
+
+
+#: Okabe-Ito hues
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "bluish green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7",
+    "black": "#000000",
+    "grey": "#999999",
+}
+#: hue of each SPEC §1 group; other groups take the remaining hues in turn
+GROUP_COLOURS = {
+    "home appliances": OKABE_ITO["orange"],
+    "general machinery": OKABE_ITO["bluish green"],
+    "electronic devices": OKABE_ITO["blue"],
+    "other": OKABE_ITO["reddish purple"],
+    "all": OKABE_ITO["blue"],
+}
+_SPARE = [OKABE_ITO[k] for k in ("vermillion", "sky blue", "yellow", "grey")]
+
+#: supply scenario colours (S1, S2, S3, ...)
+SCENARIO_COLOURS = [
+    OKABE_ITO[k] for k in ("blue", "orange", "vermillion", "bluish green", "reddish purple")
+]
+
+#: labels of the `flow` nodes and the trade stages
+NODE_LABELS = {
+    "mining": "mining &\nbeneficiation",
+    "refining": "refining &\nseparation",
+    "fabrication": "fabrication",
+    "manufacturing": "manufacturing",
+    "use": "use",
+    "waste": "waste\nmanagement",
+    "ore": "official mining",
+    "unregistered_mining": "unregistered mining",
+    "import": "imports",
+    "export": "exports",
+    "export_unregistered": "unregistered exports",
+    "loss": "losses",
+    "landfill": "landfill",
+}
+#: link colour by the kind of flow (Okabe-Ito)
+LINK_COLOURS = {
+    "chain": "#0072B2",
+    "import": "#009E73",
+    "export": "#E69F00",
+    "unregistered": "#D55E00",
+    "loss": "#999999",
+    "recycling": "#56B4E9",
+    "source": "#000000",
+}
+PROCESS_COLOUR = "#444444"
+
+FLOW_AXIS = "t Nd yr$^{-1}$"
+STOCK_AXIS = "t Nd"
+
+
+def group_colour(group: str, index: int = 0) -> str:
+    """Hue of a product group."""
+    if group in GROUP_COLOURS:
+        return GROUP_COLOURS[group]
+    return _SPARE[index % len(_SPARE)]
+
+
+def shades(colour: str, n: int) -> list[str]:
+    """`n` shades of `colour`, from darker to lighter, for the products of one group."""
+    if n <= 1:
+        return [to_hex(to_rgb(colour))]
+    base = to_rgb(colour)
+    out = []
+    for i in range(n):
+        t = -0.35 + 0.95 * i / (n - 1)  # < 0 darkens towards black, > 0 lightens towards white
+        if t < 0:
+            rgb = tuple(c * (1 + t) for c in base)
+        else:
+            rgb = tuple(c + (1 - c) * t * 0.75 for c in base)
+        out.append(to_hex(rgb))
+    return out
+
+
+def product_colours(groups: dict[str, list[str]]) -> dict[str, str]:
+    """A colour per product: shades of its group's hue."""
+    colours: dict[str, str] = {}
+    for i, (group, members) in enumerate(groups.items()):
+        colours.update(zip(members, shades(group_colour(group, i), len(members)), strict=True))
+    return colours
+
+
+def link_kind(origin: str, destination: str, processes: tuple[str, ...]) -> str:
+    """The kind of a `flow` link, for its colour."""
+    if origin in ("unregistered_mining",) or destination == "export_unregistered":
+        return "unregistered"
+    if origin == "import":
+        return "import"
+    if destination == "export":
+        return "export"
+    if destination in ("loss", "landfill"):
+        return "loss"
+    if origin == "ore":
+        return "source"
+    if origin in processes and destination in processes:
+        if processes.index(destination) < processes.index(origin):
+            return "recycling"
+    return "chain"
+
+
+def fmt_value(value: float) -> str:
+    """A flow value for a label: thousands separators, no false precision."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:,.1f}"
+    return f"{value:.2g}"

@@ -1,0 +1,194 @@
+"""Open an ndsim output file; export it as tidy CSV and read such CSV back.
+
+The CSV export is for users without xarray: one file per variable with one
+row per value, the columns being the variable's dimensions, then ``value``
+and ``units`` (a tidy, "long" table). Next to them, ``variables.csv`` lists
+every variable with its dimensions, units, long name and description,
+``coordinates_<dim>.csv`` holds the non-dimension coordinates of a
+dimension (e.g. each product's category and group, SPEC §1), and
+``attributes.csv`` the global attributes (provenance, SPEC §6).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ndsim import conventions as cv
+from ndsim.errors import UsageError, ValidationError
+from ndsim.io.atomic import atomic_target
+
+#: rows written per block, so large (per-draw) variables are never expanded in memory at once
+BLOCK_ROWS = 2_000_000
+_INTEGER = re.compile(r"^-?\d+$")
+
+
+def open_output(path: str | os.PathLike) -> xr.Dataset:
+    """Open an ndsim output NetCDF file, checking that it is one.
+
+    Raises
+    ------
+    ndsim.errors.UsageError
+        The file does not exist.
+    ndsim.errors.ValidationError
+        It is not a NetCDF file, or it holds none of the output variables of
+        SPEC §6 over a `year` dimension.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{p}: no such file")
+    try:
+        ds = xr.open_dataset(p)
+    except Exception as exc:  # netCDF4/h5netcdf/scipy raise many types for a bad file
+        raise ValidationError(f"not a NetCDF file ({type(exc).__name__})", file=str(p)) from None
+    known = [name for name in cv.CONTRACT_VARIABLES if name in ds.data_vars]
+    if not known or cv.YEAR not in ds.dims:
+        ds.close()
+        raise ValidationError(
+            "not an ndsim output file: none of the output variables "
+            f"({', '.join(cv.CONTRACT_VARIABLES[:4])}, ...) over a 'year' dimension",
+            file=str(p),
+        )
+    return ds
+
+
+def write_csv(ds: xr.Dataset, out_dir: str | os.PathLike) -> list[Path]:
+    """Write every variable of `ds` as a tidy CSV file (atomically).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        An ndsim output Dataset.
+    out_dir : str or Path
+        Target folder (created if needed).
+
+    Returns
+    -------
+    list of Path
+        ``<variable>.csv`` for every data variable, then ``variables.csv``,
+        ``coordinates_<dim>.csv`` where a dimension has non-dimension
+        coordinates, and ``attributes.csv``.
+
+    Notes
+    -----
+    Values are written with the shortest representation that reads back to
+    the same float64 (pandas' default); missing values are empty fields.
+
+    Examples
+    --------
+    >>> write_csv(xr.open_dataset("ndsim_baseline.nc"), "csv")  # doctest: +SKIP
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    meta = []
+    for name, da in ds.data_vars.items():
+        written.append(_write_variable(da, out / f"{name}.csv"))
+        meta.append(
+            {
+                "variable": name,
+                "dims": " ".join(str(d) for d in da.dims),
+                "units": da.attrs.get("units", ""),
+                "long_name": da.attrs.get("long_name", ""),
+                "description": da.attrs.get("description", ""),
+            }
+        )
+    written.append(
+        _write_frame(
+            pd.DataFrame(meta, columns=["variable", "dims", "units", "long_name", "description"]),
+            out / "variables.csv",
+        )
+    )
+    for dim in ds.dims:
+        extra = [c for c, v in ds.coords.items() if c != dim and v.dims == (dim,)]
+        if extra:
+            frame = pd.DataFrame({dim: ds[dim].values, **{c: ds[c].values for c in extra}})
+            written.append(_write_frame(frame, out / f"coordinates_{dim}.csv"))
+    attrs = pd.DataFrame([(k, str(v)) for k, v in ds.attrs.items()], columns=["attribute", "value"])
+    written.append(_write_frame(attrs, out / "attributes.csv"))
+    return written
+
+
+def _write_frame(frame: pd.DataFrame, path: Path) -> Path:
+    with atomic_target(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
+
+
+def _write_variable(da: xr.DataArray, path: Path) -> Path:
+    units = da.attrs.get("units", "")
+    dims = list(da.dims)
+    with atomic_target(path) as tmp, open(tmp, "w", newline="") as fh:
+        if not dims:
+            pd.DataFrame({"value": [da.values.item()], "units": [units]}).to_csv(fh, index=False)
+            return path
+        lead = dims[0]
+        per_lead = max(1, int(np.prod([da.sizes[d] for d in dims[1:]], dtype=np.int64)))
+        step = max(1, BLOCK_ROWS // per_lead)
+        header = True
+        for start in range(0, da.sizes[lead], step):
+            block = da.isel({lead: slice(start, start + step)})
+            frame = block.to_series().rename("value").reset_index()
+            frame["units"] = units
+            frame.to_csv(fh, index=False, header=header)
+            header = False
+    return path
+
+
+def read_csv(csv_dir: str | os.PathLike) -> xr.Dataset:
+    """Read a folder written by :func:`write_csv` back into a Dataset.
+
+    Coordinates keep the order of the file; units, long names, descriptions,
+    non-dimension coordinates and global attributes (as strings) are
+    restored.
+    """
+    folder = Path(csv_dir)
+    index = folder / "variables.csv"
+    if not index.is_file():
+        raise ValidationError("missing: not a folder written by 'ndsim export'", file=str(index))
+    meta = pd.read_csv(index, keep_default_na=False, dtype=str)
+    variables = {}
+    for row in meta.to_dict("records"):
+        dims = row["dims"].split()
+        frame = pd.read_csv(
+            folder / f"{row['variable']}.csv",
+            dtype={d: str for d in dims} | {"units": str},
+            keep_default_na=False,
+            na_values={"value": [""]},
+            float_precision="round_trip",
+        )
+        attrs = {k: row[k] for k in ("units", "long_name", "description") if row[k]}
+        if not dims:
+            variables[row["variable"]] = xr.DataArray(frame["value"].iloc[0], attrs=attrs)
+            continue
+        for d in dims:
+            frame[d] = _typed(frame[d])
+        order = {d: pd.unique(frame[d]) for d in dims}
+        da = frame.set_index(dims)["value"].to_xarray().reindex(order)
+        da.attrs = attrs
+        variables[row["variable"]] = da
+    ds = xr.Dataset(variables)
+    for path in sorted(folder.glob("coordinates_*.csv")):
+        dim = path.stem[len("coordinates_") :]
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame[dim] = _typed(frame[dim])
+        if dim in ds.dims:
+            frame = frame.set_index(dim).reindex(ds[dim].values)
+            ds = ds.assign_coords({c: (dim, frame[c].to_numpy()) for c in frame.columns})
+    attrs_path = folder / "attributes.csv"
+    if attrs_path.is_file():
+        attrs = pd.read_csv(attrs_path, dtype=str, keep_default_na=False)
+        ds.attrs = dict(zip(attrs["attribute"], attrs["value"], strict=True))
+    return ds
+
+
+def _typed(column: pd.Series) -> pd.Series:
+    """Integer coordinate values (years, draws) back to int; everything else stays a string."""
+    if len(column) and column.map(lambda v: bool(_INTEGER.match(v))).all():
+        return column.astype(np.int64)
+    return column
