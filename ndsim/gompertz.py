@@ -41,6 +41,8 @@ __all__ = [
 MAX_SATURATION_FACTOR = 20.0
 #: largest standard error of ln(VS) for the saturation to count as identified (factor ~1.65)
 MAX_SATURATION_SE_LOG = 0.5
+#: fewest degrees of freedom (points - free parameters) for a free saturation to count as identified
+MIN_DOF_SATURATION = 2
 
 
 def gompertz(gdp, saturation, alpha, beta):
@@ -215,9 +217,10 @@ class GompertzFit:
     rmse_log : float
         Root mean square of ln(fitted) - ln(observed) [1].
     saturation_identified : bool
-        Whether the data determine the saturation level (a free fit that neither
-        runs into the bound nor has a standard error of ln VS above
-        :data:`MAX_SATURATION_SE_LOG`); ``True`` when it was given.
+        Whether the data determine the saturation level: a free fit with at
+        least :data:`MIN_DOF_SATURATION` degrees of freedom that neither runs
+        into the bound nor has a standard error of ln VS above
+        :data:`MAX_SATURATION_SE_LOG`; ``True`` when it was given.
     saturation_se_log : float
         Standard error of ln(VS) from the Jacobian (NaN when given or when the
         degrees of freedom are zero).
@@ -370,7 +373,12 @@ def fit_gompertz(
         except np.linalg.LinAlgError:
             se = float("inf")
         at_bound = best.x[0] > hi_vs - 1e-3
-        identified = bool((not at_bound) and np.isfinite(se) and se <= MAX_SATURATION_SE_LOG)
+        identified = bool(
+            (not at_bound)
+            and dof >= MIN_DOF_SATURATION
+            and np.isfinite(se)
+            and se <= MAX_SATURATION_SE_LOG
+        )
     fitted_names = ", ".join(p for p in ["saturation" if free_vs else "", "beta"] if p)
     if anchor is None:
         fitted_names = fitted_names.replace("beta", "alpha, beta")

@@ -79,6 +79,13 @@ def test_early_growth_does_not_identify_saturation():
     assert not fit.saturation_identified
 
 
+def test_few_points_do_not_identify_saturation():
+    # exact curve points, but 4 points for 3 parameters leave 1 degree of freedom
+    fit = gz.fit_gompertz(GDP[:4], gz.gompertz(GDP[:4], 0.45, -5.0, -2.5e-4))
+    assert not fit.saturation_identified
+    assert gz.fit_gompertz(GDP[:5], gz.gompertz(GDP[:5], 0.45, -5.0, -2.5e-4)).saturation_identified
+
+
 def test_fit_rejects_bad_input():
     with pytest.raises(ValueError, match="need at least 4"):
         gz.fit_gompertz(GDP[:3], gz.gompertz(GDP[:3], 0.5, -5, -2e-4))
