@@ -260,7 +260,9 @@ def _string(choices: tuple[str, ...] | None = None, pattern: re.Pattern | None =
         if not isinstance(v, str):
             raise _Invalid(f"expected a string, got {_typename(v)} {v!r}")
         if choices is not None and v not in choices:
-            raise _Invalid(f"{v!r} is not one of {', '.join(map(repr, choices))}{_suggest(v, choices)}")
+            raise _Invalid(
+                f"{v!r} is not one of {', '.join(map(repr, choices))}{_suggest(v, choices)}"
+            )
         if pattern is not None and not pattern.match(v):
             raise _Invalid(f"{v!r} is not a valid name")
         return v
@@ -329,7 +331,9 @@ _SHARE = _number(0.0, 1.0)
 def _periods(v: Any) -> tuple[tuple[int, int, float], ...]:
     """Growth periods: a list of [first_year, last_year, rate], inclusive years, not overlapping."""
     if not isinstance(v, list) or not v:
-        raise _Invalid(f"expected a list of [first_year, last_year, rate], got {_typename(v)} {v!r}")
+        raise _Invalid(
+            f"expected a list of [first_year, last_year, rate], got {_typename(v)} {v!r}"
+        )
     out = []
     for p in v:
         if not isinstance(p, list) or len(p) != 3:
@@ -447,7 +451,9 @@ SCHEMA = _Table(
 
 
 def _typename(v: Any) -> str:
-    return {dict: "table", list: "array", str: "string", bool: "boolean"}.get(type(v), type(v).__name__)
+    return {dict: "table", list: "array", str: "string", bool: "boolean"}.get(
+        type(v), type(v).__name__
+    )
 
 
 def _suggest(key: str, valid) -> str:
@@ -563,7 +569,7 @@ def check_against(scenario: Scenario, inputs) -> None:
     """
     file = scenario._file
     products = [str(p) for p in inputs["product"].values]
-    last = int(inputs.attrs.get("last", int(inputs["year"].max())))
+    last = _attr_year(inputs, "last_year", "last")
     fc = scenario.forecast
     tables = {
         "forecast.growth_rates": fc.growth_rates,
@@ -614,7 +620,15 @@ def check_against(scenario: Scenario, inputs) -> None:
 def _forecast_last(scenario: Scenario, inputs) -> int:
     if scenario.forecast.last_year is not None:
         return scenario.forecast.last_year
-    return int(inputs.attrs.get("forecast_last", inputs.attrs.get("last", 0)))
+    return _attr_year(inputs, "forecast_last_year", "forecast_last")
+
+
+def _attr_year(inputs, *names: str) -> int:
+    """A year attribute of the canonical Dataset (``first_year``, ``last_year``, ``forecast_last_year``)."""
+    for name in names:
+        if name in inputs.attrs:
+            return int(inputs.attrs[name])
+    return int(inputs["year"].max())
 
 
 def lifetime_variants(inputs) -> tuple[str, ...]:

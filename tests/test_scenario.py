@@ -163,7 +163,7 @@ def _inputs(products=("AA", "BB"), last=2004, forecast_last=2010, variants=("pap
             "year": list(range(2000, last + 1)),
             "variant": list(variants),
         },
-        attrs={"first": 2000, "last": last, "forecast_last": forecast_last},
+        attrs={"first_year": 2000, "last_year": last, "forecast_last_year": forecast_last},
     )
 
 

@@ -79,7 +79,28 @@ def lifetime_pdf(inputs: xr.Dataset, variant: str, timing: str, n_ages: int) -> 
 
 
 def lifetime_specs(inputs: xr.Dataset, variant: str, timing: str) -> dict:
-    """``{product: Lifetime}`` of one variant, read from the canonical Dataset."""
-    from ndsim.lifetime import lifetime_specs_from_dataset
+    """``{product: Lifetime}`` of one variant, from the canonical ``lifetime_*`` variables.
 
-    return lifetime_specs_from_dataset(inputs, variant, timing=timing)
+    Parameters that are NaN for a product are not passed; a parameter with a
+    ``draw`` dimension is passed as a DataArray, so the pdf carries the draws.
+    """
+    from ndsim.lifetime import Lifetime
+
+    sel = inputs.sel({"variant": variant})
+    specs = {}
+    for product in sel[cv.PRODUCT].values:  # building one spec per product, not computing
+        one = sel.sel({cv.PRODUCT: product})
+        model = str(one["lifetime_model"].values)
+        params = {}
+        for name in ("mean", "sd", "shape", "scale"):
+            value = one[f"lifetime_{name}"].reset_coords(drop=True)
+            if bool(value.notnull().all()):
+                params[name] = float(value) if value.ndim == 0 else value
+        specs[str(product)] = _lifetime(Lifetime, model, timing, params)
+    return specs
+
+
+def _lifetime(Lifetime, model: str, timing: str, params: dict):
+    if model == "weibull" and "shape" not in params and {"mean", "sd"} <= set(params):
+        return Lifetime.weibull_from_mean_sd(params["mean"], params["sd"], timing=timing)
+    return Lifetime(model, timing=timing, **params)

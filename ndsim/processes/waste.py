@@ -79,7 +79,7 @@ def recycling_path(
     accounted : xr.DataArray
         Values over the accounted years (..., year), or a scalar (no year dim)
         that holds in every accounted year.
-    years : xr.DataArray
+    years : array_like
         All model years.
     last : int
         Last accounted year.
@@ -87,11 +87,12 @@ def recycling_path(
         Piecewise-linear points after the accounted years, flat beyond the first
         and last point; None: held at the last accounted value.
     """
+    years = np.asarray(years)
     if cv.YEAR not in accounted.dims:
-        accounted = accounted.expand_dims({cv.YEAR: years.values[years.values <= last]})
+        accounted = accounted.expand_dims({cv.YEAR: years[years <= last]})
     accounted = accounted.sel({cv.YEAR: slice(None, last)})
     held = accounted.sel({cv.YEAR: last}, drop=True)
-    future_years = years.values[years.values > last]
+    future_years = years[years > last]
     if points is None:
         future = held.expand_dims({cv.YEAR: future_years})
     else:
@@ -100,4 +101,4 @@ def recycling_path(
         future = xr.DataArray(path, dims=cv.YEAR, coords={cv.YEAR: future_years})
         future = future + 0.0 * held  # carry any extra dims (draw) of the data
     series = xr.concat([accounted, future], dim=cv.YEAR)
-    return series.reindex({cv.YEAR: years.values}).transpose(..., cv.YEAR)
+    return series.reindex({cv.YEAR: years}).transpose(..., cv.YEAR)

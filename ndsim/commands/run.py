@@ -1,0 +1,210 @@
+"""``ndsim run``: run a scenario, write the NetCDF file and the figures, print a summary.
+
+A thin shell: parse -> load and check (before computing) -> run -> write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+HELP = "run a scenario: NetCDF results, figures and a summary table"
+DEFAULT_OUTPUT_DIR = Path("ndsim_output")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "run",
+        help=HELP,
+        description=(
+            "Run a scenario (default: the shipped baseline, the paper-style China Nd case) and "
+            "write one NetCDF file and the figures. SCENARIO is a TOML file or the name of a "
+            "shipped scenario (baseline, literature_lifetimes, recycling_30, recycling_60)."
+        ),
+    )
+    p.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO")
+    p.add_argument("--data", metavar="DIR", help="data-set folder (default: the scenario's data)")
+    p.add_argument(
+        "--output", metavar="FILE.nc", help="NetCDF output (default: ndsim_output/<scenario>.nc)"
+    )
+    fig = p.add_mutually_exclusive_group()
+    fig.add_argument(
+        "--figures", metavar="DIR", help="figure folder (default: ndsim_output/figures)"
+    )
+    fig.add_argument("--no-figures", action="store_true", help="write no figures")
+    p.set_defaults(func=main)
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    from ndsim import api, pipeline
+    from ndsim.errors import UsageError
+    from ndsim.io.writers import write_netcdf
+
+    if args.output is not None and Path(args.output).is_dir():
+        raise UsageError(
+            f"--output {args.output}: is a folder; give a file name such as results.nc"
+        )
+    scenario, data, note = _default_data(args.scenario, args.data)
+    inputs, sc = api.prepare(scenario, data=data)
+    if note:
+        print(note)
+        sc = _without_case_parameters(sc)
+    output = Path(args.output) if args.output else DEFAULT_OUTPUT_DIR / f"{sc.name}.nc"
+
+    result = pipeline.run(inputs, sc)
+    written = write_netcdf(result, output)
+    print(f"results: {written}")
+    if not args.no_figures:
+        figures = Path(args.figures) if args.figures else DEFAULT_OUTPUT_DIR / "figures"
+        _write_figures(result, figures)
+    print()
+    print(summary(result))
+    return 0
+
+
+def _default_data(scenario, data):
+    """The China data set, or the tiny invented example while the default data set is not built."""
+    from ndsim.resources import data_dir
+
+    if scenario is not None or data is not None or (data_dir() / "dataset.toml").is_file():
+        return scenario, data, None
+    tiny = Path(__file__).resolve().parents[2] / "tests" / "data" / "tiny"
+    if not (tiny / "dataset.toml").is_file():
+        return scenario, data, None
+    return (
+        None,
+        tiny,
+        "note: the default data set is not available in this build; running the tiny invented "
+        "example data set instead (accounting only)",
+    )
+
+
+def _without_case_parameters(sc):
+    import dataclasses
+
+    from ndsim.scenario import ForecastOptions
+
+    return dataclasses.replace(sc, name="tiny_example", forecast=ForecastOptions(enabled=False))
+
+
+def _write_figures(result: xr.Dataset, folder: Path) -> None:
+    try:
+        figures = importlib.import_module("ndsim.report.figures")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("ndsim.report.figures", "ndsim.report"):
+            raise
+        print("figures: not available in this version")
+        return
+    written = figures.write_all(result, folder)
+    n = len(written) if written is not None else 0
+    print(f"figures: {folder}" + (f" ({n} files)" if n else ""))
+
+
+# --- the summary table ----------------------------------------------------------
+def summary(ds: xr.Dataset) -> str:
+    """A plain-text summary of a run: accounting, forecast, supply scenarios, plausibility."""
+    if "draw" in ds.dims:
+        ds = ds.mean("draw")
+    first = int(ds.attrs.get("first_year", int(ds.year.min())))
+    last = int(ds.attrs.get("last_accounted_year", int(ds.year.max())))
+    end = int(ds.year.max())
+    parts = [_accounting_table(ds, (first, last))]
+    if end > last:
+        parts.append(_forecast_table(ds, last, end))
+        if "supply_gap" in ds:
+            parts.append(_supply_table(ds, end))
+        plaus = _plausibility(ds, last, end)
+        if plaus:
+            parts.append(plaus)
+    return "\n\n".join(parts)
+
+
+def _accounting_table(ds: xr.Dataset, years) -> str:
+    sel = ds.sel(year=list(years))
+    exports = sel["exports"].sum("stage", skipna=False) + sel["exports_unregistered"]
+    net_exports = exports - sel["imports"].sum("stage", skipna=False)
+    rows = [
+        ("total mining (official + unregistered)", sel["mining_total"]),
+        ("unregistered mining", sel["mining_unregistered"]),
+        ("total demand (paper definition)", sel["total_demand"]),
+        ("in-use stock [t]", sel["stock"].sum("product")),
+        ("end-of-life flow", sel["outflow"].sum("product")),
+        ("net exports, all levels incl. unregistered", net_exports),
+    ]
+    head = f"{'accounting [t/yr]':<46}" + "".join(f"{y:>10}" for y in years)
+    lines = [head, "-" * len(head)]
+    for label, da in rows:
+        lines.append(f"{label:<46}" + "".join(f"{_fmt(v):>10}" for v in np.asarray(da.values)))
+    lines.append("unregistered mining depends almost one for one on the process yields (SPEC §3).")
+    return "\n".join(lines)
+
+
+def _forecast_table(ds: xr.Dataset, last: int, end: int) -> str:
+    years = [y for y in (last, 2025, 2035, 2050, end) if last <= y <= end]
+    years = sorted(set(years))
+    head = f"{'forecast [t/yr]':<46}" + "".join(f"{y:>10}" for y in years)
+    lines = [head, "-" * len(head)]
+    for label, da in (
+        ("total demand (paper definition)", ds["total_demand"]),
+        ("use-stage inflow", ds["inflow"].sum("product")),
+        ("in-use stock [t]", ds["stock"].sum("product")),
+        ("end-of-life flow", ds["outflow"].sum("product")),
+    ):
+        lines.append(f"{label:<46}" + "".join(f"{_fmt(float(da.sel(year=y))):>10}" for y in years))
+    return "\n".join(lines)
+
+
+def _supply_table(ds: xr.Dataset, end: int) -> str:
+    years = [y for y in (2030, 2050) if y <= end]
+    head = f"{'supply scenario':<16}{'first deficit year':>20}" + "".join(
+        f"{'r* ' + str(y):>10}{'share ' + str(y):>12}" for y in years
+    )
+    lines = [head, "-" * len(head)]
+    for s in ds["scenario"].values:
+        gap = ds["supply_gap"].sel(scenario=s)
+        deficit = gap.year.where(gap > 0).min()
+        first = "none" if math.isnan(float(deficit)) else str(int(deficit))
+        cells = ""
+        for y in years:
+            rate = float(ds["required_recycling_rate"].sel(scenario=s, year=y))
+            share = float(ds["required_recycling_share_of_supply"].sel(scenario=s, year=y))
+            flag = "!" if rate > 1 else ""
+            cells += f"{_pct(rate) + flag:>10}{_pct(share):>12}"
+        lines.append(f"{str(s):<16}{first:>20}" + cells)
+    lines.append(
+        "r*: recycling rate of end-of-life flow that closes the gap ('!': above 100 %, not "
+        "reachable); share: recycled share of total supply."
+    )
+    return "\n".join(lines)
+
+
+def _plausibility(ds: xr.Dataset, last: int, end: int) -> str:
+    if "implied_units" not in ds:
+        return ""
+    try:
+        from ndsim.forecast import plausibility_table
+    except ImportError:
+        return ""
+    table = plausibility_table(ds, (last, end))
+    return "is it physically plausible? (implied units per year)\n" + table.to_string(
+        float_format=lambda v: _fmt(v)
+    )
+
+
+def _fmt(v: float) -> str:
+    v = float(v)
+    if math.isnan(v):
+        return "-"
+    if abs(v) >= 1e6:
+        return f"{v:.3g}"
+    return f"{v:,.0f}"
+
+
+def _pct(v: float) -> str:
+    return "-" if math.isnan(v) else f"{100 * v:.0f} %"

@@ -1,0 +1,339 @@
+"""The model run: the processes of SPEC §1-4 in order, from inputs to one results Dataset.
+
+:func:`run` reads like the model: domestic consumption (eq. 1), trade in
+final products (eq. 2-4), the forecast (eq. 7-10), the use stage (eq. 5-6),
+waste management, then top-down manufacturing, fabrication, refining and
+mining (SPEC §3), the supply scenarios (SPEC §4) and the mass-balance check.
+No I/O: the inputs come in as the canonical Dataset of
+:func:`ndsim.io.readers.load_dataset`, the result goes out as an
+:class:`xarray.Dataset` following the contract of :mod:`ndsim.conventions`.
+Every array may carry a leading ``draw`` dimension.
+
+Reference: Yao et al. (2021), Resources, Conservation and Recycling 174:105752,
+doi:10.1016/j.resconrec.2021.105752.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from ndsim import balance
+from ndsim import conventions as cv
+from ndsim.errors import ValidationError
+from ndsim.processes import consumption, trade, upstream, use, waste
+from ndsim.scenario import Scenario
+
+__all__ = ["run", "accounted_years", "model_years"]
+
+#: processes and trade that are accounted for the retrospective years only (SPEC §3)
+UPSTREAM = ("mining", "refining", "fabrication", "manufacturing")
+#: product coordinates copied from the inputs to the output
+PRODUCT_COORDS = ("name", "category", "group", "count_unit", "in_total_demand", "forecast_method")
+
+
+def run(inputs: xr.Dataset, scenario: Scenario) -> xr.Dataset:
+    """Run the accounting (and the forecast and supply scenarios if enabled).
+
+    Parameters
+    ----------
+    inputs : xr.Dataset
+        Canonical input Dataset (``docs/data_format.md``), possibly with a
+        leading ``draw`` dimension on any variable.
+    scenario : Scenario
+        A checked scenario (:func:`ndsim.scenario.load_scenario`).
+
+    Returns
+    -------
+    xr.Dataset
+        The variables of SPEC §6 (``ndsim.conventions``) and extras, with
+        provenance attributes; upstream variables are NaN after the last
+        accounted year.
+
+    Raises
+    ------
+    ndsim.errors.BalanceError
+        A process out of balance or a negative stock, flow, production or
+        trade, unless ``scenario.run.on_violation == "warn"``.
+    """
+    first, last = accounted_years(inputs)
+    years = model_years(inputs, scenario)
+    forecasting = len(years) > last - first + 1
+    acc = inputs.sel({cv.YEAR: slice(first, last)})
+    opts = scenario.run
+
+    # 1. consumption: DC = P x MI x AR (eq. 1)
+    dc = consumption.domestic_consumption(
+        acc["production"], acc["nd_content"], acc["adoption_rate"]
+    )
+    # 2. trade in final products: F_in = DC - E + I (eq. 2-4)
+    exports_final, imports_final = acc["exports_final"], acc["imports_final"]
+    inflow = trade.use_inflow(dc, exports_final, imports_final)
+    pdf = use.lifetime_pdf(inputs, opts.lifetime_variant, opts.timing, len(years))
+    in_use = use.use_stage(inflow, pdf)
+
+    # 3. forecast (eq. 7-10) and the use stage over all years (eq. 5-6)
+    extras = xr.Dataset()
+    if forecasting:
+        hist = xr.Dataset(
+            {
+                "domestic_consumption": dc,
+                "inflow": inflow,
+                "outflow": in_use["outflow"],
+                "stock": in_use["stock"],
+                "exports_final": exports_final,
+                "imports_final": imports_final,
+            }
+        )
+        projected = _optional("ndsim.forecast").project(inputs, hist, scenario, pdf)
+        projected = projected.sel({cv.YEAR: slice(first, int(years[-1]))})
+        dc = projected["domestic_consumption"].assign_attrs(cv.attrs("domestic_consumption"))
+        inflow = projected["inflow"].assign_attrs(cv.attrs("inflow"))
+        in_use = projected[["outflow", "stock"]]
+        extras = projected.drop_vars(["domestic_consumption", "inflow", "outflow", "stock"])
+        e_share, i_share = trade.trade_shares(
+            hist["domestic_consumption"], exports_final, imports_final, last
+        )
+        exports_final = trade.extend_by_shares(exports_final, dc, e_share)
+        imports_final = trade.extend_by_shares(imports_final, dc, i_share)
+
+    # 4. waste management: R = r x eta x F_out to refining, the rest to landfill
+    rate = waste.recycling_path(acc["recycling_rate"], years, last, scenario.recycling.rate)
+    eta_after = scenario.recycling.recovery_efficiency
+    eta = waste.recycling_path(
+        acc["recovery_efficiency"], years, last, None if eta_after is None else ((last, eta_after),)
+    )
+    eol = waste.waste_management(in_use["outflow"], rate, eta)
+
+    # 5-8. top-down over the accounted years: manufacturing, fabrication, refining, mining
+    made = upstream.manufacturing(
+        dc.sel({cv.YEAR: slice(first, last)}),
+        exports_final.sel({cv.YEAR: slice(first, last)}),
+        membership(inputs),
+        acc["yield_manufacturing"],
+    )
+    fab = upstream.fabrication(
+        made["input"],
+        acc["exports_intermediate"],
+        acc["imports_intermediate"],
+        acc["yield_fabrication"],
+    )
+    ref = upstream.refining(
+        fab["primary_input"].sum(cv.INTERMEDIATE),
+        acc["exports_primary"],
+        acc["exports_primary_unregistered"],
+        acc["imports_primary"],
+        eol["recycled"].sel({cv.YEAR: slice(first, last)}),
+        acc["yield_refining"],
+    )
+    mine = upstream.mining(
+        ref["concentrate_input"],
+        acc["exports_concentrate"],
+        acc["imports_concentrate"],
+        acc["mining"],
+        acc["yield_mining"],
+    )
+
+    # the flows between processes (a Sankey can be drawn from them alone)
+    flow = flow_matrix(
+        {
+            ("ore", "mining"): acc["mining"].sum(cv.SOURCE),
+            ("unregistered_mining", "mining"): mine["unregistered"],
+            ("import", "mining"): acc["imports_concentrate"],
+            ("mining", "refining"): ref["concentrate_input"],
+            ("mining", "export"): acc["exports_concentrate"],
+            ("mining", "loss"): mine["loss"],
+            ("import", "refining"): acc["imports_primary"],
+            ("waste", "refining"): eol["recycled"],
+            ("refining", "fabrication"): fab["primary_input"].sum(cv.INTERMEDIATE),
+            ("refining", "export"): acc["exports_primary"],
+            ("refining", "export_unregistered"): acc["exports_primary_unregistered"],
+            ("refining", "loss"): ref["loss"],
+            ("import", "fabrication"): acc["imports_intermediate"].sum(cv.INTERMEDIATE),
+            ("fabrication", "manufacturing"): made["input"].sum(cv.INTERMEDIATE),
+            ("fabrication", "export"): acc["exports_intermediate"].sum(cv.INTERMEDIATE),
+            ("fabrication", "loss"): fab["loss"].sum(cv.INTERMEDIATE),
+            ("manufacturing", "use"): (dc - exports_final).sum(cv.PRODUCT),
+            ("manufacturing", "export"): made["exports"],
+            ("manufacturing", "loss"): made["loss"].sum(cv.INTERMEDIATE),
+            ("import", "use"): imports_final.sum(cv.PRODUCT),
+            ("use", "waste"): eol["end_of_life"],
+            ("waste", "landfill"): eol["landfill"],
+        },
+        years,
+    )
+
+    result = xr.Dataset(
+        {
+            "domestic_consumption": dc,
+            "total_demand": consumption.total_demand(dc, inputs["in_total_demand"]),
+            "inflow": inflow,
+            "outflow": in_use["outflow"],
+            "stock": in_use["stock"],
+            "exports_final": exports_final,
+            "imports_final": imports_final,
+            "mining": acc["mining"],
+            "mining_unregistered": mine["unregistered"],
+            "mining_total": mine["ore_required"],
+            "intermediate_production": fab["production"],
+            "imports": _by_stage(
+                acc["imports_concentrate"],
+                acc["imports_primary"],
+                acc["imports_intermediate"].sum(cv.INTERMEDIATE),
+                acc["imports_final"].sum(cv.PRODUCT),
+            ),
+            "exports": _by_stage(
+                acc["exports_concentrate"],
+                acc["exports_primary"],
+                acc["exports_intermediate"].sum(cv.INTERMEDIATE),
+                acc["exports_final"].sum(cv.PRODUCT),
+            ),
+            "exports_unregistered": acc["exports_primary_unregistered"],
+            "flow": flow,
+            "recycling_rate": rate,
+            "recovery_efficiency": eta,
+        }
+    ).reindex({cv.YEAR: years})
+    result = result.merge(extras, compat="override")
+
+    # 9. supply scenarios against the requirement (SPEC §4)
+    if forecasting and (supply := _optional("ndsim.processes.supply")) is not None:
+        result = result.merge(supply.supply_scenarios(result, inputs, scenario))
+
+    # 10. mass balance of every process, and signs (SPEC §3)
+    result["balance_residual"] = balance.check_balance(
+        result["flow"], result["stock"], on_violation=opts.on_violation
+    )
+    balance.check_nonnegative(
+        [
+            (name, result[name])
+            for name in (
+                "domestic_consumption",
+                "exports_final",
+                "imports_final",
+                "inflow",
+                "outflow",
+                "stock",
+                "mining",
+                "intermediate_production",
+                "imports",
+                "exports",
+                "exports_unregistered",
+            )
+        ],
+        on_violation=opts.on_violation,
+    )
+    return _finish(result, inputs, scenario)
+
+
+# --- helpers ----------------------------------------------------------------
+def accounted_years(inputs: xr.Dataset) -> tuple[int, int]:
+    """First and last accounted year of a canonical input Dataset (attrs ``first_year``, ``last_year``)."""
+    years = inputs[cv.YEAR].values
+    first = int(inputs.attrs.get("first_year", years.min()))
+    last = int(inputs.attrs.get("last_year", years.max()))
+    return first, last
+
+
+def model_years(inputs: xr.Dataset, scenario: Scenario) -> np.ndarray:
+    """The years of the run: accounted years, plus the forecast years if the forecast is enabled."""
+    first, last = accounted_years(inputs)
+    end = last
+    if scenario.forecast.enabled and _optional("ndsim.forecast") is not None:
+        end = scenario.forecast.last_year or int(inputs.attrs.get("forecast_last_year", last))
+    return np.arange(first, end + 1)
+
+
+def membership(inputs: xr.Dataset) -> xr.DataArray:
+    """(product, intermediate) 1 where the end use is made from the intermediate, else 0."""
+    made_from = product_intermediate(inputs)
+    intermediates = inputs[cv.INTERMEDIATE]
+    member = (made_from == intermediates).astype(float)
+    unknown = sorted(set(made_from.values.tolist()) - set(intermediates.values.tolist()))
+    if unknown:
+        raise ValidationError(
+            f"intermediate(s) {', '.join(map(str, unknown))} are not intermediates of the data set",
+            file="products.csv",
+            field="intermediate",
+        )
+    return member
+
+
+def product_intermediate(inputs: xr.Dataset) -> xr.DataArray:
+    """The intermediate each end use is made from (product) as a DataArray of strings."""
+    for name in ("product_intermediate", "made_from", cv.INTERMEDIATE):
+        if name in inputs.coords and inputs[name].dims == (cv.PRODUCT,):
+            return inputs[name].reset_coords(drop=True) if name != cv.INTERMEDIATE else inputs[name]
+    raise ValidationError("no intermediate per product", file="products.csv", field="intermediate")
+
+
+def flow_matrix(edges: dict[tuple[str, str], xr.DataArray], years: np.ndarray) -> xr.DataArray:
+    """The ``flow`` variable (..., origin, destination, year) from a mapping of edges.
+
+    Edges given over fewer years are NaN in the others (not modelled); node
+    pairs with no edge are 0.
+    """
+    nodes = list(cv.NODES)
+    parts = [da.reindex({cv.YEAR: years}) for da in edges.values()]
+    zero = sum(xr.zeros_like(p.fillna(0.0)) for p in parts)
+    flow = zero.expand_dims({cv.ORIGIN: nodes, cv.DESTINATION: nodes}).copy()
+    for (origin, destination), da in zip(edges, parts, strict=True):
+        flow.loc[{cv.ORIGIN: origin, cv.DESTINATION: destination}] = da.broadcast_like(zero)
+    extra = [d for d in flow.dims if d not in (cv.ORIGIN, cv.DESTINATION, cv.YEAR)]
+    flow = flow.transpose(*extra, cv.ORIGIN, cv.DESTINATION, cv.YEAR)
+    return flow.rename("flow").assign_attrs(cv.attrs("flow"))
+
+
+def _by_stage(concentrate, primary, intermediate, final) -> xr.DataArray:
+    return xr.concat(
+        [concentrate, primary, intermediate, final],
+        dim=xr.DataArray(list(cv.STAGES), dims=cv.STAGE),
+    )
+
+
+def _finish(result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario) -> xr.Dataset:
+    """Attach names, units, descriptions, product coordinates and provenance."""
+    for name in result.data_vars:
+        if name in cv.VARIABLES:
+            result[name].attrs = dict(cv.attrs(name))
+            leading = [d for d in result[name].dims if d not in cv.VARIABLES[name].dims]
+            result[name] = result[name].transpose(*leading, *cv.VARIABLES[name].dims)
+    coords = {
+        c: inputs[c]
+        for c in PRODUCT_COORDS
+        if c in inputs.coords and inputs[c].dims == (cv.PRODUCT,)
+    }
+    result = result.assign_coords(coords)
+    result[cv.YEAR].attrs.update(long_name="year", units="yr")
+    first, last = accounted_years(inputs)
+    result.attrs = {
+        "title": f"ndsim results: {inputs.attrs.get('title', inputs.attrs.get('name', 'data set'))}",
+        "scenario": scenario.name,
+        "scenario_description": scenario.description,
+        "scenario_file": scenario.path.name if scenario.path is not None else "",
+        "scenario_sha256": scenario.sha256 or "",
+        "dataset": str(inputs.attrs.get("name", "")),
+        "dataset_sha256": str(inputs.attrs.get("sha256", inputs.attrs.get("dataset_sha256", ""))),
+        "schema_version": cv.SCHEMA_VERSION,
+        "lifetime_variant": scenario.run.lifetime_variant,
+        "lifetime_timing": scenario.run.timing,
+        "initial_stock": scenario.run.initial_stock,
+        "first_year": first,
+        "last_accounted_year": last,
+        "draws": int(result.sizes.get(cv.DRAW, 0)),
+    }
+    return result
+
+
+def _optional(module: str):
+    """A module of a part that a build may not have yet (forecast, supply), or None with a warning."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        warnings.warn(f"{module} is not available: that part of the run is skipped", stacklevel=3)
+        return None
