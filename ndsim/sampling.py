@@ -425,7 +425,11 @@ def sample_inputs(inputs: xr.Dataset, scenario, draws: np.ndarray, seed: int) ->
     --------
     >>> ds = sample_inputs(inputs, None, np.arange(1000), seed=1)  # doctest: +SKIP
     """
-    factors = draw_factors(inputs, scenario, draws, seed)
+    return apply_factors(inputs, draw_factors(inputs, scenario, draws, seed))
+
+
+def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray]) -> xr.Dataset:
+    """`inputs` with each sampled variable multiplied by its factors (see :func:`draw_factors`)."""
     out = inputs.copy()
     for name, f in factors.items():
         if name not in inputs.data_vars:  # factor of a scenario parameter

@@ -1,0 +1,895 @@
+"""Monte Carlo ensembles of the whole model, chunked along ``draw``, on one machine or a cluster.
+
+:func:`run_ensemble` draws the uncertain inputs (:mod:`ndsim.sampling`),
+runs :func:`ndsim.pipeline.run` on one chunk of draws at a time (the
+pipeline is vectorised over the leading ``draw`` dimension), reduces each
+chunk where it ran (:mod:`ndsim.summarize`) and merges the reductions in
+draw order. The ensemble is never held in memory at once.
+
+Parallel layer: one layer, across chunks. Chunks are tasks of a
+``dask.distributed`` cluster (``workers=W`` starts a local one with W
+single-threaded worker processes, ``scheduler=ADDRESS`` connects to an
+existing one) or, by default, run one after the other in this process. The
+numba kernels inside the pipeline are serial (no ``parallel=True``).
+
+Reproducibility: draw d's inputs depend only on (seed, d), the pipeline is
+deterministic, and the summaries are computed by fixed leaves and a fixed
+merge tree, so per-draw values and summaries are bit-identical whatever
+the chunk size, the number of workers or the scheduler.
+
+Interruptions: with an output file, finished work is kept in the sidecar
+folder ``OUT.nc.partial/`` (the merged reduction, and with ``full=True`` the
+per-draw values of every finished chunk). ``resume=True`` continues from
+it, refusing if the scenario, data, seed, chunk size, draws or output mode
+changed; the result equals an uninterrupted run bit for bit.
+
+Fault injection for tests: ``NDSIM_FAULT_AFTER_CHUNK=k`` raises
+``OSError(ENOSPC)`` after the k-th chunk (counting from 1) was merged and
+kept, as a full disk would.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ndsim import conventions as cv
+from ndsim import sampling, summarize
+from ndsim.errors import UsageError
+
+__all__ = ["run_ensemble", "ensemble_from_inputs", "uncertainty_table", "sensitivity_table"]
+
+#: draws per chunk when the user does not say
+DEFAULT_CHUNK = 2000
+#: seconds between checkpoints of the merged reduction to the sidecar
+CHECKPOINT_SECONDS = 10.0
+#: sidecar folder suffix
+PARTIAL_SUFFIX = ".partial"
+#: draws per HDF5 chunk of the per-draw (``--full``) variables
+FULL_DRAW_CHUNK = 1000
+
+cv.register(
+    cv.Variable(
+        "stock_total",
+        (cv.YEAR,),
+        cv.STOCK_UNITS,
+        "in-use stock, all products",
+        "in-use stock summed over products (per draw, before summarising)",
+    )
+)
+cv.register(
+    cv.Variable(
+        "outflow_total",
+        (cv.YEAR,),
+        cv.FLOW_UNITS,
+        "end-of-life flow, all products",
+        "end-of-life outflow summed over products (per draw, before summarising)",
+    )
+)
+cv.register(
+    cv.Variable(
+        "sensitivity",
+        ("input", "target"),
+        "1",
+        "contribution to variance (squared standardised regression coefficient)",
+        "SRC^2 of a linear regression of the target on the sampled input factors over the "
+        "ensemble's draws: the share of the target's variance explained by the input",
+    )
+)
+cv.register(
+    cv.Variable(
+        "sensitivity_src",
+        ("input", "target"),
+        "1",
+        "standardised regression coefficient",
+        "beta_i sd(x_i) / sd(y): change of the target, in its sd, per sd of input factor i",
+    )
+)
+
+#: the variables summed over products per draw (uncertainty table, sensitivity targets)
+DERIVED = {"stock_total": "stock", "outflow_total": "outflow"}
+
+
+# --- what a chunk task needs and returns ------------------------------------------------
+
+
+@dataclass
+class _Context:
+    """Everything a chunk task needs (sent once to each worker)."""
+
+    inputs: xr.Dataset
+    scenario: object
+    seed: int
+    layout: summarize.Layout
+    targets: list[tuple[str, int]]  # (variable, flat index) of the sensitivity targets
+    regressor_labels: list[str]
+    hist: summarize.HistSpec | None
+    exact: bool
+    full: list[str]  # variables written per draw
+    model: Callable
+
+
+@dataclass
+class _ChunkResult:
+    partial: summarize.ChunkPartial
+    worst_residual: np.ndarray | None
+    full: dict[str, np.ndarray] | None
+
+
+def _with_derived(result: xr.Dataset) -> xr.Dataset:
+    for name, source in DERIVED.items():
+        if source in result and name not in result:
+            result[name] = result[source].sum(cv.PRODUCT, skipna=False)
+            result[name].attrs = dict(cv.attrs(name))
+    return result
+
+
+def _chunk_values(ctx: _Context, start: int, stop: int):
+    draws = np.arange(start, stop)
+    factors = sampling.draw_factors(ctx.inputs, ctx.scenario, draws, ctx.seed)
+    sampled = sampling.apply_factors(ctx.inputs, factors)
+    result = _with_derived(ctx.model(sampled, ctx.scenario))
+    n = stop - start
+    values = ctx.layout.flatten(result, n)
+    reg = sampling.regressors(factors)
+    if list(reg.input.values) != ctx.regressor_labels:
+        raise RuntimeError("sensitivity regressors differ between chunks")
+    z = np.concatenate([reg.values.reshape(n, -1), values[:, [i for _, i in ctx.targets]]], axis=1)
+    return result, values, z
+
+
+def _run_chunk(ctx: _Context, start: int, stop: int) -> _ChunkResult:
+    """Run the model on draws [start, stop) and reduce them (executed where the chunk runs)."""
+    result, values, z = _chunk_values(ctx, start, stop)
+    partial = summarize.reduce_chunk(values, z, start, hist=ctx.hist, keep_values=ctx.exact)
+    worst = None
+    if "balance_residual" in result:
+        worst = result["balance_residual"].transpose(cv.PROCESS, cv.YEAR).values.copy()
+    full = None
+    if ctx.full:
+        full = {}
+        for name in ctx.full:
+            da = result[name]
+            if cv.DRAW in da.dims:
+                full[name] = da.transpose(cv.DRAW, ...).values.astype(np.float32)
+    return _ChunkResult(partial, worst, full)
+
+
+def _worse(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """Elementwise the residual of larger magnitude (order-independent up to exact ties)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    aa, bb = np.abs(np.nan_to_num(a, nan=-1.0)), np.abs(np.nan_to_num(b, nan=-1.0))
+    return np.where(bb > aa, b, a)
+
+
+# --- executors -------------------------------------------------------------------------
+
+
+class _LocalExecutor:
+    """Runs chunk tasks one after the other in this process (futures resolve at once)."""
+
+    n_workers = 1
+
+    def __init__(self, ctx: _Context):
+        self.ctx = ctx
+
+    def submit(self, start: int, stop: int):
+        return _Done(_run_chunk(self.ctx, start, stop))
+
+    def close(self):
+        pass
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def done(self) -> bool:
+        return True
+
+    def result(self):
+        return self.value
+
+
+class _DistributedExecutor:
+    """Chunk tasks on a dask.distributed cluster (local or remote)."""
+
+    def __init__(self, ctx: _Context, *, workers: int | None, scheduler: str | None):
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler is not None:
+            try:
+                self.client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise UsageError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        else:
+            self.cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env={"NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", "")}
+                if os.environ.get("NUMBA_CACHE_DIR")
+                else None,
+            )
+            self.client = Client(self.cluster)
+        self.n_workers = max(
+            1, len(self.client.scheduler_info().get("workers", {})) or (workers or 1)
+        )
+        [self.ctx_future] = self.client.scatter([ctx], broadcast=True)
+
+    def submit(self, start: int, stop: int):
+        return self.client.submit(_run_chunk, self.ctx_future, start, stop, pure=False)
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+# --- the sidecar of finished work ----------------------------------------------------------
+
+
+class _Sidecar:
+    """``OUT.nc.partial/``: manifest, checkpoint of the merged reduction, per-draw chunks."""
+
+    def __init__(self, target: Path):
+        self.dir = target.with_name(target.name + PARTIAL_SUFFIX)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / "manifest.json"
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def start(self, manifest: dict) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=1).encode())
+
+    def manifest(self) -> dict:
+        return json.loads(self.manifest_path.read_text())
+
+    def save_state(self, acc: summarize.Accumulator, worst, extra: dict) -> None:
+        st = acc.state()
+        if worst is not None:
+            st["worst_residual"] = worst
+        st["extra"] = np.array(json.dumps(extra))
+        tmp = self.dir / ".state.npz.tmp"
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **st)
+        os.replace(tmp, self.dir / "state.npz")
+
+    def load_state(self):
+        path = self.dir / "state.npz"
+        if not path.is_file():
+            return None
+        with np.load(path) as st:
+            data = {k: st[k] for k in st.files}
+        worst = data.pop("worst_residual", None)
+        extra = json.loads(str(data.pop("extra")))
+        return summarize.Accumulator.from_state(data), worst, extra
+
+    def chunk_path(self, start: int) -> Path:
+        return self.dir / f"draws_{start:012d}.npz"
+
+    def save_chunk(self, start: int, full: dict[str, np.ndarray]) -> None:
+        tmp = self.dir / f".draws_{start:012d}.tmp"
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **full)
+        os.replace(tmp, self.chunk_path(start))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# --- the ensemble ------------------------------------------------------------------------
+
+
+def _check_options(draws, chunk_size, seed, workers) -> None:
+    if not isinstance(draws, int | np.integer) or isinstance(draws, bool) or draws <= 0:
+        raise UsageError(f"--draws {draws}: must be a positive whole number")
+    if chunk_size is not None and (
+        not isinstance(chunk_size, int | np.integer)
+        or isinstance(chunk_size, bool)
+        or chunk_size <= 0
+    ):
+        raise UsageError(f"--chunk-size {chunk_size}: must be a positive whole number")
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+        raise UsageError(f"--seed {seed}: must be a whole number in [0, 2**64)")
+    if workers is not None and (not isinstance(workers, int | np.integer) or workers <= 0):
+        raise UsageError(f"--workers {workers}: must be a positive whole number")
+
+
+def run_ensemble(
+    scenario: str | Path | None = None,
+    *,
+    draws: int = 1000,
+    chunk_size: int | None = None,
+    seed: int = 0,
+    data: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    output: str | Path | None = None,
+    full: bool = False,
+    resume: bool = False,
+    progress: bool | None = None,
+    exact_budget: int = summarize.EXACT_BUDGET,
+) -> xr.Dataset:
+    """Run a Monte Carlo ensemble of a scenario and summarise it over draws.
+
+    Parameters
+    ----------
+    scenario : str or Path, optional
+        Scenario file or shipped scenario name (default ``baseline``).
+    draws : int
+        Number of draws N [-].
+    chunk_size : int, optional
+        Draws per chunk (task) [-]; default ``min(N, 2000)``. Changes neither
+        per-draw values nor summaries, only memory and scheduling.
+    seed : int
+        Seed [-], in [0, 2**64).
+    data : str or Path, optional
+        Data-set folder overriding the scenario's.
+    workers : int, optional
+        Start a local dask.distributed cluster with this many worker processes.
+    scheduler : str, optional
+        Address of an existing dask.distributed scheduler (``tcp://host:port``).
+    output : str or Path, optional
+        NetCDF file to write (atomically); also enables the resume sidecar.
+    full : bool
+        Also write every draw (group ``draws`` of the output file), float32.
+    resume : bool
+        Continue an interrupted run from ``OUTPUT.partial/``.
+    progress : bool, optional
+        Progress bar on stderr; default on unless ``NDSIM_NO_PROGRESS=1``.
+    exact_budget : int
+        Memory for exact percentiles [bytes]; above it, histograms.
+
+    Returns
+    -------
+    xarray.Dataset
+        Contract variables on the ``stat`` coordinate (deterministic, mean,
+        sd, q025, q25, q50, q75, q975), ``stock_total`` and
+        ``outflow_total`` likewise, ``balance_residual`` (worst over draws),
+        ``sensitivity`` and ``sensitivity_src`` (input, target),
+        ``sensitivity_r2`` (target); global attrs record seed, draws, chunk
+        size and the percentile method.
+
+    Examples
+    --------
+    >>> from ndsim.ensemble import run_ensemble
+    >>> ds = run_ensemble("baseline", draws=1000, seed=1)  # doctest: +SKIP
+    >>> ds.total_demand.sel(stat="q975", year=2050)  # doctest: +SKIP
+    """
+    from ndsim import api
+
+    _check_options(draws, chunk_size, seed, workers)
+    inputs, sc = api.prepare(scenario, data=data)
+    return ensemble_from_inputs(
+        inputs,
+        sc,
+        draws=draws,
+        chunk_size=chunk_size,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        output=output,
+        full=full,
+        resume=resume,
+        progress=progress,
+        exact_budget=exact_budget,
+    )
+
+
+def ensemble_from_inputs(
+    inputs: xr.Dataset,
+    scenario,
+    *,
+    draws: int,
+    chunk_size: int | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    output: str | Path | None = None,
+    full: bool = False,
+    resume: bool = False,
+    progress: bool | None = None,
+    exact_budget: int = summarize.EXACT_BUDGET,
+    model: Callable | None = None,
+    variables: Sequence[str] | None = None,
+) -> xr.Dataset:
+    """:func:`run_ensemble` on an already loaded input Dataset and Scenario.
+
+    ``model`` replaces :func:`ndsim.pipeline.run` (tests); ``variables``
+    restricts the summarised variables (default: every contract variable the
+    run produces, plus ``stock_total`` and ``outflow_total``).
+    """
+    _check_options(draws, chunk_size, seed, workers)
+    if model is None:
+        from ndsim import pipeline
+
+        model = pipeline.run
+    n = int(draws)
+    k = int(chunk_size) if chunk_size is not None else min(n, DEFAULT_CHUNK)
+    target = Path(output) if output is not None else None
+    if resume and target is None:
+        raise UsageError("--resume needs --output FILE.nc (the run to continue)")
+    if full and target is None:
+        raise UsageError("--full needs --output FILE.nc (the draws are written there)")
+
+    det = _with_derived(model(inputs, scenario))
+    names = list(variables) if variables is not None else _summary_variables(det)
+    layout = summarize.Layout.of(det, names)
+    det_flat = layout.flatten(det, 1)[0]
+    targets = _targets(det, layout)
+    reg_labels = list(
+        sampling.regressors(sampling.draw_factors(inputs, scenario, [0], seed)).input.values
+    )
+    exact = n * layout.size * 8 <= exact_budget
+    full_names = [v for v in names if v not in DERIVED] if full else []
+    ctx = _Context(
+        inputs, scenario, int(seed), layout, targets, reg_labels, None, exact, full_names, model
+    )
+
+    manifest = {
+        "ndsim_version": _version(),
+        "scenario_sha256": getattr(scenario, "sha256", None) or "",
+        "dataset_sha256": str(inputs.attrs.get("dataset_sha256", inputs.attrs.get("sha256", ""))),
+        "seed": int(seed),
+        "chunk_size": k,
+        "draws": n,
+        "full": bool(full),
+        "variables": names,
+    }
+    sidecar = _Sidecar(target) if target is not None else None
+    acc = worst = None
+    if sidecar is not None:
+        if resume:
+            acc, worst = _resume(sidecar, manifest)
+        elif sidecar.exists():
+            raise UsageError(
+                f"{sidecar.dir}: an interrupted run of this output is kept there; add --resume "
+                "to continue it, or delete the folder to start again"
+            )
+        else:
+            sidecar.start(manifest)
+
+    executor = None
+    bar = None
+    kept = 0
+    previous = _install_sigterm()
+    try:
+        if acc is None:
+            if not exact:
+                ctx.hist = _pilot_hist(ctx, n)
+            acc = summarize.Accumulator(
+                n, layout.size, len(reg_labels) + len(targets), hist=ctx.hist
+            )
+        else:
+            ctx.hist = acc.hist
+        kept = acc.next_draw
+        starts = list(range(acc.next_draw, n, k))
+        executor = (
+            _LocalExecutor(ctx)
+            if workers is None and scheduler is None
+            else _DistributedExecutor(ctx, workers=workers, scheduler=scheduler)
+        )
+        bar = _progress(n, acc.next_draw, progress)
+        worst, kept = _drive(executor, starts, n, k, acc, worst, sidecar, bar)
+        stats, root = acc.result()
+    except BaseException as exc:
+        if sidecar is not None and acc is not None:
+            done = acc.next_draw
+            with _suppress_all():
+                sidecar.save_state(acc, worst, {"draws_done": done})
+            exc.ndsim_kept = (done, n, sidecar.dir)  # read by the command line
+            print(
+                f"ndsim: kept {done} of {n} draws ({math.ceil(done / k) if done else 0} chunks) "
+                f"in {sidecar.dir}",
+                file=sys.stderr,
+            )
+        raise
+    finally:
+        _restore_sigterm(previous)
+        if bar is not None:
+            bar.close()
+        if executor is not None:
+            executor.close()
+
+    out = summarize.summary_dataset(layout, stats, det_flat, hist=acc.hist)
+    if worst is not None:
+        out["balance_residual"] = xr.DataArray(
+            worst,
+            dims=(cv.PROCESS, cv.YEAR),
+            coords={cv.PROCESS: det[cv.PROCESS].values, cv.YEAR: det[cv.YEAR].values},
+            attrs=cv.attrs("balance_residual"),
+        )
+    out = out.merge(_sensitivity_dataset(root, reg_labels, targets))
+    out.attrs = {
+        **det.attrs,
+        "title": str(det.attrs.get("title", "ndsim results")).replace("results", "ensemble", 1),
+        "seed": int(seed),
+        "draws": n,
+        "chunk_size": k,
+        "ensemble_summary": (
+            "mean and sd (ddof 1) from fixed leaves of "
+            f"{summarize.LEAF} draws merged in a fixed binary tree; percentiles "
+            + (
+                "exact (numpy.quantile, linear)"
+                if exact
+                else f"from integer-count histograms of {summarize.HIST_BINS} bins "
+                "(resolution per variable in attribute percentile_resolution)"
+            )
+        ),
+        "sampled_inputs": ", ".join(sampling.uncertain_inputs(inputs, scenario)),
+    }
+    if target is not None:
+        _write(out, target, sidecar, full_names, det, n, k)
+        if sidecar is not None:
+            sidecar.remove()
+    return out
+
+
+def _version() -> str:
+    from ndsim._version import __version__
+
+    return __version__
+
+
+def _summary_variables(det: xr.Dataset) -> list[str]:
+    names = [v for v in cv.CONTRACT_VARIABLES if v in det.data_vars and v != "balance_residual"]
+    return names + [v for v in DERIVED if v in det.data_vars]
+
+
+def _targets(det: xr.Dataset, layout: summarize.Layout) -> list[tuple[str, int]]:
+    """Sensitivity targets: total demand in the last year, stock and end-of-life in the last accounted year."""
+    last = int(det.attrs.get("last_accounted_year", int(det[cv.YEAR].max())))
+    end = int(det[cv.YEAR].max())
+    wanted = [("total_demand", end), ("stock_total", last), ("outflow_total", last)]
+    out = []
+    for name, year in wanted:
+        if name in layout.names:
+            i = layout.names.index(name)
+            pos = list(det[cv.YEAR].values).index(year)
+            out.append((f"{name}[{year}]", layout.offsets[i] + pos))
+    return out
+
+
+def _pilot_hist(ctx: _Context, n: int) -> summarize.HistSpec:
+    """Histogram bins from the first draws (the same for every chunking)."""
+    m = min(n, summarize.PILOT)
+    _, values, _ = _chunk_values(ctx, 0, m)
+    return summarize.HistSpec.from_pilot(values)
+
+
+def _resume(sidecar: _Sidecar, manifest: dict):
+    if not sidecar.exists():
+        raise UsageError(f"--resume: nothing to resume, {sidecar.dir} does not exist")
+    old = sidecar.manifest()
+    labels = {
+        "scenario_sha256": "the scenario file",
+        "dataset_sha256": "the data set",
+        "seed": "--seed",
+        "chunk_size": "--chunk-size",
+        "draws": "--draws",
+        "full": "--full",
+        "variables": "the summarised variables",
+        "ndsim_version": "the ndsim version",
+    }
+    changed = [labels[key] for key in labels if old.get(key) != manifest.get(key)]
+    if changed:
+        raise UsageError(
+            f"--resume: {', '.join(changed)} changed since the interrupted run kept in "
+            f"{sidecar.dir}; rerun with the same options, or delete that folder to start again"
+        )
+    loaded = sidecar.load_state()
+    if loaded is None:
+        return None, None
+    acc, worst, _ = loaded
+    return acc, worst
+
+
+def _drive(executor, starts, n, k, acc, worst, sidecar, bar):
+    """Submit chunks (a bounded window), merge their results in draw order, keep finished work."""
+    fault = os.environ.get("NDSIM_FAULT_AFTER_CHUNK")
+    fault_after = int(fault) if fault else None
+    window = max(2, 2 * executor.n_workers)
+    pending: dict[int, object] = {}
+    queue = list(starts)
+    merged = 0
+    last_save = time.monotonic()
+    while queue or pending:
+        while queue and len(pending) < window:
+            s = queue.pop(0)
+            pending[s] = executor.submit(s, min(s + k, n))
+        s = acc.next_draw
+        res = pending.pop(s).result()  # results are merged strictly in draw order
+        if sidecar is not None and res.full is not None:
+            sidecar.save_chunk(s, res.full)
+        acc.add(res.partial)
+        worst = _worse(worst, res.worst_residual)
+        merged += 1
+        if bar is not None:
+            bar.update(res.partial.stop - res.partial.start)
+        now = time.monotonic()
+        last_chunk = acc.next_draw >= n
+        if (
+            sidecar is not None
+            and not last_chunk
+            and (now - last_save >= CHECKPOINT_SECONDS or fault_after is not None)
+        ):
+            sidecar.save_state(acc, worst, {"draws_done": acc.next_draw})
+            last_save = now
+        if fault_after is not None and merged == fault_after and not last_chunk:
+            raise OSError(
+                errno.ENOSPC, f"No space left on device (injected fault after chunk {merged})"
+            )
+    return worst, acc.next_draw
+
+
+def _progress(n: int, done: int, progress: bool | None):
+    if progress is None:
+        progress = os.environ.get("NDSIM_NO_PROGRESS", "") != "1"
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=n, initial=done, unit="draw", unit_scale=True, desc="ensemble", file=sys.stderr
+    )
+
+
+def _install_sigterm():
+    """SIGTERM becomes KeyboardInterrupt, so finished work is kept as on Ctrl-C."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None:
+        try:
+            signal.signal(signal.SIGTERM, previous)
+        except ValueError:
+            pass
+
+
+class _suppress_all:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return exc[0] is not None and not issubclass(exc[0], KeyboardInterrupt)
+
+
+# --- sensitivity ---------------------------------------------------------------------------
+
+
+def _sensitivity_dataset(root: summarize.Node, labels: list[str], targets) -> xr.Dataset:
+    if not labels or not targets:
+        return xr.Dataset()
+    src, r2 = summarize.src_from_comoments(root.zc, len(labels))
+    coords = {"input": np.array(labels, dtype=str), "target": [t for t, _ in targets]}
+    return xr.Dataset(
+        {
+            "sensitivity": (("input", "target"), src**2, cv.attrs("sensitivity")),
+            "sensitivity_src": (("input", "target"), src, cv.attrs("sensitivity_src")),
+            "sensitivity_r2": (
+                ("target",),
+                r2,
+                {
+                    "units": "1",
+                    "long_name": "R2 of the linear regression",
+                    "description": "share of the target's variance the linear model explains; "
+                    "SRC^2 are meaningful where it is close to 1",
+                },
+            ),
+        },
+        coords=coords,
+    )
+
+
+def sensitivity_table(ds: xr.Dataset, top: int = 8) -> str:
+    """The inputs ranked by contribution to variance, per target (plain text)."""
+    if "sensitivity" not in ds:
+        return ""
+    lines = ["what drives the uncertainty (share of variance, SRC^2)"]
+    for t in ds["target"].values:
+        s = ds["sensitivity"].sel(target=t).fillna(0.0)
+        order = np.argsort(-s.values, kind="stable")[:top]
+        r2 = float(ds["sensitivity_r2"].sel(target=t))
+        lines.append(f"  {t} (linear R2 {r2:.2f}):")
+        for i in order:
+            lines.append(f"    {str(ds['input'].values[i]):<32}{100 * float(s.values[i]):6.1f} %")
+    return "\n".join(lines)
+
+
+# --- the uncertainty table (SPEC §5) ---------------------------------------------------------
+
+
+def uncertainty_table(ds: xr.Dataset) -> str:
+    """Relative deviation of q025 and q975 from the deterministic run (SPEC §5).
+
+    For total demand, in-use stock and end-of-life flow (summed over
+    products): min over years of (q025 / deterministic - 1) and max over
+    years of (q975 / deterministic - 1), for the retrospective years
+    (first..last accounted) and the prospective ones (after).
+    """
+    first = int(ds.attrs.get("first_year", int(ds[cv.YEAR].min())))
+    last = int(ds.attrs.get("last_accounted_year", int(ds[cv.YEAR].max())))
+    periods = [("retrospective", first, last)]
+    if int(ds[cv.YEAR].max()) > last:
+        periods.append(("prospective", last + 1, int(ds[cv.YEAR].max())))
+    rows = [
+        ("total demand", "total_demand"),
+        ("in-use stock", "stock_total"),
+        ("end-of-life flow", "outflow_total"),
+    ]
+    head = f"{'uncertainty (q2.5, q97.5 vs deterministic)':<44}" + "".join(
+        f"{f'{p} {a}-{b}':>26}" for p, a, b in periods
+    )
+    lines = [head, "-" * len(head)]
+    for label, name in rows:
+        if name not in ds:
+            continue
+        cells = ""
+        for _, a, b in periods:
+            sel = ds[name].sel({cv.YEAR: slice(a, b)})
+            det = sel.sel(stat="deterministic")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lo = (sel.sel(stat="q025") / det - 1).where(det != 0)
+                hi = (sel.sel(stat="q975") / det - 1).where(det != 0)
+            lo_v, hi_v = float(lo.min()), float(hi.max())
+            cells += f"{_pct(lo_v) + ' / ' + _pct(hi_v, plus=True):>26}"
+        lines.append(f"{label:<44}" + cells)
+    return "\n".join(lines)
+
+
+def _pct(v: float, plus: bool = False) -> str:
+    if math.isnan(v):
+        return "-"
+    return f"{100 * v:+.1f} %" if plus else f"{100 * v:.1f} %"
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _write(out: xr.Dataset, target: Path, sidecar, full_names, det, n, k) -> None:
+    """Write the summary (root group) and, for --full, every draw (group ``draws``), atomically."""
+    from ndsim.io.atomic import atomic_target
+    from ndsim.io.writers import global_attrs
+
+    if not full_names:
+        from ndsim.io.writers import write_netcdf
+
+        write_netcdf(out, target)
+        return
+    import netCDF4
+
+    summary = out.copy()
+    summary.attrs = global_attrs(out)
+    for name in list(summary.variables):
+        summary[name].attrs = {kk: _attr(v) for kk, v in summary[name].attrs.items()}
+    enc = {
+        v: {"zlib": True, "complevel": 4, "_FillValue": np.nan}
+        for v in summary.data_vars
+        if np.issubdtype(summary[v].dtype, np.floating)
+    }
+    with atomic_target(target) as tmp:
+        summary.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
+        with netCDF4.Dataset(tmp, "a") as nc:
+            grp = nc.createGroup("draws")
+            grp.setncattr(
+                "description",
+                "every draw of the ensemble (float32, after the float64 mass-balance check); "
+                "scenario-independent variables are not repeated per supply scenario",
+            )
+            dims_sizes = {cv.DRAW: n}
+            for name in full_names:
+                for d in det[name].dims:
+                    dims_sizes[d] = det.sizes[d]
+            for d, size in dims_sizes.items():
+                grp.createDimension(d, size)
+                if d == cv.DRAW:
+                    var = grp.createVariable(d, "i8", (d,))
+                    var[:] = np.arange(n)
+                elif d in det.coords and det[d].dtype.kind in "iuf":
+                    var = grp.createVariable(d, det[d].dtype, (d,))
+                    var[:] = det[d].values
+                elif d in det.coords:
+                    var = grp.createVariable(d, str, (d,))
+                    var[:] = np.array([str(x) for x in det[d].values], dtype=object)
+            variables = {}
+            for name in full_names:
+                dims = (cv.DRAW, *det[name].dims)
+                chunks = [min(n, FULL_DRAW_CHUNK)] + [
+                    1 if d in (cv.PRODUCT, cv.ORIGIN, cv.SCENARIO) else det.sizes[d]
+                    for d in det[name].dims
+                ]
+                var = grp.createVariable(
+                    name,
+                    "f4",
+                    dims,
+                    zlib=True,
+                    complevel=1,
+                    shuffle=True,
+                    chunksizes=chunks,
+                    fill_value=np.float32(np.nan),
+                )
+                for kk, v in (
+                    cv.attrs(name).items() if name in cv.VARIABLES else det[name].attrs.items()
+                ):
+                    var.setncattr(kk, _attr(v))
+                variables[name] = var
+            # stream the kept chunks, in draw order, in whole HDF5 chunks where possible
+            buffers: dict[str, list[np.ndarray]] = {v: [] for v in full_names}
+            written = 0
+            buffered = 0
+            step = min(n, FULL_DRAW_CHUNK)
+            for s in range(0, n, k):
+                with np.load(sidecar.chunk_path(s)) as data:
+                    for name in full_names:
+                        buffers[name].append(data[name])
+                buffered += min(s + k, n) - s
+                if buffered >= step or s + k >= n:
+                    take = buffered if s + k >= n else (buffered // step) * step
+                    for name in full_names:
+                        block = np.concatenate(buffers[name])
+                        variables[name][written : written + take] = block[:take]
+                        buffers[name] = [block[take:]] if take < block.shape[0] else []
+                    written += take
+                    buffered -= take
+
+
+def _attr(v):
+    if isinstance(v, bool | np.bool_):
+        return int(v)
+    if v is None:
+        return ""
+    if isinstance(v, Path):
+        return str(v)
+    return v
+
+
+class _CallableModule(types.ModuleType):
+    """``ndsim.ensemble(...)`` is the public API function; importing this module (which
+    makes ``ndsim.ensemble`` the module) must not break it, so the module is callable too."""
+
+    def __call__(self, scenario=None, **kwargs):
+        return run_ensemble(scenario, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
