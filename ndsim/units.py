@@ -132,8 +132,6 @@ def _cf_to_pint(text: str) -> str:
 
 @functools.lru_cache(maxsize=512)
 def _parse_cached(text: str) -> Any:
-    import pint
-
     ureg = registry()
     if text == "":
         raise ValidationError("empty unit string")
@@ -141,13 +139,14 @@ def _parse_cached(text: str) -> Any:
     expression = _cf_to_pint(text)
     try:
         quantity = ureg.Quantity(expression)
-    except (pint.errors.PintError, SyntaxError, TypeError, ValueError, AttributeError) as exc:
+        if not isinstance(quantity, ureg.Quantity):  # a bare number
+            quantity = ureg.Quantity(float(quantity))
+        factor = float(quantity.magnitude)
+    except Exception as exc:  # noqa: BLE001 - any failure of the unit library is "does not parse"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValidationError(f"unit '{text}' does not parse ({reason})") from None
-    if not isinstance(quantity, ureg.Quantity):  # a bare number
-        quantity = ureg.Quantity(float(quantity))
-    if not math.isfinite(float(quantity.magnitude)) or quantity.magnitude == 0:
-        raise ValidationError(f"unit '{text}' has a factor that is zero or not finite")
+    if not math.isfinite(factor) or factor <= 0:
+        raise ValidationError(f"unit '{text}' has a factor that is not a positive finite number")
     return quantity
 
 
@@ -258,12 +257,15 @@ def conversion_factor(from_units: str, to_units: str) -> float:
     target = parse_units(to_units)
     try:
         value = source.to(target.units).magnitude
-    except pint.errors.DimensionalityError:
+    except pint.errors.PintError:
         raise ValidationError(
             f"unit '{from_units}' cannot be converted to '{to_units}' "
             f"(dimension {source.dimensionality} is not {target.dimensionality})"
         ) from None
-    return float(value) / float(target.magnitude)
+    factor = float(value) / float(target.magnitude)
+    if not math.isfinite(factor) or factor <= 0:
+        raise ValidationError(f"unit '{from_units}' to '{to_units}': factor {factor} is not usable")
+    return factor
 
 
 def is_compatible(from_units: str, to_units: str) -> bool:

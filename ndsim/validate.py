@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,6 +107,9 @@ REQUIRED_TABLES = (
     "lifetimes.csv",
 )
 OPTIONAL_TABLES = ("drivers.csv", "ownership.csv")
+_YEAR = re.compile(r"^-?[0-9]{1,6}$")
+#: longest run a data set may span (first..forecast_last), in years
+MAX_SPAN = 1000
 #: how many offending rows a message lists before "and N more"
 MAX_LISTED = 5
 
@@ -387,6 +391,19 @@ def check_range(
             )
 
 
+def _finite_after_conversion(
+    table: Table, values: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
+    bad = ~np.isfinite(values)
+    if mask is not None:
+        bad &= mask
+    if bad.any():
+        raise table.error(
+            "value", f"not finite after unit conversion in {table.rows(bad, show='value')}"
+        )
+    return values
+
+
 def check_quality(table: Table) -> None:
     """Every row has a known quality flag and a source (or a method)."""
     check_codes(table, "quality", QUALITY_FLAGS, what="quality flag")
@@ -418,7 +435,7 @@ def check_years(
     if blank.any() and not blank_ok:
         raise table.error(column, f"empty year in {table.rows(blank)}")
     years = np.full(len(text), -1, dtype=np.int64)
-    good = np.array([t.lstrip("-").isdigit() for t in text], dtype=bool)
+    good = np.array([_YEAR.match(t) is not None for t in text], dtype=bool)
     bad = ~good & ~blank
     if bad.any():
         raise table.error(column, f"not an integer year in {table.rows(bad, show=column)}")
@@ -689,6 +706,12 @@ def _check_toml(folder: Path) -> dict:
             file=label,
             field="years",
         )
+    if forecast_last - first >= MAX_SPAN:
+        raise ValidationError(
+            f"first..forecast_last spans {forecast_last - first + 1} years (at most {MAX_SPAN})",
+            file=label,
+            field="years",
+        )
     sources = meta.get("sources")
     if sources is not None and (
         not isinstance(sources, list)
@@ -792,6 +815,8 @@ def _value_table(
     key_cols = list(keys) + (["year"] if years else [])
     check_columns(table, key_cols + list(VALUE_COLUMNS), OPTIONAL_COLUMNS)
     table.keys = tuple(key_cols)
+    if len(table) == 0:
+        raise table.error(key_cols[0], "no rows (the file has only its header)")
     check_nonempty(table, [k for k in key_cols if k not in blank_ok] + ["unit", "quality"])
     for column, allowed in keys.items():
         if allowed is not None:
@@ -807,7 +832,7 @@ def _value_table(
     values = check_numbers(table)
     check_duplicates(table, key_cols)
     factors = check_units(table, (lambda i: unit(table, i)) if callable(unit) else unit)
-    values = values * factors
+    values = _finite_after_conversion(table, values * factors)
     check_range(table, values, kind=kind)
     if complete:
         expected = {
@@ -970,7 +995,7 @@ def _check_lifetimes(ctx: _Context) -> dict[str, np.ndarray]:
     factors = check_units(
         table, lambda i: "1" if table["parameter"][i] == "shape" else "yr", mask=~is_model
     )
-    values = values * factors
+    values = _finite_after_conversion(table, values * factors, mask=~is_model)
     check_range(table, values, kind="positive", mask=~is_model)
     variants = tuple(dict.fromkeys(table["variant"]))
     # every variant x product has a model and the parameters the model needs
