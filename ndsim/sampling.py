@@ -280,8 +280,11 @@ def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.
         raise ValidationError(
             f"no quality flag {flag} and no CV override", file="inputs", field=name
         )
-    q = inputs[flag].astype(str)
-    known = np.isin(q.values, list(cv.QUALITY_CV))
+    q = inputs[flag].astype(str).broadcast_like(inputs[name])
+    # no flag where there is no value (e.g. years padded after the accounted period)
+    known = np.isin(q.values, list(cv.QUALITY_CV)) | (
+        (q.values == "") & np.isnan(inputs[name].values.astype(float))
+    )
     if not known.all():
         raise ValidationError(
             f"unknown quality flags {sorted(set(q.values[~known].tolist()))}; "
@@ -289,7 +292,7 @@ def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.
             file="inputs",
             field=flag,
         )
-    lookup = np.vectorize(cv.QUALITY_CV.__getitem__, otypes=[float])
+    lookup = np.vectorize(lambda f: cv.QUALITY_CV.get(f, 0.0), otypes=[float])
     out = xr.DataArray(lookup(q.values), dims=q.dims, coords=q.coords)
     return out.broadcast_like(inputs[name])
 
@@ -364,11 +367,12 @@ def draw_factors(
         )
         kind = kind_of(name)
         series_dims = [d for d in x.dims if d not in sdims]  # [year] or []
+        one = (x == 1.0) | x.isnull()  # missing years (padding) do not count
         if per_year or not series_dims:
             ones = x == 1.0
             top = x
         else:
-            ones = (x == 1.0).all(series_dims)
+            ones = one.all(series_dims) & (x == 1.0).any(series_dims)
             top = x.max(series_dims)
         lower = xr.full_like(x, -np.inf if kind == "signed" else 0.0, dtype=float)
         if kind == "share":

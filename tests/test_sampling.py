@@ -243,3 +243,18 @@ def test_scenario_parameter_factors(inputs):
     a, b = out.gompertz_alpha_factor.values, out.gompertz_beta_factor.values
     assert not np.array_equal(a, b)
     assert "growth_rate" in inputs and "growth_rate" in out and "draw" not in out.growth_rate.dims
+
+
+def test_missing_years_without_flag(inputs):
+    """Padded years (NaN value, empty flag) are allowed and do not stop a 1-share staying 1."""
+    ds = inputs.reindex(year=np.arange(2000, 2008))
+    for name in ("production", "adoption_rate"):
+        ds[f"q_{name}"] = ds[f"q_{name}"].fillna("").astype(str)
+    out = sampling.sample_inputs(ds, None, np.arange(500), seed=1)
+    a = out.adoption_rate.sel(product="A")
+    assert np.all(a.sel(year=slice(2000, 2004)).values == 1.0)
+    assert np.all(np.isnan(a.sel(year=slice(2005, 2007)).values))
+    bad = ds.copy()
+    bad["q_production"] = bad.q_production.where(bad.year != 2001, "")
+    with pytest.raises(ValidationError, match="q_production"):
+        sampling.draw_factors(bad, None, np.arange(3), 1)
