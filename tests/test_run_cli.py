@@ -1,0 +1,137 @@
+"""``ndsim run`` as a user types it (subprocesses), and the NetCDF writer."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from _canonical import hand_case
+
+from ndsim import pipeline
+from ndsim.io.writers import write_netcdf
+from ndsim.scenario import ForecastOptions, Scenario
+
+pytest.importorskip("ndsim.dsm")
+
+TINY = Path(__file__).parent / "data" / "tiny"
+
+
+def run_cli(cmd, env, *args, cwd=None):
+    return subprocess.run(
+        [*cmd, "run", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.mark.slow
+def test_default_run_writes_netcdf_and_prints_summary(tmp_path, cli_env, ndsim_cmd):
+    out = tmp_path / "sub" / "result.nc"
+    proc = run_cli(ndsim_cmd, cli_env, "--no-figures", "--output", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"results: {out}" in proc.stdout
+    for label in (
+        "total mining",
+        "unregistered mining",
+        "total demand (paper definition)",
+        "in-use stock",
+        "end-of-life flow",
+        "net exports",
+    ):
+        assert label in proc.stdout
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["Conventions"] == "CF-1.8"
+        assert len(ds.attrs["dataset_sha256"]) == 64
+        assert ds.attrs["schema_version"]
+        assert "flow" in ds and "balance_residual" in ds
+        first = int(ds.attrs["first_year"])
+        np.testing.assert_allclose(ds.stock.sel(year=first), ds.inflow.sel(year=first), rtol=1e-12)
+    assert not (tmp_path / "ndsim_output").exists()  # --no-figures, --output elsewhere
+
+
+def test_bad_scenario_is_one_line_exit_2_and_no_output(tmp_path, cli_env, ndsim_cmd):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run]\ntimming = 'end'\n")
+    out = tmp_path / "x.nc"
+    proc = run_cli(ndsim_cmd, cli_env, str(bad), "--no-figures", "--output", str(out))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("ndsim: error: bad.toml: key run.timming: unknown key")
+    assert "did you mean 'timing'" in lines[0]
+    assert not out.exists()
+
+
+def test_missing_data_folder_is_a_usage_error(tmp_path, cli_env, ndsim_cmd):
+    proc = run_cli(
+        ndsim_cmd,
+        cli_env,
+        "--data",
+        str(tmp_path / "nope"),
+        "--no-figures",
+        "--output",
+        str(tmp_path / "x.nc"),
+    )
+    assert proc.returncode == 2
+    assert "--data" in proc.stderr and "no such folder" in proc.stderr
+    assert not (tmp_path / "x.nc").exists()
+
+
+@pytest.mark.slow
+def test_tiny_data_set_through_the_command_line(tmp_path, cli_env, ndsim_cmd):
+    if not (TINY / "dataset.toml").is_file():
+        pytest.skip("tiny data set not present")
+    sc = tmp_path / "tiny.toml"
+    sc.write_text(f'name = "tiny"\ndata = "{TINY.as_posix()}"\n[forecast]\nenabled = false\n')
+    out = tmp_path / "tiny.nc"
+    proc = run_cli(ndsim_cmd, cli_env, str(sc), "--no-figures", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["scenario"] == "tiny"
+        assert ds.attrs["scenario_file"] == "tiny.toml"
+
+
+# --- the writer ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def result():
+    return pipeline.run(
+        hand_case(), dataclasses.replace(Scenario(), forecast=ForecastOptions(enabled=False))
+    )
+
+
+def test_netcdf_round_trip_keeps_values_and_attributes(tmp_path, result):
+    path = write_netcdf(result, tmp_path / "r.nc")
+    with xr.open_dataset(path) as back:
+        for name in result.data_vars:
+            np.testing.assert_array_equal(back[name].values, result[name].values, err_msg=name)
+            assert back[name].attrs["units"] == result[name].attrs["units"]
+            assert back[name].attrs["description"] == result[name].attrs["description"]
+        assert back["in_total_demand"].dtype == bool
+        assert list(back["category"].values) == list(result["category"].values)
+        for key in (
+            "Conventions",
+            "title",
+            "history",
+            "ndsim_version",
+            "schema_version",
+            "scenario_file",
+            "scenario_sha256",
+            "dataset_sha256",
+            "seed",
+            "draws",
+            "lifetime_timing",
+            "creation_time",
+        ):
+            assert key in back.attrs, key
+
+
+def test_writer_is_atomic(tmp_path, result, monkeypatch):
+    target = tmp_path / "r.nc"
+    target.write_text("previous")
+    monkeypatch.setenv("NDSIM_FAULT_BEFORE_RENAME", "1")
+    with pytest.raises(OSError, match="No space left"):
+        write_netcdf(result, target)
+    assert target.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.nc"]
