@@ -359,12 +359,6 @@ def draw_factors(
         c = _cv_of(inputs, name, overrides)
         keys, sdims = _series_keys(name, x, per_year)
         u = uniforms(seed, keys, draws)  # (n, k)
-        shape = [x.sizes[d] for d in sdims]
-        u_da = xr.DataArray(
-            u.reshape([draws.size, *shape]),
-            dims=(cv.DRAW, *sdims),
-            coords={d: x[d] for d in sdims if d in x.coords},
-        )
         kind = kind_of(name)
         series_dims = [d for d in x.dims if d not in sdims]  # [year] or []
         one = (x == 1.0) | x.isnull()  # missing years (padding) do not count
@@ -384,17 +378,20 @@ def draw_factors(
         if not parameter:
             c = c.where(~ones.broadcast_like(x), 0.0)
         sampled = (c > 0).any(cv.YEAR) if cv.YEAR in c.dims else c > 0
-        u_b, c_b, lo_b, hi_b = xr.broadcast(u_da, c, lower, upper)
-        u_b = u_b.transpose(cv.DRAW, *x.dims)
-        f = truncated_normal_factor(
-            u_b.values,
-            c_b.transpose(*u_b.dims).values,
-            lo_b.transpose(*u_b.dims).values,
-            hi_b.transpose(*u_b.dims).values,
+        # one column per element: (stream, cv, lower, upper); compute each distinct one once
+        stream = xr.DataArray(np.arange(keys.size).reshape([x.sizes[d] for d in sdims]), dims=sdims)
+        cols = [
+            a.broadcast_like(x).transpose(*x.dims).values.reshape(-1).astype(float)
+            for a in (stream, c, lower, upper)
+        ]
+        uniq, inverse = np.unique(np.column_stack(cols), axis=0, return_inverse=True)
+        fu = truncated_normal_factor(
+            u[:, uniq[:, 0].astype(np.int64)], uniq[:, 1], uniq[:, 2], uniq[:, 3]
         )
+        f = fu[:, inverse.reshape(-1)].reshape((draws.size, *x.shape))
         out[name] = xr.DataArray(
             f,
-            dims=u_b.dims,
+            dims=(cv.DRAW, *x.dims),
             coords={**{k: v for k, v in x.coords.items()}, cv.DRAW: draws},
             attrs={"sampled": sampled},
         )
