@@ -157,11 +157,10 @@ def read_csv(csv_dir: str | os.PathLike) -> xr.Dataset:
         dims = row["dims"].split()
         frame = pd.read_csv(
             folder / f"{row['variable']}.csv",
-            dtype={d: str for d in dims} | {"units": str},
+            dtype={d: str for d in dims} | {"units": str, "value": str},
             keep_default_na=False,
-            na_values={"value": [""]},
-            float_precision="round_trip",
         )
+        frame["value"] = _values(frame["value"])
         attrs = {k: row[k] for k in ("units", "long_name", "description") if row[k]}
         if not dims:
             variables[row["variable"]] = xr.DataArray(frame["value"].iloc[0], attrs=attrs)
@@ -185,6 +184,17 @@ def read_csv(csv_dir: str | os.PathLike) -> xr.Dataset:
         attrs = pd.read_csv(attrs_path, dtype=str, keep_default_na=False)
         ds.attrs = dict(zip(attrs["attribute"], attrs["value"], strict=True))
     return ds
+
+
+def _values(column: pd.Series) -> pd.Series:
+    """Values back to float64 with Python's correctly rounded parser (bit-exact round trip).
+
+    Empty fields are missing values; a column that is not numeric stays text.
+    """
+    try:
+        return pd.Series([float(v) if v != "" else np.nan for v in column], index=column.index)
+    except ValueError:
+        return column
 
 
 def _typed(column: pd.Series) -> pd.Series:

@@ -1,0 +1,138 @@
+"""Tidy CSV export: the files read back to the values of the output Dataset."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from test_report import make_dataset  # the synthetic SPEC §6 Dataset
+
+from ndsim.report import tables
+
+
+def read_values(path) -> pd.DataFrame:
+    """A CSV with its value column parsed by Python's float (correctly rounded in any pandas)."""
+    frame = pd.read_csv(path, dtype={"value": str}, keep_default_na=False)
+    frame["value"] = [float(v) if v else np.nan for v in frame["value"]]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    ds = make_dataset()
+    out = tmp_path_factory.mktemp("csv")
+    return ds, tables.write_csv(ds, out), out
+
+
+def test_one_tidy_file_per_variable(exported):
+    ds, paths, out = exported
+    names = {p.name for p in paths}
+    assert {f"{v}.csv" for v in ds.data_vars} <= names
+    assert {"variables.csv", "attributes.csv", "coordinates_product.csv"} <= names
+    for name, da in ds.data_vars.items():
+        frame = pd.read_csv(out / f"{name}.csv", dtype={"units": str})
+        assert list(frame.columns) == [*da.dims, "value", "units"]
+        assert len(frame) == da.size
+        assert set(frame["units"]) == {da.attrs["units"]}
+
+
+def test_values_read_with_plain_pandas(exported):
+    ds, _, out = exported
+    stock = read_values(out / "stock.csv")
+    row = stock[(stock["product"] == "AC") & (stock["year"] == 2010)]
+    assert row["value"].item() == float(ds["stock"].sel(product="AC", year=2010))
+    flow = read_values(out / "flow.csv")
+    row = flow[(flow.origin == "mining") & (flow.destination == "refining") & (flow.year == 2017)]
+    assert row["value"].item() == float(
+        ds["flow"].sel(origin="mining", destination="refining", year=2017)
+    )
+    # upstream after the accounted period: missing, written as an empty field
+    row = flow[(flow.origin == "mining") & (flow.destination == "refining") & (flow.year == 2030)]
+    assert np.isnan(row["value"].item())
+    groups = pd.read_csv(out / "coordinates_product.csv")
+    assert dict(zip(groups["product"], groups["group"], strict=True))["AC"] == "home appliances"
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_round_trip_reproduces_the_dataset(tmp_path, ensemble):
+    ds = make_dataset(ensemble=ensemble)
+    tables.write_csv(ds, tmp_path)
+    back = tables.read_csv(tmp_path)
+    assert set(back.data_vars) == set(ds.data_vars)
+    for name, da in ds.data_vars.items():
+        got = back[name]
+        assert got.dims == da.dims
+        for dim in da.dims:
+            assert got[dim].values.tolist() == da[dim].values.tolist()
+        np.testing.assert_array_equal(got.values, da.values)  # NaN == NaN, bit-exact floats
+        assert got.attrs["units"] == da.attrs["units"]
+    assert back["group"].values.tolist() == ds["group"].values.tolist()
+    assert back.attrs["schema_version"] == ds.attrs["schema_version"]
+
+
+def test_blocked_writing_gives_the_same_files(tmp_path, monkeypatch):
+    ds = make_dataset(ensemble=True)[["stock", "total_demand"]]
+    tables.write_csv(ds, tmp_path / "whole")
+    monkeypatch.setattr(tables, "BLOCK_ROWS", 7)
+    tables.write_csv(ds, tmp_path / "blocks")
+    for name in ("stock.csv", "total_demand.csv"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "blocks" / name).read_bytes()
+
+
+def test_a_product_code_like_na_is_not_missing(tmp_path):
+    ds = xr.Dataset(
+        {"stock": (("product", "year"), [[1.0, 2.0], [3.0, np.nan]])},
+        coords={"product": ["NA", "AC"], "year": [2000, 2001]},
+    )
+    ds["stock"].attrs["units"] = "t"
+    tables.write_csv(ds, tmp_path)
+    back = tables.read_csv(tmp_path)
+    assert back["product"].values.tolist() == ["NA", "AC"]
+    np.testing.assert_array_equal(back["stock"].values, ds["stock"].values)
+
+
+def test_cli_export(tmp_path, cli_env, ndsim_cmd):
+    nc = tmp_path / "run.nc"
+    ds = make_dataset()
+    ds.to_netcdf(nc)
+    res = subprocess.run(
+        [*ndsim_cmd, "export", str(nc), "--csv", str(tmp_path / "csv")],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    frame = read_values(tmp_path / "csv" / "total_demand.csv")
+    np.testing.assert_array_equal(frame["value"].to_numpy(), ds["total_demand"].values)
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "message"),
+    [
+        ("none", ["--csv", "out"], "no such file"),
+        ("text", ["--csv", "out"], "not a NetCDF file"),
+        ("other", ["--csv", "out"], "not an ndsim output file"),
+        ("good", [], "--csv"),  # required option: argparse's usage error, also exit 2
+    ],
+)
+def test_cli_export_errors_exit_2(tmp_path, cli_env, ndsim_cmd, make, args, message):
+    nc = tmp_path / "x.nc"
+    if make == "text":
+        nc.write_text("not netcdf")
+    elif make == "other":
+        xr.Dataset({"a": ("x", [1.0])}).to_netcdf(nc)
+    elif make == "good":
+        make_dataset()[["stock"]].to_netcdf(nc)
+    res = subprocess.run(
+        [*ndsim_cmd, "export", str(nc), *args],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,549 @@
+"""Figures from an output Dataset: files written, Sankey links equal to the flow variable.
+
+The tests build a synthetic Dataset that follows the output contract of
+SPEC §6 (as written to NetCDF) and never run the model: the report reads
+output files alone.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ndsim import conventions as cv
+from ndsim.report import _select, figures, sankey
+
+# --- the synthetic contract Dataset -------------------------------------------
+
+#: SPEC §1 end uses: code -> (category, group)
+PRODUCTS = {
+    "CV": ("vehicles", "other"),
+    "EV": ("vehicles", "other"),
+    "EB": ("vehicles", "other"),
+    "WT": ("clean energy", "other"),
+    "AC": ("home appliances", "home appliances"),
+    "RE": ("home appliances", "home appliances"),
+    "WM": ("home appliances", "home appliances"),
+    "MO": ("home appliances", "home appliances"),
+    "VC": ("home appliances", "home appliances"),
+    "MRI": ("medical", "other"),
+    "DC": ("electronic devices", "electronic devices"),
+    "LP": ("electronic devices", "electronic devices"),
+    "MP": ("electronic devices", "electronic devices"),
+    "LS": ("electronic devices", "electronic devices"),
+    "CP": ("electronic devices", "electronic devices"),
+    "EL": ("general machinery", "general machinery"),
+    "IR": ("general machinery", "general machinery"),
+    "NiMH": ("non-magnet", "other"),
+    "glass": ("non-magnet", "other"),
+    "ceramics": ("non-magnet", "other"),
+    "catalyst": ("non-magnet", "other"),
+    "alloy": ("non-magnet", "other"),
+}
+FIRST, LAST, END = 2000, 2017, 2050
+SCENARIOS = ("S1", "S2", "S3")
+
+
+def make_dataset(*, ensemble: bool = False, seed: int = 1) -> xr.Dataset:
+    """A Dataset following SPEC §6, with made-up but consistent numbers.
+
+    Upstream variables are NaN after 2017; the `flow` variable balances every
+    process in the accounted years; supply variables carry `scenario` and are
+    NaN before 2017. With ``ensemble=True`` every variable gets a `stat`
+    dimension (conventions.STATS) with ordered quantiles around the
+    deterministic value.
+    """
+    rng = np.random.default_rng(seed)
+    years = np.arange(FIRST, END + 1)
+    products = list(PRODUCTS)
+    n_p, n_y = len(products), len(years)
+    t = years - FIRST
+    base = rng.uniform(5.0, 400.0, n_p)
+    growth = rng.uniform(0.02, 0.12, n_p)
+    dc = base[:, None] * (1 + growth[:, None]) ** t[None, :]
+    inflow = 0.9 * dc
+    life = rng.integers(3, 15, n_p)
+    outflow = np.zeros_like(inflow)
+    for j in range(n_p):
+        outflow[j, life[j] :] = inflow[j, : n_y - life[j]]
+    stock = np.cumsum(inflow - outflow, axis=1)
+    upstream = years <= LAST
+
+    def up(x):
+        x = np.array(x, dtype=float)
+        x[..., ~upstream] = np.nan
+        return x
+
+    in_total = np.array([p not in ("catalyst", "alloy") for p in products])
+    total_demand = dc[in_total].sum(axis=0)
+    f_in = inflow.sum(axis=0)
+    f_out = outflow.sum(axis=0)
+    exports_final = 0.12 * dc.sum(axis=0)
+    imports_final = dc.sum(axis=0) * 0.02
+    manuf_out = f_in - imports_final  # manufacturing -> use
+    manuf_in = (manuf_out + exports_final) / 0.97
+    fab_exports = 0.15 * manuf_in
+    fab_imports = 0.01 * manuf_in
+    fab_in = (manuf_in + fab_exports - fab_imports) / 0.9
+    recycled = 0.01 * 0.9 * f_out
+    ref_exports = 0.1 * fab_in
+    ref_unreg = 0.05 * fab_in
+    ref_imports = 0.02 * fab_in
+    ref_in_from_mining = (fab_in + ref_exports + ref_unreg - ref_imports - recycled) / 0.92
+    conc_exports = 0.01 * ref_in_from_mining
+    conc_imports = 0.03 * ref_in_from_mining
+    mining_in = (ref_in_from_mining + conc_exports) / 0.8
+    official = np.outer([0.1, 0.6, 0.3], 0.7 * mining_in)
+    im = mining_in - conc_imports - official.sum(axis=0)
+
+    nodes = list(cv.NODES)
+    flow = np.full((len(nodes), len(nodes), n_y), np.nan)
+
+    def put(o, d, v, always=False):
+        flow[nodes.index(o), nodes.index(d)] = v if always else up(v)
+
+    put("ore", "mining", official.sum(axis=0))
+    put("unregistered_mining", "mining", im)
+    put("import", "mining", conc_imports)
+    put("mining", "refining", ref_in_from_mining)
+    put("mining", "export", conc_exports)
+    put("mining", "loss", mining_in - ref_in_from_mining - conc_exports)
+    put("import", "refining", ref_imports)
+    put("refining", "fabrication", fab_in)
+    put("refining", "export", ref_exports)
+    put("refining", "export_unregistered", ref_unreg)
+    put(
+        "refining",
+        "loss",
+        ref_in_from_mining + ref_imports + recycled - fab_in - ref_exports - ref_unreg,
+    )
+    put("import", "fabrication", fab_imports)
+    put("fabrication", "manufacturing", manuf_in)
+    put("fabrication", "export", fab_exports)
+    put("fabrication", "loss", fab_in + fab_imports - manuf_in - fab_exports)
+    put("manufacturing", "use", manuf_out, always=True)
+    put("manufacturing", "export", exports_final)
+    put("manufacturing", "loss", manuf_in - manuf_out - exports_final)
+    put("import", "use", imports_final, always=True)
+    put("use", "waste", f_out, always=True)
+    put("waste", "refining", recycled, always=True)
+    put("waste", "landfill", f_out - recycled, always=True)
+
+    stage_exports = np.stack([conc_exports, ref_exports, fab_exports, exports_final])
+    stage_imports = np.stack([conc_imports, ref_imports, fab_imports, imports_final])
+    intermediates = ["NdFeB", "NiMH", "glass", "ceramics", "catalyst", "alloy"]
+    inter = np.outer([0.8, 0.05, 0.04, 0.04, 0.04, 0.03], manuf_in)
+
+    def supply(values):
+        v = np.array(values, dtype=float)
+        v[:, years < LAST] = np.nan
+        return v
+
+    g = np.array([0.02, 0.05, 0.08])[:, None]
+    q = mining_in[years == LAST][0] * (1 + g) ** np.clip(years - LAST, 0, None)[None, :]
+    r = np.broadcast_to(recycled, (3, n_y))
+    d = np.broadcast_to(f_in * 1.6, (3, n_y))
+    eta_f = np.where(f_out > 0, 0.9 * f_out, np.nan)
+    data = {
+        "domestic_consumption": (("product", "year"), dc),
+        "total_demand": (("year",), total_demand),
+        "inflow": (("product", "year"), inflow),
+        "outflow": (("product", "year"), outflow),
+        "stock": (("product", "year"), stock),
+        "mining": (("source", "year"), up(official)),
+        "mining_unregistered": (("year",), up(im)),
+        "intermediate_production": (("intermediate", "year"), up(inter)),
+        "imports": (("stage", "year"), up(stage_imports)),
+        "exports": (("stage", "year"), up(stage_exports)),
+        "exports_unregistered": (("year",), up(ref_unreg)),
+        "flow": (("origin", "destination", "year"), flow),
+        "balance_residual": (("process", "year"), up(np.zeros((6, n_y)))),
+        "primary_supply": (("scenario", "year"), supply(q)),
+        "secondary_supply": (("scenario", "year"), supply(r)),
+        "supply_requirement": (("scenario", "year"), supply(d)),
+        "supply_gap": (("scenario", "year"), supply(d - q - r)),
+        "required_recycling_rate": (("scenario", "year"), supply((d - q) / eta_f)),
+        "required_recycling_share_of_supply": (("scenario", "year"), supply((d - q) / d)),
+    }
+    ds = xr.Dataset(
+        {k: xr.DataArray(v, dims=dims, attrs=cv.attrs(k)) for k, (dims, v) in data.items()},
+        coords={
+            "year": years,
+            "product": products,
+            "category": ("product", [PRODUCTS[p][0] for p in products]),
+            "group": ("product", [PRODUCTS[p][1] for p in products]),
+            "source": ["MON", "BAST", "IAC"],
+            "intermediate": intermediates,
+            "stage": list(cv.STAGES),
+            "process": list(cv.PROCESSES),
+            "origin": nodes,
+            "destination": nodes,
+            "scenario": list(SCENARIOS),
+        },
+        attrs={
+            "Conventions": "CF-1.8",
+            "title": "synthetic test output",
+            "schema_version": cv.SCHEMA_VERSION,
+        },
+    )
+    if ensemble:
+        factors = {
+            "deterministic": 1.0,
+            "mean": 1.0,
+            "q025": 0.8,
+            "q25": 0.93,
+            "q50": 1.0,
+            "q75": 1.07,
+            "q975": 1.25,
+        }
+        spread = xr.DataArray(np.linspace(0.2, 1.0, n_y), dims="year", coords={"year": years})
+        parts = []
+        for s in cv.STATS:
+            if s == "sd":
+                parts.append(ds.map(lambda v: abs(v) * 0.1 * spread, keep_attrs=True))
+            else:
+                f = 1 + (factors[s] - 1) * spread
+                parts.append(ds.map(lambda v, f=f: v * f, keep_attrs=True))
+        ens = xr.concat(parts, dim="stat", data_vars="all", coords="minimal", compat="override")
+        ens = ens.assign_coords(stat=list(cv.STATS))
+        ens = ens.transpose("stat", ...)
+        ens.attrs = ds.attrs
+        ds = ens
+    return ds
+
+
+@pytest.fixture
+def contract_ds() -> xr.Dataset:
+    return make_dataset()
+
+
+@pytest.fixture
+def ensemble_ds() -> xr.Dataset:
+    return make_dataset(ensemble=True)
+
+
+@pytest.fixture(scope="module")
+def det_figures(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figures")
+    return figures.write_all(make_dataset(), out, years=[2030]), out
+
+
+@pytest.fixture(scope="module")
+def ens_figures(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fan")
+    return figures.write_all(make_dataset(ensemble=True), out), out
+
+
+# --- Sankey links -------------------------------------------------------------------------
+
+
+def _hand_flow() -> xr.DataArray:
+    """A 4-node flow with a NaN, a zero and a negative entry."""
+    nodes = ["ore", "mining", "refining", "loss"]
+    v = np.full((4, 4), np.nan)
+    v[0, 1] = 100.0  # ore -> mining
+    v[1, 2] = 70.0  # mining -> refining
+    v[1, 3] = 30.0  # mining -> loss
+    v[2, 3] = 0.0  # zero: not a link
+    v[3, 0] = -5.0  # negative: not drawable
+    return xr.DataArray(
+        v, dims=("origin", "destination"), coords={"origin": nodes, "destination": nodes}
+    )
+
+
+def test_sankey_links_equal_the_flow_variable():
+    links = sankey.sankey_links(_hand_flow())
+    got = {
+        (o, d): v for o, d, v in links[["origin", "destination", "value"]].itertuples(index=False)
+    }
+    assert got == {("ore", "mining"): 100.0, ("mining", "refining"): 70.0, ("mining", "loss"): 30.0}
+    assert dict(
+        zip(zip(links.origin, links.destination, strict=True), links.kind, strict=True)
+    ) == {
+        ("ore", "mining"): "source",
+        ("mining", "refining"): "chain",
+        ("mining", "loss"): "loss",
+    }
+    neg = sankey.negative_links(_hand_flow())
+    assert list(neg.itertuples(index=False, name=None)) == [("loss", "ore", -5.0)]
+
+
+def test_sankey_links_select_year_and_central_value():
+    flow = _hand_flow()
+    by_year = xr.concat([flow, 2 * flow], dim="year").assign_coords(year=[2000, 2001])
+    stat = xr.concat([3 * by_year, by_year, 5 * by_year], dim="stat").assign_coords(
+        stat=["q025", "deterministic", "q975"]
+    )
+    links = sankey.sankey_links(stat, 2001)
+    got = dict(zip(zip(links.origin, links.destination, strict=True), links.value, strict=True))
+    assert got == {
+        ("ore", "mining"): 200.0,
+        ("mining", "refining"): 140.0,
+        ("mining", "loss"): 60.0,
+    }
+    with pytest.raises(ValueError, match="year"):
+        sankey.sankey_links(by_year)
+
+
+def test_sankey_links_of_synthetic_file_equal_flow_for_every_year(contract_ds):
+    flow = contract_ds["flow"]
+    for year in (2000, 2017):
+        links = sankey.links_for_year(contract_ds, year)
+        expected = {}
+        for o in cv.NODES:  # plain loop oracle
+            for d in cv.NODES:
+                v = float(flow.sel(origin=o, destination=d, year=year))
+                if v == v and v > 0:
+                    expected[(o, d)] = v
+        got = {
+            (o, d): v
+            for o, d, v in links[["origin", "destination", "value"]].itertuples(index=False)
+        }
+        assert got == expected
+        assert len(expected) >= 19  # no recycling in 2000: nothing has reached end of life
+
+
+def test_sankey_after_last_accounted_year_shows_use_and_waste_only(contract_ds):
+    links = sankey.links_for_year(contract_ds, 2030)
+    assert not links.empty
+    assert all(
+        o in ("use", "waste") or d in ("use", "waste")
+        for o, d in zip(links.origin, links.destination, strict=True)
+    )
+    assert set(zip(links.origin, links.destination, strict=True)) == {
+        ("manufacturing", "use"),
+        ("import", "use"),
+        ("use", "waste"),
+        ("waste", "refining"),
+        ("waste", "landfill"),
+    }
+    lay = sankey.layout(links)
+    assert sankey.lay_processes(lay) == {"use", "waste"}
+
+
+def test_layout_draws_every_link_once_with_its_value(contract_ds):
+    links = sankey.links_for_year(contract_ds, 2017)
+    lay = sankey.layout(links)
+    drawn = sorted((rb.origin, rb.destination, rb.value) for rb in lay.ribbons)
+    assert drawn == sorted(
+        links[["origin", "destination", "value"]].itertuples(index=False, name=None)
+    )
+    # process boxes are as tall as the larger of their inputs and outputs (widths proportional)
+    for (name, _, kind), node in lay.nodes.items():
+        if kind == "process":
+            total_in = links.loc[links.destination == name, "value"].sum()
+            total_out = links.loc[links.origin == name, "value"].sum()
+            assert node.height == pytest.approx(max(total_in, total_out), rel=1e-12)
+    assert [rb for rb in lay.ribbons if rb.backward] == [
+        rb for rb in lay.ribbons if (rb.origin, rb.destination) == ("waste", "refining")
+    ]
+
+
+def test_last_accounted_year(contract_ds):
+    assert _select.last_accounted_year(contract_ds) == 2017
+    assert _select.last_accounted_year(contract_ds.assign_attrs(last_accounted_year=2015)) == 2015
+    only_use = contract_ds[["stock", "inflow"]]
+    assert _select.last_accounted_year(only_use) == 2050
+
+
+def test_central_prefers_deterministic_then_median(ensemble_ds, contract_ds):
+    xr.testing.assert_allclose(_select.central(ensemble_ds["stock"]), contract_ds["stock"])
+    no_det = ensemble_ds["stock"].sel(stat=["q025", "q50", "q975"])
+    xr.testing.assert_equal(_select.central(no_det), no_det.sel(stat="q50", drop=True))
+
+
+def test_draw_quantiles_of_a_total_are_exact(contract_ds, rng):
+    draws = xr.DataArray(
+        rng.lognormal(0, 0.2, (40, contract_ds.sizes["product"])), dims=("draw", "product")
+    )
+    stock = contract_ds["stock"] * draws
+    q, exact = _select.quantiles(stock, lambda da: da.sum("product"))
+    assert exact
+    total = stock.sum("product").transpose("draw", "year").values
+    for name, p in (("q025", 2.5), ("q50", 50), ("q975", 97.5)):
+        np.testing.assert_allclose(q.sel(quantile=name).values, np.percentile(total, p, axis=0))
+
+
+# --- figures ------------------------------------------------------------------------------
+
+DETERMINISTIC_FIGURES = [
+    "sankey_2000.png",
+    "sankey_2000.html",
+    "sankey_2017.png",
+    "sankey_2017.html",
+    "sankey_2030.png",
+    "sankey_2030.html",
+    "demand_by_product.png",
+    "stock_by_product.png",
+    "end_of_life_by_product.png",
+    "trade_by_level.png",
+    "forecast_demand_by_group.png",
+    "supply_scenarios.png",
+    "forecast_stock_end_of_life.png",
+]
+FAN_FIGURES = [
+    "fan_total_demand.png",
+    "fan_stock.png",
+    "fan_end_of_life.png",
+    "fan_demand_by_group.png",
+    "fan_supply.png",
+]
+
+
+def png_size(path) -> tuple[int, int]:
+    """Width and height from the PNG header (IHDR), read independently of matplotlib."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_write_all_writes_every_figure(det_figures):
+    paths, out = det_figures
+    assert [p.name for p in paths] == DETERMINISTIC_FIGURES
+    assert sorted(f.name for f in out.iterdir()) == sorted(DETERMINISTIC_FIGURES)  # no temp files
+    for p in paths:
+        if p.suffix == ".png":
+            w, h = png_size(p)
+            assert 600 <= w <= 4000 and 400 <= h <= 3000, (p.name, w, h)
+            assert p.stat().st_size > 20_000, p.name
+
+
+def test_sankey_html_embeds_plotly_and_loads_nothing_from_the_network(det_figures):
+    _, out = det_figures
+    html = (out / "sankey_2017.html").read_text(encoding="utf-8")
+    assert len(html) > 1_000_000  # the plotly.js bundle itself
+    assert "Plotly.newPlot" in html
+    assert '"type":"sankey"' in html.replace(" ", "")
+    srcs = re.findall(r"<script[^>]*\bsrc\s*=", html, flags=re.IGNORECASE)
+    assert srcs == []
+    assert not re.search(r"<link[^>]*href\s*=\s*[\"']https?:", html, flags=re.IGNORECASE)
+
+
+def test_fan_charts_for_an_ensemble(ens_figures):
+    paths, _ = ens_figures
+    names = [p.name for p in paths]
+    assert names[-len(FAN_FIGURES) :] == FAN_FIGURES
+    assert "sankey_2017.png" in names
+    for p in paths:
+        if p.suffix == ".png":
+            assert p.stat().st_size > 20_000
+
+
+def test_no_fan_charts_without_ensemble(det_figures):
+    paths, _ = det_figures
+    assert not any(p.name.startswith("fan_") for p in paths)
+
+
+def test_figures_skip_quietly_when_variables_are_absent(contract_ds, tmp_path):
+    ds = contract_ds[["domestic_consumption"]].assign_attrs(last_accounted_year=2017)
+    paths = figures.write_all(ds, tmp_path)
+    assert [p.name for p in paths] == ["demand_by_product.png", "forecast_demand_by_group.png"]
+
+
+def test_tornado_of_sensitivity_indices(contract_ds, tmp_path):
+    sens = xr.DataArray(
+        [[0.8, 0.1], [-0.3, 0.6], [0.05, -0.2]],
+        dims=("input", "target"),
+        coords={
+            "input": ["production", "nd_content", "adoption_rate"],
+            "target": ["total_demand 2050", "stock 2017"],
+        },
+        attrs={"units": "1", "long_name": "standardised regression coefficient"},
+    )
+    ds = contract_ds[["total_demand"]].assign(sensitivity=sens)
+    paths = figures.write_all(ds, tmp_path)
+    assert [p.name for p in paths] == ["tornado.png"]
+    assert png_size(paths[0])[0] > 600
+
+
+def test_figure_writes_are_atomic(contract_ds, tmp_path, monkeypatch):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "demand_by_product.png").write_bytes(b"old")
+    monkeypatch.setenv("NDSIM_FAULT_BEFORE_RENAME", "1")
+    with pytest.raises(OSError, match="injected"):
+        figures.write_all(contract_ds[["domestic_consumption"]], target)
+    assert sorted(f.name for f in target.iterdir()) == ["demand_by_product.png"]
+    assert (target / "demand_by_product.png").read_bytes() == b"old"
+
+
+def test_importing_the_report_does_not_import_plotting_libraries(cli_env):
+    code = (
+        "import sys, ndsim.report, ndsim.commands.plot, ndsim.commands.export; "
+        "print(sorted(m for m in ('matplotlib', 'plotly') if m in sys.modules))"
+    )
+    res = subprocess.run(
+        [__import__("sys").executable, "-c", code],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert res.stdout.strip() == "[]"
+
+
+# --- ndsim plot -----------------------------------------------------------------------------
+
+
+def test_cli_plot_redraws_from_the_file(tmp_path, cli_env, ndsim_cmd):
+    nc = tmp_path / "run.nc"
+    make_dataset().to_netcdf(nc)
+    res = subprocess.run(
+        [
+            *ndsim_cmd,
+            "plot",
+            str(nc),
+            "--year",
+            "2010",
+            "--year",
+            "2040",
+            "--out",
+            str(tmp_path / "figs"),
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    names = {p.name for p in (tmp_path / "figs").iterdir()}
+    assert {
+        "sankey_2000.png",
+        "sankey_2010.png",
+        "sankey_2017.png",
+        "sankey_2040.html",
+        "supply_scenarios.png",
+    } <= names
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "message"),
+    [
+        ("none", [], "no such file"),
+        ("text", [], "not a NetCDF file"),
+        ("other", [], "not an ndsim output file"),
+        ("good", ["--year", "1999"], "--year 1999: outside the years"),
+    ],
+)
+def test_cli_plot_errors_exit_2_with_one_line(tmp_path, cli_env, ndsim_cmd, make, extra, message):
+    nc = tmp_path / "x.nc"
+    if make == "text":
+        nc.write_text("not netcdf")
+    elif make == "other":
+        xr.Dataset({"a": ("x", [1.0, 2.0])}).to_netcdf(nc)
+    elif make == "good":
+        make_dataset()[["stock"]].to_netcdf(nc)
+    res = subprocess.run(
+        [*ndsim_cmd, "plot", str(nc), *extra, "--out", str(tmp_path / "f")],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in res.stderr
+    assert not (tmp_path / "f").exists()
