@@ -33,6 +33,7 @@ stocks and flows analysis in China. Resources, Conservation and Recycling 174,
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -55,8 +56,20 @@ __all__ = [
     "plausibility_table",
     "forecast_methods",
     "BIAS_THRESHOLD",
+    "FIT_VARIABLES",
 ]
 
+#: the output variables that carry the spliced fits (what :func:`fits_from_dataset` reads);
+#: an ensemble adds them from the deterministic run to every chunk's inputs
+FIT_VARIABLES = (
+    "gompertz_saturation",
+    "gompertz_alpha",
+    "gompertz_beta",
+    "gompertz_anchor_stock",
+    "gompertz_anchor_ownership",
+    "gompertz_level_ratio",
+    "gompertz_method",
+)
 #: largest share of the stock an empty start may leave out for an accounted year to enter a fit
 BIAS_THRESHOLD = 0.05
 #: fewest observed ownership points for a fit to observed ownership (else: accounted ownership)
@@ -406,6 +419,7 @@ def _fit_one(
     anchor_stock: float,
     given: Mapping[str, float],
     file: str,
+    label: str = "observed ownership",
 ) -> ProductFit:
     """Fit one product; see :func:`fit_products`."""
     key = f"forecast.gompertz.{product}"
@@ -434,7 +448,7 @@ def _fit_one(
     obs_ok = np.isfinite(observed) & (observed > 0) & np.isfinite(gdp)
     try:
         if obs_ok.sum() >= MIN_OBSERVED_POINTS:
-            source = f"observed ownership {_span(years[obs_ok])}"
+            source = f"{label} {_span(years[obs_ok])}"
             fyears = years[obs_ok]
             if vs_given is None and obs_ok.sum() < 4:
                 raise _NotIdentified(len(fyears), source)
@@ -540,23 +554,30 @@ def fit_products(
     ar = inputs["adoption_rate"].sel({_Y: years})
     per_capita = accounted_stock / (inputs["nd_content"] * ar * pop)
     bias = gz.empty_start_bias(accounted_inflow, pdf)
-    observed = None
-    if "ownership" in inputs:
-        observed = inputs["ownership"]
+    all_years = inputs[_Y].values
+    g_all = inputs["gdp_per_capita"].values.astype(float)
+
+    def series(name, p):
+        if name in inputs and p in inputs[name][_P].values:
+            da = inputs[name].sel({_P: p})
+            if _D in da.dims:
+                da = da.mean(_D)
+            return da.reindex({_Y: all_years}).values.astype(float)
+        return np.full(all_years.size, np.nan)
+
     fits = {}
     for p in products:
         sel = {_P: p}
-        all_years = inputs[_Y].values
-        g_all = inputs["gdp_per_capita"].values.astype(float)
         acc = np.full(all_years.size, np.nan)
         acc[np.isin(all_years, years)] = per_capita.sel(sel).values
         use = np.zeros(all_years.size, dtype=bool)
         use[np.isin(all_years, years)] = bias.sel(sel).values <= BIAS_THRESHOLD
-        obs = (
-            observed.sel(sel).values.astype(float)
-            if observed is not None and p in observed[_P].values
-            else np.full(all_years.size, np.nan)
-        )
+        obs, label = series("ownership", p), "observed ownership"
+        if (np.isfinite(obs) & (obs > 0)).sum() < MIN_OBSERVED_POINTS:
+            hh = series("ownership_household", p)
+            if (np.isfinite(hh) & (hh > 0)).sum() >= MIN_OBSERVED_POINTS:
+                obs = hh
+                label = "observed ownership per household (shape; household size held)"
         fits[p] = _fit_one(
             p,
             g_all,
@@ -568,6 +589,7 @@ def fit_products(
             float(accounted_stock.sel(sel).sel({_Y: last})),
             given_all.get(p, {}),
             file,
+            label,
         )
     return fits
 
@@ -575,9 +597,16 @@ def fit_products(
 def fits_from_dataset(ds: xr.Dataset) -> dict[str, ProductFit]:
     """Rebuild the spliced fits from a result's ``gompertz_*`` variables (deterministic run).
 
-    An ensemble fits once on the deterministic run and passes these to
-    :func:`project` (``fits=``), which rescales the saturation level per draw.
+    Gompertz parameters are fitted once, on the deterministic run (SPEC §5). An
+    ensemble passes them on either as ``project(..., fits=fits_from_dataset(det))``
+    or by adding ``det[list(FIT_VARIABLES)]`` to every chunk's inputs, which
+    :func:`project` reads when ``fits`` is None. Only saturation, alpha and beta
+    are required; products whose saturation is NaN are not Gompertz products.
     """
+
+    def value(name, p, default=float("nan")):
+        return float(ds[name].sel({_P: p})) if name in ds else default
+
     fits = {}
     for p in ds[_P].values:
         vs = ds["gompertz_saturation"].sel({_P: p})
@@ -586,12 +615,12 @@ def fits_from_dataset(ds: xr.Dataset) -> dict[str, ProductFit]:
         fits[str(p)] = ProductFit(
             str(p),
             float(vs),
-            float(ds["gompertz_alpha"].sel({_P: p})),
-            float(ds["gompertz_beta"].sel({_P: p})),
-            float(ds["gompertz_anchor_stock"].sel({_P: p})),
-            float(ds["gompertz_anchor_ownership"].sel({_P: p})),
-            float(ds["gompertz_level_ratio"].sel({_P: p})),
-            str(ds["gompertz_method"].sel({_P: p}).values),
+            value("gompertz_alpha", p),
+            value("gompertz_beta", p),
+            value("gompertz_anchor_stock", p),
+            value("gompertz_anchor_ownership", p),
+            value("gompertz_level_ratio", p),
+            str(ds["gompertz_method"].sel({_P: p}).values) if "gompertz_method" in ds else "",
         )
     return fits
 
@@ -624,10 +653,13 @@ def project(
         Lifetime pdf (product, [draw], age) [yr-1].
     fits : mapping, optional
         Spliced Gompertz fits of the deterministic run (:func:`fits_from_dataset`);
-        None: fit here (on the draw mean of the accounted data when ``hist``
-        carries draws). With draws, each draw's saturation is rescaled,
-        VS_d = VS V_d(T) / V(T) with V = S / (MI AR pop) (SPEC §5), so every draw
-        meets its own stock.
+        None: read from the inputs' :data:`FIT_VARIABLES` if present, else fit
+        here (on the draw mean, with a warning, when the data carry draws). With
+        draws, each draw's saturation is rescaled, VS_d = VS V_d(T) / V(T) with
+        V = S / (MI AR pop) (SPEC §5), so every draw meets its own stock; optional
+        per-draw factors ``gompertz_alpha_factor``, ``gompertz_beta_factor`` and
+        ``growth_rate_factor`` (draw, product) in the inputs scale alpha, beta and
+        the growth rates (the saturation is then spliced with the drawn shape).
 
     Returns
     -------
@@ -691,7 +723,7 @@ def project(
     mi = inputs["nd_content"]
 
     # --- DC and inflow of the flow-driven products over the forecast years
-    dc_f = xr.zeros_like(dc_t.expand_dims({_Y: future}).transpose(..., _P, _Y), dtype=float)
+    pieces = []
     growth = [p for p in products if methods[p] == "growth"]
     if growth:
         rates = _rates(growth, scenario, future)
@@ -704,9 +736,9 @@ def project(
                 f"(growth products without full coverage: {', '.join(gaps)})",
                 file=file,
             )
-        dc_f.loc[{_P: growth}] = growth_path(dc_t.sel({_P: growth}), rates).transpose(
-            *dc_f.loc[{_P: growth}].dims
-        )
+        if "growth_rate_factor" in inputs:  # Monte Carlo factor on the scenario's rates
+            rates = rates * inputs["growth_rate_factor"].sel({_P: growth})
+        pieces.append(growth_path(dc_t.sel({_P: growth}), rates))
     level = [p for p in products if methods[p] == "level"]
     if level:
         table = _get(fc, "levels", {})
@@ -723,14 +755,21 @@ def project(
         ly = xr.DataArray(
             [float(_get(table[p], "year")) for p in level], dims=_P, coords={_P: level}
         )
-        dc_f.loc[{_P: level}] = level_path(dc_t.sel({_P: level}), lv, ly, future, last).transpose(
-            *dc_f.loc[{_P: level}].dims
-        )
+        pieces.append(level_path(dc_t.sel({_P: level}), lv, ly, future, last))
     hold = [p for p in products if methods[p] == "hold"]
     if hold:
-        dc_f.loc[{_P: hold}] = (dc_t.sel({_P: hold}) + 0.0 * dc_f.loc[{_P: hold}]).transpose(
-            *dc_f.loc[{_P: hold}].dims
-        )
+        years_f = xr.DataArray(np.ones(future.size), dims=_Y, coords={_Y: future})
+        pieces.append(dc_t.sel({_P: hold}) * years_f)
+    template = dc_t.expand_dims({_Y: future}) * 0.0
+    if pieces:
+        base = template.isel({_P: 0}, drop=True)
+        for pc in pieces:
+            base = base + 0.0 * pc.isel({_P: 0}, drop=True).reset_coords(drop=True)
+        pieces = [pc.reset_coords(drop=True).broadcast_like(base) for pc in pieces]
+        dc_f = xr.concat(pieces, dim=_P).reindex({_P: products}).fillna(0.0)
+    else:
+        dc_f = template
+    dc_f = dc_f.transpose(..., _P, _Y)
     flow_products = [p for p in products if methods[p] != "gompertz"]
 
     inflow_all = xr.concat([inflow_hist, dc_f * trade_factor], dim=_Y).transpose(..., _P, _Y)
@@ -755,7 +794,16 @@ def project(
         gsel = {_P: gomp}
         acc = dsm.inflow_driven(inflow_hist.sel(gsel), pdf.sel(gsel))
         s_t = acc["stock"].sel({_Y: last}, drop=True)
+        if fits is None and all(f"gompertz_{k}" in inputs for k in ("saturation", "alpha", "beta")):
+            fits = fits_from_dataset(inputs)  # the deterministic run's, carried by the inputs
         if fits is None:
+            if _D in inputs.dims or _D in hist.dims:
+                warnings.warn(
+                    "Gompertz curves fitted on the mean of the draws: pass the deterministic "
+                    "run's fits (inputs variables ndsim.forecast.FIT_VARIABLES) so that every "
+                    "draw is independent of the chunking",
+                    stacklevel=2,
+                )
 
             def det(x):
                 return x.mean(_D) if _D in x.dims else x
@@ -784,10 +832,16 @@ def project(
         v_t = s_t / (
             mi.sel(gsel) * ar.sel(gsel).sel({_Y: last}, drop=True) * pop.sel({_Y: last}, drop=True)
         )
-        vs = gz.rescale_saturation(param("saturation"), v_t, param("anchor_ownership"))
-        target = (
-            gz.gompertz(gdp, vs, param("alpha"), param("beta")) * pop * mi.sel(gsel) * ar.sel(gsel)
-        )
+        alpha, beta = param("alpha"), param("beta")
+        if "gompertz_alpha_factor" in inputs:  # Monte Carlo factors on the shape
+            alpha = alpha * inputs["gompertz_alpha_factor"].sel(gsel)
+        if "gompertz_beta_factor" in inputs:
+            beta = beta * inputs["gompertz_beta_factor"].sel(gsel)
+        # VS_d: the draw's curve meets the draw's accounted stock of T (SPEC §5); with the
+        # fitted alpha, beta this is VS V_d(T) / V(T) (ndsim.gompertz.rescale_saturation)
+        g_t = gdp.sel({_Y: last}, drop=True)
+        vs = gz.splice_saturation(param("saturation"), alpha, beta, g_t, v_t)
+        target = gz.gompertz(gdp, vs, alpha, beta) * pop * mi.sel(gsel) * ar.sel(gsel)
         hist_ext = inflow_hist.sel(gsel).reindex({_Y: years})
         stock_arg = target.where(target[_Y] > last).transpose(..., _P, _Y)
         policy = _get(_get(scenario, "run"), "decline_policy", "clip")

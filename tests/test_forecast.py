@@ -340,3 +340,57 @@ def test_given_alpha_beta_splice_saturation():
 def test_forecast_disabled_returns_history_only():
     out = fc.project(make_inputs(), make_hist(), make_scenario(enabled=False), make_pdf())
     assert int(out["year"].max()) == LAST
+
+
+def test_fits_carried_by_inputs_equal_fits_argument(result, rng):
+    factor = xr.DataArray(rng.uniform(0.8, 1.2, (3, len(PRODUCTS))), dims=("draw", "product"))
+    hist = make_hist() * factor
+    by_arg = fc.project(
+        make_inputs(), hist, make_scenario(), make_pdf(), fits=fc.fits_from_dataset(result)
+    )
+    inputs = make_inputs().merge(result[list(fc.FIT_VARIABLES)])
+    by_inputs = fc.project(inputs, hist, make_scenario(), make_pdf())
+    np.testing.assert_array_equal(by_inputs["stock"].values, by_arg["stock"].values)
+    # chunk independence: draws 0-1 and 2 run apart give the same per-draw values
+    part = fc.project(inputs, hist.isel(draw=[2]), make_scenario(), make_pdf())
+    np.testing.assert_array_equal(
+        part["stock"].isel(draw=0).values, by_inputs["stock"].isel(draw=2).values
+    )
+
+
+def test_fitting_on_draws_without_fits_warns(rng):
+    hist = make_hist() * xr.DataArray(rng.uniform(0.9, 1.1, 2), dims="draw")
+    with pytest.warns(UserWarning, match="mean of the draws"):
+        fc.project(make_inputs(), hist, make_scenario(), make_pdf())
+
+
+def test_monte_carlo_factors_on_growth_rates_and_gompertz_shape(result):
+    f_rate = np.array([0.5, 1.0, 1.5])
+    f_alpha = np.array([0.9, 1.0, 1.2])
+    f_beta = np.array([1.1, 1.0, 0.8])
+    inputs = make_inputs().merge(result[list(fc.FIT_VARIABLES)])
+    ones = np.ones(len(PRODUCTS))
+    inputs["growth_rate_factor"] = (("draw", "product"), f_rate[:, None] * ones)
+    inputs["gompertz_alpha_factor"] = (("draw", "product"), f_alpha[:, None] * ones)
+    inputs["gompertz_beta_factor"] = (("draw", "product"), f_beta[:, None] * ones)
+    out = fc.project(inputs, make_hist(), make_scenario(), make_pdf())
+    dc17 = 50 * 1.1**17
+    for d, f in enumerate(f_rate):
+        expected = dc17 * (1 + 0.05 * f) ** 13 * (1 - 0.01 * f) ** 20
+        got = float(out["domestic_consumption"].sel(product="B", year=2050).isel(draw=d))
+        assert got == pytest.approx(expected, rel=1e-12)
+    # Gompertz: each draw's curve (drawn alpha, beta) meets the accounted 2017 stock, so the
+    # stock follows S(2017) x V_d(t) / V_d(2017) x pop(t) / pop(2017) (VS cancels)
+    gdp, pop = inputs["gdp_per_capita"], inputs["population"]
+    a = float(result["gompertz_alpha"].sel(product="A"))
+    b = float(result["gompertz_beta"].sel(product="A"))
+    s17 = float(result["stock"].sel(product="A", year=LAST))
+    for d in range(3):
+        ad, bd = a * f_alpha[d], b * f_beta[d]
+        for t in (2018, 2030, 2050):
+            v_ratio = np.exp(ad * np.exp(bd * float(gdp.sel(year=t)))) / np.exp(
+                ad * np.exp(bd * float(gdp.sel(year=LAST)))
+            )
+            expected = s17 * v_ratio * float(pop.sel(year=t)) / float(pop.sel(year=LAST))
+            got = float(out["stock"].sel(product="A", year=t).isel(draw=d))
+            assert got == pytest.approx(expected, rel=1e-11)
