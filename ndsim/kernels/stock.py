@@ -1,0 +1,380 @@
+"""Numba kernels of the dynamic stock model (cohort convolution and its inverse).
+
+Every kernel works on one series (one product of one draw) with the years
+along the last axis and is compiled as a generalized ufunc, so numpy
+broadcasts it over any leading dimensions (``draw``, ``product``, ...).
+The undecorated Python functions (``_inflow_driven_py``, ...) stay
+importable for tests and debugging.
+
+Conventions shared by all kernels (n years t = 0..n-1, m ages a = 0..m-1):
+
+- ``pdf[a]``: share of a cohort that retires at age a (in the year t = c + a
+  for the cohort of year c) [1]. Mass beyond the last age, 1 - sum(pdf),
+  never retires within the horizon.
+- ``init[a]``: initial stock by age at the end of the year before the first
+  year [t]; age a entered in year -1 - a.
+- Stock is measured at the end of a year, after that year's inflow and
+  outflow: ``stock[t] = stock[t - 1] + inflow[t] - outflow[t]``.
+
+Layouts (gufunc signatures):
+
+========================  ===========================================================
+kernel                    layout
+========================  ===========================================================
+inflow_driven             (n),(m),(k)->(n),(n)            inflow, pdf, init -> outflow, stock
+stock_by_cohort           (n),(m),(k),(c)->(n,c)          c = k + n cohorts, oldest first
+stock_driven              (n),(m),(k),(n),()->(n),(n),(n),(n),(n)
+                          target, pdf, init, history, policy
+                          -> inflow, outflow, stock, unmet, early
+inflow_driven_params      (n),(k),(),(),(),()->(n),(n)    inflow, init, model, p1, p2, shift
+stock_driven_params       (n),(k),(n),(),(),(),(),()->(n),(n),(n),(n),(n)
+                          target, init, history, model, p1, p2, shift, policy
+========================  ===========================================================
+
+The ``*_params`` kernels evaluate the lifetime pdf per series from its
+parameters inside the kernel (model codes in :mod:`ndsim.kernels.lifetime`),
+so a Monte Carlo ensemble never materialises a (draw, product, age) pdf.
+
+The convolution is written cohort by cohort ("scatter":
+``outflow[c + a] += inflow[c] * pdf[a]``), an independent update per year
+that the compiler vectorises without re-associating sums (no fastmath).
+
+Parallelism: none inside the kernels (no ``parallel=True``); the callers
+run independent blocks of draws on threads (dask chunks along ``draw``, or
+:mod:`ndsim.dsm`'s thread blocks for in-memory arrays). The compiled loops
+release the GIL.
+
+Imports only numpy, numba and math.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import guvectorize, njit
+
+from ndsim.kernels.lifetime import pdf_from_params
+
+POLICY_CLIP = 0
+POLICY_RETIRE_EARLY = 1
+POLICIES = {"clip": POLICY_CLIP, "retire_early": POLICY_RETIRE_EARLY}
+
+
+def _support_py(pdf):
+    """Half-open range [lo, hi) of ages outside which pdf is exactly 0 (the kernels use hi)."""
+    m = pdf.shape[0]
+    lo = 0
+    while lo < m and pdf[lo] == 0.0:
+        lo += 1
+    hi = m
+    while hi > lo and pdf[hi - 1] == 0.0:
+        hi -= 1
+    return lo, hi
+
+
+_support = njit(cache=True, nogil=True)(_support_py)
+
+
+def _survival_py(pdf, n_surv, surv):
+    """Survival S(a) = sum_{j > a} pdf[j] + max(0, 1 - sum(pdf)) for a = 0..n_surv-1.
+
+    Tail sums are accumulated from the oldest age down, so small survival
+    shares keep their relative precision.
+    """
+    m = pdf.shape[0]
+    total = 0.0
+    for j in range(m):
+        total += pdf[j]
+    beyond = 1.0 - total
+    if beyond < 0.0:
+        beyond = 0.0
+    tail = 0.0
+    for a in range(max(n_surv, m) - 1, -1, -1):
+        if a < n_surv:
+            surv[a] = tail + beyond
+        if a < m:
+            tail += pdf[a]
+
+
+_survival = njit(cache=True, nogil=True)(_survival_py)
+
+
+def _initial_outflow_py(pdf, init, outflow):
+    """Add the retirements of the initial stock to ``outflow``; return the initial stock [t].
+
+    The cohort of age a (stock s_a at the end of year -1) entered with
+    s_a / S(a) and retires s_a * pdf[t + 1 + a] / S(a) in year t. If S(a) = 0
+    (the distribution says nothing of that age is left), all of s_a retires
+    in the first year.
+    """
+    n = outflow.shape[0]
+    m = pdf.shape[0]
+    k = init.shape[0]
+    s0 = 0.0
+    if k == 0:
+        return s0
+    surv = np.empty(k)
+    _survival(pdf, k, surv)
+    for a in range(k):
+        s_a = init[a]
+        s0 += s_a
+        if s_a == 0.0:
+            continue
+        if surv[a] > 0.0:
+            scale = s_a / surv[a]
+            for t in range(n):
+                age = t + 1 + a
+                if age >= m:
+                    break
+                outflow[t] += scale * pdf[age]
+        elif n > 0:
+            outflow[0] += s_a
+    return s0
+
+
+_initial_outflow = njit(cache=True, nogil=True)(_initial_outflow_py)
+
+
+# --- inflow-driven ------------------------------------------------------------
+
+
+def _inflow_driven_py(inflow, pdf, init, outflow, stock):
+    """Outflow and stock from inflow and a lifetime pdf (gufunc ``(n),(m),(k)->(n),(n)``).
+
+    Parameters
+    ----------
+    inflow : ndarray (n,)
+        Inflow by year [t yr-1].
+    pdf : ndarray (m,)
+        Retirement share by age [1].
+    init : ndarray (k,)
+        Initial stock by age at the end of the year before the first [t]
+        (k = 0: empty initial stock).
+    outflow, stock : ndarray (n,)
+        Outputs: outflow [t yr-1], stock at the end of the year [t].
+
+    Notes
+    -----
+    outflow(t) = sum_{c <= t} inflow(c) pdf(t - c) + initial-stock retirements;
+    stock(t) = stock(t - 1) + inflow(t) - outflow(t), stock(-1) = sum(init).
+    """
+    n = inflow.shape[0]
+    for t in range(n):
+        outflow[t] = 0.0
+    s = _initial_outflow(pdf, init, outflow)
+    hi = _support(pdf)[1]
+    for c in range(n):
+        x = inflow[c]
+        end = min(hi, n - c)
+        for a in range(end):  # (a start offset would stop the compiler vectorising)
+            outflow[c + a] += x * pdf[a]
+    for t in range(n):
+        s = s + inflow[t] - outflow[t]
+        stock[t] = s
+
+
+_inflow_core = njit(cache=True, nogil=True)(_inflow_driven_py)
+
+inflow_driven = guvectorize(
+    ["void(float64[:], float64[:], float64[:], float64[:], float64[:])"],
+    "(n),(m),(k)->(n),(n)",
+    nopython=True,
+    cache=True,
+)(_inflow_driven_py)
+
+
+def _stock_by_cohort_py(inflow, pdf, init, cohort, out):
+    """Stock by year and cohort (gufunc ``(n),(m),(k),(c)->(n,c)``), c = k + n.
+
+    ``cohort`` only gives c. Column j < k is the initial cohort of age
+    k - 1 - j at the end of year -1; column k + c0 is the cohort of year c0.
+    out[t, j] is its stock at the end of year t [t].
+    """
+    n = inflow.shape[0]
+    k = init.shape[0]
+    ns = n + k + 1
+    surv = np.empty(ns)
+    _survival(pdf, ns, surv)
+    for t in range(n):
+        for j in range(k + n):
+            out[t, j] = 0.0
+    for j in range(k):
+        a = k - 1 - j
+        s_a = init[a]
+        if surv[a] > 0.0:
+            scale = s_a / surv[a]
+            for t in range(n):
+                out[t, j] = scale * surv[t + 1 + a]
+    for c in range(n):
+        x = inflow[c]
+        for t in range(c, n):
+            out[t, k + c] = x * surv[t - c]
+
+
+stock_by_cohort = guvectorize(
+    ["void(float64[:], float64[:], float64[:], float64[:], float64[:, :])"],
+    "(n),(m),(k),(c)->(n,c)",
+    nopython=True,
+    cache=True,
+)(_stock_by_cohort_py)
+
+
+# --- stock-driven -------------------------------------------------------------
+
+
+def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock, unmet, early):
+    """Inflow and outflow that give a stock target, solved year by year.
+
+    gufunc ``(n),(m),(k),(n),()->(n),(n),(n),(n),(n)``.
+
+    Parameters
+    ----------
+    target : ndarray (n,)
+        Stock target at the end of each year [t] (ignored in history years).
+    pdf : ndarray (m,)
+        Retirement share by age [1].
+    init : ndarray (k,)
+        Initial stock by age [t].
+    history : ndarray (n,)
+        Given inflows [t yr-1]: the years before the first NaN are
+        inflow-driven with these inflows, the rest stock-driven.
+    policy : int
+        0 ``clip`` or 1 ``retire_early``: what happens when the target falls
+        faster than products retire.
+    inflow, outflow, stock, unmet, early : ndarray (n,)
+        Outputs: inflow and outflow [t yr-1], stock [t], unmet stock decline
+        (stock above target under ``clip``) [t], early retirement (extra
+        outflow under ``retire_early``) [t yr-1].
+
+    Notes
+    -----
+    With ``out_old(t)`` the retirements of earlier cohorts in year t and
+    S(0) = 1 - pdf(0), the inflow that meets the target is
+
+        inflow(t) = (target(t) - stock(t - 1) + out_old(t)) / S(0).
+
+    When that is negative, ``clip`` sets inflow(t) = 0 and keeps
+    stock(t) = stock(t - 1) - out_old(t) > target(t), reporting
+    unmet(t) = stock(t) - target(t); ``retire_early`` sets inflow(t) = 0 and
+    retires early(t) = stock(t - 1) - out_old(t) - target(t) extra, taken from
+    every cohort in use in proportion to its remaining stock, so the future
+    retirements of all those cohorts scale by target(t) / (stock(t - 1) -
+    out_old(t)). Mass balance holds every year in both policies. A NaN or
+    negative target, or S(0) = 0 (no stock can be held), makes that year and
+    all later years NaN.
+    """
+    n = target.shape[0]
+    m = pdf.shape[0]
+    for t in range(n):
+        outflow[t] = 0.0
+        unmet[t] = 0.0
+        early[t] = 0.0
+    s_prev = _initial_outflow(pdf, init, outflow)
+    hi = _support(pdf)[1]
+    f0 = pdf[0] if m > 0 else 0.0
+    s0 = 1.0 - f0
+    given = True
+    for t in range(n):
+        if given and math.isnan(history[t]):
+            given = False
+        if given:
+            x = history[t]
+            out_t = outflow[t] + x * f0
+            s = s_prev + x - out_t
+        else:
+            tg = target[t]
+            rhs = tg - s_prev + outflow[t]
+            if math.isnan(rhs) or tg < 0.0 or not s0 > 0.0:
+                x = np.nan
+                out_t = np.nan
+                s = np.nan
+            elif rhs >= 0.0:
+                x = rhs / s0
+                out_t = outflow[t] + x * f0
+                s = tg
+            else:
+                x = 0.0
+                if policy == POLICY_RETIRE_EARLY:
+                    avail = s_prev - outflow[t]
+                    e = avail - tg
+                    early[t] = e
+                    out_t = outflow[t] + e
+                    kf = tg / avail
+                    for t2 in range(t + 1, n):
+                        outflow[t2] *= kf
+                    s = tg
+                else:
+                    out_t = outflow[t]
+                    s = s_prev - out_t
+                    unmet[t] = s - tg
+        inflow[t] = x
+        stock[t] = s
+        s_prev = s
+        # scatter this cohort's retirements (age 0 included: outflow[t] + x * pdf[0]
+        # is out_t again); a loop from age 0 keeps the compiler vectorising
+        end = min(hi, n - t)
+        for a in range(end):
+            outflow[t + a] += x * pdf[a]
+        outflow[t] = out_t
+
+
+_stock_core = njit(cache=True, nogil=True)(_stock_driven_py)
+
+stock_driven = guvectorize(
+    [
+        "void(float64[:], float64[:], float64[:], float64[:], int64, "
+        "float64[:], float64[:], float64[:], float64[:], float64[:])"
+    ],
+    "(n),(m),(k),(n),()->(n),(n),(n),(n),(n)",
+    nopython=True,
+    cache=True,
+)(_stock_driven_py)
+
+
+# --- fused: lifetime parameters -> stock model ---------------------------------
+
+
+def _inflow_driven_params_py(inflow, init, model, p1, p2, shift, outflow, stock):
+    """Inflow-driven model with the pdf evaluated from parameters in the kernel.
+
+    gufunc ``(n),(k),(),(),(),()->(n),(n)``: inflow [t yr-1], init [t],
+    model code, p1, p2, shift (see :mod:`ndsim.kernels.lifetime`)
+    -> outflow [t yr-1], stock [t]. The pdf covers the n + k ages the
+    horizon can reach.
+    """
+    pdf = np.empty(inflow.shape[0] + init.shape[0])
+    pdf_from_params(model, p1, p2, shift, pdf)
+    _inflow_core(inflow, pdf, init, outflow, stock)
+
+
+inflow_driven_params = guvectorize(
+    ["void(float64[:], float64[:], int64, float64, float64, float64, float64[:], float64[:])"],
+    "(n),(k),(),(),(),()->(n),(n)",
+    nopython=True,
+    cache=True,
+)(_inflow_driven_params_py)
+
+
+def _stock_driven_params_py(
+    target, init, history, model, p1, p2, shift, policy, inflow, outflow, stock, unmet, early
+):
+    """Stock-driven model with the pdf evaluated from parameters in the kernel.
+
+    gufunc ``(n),(k),(n),(),(),(),(),()->(n),(n),(n),(n),(n)``; arguments as
+    in :func:`_stock_driven_py` with the pdf replaced by model, p1, p2, shift.
+    """
+    pdf = np.empty(target.shape[0] + init.shape[0])
+    pdf_from_params(model, p1, p2, shift, pdf)
+    _stock_core(target, pdf, init, history, policy, inflow, outflow, stock, unmet, early)
+
+
+stock_driven_params = guvectorize(
+    [
+        "void(float64[:], float64[:], float64[:], int64, float64, float64, float64, int64, "
+        "float64[:], float64[:], float64[:], float64[:], float64[:])"
+    ],
+    "(n),(k),(n),(),(),(),(),()->(n),(n),(n),(n),(n)",
+    nopython=True,
+    cache=True,
+)(_stock_driven_params_py)

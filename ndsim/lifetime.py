@@ -1,0 +1,484 @@
+"""Lifetime models: discrete probability of retiring at each age, per product and draw.
+
+A :class:`Lifetime` holds a model name, a timing convention and parameters
+that may be numbers or :class:`xarray.DataArray` objects carrying ``draw``,
+``product`` or any other dimension. :meth:`Lifetime.pdf` turns it into the
+share of a cohort that retires at each whole age a = 0, 1, ..., evaluated
+once per age (never on a year x cohort triangle), which the stock kernels of
+:mod:`ndsim.dsm` convolve with the inflows.
+
+Models
+------
+``fixed`` (mean)
+    Every product retires at age ``mean`` [yr]. A fractional lifetime splits
+    linearly between the neighbouring ages (L = 7.3: 70 % at age 7, 30 % at
+    age 8), which is what a fixed lifetime gives when inflows spread evenly
+    over the year; so a Monte Carlo draw of L changes outflows smoothly.
+    Whole-year lifetimes retire at exactly age L under both timings:
+    F_out(t) = F_in(t - L).
+``normal`` (mean, sd)
+    Normal lifetime [yr]. The probability of a lifetime below zero (Phi(-mean
+    / sd), e.g. 0.04 % for mean = 10, sd = 3) is not dropped: it retires at age
+    0 together with the mass between 0 and the first year end, so a cohort's
+    shares still sum to 1 (the same as flodym 1.1 and ODYM, which take
+    differences of the untruncated survival function).
+``lognormal`` (mean, sd)
+    Log-normal lifetime with the given mean and standard deviation *of the
+    lifetime itself* [yr]: sigma^2 = ln(1 + sd^2 / mean^2), mu = ln(mean) -
+    sigma^2 / 2.
+``weibull`` (shape, scale)
+    S(x) = exp(-(x / scale)^shape); or from mean and sd with
+    :meth:`Lifetime.weibull_from_mean_sd`.
+``gamma`` (mean, sd) or (shape, scale)
+    Gamma lifetime; shape = mean^2 / sd^2, scale = sd^2 / mean.
+``table`` (survival)
+    An empirical survival table S(a) over ``age`` [1]: the share of a cohort
+    still in use at the end of the year in which it is a years old (a = 0 is
+    its inflow year). Ages past the table keep its last value (what has not
+    retired by then never does). Used as given under both timings.
+
+Timing
+------
+``"end"`` (default, ODYM's convention): products enter at the end of their
+inflow year and a cohort is a whole years old at the end of year c + a, so
+S(a) = P(X > a). ``"middle"`` (flodym's default ``inflow_at="middle"``):
+products enter mid-year, S(a) = P(X > a + 1/2). In both, the share retiring
+at age a is f(a) = S(a - 1) - S(a) with S(-1) = 1, and the stock is counted
+at the end of the year. The chosen timing is written to the output
+attributes (``lifetime_timing``).
+
+References
+----------
+Lauinger, D., Billy, R. G., Dürrschnabel, J. et al. (2025) flodym: Flexible
+Open Dynamic Material Systems Model. doi:10.5281/zenodo.14284339.
+Pauliuk, S. & Heeren, N. (2020) ODYM — An open software framework for studying
+dynamic material systems. J. Ind. Ecol. 24:446-458. doi:10.1111/jiec.12952.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ndsim.conventions import AGE, DEFAULT_TIMING, PRODUCT, TIMING_CONVENTIONS
+from ndsim.errors import ValidationError
+from ndsim.kernels.lifetime import MODEL_CODES
+
+#: parameters each model accepts (alternatives separated)
+MODEL_PARAMS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "fixed": (("mean",),),
+    "normal": (("mean", "sd"),),
+    "lognormal": (("mean", "sd"),),
+    "weibull": (("shape", "scale"),),
+    "gamma": (("mean", "sd"), ("shape", "scale")),
+    "table": (("survival",),),
+}
+MODELS = tuple(MODEL_PARAMS)
+#: timing -> offset [yr] between the inflow point and the end of the inflow year
+TIMING_SHIFT = {"end": 0.0, "middle": 0.5}
+
+Param = float | xr.DataArray
+
+
+def _offending(mask, value) -> str:
+    """List up to 10 offending positions (dim=label) and values of a bad parameter."""
+    if isinstance(mask, xr.DataArray) and mask.ndim:
+        vals = value.broadcast_like(mask).transpose(*mask.dims).values
+        idx = np.argwhere(mask.values)
+        items = []
+        for pos in idx[:10]:
+            label = ", ".join(
+                f"{d}={mask[d].values[i].item() if d in mask.coords else i}"
+                for d, i in zip(mask.dims, pos, strict=True)
+            )
+            items.append(f"[{label}] {float(vals[tuple(pos)])!r}")
+        more = f" and {len(idx) - 10} more" if len(idx) > 10 else ""
+        return "; ".join(items) + more
+    return repr(float(np.asarray(value).ravel()[0]))
+
+
+def _check(name: str, field: str, value: Param, ok) -> None:
+    """Raise ValidationError if ``ok(value)`` is False anywhere (NaN counts as bad)."""
+    arr = value if isinstance(value, xr.DataArray) else np.asarray(value, dtype=float)
+    with np.errstate(invalid="ignore"):
+        good = ok(arr)
+    bad = ~good
+    if bool(np.any(bad)):
+        raise ValidationError(
+            f"lifetime {name!r}: {field} out of range: {_offending(bad, value)}", field=field
+        )
+
+
+class Lifetime:
+    """A lifetime distribution of one product (or of several, through parameter dims).
+
+    Parameters
+    ----------
+    model : {"fixed", "normal", "lognormal", "weibull", "gamma", "table"}
+        The distribution (see the module docstring).
+    timing : {"end", "middle"}
+        When in the year products enter the stock; default "end".
+    **params : float or xarray.DataArray
+        The model's parameters [yr] (``survival`` [1] for ``table``); arrays
+        may carry ``draw``, ``product`` and other dims, which broadcast.
+
+    Examples
+    --------
+    >>> lt = Lifetime("normal", mean=10.0, sd=3.0)
+    >>> f = lt.pdf(51)  # share retiring at ages 0..50
+    >>> round(float(f.sum()), 6)
+    1.0
+
+    Raises
+    ------
+    ValidationError
+        Unknown model or timing, missing or extra parameters, or a parameter
+        out of range (listing the offending positions).
+    """
+
+    __slots__ = ("_model", "_timing", "_params")
+
+    def __init__(self, model: str, timing: str = DEFAULT_TIMING, **params: Param):
+        if model not in MODEL_PARAMS:
+            raise ValidationError(
+                f"lifetime model {model!r} unknown; valid: {', '.join(MODELS)}", field="model"
+            )
+        if timing not in TIMING_CONVENTIONS:
+            raise ValidationError(
+                f"lifetime timing {timing!r} unknown; valid: {', '.join(TIMING_CONVENTIONS)}",
+                field="timing",
+            )
+        given = set(params)
+        if not any(given == set(names) for names in MODEL_PARAMS[model]):
+            options = " or ".join("(" + ", ".join(n) + ")" for n in MODEL_PARAMS[model])
+            raise ValidationError(
+                f"lifetime {model!r} takes parameters {options}; got ({', '.join(sorted(given))})",
+                field="parameter",
+            )
+        clean = {}
+        for key, value in params.items():
+            if not isinstance(value, xr.DataArray):
+                value = float(value)
+            clean[key] = value
+        object.__setattr__(self, "_model", model)
+        object.__setattr__(self, "_timing", timing)
+        object.__setattr__(self, "_params", MappingProxyType(clean))
+        self._validate()
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Lifetime is immutable; use with_params() or with_timing()")
+
+    # --- properties -----------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        """The model name."""
+        return self._model
+
+    @property
+    def timing(self) -> str:
+        """The timing convention ("end" or "middle")."""
+        return self._timing
+
+    @property
+    def params(self) -> Mapping[str, Param]:
+        """The parameters as given (read-only)."""
+        return self._params
+
+    def __getattr__(self, name: str) -> Param:
+        params = object.__getattribute__(self, "_params")
+        if name in params:
+            return params[name]
+        raise AttributeError(f"Lifetime has no attribute or parameter {name!r}")
+
+    def __repr__(self) -> str:
+        def show(v):
+            return f"DataArray{tuple(v.dims)}" if isinstance(v, xr.DataArray) else repr(v)
+
+        ps = ", ".join(f"{k}={show(v)}" for k, v in self._params.items())
+        return f"Lifetime({self._model!r}, timing={self._timing!r}, {ps})"
+
+    def with_params(self, **params: Param) -> Lifetime:
+        """A copy with some parameters replaced (e.g. Monte Carlo draws of ``mean``)."""
+        return Lifetime(self._model, self._timing, **{**self._params, **params})
+
+    def with_timing(self, timing: str) -> Lifetime:
+        """A copy with another timing convention."""
+        return Lifetime(self._model, timing, **self._params)
+
+    # --- constructors ---------------------------------------------------------
+
+    @classmethod
+    def weibull_from_mean_sd(cls, mean: Param, sd: Param, timing: str = DEFAULT_TIMING) -> Lifetime:
+        """A Weibull lifetime with the given mean and standard deviation [yr].
+
+        Notes
+        -----
+        The shape k solves ln Gamma(1 + 2/k) - 2 ln Gamma(1 + 1/k) = ln(1 + sd^2/mean^2)
+        (bisection on ln k, elementwise, to machine precision); then
+        scale = mean / Gamma(1 + 1/k).
+        """
+        _check("weibull", "mean", mean, lambda v: v > 0)
+        _check("weibull", "sd", sd, lambda v: v > 0)
+        shape, scale = xr.apply_ufunc(_weibull_shape_scale, mean, sd, output_core_dims=[[], []])
+        if not isinstance(mean, xr.DataArray) and not isinstance(sd, xr.DataArray):
+            shape, scale = float(shape), float(scale)
+        return cls("weibull", timing, shape=shape, scale=scale)
+
+    # --- validation -----------------------------------------------------------
+
+    def _validate(self) -> None:
+        m, p = self._model, self._params
+        if m == "fixed":
+            _check(m, "mean", p["mean"], lambda v: v >= 0)
+        elif m in ("normal", "lognormal") or (m == "gamma" and "mean" in p):
+            _check(m, "mean", p["mean"], (lambda v: v >= 0) if m == "normal" else (lambda v: v > 0))
+            _check(m, "sd", p["sd"], lambda v: v > 0)
+        elif m in ("weibull", "gamma"):
+            _check(m, "shape", p["shape"], lambda v: v > 0)
+            _check(m, "scale", p["scale"], lambda v: v > 0)
+        elif m == "table":
+            s = p["survival"]
+            if not isinstance(s, xr.DataArray) or AGE not in s.dims:
+                raise ValidationError(
+                    "lifetime 'table': survival must be a DataArray with an 'age' dim",
+                    field="survival",
+                )
+            _check(m, "survival", s, lambda v: (v >= 0) & (v <= 1))
+            rise = s.diff(AGE) > 1e-12
+            if bool(rise.any()):
+                raise ValidationError(
+                    f"lifetime 'table': survival increases with age at {_offending(rise, s)}",
+                    field="survival",
+                )
+
+    # --- evaluation -----------------------------------------------------------
+
+    @property
+    def fusable(self) -> bool:
+        """True if the stock kernels can evaluate this model from its parameters."""
+        return self._model in MODEL_CODES
+
+    def kernel_params(self) -> tuple[int, Param, Param, float]:
+        """(model code, p1, p2, shift) for the kernels of :mod:`ndsim.kernels`."""
+        if not self.fusable:
+            raise ValidationError(f"lifetime {self._model!r} is not evaluated in the kernels")
+        p = self._params
+        shift = TIMING_SHIFT[self._timing]
+        if self._model == "fixed":
+            return MODEL_CODES["fixed"], p["mean"], 0.0, shift
+        if self._model == "weibull":
+            return MODEL_CODES["weibull"], p["shape"], p["scale"], shift
+        return MODEL_CODES[self._model], p["mean"], p["sd"], shift
+
+    def pdf(self, n_ages: int) -> xr.DataArray:
+        """Share of a cohort retiring at each age a = 0..n_ages-1 [1].
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims: the parameters' dims, then ``age``; attrs ``units``,
+            ``long_name``, ``lifetime_model``, ``lifetime_timing``.
+            The shares sum to 1 minus what survives age n_ages - 1.
+        """
+        n_ages = int(n_ages)
+        if n_ages < 1:
+            raise ValidationError(f"lifetime pdf: n_ages must be >= 1, got {n_ages}")
+        ages = xr.DataArray(np.arange(n_ages, dtype=float), dims=[AGE])
+        if self.fusable:
+            from ndsim.kernels.lifetime import pdf_params
+
+            code, p1, p2, shift = self.kernel_params()
+            out = xr.apply_ufunc(
+                pdf_params,
+                code,
+                p1,
+                p2,
+                shift,
+                ages,
+                input_core_dims=[[], [], [], [], [AGE]],
+                output_core_dims=[[AGE]],
+                dask="parallelized",
+                output_dtypes=[float],
+            )
+        elif self._model == "gamma":
+            out = self._gamma_pdf(ages)
+        else:
+            out = self._table_pdf(n_ages)
+        out = out.assign_coords({AGE: np.arange(n_ages)})
+        out.attrs = self.attrs()
+        out.attrs.update(units="1", long_name="share of a cohort retiring at each age")
+        return out
+
+    def survival(self, n_ages: int) -> xr.DataArray:
+        """Share of a cohort still in use at the end of the year it is a years old [1]."""
+        f = self.pdf(n_ages)
+        s = 1.0 - f.cumsum(AGE)
+        s.attrs = self.attrs()
+        s.attrs.update(units="1", long_name="share of a cohort still in use at each age")
+        return s
+
+    def attrs(self) -> dict[str, str]:
+        """Attributes that describe this lifetime on outputs."""
+        return {"lifetime_model": self._model, "lifetime_timing": self._timing}
+
+    def _gamma_pdf(self, ages: xr.DataArray) -> xr.DataArray:
+        from scipy.special import gammainc, gammaincc
+
+        p = self._params
+        if "mean" in p:
+            shape = (p["mean"] / p["sd"]) ** 2
+            scale = p["sd"] ** 2 / p["mean"]
+        else:
+            shape, scale = p["shape"], p["scale"]
+        x = (ages + TIMING_SHIFT[self._timing]) / scale
+        cdf = xr.apply_ufunc(gammainc, shape, x, dask="allowed")
+        sf = xr.apply_ufunc(gammaincc, shape, x, dask="allowed")
+        return _pdf_from_cdf_sf(cdf, sf)
+
+    def _table_pdf(self, n_ages: int) -> xr.DataArray:
+        s = self._params["survival"].sortby(AGE).transpose(..., AGE)
+        idx = np.minimum(np.arange(n_ages), s.sizes[AGE] - 1)  # hold the last value
+        sv = s.isel({AGE: idx}).drop_vars(AGE, errors="ignore")
+        return sv.shift({AGE: 1}, fill_value=1.0) - sv
+
+    def __reduce__(self):
+        return (_rebuild, (self._model, self._timing, dict(self._params)))
+
+
+def _rebuild(model: str, timing: str, params: dict) -> Lifetime:
+    return Lifetime(model, timing, **params)
+
+
+def _pdf_from_cdf_sf(cdf: xr.DataArray, sf: xr.DataArray) -> xr.DataArray:
+    """f(a) from F and S at the year ends: differences of F below the median, of S above."""
+    prev_cdf = cdf.shift({AGE: 1}, fill_value=0.0)
+    prev_sf = sf.shift({AGE: 1}, fill_value=1.0)
+    return xr.where(cdf <= 0.5, cdf - prev_cdf, prev_sf - sf)
+
+
+def _weibull_shape_scale(mean, sd):
+    """Weibull shape and scale with the given mean and sd (numpy, elementwise)."""
+    from scipy.special import gammaln
+
+    mean = np.asarray(mean, dtype=float)
+    sd = np.asarray(sd, dtype=float)
+    target = np.log1p((sd / mean) ** 2)
+    lo = np.full(np.broadcast(mean, sd).shape, math.log(0.02))
+    hi = np.full_like(lo, math.log(1000.0))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        k = np.exp(mid)
+        g = gammaln(1.0 + 2.0 / k) - 2.0 * gammaln(1.0 + 1.0 / k)
+        # g decreases with k: too large -> k too small -> raise lo
+        too_small = g > target
+        lo = np.where(too_small, mid, lo)
+        hi = np.where(too_small, hi, mid)
+        if np.all(hi - lo <= 4e-16 * np.abs(hi) + 1e-300):
+            break
+    k = np.exp(0.5 * (lo + hi))
+    scale = np.exp(np.log(mean) - gammaln(1.0 + 1.0 / k))
+    return k, scale
+
+
+def pdf_by_product(specs: Mapping[str, Lifetime], n_ages: int) -> xr.DataArray:
+    """Stack the pdfs of several products along ``product``.
+
+    Parameters
+    ----------
+    specs : mapping of product code -> Lifetime
+        All with the same timing.
+    n_ages : int
+        Number of ages (normally at least the number of years modelled).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (product, [other parameter dims, e.g. draw], age) [1].
+    """
+    timing = common_timing(specs)
+    pdfs = [spec.pdf(n_ages) for spec in specs.values()]
+    pdfs = xr.broadcast(*pdfs)
+    out = xr.concat(pdfs, dim=PRODUCT, coords="minimal", compat="override", join="outer")
+    out = out.assign_coords({PRODUCT: list(specs)}).transpose(PRODUCT, ..., AGE)
+    out.attrs = {
+        "units": "1",
+        "long_name": "share of a cohort retiring at each age",
+        "lifetime_model": ",".join(f"{p}:{s.model}" for p, s in specs.items()),
+        "lifetime_timing": timing,
+    }
+    return out
+
+
+def common_timing(specs: Mapping[str, Lifetime]) -> str:
+    """The timing shared by all specs; ValidationError if they differ or specs is empty."""
+    timings = {s.timing for s in specs.values()}
+    if len(timings) != 1:
+        raise ValidationError(
+            f"lifetimes: all products need one timing convention, got {sorted(timings) or 'none'}",
+            field="timing",
+        )
+    return timings.pop()
+
+
+def from_table(
+    table, variant: str, *, timing: str = DEFAULT_TIMING, file: str = "lifetimes.csv"
+) -> dict[str, Lifetime]:
+    """Build the lifetimes of one variant from the tidy ``lifetimes.csv`` table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``variant, product, parameter, value`` (parameter ``model``
+        holds the model name; the others are numbers in yr).
+    variant : str
+        e.g. ``"paper"`` or ``"literature"``.
+    timing : {"end", "middle"}
+    file : str
+        File name used in error messages.
+
+    Returns
+    -------
+    dict
+        product code -> :class:`Lifetime`, in the table's product order.
+    """
+    missing = {"variant", "product", "parameter", "value"} - set(table.columns)
+    if missing:
+        raise ValidationError(f"missing columns {sorted(missing)}", file=file)
+    rows = table[table["variant"].astype(str) == variant]
+    if rows.empty:
+        variants = sorted(set(table["variant"].astype(str)))
+        raise ValidationError(
+            f"variant {variant!r} not found; valid: {variants}", file=file, field="variant"
+        )
+    dup = rows.duplicated(["product", "parameter"], keep=False)
+    if dup.any():
+        bad = sorted(
+            {f"{p}/{q}" for p, q in rows.loc[dup, ["product", "parameter"]].itertuples(index=False)}
+        )
+        raise ValidationError(f"duplicate rows for {bad}", file=file, field="parameter")
+    specs: dict[str, Lifetime] = {}
+    for product, group in rows.groupby("product", sort=False):
+        values = dict(zip(group["parameter"].astype(str), group["value"], strict=True))
+        model = str(values.pop("model", "")).strip()
+        try:
+            params = {k: float(v) for k, v in values.items()}
+        except ValueError as err:
+            raise ValidationError(f"product {product}: {err}", file=file, field="value") from None
+        if model == "weibull" and set(params) == {"mean", "sd"}:
+            specs[str(product)] = Lifetime.weibull_from_mean_sd(
+                params["mean"], params["sd"], timing
+            )
+            continue
+        try:
+            specs[str(product)] = Lifetime(model, timing, **params)
+        except ValidationError as err:
+            raise ValidationError(
+                f"product {product}: {err}", file=file, field="parameter"
+            ) from None
+    return specs
