@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -107,6 +108,7 @@ REQUIRED_TABLES = (
     "lifetimes.csv",
 )
 OPTIONAL_TABLES = ("drivers.csv", "ownership.csv")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _YEAR = re.compile(r"^-?[0-9]{1,6}$")
 #: longest run a data set may span (first..forecast_last), in years
 MAX_SPAN = 1000
@@ -152,7 +154,7 @@ class Table:
 
     def error(self, field: str | None, message: str) -> ValidationError:
         """A ValidationError naming this file and ``field``."""
-        return ValidationError(message, file=self.label, field=field)
+        return ValidationError(_one_line(message), file=self.label, field=_one_line(field))
 
     def rows(self, mask: np.ndarray, *, show: str | None = None) -> str:
         """Describe the rows where ``mask`` is true: count, lines and key values."""
@@ -160,7 +162,9 @@ class Table:
         parts = []
         for i in index[:MAX_LISTED]:
             keys = ", ".join(
-                f"{k}={self.columns[k][i]}" for k in self.keys if k in self and self.columns[k][i]
+                f"{k}={_one_line(self.columns[k][i])}"
+                for k in self.keys
+                if k in self and self.columns[k][i]
             )
             text = f"line {self.lines[i]}" + (f" ({keys})" if keys else "")
             if show is not None:
@@ -169,6 +173,13 @@ class Table:
         more = f"; and {len(index) - MAX_LISTED} more" if len(index) > MAX_LISTED else ""
         noun = "row" if len(index) == 1 else "rows"
         return f"{len(index)} {noun}: " + "; ".join(parts) + more
+
+
+def _one_line(text: str | None) -> str | None:
+    """Escape line breaks and other control characters, so a message stays one line."""
+    if text is None or text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _closest(word: str, choices: Iterable[str]) -> str:
@@ -221,22 +232,31 @@ def read_table(folder: str | Path, name: str, *, required: bool = True) -> Table
     rows: list[list[str]] = []
     lines: list[int] = []
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            for row in reader:
-                if not row:  # a blank line
-                    continue
-                rows.append([cell.strip() for cell in row])
-                lines.append(reader.line_num)
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValidationError(
             f"unreadable: not UTF-8 text (byte {exc.start}: {exc.reason})", file=label
         ) from None
-    except csv.Error as exc:
-        raise ValidationError(f"unreadable CSV: {exc}", file=label) from None
     except OSError as exc:
         raise ValidationError(f"unreadable: {exc.strerror}", file=label) from None
+    control = _CONTROL.search(text)
+    if control:
+        line = text.count("\n", 0, control.start()) + 1
+        raise ValidationError(
+            f"unreadable CSV: control character {control.group()!r} on line {line} "
+            "(a binary file?)",
+            file=label,
+        )
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        for row in reader:
+            if not row:  # a blank line
+                continue
+            rows.append([cell.strip() for cell in row])
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise ValidationError(f"unreadable CSV: {exc}", file=label) from None
     if header is None or not any(h.strip() for h in header):
         raise ValidationError("empty file: no header line", file=label)
     header = [h.strip() for h in header]
@@ -511,12 +531,13 @@ def check_complete(
         counts = pd.Index(np.asarray(observed[column])).value_counts()
         for code in codes:
             others = [c for c in codes if c != code]
-            if counts.get(code, 0) < counts.max() and _closest(code, others):
+            n = counts.get(code, 0)
+            if n < counts.max() and (_closest(code, others) or 2 * n <= counts.max()):
                 mask = np.asarray(observed[column]) == code
                 raise table.error(
                     column,
                     f"unknown {column} '{code}'{_closest(code, others)} in {table.rows(mask)} "
-                    f"(it does not cover every year)",
+                    f"(it has {n} rows, the other codes up to {counts.max()})",
                 )
     frame = missing.to_frame(index=False)
     last_col = columns[-1]
