@@ -165,3 +165,54 @@ def test_china_paper_style_start_and_upstream_nan_after_2017(china):
             )
             < 1e-6
         )
+
+
+# --- the validation report ---------------------------------------------------------
+def test_reference_figures_are_parsed():
+    from ndsim.validation_report import _paper_number
+
+    assert _paper_number("15872") == 15872.0
+    assert _paper_number("15-20") == (15.0, 20.0)
+    assert _paper_number("2/3") == pytest.approx(2 / 3)
+    assert _paper_number("equal") == 1.0
+    assert _paper_number("<1") is None
+
+
+def test_back_calculated_inputs_are_read_from_quality_and_source(tmp_path):
+    from ndsim.validation_report import back_calculated
+
+    (tmp_path / "production.csv").write_text(
+        "product,year,value,unit,quality,source,method\n"
+        "A,2000,1,unit yr-1,estimate,Yao et al. (2021),scaled to the paper's 2017 level (f = 0.5)\n"
+        "A,2001,1,unit yr-1,estimate,Yao et al. (2021),scaled to the paper's 2017 level (f = 0.5)\n"
+        "B,2000,1,unit yr-1,estimate,Yao et al. (2021),scaled to the paper's 2017 level (f = 0.7)\n"
+        "C,2000,1,unit yr-1,statistic,Yao et al. (2021),as printed\n"
+        "D,2000,1,unit yr-1,estimate,own assumption,held\n"
+    )
+    table = back_calculated(tmp_path)
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row.file, row.key, row.years, row.rows) == ("production.csv", "A, B", "2000-2001", 3)
+
+
+@pytest.mark.slow
+def test_validation_report_on_the_china_run(china):
+    import pandas as pd
+
+    from ndsim.resources import reference_dir
+    from ndsim.validation_report import compare
+
+    _, res = china
+    table = compare(res, pd.read_csv(reference_dir() / "yao2021.csv", dtype={"year": str}))
+    keys = set(zip(table["item"], table["key"], strict=True))
+    assert {
+        ("mining", "unregistered"),
+        ("mining", "total"),
+        ("intermediate", "NdFeB"),
+        ("trade", "final_exports"),
+        ("consumption", "total"),
+        ("growth_rate_hist", "AC"),
+    } <= keys
+    assert (table.loc[table["large"], "why"].str.len() > 20).all()
+    total = table[(table["item"] == "consumption") & (table["key"] == "total")].iloc[0]
+    assert abs(total.deviation) < 1e-3

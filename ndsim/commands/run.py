@@ -179,7 +179,7 @@ def _supply_table(ds: xr.Dataset, end: int) -> str:
         lines.append(f"{str(s):<16}{first:>20}" + cells)
     lines.append(
         "r*: recycling rate of end-of-life flow that closes the gap ('!': above 100 %, not "
-        "reachable); share: recycled share of total supply."
+        "reachable; negative: oversupply); share: recycled share of total supply."
     )
     return "\n".join(lines)
 
@@ -202,6 +202,8 @@ def _fmt(v: float) -> str:
     if math.isnan(v):
         return "-"
     if abs(v) >= 1e6:
+        return f"{v:.3g}"
+    if abs(v) < 100:
         return f"{v:.3g}"
     return f"{v:,.0f}"
 
