@@ -107,7 +107,7 @@ REQUIRED_TABLES = (
     "recycling.csv",
     "lifetimes.csv",
 )
-OPTIONAL_TABLES = ("drivers.csv", "ownership.csv")
+OPTIONAL_TABLES = ("drivers.csv", "ownership.csv", "ownership_household.csv")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _YEAR = re.compile(r"^-?[0-9]{1,6}$")
 #: longest run a data set may span (first..forecast_last), in years
@@ -1169,6 +1169,18 @@ def check_dataset(folder: str | Path | None = None) -> CheckedData:
     )
     if ownership is not None:
         tables["ownership"] = ownership
+    per_household = _value_table(
+        ctx,
+        "ownership_household.csv",
+        {"product": codes},
+        kind="nonnegative",
+        years="run",
+        complete=False,
+        required=False,
+        unit=lambda t, i: f"{ctx.count_unit[t['product'][i]]} household-1",
+    )
+    if per_household is not None:
+        tables["ownership_household"] = per_household
     for data in tables.values():
         data.pop("_table", None)
     tables["_grids"] = grids  # type: ignore[assignment]

@@ -143,6 +143,11 @@ def test_drivers_and_ownership(tiny):
     )
     assert bool(own.sel(product="GEN").isnull().all())
     assert own.attrs["units"] == "count person-1"
+    per_household = tiny["ownership_household"]  # 50..90 per 100 households
+    np.testing.assert_allclose(
+        per_household.sel(product="FAN", year=slice(2000, 2004)), [0.5, 0.6, 0.7, 0.8, 0.9]
+    )
+    assert per_household.attrs["units"] == "count household-1"
 
 
 def test_every_value_has_a_quality_array_of_its_shape(tiny):
@@ -164,8 +169,9 @@ def test_optional_tables_may_be_absent(tmp_path):
     shutil.copytree(TINY, folder)
     (folder / "drivers.csv").unlink()
     (folder / "ownership.csv").unlink()
+    (folder / "ownership_household.csv").unlink()
     ds = load_dataset(folder)
-    for name in ("population", "gdp_per_capita", "ownership", "q_ownership"):
+    for name in ("population", "gdp_per_capita", "ownership", "q_ownership", "ownership_household"):
         assert name not in ds
     assert "production" in ds
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from ndsim.errors import ValidationError
 from ndsim.io.readers import load_dataset
 from ndsim.resources import data_dir
-from ndsim.validate import REQUIRED_TABLES, validate_dataset
+from ndsim.validate import OPTIONAL_TABLES, REQUIRED_TABLES, validate_dataset
 
 TINY = Path(__file__).parent / "data" / "tiny"
 DATASETS = [TINY] + ([data_dir()] if (data_dir() / "dataset.toml").is_file() else [])
@@ -186,353 +186,68 @@ def is_population(r: dict) -> bool:
     return r["driver"] == "population"
 
 
-# (id, edit, file, column or None, words the message must contain, whether the edit returns the line)
+# (id, edit, file, column named in the error or None, words the message must contain);
+# edits that change one row return its line, which the message must list
+# fmt: off
 CASES = [
-    (
-        "missing file",
-        lambda f: (f / "production.csv").unlink(),
-        "production.csv",
-        None,
-        "missing file",
-    ),
+    ("missing file", lambda f: (f / "production.csv").unlink(), "production.csv", None, "missing file"),
     ("missing toml", lambda f: (f / "dataset.toml").unlink(), "dataset.toml", None, "missing file"),
-    (
-        "toml syntax",
-        raw_edit("dataset.toml", lambda t: t + "\nname = \n"),
-        "dataset.toml",
-        None,
-        "TOML does not parse",
-    ),
-    (
-        "toml years",
-        raw_edit(
-            "dataset.toml", lambda t: re.sub(r"forecast_last\s*=\s*\d+", "forecast_last = 1990", t)
-        ),
-        "dataset.toml",
-        "years",
-        "first <= last",
-    ),
-    (
-        "toml misspelled key",
-        raw_edit("dataset.toml", lambda t: t.replace("forecast_last", "forcast_last")),
-        "dataset.toml",
-        "forcast_last",
-        "did you mean 'forecast_last'",
-    ),
-    (
-        "unreadable",
-        write_bytes("mining.csv", b"\xff\xfe\x00\x81garbage"),
-        "mining.csv",
-        None,
-        "not UTF-8",
-    ),
-    (
-        "NUL bytes",
-        write_bytes("mining.csv", b"ore_source,year\x00,value\n"),
-        "mining.csv",
-        None,
-        "unreadable CSV",
-    ),
+    ("toml syntax", raw_edit("dataset.toml", lambda t: t + "\nname = \n"), "dataset.toml", None, "TOML does not parse"),
+    ("toml years", raw_edit("dataset.toml", lambda t: re.sub(r"forecast_last\s*=\s*\d+", "forecast_last = 1990", t)), "dataset.toml", "years", "first <= last"),
+    ("toml misspelled key", raw_edit("dataset.toml", lambda t: t.replace("forecast_last", "forcast_last")), "dataset.toml", "forcast_last", "did you mean 'forecast_last'"),
+    ("unreadable", write_bytes("mining.csv", b"\xff\xfe\x00\x81garbage"), "mining.csv", None, "not UTF-8"),
+    ("NUL bytes", write_bytes("mining.csv", b"ore_source,year\x00,value\n"), "mining.csv", None, "unreadable CSV"),
     ("empty file", write_bytes("nd_content.csv", b""), "nd_content.csv", None, "no header"),
-    (
-        "header only",
-        raw_edit("production.csv", lambda t: t.splitlines()[0] + "\n"),
-        "production.csv",
-        "product",
-        "no rows",
-    ),
+    ("header only", raw_edit("production.csv", lambda t: t.splitlines()[0] + "\n"), "production.csv", "product", "no rows"),
     ("ragged long", ragged(True), "adoption_rate.csv", None, "ragged CSV"),
     ("ragged short", ragged(False), "adoption_rate.csv", None, "ragged CSV"),
-    (
-        "misspelled column",
-        rename_column("nd_content.csv", "value", "vaule"),
-        "nd_content.csv",
-        "value",
-        "'vaule'",
-    ),
-    (
-        "missing column",
-        drop_column("final_trade.csv", "quality"),
-        "final_trade.csv",
-        "quality",
-        "missing column",
-    ),
-    (
-        "unknown column",
-        add_column("mining.csv", "comment"),
-        "mining.csv",
-        "comment",
-        "unknown column",
-    ),
-    (
-        "unit does not parse",
-        set_cell("nd_content.csv", "unit", "g unicorn-1"),
-        "nd_content.csv",
-        "unit",
-        "does not parse",
-    ),
-    (
-        "unit wrong dimension",
-        set_cell("production.csv", "unit", "t"),
-        "production.csv",
-        "unit",
-        "cannot be converted",
-    ),
+    ("misspelled column", rename_column("nd_content.csv", "value", "vaule"), "nd_content.csv", "value", "'vaule'"),
+    ("missing column", drop_column("final_trade.csv", "quality"), "final_trade.csv", "quality", "missing column"),
+    ("unknown column", add_column("mining.csv", "comment"), "mining.csv", "comment", "unknown column"),
+    ("unit does not parse", set_cell("nd_content.csv", "unit", "g unicorn-1"), "nd_content.csv", "unit", "does not parse"),
+    ("unit wrong dimension", set_cell("production.csv", "unit", "t"), "production.csv", "unit", "cannot be converted"),
     ("unit empty", set_cell("mining.csv", "unit", ""), "mining.csv", "unit", "empty value"),
-    (
-        "NaN",
-        set_cell("production.csv", "value", "nan"),
-        "production.csv",
-        "value",
-        "not a finite number",
-    ),
+    ("NaN", set_cell("production.csv", "value", "nan"), "production.csv", "value", "not a finite number"),
     ("inf", set_cell("mining.csv", "value", "inf"), "mining.csv", "value", "not a finite number"),
-    (
-        "empty value",
-        set_cell("adoption_rate.csv", "value", ""),
-        "adoption_rate.csv",
-        "value",
-        "empty",
-    ),
-    (
-        "text value",
-        set_cell("final_trade.csv", "value", "abc"),
-        "final_trade.csv",
-        "value",
-        "not a finite number",
-    ),
-    (
-        "negative production",
-        set_cell("production.csv", "value", "-5"),
-        "production.csv",
-        "value",
-        "negative",
-    ),
-    (
-        "negative final trade",
-        set_cell("final_trade.csv", "value", "-1"),
-        "final_trade.csv",
-        "value",
-        "negative",
-    ),
-    (
-        "negative primary trade",
-        set_cell("primary_trade.csv", "value", "-1"),
-        "primary_trade.csv",
-        "value",
-        "negative",
-    ),
-    (
-        "negative content",
-        set_cell("nd_content.csv", "value", "-0.1"),
-        "nd_content.csv",
-        "value",
-        "negative",
-    ),
-    (
-        "negative lifetime",
-        set_cell("lifetimes.csv", "value", "-3", numeric_lifetime),
-        "lifetimes.csv",
-        "value",
-        "negative",
-    ),
-    (
-        "zero lifetime",
-        set_cell("lifetimes.csv", "value", "0", numeric_lifetime),
-        "lifetimes.csv",
-        "value",
-        "> 0",
-    ),
-    (
-        "adoption above 1",
-        set_cell("adoption_rate.csv", "value", "1.5", unit="1"),
-        "adoption_rate.csv",
-        "value",
-        "outside [0, 1]",
-    ),
-    (
-        "adoption 150 %",
-        set_cell("adoption_rate.csv", "value", "150", unit="%"),
-        "adoption_rate.csv",
-        "value",
-        "outside [0, 1]",
-    ),
-    (
-        "recycling above 1",
-        set_cell("recycling.csv", "value", "2", is_rate, unit="1"),
-        "recycling.csv",
-        "value",
-        "outside [0, 1]",
-    ),
-    (
-        "yield above 1",
-        set_cell("yields.csv", "value", "1.2", unit="1"),
-        "yields.csv",
-        "value",
-        "outside [0, 1]",
-    ),
+    ("empty value", set_cell("adoption_rate.csv", "value", ""), "adoption_rate.csv", "value", "empty"),
+    ("text value", set_cell("final_trade.csv", "value", "abc"), "final_trade.csv", "value", "not a finite number"),
+    ("negative production", set_cell("production.csv", "value", "-5"), "production.csv", "value", "negative"),
+    ("negative final trade", set_cell("final_trade.csv", "value", "-1"), "final_trade.csv", "value", "negative"),
+    ("negative primary trade", set_cell("primary_trade.csv", "value", "-1"), "primary_trade.csv", "value", "negative"),
+    ("negative content", set_cell("nd_content.csv", "value", "-0.1"), "nd_content.csv", "value", "negative"),
+    ("negative lifetime", set_cell("lifetimes.csv", "value", "-3", numeric_lifetime), "lifetimes.csv", "value", "negative"),
+    ("zero lifetime", set_cell("lifetimes.csv", "value", "0", numeric_lifetime), "lifetimes.csv", "value", "> 0"),
+    ("adoption above 1", set_cell("adoption_rate.csv", "value", "1.5", unit="1"), "adoption_rate.csv", "value", "outside [0, 1]"),
+    ("adoption 150 %", set_cell("adoption_rate.csv", "value", "150", unit="%"), "adoption_rate.csv", "value", "outside [0, 1]"),
+    ("recycling above 1", set_cell("recycling.csv", "value", "2", is_rate, unit="1"), "recycling.csv", "value", "outside [0, 1]"),
+    ("yield above 1", set_cell("yields.csv", "value", "1.2", unit="1"), "yields.csv", "value", "outside [0, 1]"),
     ("yield zero", set_cell("yields.csv", "value", "0", unit="1"), "yields.csv", "value", "> 0"),
-    (
-        "yield negative",
-        set_cell("yields.csv", "value", "-0.5", unit="1"),
-        "yields.csv",
-        "value",
-        "negative",
-    ),
-    (
-        "duplicate rows",
-        duplicate_first_row("production.csv"),
-        "production.csv",
-        "product/year",
-        "duplicate",
-    ),
-    (
-        "unknown product",
-        set_cell("production.csv", "product", "XYZ"),
-        "production.csv",
-        "product",
-        "unknown product",
-    ),
-    (
-        "product code case",
-        set_cell("adoption_rate.csv", "product", "fan"),
-        "adoption_rate.csv",
-        "product",
-        "unknown product",
-    ),
-    (
-        "unknown source",
-        set_cell("mining.csv", "ore_source", "BOGUS"),
-        "mining.csv",
-        "ore_source",
-        "",
-    ),
-    (
-        "unknown intermediate",
-        set_cell("intermediate_trade.csv", "intermediate", "unobtainium"),
-        "intermediate_trade.csv",
-        "intermediate",
-        "unknown intermediate",
-    ),
-    (
-        "unknown flow",
-        set_cell("final_trade.csv", "flow", "exprot"),
-        "final_trade.csv",
-        "flow",
-        "did you mean 'export'",
-    ),
-    (
-        "unknown year",
-        set_cell("production.csv", "year", "2099"),
-        "production.csv",
-        "year",
-        "unknown year",
-    ),
-    (
-        "not a year",
-        set_cell("mining.csv", "year", "20x0"),
-        "mining.csv",
-        "year",
-        "not an integer year",
-    ),
-    (
-        "years not contiguous",
-        drop_year("mining.csv", middle_year),
-        "mining.csv",
-        "year",
-        "not contiguous",
-    ),
-    (
-        "years do not cover",
-        drop_year("adoption_rate.csv", last_year),
-        "adoption_rate.csv",
-        "year",
-        "do not cover",
-    ),
-    (
-        "missing row",
-        drop_rows("production.csv", lambda r, rows: r is rows[1]),
-        "production.csv",
-        "product/year",
-        "missing rows",
-    ),
-    (
-        "unknown quality",
-        set_cell("production.csv", "quality", "guess"),
-        "production.csv",
-        "quality",
-        "unknown quality flag",
-    ),
-    (
-        "no source",
-        set_cell("nd_content.csv", "source", "", **{"method": ""}),
-        "nd_content.csv",
-        "source",
-        "empty source",
-    ),
-    (
-        "duplicate product",
-        duplicate_first_row("products.csv"),
-        "products.csv",
-        "product",
-        "duplicate",
-    ),
-    (
-        "bad count unit",
-        set_cell("products.csv", "count_unit", "widgets"),
-        "products.csv",
-        "count_unit",
-        "does not parse",
-    ),
-    (
-        "bad forecast method",
-        set_cell("products.csv", "forecast_method", "magic"),
-        "products.csv",
-        "forecast_method",
-        "unknown forecast method",
-    ),
-    (
-        "bad boolean",
-        set_cell("products.csv", "in_total_demand", "maybe"),
-        "products.csv",
-        "in_total_demand",
-        "not a boolean",
-    ),
-    (
-        "unknown lifetime model",
-        set_cell("lifetimes.csv", "value", "exponential", lambda r: r["parameter"] == "model"),
-        "lifetimes.csv",
-        "value",
-        "unknown lifetime model",
-    ),
+    ("yield negative", set_cell("yields.csv", "value", "-0.5", unit="1"), "yields.csv", "value", "negative"),
+    ("duplicate rows", duplicate_first_row("production.csv"), "production.csv", "product/year", "duplicate"),
+    ("unknown product", set_cell("production.csv", "product", "XYZ"), "production.csv", "product", "unknown product"),
+    ("product code case", set_cell("adoption_rate.csv", "product", "fan"), "adoption_rate.csv", "product", "unknown product"),
+    ("unknown source", set_cell("mining.csv", "ore_source", "BOGUS"), "mining.csv", "ore_source", "unknown ore_source 'BOGUS'"),
+    ("unknown intermediate", set_cell("intermediate_trade.csv", "intermediate", "unobtainium"), "intermediate_trade.csv", "intermediate", "unknown intermediate"),
+    ("unknown flow", set_cell("final_trade.csv", "flow", "exprot"), "final_trade.csv", "flow", "did you mean 'export'"),
+    ("unknown year", set_cell("production.csv", "year", "2099"), "production.csv", "year", "unknown year"),
+    ("not a year", set_cell("mining.csv", "year", "20x0"), "mining.csv", "year", "not an integer year"),
+    ("years not contiguous", drop_year("mining.csv", middle_year), "mining.csv", "year", "not contiguous"),
+    ("years do not cover", drop_year("adoption_rate.csv", last_year), "adoption_rate.csv", "year", "do not cover"),
+    ("missing row", drop_rows("production.csv", lambda r, rows: r is rows[1]), "production.csv", "product/year", "missing rows"),
+    ("unknown quality", set_cell("production.csv", "quality", "guess"), "production.csv", "quality", "unknown quality flag"),
+    ("no source", set_cell("nd_content.csv", "source", "", method=""), "nd_content.csv", "source", "empty source"),
+    ("duplicate product", duplicate_first_row("products.csv"), "products.csv", "product", "duplicate"),
+    ("bad count unit", set_cell("products.csv", "count_unit", "widgets"), "products.csv", "count_unit", "does not parse"),
+    ("bad forecast method", set_cell("products.csv", "forecast_method", "magic"), "products.csv", "forecast_method", "unknown forecast method"),
+    ("bad boolean", set_cell("products.csv", "in_total_demand", "maybe"), "products.csv", "in_total_demand", "not a boolean"),
+    ("unknown lifetime model", set_cell("lifetimes.csv", "value", "exponential", lambda r: r["parameter"] == "model"), "lifetimes.csv", "value", "unknown lifetime model"),
     ("lifetime parameter missing", drop_first_mean, "lifetimes.csv", "parameter", "needs mean"),
-    (
-        "zero population",
-        set_cell("drivers.csv", "value", "0", is_population),
-        "drivers.csv",
-        "value",
-        "> 0",
-    ),
-    (
-        "drivers do not cover",
-        raw_edit(
-            "dataset.toml",
-            lambda t: re.sub(
-                r"forecast_last\s*=\s*(\d+)", lambda m: f"forecast_last = {int(m.group(1)) + 1}", t
-            ),
-        ),
-        "drivers.csv",
-        "year",
-        "do not cover",
-    ),
-    (
-        "ownership per household",
-        set_cell("ownership.csv", "unit", "unit household-1"),
-        "ownership.csv",
-        "unit",
-        "cannot be converted",
-    ),
+    ("zero population", set_cell("drivers.csv", "value", "0", is_population), "drivers.csv", "value", "> 0"),
+    ("drivers do not cover", raw_edit("dataset.toml", lambda t: re.sub(r"forecast_last\s*=\s*(\d+)", lambda m: f"forecast_last = {int(m.group(1)) + 1}", t)), "drivers.csv", "year", "do not cover"),
+    ("ownership per household", set_cell("ownership.csv", "unit", "unit household-1"), "ownership.csv", "unit", "cannot be converted"),
+    ("household ownership per person", set_cell("ownership_household.csv", "unit", "unit person-1"), "ownership_household.csv", "unit", "cannot be converted"),
 ]
+# fmt: on
 
 
 @pytest.fixture(params=DATASETS, ids=[p.name for p in DATASETS], scope="module")
@@ -566,7 +281,7 @@ def test_validate_dataset_summary(tmp_path):
     summary = validate_dataset(TINY)
     assert summary.rows["production.csv"] == 15
     assert summary.rows["products.csv"] == 3
-    assert set(summary.rows) == set(REQUIRED_TABLES) | {"drivers.csv", "ownership.csv"}
+    assert set(summary.rows) == set(REQUIRED_TABLES) | set(OPTIONAL_TABLES)
     # production: one product per flag, 5 rows each
     shares = summary.quality_shares("production.csv")
     assert shares == pytest.approx({"statistic": 1 / 3, "literature": 1 / 3, "estimate": 1 / 3})

@@ -228,6 +228,14 @@ _INPUTS = [
         "observed ownership",
         "products in use per person (for Gompertz fits); NaN where not observed",
     ),
+    Variable(
+        "ownership_household",
+        (PRODUCT, YEAR),
+        "count household-1",
+        "observed ownership per household",
+        "products in use per household (shape data for Gompertz fits where ownership per "
+        "person is not observed; a household size is data, not a unit); NaN where not observed",
+    ),
 ]
 #: the input variables of the canonical Dataset (also added to ndsim.conventions)
 INPUT_VARIABLES = {v.name: register(v) if v.name not in ("mining",) else v for v in _INPUTS}
@@ -389,8 +397,9 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
         put_mask = drivers["driver"] == "gdp_per_capita"
         from_table("gdp_per_capita", drivers, (YEAR,), put_mask)
         data_vars["gdp_per_capita"][2]["units"] = checked.units["gdp_per_capita"]
-    if "ownership" in t:
-        from_table("ownership", t["ownership"], (PRODUCT, YEAR))
+    for name in ("ownership", "ownership_household"):
+        if name in t:
+            from_table(name, t[name], (PRODUCT, YEAR))
 
     product_coords = {
         "name": products["name"],
