@@ -728,9 +728,12 @@ def sensitivity_table(ds: xr.Dataset, top: int = 8) -> str:
         return ""
     lines = ["what drives the uncertainty (share of variance, SRC^2)"]
     for t in ds["target"].values:
+        r2 = float(ds["sensitivity_r2"].sel(target=t))
+        if math.isnan(r2):
+            lines.append(f"  {t}: the same in every draw, no variance to explain")
+            continue
         s = ds["sensitivity"].sel(target=t).fillna(0.0)
         order = np.argsort(-s.values, kind="stable")[:top]
-        r2 = float(ds["sensitivity_r2"].sel(target=t))
         lines.append(f"  {t} (linear R2 {r2:.2f}):")
         for i in order:
             lines.append(f"    {str(ds['input'].values[i]):<32}{100 * float(s.values[i]):6.1f} %")

@@ -39,6 +39,7 @@ The American Statistician 50(4), 361-365. doi:10.1080/00031305.1996.10473566
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,23 +104,29 @@ def _leaf_comoments(z, mean, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _hist_add(xt, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover - compiled
-    """Add values xt (s, n) to integer counts (s, nbins + 2): bin 0 under, nbins + 1 over."""
-    s, n = xt.shape
-    for j in range(s):
+def _hist_add(x, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover - compiled
+    """Add values x (n, s) to integer counts (s, nbins + 2): bin 0 under, nbins + 1 over.
+
+    Loops over blocks of 64 columns, so the counts of a block stay in cache
+    while the rows are read in memory order.
+    """
+    n, s = x.shape
+    for jb in range(0, s, 64):
+        je = min(jb + 64, s)
         for i in range(n):
-            v = xt[j, i]
-            if v != v:
-                nan_count[j] += 1
-                continue
-            t = (v - lo[j]) * inv_w[j]
-            if t < 0.0:
-                b = 0
-            elif t >= nbins:
-                b = nbins + 1
-            else:
-                b = int(t) + 1
-            counts[j, b] += 1
+            for j in range(jb, je):
+                v = x[i, j]
+                if v != v:
+                    nan_count[j] += 1
+                    continue
+                t = (v - lo[j]) * inv_w[j]
+                if t < 0.0:
+                    b = 0
+                elif t >= nbins:
+                    b = nbins + 1
+                else:
+                    b = int(t) + 1
+                counts[j, b] += 1
 
 
 def leaf_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -217,7 +224,8 @@ class HistSpec:
     @classmethod
     def from_pilot(cls, pilot: np.ndarray, nbins: int = HIST_BINS, margin: float = PILOT_MARGIN):
         """Bins over [min - m r, max + m r] of the pilot values (n, s), r = max - min."""
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN values (not modelled)
             lo = np.nanmin(pilot, axis=0) if pilot.size else np.zeros(pilot.shape[1])
             hi = np.nanmax(pilot, axis=0) if pilot.size else np.ones(pilot.shape[1])
         lo = np.where(np.isfinite(lo), lo, 0.0)
@@ -271,9 +279,10 @@ def reduce_chunk(
         counts = np.zeros((values.shape[1], hist.nbins + 2), dtype=np.int32)
         nanc = np.zeros(values.shape[1], dtype=np.int64)
         inv_w = 1.0 / hist.width
-        _hist_add(np.ascontiguousarray(values.T), hist.lo, inv_w, hist.nbins, counts, nanc)
+        _hist_add(np.ascontiguousarray(values), hist.lo, inv_w, hist.nbins, counts, nanc)
         part.counts, part.nan_count = counts, nanc
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN values (not modelled)
         part.vmin = np.nanmin(values, axis=0) if n else None
         part.vmax = np.nanmax(values, axis=0) if n else None
     if keep_values:
@@ -540,6 +549,9 @@ def src_from_comoments(zc: np.ndarray, n_inputs: int) -> tuple[np.ndarray, np.nd
         src[ok] = sol
         src[~ok] = 0.0
     r2 = np.nansum(src * rxy, axis=0) if p else np.zeros(rxy.shape[1])
+    constant = ~(sd[p:] > 0)  # a target without variance has no sensitivity
+    src[:, constant] = np.nan
+    r2[constant] = np.nan
     return src, r2
 
 

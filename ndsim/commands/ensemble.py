@@ -1,0 +1,181 @@
+"""``ndsim ensemble``: a Monte Carlo ensemble of a scenario, summarised (or in full) in one NetCDF file.
+
+A thin shell: parse -> check options -> load and check data and scenario
+(before computing) -> run chunk by chunk -> write -> print the uncertainty
+and sensitivity tables. An interrupted run (Ctrl-C, SIGTERM, a full disk)
+keeps its finished chunks next to the output and prints the command that
+resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+HELP = "Monte Carlo ensemble: summary statistics (or every draw) in one NetCDF file"
+DEFAULT_OUTPUT_DIR = Path("ndsim_output")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "ensemble",
+        help=HELP,
+        description=(
+            "Run a Monte Carlo ensemble of a scenario (default: the shipped baseline): the "
+            "uncertain inputs of its [uncertainty] table are drawn per draw, the whole model runs "
+            "chunk by chunk along the draw dimension, and the output holds summary statistics "
+            "over draws (stat: deterministic, mean, sd, q025, q25, q50, q75, q975) for every "
+            "output variable, plus the sensitivity of total demand, stock and end-of-life to the "
+            "inputs. Per-draw values depend only on the seed and the draw number, so results do "
+            "not depend on --chunk-size, the number of workers or the scheduler."
+        ),
+        epilog=(
+            "Examples: ndsim ensemble --draws 10000 --seed 1; "
+            "ndsim ensemble baseline --draws 100000 --workers 2 --output out.nc; "
+            "ndsim ensemble --draws 1000000 --scheduler tcp://10.0.0.5:8786. "
+            "If a run is interrupted, the same command with --resume continues it."
+        ),
+    )
+    p.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO")
+    p.add_argument("--draws", type=_int, required=True, metavar="N", help="number of draws")
+    p.add_argument(
+        "--chunk-size",
+        type=_int,
+        default=None,
+        metavar="K",
+        help="draws per chunk (memory per task; default min(N, 2000))",
+    )
+    p.add_argument("--seed", type=_int, default=0, metavar="S", help="random seed (default 0)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_int,
+        default=None,
+        metavar="W",
+        help="start a local dask.distributed cluster with W worker processes",
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on an existing dask.distributed cluster (tcp://host:port)",
+    )
+    p.add_argument("--data", metavar="DIR", help="data-set folder (default: the scenario's data)")
+    p.add_argument(
+        "--output",
+        metavar="FILE.nc",
+        help="NetCDF output (default: ndsim_output/<scenario>_ensemble.nc)",
+    )
+    fig = p.add_mutually_exclusive_group()
+    fig.add_argument(
+        "--figures", metavar="DIR", help="figure folder (default: ndsim_output/figures)"
+    )
+    fig.add_argument("--no-figures", action="store_true", help="write no figures")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="also write every draw (group 'draws' of the file, float32, compressed)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from OUTPUT.partial/ (same options required)",
+    )
+    p.set_defaults(func=main)
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    from ndsim import api
+    from ndsim.ensemble import (
+        _check_options,
+        ensemble_from_inputs,
+        sensitivity_table,
+        uncertainty_table,
+    )
+    from ndsim.errors import UsageError
+
+    _check_options(args.draws, args.chunk_size, args.seed, args.workers)
+    if args.output is not None and Path(args.output).is_dir():
+        raise UsageError(f"--output {args.output}: is a folder; give a file name such as out.nc")
+    inputs, sc = api.prepare(args.scenario, data=args.data)
+    output = Path(args.output) if args.output else DEFAULT_OUTPUT_DIR / f"{sc.name}_ensemble.nc"
+    try:
+        out = ensemble_from_inputs(
+            inputs,
+            sc,
+            draws=args.draws,
+            chunk_size=args.chunk_size,
+            seed=args.seed,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            output=output,
+            full=args.full,
+            resume=args.resume,
+        )
+    except (KeyboardInterrupt, OSError) as exc:
+        kept = getattr(exc, "ndsim_kept", None)
+        if kept is not None:
+            print(f"ndsim: resume with: {_resume_command(args)}", file=sys.stderr)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        print(f"ndsim: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"results: {output}")
+    if not args.no_figures:
+        figures = Path(args.figures) if args.figures else DEFAULT_OUTPUT_DIR / "figures"
+        _write_figures(out, figures)
+    print()
+    print(uncertainty_table(out))
+    table = sensitivity_table(out)
+    if table:
+        print()
+        print(table)
+    return 0
+
+
+def _resume_command(args: argparse.Namespace) -> str:
+    argv = sys.argv[1:] if sys.argv and Path(sys.argv[0]).name in ("ndsim", "cli.py") else None
+    if not argv or argv[0] != "ensemble":
+        argv = ["ensemble"]
+        if args.scenario:
+            argv.append(args.scenario)
+        argv += ["--draws", str(args.draws), "--seed", str(args.seed)]
+        for flag, value in (
+            ("--chunk-size", args.chunk_size),
+            ("--workers", args.workers),
+            ("--scheduler", args.scheduler),
+            ("--data", args.data),
+            ("--output", args.output),
+            ("--figures", args.figures),
+        ):
+            if value is not None:
+                argv += [flag, str(value)]
+        if args.no_figures:
+            argv.append("--no-figures")
+        if args.full:
+            argv.append("--full")
+    if "--resume" not in argv:
+        argv = [*argv, "--resume"]
+    return "ndsim " + " ".join(shlex.quote(a) for a in argv)
+
+
+def _write_figures(out, folder: Path) -> None:
+    try:
+        from ndsim.report.figures import write_all
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("ndsim.report.figures", "ndsim.report"):
+            raise
+        print("figures: not available in this version")
+        return
+    written = write_all(out, folder)
+    print(f"figures: {folder} ({len(written or [])} files)")
