@@ -9,6 +9,8 @@ forecast years, and the product groups of SPEC §1.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
@@ -67,7 +69,9 @@ def central(da: xr.DataArray) -> xr.DataArray:
             da = da.isel({cv.STAT: 0}, drop=True)
     if cv.DRAW in da.dims:
         attrs = da.attrs
-        da = da.median(cv.DRAW, skipna=True)
+        with warnings.catch_warnings():  # all-NaN years (e.g. upstream after accounting)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            da = da.median(cv.DRAW, skipna=True)
         da.attrs = attrs
     return da
 
@@ -97,7 +101,9 @@ def quantiles(da: xr.DataArray, reduce=None) -> tuple[xr.DataArray, bool] | None
     if cv.DRAW in da.dims:
         if reduce is not None:
             da = reduce(da)
-        q = da.quantile([0.025, 0.25, 0.5, 0.75, 0.975], dim=cv.DRAW, skipna=True)
+        with warnings.catch_warnings():  # all-NaN years (e.g. supply before its base year)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q = da.quantile([0.025, 0.25, 0.5, 0.75, 0.975], dim=cv.DRAW, skipna=True)
         return q.assign_coords(quantile=names), True
     if cv.STAT in da.dims:
         if not set(names) <= {str(s) for s in da[cv.STAT].values}:

@@ -92,14 +92,18 @@ def shades(colour: str, n: int) -> list[str]:
     if n <= 1:
         return [to_hex(to_rgb(colour))]
     base = to_rgb(colour)
+    lo, hi = (-0.35, 0.6) if n <= 5 else (-0.5, 0.75)
     out = []
     for i in range(n):
-        t = -0.35 + 0.95 * i / (n - 1)  # < 0 darkens towards black, > 0 lightens towards white
+        t = lo + (hi - lo) * i / (n - 1)  # < 0 darkens towards black, > 0 lightens towards white
         if t < 0:
             rgb = tuple(c * (1 + t) for c in base)
         else:
             rgb = tuple(c + (1 - c) * t * 0.75 for c in base)
         out.append(to_hex(rgb))
+    if n > 5:  # many members: interleave dark and light so neighbouring layers differ more
+        half = (n + 1) // 2
+        out = [out[i // 2 + (half if i % 2 else 0)] for i in range(n)]
     return out
 
 
