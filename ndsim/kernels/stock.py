@@ -176,12 +176,19 @@ def _inflow_driven_py(inflow, pdf, init, outflow, stock):
 
 _inflow_core = njit(cache=True, nogil=True)(_inflow_driven_py)
 
+
+def _inflow_driven_gu(inflow, pdf, init, outflow, stock):
+    # a separate function: compiling one Python function twice with cache=True
+    # (njit and guvectorize) can mix up their cache entries
+    _inflow_core(inflow, pdf, init, outflow, stock)
+
+
 inflow_driven = guvectorize(
     ["void(float64[:], float64[:], float64[:], float64[:], float64[:])"],
     "(n),(m),(k)->(n),(n)",
     nopython=True,
     cache=True,
-)(_inflow_driven_py)
+)(_inflow_driven_gu)
 
 
 def _stock_by_cohort_py(inflow, pdf, init, cohort, out):
@@ -321,6 +328,11 @@ def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock,
 
 _stock_core = njit(cache=True, nogil=True)(_stock_driven_py)
 
+
+def _stock_driven_gu(target, pdf, init, history, policy, inflow, outflow, stock, unmet, early):
+    _stock_core(target, pdf, init, history, policy, inflow, outflow, stock, unmet, early)
+
+
 stock_driven = guvectorize(
     [
         "void(float64[:], float64[:], float64[:], float64[:], int64, "
@@ -329,7 +341,7 @@ stock_driven = guvectorize(
     "(n),(m),(k),(n),()->(n),(n),(n),(n),(n)",
     nopython=True,
     cache=True,
-)(_stock_driven_py)
+)(_stock_driven_gu)
 
 
 # --- fused: lifetime parameters -> stock model ---------------------------------
