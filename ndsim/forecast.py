@@ -513,7 +513,7 @@ def fit_products(
     inputs : xarray.Dataset
         Canonical inputs: ``gdp_per_capita``, ``population`` (year), ``nd_content``,
         ``adoption_rate`` and, where available, observed ``ownership`` (product, year)
-        [count person-1].
+        [count person-1] or ``ownership_household`` [count household-1].
     accounted_stock, accounted_inflow : xarray.DataArray
         Accounted stock [t] and use-stage inflow [t yr-1] (product, year), first..T.
     pdf : xarray.DataArray
@@ -540,7 +540,11 @@ def fit_products(
        fitted to them (saturation held if given), then the saturation level is
        rescaled so the curve meets the accounted ownership of T (the shape comes
        from the survey, the level from the accounting; the ratio is reported).
-    3. Otherwise the ownership the accounting implies, S / (MI AR) / population,
+    3. Else at least :data:`MIN_OBSERVED_POINTS` values of ``ownership_household``
+       (units per household, e.g. the NBS survey): the same, as shape only; the
+       splice turns the level into units per person, which holds the household
+       size at its level of T (an assumption: household size kept falling).
+    4. Otherwise the ownership the accounting implies, S / (MI AR) / population,
        in the years whose empty-start bias (:func:`ndsim.gompertz.empty_start_bias`)
        is at most :data:`BIAS_THRESHOLD`, with the curve forced through T.
 
