@@ -394,3 +394,16 @@ def test_monte_carlo_factors_on_growth_rates_and_gompertz_shape(result):
             expected = s17 * v_ratio * float(pop.sel(year=t)) / float(pop.sel(year=LAST))
             got = float(out["stock"].sel(product="A", year=t).isel(draw=d))
             assert got == pytest.approx(expected, rel=1e-11)
+
+
+def test_household_ownership_used_as_shape():
+    inputs = make_inputs()
+    inputs["ownership_household"] = inputs["ownership"] * 3.0  # 3 persons per household
+    inputs["ownership"] = inputs["ownership"] * np.nan
+    out = fc.project(inputs, make_hist(), make_scenario(), make_pdf())
+    assert "per household" in str(out["gompertz_method"].sel(product="A").values)
+    # shape from the survey (alpha, beta), level from the accounted 2017 stock
+    assert float(out["gompertz_alpha"].sel(product="A")) == pytest.approx(-6.0, rel=1e-6)
+    assert curve_stock(out, inputs, "A", LAST) == pytest.approx(
+        float(out["stock"].sel(product="A", year=LAST)), rel=1e-12
+    )
