@@ -272,7 +272,8 @@ def read_table(folder: str | Path, name: str, *, required: bool = True) -> Table
         shown = "; ".join(f"line {line} has {n}" for line, n in ragged[:MAX_LISTED])
         more = f"; and {len(ragged) - MAX_LISTED} more" if len(ragged) > MAX_LISTED else ""
         raise ValidationError(
-            f"ragged CSV: the header has {len(header)} fields, {len(ragged)} rows differ: "
+            f"ragged CSV: the header has {len(header)} fields, "
+            f"{len(ragged)} {'row differs' if len(ragged) == 1 else 'rows differ'}: "
             f"{shown} fields{more}",
             file=label,
         )
@@ -537,7 +538,7 @@ def check_complete(
                 raise table.error(
                     column,
                     f"unknown {column} '{code}'{_closest(code, others)} in {table.rows(mask)} "
-                    f"(it has {n} rows, the other codes up to {counts.max()})",
+                    f"(it has {n} of the {counts.max()} rows another code has)",
                 )
     frame = missing.to_frame(index=False)
     last_col = columns[-1]
