@@ -162,12 +162,27 @@ def _is_dask(*objs) -> bool:
 
 
 def _apply(gufunc, args, in_dims, out_dims, n_out):
-    """apply_ufunc with dask="parallelized" (dask inputs) or thread blocks (numpy)."""
-    func = gufunc if _is_dask(*args) else _blocked(gufunc)
+    """apply_ufunc with dask="parallelized" (dask inputs) or thread blocks (numpy).
+
+    An argument given as :data:`_EMPTY_INIT` (no initial stock) is bound into
+    the call instead of passed through xarray (dask cannot chunk a size-0 dim).
+    """
+    fixed = {i: np.empty(0) for i, a in enumerate(args) if a is _EMPTY_INIT}
+    labelled = [a for a in args if a is not _EMPTY_INIT]
+    dims = [d for a, d in zip(args, in_dims, strict=True) if a is not _EMPTY_INIT]
+    kernel = gufunc if _is_dask(*labelled) else _blocked(gufunc)
+    if fixed:
+
+        def func(*xs):
+            it = iter(xs)
+            return kernel(*[fixed[i] if i in fixed else next(it) for i in range(len(args))])
+
+    else:
+        func = kernel
     res = xr.apply_ufunc(
         func,
-        *args,
-        input_core_dims=in_dims,
+        *labelled,
+        input_core_dims=dims,
         output_core_dims=out_dims,
         dask="parallelized",
         output_dtypes=[float] * n_out,
@@ -240,9 +255,18 @@ def _products(x: xr.DataArray):
     return x[PRODUCT].values if PRODUCT in x.coords else None
 
 
-def _initial(initial_stock: xr.DataArray | None) -> xr.DataArray:
+class _NoInitialStock:
+    """Stands for an empty initial stock (bound into the kernel call, see _apply)."""
+
+    sizes = {_INIT_AGE: 0}
+
+
+_EMPTY_INIT = _NoInitialStock()
+
+
+def _initial(initial_stock: xr.DataArray | None) -> xr.DataArray | _NoInitialStock:
     if initial_stock is None:
-        return xr.DataArray(np.empty(0), dims=[_INIT_AGE])
+        return _EMPTY_INIT
     if AGE not in initial_stock.dims:
         raise ValidationError(
             f"dsm: initial_stock needs an '{AGE}' dim, has {tuple(initial_stock.dims)}",

@@ -1,0 +1,225 @@
+"""Labelled dynamic stock model: paths agree, dask == in-memory, attrs, conservation, errors."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ndsim import dsm
+from ndsim.errors import ValidationError
+from ndsim.lifetime import Lifetime, pdf_by_product
+
+PRODUCTS = ["CV", "AC", "MP"]
+YEARS = np.arange(2000, 2021)
+
+
+def cube(rng, draws=6, low=1.0, high=100.0):
+    """Inflow-like cube (draw, product, year) with coordinates."""
+    return xr.DataArray(
+        rng.uniform(low, high, (draws, len(PRODUCTS), len(YEARS))),
+        dims=("draw", "product", "year"),
+        coords={"draw": np.arange(draws), "product": PRODUCTS, "year": YEARS},
+    )
+
+
+def specs(rng, draws=6, timing="end"):
+    mean = xr.DataArray(rng.uniform(4, 15, draws), dims=["draw"], coords={"draw": np.arange(draws)})
+    return {
+        "CV": Lifetime("normal", timing, mean=mean, sd=0.3 * mean),
+        "AC": Lifetime.weibull_from_mean_sd(mean, 0.4 * mean, timing=timing),
+        "MP": Lifetime("fixed", timing, mean=3.5),
+    }
+
+
+def plain_loop(inflow, pdf):
+    """Outflow and stock of one series with a plain double loop (the oracle)."""
+    n = len(inflow)
+    out = np.array([sum(inflow[c] * pdf[t - c] for c in range(t + 1)) for t in range(n)])
+    return out, np.cumsum(inflow - out)
+
+
+def test_inflow_driven_labels_attrs_and_oracle(rng):
+    inflow = cube(rng)
+    sp = specs(rng)
+    ds = dsm.inflow_driven(inflow, sp)
+    assert ds.outflow.dims == ("draw", "product", "year")
+    assert list(ds["product"].values) == PRODUCTS
+    np.testing.assert_array_equal(ds["year"].values, YEARS)
+    assert ds.outflow.attrs["units"] == "t yr-1" and ds.stock.attrs["units"] == "t"
+    assert ds.outflow.attrs["long_name"] == "end-of-life outflow"
+    assert ds.stock.attrs["lifetime_timing"] == "end" and ds.attrs["lifetime_timing"] == "end"
+    pdf = pdf_by_product(sp, len(YEARS))
+    for d, p in [(0, "CV"), (3, "AC"), (5, "MP")]:
+        out, stock = plain_loop(inflow.sel(product=p)[d].values, pdf.sel(product=p)[d].values)
+        np.testing.assert_allclose(ds.outflow.sel(product=p)[d], out, rtol=1e-12)
+        np.testing.assert_allclose(ds.stock.sel(product=p)[d], stock, rtol=1e-12)
+
+
+@pytest.mark.parametrize("timing", ["end", "middle"])
+def test_lifetime_mapping_and_pdf_paths_agree(rng, timing):
+    inflow = cube(rng)
+    sp = specs(rng, timing=timing)
+    fused = dsm.inflow_driven(inflow, sp)
+    via_pdf = dsm.inflow_driven(inflow, pdf_by_product(sp, len(YEARS) + 1))
+    xr.testing.assert_allclose(
+        fused.outflow, via_pdf.outflow.transpose(*fused.outflow.dims), rtol=1e-13
+    )
+    assert via_pdf.attrs["lifetime_timing"] == timing
+    target = fused.stock
+    a = dsm.stock_driven(target, sp)
+    b = dsm.stock_driven(target, pdf_by_product(sp, len(YEARS) + 1))
+    xr.testing.assert_allclose(a.inflow, b.inflow.transpose(*a.inflow.dims), rtol=1e-12)
+    xr.testing.assert_allclose(a.inflow, inflow, rtol=1e-8)
+
+
+def test_single_lifetime_with_product_dim(rng):
+    inflow = cube(rng)
+    mean = xr.DataArray([5.0, 9.0, 13.0], dims=["product"], coords={"product": PRODUCTS})
+    ds = dsm.inflow_driven(inflow, Lifetime("lognormal", mean=mean, sd=mean / 2))
+    ref = dsm.inflow_driven(
+        inflow,
+        {
+            p: Lifetime("lognormal", mean=float(m), sd=float(m) / 2)
+            for p, m in zip(PRODUCTS, mean.values, strict=True)
+        },
+    )
+    xr.testing.assert_allclose(ds.stock, ref.stock, rtol=1e-14)
+
+
+def test_gamma_and_table_go_through_the_pdf(rng):
+    inflow = cube(rng, draws=2)
+    surv = xr.DataArray([1.0, 0.9, 0.6, 0.2, 0.0], dims=["age"], coords={"age": range(5)})
+    sp = {
+        "CV": Lifetime("gamma", mean=6.0, sd=2.0),
+        "AC": Lifetime("table", survival=surv),
+        "MP": Lifetime("fixed", mean=2),
+    }
+    ds = dsm.inflow_driven(inflow, sp)
+    out, _ = plain_loop(inflow.sel(product="AC")[1].values, [0.0, 0.1, 0.3, 0.4, 0.2] + [0.0] * 30)
+    np.testing.assert_allclose(ds.outflow.sel(product="AC")[1], out, rtol=1e-12)
+
+
+def test_dask_chunked_equals_in_memory(rng):
+    pytest.importorskip("dask")
+    inflow = cube(rng, draws=10)
+    sp = specs(rng, draws=10)
+    eager = dsm.inflow_driven(inflow, sp)
+    lazy = dsm.inflow_driven(inflow.chunk({"draw": 3}), sp)
+    assert lazy.outflow.chunks is not None
+    xr.testing.assert_identical(eager, lazy.compute())
+    hist = inflow.where(inflow.year <= 2010)
+    e2 = dsm.stock_driven(eager.stock * 0.9, sp, inflow_history=hist, policy="retire_early")
+    l2 = dsm.stock_driven(
+        (eager.stock * 0.9).chunk({"draw": 4}),
+        sp,
+        inflow_history=hist.chunk({"draw": 4}),
+        policy="retire_early",
+    )
+    xr.testing.assert_identical(e2, l2.compute())
+    pdf = pdf_by_product(sp, len(YEARS) + 1)
+    e3 = dsm.inflow_driven(inflow, pdf)
+    l3 = dsm.inflow_driven(inflow.chunk({"draw": 5}), pdf.chunk({"draw": 5}))
+    xr.testing.assert_identical(e3, l3.compute())
+
+
+def test_thread_blocks_equal_single_thread(rng, monkeypatch):
+    inflow = cube(rng, draws=200)
+    sp = specs(rng, draws=200)
+    monkeypatch.setenv("NDSIM_NUM_THREADS", "3")
+    threaded = dsm.inflow_driven(inflow, sp)
+    threaded_s = dsm.stock_driven(threaded.stock, sp)
+    monkeypatch.setenv("NDSIM_NUM_THREADS", "1")
+    single = dsm.inflow_driven(inflow, sp)
+    single_s = dsm.stock_driven(threaded.stock, sp)
+    xr.testing.assert_identical(threaded, single)
+    xr.testing.assert_identical(threaded_s, single_s)
+
+
+def test_initial_stock_conservation_and_cohorts(rng):
+    inflow = cube(rng, draws=2)
+    init = xr.DataArray(
+        rng.uniform(0, 50, (3, 4)),
+        dims=("product", "age"),
+        coords={"product": PRODUCTS, "age": range(4)},
+    )
+    sp = specs(rng, draws=2)
+    ds = dsm.inflow_driven(inflow, sp, initial_stock=init)
+    lhs = inflow.cumsum("year") + init.sum("age")
+    rhs = ds.stock + ds.outflow.cumsum("year")
+    xr.testing.assert_allclose(lhs, rhs.transpose(*lhs.dims), rtol=1e-12)
+    dc = dsm.inflow_driven(inflow, sp, initial_stock=init, by_cohort=True)
+    assert dc.stock_by_cohort.attrs["units"] == "t"
+    np.testing.assert_array_equal(dc["cohort"].values, np.arange(1996, 2021))
+    xr.testing.assert_allclose(dc.stock_by_cohort.sum("cohort"), ds.stock, rtol=1e-10)
+    # the 1999 cohort (age 0 at the end of 1999) holds init[age=0] before it retires
+    first = dc.stock_by_cohort.sel(cohort=1999, year=2000)
+    assert (first <= init.sel(age=0) + 1e-12).all()
+
+
+def test_paper_case_fixed_lifetime_is_a_shift(rng):
+    inflow = cube(rng, draws=1).isel(draw=0)
+    ds = dsm.inflow_driven(inflow, Lifetime("fixed", mean=5))
+    np.testing.assert_array_equal(
+        ds.outflow.isel(year=slice(5, None)).values, inflow.isel(year=slice(None, -5)).values
+    )
+    np.testing.assert_array_equal(ds.stock.isel(year=0).values, inflow.isel(year=0).values)
+
+
+def test_stock_driven_policies_and_history(rng):
+    target = xr.DataArray(
+        np.concatenate([np.linspace(10, 100, 10), np.full(5, 30.0), np.linspace(30, 60, 6)]),
+        dims=["year"],
+        coords={"year": YEARS},
+    )
+    lt = Lifetime("normal", mean=8.0, sd=2.0)
+    clip = dsm.stock_driven(target, lt)
+    early = dsm.stock_driven(target, lt, policy="retire_early")
+    assert float(clip.inflow.min()) >= 0 and float(early.inflow.min()) >= 0
+    assert float(clip.unmet_stock_decline.sel(year=2010)) > 0
+    assert float(early.early_retirement.sel(year=2010)) > 0
+    xr.testing.assert_allclose(early.stock, target.rename("stock"), rtol=1e-12)
+    assert clip.attrs["decline_policy"] == "clip"
+    assert clip.unmet_stock_decline.attrs["units"] == "t"
+    assert early.early_retirement.attrs["units"] == "t yr-1"
+    for ds in (clip, early):
+        change = ds.stock.diff("year")
+        np.testing.assert_allclose(
+            change, (ds.inflow - ds.outflow).isel(year=slice(1, None)), atol=1e-9
+        )
+    # a shorter history is reindexed onto the target's years
+    hist = xr.DataArray([5.0, 6.0, 7.0], dims=["year"], coords={"year": [2000, 2001, 2002]})
+    h = dsm.stock_driven(target, lt, inflow_history=hist)
+    np.testing.assert_array_equal(h.inflow.sel(year=[2000, 2001, 2002]).values, [5.0, 6.0, 7.0])
+    assert float(h.stock.sel(year=2005)) == pytest.approx(float(target.sel(year=2005)))
+
+
+def test_errors(rng):
+    inflow = cube(rng, draws=1)
+    with pytest.raises(ValidationError, match="inflow needs a 'year' dim"):
+        dsm.inflow_driven(inflow.rename(year="t"), Lifetime("fixed", mean=2))
+    with pytest.raises(ValidationError, match="no lifetime for products \\['MP'\\]"):
+        dsm.inflow_driven(
+            inflow, {"CV": Lifetime("fixed", mean=2), "AC": Lifetime("fixed", mean=2)}
+        )
+    with pytest.raises(ValidationError, match="policy 'drop' unknown"):
+        dsm.stock_driven(inflow, Lifetime("fixed", mean=2), policy="drop")
+    with pytest.raises(ValidationError, match="stock negative at .*'product': \\['AC'\\]"):
+        dsm.stock_driven(inflow.where(inflow.product != "AC", -1.0), Lifetime("fixed", mean=2))
+    with pytest.raises(ValidationError, match="pdf needs an 'age' dim"):
+        dsm.inflow_driven(inflow, inflow)
+
+
+def test_import_is_light(cli_env):
+    code = (
+        "import sys, ndsim.dsm\n"
+        "heavy = [m for m in ('matplotlib', 'plotly', 'distributed', 'pint', 'netCDF4', 'dask')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run(
+        ["python", "-c", code], env=cli_env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""
