@@ -10,7 +10,7 @@ Yao et al. 2021, each with its citation) and writes, in ``data/china_nd/``:
 ``check_2017.txt`` (a top-down check of the 2017 chain with these yields).
 
 Every reconstruction is written here as code and repeated, in words, in the
-``method`` column of the row it makes and in ``SOURCES_upstream.md``.
+``method`` column of the row it makes and in ``SOURCES.md part 2``.
 
 Reference: Yao T, Geng Y, Sarkis J, Xiao S, Gao Z (2021) Dynamic neodymium
 stocks and flows analysis in China. Resour Conserv Recycl 174:105752,
@@ -502,7 +502,7 @@ def primary_trade_table(raw: dict, reo: pd.Series) -> pd.DataFrame:
     src = [
         YAO
         if q[y] == "literature"
-        else f"{YAO}; RE exports (China Customs via news, see SOURCES_upstream.md); {USGS}"
+        else f"{YAO}; RE exports (China Customs via news, see SOURCES.md part 2); {USGS}"
         for y in YEARS
     ]
 
