@@ -165,6 +165,8 @@ def _run_chunk(ctx: _Context, start: int, stop: int) -> _ChunkResult:
             da = result[name]
             if cv.DRAW in da.dims:
                 full[name] = da.transpose(cv.DRAW, ...).values.astype(np.float32)
+            elif start == 0:  # the same in every draw: kept once
+                full[name] = da.values.astype(np.float32)
     return _ChunkResult(partial, worst, full)
 
 
@@ -480,7 +482,7 @@ def ensemble_from_inputs(
 
     executor = None
     bar = None
-    kept = 0
+    box: dict = {"worst": worst}  # worst balance residual so far, shared with _drive
     previous = _install_sigterm()
     try:
         if acc is None:
@@ -491,7 +493,6 @@ def ensemble_from_inputs(
             )
         else:
             ctx.hist = acc.hist
-        kept = acc.next_draw
         starts = list(range(acc.next_draw, n, k))
         executor = (
             _LocalExecutor(ctx)
@@ -499,13 +500,15 @@ def ensemble_from_inputs(
             else _DistributedExecutor(ctx, workers=workers, scheduler=scheduler)
         )
         bar = _progress(n, acc.next_draw, progress)
-        worst, kept = _drive(executor, starts, n, k, acc, worst, sidecar, bar)
+        box["worst"] = worst
+        _drive(executor, starts, n, k, acc, box, sidecar, bar)
+        worst = box["worst"]
         stats, root = acc.result()
     except BaseException as exc:
         if sidecar is not None and acc is not None:
             done = acc.next_draw
             with _suppress_all():
-                sidecar.save_state(acc, worst, {"draws_done": done})
+                sidecar.save_state(acc, box["worst"], {"draws_done": done})
             exc.ndsim_kept = (done, n, sidecar.dir)  # read by the command line
             print(
                 f"ndsim: kept {done} of {n} draws ({math.ceil(done / k) if done else 0} chunks) "
@@ -613,7 +616,7 @@ def _resume(sidecar: _Sidecar, manifest: dict):
     return acc, worst
 
 
-def _drive(executor, starts, n, k, acc, worst, sidecar, bar):
+def _drive(executor, starts, n, k, acc, box, sidecar, bar):
     """Submit chunks (a bounded window), merge their results in draw order, keep finished work."""
     fault = os.environ.get("NDSIM_FAULT_AFTER_CHUNK")
     fault_after = int(fault) if fault else None
@@ -631,7 +634,7 @@ def _drive(executor, starts, n, k, acc, worst, sidecar, bar):
         if sidecar is not None and res.full is not None:
             sidecar.save_chunk(s, res.full)
         acc.add(res.partial)
-        worst = _worse(worst, res.worst_residual)
+        box["worst"] = _worse(box["worst"], res.worst_residual)
         merged += 1
         if bar is not None:
             bar.update(res.partial.stop - res.partial.start)
@@ -642,13 +645,12 @@ def _drive(executor, starts, n, k, acc, worst, sidecar, bar):
             and not last_chunk
             and (now - last_save >= CHECKPOINT_SECONDS or fault_after is not None)
         ):
-            sidecar.save_state(acc, worst, {"draws_done": acc.next_draw})
+            sidecar.save_state(acc, box["worst"], {"draws_done": acc.next_draw})
             last_save = now
         if fault_after is not None and merged == fault_after and not last_chunk:
             raise OSError(
                 errno.ENOSPC, f"No space left on device (injected fault after chunk {merged})"
             )
-    return worst, acc.next_draw
 
 
 def _progress(n: int, done: int, progress: bool | None):
@@ -835,6 +837,15 @@ def _write(out: xr.Dataset, target: Path, sidecar, full_names, det, n, k) -> Non
                 elif d in det.coords:
                     var = grp.createVariable(d, str, (d,))
                     var[:] = np.array([str(x) for x in det[d].values], dtype=object)
+            with np.load(sidecar.chunk_path(0)) as first:
+                per_draw = [v for v in full_names if first[v].ndim == det[v].ndim + 1]
+                for name in full_names:
+                    if name not in per_draw:  # the same in every draw: written once
+                        var = grp.createVariable(name, "f4", det[name].dims, zlib=True)
+                        var[:] = first[name]
+                        for kk, v in det[name].attrs.items():
+                            var.setncattr(kk, _attr(v))
+            full_names = per_draw
             variables = {}
             for name in full_names:
                 dims = (cv.DRAW, *det[name].dims)

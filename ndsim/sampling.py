@@ -448,6 +448,20 @@ def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray]) -> xr
     return out
 
 
+def _sequential_mean(f: xr.DataArray, dim: str) -> xr.DataArray:
+    """Mean over `dim` added in index order, elementwise: the same bits for any number of draws.
+
+    (numpy's reductions may group the additions differently for different array shapes.)
+    """
+    g = f.transpose(dim, ...)
+    acc = g.values[0].copy()
+    for t in range(1, g.sizes[dim]):
+        acc += g.values[t]
+    return xr.DataArray(
+        acc / g.sizes[dim], dims=g.dims[1:], coords={k: g[k] for k in g.dims[1:] if k in g.coords}
+    )
+
+
 def regressors(factors: Mapping[str, xr.DataArray]) -> xr.DataArray:
     """Per-draw regressors for sensitivity analysis: one column per sampled series.
 
@@ -463,7 +477,7 @@ def regressors(factors: Mapping[str, xr.DataArray]) -> xr.DataArray:
     cols: list[np.ndarray] = []
     labels: list[str] = []
     for name, f in factors.items():
-        g = f.mean(cv.YEAR) if cv.YEAR in f.dims else f
+        g = _sequential_mean(f, cv.YEAR) if cv.YEAR in f.dims else f
         other = [d for d in g.dims if d != cv.DRAW]
         mask = f.attrs.get("sampled")
         if other:

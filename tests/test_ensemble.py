@@ -1,0 +1,286 @@
+"""Tests of ndsim.ensemble and ``ndsim ensemble``: reproducibility, summaries, resume, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+import ndsim.ensemble as en
+from ndsim import conventions as cv
+from ndsim import sampling
+from ndsim.errors import UsageError
+
+pytest.importorskip("ndsim.pipeline")
+pytest.importorskip("ndsim.dsm")
+
+TINY = Path(__file__).parent / "data" / "tiny"
+SCENARIO_TOML = """
+name = "tiny_ensemble"
+data = "{data}"
+[forecast]
+enabled = false
+[uncertainty]
+inputs = ["production", "nd_content", "adoption_rate"]
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from ndsim.io.readers import load_dataset
+    from ndsim.scenario import ForecastOptions, Scenario
+
+    inputs = load_dataset(TINY)
+    scenario = dataclasses.replace(
+        Scenario(), name="tiny", forecast=ForecastOptions(enabled=False), sha256="0" * 64
+    )
+    return inputs, scenario
+
+
+def run(tiny, **kw):
+    inputs, scenario = tiny
+    kw.setdefault("progress", False)
+    return en.ensemble_from_inputs(inputs, scenario, **kw)
+
+
+def draws_group(path: Path) -> xr.Dataset:
+    with xr.open_dataset(path, group="draws") as ds:
+        return ds.load()
+
+
+def same_summaries(a: xr.Dataset, b: xr.Dataset) -> None:
+    for name in a.data_vars:
+        assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
+
+
+def test_per_draw_values_and_summaries_do_not_depend_on_chunk_size(tiny, tmp_path):
+    outs = {}
+    for k in (3, 7, 20):
+        path = tmp_path / f"k{k}.nc"
+        outs[k] = (run(tiny, draws=20, chunk_size=k, seed=11, output=path, full=True), path)
+    ref_sum, ref_path = outs[20]
+    ref = draws_group(ref_path)
+    assert ref.stock.dims == ("draw", "product", "year") and ref.stock.dtype == np.float32
+    for k in (3, 7):
+        s, path = outs[k]
+        same_summaries(s, ref_sum)
+        d = draws_group(path)
+        for name in ref.data_vars:
+            assert np.array_equal(d[name].values, ref[name].values, equal_nan=True), name
+
+
+def test_histogram_summaries_do_not_depend_on_chunk_size(tiny):
+    a = run(tiny, draws=45, chunk_size=45, seed=5, exact_budget=0)
+    b = run(tiny, draws=45, chunk_size=4, seed=5, exact_budget=0)
+    same_summaries(a, b)
+    assert "histogram" in a.stock.attrs["percentile_method"]
+
+
+def test_summaries_against_the_draws(tiny, tmp_path):
+    """mean, sd and exact percentiles equal numpy's over the per-draw values of the same run."""
+    path = tmp_path / "out.nc"
+    out = run(tiny, draws=30, chunk_size=8, seed=3, output=path, full=True)
+    inputs, scenario = tiny
+    # per-draw float64 values, recomputed independently for the whole ensemble at once
+    from ndsim import pipeline
+
+    ens = pipeline.run(sampling.sample_inputs(inputs, scenario, np.arange(30), 3), scenario)
+    x = ens.stock.transpose("draw", "product", "year").values
+    np.testing.assert_allclose(out.stock.sel(stat="mean").values, x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(
+        out.stock.sel(stat="sd").values, x.std(0, ddof=1), rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_array_equal(out.stock.sel(stat="q975").values, np.quantile(x, 0.975, axis=0))
+    det = pipeline.run(inputs, scenario)
+    np.testing.assert_array_equal(out.stock.sel(stat="deterministic").values, det.stock.values)
+    # the file's draws are the float32 of these values
+    np.testing.assert_array_equal(draws_group(path).stock.values, x.astype(np.float32))
+    total = ens.stock.sum("product").transpose("draw", "year").values
+    np.testing.assert_allclose(
+        out.stock_total.sel(stat="q50").values, np.quantile(total, 0.5, axis=0), rtol=1e-12
+    )
+    assert list(out.stat.values) == list(cv.STATS)
+    assert out.sensitivity.dims == ("input", "target")
+    assert out.balance_residual.dims == (cv.PROCESS, cv.YEAR)
+
+
+def test_summary_file_and_global_attributes(tiny, tmp_path):
+    path = tmp_path / "sum.nc"
+    run(tiny, draws=10, chunk_size=4, seed=1, output=path)
+    with xr.open_dataset(path) as ds:
+        assert ds.attrs["seed"] == 1 and ds.attrs["draws"] == 10
+        assert ds.attrs["Conventions"] == "CF-1.8"
+        assert "stat" in ds.total_demand.dims
+    with netCDF4.Dataset(path) as nc:
+        assert "draws" not in nc.groups
+    assert not (tmp_path / "sum.nc.partial").exists()
+
+
+def test_distributed_local_cluster_bit_identical(tiny, tmp_path):
+    """2 worker processes give the same per-draw values and summaries as one process."""
+    pytest.importorskip("distributed")
+    one = run(tiny, draws=16, chunk_size=5, seed=4, output=tmp_path / "a.nc", full=True)
+    two = run(tiny, draws=16, chunk_size=3, seed=4, output=tmp_path / "b.nc", full=True, workers=2)
+    same_summaries(one, two)
+    a, b = draws_group(tmp_path / "a.nc"), draws_group(tmp_path / "b.nc")
+    for name in a.data_vars:
+        assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
+
+
+def test_resume_after_injected_fault_is_bit_identical(tiny, tmp_path, monkeypatch):
+    ref = run(tiny, draws=25, chunk_size=4, seed=8, output=tmp_path / "ref.nc", full=True)
+    target = tmp_path / "out.nc"
+    monkeypatch.setenv("NDSIM_FAULT_AFTER_CHUNK", "3")
+    with pytest.raises(OSError, match="injected fault after chunk 3"):
+        run(tiny, draws=25, chunk_size=4, seed=8, output=target, full=True)
+    assert not target.exists()
+    partial = tmp_path / "out.nc.partial"
+    assert (partial / "manifest.json").is_file() and (partial / "state.npz").is_file()
+    assert len(list(partial.glob("draws_*.npz"))) == 3
+    monkeypatch.delenv("NDSIM_FAULT_AFTER_CHUNK")
+    # a new run without --resume refuses to overwrite the kept work
+    with pytest.raises(UsageError, match="--resume"):
+        run(tiny, draws=25, chunk_size=4, seed=8, output=target, full=True)
+    out = run(tiny, draws=25, chunk_size=4, seed=8, output=target, full=True, resume=True)
+    same_summaries(out, ref)
+    a, b = draws_group(tmp_path / "ref.nc"), draws_group(target)
+    for name in a.data_vars:
+        assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
+    assert not partial.exists()
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [({"seed": 9}, "--seed"), ({"chunk_size": 5}, "--chunk-size"), ({"draws": 26}, "--draws")],
+)
+def test_resume_refuses_changed_options(tiny, tmp_path, monkeypatch, change, message):
+    target = tmp_path / "out.nc"
+    monkeypatch.setenv("NDSIM_FAULT_AFTER_CHUNK", "1")
+    opts = {"draws": 25, "chunk_size": 4, "seed": 8}
+    with pytest.raises(OSError):
+        run(tiny, output=target, **opts)
+    monkeypatch.delenv("NDSIM_FAULT_AFTER_CHUNK")
+    with pytest.raises(UsageError, match=message):
+        run(tiny, output=target, resume=True, **{**opts, **change})
+
+
+def test_resume_refuses_changed_data(tiny, tmp_path, monkeypatch):
+    inputs, scenario = tiny
+    target = tmp_path / "out.nc"
+    monkeypatch.setenv("NDSIM_FAULT_AFTER_CHUNK", "1")
+    with pytest.raises(OSError):
+        run(tiny, draws=10, chunk_size=4, seed=1, output=target)
+    monkeypatch.delenv("NDSIM_FAULT_AFTER_CHUNK")
+    other = inputs.copy()
+    other.attrs = {**inputs.attrs, "dataset_sha256": "f" * 64}
+    with pytest.raises(UsageError, match="the data set"):
+        en.ensemble_from_inputs(
+            other, scenario, draws=10, chunk_size=4, seed=1, output=target, resume=True
+        )
+    changed = dataclasses.replace(scenario, sha256="e" * 64)
+    with pytest.raises(UsageError, match="the scenario file"):
+        en.ensemble_from_inputs(
+            inputs, changed, draws=10, chunk_size=4, seed=1, output=target, resume=True
+        )
+
+
+@pytest.mark.parametrize(
+    "kw,message",
+    [
+        ({"draws": 0}, "--draws"),
+        ({"draws": 10, "chunk_size": 0}, "--chunk-size"),
+        ({"draws": 10, "seed": -1}, "--seed"),
+        ({"draws": 10, "workers": 0}, "--workers"),
+    ],
+)
+def test_bad_options(tiny, kw, message):
+    with pytest.raises(UsageError, match=message):
+        run(tiny, **kw)
+
+
+def test_uncertainty_table_by_hand(tiny):
+    out = run(tiny, draws=20, chunk_size=10, seed=2)
+    table = en.uncertainty_table(out)
+    td = out.total_demand
+    lo = float((td.sel(stat="q025") / td.sel(stat="deterministic") - 1).min())
+    hi = float((td.sel(stat="q975") / td.sel(stat="deterministic") - 1).max())
+    line = next(row for row in table.splitlines() if row.startswith("total demand"))
+    assert f"{100 * lo:.1f} %" in line and f"{100 * hi:+.1f} %" in line
+    assert "retrospective 2000-2004" in table
+
+
+def test_module_stays_callable_as_api():
+    import ndsim
+
+    assert callable(ndsim.ensemble)
+
+
+# --- the command line -------------------------------------------------------------------
+
+
+@pytest.fixture
+def scenario_file(tmp_path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(SCENARIO_TOML.format(data=TINY.as_posix()))
+    return path
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--draws", "0"], "--draws"),
+        (["--draws", "5", "--chunk-size", "0"], "--chunk-size"),
+        (["--draws", "5", "--seed", "-3"], "--seed"),
+    ],
+)
+def test_cli_bad_options_one_line_exit_2(cli_env, ndsim_cmd, tmp_path, args, message):
+    out = tmp_path / "o.nc"
+    proc = subprocess.run(
+        [*ndsim_cmd, "ensemble", *args, "--output", str(out), "--no-figures"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_cli_interrupted_then_resumed(cli_env, ndsim_cmd, tmp_path, scenario_file):
+    out = tmp_path / "o.nc"
+    cmd = [
+        *ndsim_cmd,
+        "ensemble",
+        str(scenario_file),
+        "--draws",
+        "12",
+        "--chunk-size",
+        "4",
+        "--seed",
+        "2",
+        "--output",
+        str(out),
+        "--no-figures",
+    ]
+    env = {**cli_env, "NDSIM_FAULT_AFTER_CHUNK": "1"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert "kept 4 of 12 draws" in proc.stderr
+    assert "resume with: ndsim ensemble" in proc.stderr and "--resume" in proc.stderr
+    assert not out.exists()
+    proc = subprocess.run(
+        [*cmd, "--resume"], env=cli_env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists() and "total demand" in proc.stdout
+    assert not Path(str(out) + ".partial").exists()
+    os.remove(out)
