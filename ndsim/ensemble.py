@@ -444,6 +444,9 @@ def ensemble_from_inputs(
         raise UsageError("--full needs --output FILE.nc (the draws are written there)")
 
     det = _with_derived(model(inputs, scenario))
+    # Gompertz curves are fitted once, on the deterministic run (SPEC §5); every chunk
+    # gets those fits, so a draw does not depend on the other draws of its chunk
+    inputs = _with_deterministic_fits(inputs, det)
     names = list(variables) if variables is not None else _summary_variables(det)
     layout = summarize.Layout.of(det, names)
     det_flat = layout.flatten(det, 1)[0]
@@ -555,6 +558,17 @@ def ensemble_from_inputs(
         if sidecar is not None:
             sidecar.remove()
     return out
+
+
+def _with_deterministic_fits(inputs: xr.Dataset, det: xr.Dataset) -> xr.Dataset:
+    try:
+        from ndsim.forecast import FIT_VARIABLES
+    except ImportError:  # a build without the forecast
+        return inputs
+    fits = [v for v in FIT_VARIABLES if v in det.data_vars]
+    if not fits:
+        return inputs
+    return inputs.assign({v: det[v].reset_coords(drop=True) for v in fits})
 
 
 def _version() -> str:
