@@ -504,9 +504,10 @@ def hist_quantiles(
         h = (np.maximum(total, 1) - 1) * p
         k0 = np.floor(h).astype(np.int64)
         k1 = np.minimum(k0 + 1, np.maximum(total - 1, 0))
-        v0, v1 = order_stat(k0), order_stat(k1)
-        q = v0 + (h - k0) * (v1 - v0)
-        out[i] = np.clip(q, vmin, vmax)
+        with np.errstate(invalid="ignore"):  # values that are NaN in every draw
+            v0, v1 = order_stat(k0), order_stat(k1)
+            q = v0 + (h - k0) * (v1 - v0)
+            out[i] = np.clip(q, vmin, vmax)
     out[:, total == 0] = np.nan
     return out
 
