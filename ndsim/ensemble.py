@@ -53,7 +53,7 @@ from ndsim.errors import UsageError
 __all__ = ["run_ensemble", "ensemble_from_inputs", "uncertainty_table", "sensitivity_table"]
 
 #: draws per chunk when the user does not say
-DEFAULT_CHUNK = 2000
+DEFAULT_CHUNK = 1000
 #: seconds between checkpoints of the merged reduction to the sidecar
 CHECKPOINT_SECONDS = 10.0
 #: sidecar folder suffix
@@ -350,7 +350,7 @@ def run_ensemble(
     draws : int
         Number of draws N [-].
     chunk_size : int, optional
-        Draws per chunk (task) [-]; default ``min(N, 2000)``. Changes neither
+        Draws per chunk (task) [-]; default ``min(N, 1000)``. Changes neither
         per-draw values nor summaries, only memory and scheduling.
     seed : int
         Seed [-], in [0, 2**64).
