@@ -137,7 +137,8 @@ def _blocked(gufunc):
             sizes.update(zip(c, a.shape[a.ndim - len(c) :], strict=True))
         outs = tuple(np.empty(loop + tuple(sizes[d] for d in c)) for c in out_core)
         axis = int(np.argmax(loop))
-        n_blocks = min(n_threads, loop[axis], max(1, total // _MIN_BLOCK))
+        # a few blocks per thread, so a thread slowed by other work does not hold up the rest
+        n_blocks = min(4 * n_threads, loop[axis], max(1, total // _MIN_BLOCK))
         bargs = [
             np.broadcast_to(a, loop + a.shape[a.ndim - len(c) :])
             for a, c in zip(args, in_core, strict=True)
@@ -434,8 +435,9 @@ def stock_driven(
     -------
     xarray.Dataset
         ``inflow``, ``outflow`` [t yr-1], ``stock`` [t] (the stock reached),
-        ``unmet_stock_decline`` [t], ``early_retirement`` [t yr-1]. A year
-        whose target is NaN or negative, and every later year, is NaN.
+        ``unmet_stock_decline`` [t], ``early_retirement`` [t yr-1] (the one the
+        policy does not use is a read-only array of zeros). A year whose
+        target is NaN or negative, and every later year, is NaN.
 
     Notes
     -----
@@ -483,8 +485,8 @@ def stock_driven(
             _k.stock_driven_params,
             [stock, init, hist, code, p1, p2, shift, code_policy],
             [[YEAR], [_INIT_AGE], [YEAR], [], [], [], [], []],
-            [[YEAR]] * 5,
-            5,
+            [[YEAR]] * 4,
+            4,
         )
     else:
         lt_attrs = _lifetime_attrs(pdf)
@@ -493,11 +495,21 @@ def stock_driven(
             _k.stock_driven,
             [stock, f, init, hist, code_policy],
             [[YEAR], [AGE], [_INIT_AGE], [YEAR], []],
-            [[YEAR]] * 5,
-            5,
+            [[YEAR]] * 4,
+            4,
         )
-    names = ("inflow", "outflow", "stock", "unmet_stock_decline", "early_retirement")
+    inflow, outflow, reached, gap = res
+    # the kernel reports what the policy did in one array; the other variable is 0
+    zero = xr.zeros_like(gap) if _is_dask(gap) else gap.copy(data=np.broadcast_to(0.0, gap.shape))
+    unmet, early = (gap, zero) if policy == "clip" else (zero, gap)
     extra = {**lt_attrs, "decline_policy": policy}
-    ds = xr.Dataset({n: _finish(r, n, extra) for n, r in zip(names, res, strict=True)})
+    out = {
+        "inflow": inflow,
+        "outflow": outflow,
+        "stock": reached,
+        "unmet_stock_decline": unmet,
+        "early_retirement": early,
+    }
+    ds = xr.Dataset({n: _finish(r, n, extra) for n, r in out.items()})
     ds.attrs.update(extra)
     return ds

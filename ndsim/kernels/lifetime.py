@@ -51,6 +51,23 @@ MODEL_CODES = {
 
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
 
+# ln(x) at the year ends x = a (a >= 1) and x = a + 1/2, looked up instead of
+# computed per series: the Weibull and log-normal kernels then need one exp
+# (resp. one erfc) per age, not a pow or log besides
+_N_LOG = 1024
+_LOG_END = np.log(np.arange(1, _N_LOG + 1, dtype=np.float64))  # ln(a), index a - 1
+_LOG_MID = np.log(np.arange(_N_LOG, dtype=np.float64) + 0.5)  # ln(a + 1/2), index a
+
+
+@njit(cache=True, nogil=True)
+def _log_age(a, shift):
+    """ln(a + shift) for a >= 0 and a + shift > 0."""
+    if shift == 0.0 and 1 <= a <= _N_LOG:
+        return _LOG_END[a - 1]
+    if shift == 0.5 and a < _N_LOG:
+        return _LOG_MID[a]
+    return math.log(a + shift)
+
 
 @njit(cache=True, nogil=True)
 def pdf_from_params(model, p1, p2, shift, pdf):
@@ -119,7 +136,7 @@ def pdf_from_params(model, p1, p2, shift, pdf):
                 cdf = 0.0
                 sf = 1.0
             else:
-                z = (math.log(x) - mu) * inv
+                z = (_log_age(a, shift) - mu) * inv
                 if z <= 0.0:
                     cdf = 0.5 * math.erfc(-z)
                     sf = 1.0 - cdf
@@ -133,14 +150,14 @@ def pdf_from_params(model, p1, p2, shift, pdf):
             prev_cdf = cdf
             prev_sf = sf
     elif model == MODEL_WEIBULL:
-        inv_scale = 1.0 / p2
+        log_scale = math.log(p2)
         for a in range(m):
             x = a + shift
             if x <= 0.0:
                 cdf = 0.0
                 sf = 1.0
             else:
-                u = (x * inv_scale) ** p1
+                u = math.exp(p1 * (_log_age(a, shift) - log_scale))  # (x / scale)^shape
                 if u <= 0.6931471805599453:  # F <= 0.5
                     cdf = -math.expm1(-u)
                     sf = 1.0 - cdf

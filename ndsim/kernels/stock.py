@@ -23,11 +23,11 @@ kernel                    layout
 ========================  ===========================================================
 inflow_driven             (n),(m),(k)->(n),(n)            inflow, pdf, init -> outflow, stock
 stock_by_cohort           (n),(m),(k),(c)->(n,c)          c = k + n cohorts, oldest first
-stock_driven              (n),(m),(k),(n),()->(n),(n),(n),(n),(n)
+stock_driven              (n),(m),(k),(n),()->(n),(n),(n),(n)
                           target, pdf, init, history, policy
-                          -> inflow, outflow, stock, unmet, early
+                          -> inflow, outflow, stock, gap
 inflow_driven_params      (n),(k),(),(),(),()->(n),(n)    inflow, init, model, p1, p2, shift
-stock_driven_params       (n),(k),(n),(),(),(),(),()->(n),(n),(n),(n),(n)
+stock_driven_params       (n),(k),(n),(),(),(),(),()->(n),(n),(n),(n)
                           target, init, history, model, p1, p2, shift, policy
 ========================  ===========================================================
 
@@ -230,10 +230,10 @@ stock_by_cohort = guvectorize(
 # --- stock-driven -------------------------------------------------------------
 
 
-def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock, unmet, early):
+def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock, gap):
     """Inflow and outflow that give a stock target, solved year by year.
 
-    gufunc ``(n),(m),(k),(n),()->(n),(n),(n),(n),(n)``.
+    gufunc ``(n),(m),(k),(n),()->(n),(n),(n),(n)``.
 
     Parameters
     ----------
@@ -249,10 +249,10 @@ def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock,
     policy : int
         0 ``clip`` or 1 ``retire_early``: what happens when the target falls
         faster than products retire.
-    inflow, outflow, stock, unmet, early : ndarray (n,)
-        Outputs: inflow and outflow [t yr-1], stock [t], unmet stock decline
-        (stock above target under ``clip``) [t], early retirement (extra
-        outflow under ``retire_early``) [t yr-1].
+    inflow, outflow, stock, gap : ndarray (n,)
+        Outputs: inflow and outflow [t yr-1], stock [t], and what the policy
+        did: under ``clip`` the unmet stock decline (stock above target) [t],
+        under ``retire_early`` the early retirement (extra outflow) [t yr-1].
 
     Notes
     -----
@@ -263,8 +263,8 @@ def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock,
 
     When that is negative, ``clip`` sets inflow(t) = 0 and keeps
     stock(t) = stock(t - 1) - out_old(t) > target(t), reporting
-    unmet(t) = stock(t) - target(t); ``retire_early`` sets inflow(t) = 0 and
-    retires early(t) = stock(t - 1) - out_old(t) - target(t) extra, taken from
+    gap(t) = stock(t) - target(t); ``retire_early`` sets inflow(t) = 0 and
+    retires gap(t) = stock(t - 1) - out_old(t) - target(t) extra, taken from
     every cohort in use in proportion to its remaining stock, so the future
     retirements of all those cohorts scale by target(t) / (stock(t - 1) -
     out_old(t)). Mass balance holds every year in both policies. A NaN or
@@ -275,8 +275,7 @@ def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock,
     m = pdf.shape[0]
     for t in range(n):
         outflow[t] = 0.0
-        unmet[t] = 0.0
-        early[t] = 0.0
+        gap[t] = 0.0
     s_prev = _initial_outflow(pdf, init, outflow)
     hi = _support(pdf)[1]
     f0 = pdf[0] if m > 0 else 0.0
@@ -305,7 +304,7 @@ def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock,
                 if policy == POLICY_RETIRE_EARLY:
                     avail = s_prev - outflow[t]
                     e = avail - tg
-                    early[t] = e
+                    gap[t] = e
                     out_t = outflow[t] + e
                     kf = tg / avail
                     for t2 in range(t + 1, n):
@@ -314,7 +313,7 @@ def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock,
                 else:
                     out_t = outflow[t]
                     s = s_prev - out_t
-                    unmet[t] = s - tg
+                    gap[t] = s - tg
         inflow[t] = x
         stock[t] = s
         s_prev = s
@@ -329,16 +328,16 @@ def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock,
 _stock_core = njit(cache=True, nogil=True)(_stock_driven_py)
 
 
-def _stock_driven_gu(target, pdf, init, history, policy, inflow, outflow, stock, unmet, early):
-    _stock_core(target, pdf, init, history, policy, inflow, outflow, stock, unmet, early)
+def _stock_driven_gu(target, pdf, init, history, policy, inflow, outflow, stock, gap):
+    _stock_core(target, pdf, init, history, policy, inflow, outflow, stock, gap)
 
 
 stock_driven = guvectorize(
     [
         "void(float64[:], float64[:], float64[:], float64[:], int64, "
-        "float64[:], float64[:], float64[:], float64[:], float64[:])"
+        "float64[:], float64[:], float64[:], float64[:])"
     ],
-    "(n),(m),(k),(n),()->(n),(n),(n),(n),(n)",
+    "(n),(m),(k),(n),()->(n),(n),(n),(n)",
     nopython=True,
     cache=True,
 )(_stock_driven_gu)
@@ -369,24 +368,24 @@ inflow_driven_params = guvectorize(
 
 
 def _stock_driven_params_py(
-    target, init, history, model, p1, p2, shift, policy, inflow, outflow, stock, unmet, early
+    target, init, history, model, p1, p2, shift, policy, inflow, outflow, stock, gap
 ):
     """Stock-driven model with the pdf evaluated from parameters in the kernel.
 
-    gufunc ``(n),(k),(n),(),(),(),(),()->(n),(n),(n),(n),(n)``; arguments as
+    gufunc ``(n),(k),(n),(),(),(),(),()->(n),(n),(n),(n)``; arguments as
     in :func:`_stock_driven_py` with the pdf replaced by model, p1, p2, shift.
     """
     pdf = np.empty(target.shape[0] + init.shape[0])
     pdf_from_params(model, p1, p2, shift, pdf)
-    _stock_core(target, pdf, init, history, policy, inflow, outflow, stock, unmet, early)
+    _stock_core(target, pdf, init, history, policy, inflow, outflow, stock, gap)
 
 
 stock_driven_params = guvectorize(
     [
         "void(float64[:], float64[:], float64[:], int64, float64, float64, float64, int64, "
-        "float64[:], float64[:], float64[:], float64[:], float64[:])"
+        "float64[:], float64[:], float64[:], float64[:])"
     ],
-    "(n),(k),(n),(),(),(),(),()->(n),(n),(n),(n),(n)",
+    "(n),(k),(n),(),(),(),(),()->(n),(n),(n),(n)",
     nopython=True,
     cache=True,
 )(_stock_driven_params_py)
