@@ -35,9 +35,15 @@ The ``*_params`` kernels evaluate the lifetime pdf per series from its
 parameters inside the kernel (model codes in :mod:`ndsim.kernels.lifetime`),
 so a Monte Carlo ensemble never materialises a (draw, product, age) pdf.
 
-The convolution is written cohort by cohort ("scatter":
-``outflow[c + a] += inflow[c] * pdf[a]``), an independent update per year
+Every year sums its cohorts in ascending order. The inflow-driven kernel
+gathers four consecutive years in one pass over the cohorts; the
+stock-driven kernel, which must finish a year before the next, scatters each
+new cohort's retirements into the years ahead
+(``outflow[t + a] += inflow[t] * pdf[a]``), an independent update per year
 that the compiler vectorises without re-associating sums (no fastmath).
+
+Numba's cache checks only the file of the cached function: after editing
+:mod:`ndsim.kernels.lifetime`, clear the cache (or touch this file).
 
 Parallelism: none inside the kernels (no ``parallel=True``); the callers
 run independent blocks of draws on threads (dask chunks along ``draw``, or
@@ -160,15 +166,45 @@ def _inflow_driven_py(inflow, pdf, init, outflow, stock):
     stock(t) = stock(t - 1) + inflow(t) - outflow(t), stock(-1) = sum(init).
     """
     n = inflow.shape[0]
-    for t in range(n):
-        outflow[t] = 0.0
+    m = pdf.shape[0]
+    # pdf padded with zeros, so that four consecutive years share one pass over
+    # the cohorts; each year still sums its cohorts in ascending order
+    fp = np.zeros(n + 4)
+    for a in range(min(m, n)):
+        fp[a] = pdf[a]
+    t0 = 0
+    while t0 + 4 <= n:
+        o0 = 0.0
+        o1 = 0.0
+        o2 = 0.0
+        o3 = 0.0
+        for c in range(t0 + 1):
+            x = inflow[c]
+            k = t0 - c
+            o0 += x * fp[k]
+            o1 += x * fp[k + 1]
+            o2 += x * fp[k + 2]
+            o3 += x * fp[k + 3]
+        x1 = inflow[t0 + 1]
+        x2 = inflow[t0 + 2]
+        x3 = inflow[t0 + 3]
+        o1 += x1 * fp[0]
+        o2 += x1 * fp[1]
+        o2 += x2 * fp[0]
+        o3 += x1 * fp[2]
+        o3 += x2 * fp[1]
+        o3 += x3 * fp[0]
+        outflow[t0] = o0
+        outflow[t0 + 1] = o1
+        outflow[t0 + 2] = o2
+        outflow[t0 + 3] = o3
+        t0 += 4
+    for t in range(t0, n):
+        o = 0.0
+        for c in range(t + 1):
+            o += inflow[c] * fp[t - c]
+        outflow[t] = o
     s = _initial_outflow(pdf, init, outflow)
-    hi = _support(pdf)[1]
-    for c in range(n):
-        x = inflow[c]
-        end = min(hi, n - c)
-        for a in range(end):  # (a start offset would stop the compiler vectorising)
-            outflow[c + a] += x * pdf[a]
     for t in range(n):
         s = s + inflow[t] - outflow[t]
         stock[t] = s
