@@ -1,0 +1,81 @@
+"""Smoke test of the core benchmark: the ndsim and numpy paths at tiny N, no anchors, no timing.
+
+The anchors (flodym, dynamic-stock-model) run only in ``benchmarks/``. Here
+ndsim's public functions and the benchmark's plain numpy baseline (scipy's
+``ndtr`` and array code, independent of ndsim's kernels) must give the same
+numbers on the benchmark's own workload.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import _workload as wl  # noqa: E402
+import bench_core  # noqa: E402
+
+TOL = 1e-12  # relative to each variable's largest value
+
+
+@pytest.mark.parametrize("mode", wl.MODES)
+@pytest.mark.parametrize("dist", wl.DISTS)
+def test_ndsim_matches_numpy_baseline(mode, dist):
+    inp = wl.make_inputs(4, dist, mode, seed=7)
+    nd = wl.run_ndsim(inp)
+    ref = wl.run_numpy(inp)
+    assert set(nd) == set(ref)
+    for k in ref:
+        assert nd[k].shape == (4, len(wl.PRODUCTS), len(wl.YEARS))
+        assert np.all(np.isfinite(nd[k]))
+    assert wl.max_rel_diff(nd, ref) < TOL
+
+
+def test_stock_driven_clip_matches_numpy_baseline():
+    """A target that falls faster than products retire: both clip the inflow at 0."""
+    inp = wl.make_inputs(3, "normal", "stock", seed=11)
+    inp["driver"][:, :5] = inp["driver"][:, :5, ::-1].copy()  # falling targets for 5 products
+    nd = wl.run_ndsim(inp)
+    ref = wl.run_numpy(inp)
+    assert np.any(ref["inflow"][:, :5] == 0.0)  # the clip branch is exercised
+    assert np.all(nd["inflow"] >= 0.0)
+    assert wl.max_rel_diff(nd, ref) < TOL
+
+
+def test_inputs_reproducible_and_targets_rise():
+    a = wl.make_inputs(5, "weibull", "stock", seed=3)
+    b = wl.make_inputs(5, "weibull", "stock", seed=3)
+    np.testing.assert_array_equal(a["driver"], b["driver"])
+    np.testing.assert_array_equal(a["p1"], b["p1"])
+    assert np.all(np.diff(a["driver"], axis=-1) > 0)  # no decline policy in the timed workload
+
+
+@pytest.mark.parametrize("tool", ["ndsim", "numpy"])
+def test_cell_worker_runs_in_process(tool):
+    cell = bench_core.work_cell(tool, "inflow", "normal", 2, repeats=1, budget=0.0)
+    assert cell["n"] == 2 and len(cell["times_s"]) >= 1
+    assert cell["ms_per_draw"] > 0 and cell["peak_mb"] > 0
+
+
+def test_extrapolated_cells_are_marked():
+    cells = [
+        {"tool": "ndsim", "mode": "inflow", "dist": "normal", "n": 10, "measured": True,
+         "ms_per_draw": 0.02, "draws_per_s": 5e4, "peak_mb": 100.0},
+        {"tool": "flodym-loop", "mode": "inflow", "dist": "normal", "n": 10, "measured": True,
+         "ms_per_draw": 10.0, "draws_per_s": 100.0, "peak_mb": 150.0},
+        {"tool": "ndsim", "mode": "inflow", "dist": "normal", "n": 100, "measured": True,
+         "ms_per_draw": 0.01, "draws_per_s": 1e5, "peak_mb": 120.0},
+    ]  # fmt: skip
+    out = bench_core.extrapolate(cells, (10, 100))
+    extra = [c for c in out if not c["measured"]]
+    assert [(c["tool"], c["n"]) for c in extra] == [("flodym-loop", 100)]
+    rats = {(r["tool"], r["n"]): r for r in bench_core.ratios(out)}
+    assert rats[("flodym-loop", 10)]["speedup"] == pytest.approx(500.0)
+    assert rats[("flodym-loop", 100)]["extrapolated"]
+    assert rats[("flodym-loop", 100)]["memory_share"] is None
+    assert "*" in bench_core.text_tables({"cells": out, "ratios": list(rats.values())})
