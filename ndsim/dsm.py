@@ -24,7 +24,10 @@ Parallelism (one layer): the kernels are serial (no ``parallel=True``) and
 release the GIL. Dask-backed inputs run their chunks on dask's threads; for
 in-memory inputs this module splits the broadcast loop dims into one block
 per core and runs the blocks on a thread pool (``NDSIM_NUM_THREADS`` sets the
-number of threads; 1 turns it off). Never both at once.
+number of threads; 1 turns it off). Never both at once. The pool is shared
+by all calls, so callers that themselves run on several threads (e.g. dask
+workers handing numpy blocks to these functions) still run at most that
+many kernels at a time.
 
 References
 ----------
@@ -106,6 +109,8 @@ _POOL: ThreadPoolExecutor | None = None
 def _pool(n: int) -> ThreadPoolExecutor:
     global _POOL
     if _POOL is None or _POOL._max_workers != n:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False)
         _POOL = ThreadPoolExecutor(n, thread_name_prefix="ndsim")
     return _POOL
 
@@ -281,7 +286,7 @@ def _check_year(x: xr.DataArray, name: str) -> None:
     if not isinstance(x, xr.DataArray) or YEAR not in x.dims:
         dims = tuple(x.dims) if isinstance(x, xr.DataArray) else type(x).__name__
         raise ValidationError(f"dsm: {name} needs a '{YEAR}' dim, has {dims}", field=name)
-    if DRAW in x.dims and _is_dask(x) and len(x.chunks[x.dims.index(YEAR)]) > 1:
+    if _is_dask(x) and len(x.chunks[x.dims.index(YEAR)]) > 1:
         raise ValidationError(f"dsm: {name} is chunked along '{YEAR}'; chunk along '{DRAW}' only")
 
 
