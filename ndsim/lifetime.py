@@ -68,6 +68,8 @@ from ndsim.conventions import AGE, DEFAULT_TIMING, PRODUCT, TIMING_CONVENTIONS
 from ndsim.errors import ValidationError
 from ndsim.kernels.lifetime import MODEL_CODES
 
+__all__ = ["MODELS", "TIMING_SHIFT", "Lifetime", "common_timing", "from_table", "pdf_by_product"]
+
 #: parameters each model accepts (alternatives separated)
 MODEL_PARAMS: dict[str, tuple[tuple[str, ...], ...]] = {
     "fixed": (("mean",),),
