@@ -116,7 +116,6 @@ class _Context:
     layout: summarize.Layout
     targets: list[tuple[str, int]]  # (variable, flat index) of the sensitivity targets
     regressor_labels: list[str]
-    hist: summarize.HistSpec | None
     exact: bool
     full: list[str]  # variables written per draw
     model: Callable
@@ -151,10 +150,10 @@ def _chunk_values(ctx: _Context, start: int, stop: int):
     return result, values, z
 
 
-def _run_chunk(ctx: _Context, start: int, stop: int) -> _ChunkResult:
+def _run_chunk(ctx: _Context, start: int, stop: int, hist=None) -> _ChunkResult:
     """Run the model on draws [start, stop) and reduce them (executed where the chunk runs)."""
     result, values, z = _chunk_values(ctx, start, stop)
-    partial = summarize.reduce_chunk(values, z, start, hist=ctx.hist, keep_values=ctx.exact)
+    partial = summarize.reduce_chunk(values, z, start, hist=hist, keep_values=ctx.exact)
     worst = None
     if "balance_residual" in result:
         worst = result["balance_residual"].transpose(cv.PROCESS, cv.YEAR).values.copy()
@@ -190,9 +189,16 @@ class _LocalExecutor:
 
     def __init__(self, ctx: _Context):
         self.ctx = ctx
+        self.hist = None
+
+    def call(self, fn, *args):
+        return fn(self.ctx, *args)
+
+    def set_hist(self, hist) -> None:
+        self.hist = hist
 
     def submit(self, start: int, stop: int):
-        return _Done(_run_chunk(self.ctx, start, stop))
+        return _Done(_run_chunk(self.ctx, start, stop, self.hist))
 
     def close(self):
         pass
@@ -236,9 +242,19 @@ class _DistributedExecutor:
             1, len(self.client.scheduler_info().get("workers", {})) or (workers or 1)
         )
         [self.ctx_future] = self.client.scatter([ctx], broadcast=True)
+        self.hist_future = None
+
+    def call(self, fn, *args):
+        return self.client.submit(fn, self.ctx_future, *args, pure=False).result()
+
+    def set_hist(self, hist) -> None:
+        if hist is not None:
+            [self.hist_future] = self.client.scatter([hist], broadcast=True)
 
     def submit(self, start: int, stop: int):
-        return self.client.submit(_run_chunk, self.ctx_future, start, stop, pure=False)
+        return self.client.submit(
+            _run_chunk, self.ctx_future, start, stop, self.hist_future, pure=False
+        )
 
     def close(self):
         self.client.close()
@@ -457,7 +473,7 @@ def ensemble_from_inputs(
     exact = n * layout.size * 8 <= exact_budget
     full_names = [v for v in names if v not in DERIVED] if full else []
     ctx = _Context(
-        inputs, scenario, int(seed), layout, targets, reg_labels, None, exact, full_names, model
+        inputs, scenario, int(seed), layout, targets, reg_labels, exact, full_names, model
     )
 
     manifest = {
@@ -488,20 +504,17 @@ def ensemble_from_inputs(
     box: dict = {"worst": worst}  # worst balance residual so far, shared with _drive
     previous = _install_sigterm()
     try:
-        if acc is None:
-            if not exact:
-                ctx.hist = _pilot_hist(ctx, n)
-            acc = summarize.Accumulator(
-                n, layout.size, len(reg_labels) + len(targets), hist=ctx.hist
-            )
-        else:
-            ctx.hist = acc.hist
-        starts = list(range(acc.next_draw, n, k))
         executor = (
             _LocalExecutor(ctx)
             if workers is None and scheduler is None
             else _DistributedExecutor(ctx, workers=workers, scheduler=scheduler)
         )
+        if acc is None:
+            # histogram bins from the first draws, computed where the chunks run
+            hist = None if exact else executor.call(_pilot_hist, n)
+            acc = summarize.Accumulator(n, layout.size, len(reg_labels) + len(targets), hist=hist)
+        executor.set_hist(acc.hist)
+        starts = list(range(acc.next_draw, n, k))
         bar = _progress(n, acc.next_draw, progress)
         box["worst"] = worst
         _drive(executor, starts, n, k, acc, box, sidecar, bar)
@@ -634,7 +647,8 @@ def _drive(executor, starts, n, k, acc, box, sidecar, bar):
     """Submit chunks (a bounded window), merge their results in draw order, keep finished work."""
     fault = os.environ.get("NDSIM_FAULT_AFTER_CHUNK")
     fault_after = int(fault) if fault else None
-    window = max(2, 2 * executor.n_workers)
+    # chunks in flight: one more than the workers keeps them busy; locally one at a time
+    window = executor.n_workers + (0 if isinstance(executor, _LocalExecutor) else 1)
     pending: dict[int, object] = {}
     queue = list(starts)
     merged = 0
