@@ -123,6 +123,10 @@ def test_dask_chunked_equals_in_memory(rng):
     e3 = dsm.inflow_driven(inflow, pdf)
     l3 = dsm.inflow_driven(inflow.chunk({"draw": 5}), pdf.chunk({"draw": 5}))
     xr.testing.assert_identical(e3, l3.compute())
+    init = xr.DataArray([3.0, 2.0], dims=["age"])
+    e4 = dsm.inflow_driven(inflow, sp, initial_stock=init, by_cohort=True)
+    l4 = dsm.inflow_driven(inflow.chunk({"draw": 5}), sp, initial_stock=init, by_cohort=True)
+    xr.testing.assert_identical(e4, l4.compute())
 
 
 def test_thread_blocks_equal_single_thread(rng, monkeypatch):
