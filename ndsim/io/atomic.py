@@ -20,6 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success rename it onto `path`.
@@ -38,6 +44,9 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            # mkstemp creates the file private (0600); give it the usual permissions
+            os.chmod(tmp, 0o666 & ~_umask())
         if os.environ.get("NDSIM_FAULT_BEFORE_RENAME"):
             raise OSError(errno.ENOSPC, "No space left on device (injected fault)", str(target))
         os.replace(tmp, target)
