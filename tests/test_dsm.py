@@ -140,6 +140,24 @@ def test_thread_blocks_equal_single_thread(rng, monkeypatch):
     single_s = dsm.stock_driven(threaded.stock, sp)
     xr.testing.assert_identical(threaded, single)
     xr.testing.assert_identical(threaded_s, single_s)
+    # one inflow for all draws, per-draw lifetimes: the draws come from the parameters
+    shared = inflow.isel(draw=0, drop=True)
+    monkeypatch.setenv("NDSIM_NUM_THREADS", "2")
+    fanned = dsm.inflow_driven(shared, sp)
+    assert fanned.outflow.sizes["draw"] == 200
+    xr.testing.assert_allclose(
+        fanned.outflow.isel(draw=7),
+        dsm.inflow_driven(
+            shared,
+            {
+                p: s.with_params(
+                    **{k: v.isel(draw=7) if hasattr(v, "isel") else v for k, v in s.params.items()}
+                )
+                for p, s in sp.items()
+            },
+        ).outflow,
+        rtol=1e-14,
+    )
 
 
 def test_initial_stock_conservation_and_cohorts(rng):
