@@ -357,8 +357,9 @@ def forecast_demand_by_group(ds: xr.Dataset, out: Path) -> list[Path]:
     n = len(groups)
     ncols = 2 if n > 1 else 1
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(12, 3.8 * nrows + 0.5), squeeze=False)
-    fig.subplots_adjust(left=0.08, right=0.9, top=0.92, bottom=0.08, hspace=0.32, wspace=0.38)
+    # each panel's legend sits to its right: leave room for it beside every column
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8.5 * ncols, 3.8 * nrows + 0.5), squeeze=False)
+    fig.subplots_adjust(left=0.06, right=0.8, top=0.92, bottom=0.08, hspace=0.32, wspace=0.75)
     for i, (ax, (group, members)) in enumerate(zip(axes.flat, groups.items(), strict=False)):
         colours = style.shades(style.group_colour(group, i), len(members))
         values = np.nan_to_num(da.sel({cv.PRODUCT: members}).transpose(cv.PRODUCT, cv.YEAR).values)
