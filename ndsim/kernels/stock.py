@@ -167,11 +167,15 @@ def _inflow_driven_py(inflow, pdf, init, outflow, stock):
     """
     n = inflow.shape[0]
     m = pdf.shape[0]
-    # pdf padded with zeros, so that four consecutive years share one pass over
-    # the cohorts; each year still sums its cohorts in ascending order
-    fp = np.zeros(n + 4)
-    for a in range(min(m, n)):
-        fp[a] = pdf[a]
+    # four consecutive years share one pass over the cohorts; each year still
+    # sums its cohorts in ascending order. Ages up to n - 1 are read, so a
+    # shorter pdf is padded with zeros.
+    if m >= n:
+        fp = pdf
+    else:
+        fp = np.zeros(n)
+        for a in range(m):
+            fp[a] = pdf[a]
     t0 = 0
     while t0 + 4 <= n:
         o0 = 0.0
