@@ -72,45 +72,139 @@ class Variable:
 
 
 _VARIABLES = [
-    Variable("domestic_consumption", (PRODUCT, YEAR), FLOW_UNITS, "domestic consumption",
-             "Nd in final products made in the country, DC = P * MI * AR (eq. 1); eq. 10 or "
-             "F_in / (1 - e + i) after the last accounted year"),
-    Variable("total_demand", (YEAR,), FLOW_UNITS, "total demand (paper definition)",
-             "domestic consumption summed over the end uses flagged `in_total_demand` "
-             "(for the China Nd case: the 17 final products + NiMH + glass + ceramics)"),
-    Variable("inflow", (PRODUCT, YEAR), FLOW_UNITS, "use-stage inflow",
-             "F_in = DC - E + I (eq. 2); C of eq. 9 for stock-driven products in the forecast"),
-    Variable("outflow", (PRODUCT, YEAR), FLOW_UNITS, "end-of-life outflow",
-             "end-of-life flow from the lifetime (cohort) convolution"),
-    Variable("stock", (PRODUCT, YEAR), STOCK_UNITS, "in-use stock", "in-use stock at the end of the year"),
-    Variable("mining", (SOURCE, YEAR), FLOW_UNITS, "official mining",
-             "official mine production by ore source, in t Nd"),
-    Variable("mining_unregistered", (YEAR,), FLOW_UNITS, "unregistered mining",
-             "IM = ore required at mining minus official production (SPEC §3); depends almost one "
-             "for one on the process yields; negative values are reported, not clipped"),
-    Variable("intermediate_production", (INTERMEDIATE, YEAR), FLOW_UNITS,
-             "intermediate production", "domestic output of fabrication by intermediate product"),
-    Variable("imports", (STAGE, YEAR), FLOW_UNITS, "registered imports", "registered imports by trade level"),
-    Variable("exports", (STAGE, YEAR), FLOW_UNITS, "registered exports", "registered exports by trade level"),
-    Variable("exports_unregistered", (YEAR,), FLOW_UNITS, "unregistered exports",
-             "smuggled primary products: mirror statistics minus reported exports"),
-    Variable("flow", (ORIGIN, DESTINATION, YEAR), FLOW_UNITS, "flow between processes",
-             "every inter-process flow, including losses, recycling and landfill"),
-    Variable("balance_residual", (PROCESS, YEAR), FLOW_UNITS, "mass-balance residual",
-             "inputs - outputs - stock change of each process (worst over draws in ensembles)"),
-    Variable("primary_supply", (SCENARIO, YEAR), FLOW_UNITS, "primary supply",
-             "Q(t) = Q(base) * (1 + g)^(t - base) (SPEC §4)"),
-    Variable("secondary_supply", (SCENARIO, YEAR), FLOW_UNITS, "secondary supply",
-             "R(t) = r(t) * eta * F_out,total(t) (SPEC §4)"),
-    Variable("supply_requirement", (SCENARIO, YEAR), FLOW_UNITS, "supply requirement",
-             "D(t) = use-stage inflow + net exports + process losses (SPEC §4)"),
-    Variable("supply_gap", (SCENARIO, YEAR), FLOW_UNITS, "supply gap",
-             "D - Q - R; negative means oversupply"),
-    Variable("required_recycling_rate", (SCENARIO, YEAR), "1", "required recycling rate",
-             "(D - Q) / (eta * F_out,total): share of end-of-life flow to recycle to close the gap; "
-             "above 1 is not reachable"),
-    Variable("required_recycling_share_of_supply", (SCENARIO, YEAR), "1",
-             "required recycled share of supply", "(D - Q) / D: share of total supply that recycling must provide"),
+    Variable(
+        "domestic_consumption",
+        (PRODUCT, YEAR),
+        FLOW_UNITS,
+        "domestic consumption",
+        "Nd in final products made in the country, DC = P * MI * AR (eq. 1); eq. 10 or "
+        "F_in / (1 - e + i) after the last accounted year",
+    ),
+    Variable(
+        "total_demand",
+        (YEAR,),
+        FLOW_UNITS,
+        "total demand (paper definition)",
+        "domestic consumption summed over the end uses flagged `in_total_demand` "
+        "(for the China Nd case: the 17 final products + NiMH + glass + ceramics)",
+    ),
+    Variable(
+        "inflow",
+        (PRODUCT, YEAR),
+        FLOW_UNITS,
+        "use-stage inflow",
+        "F_in = DC - E + I (eq. 2); C of eq. 9 for stock-driven products in the forecast",
+    ),
+    Variable(
+        "outflow",
+        (PRODUCT, YEAR),
+        FLOW_UNITS,
+        "end-of-life outflow",
+        "end-of-life flow from the lifetime (cohort) convolution",
+    ),
+    Variable(
+        "stock", (PRODUCT, YEAR), STOCK_UNITS, "in-use stock", "in-use stock at the end of the year"
+    ),
+    Variable(
+        "mining",
+        (SOURCE, YEAR),
+        FLOW_UNITS,
+        "official mining",
+        "official mine production by ore source, in t Nd",
+    ),
+    Variable(
+        "mining_unregistered",
+        (YEAR,),
+        FLOW_UNITS,
+        "unregistered mining",
+        "IM = ore required at mining minus official production (SPEC §3); depends almost one "
+        "for one on the process yields; negative values are reported, not clipped",
+    ),
+    Variable(
+        "intermediate_production",
+        (INTERMEDIATE, YEAR),
+        FLOW_UNITS,
+        "intermediate production",
+        "domestic output of fabrication by intermediate product",
+    ),
+    Variable(
+        "imports",
+        (STAGE, YEAR),
+        FLOW_UNITS,
+        "registered imports",
+        "registered imports by trade level",
+    ),
+    Variable(
+        "exports",
+        (STAGE, YEAR),
+        FLOW_UNITS,
+        "registered exports",
+        "registered exports by trade level",
+    ),
+    Variable(
+        "exports_unregistered",
+        (YEAR,),
+        FLOW_UNITS,
+        "unregistered exports",
+        "smuggled primary products: mirror statistics minus reported exports",
+    ),
+    Variable(
+        "flow",
+        (ORIGIN, DESTINATION, YEAR),
+        FLOW_UNITS,
+        "flow between processes",
+        "every inter-process flow, including losses, recycling and landfill",
+    ),
+    Variable(
+        "balance_residual",
+        (PROCESS, YEAR),
+        FLOW_UNITS,
+        "mass-balance residual",
+        "inputs - outputs - stock change of each process (worst over draws in ensembles)",
+    ),
+    Variable(
+        "primary_supply",
+        (SCENARIO, YEAR),
+        FLOW_UNITS,
+        "primary supply",
+        "Q(t) = Q(base) * (1 + g)^(t - base) (SPEC §4)",
+    ),
+    Variable(
+        "secondary_supply",
+        (SCENARIO, YEAR),
+        FLOW_UNITS,
+        "secondary supply",
+        "R(t) = r(t) * eta * F_out,total(t) (SPEC §4)",
+    ),
+    Variable(
+        "supply_requirement",
+        (SCENARIO, YEAR),
+        FLOW_UNITS,
+        "supply requirement",
+        "D(t) = use-stage inflow + net exports + process losses (SPEC §4)",
+    ),
+    Variable(
+        "supply_gap",
+        (SCENARIO, YEAR),
+        FLOW_UNITS,
+        "supply gap",
+        "D - Q - R; negative means oversupply",
+    ),
+    Variable(
+        "required_recycling_rate",
+        (SCENARIO, YEAR),
+        "1",
+        "required recycling rate",
+        "(D - Q) / (eta * F_out,total): share of end-of-life flow to recycle to close the gap; "
+        "above 1 is not reachable",
+    ),
+    Variable(
+        "required_recycling_share_of_supply",
+        (SCENARIO, YEAR),
+        "1",
+        "required recycled share of supply",
+        "(D - Q) / D: share of total supply that recycling must provide",
+    ),
 ]
 
 VARIABLES: dict[str, Variable] = {v.name: v for v in _VARIABLES}
