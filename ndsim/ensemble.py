@@ -25,7 +25,8 @@ changed; the result equals an uninterrupted run bit for bit.
 
 Fault injection for tests: ``NDSIM_FAULT_AFTER_CHUNK=k`` raises
 ``OSError(ENOSPC)`` after the k-th chunk (counting from 1) was merged and
-kept, as a full disk would.
+kept, as a full disk would; with ``NDSIM_FAULT_SIGNAL=TERM`` the process
+sends itself SIGTERM there instead.
 """
 
 from __future__ import annotations
@@ -676,6 +677,9 @@ def _drive(executor, starts, n, k, acc, box, sidecar, bar):
             sidecar.save_state(acc, box["worst"], {"draws_done": acc.next_draw})
             last_save = now
         if fault_after is not None and merged == fault_after and not last_chunk:
+            if os.environ.get("NDSIM_FAULT_SIGNAL") == "TERM":  # as if the user's kill arrived
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the handler raises KeyboardInterrupt here
             raise OSError(
                 errno.ENOSPC, f"No space left on device (injected fault after chunk {merged})"
             )

@@ -307,3 +307,16 @@ def test_full_china_model_per_draw_values_do_not_depend_on_chunk_size(tmp_path):
         assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
     # the forecast really varies between draws
     assert float(a.total_demand.sel(year=2050).std()) > 0
+
+
+@pytest.mark.slow
+def test_cli_sigterm_keeps_work_and_prints_resume(cli_env, ndsim_cmd, tmp_path, scenario_file):
+    out = tmp_path / "o.nc"
+    cmd = [*ndsim_cmd, "ensemble", str(scenario_file), "--draws", "9", "--chunk-size", "3"]
+    cmd += ["--output", str(out), "--no-figures"]
+    env = {**cli_env, "NDSIM_FAULT_AFTER_CHUNK": "2", "NDSIM_FAULT_SIGNAL": "TERM"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 130, proc.stderr
+    assert "kept 6 of 9 draws" in proc.stderr and "--resume" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
+    assert (tmp_path / "o.nc.partial" / "state.npz").is_file()
