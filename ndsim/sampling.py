@@ -445,6 +445,39 @@ def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray]) -> xr
         v = (f * x.astype(float)).transpose(cv.DRAW, *x.dims)
         v.attrs = dict(x.attrs)
         out[name] = v
+    return _trade_follows_consumption(inputs, out)
+
+
+#: the factors of domestic consumption, DC = P * MI * AR (eq. 1)
+CONSUMPTION_FACTORS = ("production", "nd_content", "adoption_rate")
+#: final-product trade, held at its share of DC in every draw
+FOLLOWS_CONSUMPTION = ("exports_final", "imports_final")
+
+
+def _trade_follows_consumption(inputs: xr.Dataset, out: xr.Dataset) -> xr.Dataset:
+    """Scale final-product trade with each draw's domestic consumption.
+
+    Final-product exports and imports are data in t Nd, but they are Nd in
+    the same products whose production, content and adoption a draw varies
+    (eq. 3-4: E = E_p * MI * AR). Each draw keeps the data's export and import
+    shares of DC, so a draw with low production does not export more than it
+    makes (which would give a negative use-stage inflow). Trade's own factor,
+    where trade is sampled, multiplies on top.
+    """
+    if not all(n in inputs.data_vars for n in CONSUMPTION_FACTORS):
+        return out
+    if not any(cv.DRAW in out[n].dims for n in CONSUMPTION_FACTORS):
+        return out
+    det = inputs["production"] * inputs["nd_content"] * inputs["adoption_rate"]
+    new = out["production"] * out["nd_content"] * out["adoption_rate"]
+    ratio = xr.where(det > 0, new / det.where(det > 0), 1.0)
+    for name in FOLLOWS_CONSUMPTION:
+        if name not in out.data_vars:
+            continue
+        x = out[name]
+        v = (ratio * x).transpose(cv.DRAW, *[d for d in x.dims if d != cv.DRAW])
+        v.attrs = dict(x.attrs)
+        out[name] = v
     return out
 
 

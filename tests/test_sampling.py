@@ -258,3 +258,52 @@ def test_missing_years_without_flag(inputs):
     bad["q_production"] = bad.q_production.where(bad.year != 2001, "")
     with pytest.raises(ValidationError, match="q_production"):
         sampling.draw_factors(bad, None, np.arange(3), 1)
+
+
+def test_final_trade_keeps_its_share_of_consumption_in_every_draw():
+    """A draw with low production must not export more than it makes.
+
+    Oracle: the export share of DC, E / (P * MI * AR), is the data's share in
+    every draw, computed here with plain numpy on the arrays.
+    """
+    import xarray as xr
+
+    from ndsim.sampling import apply_factors
+
+    years = [2000, 2001]
+    products = ["A", "B"]
+    coords = {"product": products, "year": years}
+    inputs = xr.Dataset(
+        {
+            "production": (("product", "year"), np.array([[10.0, 20.0], [5.0, 0.0]])),
+            "nd_content": (("product",), np.array([2.0, 3.0])),
+            "adoption_rate": (("product", "year"), np.array([[1.0, 0.5], [1.0, 1.0]])),
+            "exports_final": (("product", "year"), np.array([[18.0, 10.0], [3.0, 0.0]])),
+            "imports_final": (("product", "year"), np.array([[1.0, 2.0], [0.0, 0.0]])),
+        },
+        coords=coords,
+    )
+    f = xr.DataArray(
+        np.array([[0.5, 0.9], [1.2, 0.7]]),
+        dims=("draw", "product"),
+        coords={"draw": [0, 1], "product": products},
+    )
+    out = apply_factors(inputs, {"production": f})
+    p = inputs.production.values
+    dc_det = p * inputs.nd_content.values[:, None] * inputs.adoption_rate.values
+    for d in range(2):
+        dc = (
+            p
+            * f.values[d][:, None]
+            * inputs.nd_content.values[:, None]
+            * inputs.adoption_rate.values
+        )
+        for name in ("exports_final", "imports_final"):
+            got = out[name].sel(draw=d).values
+            want = np.where(
+                dc_det > 0,
+                inputs[name].values * dc / np.where(dc_det > 0, dc_det, 1),
+                inputs[name].values,
+            )
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert (dc - out.exports_final.sel(draw=d).values >= 0).all()
