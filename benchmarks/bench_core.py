@@ -61,6 +61,13 @@ CAPS = {"ndsim": None, "ndsim-1t": None, "numpy": None, "flodym-dims": 10000,
         "flodym-loop": 1000, "dsm": 2}  # fmt: skip
 TOOLS = ("ndsim", "ndsim-1t", "numpy", "flodym-dims", "flodym-loop", "dsm")
 TARGET_N = 10000
+#: (mode, lifetime) pairs the targets are stated for
+TARGET_GROUPS = (
+    ("inflow", "normal"),
+    ("inflow", "weibull"),
+    ("stock", "normal"),
+    ("stock", "weibull"),
+)
 WARMUP_DRAWS = 10
 
 
@@ -108,6 +115,7 @@ def work_cell(tool: str, mode: str, dist: str, n: int, repeats: int, budget: flo
         from _anchors import run_dsm
 
         run_dsm(_slice(inp, 1), products=[0])  # loads scipy.stats' lazy parts
+        ready_rss = _rss_mb()  # imports and inputs: what the timed calls start from
         for d in range(n):
             t0 = time.perf_counter()
             run_dsm(inp, draws=[d])
@@ -116,6 +124,7 @@ def work_cell(tool: str, mode: str, dist: str, n: int, repeats: int, budget: flo
     else:
         res = run(_slice(inp, min(n, WARMUP_DRAWS)))  # warm-up: compiled code, lazy imports
         del res
+        ready_rss = _rss_mb()  # imports, inputs, compiled code: what the timed calls start from
         # at least 3 timed calls (2 when one takes over 10 s), more up to `repeats` within `budget`
         while len(times) < repeats and (
             len(times) < (2 if times and times[0] > 10.0 else 3) or sum(times) < budget
@@ -129,6 +138,7 @@ def work_cell(tool: str, mode: str, dist: str, n: int, repeats: int, budget: flo
         "tool": tool, "mode": mode, "dist": dist, "n": n, "measured": True,
         "times_s": times, "ms_per_draw": per_draw * 1e3, "draws_per_s": 1.0 / per_draw,
         "peak_mb": _peak_mb(), "import_rss_mb": import_rss, "input_rss_mb": base_rss,
+        "ready_rss_mb": ready_rss, "load_average": os.getloadavg(),
     }  # fmt: skip
 
 
@@ -173,6 +183,34 @@ def work_warmstart() -> dict:
     ok = bool(ds.stock.notnull().all())
     return {"result_at_epoch": time.time(), "import_s": t_import,
             "in_process_s": time.perf_counter() - t0, "result_ok": ok}  # fmt: skip
+
+
+def work_pair(mode: str, dist: str, n: int, rounds: int) -> dict:
+    """ndsim and flodym-dims timed alternately in one process (ABAB...): their time ratio.
+
+    Both see the same load within seconds, so the ratio is steadier than one
+    of two cells measured minutes apart on a shared machine. Memory is not
+    measured here (the cells measure it, one process per tool).
+    """
+    from _anchors import run_flodym_dims
+    from _workload import make_inputs, run_ndsim
+
+    inp = make_inputs(n, dist, mode)
+    small = _slice(inp, min(n, WARMUP_DRAWS))
+    run_ndsim(small)
+    run_flodym_dims(small)
+    nd, fl = [], []
+    for _ in range(rounds):
+        for run, acc in ((run_ndsim, nd), (run_flodym_dims, fl), (run_ndsim, nd)):
+            t0 = time.perf_counter()
+            res = run(inp)
+            acc.append(time.perf_counter() - t0)
+            del res
+    ms_nd = statistics.median(nd) / n * 1e3
+    ms_fl = statistics.median(fl) / n * 1e3
+    return {"mode": mode, "dist": dist, "n": n, "ndsim_times_s": nd, "flodym_times_s": fl,
+            "ndsim_ms_per_draw": ms_nd, "flodym_ms_per_draw": ms_fl, "speedup": ms_fl / ms_nd,
+            "load_average": os.getloadavg()}  # fmt: skip
 
 
 def work_agree(n: int, dsm_products: int) -> dict:
@@ -308,6 +346,20 @@ def _measure_cells(p: dict, cache_dir: str, log) -> list[dict]:
     return cells
 
 
+def measure_paired(cache_dir: str, rounds: int, log) -> list[dict]:
+    """ndsim vs flodym-dims at N = 10 000 timed alternately in one process per target group."""
+    out = []
+    for mode, dist in TARGET_GROUPS:
+        args = ["--worker", "pair", "--mode", mode, "--dist", dist, "--n", str(TARGET_N),
+                "--repeats", str(rounds)]  # fmt: skip
+        r = _spawn(args, _env(cache_dir))
+        log(f"  paired {mode:6s} {dist:9s} N={TARGET_N}: ndsim {r['ndsim_ms_per_draw']:.4f} "
+            f"ms/draw, flodym-dims {r['flodym_ms_per_draw']:.3f} ms/draw, "
+            f"speed-up {r['speedup']:.0f}x")  # fmt: skip
+        out.append(r)
+    return out
+
+
 def extrapolate(cells: list[dict], ns) -> list[dict]:
     """Add marked cells beyond a tool's cap at the largest measured N's time per draw."""
     out = list(cells)
@@ -385,8 +437,9 @@ def text_tables(res: dict) -> str:
 def markdown_targets(res: dict) -> str:
     """The targets table at N = 10 000 (markdown)."""
     lines = ["| mode | lifetime | ndsim ms/draw | flodym-dims ms/draw | speed-up (target >= 150x) "
-             "| ndsim peak MB | flodym peak MB | memory share (target <= 25 %) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+             "| paired speed-up | ndsim peak MB | flodym peak MB | memory share (target <= 25 %) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    paired = {(r["mode"], r["dist"]): r for r in res.get("paired", [])}
     for r in res["ratios"]:
         if r["tool"] != "flodym-dims" or r["n"] != TARGET_N:
             continue
@@ -397,8 +450,10 @@ def markdown_targets(res: dict) -> str:
         star = "*" if r["extrapolated"] else ""
         share = f"{100 * r['memory_share']:.0f} %" if r["memory_share"] else "-"
         fl_mem = f"{fl['peak_mb']:.0f}" if fl["peak_mb"] else "-"
+        pr = paired.get((r["mode"], r["dist"]))
+        pr_s = f"{pr['speedup']:.0f}x" if pr else "-"
         lines.append(f"| {r['mode']} | {r['dist']} | {nd['ms_per_draw']:.4f} | "
-                     f"{fl['ms_per_draw']:.3f}{star} | {r['speedup']:.0f}x{star} | "
+                     f"{fl['ms_per_draw']:.3f}{star} | {r['speedup']:.0f}x{star} | {pr_s} | "
                      f"{nd['peak_mb']:.0f} | {fl_mem} | {share} |")  # fmt: skip
     return "\n".join(lines)
 
@@ -438,6 +493,11 @@ def summary_text(res: dict) -> str:
                      f"through ndsim.inflow_driven): first result {ws['median_s']:.2f} s after "
                      f"launch (runs {', '.join(f'{x:.2f}' for x in ws['runs_s'])}; "
                      f"imports {ws['import_s']:.2f} s); target <= 2 s")  # fmt: skip
+    for r in res.get("paired", []):
+        lines.append(f"paired (one process, ndsim/flodym-dims/ndsim alternating) {r['mode']} "
+                     f"{r['dist']} N={r['n']}: ndsim {r['ndsim_ms_per_draw']:.4f} ms/draw, "
+                     f"flodym-dims {r['flodym_ms_per_draw']:.3f} ms/draw, "
+                     f"speed-up {r['speedup']:.0f}x")  # fmt: skip
     ag = res.get("agreement")
     if ag:
         lines.append("\nagreement, max|ndsim - ref| / max|ref| per variable (largest):")
@@ -462,7 +522,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--report", type=Path, help="print the tables of a results JSON and exit")
     ap.add_argument(
-        "--worker", choices=("cell", "compile", "warmstart", "agree"), help=argparse.SUPPRESS
+        "--paired-only",
+        action="store_true",
+        help="only the paired ndsim/flodym timings at N = 10 000, merged into --out",
+    )
+    ap.add_argument(
+        "--worker",
+        choices=("cell", "compile", "warmstart", "agree", "pair"),
+        help=argparse.SUPPRESS,
     )
     ap.add_argument("--tool", help=argparse.SUPPRESS)
     ap.add_argument("--mode", help=argparse.SUPPRESS)
@@ -480,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
             out = work_compile()
         elif a.worker == "warmstart":
             out = work_warmstart()
+        elif a.worker == "pair":
+            out = work_pair(a.mode, a.dist, a.n, a.repeats)
         else:
             out = work_agree(a.n, a.dsm_products)
         print("RESULT " + json.dumps(out), flush=True)
@@ -496,6 +565,17 @@ def main(argv: list[str] | None = None) -> int:
 
     p = plan(a.quick)
     out_path = a.out or HERE / "results" / ("core_quick.json" if a.quick else "core.json")
+    if a.paired_only:
+        res = json.loads(out_path.read_text())
+        cache_dir = tempfile.mkdtemp(prefix="ndsim-bench-numba-")
+        try:
+            _spawn(["--worker", "compile"], _env(cache_dir))  # fills the cache
+            res["paired"] = measure_paired(cache_dir, 1, log)
+        finally:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+        out_path.write_text(json.dumps(res, indent=1) + "\n")
+        log(summary_text(res) + "\n\n" + markdown_targets(res))
+        return 0
     t_start = time.perf_counter()
     res = {"quick": a.quick, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
            "hardware": _hardware(), "versions": _versions(),
@@ -535,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         log("cells (one process each):")
         cells = _measure_cells(p, cache_dir, log)
+        if not a.quick:
+            log("paired timings at N = 10 000:")
+            res["paired"] = measure_paired(cache_dir, 1, log)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
     res["cells"] = extrapolate(cells, p["ns"])
