@@ -304,3 +304,27 @@ def test_params_kernels_equal_pdf_kernels(rng, model, p1, p2, shift):
     b2 = K.stock_driven(b[1], pdf, init, hist, 1)
     for u, v in zip(a, b2, strict=True):
         np.testing.assert_array_equal(u, v)
+
+
+def test_jitted_callees_live_in_the_file_of_their_callers():
+    """numba's cache checks only the cached function's own file: every compiled function of
+    the stock kernels (the lifetime pdfs they call included) must come from that one file."""
+    import numba
+
+    import ndsim.kernels.lifetime as lt
+
+    compiled = [
+        obj
+        for obj in vars(K).values()
+        if isinstance(obj, numba.core.registry.CPUDispatcher)
+        or type(obj).__name__ in ("GUFunc", "DUFunc")
+    ]
+    assert len(compiled) >= 8
+    for obj in compiled:
+        func = getattr(obj, "py_func", None) or getattr(obj, "__wrapped__", None)
+        if func is None and hasattr(obj, "gufunc_builder"):
+            func = obj.gufunc_builder.py_func
+        assert func is not None
+        assert func.__code__.co_filename == K.__file__, func.__name__
+    assert lt.pdf_from_params is K.pdf_from_params
+    assert lt.pdf_params is K.pdf_params

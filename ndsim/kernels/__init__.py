@@ -6,11 +6,13 @@ math, and are compiled with ``cache=True`` and without fastmath. See
 parallelism (threads across blocks of draws, none inside the kernels).
 """
 
-from ndsim.kernels.lifetime import MODEL_CODES, pdf_from_params, pdf_params
 from ndsim.kernels.stock import (
+    MODEL_CODES,
     POLICIES,
     inflow_driven,
     inflow_driven_params,
+    pdf_from_params,
+    pdf_params,
     stock_by_cohort,
     stock_driven,
     stock_driven_params,
