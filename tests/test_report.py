@@ -346,6 +346,23 @@ def test_layout_draws_every_link_once_with_its_value(contract_ds):
     ]
 
 
+def test_import_terminals_sit_just_under_the_chain_flow_into_their_process(contract_ds):
+    # an import into a process is stacked above the outputs of the process to its left, so
+    # its link stays short instead of crossing those outputs' links and labels
+    links = sankey.links_for_year(contract_ds, 2017)
+    lay = sankey.layout(links, label_height=50.0)
+    for (name, attach, side), node in lay.nodes.items():
+        if side != "in" or attach == "mining":
+            continue
+        left = cv.PROCESSES[cv.PROCESSES.index(attach) - 1]
+        outputs = [n for (_, a, s), n in lay.nodes.items() if a == left and s == "out"]
+        assert outputs, (name, attach)
+        assert all(node.y0 + node.height < o.y0 for o in outputs), (name, attach)
+        (rb,) = [r for r in lay.ribbons if (r.origin, r.destination) == (name, attach)]
+        gap = 0.04 * max(n.height for n in lay.nodes.values())
+        assert abs(rb.y0 - rb.y1) <= 0.5 * gap + 1e-9
+
+
 def test_last_accounted_year(contract_ds):
     assert _select.last_accounted_year(contract_ds) == 2017
     assert _select.last_accounted_year(contract_ds.assign_attrs(last_accounted_year=2015)) == 2015
@@ -461,6 +478,123 @@ def test_tornado_of_sensitivity_indices(contract_ds, tmp_path):
     paths = figures.write_all(ds, tmp_path)
     assert [p.name for p in paths] == ["tornado.png"]
     assert png_size(paths[0])[0] > 600
+
+
+NAMES = {
+    "CV": "conventional vehicles",
+    "MRI": "MRI machines",
+    "NiMH": "NiMH batteries",
+    "glass": "glass",
+    "ceramics": "ceramics",
+    "catalyst": "automotive catalytic converters",
+    "alloy": "other alloys",
+}
+
+
+def _spy_on_figures(monkeypatch) -> list:
+    """Keep (file name, figure) of every figure saved, then save it as usual."""
+    seen = []
+    save = figures._save
+
+    def spy(fig, path):
+        seen.append((path.name, fig))
+        return save(fig, path)
+
+    monkeypatch.setattr(figures, "_save", spy)
+    return seen
+
+
+def _legend_texts(fig) -> list[str]:
+    legends = [ax.get_legend() for ax in fig.axes] + list(fig.legends)
+    return [t.get_text() for leg in legends if leg is not None for t in leg.get_texts()]
+
+
+def test_product_labels_name_each_end_use_once(contract_ds):
+    ds = contract_ds.assign_coords(
+        name=("product", [NAMES.get(p, f"product {p}") for p in contract_ds["product"].values])
+    )
+    expected = {
+        "CV": "CV conventional vehicles",
+        "MRI": "MRI machines",
+        "NiMH": "NiMH batteries",
+        "glass": "glass",
+        "ceramics": "ceramics",
+        "catalyst": "automotive catalytic converters",
+        "alloy": "other alloys",
+        "EV": "EV product EV",  # the code later in the name: still shown first
+    }
+    assert {p: figures.product_label(ds, p) for p in expected} == expected
+    assert figures.product_label(contract_ds, "glass") == "glass"  # no name coordinate
+
+
+def test_legends_of_stacked_figures_do_not_repeat_codes(contract_ds, tmp_path, monkeypatch):
+    ds = contract_ds.assign_coords(
+        name=("product", [NAMES.get(p, p) for p in contract_ds["product"].values])
+    )
+    seen = _spy_on_figures(monkeypatch)
+    figures.demand_by_product(ds, tmp_path)
+    figures.forecast_demand_by_group(ds, tmp_path)
+    assert [n for n, _ in seen] == ["demand_by_product.png", "forecast_demand_by_group.png"]
+    non_magnet = [p for p, (cat, _) in PRODUCTS.items() if cat == "non-magnet"]
+    for _, fig in seen:
+        texts = _legend_texts(fig)
+        assert {"glass", "ceramics", "NiMH batteries", "CV conventional vehicles"} <= set(texts)
+        for t in texts:
+            words = t.lower().split()
+            assert len(words) < 2 or words[0] != words[1], t
+        # the non-magnet end uses, and only they, are hatched
+        hatched = [c for ax in fig.axes for c in ax.collections if c.get_hatch() == figures.HATCH]
+        assert len(hatched) == len(non_magnet)
+        assert "hatched: non-magnet end use" in texts
+
+
+def test_supply_panels_show_every_scenario_whole(contract_ds, tmp_path, monkeypatch):
+    # S3 grows fastest: with shared y axes its panel used to be cut at the first panel's top
+    ds = contract_ds.copy()
+    ds["primary_supply"] = ds["primary_supply"] * xr.DataArray(
+        [1.0, 2.0, 6.0], dims="scenario", coords={"scenario": list(SCENARIOS)}
+    )
+    seen = _spy_on_figures(monkeypatch)
+    figures.supply_scenarios(ds, tmp_path)
+    ((_, fig),) = seen
+    total = (ds["primary_supply"] + ds["secondary_supply"].fillna(0.0)).max()
+    tops = [ax.get_ylim()[1] for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert len(tops) == len(SCENARIOS)
+    for top in tops:
+        assert top >= float(total)
+        assert top >= float(ds["supply_requirement"].max())
+        assert top <= 1.1 * max(float(total), float(ds["supply_requirement"].max()))
+
+
+def test_tornado_shows_the_largest_contributions_in_order(contract_ds, tmp_path, monkeypatch):
+    share = xr.DataArray(
+        [[0.5, 0.01], [0.3, 0.6], [0.02, 0.2], [0.1, 0.15]],
+        dims=("input", "target"),
+        coords={"input": ["a", "b", "c", "d"], "target": ["t1", "t2"]},
+        attrs={"units": "1", "long_name": "contribution to variance"},
+    )
+    src = xr.DataArray(
+        [[0.7, 0.1], [-0.55, 0.77], [0.14, -0.45], [0.3, 0.4]],
+        dims=("input", "target"),
+        coords=share.coords,
+    )
+    ds = contract_ds[["total_demand"]].assign(sensitivity=share, sensitivity_src=src)
+    seen = _spy_on_figures(monkeypatch)
+    figures.tornado(ds, tmp_path, top=3)
+    ((_, fig),) = seen
+    panels = [ax for ax in fig.axes if ax.patches]
+    assert [ax.get_title() for ax in panels] == ["t1", "t2"]
+    blue, red = (figures.style.to_rgb(figures.style.OKABE_ITO[k]) for k in ("blue", "vermillion"))
+    for ax, order, negative in ((panels[0], "abd", {"b"}), (panels[1], "bcd", {"c"})):
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert labels == list(order)[::-1]  # largest on top
+        for bar, name in zip(ax.patches, labels, strict=True):
+            assert bar.get_width() == pytest.approx(
+                float(share.sel(input=name, target=ax.get_title()))
+            )
+            assert tuple(bar.get_facecolor()[:3]) == pytest.approx(
+                red if name in negative else blue
+            )
 
 
 def test_figure_writes_are_atomic(contract_ds, tmp_path, monkeypatch):

@@ -100,10 +100,47 @@ def _sel_years(da: xr.DataArray, first: int, last: int) -> xr.DataArray:
     return da.sel({cv.YEAR: slice(first, last)})
 
 
-def _product_label(ds: xr.Dataset, product: str) -> str:
-    if "name" in ds.coords and cv.PRODUCT in ds["name"].dims:
-        return f"{product} {ds['name'].sel({cv.PRODUCT: product}).item()}"
-    return product
+def product_label(ds: xr.Dataset, product: str) -> str:
+    """Legend label of a product: its code and name, the code once.
+
+    An abbreviation (``CV``) is followed by the name ("CV conventional
+    vehicles"); a code that is the first word of the name (``glass``,
+    ``NiMH``, ``MRI``) or a plain word itself (``catalyst``) is not
+    repeated: "glass", "NiMH batteries", "MRI machines", "automotive
+    catalytic converters".
+    """
+    if "name" not in ds.coords or cv.PRODUCT not in ds["name"].dims:
+        return product
+    name = str(ds["name"].sel({cv.PRODUCT: product}).item()).strip()
+    if not name or name == product:
+        return product
+    if name.lower().split()[0] == product.lower() or product != product.upper():
+        return name
+    return f"{product} {name}"
+
+
+def _non_magnet(ds: xr.Dataset) -> set[str]:
+    """Products whose category is ``non-magnet`` (hatched in stacked areas)."""
+    if "category" not in ds.coords or cv.PRODUCT not in ds["category"].dims:
+        return set()
+    cat = ds["category"]
+    return {
+        str(p) for p, c in zip(cat[cv.PRODUCT].values, cat.values, strict=True) if c == "non-magnet"
+    }
+
+
+HATCH = "////"
+
+
+def _hatch_non_magnet(ds: xr.Dataset, polys, products) -> bool:
+    """Hatch the layers of non-magnet end uses; True if any was hatched."""
+    non_magnet = _non_magnet(ds)
+    hatched = False
+    for poly, p in zip(polys, products, strict=True):
+        if p in non_magnet:
+            poly.set_hatch(HATCH)
+            hatched = True
+    return hatched
 
 
 def _forecast_marker(ax, last: int, first: int, end: int) -> None:
@@ -130,6 +167,11 @@ def _stacked_products(
     x = da[cv.YEAR].values
     values = np.nan_to_num(da.sel({cv.PRODUCT: order}).transpose(cv.PRODUCT, cv.YEAR).values)
     polys = ax.stackplot(x, values, colors=[colours[p] for p in order], lw=0.3, edgecolor="white")
+    if _hatch_non_magnet(ds, polys, order):
+        from matplotlib.patches import Patch
+
+        key = Patch(fc="white", ec="#777777", hatch=HATCH, lw=0.5)
+        extra = [*extra, (key, "hatched: non-magnet end use")]
     if legend:
         _group_legend(ds, ax, polys, order, groups, extra=extra)
     return polys
@@ -146,7 +188,7 @@ def _group_legend(ds, ax, polys, order, groups, loc="upper left", anchor=(1.01, 
         labels.append(f"$\\bf{{{group.replace(' ', '~')}}}$")
         for p in reversed(members):
             handles.append(by_product[p])
-            labels.append(_product_label(ds, p))
+            labels.append(product_label(ds, p))
     for h, label in extra:
         handles.append(h)
         labels.append(label)
@@ -364,9 +406,16 @@ def forecast_demand_by_group(ds: xr.Dataset, out: Path) -> list[Path]:
         colours = style.shades(style.group_colour(group, i), len(members))
         values = np.nan_to_num(da.sel({cv.PRODUCT: members}).transpose(cv.PRODUCT, cv.YEAR).values)
         polys = ax.stackplot(da[cv.YEAR].values, values, colors=colours, lw=0.3, edgecolor="white")
+        handles = list(polys[::-1])
+        labels = [product_label(ds, p) for p in members][::-1]
+        if _hatch_non_magnet(ds, polys, members):
+            from matplotlib.patches import Patch
+
+            handles.append(Patch(fc="white", ec="#777777", hatch=HATCH, lw=0.5))
+            labels.append("hatched: non-magnet end use")
         ax.legend(
-            polys[::-1],
-            [_product_label(ds, p) for p in members][::-1],
+            handles,
+            labels,
             loc="upper left",
             bbox_to_anchor=(1.01, 1.0),
             fontsize=8,
@@ -383,6 +432,28 @@ def forecast_demand_by_group(ds: xr.Dataset, out: Path) -> list[Path]:
 
 
 SUPPLY_VARIABLES = ("primary_supply", "secondary_supply", "supply_requirement")
+
+
+def _shared_top(axes, arrays, first: int, end: int, stacked=()) -> None:
+    """Set the common top of panels sharing y to the largest value drawn, 3 % headroom.
+
+    ``set_ylim(bottom=0)`` on the first of axes sharing y switches their
+    autoscaling off, so a later panel with larger values would be clipped.
+    `arrays` are the plotted arrays (over `scenario` and `year`, maybe
+    `quantile`), `stacked` those drawn stacked on each other.
+    """
+
+    def peak(da):
+        v = _sel_years(da, first, end)
+        return float(v.max(skipna=True)) if bool(v.notnull().any()) else 0.0
+
+    top = max([peak(a) for a in arrays] + [0.0])
+    if stacked:
+        total = sum(_sel_years(a, first, end).fillna(0.0) for a in stacked)
+        top = max(top, float(total.max()))
+    if top > 0 and np.isfinite(top):
+        for ax in axes:
+            ax.set_ylim(0, 1.03 * top)
 
 
 def supply_scenarios(ds: xr.Dataset, out: Path) -> list[Path]:
@@ -421,6 +492,7 @@ def supply_scenarios(ds: xr.Dataset, out: Path) -> list[Path]:
         _finish_axis(
             ax, f"supply, requirement [{style.FLOW_AXIS}]" if ax is axes.flat[0] else "", first, end
         )
+    _shared_top(axes.flat, [q, r, d], first, end, stacked=(q, r))
     fig.legend(
         [*h, line],
         ["primary supply", "secondary supply (recycling)", "requirement"],
@@ -696,6 +768,12 @@ def fan_charts(ds: xr.Dataset, out: Path) -> list[Path]:
                         first,
                         end,
                     )
+                _shared_top(
+                    axes.flat,
+                    [parts[k[0]][0].sel(quantile=["q975", "q50"]) for k in kinds],
+                    first,
+                    end,
+                )
                 fig.legend(
                     handles,
                     [k[2] + " (median; bands 50 % and 95 %)" for k in kinds],
@@ -712,36 +790,88 @@ def fan_charts(ds: xr.Dataset, out: Path) -> list[Path]:
     return written
 
 
-def tornado(ds: xr.Dataset, out: Path) -> list[Path]:
-    """``tornado.png``: sensitivity indices of each input per target, sorted by magnitude.
+TORNADO_TOP = 12
 
-    Reads a variable ``sensitivity`` over (input, target), e.g. standardised
-    regression coefficients, dimensionless.
+
+def tornado(ds: xr.Dataset, out: Path, top: int = TORNADO_TOP) -> list[Path]:
+    """``tornado.png``: the inputs that drive each target's uncertainty, largest first.
+
+    Reads a variable ``sensitivity`` over (input, target), e.g. the share of
+    variance of each target explained by each input (squared standardised
+    regression coefficients), dimensionless. Each panel shows the `top`
+    inputs of one target; the sum of the rest is printed under it. Where
+    signed coefficients ``sensitivity_src`` are present, a bar is blue if
+    the target rises with the input and vermillion if it falls; the
+    coefficient of determination ``sensitivity_r2`` of each target, when
+    present, is given in the panel title.
     """
     if not _select.has(ds, "sensitivity"):
         return []
     da = _select.central(ds["sensitivity"])
     if not {"input", "target"} <= set(da.dims):
         return []
+    sign = None
+    if _select.has(ds, "sensitivity_src"):
+        src = _select.central(ds["sensitivity_src"])
+        if {"input", "target"} <= set(src.dims):
+            sign = src
+    r2 = None
+    if _select.has(ds, "sensitivity_r2"):
+        r2 = _select.central(ds["sensitivity_r2"])
+        r2 = r2 if r2.dims == ("target",) else None
     plt = _pyplot()
+    from matplotlib.patches import Patch
+
     targets = [str(t) for t in da["target"].values]
-    n_inputs = da.sizes["input"]
+    n_bars = min(top, da.sizes["input"])
     fig, axes = plt.subplots(
-        1, len(targets), figsize=(4.3 * len(targets) + 1.2, 0.45 * n_inputs + 1.8), squeeze=False
+        1, len(targets), figsize=(4.6 * len(targets) + 0.6, 0.34 * n_bars + 2.4), squeeze=False
     )
-    fig.subplots_adjust(left=0.14, right=0.98, top=0.82, bottom=0.14, wspace=0.55)
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.78, bottom=0.16, wspace=0.75)
     units = ds["sensitivity"].attrs.get("units", "1")
     label = ds["sensitivity"].attrs.get("long_name", "sensitivity index")
     for ax, target in zip(axes.flat, targets, strict=True):
         v = da.sel(target=target).to_series().dropna()
-        v = v.reindex(v.abs().sort_values().index)
+        v = v.reindex(v.abs().sort_values(ascending=False).index)
+        shown, rest = v.iloc[:n_bars][::-1], v.iloc[n_bars:]
+        if sign is not None:
+            sg = sign.sel(target=target).to_series().reindex(shown.index).fillna(0.0)
+        else:
+            sg = shown
         colours = [
-            style.OKABE_ITO["vermillion"] if x < 0 else style.OKABE_ITO["blue"] for x in v.values
+            style.OKABE_ITO["vermillion"] if x < 0 else style.OKABE_ITO["blue"] for x in sg.values
         ]
-        ax.barh([str(i) for i in v.index], v.values, color=colours)
+        ax.barh([str(i) for i in shown.index], shown.values, color=colours)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_title(target, fontsize=10)
-        ax.set_xlabel(f"{label} [{units}]")
+        title = target
+        if r2 is not None and target in [str(t) for t in r2["target"].values]:
+            title += f"\n(linear fit R² {float(r2.sel(target=target)):.2f})"
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="y", labelsize=8.5)
         ax.grid(axis="x", lw=0.4, alpha=0.5)
-    fig.suptitle("What drives the uncertainty: sensitivity of each target to each input", y=0.97)
+        if len(rest):
+            ax.text(
+                0.98,
+                0.02,
+                f"{len(rest)} other inputs: {rest.abs().sum():.2g} in all",
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=7.5,
+                color="#555555",
+            )
+    fig.supxlabel(f"{label} [{units}]", fontsize=10, y=0.02)
+    if sign is not None:
+        fig.legend(
+            [Patch(color=style.OKABE_ITO["blue"]), Patch(color=style.OKABE_ITO["vermillion"])],
+            ["target rises with the input", "target falls as the input rises"],
+            loc="upper center",
+            ncol=2,
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.9),
+            fontsize=9,
+        )
+    fig.suptitle(
+        f"What drives the uncertainty: the {n_bars} largest contributions per target", y=0.98
+    )
     return [_save(fig, out / "tornado.png")]

@@ -238,33 +238,11 @@ def layout(links: pd.DataFrame, *, label_height: float = 0.0, gap: float | None 
             port_out[(p, r["destination"])] = right_y[p]
             right_y[p] += r["value"]
 
-    # terminals: per between-column x, outputs of the process on the left first, then
-    # inputs of the process on the right, stacked top-down under the chain flows
+    # terminals: per between-column x, inputs of the process on the right first (just under
+    # the chain flow into it, so their links stay short and cross nothing), then outputs of
+    # the process on the left, stacked top-down under the chain flows
     column_y: dict[float, float] = {}
     bottom = max(throughput.values())
-    for p in procs:
-        for r in outs[p].to_dict("records"):
-            d = r["destination"]
-            if is_process(d):
-                continue
-            x = col[p] + 1
-            y = max(port_out[(p, d)] + 0.5 * gap, column_y.get(x, 0.0))
-            label = _terminal_label(d, "out")
-            out.nodes[(d, p, "out")] = Node((d, p, "out"), label, x, y, r["value"], r["value"], 0.0)
-            column_y[x] = y + r["value"] + label_height + gap
-            bottom = max(bottom, column_y[x])
-            out.ribbons.append(
-                Ribbon(
-                    p,
-                    d,
-                    r["value"],
-                    r["kind"],
-                    col[p] + NODE_WIDTH / 2,
-                    port_out[(p, d)],
-                    x - TERMINAL_WIDTH / 2,
-                    y,
-                )
-            )
     for p in procs:
         for r in ins[p].to_dict("records"):
             o = r["origin"]
@@ -286,6 +264,29 @@ def layout(links: pd.DataFrame, *, label_height: float = 0.0, gap: float | None 
                     y,
                     col[p] - NODE_WIDTH / 2,
                     port_in[(o, p)],
+                )
+            )
+    for p in procs:
+        for r in outs[p].to_dict("records"):
+            d = r["destination"]
+            if is_process(d):
+                continue
+            x = col[p] + 1
+            y = max(port_out[(p, d)] + 0.5 * gap, column_y.get(x, 0.0))
+            label = _terminal_label(d, "out")
+            out.nodes[(d, p, "out")] = Node((d, p, "out"), label, x, y, r["value"], r["value"], 0.0)
+            column_y[x] = y + r["value"] + label_height + gap
+            bottom = max(bottom, column_y[x])
+            out.ribbons.append(
+                Ribbon(
+                    p,
+                    d,
+                    r["value"],
+                    r["kind"],
+                    col[p] + NODE_WIDTH / 2,
+                    port_out[(p, d)],
+                    x - TERMINAL_WIDTH / 2,
+                    y,
                 )
             )
     # links between drawn processes
