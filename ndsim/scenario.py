@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -287,16 +288,26 @@ def _integer(lo: int | None = None, hi: int | None = None) -> Leaf:
     return check
 
 
-def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> Leaf:
+def _number(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> Leaf:
     def check(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise _Invalid(f"expected a number, got {_typename(v)} {v!r}")
         v = float(v)
         if v != v:
             raise _Invalid("NaN is not allowed")
+        if v in (math.inf, -math.inf):
+            raise _Invalid(f"{v!r} is not allowed (a finite number is needed)")
         if lo_open and lo is not None and v <= lo:
             raise _Invalid(f"{v!r} is out of range: must be > {lo}")
-        _in_range(v, None if lo_open else lo, hi)
+        if hi_open and hi is not None and v >= hi:
+            raise _Invalid(f"{v!r} is out of range: must be < {hi}")
+        _in_range(v, None if lo_open else lo, None if hi_open else hi)
         return v
 
     return check
@@ -382,6 +393,7 @@ class _Map:
 
     value: Any
     key_pattern: re.Pattern = _NAME
+    choices: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -393,6 +405,12 @@ class _Either:
 
 
 _LEVEL = _Table({"year": _YEAR, "value": _number(0.0)}, build=Level)
+#: eq. 7, V = VS exp(alpha exp(beta GDP)): VS > 0, alpha < 0, beta < 0
+_GOMPERTZ = {
+    "saturation": _number(0.0, lo_open=True),
+    "alpha": _number(hi=0.0, hi_open=True),
+    "beta": _number(hi=0.0, hi_open=True),
+}
 
 #: accepted keys, types and ranges of a scenario file
 SCHEMA = _Table(
@@ -419,7 +437,7 @@ SCHEMA = _Table(
                 "hold": _name_list(),
                 "adoption": _Either(("hold",), _Map(_points(_SHARE))),
                 "trade_shares": _string(("hold",)),
-                "gompertz": _Map(_Table({k: _number() for k in GOMPERTZ_PARAMETERS}, build=dict)),
+                "gompertz": _Map(_Table(_GOMPERTZ, build=dict)),
             },
             build=ForecastOptions,
         ),
@@ -441,7 +459,7 @@ SCHEMA = _Table(
             {
                 "inputs": _name_list(UNCERTAIN_INPUTS),
                 "per_year": _boolean,
-                "cv": _Map(_number(0.0, 1.0)),
+                "cv": _Map(_number(0.0, 1.0), choices=UNCERTAIN_INPUTS),
             },
             build=UncertaintyOptions,
         ),
@@ -489,6 +507,12 @@ def _walk(spec: Any, value: Any, dotted: str, file: str) -> Any:
         for k, v in value.items():
             if not spec.key_pattern.match(k):
                 raise ScenarioError(f"key {dotted}.{k}: not a valid name", file=file)
+            if spec.choices is not None and k not in spec.choices:
+                raise ScenarioError(
+                    f"key {dotted}.{k}: unknown key{_suggest(k, spec.choices)}; valid keys "
+                    f"here: {', '.join(spec.choices)}",
+                    file=file,
+                )
             out[k] = _walk(spec.value, v, f"{dotted}.{k}", file)
         return MappingProxyType(out)
     if isinstance(spec, _Either):
@@ -592,6 +616,23 @@ def check_against(scenario: Scenario, inputs) -> None:
             f"key forecast.last_year: {fc.last_year} is not after the last accounted year {last}",
             file=file,
         )
+    data_last = _attr_year(inputs, "forecast_last_year", "forecast_last")
+    if fc.enabled and fc.last_year is not None and fc.last_year > data_last:
+        raise ScenarioError(
+            f"key forecast.last_year: {fc.last_year} is after the last year the data set "
+            f"covers ({data_last}, forecast_last of its dataset.toml)",
+            file=file,
+        )
+    if not isinstance(fc.adoption, str):
+        for p, points in fc.adoption.items():
+            early = [y for y, _ in points if y <= last]
+            if early:
+                raise ScenarioError(
+                    f"key forecast.adoption.{p}: year(s) {', '.join(map(str, early))} not after "
+                    f"the last accounted year {last} (the path starts from the data's {last} "
+                    "value)",
+                    file=file,
+                )
     for p, periods in fc.growth_rates.items():
         for a, b, _ in periods:
             if a <= last or b > forecast_last:
@@ -607,6 +648,8 @@ def check_against(scenario: Scenario, inputs) -> None:
                 f"{last + 1}-{forecast_last}",
                 file=file,
             )
+    if fc.enabled:
+        _check_forecast_methods(scenario, inputs, last, forecast_last)
     variants = lifetime_variants(inputs)
     if variants and scenario.run.lifetime_variant not in variants:
         v = scenario.run.lifetime_variant
@@ -615,6 +658,46 @@ def check_against(scenario: Scenario, inputs) -> None:
             f"({', '.join(variants)}){_suggest(v, variants)}",
             file=file,
         )
+
+
+def _check_forecast_methods(scenario: Scenario, inputs, last: int, forecast_last: int) -> None:
+    """Each product's forecast method has what it needs, and no table names a product it does not use."""
+    try:
+        from ndsim.forecast import forecast_methods
+    except ImportError:  # a build without the forecast
+        return
+    file = scenario._file
+    fc = scenario.forecast
+    methods = forecast_methods(inputs, scenario)  # raises on a product in two tables
+    other = [p for p in fc.gompertz if methods.get(p) != "gompertz"]
+    if other:
+        p = other[0]
+        raise ScenarioError(
+            f"key forecast.gompertz.{p}: product(s) {', '.join(other)} are not forecast by a "
+            f"Gompertz curve (forecast method {methods.get(p)!r}); remove the table or the "
+            "product's other forecast entry",
+            file=file,
+        )
+    no_level = [p for p, m in methods.items() if m == "level" and p not in fc.levels]
+    if no_level:
+        raise ScenarioError(
+            f"key forecast.levels: no level for the product(s) {', '.join(no_level)} "
+            "(forecast_method level in products.csv)",
+            file=file,
+        )
+    future = set(range(last + 1, forecast_last + 1))
+    for p, m in methods.items():
+        if m != "growth":
+            continue
+        covered = {y for a, b, _ in fc.growth_rates.get(p, ()) for y in range(a, b + 1)}
+        gaps = sorted(future - covered)
+        if gaps:
+            span = f"{gaps[0]}-{gaps[-1]}" if len(gaps) > 1 else f"{gaps[0]}"
+            raise ScenarioError(
+                f"key forecast.growth_rates.{p}: no rate for {len(gaps)} forecast year(s) in "
+                f"{span} (the periods must cover {last + 1}-{forecast_last})",
+                file=file,
+            )
 
 
 def _forecast_last(scenario: Scenario, inputs) -> int:
