@@ -96,32 +96,45 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     from ndsim import api
+    from ndsim.commands._common import (
+        check_output_file,
+        check_output_folder,
+        violations_as_lines,
+        write_failed,
+    )
     from ndsim.ensemble import (
         _check_options,
         ensemble_from_inputs,
         sensitivity_table,
         uncertainty_table,
     )
-    from ndsim.errors import UsageError
 
     _check_options(args.draws, args.chunk_size, args.seed, args.workers)
-    if args.output is not None and Path(args.output).is_dir():
-        raise UsageError(f"--output {args.output}: is a folder; give a file name such as out.nc")
+    if args.output is not None:
+        check_output_file(args.output, "--output")
+    if args.figures is not None:
+        check_output_folder(args.figures, "--figures")
     inputs, sc = api.prepare(args.scenario, data=args.data)
     output = Path(args.output) if args.output else DEFAULT_OUTPUT_DIR / f"{sc.name}_ensemble.nc"
+    check_output_file(output, "--output")
+    figures = None
+    if not args.no_figures:
+        figures = Path(args.figures) if args.figures else DEFAULT_OUTPUT_DIR / "figures"
+        check_output_folder(figures, "--figures")
     try:
-        out = ensemble_from_inputs(
-            inputs,
-            sc,
-            draws=args.draws,
-            chunk_size=args.chunk_size,
-            seed=args.seed,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            output=output,
-            full=args.full,
-            resume=args.resume,
-        )
+        with violations_as_lines():
+            out = ensemble_from_inputs(
+                inputs,
+                sc,
+                draws=args.draws,
+                chunk_size=args.chunk_size,
+                seed=args.seed,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                output=output,
+                full=args.full,
+                resume=args.resume,
+            )
     except (KeyboardInterrupt, OSError) as exc:
         kept = getattr(exc, "ndsim_kept", None)
         if kept is not None:
@@ -131,9 +144,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"ndsim: error: {exc}", file=sys.stderr)
         return 1
     print(f"results: {output}")
-    if not args.no_figures:
-        figures = Path(args.figures) if args.figures else DEFAULT_OUTPUT_DIR / "figures"
-        _write_figures(out, figures)
+    if figures is not None:
+        try:
+            _write_figures(out, figures)
+        except OSError as exc:
+            return write_failed(exc)
     print()
     print(uncertainty_table(out))
     table = sensitivity_table(out)

@@ -43,26 +43,40 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     from ndsim import api, pipeline
-    from ndsim.errors import UsageError
+    from ndsim.commands._common import (
+        check_output_file,
+        check_output_folder,
+        violations_as_lines,
+        write_failed,
+    )
     from ndsim.io.writers import write_netcdf
 
-    if args.output is not None and Path(args.output).is_dir():
-        raise UsageError(
-            f"--output {args.output}: is a folder; give a file name such as results.nc"
-        )
+    if args.output is not None:
+        check_output_file(args.output, "--output")
+    if args.figures is not None:
+        check_output_folder(args.figures, "--figures")
     scenario, data, note = _default_data(args.scenario, args.data)
     inputs, sc = api.prepare(scenario, data=data)
     if note:
         print(note)
         sc = _without_case_parameters(sc)
     output = Path(args.output) if args.output else DEFAULT_OUTPUT_DIR / f"{sc.name}.nc"
-
-    result = pipeline.run(inputs, sc)
-    written = write_netcdf(result, output)
-    print(f"results: {written}")
+    figures = None
     if not args.no_figures:
         figures = Path(args.figures) if args.figures else DEFAULT_OUTPUT_DIR / "figures"
-        _write_figures(result, figures)
+        check_output_folder(figures, "--figures")
+    check_output_file(output, "--output")
+
+    # every check passed: compute, then write (each file atomically)
+    with violations_as_lines():
+        result = pipeline.run(inputs, sc)
+    try:
+        written = write_netcdf(result, output)
+        print(f"results: {written}")
+        if figures is not None:
+            _write_figures(result, figures)
+    except OSError as exc:
+        return write_failed(exc)
     print()
     print(summary(result))
     return 0
@@ -115,6 +129,9 @@ def summary(ds: xr.Dataset) -> str:
     last = int(ds.attrs.get("last_accounted_year", int(ds.year.max())))
     end = int(ds.year.max())
     parts = [_accounting_table(ds, (first, last))]
+    note = _negative_unregistered(ds, first, last)
+    if note:
+        parts.append(note)
     if end > last:
         parts.append(_forecast_table(ds, last, end))
         if "supply_gap" in ds:
@@ -143,6 +160,21 @@ def _accounting_table(ds: xr.Dataset, years) -> str:
         lines.append(f"{label:<46}" + "".join(f"{_fmt(v):>10}" for v in np.asarray(da.values)))
     lines.append("unregistered mining depends almost one for one on the process yields (SPEC §3).")
     return "\n".join(lines)
+
+
+def _negative_unregistered(ds: xr.Dataset, first: int, last: int) -> str:
+    """A note on the years where unregistered mining is below zero (a result, SPEC §3)."""
+    if "mining_unregistered" not in ds:
+        return ""
+    um = ds["mining_unregistered"].sel(year=slice(first, last))
+    years = [int(y) for y in um.year.values[np.asarray(um.values) < 0]]
+    if not years:
+        return ""
+    return (
+        f"note: unregistered mining is below zero in {len(years)} year(s) "
+        f"({', '.join(map(str, years[:8]))}{', ...' if len(years) > 8 else ''}): the registered "
+        "supply exceeds what the flows require. This is a result of the data, not an error."
+    )
 
 
 def _forecast_table(ds: xr.Dataset, last: int, end: int) -> str:

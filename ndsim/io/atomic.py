@@ -7,13 +7,17 @@ file in the target's folder and is renamed into place only once complete
 Fault injection for tests: if the environment variable
 ``NDSIM_FAULT_BEFORE_RENAME`` is set, :func:`atomic_target` raises
 ``OSError(ENOSPC)`` ("disk full") after the temporary file is written and
-before the rename, so a test can check that the target is untouched.
+before the rename, so a test can check that the target is untouched. A value
+other than ``1`` is a glob pattern on the target's file name (e.g.
+``*.png``): only matching targets fail, so a test can let the NetCDF file
+through and stop at a figure.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import os
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +28,11 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _fault(target: Path) -> bool:
+    pattern = os.environ.get("NDSIM_FAULT_BEFORE_RENAME", "")
+    return bool(pattern) and (pattern == "1" or fnmatch.fnmatch(target.name, pattern))
 
 
 @contextlib.contextmanager
@@ -47,7 +56,7 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
         if tmp.exists():
             # mkstemp creates the file private (0600); give it the usual permissions
             os.chmod(tmp, 0o666 & ~_umask())
-        if os.environ.get("NDSIM_FAULT_BEFORE_RENAME"):
+        if _fault(target):
             raise OSError(errno.ENOSPC, "No space left on device (injected fault)", str(target))
         os.replace(tmp, target)
     finally:

@@ -1,0 +1,119 @@
+"""Shared pieces of the commands: output locations checked before computing, warnings as one line.
+
+Not a command itself (``ndsim.cli.COMMANDS`` lists the commands).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+#: how many run-time violations a command prints before summing up the rest
+MAX_WARNINGS = 5
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for parent in (path, *path.parents):
+        if parent.exists():
+            return parent
+    return Path(".")
+
+
+def check_output_file(path: str | os.PathLike, flag: str) -> Path:
+    """Check, before computing, that a result file can be written at ``path``.
+
+    Raises
+    ------
+    ndsim.errors.UsageError
+        ``path`` is a folder, a parent of it is a file, or its folder is not writable.
+    """
+    from ndsim.errors import UsageError
+
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{flag} {target}: is a folder; give a file name such as results.nc")
+    _check_parent(target.parent, target, flag)
+    return target
+
+
+def check_output_folder(path: str | os.PathLike, flag: str) -> Path:
+    """Check, before computing, that figures can be written into the folder ``path``.
+
+    Raises
+    ------
+    ndsim.errors.UsageError
+        ``path`` is a file, a parent of it is a file, or it is not writable.
+    """
+    from ndsim.errors import UsageError
+
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag} {folder}: is a file, not a folder")
+    _check_parent(folder, folder, flag)
+    return folder
+
+
+def _check_parent(folder: Path, target: Path, flag: str) -> None:
+    from ndsim.errors import UsageError
+
+    base = _existing_ancestor(folder)
+    if not base.is_dir():
+        raise UsageError(f"{flag} {target}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {target}: no permission to write in {base}")
+
+
+def write_failed(exc: OSError) -> int:
+    """One line on stderr for a failed write (full disk, lost permission); exit code 1.
+
+    The atomic writes (:mod:`ndsim.io.atomic`) left every target either absent
+    or the previous complete file.
+    """
+    where = f" {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    print(
+        f"ndsim: error: cannot write{where}: {reason} (no partial file left behind)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+@contextlib.contextmanager
+def violations_as_lines() -> Iterator[None]:
+    """Print mass-balance and sign violations (``on_violation = "warn"``) as ``ndsim: warning:`` lines.
+
+    The first :data:`MAX_WARNINGS` distinct messages are printed, then a count
+    of the rest when the block ends. Other warnings are shown as usual.
+    """
+    from ndsim.balance import BalanceWarning
+
+    seen: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", BalanceWarning)
+        previous = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, BalanceWarning):
+                previous(message, category, filename, lineno, file, line)
+                return
+            text = str(message)
+            if text in seen:
+                return
+            seen.append(text)
+            if len(seen) <= MAX_WARNINGS:
+                print(f"ndsim: warning: {text}", file=sys.stderr)
+
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            if len(seen) > MAX_WARNINGS:
+                print(
+                    f"ndsim: warning: and {len(seen) - MAX_WARNINGS} more distinct violation "
+                    'message(s) (run.on_violation = "warn")',
+                    file=sys.stderr,
+                )
