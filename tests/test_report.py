@@ -597,6 +597,30 @@ def test_tornado_shows_the_largest_contributions_in_order(contract_ds, tmp_path,
             )
 
 
+def test_group_bands_from_the_draws_are_exact(ensemble_ds, contract_ds, tmp_path, monkeypatch):
+    rng = np.random.default_rng(5)
+    factors = xr.DataArray(
+        rng.lognormal(0.0, 0.3, (40, contract_ds.sizes["product"])), dims=("draw", "product")
+    )
+    draws = xr.Dataset({"domestic_consumption": contract_ds["domestic_consumption"] * factors})
+    ds = ensemble_ds[["domestic_consumption"]].assign_attrs(last_accounted_year=LAST)
+    seen = _spy_on_figures(monkeypatch)
+    figures.fan_charts(ds, tmp_path, draws=draws)
+    ((name, fig),) = seen
+    assert name == "fan_demand_by_group.png"
+    assert not any("percentiles summed" in t.get_text() for t in fig.texts)
+    ax = next(a for a in fig.axes if a.get_title() == "general machinery")
+    members = [p for p, (_, g) in PRODUCTS.items() if g == "general machinery"]
+    dc = draws["domestic_consumption"].transpose("draw", "product", "year")
+    group_sum = dc.sel(product=members).values.sum(axis=1)
+    median = np.array([sorted(col)[19:21] for col in group_sum.T]).mean(axis=1)  # 40 draws
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), median, rtol=1e-12)
+    # without the draws, the same figure says its bands are approximate
+    seen.clear()
+    figures.fan_charts(ds, tmp_path)
+    assert any("percentiles summed" in t.get_text() for t in seen[0][1].texts)
+
+
 def test_figure_writes_are_atomic(contract_ds, tmp_path, monkeypatch):
     target = tmp_path / "out"
     target.mkdir()

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ndsim.errors import UsageError
     from ndsim.report import _select
     from ndsim.report.figures import write_all
-    from ndsim.report.tables import open_output
+    from ndsim.report.tables import open_draws, open_output
 
     out = args.out if args.out is not None else args.file.with_name(f"{args.file.stem}_figures")
     with open_output(args.file) as ds:
@@ -53,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
                 f"--year {', '.join(map(str, bad))}: outside the years of {args.file} "
                 f"({years[0]}-{years[-1]})"
             )
-        paths = write_all(ds, out, years=args.year)
+        draws = open_draws(args.file)
+        try:
+            paths = write_all(ds, out, years=args.year, draws=draws)
+        finally:
+            if draws is not None:
+                draws.close()
     print(f"{len(paths)} figures written to {out}")
     return 0

@@ -29,7 +29,10 @@ DPI = 150
 
 
 def write_all(
-    ds: xr.Dataset, out_dir: str | Path, years: Iterable[int] | None = None
+    ds: xr.Dataset,
+    out_dir: str | Path,
+    years: Iterable[int] | None = None,
+    draws: xr.Dataset | None = None,
 ) -> list[Path]:
     """Write every figure the Dataset has the variables for.
 
@@ -45,6 +48,11 @@ def write_all(
         Extra years for the Sankey diagrams, besides the first and the last
         accounted year. After the last accounted year a Sankey shows use
         and waste only (SPEC §3).
+    draws : xarray.Dataset, optional
+        Every draw of the ensemble (the ``draws`` group of a ``--full``
+        file, :func:`ndsim.report.tables.open_draws`): the bands of demand
+        by group are then exact percentiles of each group's sum, not sums
+        of per-product percentiles.
 
     Returns
     -------
@@ -66,7 +74,7 @@ def write_all(
     written += forecast_demand_by_group(ds, out)
     written += supply_scenarios(ds, out)
     written += forecast_stock_end_of_life(ds, out)
-    written += fan_charts(ds, out)
+    written += fan_charts(ds, out, draws)
     written += tornado(ds, out)
     return written
 
@@ -622,12 +630,13 @@ def _total_quantiles(ds: xr.Dataset, name: str):
     return q, _deterministic(ds[name], _sum_products), exact
 
 
-def fan_charts(ds: xr.Dataset, out: Path) -> list[Path]:
+def fan_charts(ds: xr.Dataset, out: Path, draws: xr.Dataset | None = None) -> list[Path]:
     """Fan charts (median, 50 % and 95 % bands) of an ensemble.
 
     ``fan_total_demand.png``, ``fan_stock.png``, ``fan_end_of_life.png``,
     ``fan_demand_by_group.png`` and ``fan_supply.png``; nothing without a
-    `stat` or `draw` dimension.
+    `stat` or `draw` dimension. With `draws` (per-draw output over `draw`)
+    the bands of demand by group are exact percentiles of the group sums.
     """
     if not _select.is_ensemble(ds):
         return []
@@ -684,7 +693,14 @@ def fan_charts(ds: xr.Dataset, out: Path) -> list[Path]:
         def by_group(da):
             return _select.sum_by_group(da, groups)
 
-        res = _select.quantiles(ds["domestic_consumption"], by_group)
+        source = ds["domestic_consumption"]
+        if (
+            draws is not None
+            and "domestic_consumption" in draws.data_vars
+            and cv.DRAW in draws["domestic_consumption"].dims
+        ):
+            source = draws["domestic_consumption"]
+        res = _select.quantiles(source, by_group)
         if res is not None:
             q, exact = res
             det = _deterministic(ds["domestic_consumption"], by_group)

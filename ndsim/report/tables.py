@@ -57,6 +57,30 @@ def open_output(path: str | os.PathLike) -> xr.Dataset:
     return ds
 
 
+#: largest ensemble whose draws `ndsim plot` reads for exact group bands [draws]
+MAX_PLOT_DRAWS = 200_000
+
+
+def open_draws(path: str | os.PathLike, max_draws: int = MAX_PLOT_DRAWS) -> xr.Dataset | None:
+    """The per-draw output of a ``--full`` ensemble file (its ``draws`` group), if any.
+
+    Returns None when the file has no ``draws`` group, or more than
+    `max_draws` draws (the figures then use the summaries alone, so memory
+    stays bounded).
+    """
+    try:
+        import netCDF4
+
+        with netCDF4.Dataset(path) as nc:
+            if "draws" not in nc.groups or cv.DRAW not in nc["draws"].dimensions:
+                return None
+            if len(nc["draws"].dimensions[cv.DRAW]) > max_draws:
+                return None
+    except (ImportError, OSError):
+        return None
+    return xr.open_dataset(path, group="draws")
+
+
 def write_csv(ds: xr.Dataset, out_dir: str | os.PathLike) -> list[Path]:
     """Write every variable of `ds` as a tidy CSV file (atomically).
 
