@@ -205,6 +205,73 @@ class _LocalExecutor:
         pass
 
 
+class _PoolExecutor:
+    """Chunk tasks on a pool of local worker processes (the default on a multi-core machine).
+
+    On Linux the workers are forked after the deterministic run, so they
+    start in milliseconds with the imports, the compiled kernels and the
+    context already in memory (nothing is pickled but each chunk's
+    reduction on its way back). Elsewhere they are spawned and receive the
+    context once. A worker runs the kernels on one thread (the processes are
+    the parallel layer), ignores Ctrl-C (the parent keeps the finished work
+    and ends them) and exits with the pool.
+    """
+
+    def __init__(self, ctx: _Context, n_workers: int):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        self.n_workers = n_workers
+        self.pool = ProcessPoolExecutor(
+            n_workers,
+            mp_context=mp.get_context(method),
+            initializer=_pool_init,
+            initargs=(ctx,),
+        )
+        self.hist = None
+
+    def call(self, fn, *args):
+        return self.pool.submit(_pool_call, fn, *args).result()
+
+    def set_hist(self, hist) -> None:
+        self.hist = hist
+
+    def submit(self, start: int, stop: int):
+        return self.pool.submit(_pool_chunk, start, stop, self.hist)
+
+    def close(self):
+        procs = list(getattr(self.pool, "_processes", {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:  # a chunk still running when the run stops early
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(5)
+
+
+_WORKER_CTX: _Context | None = None
+
+
+def _pool_init(ctx: _Context) -> None:
+    global _WORKER_CTX
+    _WORKER_CTX = ctx
+    os.environ["NDSIM_NUM_THREADS"] = "1"  # one kernel thread per process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from ndsim import dsm
+
+    dsm._POOL = None  # a forked copy of the parent's thread pool has no threads
+
+
+def _pool_call(fn, *args):
+    return fn(_WORKER_CTX, *args)
+
+
+def _pool_chunk(start: int, stop: int, hist) -> _ChunkResult:
+    return _run_chunk(_WORKER_CTX, start, stop, hist)
+
+
 class _Done:
     def __init__(self, value):
         self.value = value
@@ -505,11 +572,11 @@ def ensemble_from_inputs(
     box: dict = {"worst": worst}  # worst balance residual so far, shared with _drive
     previous = _install_sigterm()
     try:
-        executor = (
-            _LocalExecutor(ctx)
-            if workers is None and scheduler is None
-            else _DistributedExecutor(ctx, workers=workers, scheduler=scheduler)
-        )
+        if workers is not None or scheduler is not None:
+            executor = _DistributedExecutor(ctx, workers=workers, scheduler=scheduler)
+        else:
+            local = _local_workers(n - (acc.next_draw if acc is not None else 0), k)
+            executor = _LocalExecutor(ctx) if local <= 1 else _PoolExecutor(ctx, local)
         if acc is None:
             # histogram bins from the first draws, computed where the chunks run
             hist = None if exact else executor.call(_pilot_hist, n)
@@ -608,6 +675,22 @@ def _targets(det: xr.Dataset, layout: summarize.Layout) -> list[tuple[str, int]]
             pos = list(det[cv.YEAR].values).index(year)
             out.append((f"{name}[{year}]", layout.offsets[i] + pos))
     return out
+
+
+def _local_workers(remaining: int, k: int) -> int:
+    """Worker processes of the default local pool: one per core, at most one per chunk.
+
+    ``NDSIM_WORKERS`` overrides the number of cores (1: run in this process).
+    """
+    env = os.environ.get("NDSIM_WORKERS")
+    if env:
+        cores = max(1, int(env))
+    else:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not on Linux
+            cores = os.cpu_count() or 1
+    return max(1, min(cores, math.ceil(remaining / k)))
 
 
 def _pilot_hist(ctx: _Context, n: int) -> summarize.HistSpec:

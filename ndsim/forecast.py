@@ -634,7 +634,7 @@ def project(
     inputs: xr.Dataset,
     hist: xr.Dataset,
     scenario,
-    pdf: xr.DataArray,
+    pdf: xr.DataArray | Mapping,
     *,
     fits: Mapping[str, ProductFit] | None = None,
 ) -> xr.Dataset:
@@ -653,8 +653,9 @@ def project(
     scenario : ndsim.scenario.Scenario
         ``forecast`` (growth rates, levels, hold, adoption, trade shares,
         Gompertz overrides, last year) and ``run.decline_policy``.
-    pdf : xarray.DataArray
-        Lifetime pdf (product, [draw], age) [yr-1].
+    pdf : xarray.DataArray or mapping of product -> ndsim.lifetime.Lifetime
+        Lifetime pdf (product, [draw], age) [yr-1], or the lifetimes it comes
+        from (the kernels then evaluate the pdf from the parameters).
     fits : mapping, optional
         Spliced Gompertz fits of the deterministic run (:func:`fits_from_dataset`);
         None: read from the inputs' :data:`FIT_VARIABLES` if present, else fit
@@ -780,7 +781,7 @@ def project(
     dc_all = xr.concat([dc_hist, dc_f], dim=_Y).transpose(..., _P, _Y)
     parts = []
     if flow_products:
-        r = dsm.inflow_driven(inflow_all.sel({_P: flow_products}), pdf.sel({_P: flow_products}))
+        r = dsm.inflow_driven(inflow_all.sel({_P: flow_products}), _pdf_of(pdf, flow_products))
         parts.append(
             xr.Dataset(
                 {
@@ -796,7 +797,7 @@ def project(
     extras = {}
     if gomp:
         gsel = {_P: gomp}
-        acc = dsm.inflow_driven(inflow_hist.sel(gsel), pdf.sel(gsel))
+        acc = dsm.inflow_driven(inflow_hist.sel(gsel), _pdf_of(pdf, gomp))
         s_t = acc["stock"].sel({_Y: last}, drop=True)
         if fits is None and all(f"gompertz_{k}" in inputs for k in ("saturation", "alpha", "beta")):
             fits = fits_from_dataset(inputs)  # the deterministic run's, carried by the inputs
@@ -819,7 +820,7 @@ def project(
                 inp_det,
                 det(acc["stock"]),
                 det(inflow_hist.sel(gsel)),
-                det(pdf.sel(gsel)),
+                det(_pdf_array(pdf, gomp, years.size)),
                 scenario,
                 gomp,
                 last,
@@ -849,7 +850,7 @@ def project(
         hist_ext = inflow_hist.sel(gsel).reindex({_Y: years})
         stock_arg = target.where(target[_Y] > last).transpose(..., _P, _Y)
         policy = _get(_get(scenario, "run"), "decline_policy", "clip")
-        sd = dsm.stock_driven(stock_arg, pdf.sel(gsel), policy=policy, inflow_history=hist_ext)
+        sd = dsm.stock_driven(stock_arg, _pdf_of(pdf, gomp), policy=policy, inflow_history=hist_ext)
         inflow_g = sd["inflow"]
         dc_g = xr.concat(
             [dc_hist.sel(gsel), (inflow_g.sel({_Y: future}) / trade_factor.sel(gsel))], dim=_Y
@@ -900,6 +901,22 @@ def project(
     out.attrs["last_accounted_year"] = last
     out.attrs["forecast_methods"] = ", ".join(f"{p}:{methods[p]}" for p in products)
     return out
+
+
+def _pdf_of(pdf, products: list[str]):
+    """The lifetimes of some products: a pdf DataArray's selection, or a mapping's subset."""
+    if isinstance(pdf, Mapping):
+        return {p: pdf[p] for p in products}
+    return pdf.sel({_P: products})
+
+
+def _pdf_array(pdf, products: list[str], n_ages: int) -> xr.DataArray:
+    """The pdf (product, [draw], age) of some products, evaluated from specs if need be."""
+    if isinstance(pdf, Mapping):
+        from ndsim.lifetime import pdf_by_product
+
+        return pdf_by_product({p: pdf[p] for p in products}, n_ages)
+    return pdf.sel({_P: products})
 
 
 def _fit_variables(fits: Mapping[str, ProductFit], gomp: list[str], years: np.ndarray) -> dict:

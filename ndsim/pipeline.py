@@ -72,7 +72,9 @@ def run(inputs: xr.Dataset, scenario: Scenario) -> xr.Dataset:
     # 2. trade in final products: F_in = DC - E + I (eq. 2-4)
     exports_final, imports_final = acc["exports_final"], acc["imports_final"]
     inflow = trade.use_inflow(dc, exports_final, imports_final)
-    pdf = use.lifetime_pdf(inputs, opts.lifetime_variant, opts.timing, len(years))
+    # lifetimes as specs: the kernels evaluate each pdf from its parameters (no (draw,
+    # product, age) array); the same numbers as the pdf of use.lifetime_pdf
+    pdf = use.lifetime_specs(inputs, opts.lifetime_variant, opts.timing)
     in_use = use.use_stage(inflow, pdf)
 
     # 3. forecast (eq. 7-10) and the use stage over all years (eq. 5-6)
@@ -274,16 +276,34 @@ def flow_matrix(edges: dict[tuple[str, str], xr.DataArray], years: np.ndarray) -
     """The ``flow`` variable (..., origin, destination, year) from a mapping of edges.
 
     Edges given over fewer years are NaN in the others (not modelled); node
-    pairs with no edge are 0.
+    pairs with no edge are 0. Built in one preallocated array (an edge is a
+    copy into its slot), so the cost per draw is one write of the matrix.
     """
     nodes = list(cv.NODES)
+    index = {n: i for i, n in enumerate(nodes)}
+    years = np.asarray(years)
     parts = [da.reindex({cv.YEAR: years}) for da in edges.values()]
-    zero = sum(xr.zeros_like(p.fillna(0.0)) for p in parts)
-    flow = zero.expand_dims({cv.ORIGIN: nodes, cv.DESTINATION: nodes}).copy()
+    # the leading dims of the result: those of the edges, in order of first appearance
+    lead: dict[str, int] = {}
+    for da in parts:
+        for d in da.dims:
+            if d != cv.YEAR and d not in lead:
+                lead[d] = da.sizes[d]
+    lead_coords = {}
+    for da in parts:
+        for d in lead:
+            if d in da.coords and d not in lead_coords:
+                lead_coords[d] = da[d]
+    shape = (*lead.values(), len(nodes), len(nodes), years.size)
+    out = np.zeros(shape)
     for (origin, destination), da in zip(edges, parts, strict=True):
-        flow.loc[{cv.ORIGIN: origin, cv.DESTINATION: destination}] = da.broadcast_like(zero)
-    extra = [d for d in flow.dims if d not in (cv.ORIGIN, cv.DESTINATION, cv.YEAR)]
-    flow = flow.transpose(*extra, cv.ORIGIN, cv.DESTINATION, cv.YEAR)
+        present = [d for d in lead if d in da.dims]
+        arr = da.transpose(*present, cv.YEAR).values
+        # missing lead dims: size-1 axes that broadcast
+        arr = arr.reshape([lead[d] if d in da.dims else 1 for d in lead] + [years.size])
+        out[..., index[origin], index[destination], :] = arr
+    coords = {**lead_coords, cv.ORIGIN: nodes, cv.DESTINATION: nodes, cv.YEAR: years}
+    flow = xr.DataArray(out, dims=(*lead, cv.ORIGIN, cv.DESTINATION, cv.YEAR), coords=coords)
     return flow.rename("flow").assign_attrs(cv.attrs("flow"))
 
 

@@ -104,20 +104,23 @@ def _leaf_comoments(z, mean, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _hist_add(x, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover - compiled
-    """Add values x (n, s) to integer counts (s, nbins + 2): bin 0 under, nbins + 1 over.
+def _hist_add(x, cols, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover - compiled
+    """Add the values of columns ``cols`` of x (n, s) to integer counts (len(cols), nbins + 2).
 
-    Loops over blocks of 64 columns, so the counts of a block stay in cache
-    while the rows are read in memory order.
+    Bin 0 counts values below the range, bin nbins + 1 those at or above its
+    top; ``lo``, ``inv_w`` are indexed by column of x. Loops over blocks of 64
+    columns, so the counts of a block stay in cache while the rows are read.
     """
-    n, s = x.shape
-    for jb in range(0, s, 64):
-        je = min(jb + 64, s)
+    n = x.shape[0]
+    m = cols.shape[0]
+    for jb in range(0, m, 64):
+        je = min(jb + 64, m)
         for i in range(n):
-            for j in range(jb, je):
+            for jj in range(jb, je):
+                j = cols[jj]
                 v = x[i, j]
                 if v != v:
-                    nan_count[j] += 1
+                    nan_count[jj] += 1
                     continue
                 t = (v - lo[j]) * inv_w[j]
                 if t < 0.0:
@@ -126,7 +129,24 @@ def _hist_add(x, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover - com
                     b = nbins + 1
                 else:
                     b = int(t) + 1
-                counts[j, b] += 1
+                counts[jj, b] += 1
+
+
+@njit(cache=True)
+def _count_other(x, cols, value, other):  # pragma: no cover - compiled
+    """Count, per column of ``cols``, the values of x (n, s) that differ from ``value``.
+
+    NaN equals NaN here (a column NaN in the pilot stays NaN if every value is).
+    """
+    n = x.shape[0]
+    m = cols.shape[0]
+    for i in range(n):
+        for jj in range(m):
+            v = x[i, cols[jj]]
+            c = value[jj]
+            if v == c or (v != v and c != c):
+                continue
+            other[jj] += 1
 
 
 def leaf_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,20 +226,51 @@ class ChunkPartial:
     start: int
     stop: int
     segments: list
-    counts: np.ndarray | None = None
+    counts: np.ndarray | None = None  # (varying columns, nbins + 2)
     nan_count: np.ndarray | None = None
     vmin: np.ndarray | None = None
     vmax: np.ndarray | None = None
     values: np.ndarray | None = None  # kept for exact percentiles
+    # fixed columns (constant in the pilot) with another value in this chunk: their counts
+    other_cols: np.ndarray | None = None  # positions among the fixed columns
+    other_counts: np.ndarray | None = None
+    other_nan: np.ndarray | None = None
 
 
 @dataclass
 class HistSpec:
-    """Histogram bins of every value: lower bound and width [units of the value]."""
+    """Histogram bins of every value: lower bound and width [units of the value].
+
+    ``fixed`` marks the values that were constant in the pilot (e.g. a flow
+    that is zero by construction, a variable not modelled in a year) and
+    ``fixed_value`` their value (NaN allowed). A chunk counts, for those, only
+    the draws that differ from that value (normally none) and bins them; the
+    draws equal to it all fall in one known bin. The counts are the same as
+    binning every value, at a fraction of the cost.
+    """
 
     lo: np.ndarray
     width: np.ndarray
     nbins: int = HIST_BINS
+    fixed: np.ndarray | None = None
+    fixed_value: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.fixed is None:
+            self.fixed = np.zeros(len(self.lo), dtype=bool)
+            self.fixed_value = np.zeros(0)
+        self.varying_cols = np.flatnonzero(~self.fixed).astype(np.int64)
+        self.fixed_cols = np.flatnonzero(self.fixed).astype(np.int64)
+
+    def bin_of_fixed(self) -> np.ndarray:
+        """The bin of each fixed column's value (-1 for NaN), as the binning kernel assigns it."""
+        x = self.fixed_value.reshape(1, -1).astype(np.float64)
+        cols = np.arange(x.shape[1], dtype=np.int64)
+        counts = np.zeros((x.shape[1], self.nbins + 2), dtype=np.int64)
+        nanc = np.zeros(x.shape[1], dtype=np.int64)
+        lo, inv_w = self.lo[self.fixed_cols], 1.0 / self.width[self.fixed_cols]
+        _hist_add(x, cols, lo, inv_w, self.nbins, counts, nanc)
+        return np.where(nanc > 0, -1, counts.argmax(axis=1) if x.shape[1] else 0)
 
     @classmethod
     def from_pilot(cls, pilot: np.ndarray, nbins: int = HIST_BINS, margin: float = PILOT_MARGIN):
@@ -235,6 +286,11 @@ class HistSpec:
         r = np.where(r > 0, r, np.maximum(np.abs(lo) * 1e-6, 1e-12))
         lo = lo - margin * r
         width = r * (1 + 2 * margin) / nbins
+        if pilot.shape[0]:
+            first = pilot[0]
+            same = (pilot == first) | (np.isnan(pilot) & np.isnan(first))
+            fixed = same.all(axis=0)
+            return cls(lo, width, nbins, fixed, np.array(first[fixed], dtype=np.float64))
         return cls(lo, width, nbins)
 
 
@@ -276,11 +332,29 @@ def reduce_chunk(
             segments.append((np.array(x), np.array(zz)))
     part = ChunkPartial(start, stop, segments)
     if hist is not None:
-        counts = np.zeros((values.shape[1], hist.nbins + 2), dtype=np.int32)
-        nanc = np.zeros(values.shape[1], dtype=np.int64)
+        x = np.ascontiguousarray(values, dtype=np.float64)
         inv_w = 1.0 / hist.width
-        _hist_add(np.ascontiguousarray(values), hist.lo, inv_w, hist.nbins, counts, nanc)
+        cols = hist.varying_cols
+        counts = np.zeros((cols.size, hist.nbins + 2), dtype=np.int32)
+        nanc = np.zeros(cols.size, dtype=np.int64)
+        _hist_add(x, cols, hist.lo, inv_w, hist.nbins, counts, nanc)
         part.counts, part.nan_count = counts, nanc
+        other = np.zeros(hist.fixed_cols.size, dtype=np.int64)
+        _count_other(x, hist.fixed_cols, hist.fixed_value, other)
+        where = np.flatnonzero(other).astype(np.int64)
+        part.other_cols = where
+        part.other_counts = np.zeros((where.size, hist.nbins + 2), dtype=np.int64)
+        part.other_nan = np.zeros(where.size, dtype=np.int64)
+        if where.size:  # fixed columns that moved in this chunk: bin all their values
+            _hist_add(
+                x,
+                hist.fixed_cols[where],
+                hist.lo,
+                inv_w,
+                hist.nbins,
+                part.other_counts,
+                part.other_nan,
+            )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN values (not modelled)
         part.vmin = np.nanmin(values, axis=0) if n else None
@@ -320,12 +394,18 @@ class Accumulator:
     vmin: np.ndarray | None = None
     vmax: np.ndarray | None = None
     values: np.ndarray | None = None
+    #: per fixed column (HistSpec.fixed): draws equal to its value, outside the moved counts
+    fixed_equal: np.ndarray | None = None
+    #: fixed columns that took another value in some chunk: position -> (counts, NaN count)
+    moved: dict = field(default_factory=dict)
 
     def __post_init__(self):
         s = self.n_values
         if self.hist is not None and self.counts is None:
-            self.counts = np.zeros((s, self.hist.nbins + 2), dtype=np.int64)
-            self.nan_count = np.zeros(s, dtype=np.int64)
+            nv = self.hist.varying_cols.size
+            self.counts = np.zeros((nv, self.hist.nbins + 2), dtype=np.int64)
+            self.nan_count = np.zeros(nv, dtype=np.int64)
+            self.fixed_equal = np.zeros(self.hist.fixed_cols.size, dtype=np.int64)
         if self.hist is None and self.values is None:
             self.values = np.empty((self.n_draws, s))
         if self.vmin is None:
@@ -363,6 +443,12 @@ class Accumulator:
         if part.counts is not None:
             self.counts += part.counts
             self.nan_count += part.nan_count
+            n = part.stop - part.start
+            self.fixed_equal += n
+            self.fixed_equal[part.other_cols] -= n
+            for k, pos in enumerate(part.other_cols.tolist()):  # rare: a fixed value moved
+                row, nanc = self.moved.get(pos, (0, 0))
+                self.moved[pos] = (row + part.other_counts[k], nanc + int(part.other_nan[k]))
         if part.vmin is not None:
             np.fmin(self.vmin, part.vmin, out=self.vmin)
             np.fmax(self.vmax, part.vmax, out=self.vmax)
@@ -390,11 +476,37 @@ class Accumulator:
         if self.exact:
             q = np.quantile(self.values, probs, axis=0, method="linear")
         else:
-            q = hist_quantiles(self.counts, self.hist, probs, self.vmin, self.vmax)
-            q[:, self.nan_count > 0] = np.nan
+            q = self._hist_quantiles(probs)
         for k, name in enumerate(QUANTILES):
             stats[name] = q[k]
         return stats, root
+
+    def _hist_quantiles(self, probs: np.ndarray) -> np.ndarray:
+        """Percentiles of every value from the counts (varying, fixed and moved columns)."""
+        h = self.hist
+        q = np.empty((len(probs), self.n_values))
+        vc, fc = h.varying_cols, h.fixed_cols
+        sub = HistSpec(h.lo[vc], h.width[vc], h.nbins)
+        qv = hist_quantiles(self.counts, sub, probs, self.vmin[vc], self.vmax[vc])
+        qv[:, self.nan_count > 0] = np.nan
+        q[:, vc] = qv
+        # a fixed column that never moved: every draw has its value (NaN stays NaN)
+        q[:, fc] = h.fixed_value
+        if self.moved:
+            pos = np.array(sorted(self.moved), dtype=np.int64)
+            bins = h.bin_of_fixed()[pos]
+            rows = np.stack([np.asarray(self.moved[p][0], dtype=np.int64) for p in pos])
+            nanc = np.array([self.moved[p][1] for p in pos], dtype=np.int64)
+            eq = self.fixed_equal[pos]
+            is_nan = bins < 0
+            rows[np.flatnonzero(~is_nan), bins[~is_nan]] += eq[~is_nan]
+            nanc = nanc + np.where(is_nan, eq, 0)
+            cols = fc[pos]
+            sub = HistSpec(h.lo[cols], h.width[cols], h.nbins)
+            qm = hist_quantiles(rows, sub, probs, self.vmin[cols], self.vmax[cols])
+            qm[:, nanc > 0] = np.nan
+            q[:, cols] = qm
+        return q
 
     # checkpointing ------------------------------------------------------------------
 
@@ -416,7 +528,15 @@ class Accumulator:
         if self.hist is not None:
             st["hist_lo"], st["hist_width"] = self.hist.lo, self.hist.width
             st["hist_nbins"] = np.array(self.hist.nbins)
+            st["hist_fixed"], st["hist_fixed_value"] = self.hist.fixed, self.hist.fixed_value
             st["counts"], st["nan_count"] = self.counts, self.nan_count
+            st["fixed_equal"] = self.fixed_equal
+            pos = sorted(self.moved)
+            st["moved_cols"] = np.array(pos, dtype=np.int64)
+            st["moved_counts"] = np.array([self.moved[p][0] for p in pos], dtype=np.int64).reshape(
+                len(pos), self.hist.nbins + 2
+            )
+            st["moved_nan"] = np.array([self.moved[p][1] for p in pos], dtype=np.int64)
         else:
             st["values"] = self.values[: self.next_draw]
         return st
@@ -426,7 +546,13 @@ class Accumulator:
         n_draws, n_values, n_z, leaf, next_draw = (int(v) for v in st["meta"])
         hist = None
         if "hist_lo" in st:
-            hist = HistSpec(st["hist_lo"], st["hist_width"], int(st["hist_nbins"]))
+            hist = HistSpec(
+                np.array(st["hist_lo"]),
+                np.array(st["hist_width"]),
+                int(st["hist_nbins"]),
+                np.array(st["hist_fixed"]),
+                np.array(st["hist_fixed_value"]),
+            )
         acc = cls(n_draws, n_values, n_z, hist=hist, leaf=leaf)
         acc.next_draw = next_draw
         acc.vmin, acc.vmax = np.array(st["vmin"]), np.array(st["vmax"])
@@ -445,6 +571,13 @@ class Accumulator:
             acc.pending = [(np.array(st["pending_x"]), np.array(st["pending_z"]))]
         if hist is not None:
             acc.counts, acc.nan_count = np.array(st["counts"]), np.array(st["nan_count"])
+            acc.fixed_equal = np.array(st["fixed_equal"])
+            acc.moved = {
+                int(p): (np.array(row), int(nanc))
+                for p, row, nanc in zip(
+                    st["moved_cols"], st["moved_counts"], st["moved_nan"], strict=True
+                )
+            }
         else:
             acc.values[:next_draw] = st["values"]
         return acc

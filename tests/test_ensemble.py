@@ -133,6 +133,24 @@ def test_distributed_local_cluster_bit_identical(tiny, tmp_path):
         assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
 
 
+def test_local_process_pool_bit_identical(tiny, tmp_path, monkeypatch):
+    """The default local pool (2 processes) gives what one process gives, bit for bit."""
+    monkeypatch.setenv("NDSIM_WORKERS", "1")
+    assert en._local_workers(16, 3) == 1
+    one = run(tiny, draws=16, chunk_size=16, seed=4, output=tmp_path / "a.nc", full=True)
+    monkeypatch.setenv("NDSIM_WORKERS", "2")
+    assert en._local_workers(16, 3) == 2 and en._local_workers(3, 3) == 1
+    two = run(
+        tiny, draws=16, chunk_size=3, seed=4, output=tmp_path / "b.nc", full=True, exact_budget=0
+    )
+    hist_one = run(tiny, draws=16, chunk_size=16, seed=4, exact_budget=0)
+    same_summaries(hist_one, two)
+    a, b = draws_group(tmp_path / "a.nc"), draws_group(tmp_path / "b.nc")
+    for name in a.data_vars:
+        assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
+    assert not np.array_equal(one["stock"].values, two["stock"].values, equal_nan=True)
+
+
 def test_resume_after_injected_fault_is_bit_identical(tiny, tmp_path, monkeypatch):
     ref = run(tiny, draws=25, chunk_size=4, seed=8, output=tmp_path / "ref.nc", full=True)
     target = tmp_path / "out.nc"

@@ -160,3 +160,32 @@ def test_layout_roundtrip_and_summary_dataset(rng):
     out = sm.summary_dataset(lay, stats, mat[0])
     assert list(out.stat.values) == list(cv.STATS)
     assert out.stock.dims == ("stat", "product", "year") and out.stock.attrs["units"] == "t"
+
+
+@pytest.mark.parametrize("chunk", [1, 37, 500])
+def test_fixed_columns_count_as_if_every_value_were_binned(rng, chunk):
+    """Columns constant in the pilot (value, zero, NaN) are counted without binning each
+    draw; where they move later, the counts must equal binning every value."""
+    n = 600
+    x = rng.normal(10, 2, size=(n, 6))
+    x[:, 1] = 0.0  # fixed, never moves
+    x[:, 2] = np.nan  # fixed NaN, never moves
+    x[:, 3] = 4.0
+    x[450:, 3] = rng.normal(4, 1, size=150)  # fixed in the pilot, moves later
+    x[:, 4] = np.nan
+    x[500:510, 4] = 1.0  # NaN in the pilot, values later
+    x[:, 5] = -3.0
+    z = rng.normal(size=(n, 2))
+    pilot = x[:100]
+    hist = sm.HistSpec.from_pilot(pilot)
+    assert hist.fixed.tolist() == [False, True, True, True, True, True]
+    every = sm.HistSpec(hist.lo, hist.width, hist.nbins)  # bins every value of every column
+    assert not every.fixed.any()
+    a, _ = run(x, z, chunk, hist, checkpoint_at=1)
+    b, _ = run(x, z, 600, every)
+    for k in sm.QUANTILES:
+        assert np.array_equal(a[k], b[k], equal_nan=True), k
+    assert a["q50"][1] == 0.0 and a["q975"][5] == -3.0 and np.isnan(a["q50"][2])
+    assert np.isnan(a["q50"][4])  # NaN in some draws: not summarised
+    # the moved column really is spread: its percentiles differ from the fixed value
+    assert a["q975"][3] > 4.0 and a["q025"][3] < 4.0
