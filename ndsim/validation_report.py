@@ -336,6 +336,7 @@ def render(result: xr.Dataset, reference: pd.DataFrame, folder: Path) -> str:
             year = f" ({_blank(r.year)})" if _blank(r.year) else ""
             lines.append(f"- **{r.item} {r.key}{year}**: {r.why}.")
     lines += _forecast_inputs(result, reference)
+    lines += _forecast_notes(result)
     lines += [
         "",
         "## Inputs back-calculated from the paper",
@@ -377,6 +378,62 @@ def _forecast_inputs(result: xr.Dataset, reference: pd.DataFrame) -> list[str]:
             "",
             f"Model total demand (paper definition) in 2050: {_fmt(_sel(result.total_demand, year=2050))} t.",
         ]
+    return lines
+
+
+def _forecast_notes(result: xr.Dataset) -> list[str]:
+    """What to read with care in the forecast: the 2018 break, replacement waves, plausibility."""
+    if "inflow_ratio_2018_2017" not in result or "domestic_consumption" not in result:
+        return []
+    last = int(result.attrs.get("last_accounted_year", 2017))
+    dc = result["domestic_consumption"]
+    future = dc.sel(year=slice(last + 1, None))
+    change = (future / future.shift(year=1) - 1).sel(year=slice(last + 2, None))
+    swing = np.abs(change).max("year")
+    ratio = result["inflow_ratio_2018_2017"]
+    lines = [
+        "",
+        "## The forecast: what to read with care",
+        "",
+        "Per product: the use-stage inflow of the first forecast year over the last accounted "
+        "year's (a saturating Gompertz curve after fast growth can drop sharply), and the largest "
+        "year-on-year change of domestic consumption after that.",
+        "",
+        "| product | forecast method | inflow ratio first forecast year / last accounted | largest year-on-year change |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    methods = result["forecast_method"] if "forecast_method" in result.coords else None
+    for p in result["product"].values:
+        m = "" if methods is None else str(methods.sel(product=p).values)
+        lines.append(
+            f"| {p} | {m} | {float(ratio.sel(product=p)):.2f} | {100 * float(swing.sel(product=p)):.0f} % |"
+        )
+    lines += [
+        "",
+        "- **The break after the last accounted year.** The accounted appliance stocks grew by "
+        "about a fifth a year into the last accounted year, because the accounting starts from an "
+        "empty stock in the first year (SPEC §2) and production grew fast; the Gompertz curves fitted "
+        "to ownership say ownership is close to saturation. The stock-driven inflow of the first "
+        "forecast year is then only replacement plus a small growth: the ratios well below 1 above.",
+        "- **Replacement waves under fixed lifetimes.** With the paper's fixed lifetimes every "
+        "cohort retires in one single year, so a stock-driven product whose stock grows slowly "
+        "passes the year-to-year pattern of its past inflows forward as replacement demand, every "
+        "L years: forecast demand of the Gompertz products swings from year to year (largest "
+        "changes above). This is a property of fixed lifetimes, not noise; the scenario "
+        "`literature_lifetimes` (distributed lifetimes) gives smooth paths.",
+    ]
+    if "implied_units" in result and int(result.year[-1]) >= 2050:
+        units = result["implied_units"]
+        for p in ("EV", "EL"):
+            if p in result["product"].values:
+                u0, u1 = (
+                    float(units.sel(product=p, year=last)),
+                    float(units.sel(product=p, year=2050)),
+                )
+                lines.append(
+                    f"- **Plausibility, {p}.** The growth rate the paper gives implies "
+                    f"{u1:,.0f} units a year in 2050, against {u0:,.0f} in {last}."
+                )
     return lines
 
 
