@@ -78,7 +78,9 @@ class PeakMemory:
         self.peak = max(self.peak, self._sample())
 
 
-def run_case(n: int, full: bool, workers: int, chunk: int | None, on_violation: str) -> dict:
+def run_case(
+    n: int, full: bool, workers: int | None, chunk: int | None, on_violation: str
+) -> dict:
     """One timed ensemble (in this process): the CLI's work without the figures."""
     os.environ.setdefault("NDSIM_NO_PROGRESS", "1")
     from ndsim import api
@@ -99,7 +101,7 @@ def run_case(n: int, full: bool, workers: int, chunk: int | None, on_violation: 
                 draws=n,
                 chunk_size=chunk,
                 seed=1,
-                workers=workers if workers > 1 else None,
+                workers=workers,  # None: the default local process pool
                 output=out,
                 full=full,
             )
@@ -108,7 +110,11 @@ def run_case(n: int, full: bool, workers: int, chunk: int | None, on_violation: 
     return {
         "draws": n,
         "full": full,
-        "workers": workers,
+        "executor": (
+            f"dask.distributed LocalCluster, {workers} workers"
+            if workers
+            else f"default local process pool ({os.cpu_count()} cores)"
+        ),
         "chunk_size": chunk,
         "on_violation": on_violation,
         "wall_s": round(wall, 2),
@@ -180,7 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="*", default=[1000, 10_000, 100_000])
     p.add_argument("--full-sizes", type=int, nargs="*", default=[100_000])
     p.add_argument("--large", action="store_true", help="add N = 1e6 (summary output)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="start a dask.distributed LocalCluster with W workers (default: the local pool)",
+    )
     p.add_argument("--chunk-size", type=int, default=None)
     p.add_argument("--flodym-draws", type=int, default=10)
     p.add_argument(
@@ -203,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = list(args.sizes) + ([1_000_000] if args.large else [])
-    common = ["--workers", str(args.workers), "--on-violation", args.on_violation]
+    common = ["--on-violation", args.on_violation]
+    if args.workers:
+        common += ["--workers", str(args.workers)]
     if args.chunk_size:
         common += ["--chunk-size", str(args.chunk_size)]
     cases = []

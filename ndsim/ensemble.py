@@ -120,6 +120,7 @@ class _Context:
     exact: bool
     full: list[str]  # variables written per draw
     model: Callable
+    plan: list | None = None  # sampling.factor_plan of the inputs (computed once)
 
 
 @dataclass
@@ -139,7 +140,7 @@ def _with_derived(result: xr.Dataset) -> xr.Dataset:
 
 def _chunk_values(ctx: _Context, start: int, stop: int):
     draws = np.arange(start, stop)
-    factors = sampling.draw_factors(ctx.inputs, ctx.scenario, draws, ctx.seed)
+    factors = sampling.draw_factors(ctx.inputs, ctx.scenario, draws, ctx.seed, plan=ctx.plan)
     sampled = sampling.apply_factors(ctx.inputs, factors)
     result = _with_derived(ctx.model(sampled, ctx.scenario))
     n = stop - start
@@ -541,7 +542,16 @@ def ensemble_from_inputs(
     exact = n * layout.size * 8 <= exact_budget
     full_names = [v for v in names if v not in DERIVED] if full else []
     ctx = _Context(
-        inputs, scenario, int(seed), layout, targets, reg_labels, exact, full_names, model
+        inputs,
+        scenario,
+        int(seed),
+        layout,
+        targets,
+        reg_labels,
+        exact,
+        full_names,
+        model,
+        sampling.factor_plan(inputs, scenario),
     )
 
     manifest = {

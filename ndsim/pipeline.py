@@ -316,11 +316,14 @@ def _by_stage(concentrate, primary, intermediate, final) -> xr.DataArray:
 
 def _finish(result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario) -> xr.Dataset:
     """Attach names, units, descriptions, product coordinates and provenance."""
-    for name in result.data_vars:
+    variables = {}
+    for name, da in result.data_vars.items():
         if name in cv.VARIABLES:
-            result[name].attrs = dict(cv.attrs(name))
-            leading = [d for d in result[name].dims if d not in cv.VARIABLES[name].dims]
-            result[name] = result[name].transpose(*leading, *cv.VARIABLES[name].dims)
+            leading = [d for d in da.dims if d not in cv.VARIABLES[name].dims]
+            da = da.transpose(*leading, *cv.VARIABLES[name].dims)
+            da.attrs = dict(cv.attrs(name))
+        variables[name] = da.variable
+    result = xr.Dataset(variables, coords=result.coords)  # one construction, no per-variable merge
     coords = {
         c: inputs[c]
         for c in PRODUCT_COORDS

@@ -328,7 +328,7 @@ def _series_keys(name: str, da: xr.DataArray, per_year: bool) -> tuple[np.ndarra
 
 
 def draw_factors(
-    inputs: xr.Dataset, scenario, draws: np.ndarray, seed: int
+    inputs: xr.Dataset, scenario, draws: np.ndarray, seed: int, plan: list | None = None
 ) -> dict[str, xr.DataArray]:
     """Per-draw scaling factors of every uncertain input.
 
@@ -343,6 +343,8 @@ def draw_factors(
         The draw numbers to compute [-].
     seed : int
         The ensemble's seed [-].
+    plan : list, optional
+        :func:`factor_plan` of these inputs and scenario, if already computed.
 
     Returns
     -------
@@ -350,15 +352,25 @@ def draw_factors(
         For each sampled input, the factor f with dims (draw, *input dims); the
         sampled value is ``f * x``.
     """
-    draws = np.asarray(draws, dtype=np.int64).reshape(-1)
+    plan = plan if plan is not None else factor_plan(inputs, scenario)
+    return factors_from_plan(plan, draws, seed)
+
+
+def factor_plan(inputs: xr.Dataset, scenario) -> list[dict]:
+    """Everything :func:`draw_factors` needs that does not depend on the draws or the seed.
+
+    One entry per sampled input: its stream keys, the distinct (stream, CV,
+    lower, upper) columns, how they spread over the input's elements, dims,
+    coordinates and the ``sampled`` mask. An ensemble computes it once and
+    reuses it for every chunk (:func:`factors_from_plan`).
+    """
     _, per_year, overrides = _uncertainty(scenario)
-    out: dict[str, xr.DataArray] = {}
+    plan = []
     for name in uncertain_inputs(inputs, scenario):
         parameter = name not in inputs.data_vars
         x = _parameter_template(inputs, name) if parameter else inputs[name].astype(float)
         c = _cv_of(inputs, name, overrides)
         keys, sdims = _series_keys(name, x, per_year)
-        u = uniforms(seed, keys, draws)  # (n, k)
         kind = kind_of(name)
         series_dims = [d for d in x.dims if d not in sdims]  # [year] or []
         one = (x == 1.0) | x.isnull()  # missing years (padding) do not count
@@ -385,15 +397,37 @@ def draw_factors(
             for a in (stream, c, lower, upper)
         ]
         uniq, inverse = np.unique(np.column_stack(cols), axis=0, return_inverse=True)
+        plan.append(
+            {
+                "name": name,
+                "keys": keys,
+                "uniq": uniq,
+                "inverse": inverse.reshape(-1),
+                "dims": x.dims,
+                "shape": x.shape,
+                "coords": dict(x.coords.items()),
+                "sampled": sampled,
+            }
+        )
+    return plan
+
+
+def factors_from_plan(plan: list[dict], draws: np.ndarray, seed: int) -> dict[str, xr.DataArray]:
+    """The factors of :func:`draw_factors` for the given draws, from a :func:`factor_plan`."""
+    draws = np.asarray(draws, dtype=np.int64).reshape(-1)
+    out: dict[str, xr.DataArray] = {}
+    for item in plan:
+        uniq = item["uniq"]
+        u = uniforms(seed, item["keys"], draws)  # (n, k)
         fu = truncated_normal_factor(
             u[:, uniq[:, 0].astype(np.int64)], uniq[:, 1], uniq[:, 2], uniq[:, 3]
         )
-        f = fu[:, inverse.reshape(-1)].reshape((draws.size, *x.shape))
-        out[name] = xr.DataArray(
+        f = fu[:, item["inverse"]].reshape((draws.size, *item["shape"]))
+        out[item["name"]] = xr.DataArray(
             f,
-            dims=(cv.DRAW, *x.dims),
-            coords={**{k: v for k, v in x.coords.items()}, cv.DRAW: draws},
-            attrs={"sampled": sampled},
+            dims=(cv.DRAW, *item["dims"]),
+            coords={**item["coords"], cv.DRAW: draws},
+            attrs={"sampled": item["sampled"]},
         )
     return out
 

@@ -6,6 +6,7 @@ picks the data set's lifetime variant and attaches the output names.
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
 from ndsim import conventions as cv
@@ -86,17 +87,30 @@ def lifetime_specs(inputs: xr.Dataset, variant: str, timing: str) -> dict:
     """
     from ndsim.lifetime import Lifetime
 
-    sel = inputs.sel({"variant": variant})
+    names = ("mean", "sd", "shape", "scale")
+    sel = inputs[["lifetime_model", *(f"lifetime_{n}" for n in names)]].sel({"variant": variant})
+    products = [str(p) for p in sel[cv.PRODUCT].values]
+    models = np.broadcast_to(sel["lifetime_model"].values, (len(products),))
+    # per parameter: plain numbers by product, or (for a parameter with draws) DataArrays
+    columns = {}
+    for name in names:
+        da = sel[f"lifetime_{name}"].reset_coords(drop=True)
+        if cv.PRODUCT not in da.dims:
+            da = da.expand_dims({cv.PRODUCT: len(products)})
+        if da.dims == (cv.PRODUCT,):
+            values = da.values.astype(float)
+            columns[name] = [float(v) if not np.isnan(v) else None for v in values]
+        else:
+            other = da.transpose(cv.PRODUCT, ...)
+            known = other.notnull().all([d for d in other.dims if d != cv.PRODUCT]).values
+            columns[name] = [
+                other.isel({cv.PRODUCT: i}, drop=True) if known[i] else None
+                for i in range(len(products))
+            ]
     specs = {}
-    for product in sel[cv.PRODUCT].values:  # building one spec per product, not computing
-        one = sel.sel({cv.PRODUCT: product})
-        model = str(one["lifetime_model"].values)
-        params = {}
-        for name in ("mean", "sd", "shape", "scale"):
-            value = one[f"lifetime_{name}"].reset_coords(drop=True)
-            if bool(value.notnull().all()):
-                params[name] = float(value) if value.ndim == 0 else value
-        specs[str(product)] = _lifetime(Lifetime, model, timing, params)
+    for i, product in enumerate(products):  # building one spec per product, not computing
+        params = {n: columns[n][i] for n in names if columns[n][i] is not None}
+        specs[product] = _lifetime(Lifetime, str(models[i]), timing, params)
     return specs
 
 
