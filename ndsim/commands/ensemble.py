@@ -108,6 +108,7 @@ def main(args: argparse.Namespace) -> int:
         sensitivity_table,
         uncertainty_table,
     )
+    from ndsim.errors import NdsimError
 
     _check_options(args.draws, args.chunk_size, args.seed, args.workers)
     if args.output is not None:
@@ -135,13 +136,23 @@ def main(args: argparse.Namespace) -> int:
                 full=args.full,
                 resume=args.resume,
             )
-    except (KeyboardInterrupt, OSError) as exc:
+    except NdsimError:
+        raise
+    except (KeyboardInterrupt, Exception) as exc:
+        # Ctrl-C, SIGTERM, a full disk, a killed worker: finished chunks are kept
         kept = getattr(exc, "ndsim_kept", None)
+        if not isinstance(exc, KeyboardInterrupt | OSError) and kept is None:
+            raise  # a bug, not an interruption: the traceback helps
+        if isinstance(exc, KeyboardInterrupt):
+            if kept is not None:
+                print(f"ndsim: resume with: {_resume_command(args)}", file=sys.stderr)
+            raise
+        reason = str(exc) or type(exc).__name__
+        if not isinstance(exc, OSError):
+            reason = f"the run stopped ({type(exc).__name__}: {reason})"
+        print(f"ndsim: error: {' '.join(reason.split())}", file=sys.stderr)
         if kept is not None:
             print(f"ndsim: resume with: {_resume_command(args)}", file=sys.stderr)
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        print(f"ndsim: error: {exc}", file=sys.stderr)
         return 1
     print(f"results: {output}")
     if figures is not None:

@@ -1,0 +1,284 @@
+"""Nothing lost, nothing half-written: atomic outputs of ``ndsim run`` and interrupted ensembles.
+
+Faults are injected deterministically, never by timing:
+
+- ``NDSIM_FAULT_BEFORE_RENAME`` (a file-name pattern) makes the atomic write
+  of matching targets fail as a full disk would, after the temporary file is
+  complete and before it replaces the target;
+- a model wrapper sends SIGINT or SIGTERM to the test process, or kills the
+  worker process, when the chunk starting at a given draw begins: every
+  earlier chunk is finished, that one is not.
+
+tests/test_ensemble.py covers a full disk after chunk k, SIGTERM through the
+command line and the refusals of ``--resume`` through the API; here: Ctrl-C
+(what is printed, how to resume, the resumed result bit for bit), SIGTERM in
+process, a killed worker, a full disk at the final write, and a refusal of
+``--resume`` through the command line.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import ndsim.ensemble as en
+from ndsim import cli, pipeline
+
+TINY = Path(__file__).parent / "data" / "tiny"
+SCENARIO = f"""
+name = "tiny_interrupt"
+data = "{TINY.as_posix()}"
+[forecast]
+enabled = false
+[uncertainty]
+inputs = ["production", "nd_content", "adoption_rate"]
+"""
+MAIN_PID = os.getpid()
+
+
+def _cli(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(args)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Temporary files of atomic writes (``.NAME.XXXX.tmp``) left anywhere below ``folder``."""
+    return [p.name for p in folder.rglob(".*.tmp")]
+
+
+@pytest.fixture
+def scenario(tmp_path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(SCENARIO)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _quiet(monkeypatch):
+    monkeypatch.setenv("NDSIM_NO_PROGRESS", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("NDSIM_FAULT_BEFORE_RENAME", raising=False)
+    monkeypatch.delenv("NDSIM_FAULT_AFTER_CHUNK", raising=False)
+
+
+def stop_at_chunk(start: int, action):
+    """pipeline.run, but ``action()`` when the chunk of draws beginning at ``start`` begins."""
+    real = pipeline.run
+
+    def model(inputs, scenario):
+        if "draw" in inputs.dims and int(inputs["draw"].values[0]) == start:
+            action()
+        return real(inputs, scenario)
+
+    return model
+
+
+def _draws(path: Path) -> xr.Dataset:
+    with xr.open_dataset(path, group="draws") as ds:
+        return ds.load()
+
+
+def _same_file_values(a: Path, b: Path) -> None:
+    """Per-draw values and summaries of two ensemble files are identical (NaN equal to NaN)."""
+    da, db = _draws(a), _draws(b)
+    assert set(da.data_vars) == set(db.data_vars)
+    for name in da.data_vars:
+        assert np.array_equal(da[name].values, db[name].values, equal_nan=True), name
+    with xr.open_dataset(a) as sa, xr.open_dataset(b) as sb:
+        for name in sa.data_vars:
+            assert np.array_equal(sa[name].values, sb[name].values, equal_nan=True), name
+
+
+# --- ndsim run: every output is absent or the previous complete file -----------------
+
+
+def test_run_netcdf_write_fails_previous_file_kept(tmp_path, scenario, monkeypatch):
+    out = tmp_path / "res" / "r.nc"
+    out.parent.mkdir()
+    out.write_bytes(b"previous complete file")
+    monkeypatch.setenv("NDSIM_FAULT_BEFORE_RENAME", "*.nc")
+    code, stdout, stderr = _cli(["run", str(scenario), "--output", str(out), "--no-figures"])
+    assert code == 1
+    assert stderr.strip().splitlines() == [
+        f"ndsim: error: cannot write {out}: No space left on device (injected fault) "
+        "(no partial file left behind)"
+    ]
+    assert out.read_bytes() == b"previous complete file"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["r.nc"]
+    # and with no previous file, the target stays absent
+    code, _, _ = _cli(["run", str(scenario), "--output", str(tmp_path / "new.nc"), "--no-figures"])
+    assert code == 1 and not (tmp_path / "new.nc").exists() and not _leftovers(tmp_path)
+
+
+def test_run_figure_write_fails_previous_figure_kept(tmp_path, scenario, monkeypatch):
+    out = tmp_path / "r.nc"
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    previous = figures / "demand_by_product.png"
+    previous.write_bytes(b"previous figure")
+    monkeypatch.setenv("NDSIM_FAULT_BEFORE_RENAME", "*.png")
+    code, _, stderr = _cli(["run", str(scenario), "--output", str(out), "--figures", str(figures)])
+    assert code == 1, stderr
+    assert "No space left on device" in stderr and "Traceback" not in stderr
+    # the NetCDF file was written before the figures, complete
+    with xr.open_dataset(out) as ds:
+        assert "stock" in ds and ds.attrs["scenario"] == "tiny_interrupt"
+    # no figure replaced, none half-written
+    assert previous.read_bytes() == b"previous figure"
+    assert [p.name for p in figures.glob("*.png")] == ["demand_by_product.png"]
+    assert not _leftovers(tmp_path)
+
+
+# --- interrupted ensembles ----------------------------------------------------------
+
+
+ENSEMBLE = ["--draws", "12", "--chunk-size", "4", "--seed", "3", "--full", "--no-figures"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """An uninterrupted ensemble, the result every resumed run must equal bit for bit."""
+    folder = tmp_path_factory.mktemp("reference")
+    scenario = folder / "tiny.toml"
+    scenario.write_text(SCENARIO)
+    out = folder / "ref.nc"
+    env = {"NDSIM_NO_PROGRESS": "1", "NDSIM_WORKERS": "1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        code, _, stderr = _cli(["ensemble", str(scenario), *ENSEMBLE, "--output", str(out)])
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert code == 0, stderr
+    return out
+
+
+def test_ctrl_c_keeps_chunks_prints_resume_and_resumes_bit_for_bit(
+    tmp_path, scenario, reference, monkeypatch
+):
+    monkeypatch.setenv("NDSIM_WORKERS", "1")
+    out = tmp_path / "e.nc"
+    args = ["ensemble", str(scenario), *ENSEMBLE, "--output", str(out)]
+    monkeypatch.setattr(
+        pipeline, "run", stop_at_chunk(8, lambda: os.kill(os.getpid(), signal.SIGINT))
+    )
+    code, _, stderr = _cli(args)
+    assert code == 130, stderr
+    lines = stderr.strip().splitlines()
+    assert f"ndsim: kept 8 of 12 draws (2 chunks) in {out}.partial" in lines
+    resume = [line for line in lines if line.startswith("ndsim: resume with: ")]
+    assert len(resume) == 1 and resume[0].endswith("--resume")
+    assert f"--output {out}" in resume[0] and "--seed 3" in resume[0]
+    assert "--chunk-size 4" in resume[0]
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    partial = Path(f"{out}.partial")
+    assert sorted(p.name for p in partial.glob("draws_*.npz")) == [
+        "draws_000000000000.npz",
+        "draws_000000000004.npz",
+    ]
+    monkeypatch.undo()
+    monkeypatch.setenv("NDSIM_WORKERS", "1")
+    monkeypatch.setenv("NDSIM_NO_PROGRESS", "1")
+    # a changed option is refused through the command line: one line, exit 2
+    changed = [a if a != "3" else "4" for a in args]
+    code, _, stderr = _cli([*changed, "--resume"])
+    assert code == 2
+    assert len(stderr.strip().splitlines()) == 1 and "--resume: --seed changed" in stderr
+    # the command printed resumes; only the missing chunk is computed
+    computed = []
+    real = pipeline.run
+
+    def counting(inputs, scenario):
+        if "draw" in inputs.dims:
+            computed.append(int(inputs["draw"].values[0]))
+        return real(inputs, scenario)
+
+    monkeypatch.setattr(pipeline, "run", counting)
+    code, stdout, stderr = _cli([*args, "--resume"])
+    assert code == 0, stderr
+    assert computed == [8]
+    assert not partial.exists()
+    _same_file_values(out, reference)
+
+
+def test_sigterm_in_process_keeps_finished_chunks(tmp_path, monkeypatch):
+    from ndsim.io.readers import load_dataset
+    from ndsim.scenario import load_scenario
+
+    monkeypatch.setenv("NDSIM_WORKERS", "1")
+    path = tmp_path / "tiny.toml"
+    path.write_text(SCENARIO)
+    sc = load_scenario(path)
+    inputs = load_dataset(TINY)
+    out = tmp_path / "t.nc"
+    kill = stop_at_chunk(4, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt) as info:
+        en.ensemble_from_inputs(
+            inputs, sc, draws=12, chunk_size=4, seed=3, output=out, progress=False, model=kill
+        )
+    assert info.value.ndsim_kept[:2] == (4, 12)
+    assert signal.getsignal(signal.SIGTERM) == handler  # the previous handler is back
+    assert (Path(f"{out}.partial") / "state.npz").is_file() and not out.exists()
+
+
+def test_full_disk_at_the_final_write_then_resume(tmp_path, scenario, reference, monkeypatch):
+    monkeypatch.setenv("NDSIM_WORKERS", "1")
+    out = tmp_path / "e.nc"
+    out.write_bytes(b"previous complete file")
+    args = ["ensemble", str(scenario), *ENSEMBLE, "--output", str(out)]
+    monkeypatch.setenv("NDSIM_FAULT_BEFORE_RENAME", "e.nc")
+    code, _, stderr = _cli(args)
+    assert code == 1, stderr
+    assert "No space left on device" in stderr and "Traceback" not in stderr
+    assert out.read_bytes() == b"previous complete file"
+    assert Path(f"{out}.partial").is_dir() and not _leftovers(tmp_path)
+    monkeypatch.delenv("NDSIM_FAULT_BEFORE_RENAME")
+    code, _, stderr = _cli([*args, "--resume"])
+    assert code == 0, stderr
+    _same_file_values(out, reference)
+
+
+@pytest.mark.skipif(not hasattr(en, "_PoolExecutor"), reason="no local worker pool in this build")
+def test_killed_worker_keeps_finished_chunks_and_resumes(
+    tmp_path, scenario, reference, monkeypatch
+):
+    """A worker process killed (as by the out-of-memory killer) while running the chunk at draw 4."""
+
+    def kill_worker():
+        if os.getpid() != MAIN_PID:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setenv("NDSIM_WORKERS", "2")
+    monkeypatch.setattr(pipeline, "run", stop_at_chunk(4, kill_worker))
+    out = tmp_path / "e.nc"
+    args = ["ensemble", str(scenario), *ENSEMBLE, "--output", str(out)]
+    code, _, stderr = _cli(args)
+    assert code == 1, stderr
+    assert "Traceback" not in stderr
+    assert "ndsim: error: the run stopped" in stderr
+    assert "ndsim: resume with: " in stderr and not out.exists()
+    kept = [line for line in stderr.splitlines() if line.startswith("ndsim: kept ")]
+    assert len(kept) == 1
+    done = int(kept[0].split()[2])
+    assert done in (0, 4)  # chunk 0 may or may not have finished on the other worker
+    monkeypatch.undo()
+    monkeypatch.setenv("NDSIM_WORKERS", "1")
+    monkeypatch.setenv("NDSIM_NO_PROGRESS", "1")
+    code, _, stderr = _cli([*args, "--resume"])
+    assert code == 0, stderr
+    _same_file_values(out, reference)
