@@ -19,8 +19,15 @@ from ndsim._version import __version__
 COMMANDS = ("run", "ensemble", "validate", "plot", "export")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ndsim",
         description=(
             "ndsim: dynamic material flow analysis (dMFA) with labelled output and native "
