@@ -512,6 +512,39 @@ def summary_text(res: dict) -> str:
     return "\n".join(lines)
 
 
+def _measure_header(res: dict, p: dict, cache_dir: str, log) -> None:
+    """Compilation (cold, then warm cache), warm start and agreement, into ``res``."""
+    log("numba cache: fresh directory; compiling (cold) ...")
+    cold = _spawn(["--worker", "compile"], _env(cache_dir))
+    warm = _spawn(["--worker", "compile"], _env(cache_dir))
+    res["compile"] = {
+        "cold": cold,
+        "warm": warm,
+        "compile_s": cold["total_s"] - warm["total_s"],
+    }
+    runs, imports = [], []
+    for _ in range(p["warmstarts"]):
+        t0 = time.time()
+        ws = _spawn(["--worker", "warmstart"], _env(cache_dir))
+        runs.append(ws["result_at_epoch"] - t0)
+        imports.append(ws["import_s"])
+    res["warm_start"] = {"runs_s": runs, "median_s": statistics.median(runs),
+                         "import_s": statistics.median(imports)}  # fmt: skip
+    log(summary_text(res))
+    log("agreement ...")
+    res["agreement"] = _spawn(
+        [
+            "--worker",
+            "agree",
+            "--n",
+            str(p["agree_n"]),
+            "--dsm-products",
+            str(p["dsm_products"]),
+        ],
+        _env(cache_dir),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -521,6 +554,11 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="JSON file (default benchmarks/results/core[_quick].json)"
     )
     ap.add_argument("--report", type=Path, help="print the tables of a results JSON and exit")
+    ap.add_argument(
+        "--remeasure",
+        help="comma-separated tools: measure their cells again (plus compilation, warm start, "
+        "agreement and paired timings) and merge into --out",
+    )
     ap.add_argument(
         "--paired-only",
         action="store_true",
@@ -565,6 +603,25 @@ def main(argv: list[str] | None = None) -> int:
 
     p = plan(a.quick)
     out_path = a.out or HERE / "results" / ("core_quick.json" if a.quick else "core.json")
+    if a.remeasure:
+        res = json.loads(out_path.read_text())
+        tools = tuple(t for t in TOOLS if t in a.remeasure.split(","))
+        cache_dir = tempfile.mkdtemp(prefix="ndsim-bench-numba-")
+        try:
+            _measure_header(res, p, cache_dir, log)
+            new = _measure_cells({**p, "tools": tools}, cache_dir, log)
+            res["paired"] = measure_paired(cache_dir, 1, log)
+        finally:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+        kept = [c for c in res["cells"] if c["measured"] and c["tool"] not in tools]
+        res["cells"] = extrapolate(kept + new, p["ns"])
+        res["ratios"] = ratios(res["cells"])
+        res["remeasured"] = {"tools": tools, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+                             "ndsim_commit": _versions()["ndsim_commit"],
+                             "load_average": os.getloadavg()}  # fmt: skip
+        out_path.write_text(json.dumps(res, indent=1) + "\n")
+        log(text_tables(res) + "\n" + summary_text(res) + "\n\n" + markdown_targets(res))
+        return 0
     if a.paired_only:
         res = json.loads(out_path.read_text())
         cache_dir = tempfile.mkdtemp(prefix="ndsim-bench-numba-")
@@ -584,35 +641,7 @@ def main(argv: list[str] | None = None) -> int:
            "plan": {k: v for k, v in p.items() if k != "caps"}, "caps": p["caps"]}  # fmt: skip
     cache_dir = tempfile.mkdtemp(prefix="ndsim-bench-numba-")
     try:
-        log("numba cache: fresh directory; compiling (cold) ...")
-        cold = _spawn(["--worker", "compile"], _env(cache_dir))
-        warm = _spawn(["--worker", "compile"], _env(cache_dir))
-        res["compile"] = {
-            "cold": cold,
-            "warm": warm,
-            "compile_s": cold["total_s"] - warm["total_s"],
-        }
-        runs, imports = [], []
-        for _ in range(p["warmstarts"]):
-            t0 = time.time()
-            ws = _spawn(["--worker", "warmstart"], _env(cache_dir))
-            runs.append(ws["result_at_epoch"] - t0)
-            imports.append(ws["import_s"])
-        res["warm_start"] = {"runs_s": runs, "median_s": statistics.median(runs),
-                             "import_s": statistics.median(imports)}  # fmt: skip
-        log(summary_text(res))
-        log("agreement ...")
-        res["agreement"] = _spawn(
-            [
-                "--worker",
-                "agree",
-                "--n",
-                str(p["agree_n"]),
-                "--dsm-products",
-                str(p["dsm_products"]),
-            ],
-            _env(cache_dir),
-        )
+        _measure_header(res, p, cache_dir, log)
         log("cells (one process each):")
         cells = _measure_cells(p, cache_dir, log)
         if not a.quick:
