@@ -150,7 +150,7 @@ def work_compile() -> dict:
     t_import = time.perf_counter() - t0
     from _workload import make_inputs, run_ndsim
 
-    out = {"import_s": t_import, "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "")}
+    out = {"import_s": t_import}
     for mode in ("inflow", "stock"):
         inp = make_inputs(10, "normal", mode)
         for key in ("first", "second"):
