@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_core.py            # full run (about 20 min on 2 cores)
+    python benchmarks/bench_core.py            # full run (about 35 min on 2 cores)
     python benchmarks/bench_core.py --quick    # about a minute
     python benchmarks/bench_core.py --report benchmarks/results/core.json  # tables again
 
