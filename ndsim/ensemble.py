@@ -210,13 +210,16 @@ class _LocalExecutor:
     def call(self, fn, *args):
         return fn(self.ctx, *args)
 
+    def call_many(self, fn, args_list):
+        return [fn(self.ctx, *args) for args in args_list]
+
     def set_hist(self, hist) -> None:
         self.hist = hist
 
     def submit(self, start: int, stop: int):
         return _Done(_run_chunk(self.ctx, start, stop, self.hist))
 
-    def close(self):
+    def close(self, failed: bool = False):
         pass
 
 
@@ -249,14 +252,21 @@ class _PoolExecutor:
     def call(self, fn, *args):
         return self.pool.submit(_pool_call, fn, *args).result()
 
+    def call_many(self, fn, args_list):
+        futures = [self.pool.submit(_pool_call, fn, *args) for args in args_list]
+        return [f.result() for f in futures]
+
     def set_hist(self, hist) -> None:
         self.hist = hist
 
     def submit(self, start: int, stop: int):
         return self.pool.submit(_pool_chunk, start, stop, self.hist)
 
-    def close(self):
-        procs = list(getattr(self.pool, "_processes", {}).values())
+    def close(self, failed: bool = False):
+        if not failed:  # every chunk merged: the workers exit normally
+            self.pool.shutdown(wait=True)
+            return
+        procs = list((getattr(self.pool, "_processes", None) or {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:  # a chunk still running when the run stops early
             if proc.is_alive():
@@ -330,6 +340,10 @@ class _DistributedExecutor:
     def call(self, fn, *args):
         return self.client.submit(fn, self.ctx_future, *args, pure=False).result()
 
+    def call_many(self, fn, args_list):
+        futures = [self.client.submit(fn, self.ctx_future, *a, pure=False) for a in args_list]
+        return self.client.gather(futures)
+
     def set_hist(self, hist) -> None:
         if hist is not None:
             [self.hist_future] = self.client.scatter([hist], broadcast=True)
@@ -339,7 +353,7 @@ class _DistributedExecutor:
             _run_chunk, self.ctx_future, start, stop, self.hist_future, pure=False
         )
 
-    def close(self):
+    def close(self, failed: bool = False):
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
@@ -594,6 +608,7 @@ def ensemble_from_inputs(
             sidecar.start(manifest)
 
     executor = None
+    failed = True
     bar = None
     box: dict = {"worst": worst}  # worst balance residual so far, shared with _drive
     previous = _install_sigterm()
@@ -605,7 +620,7 @@ def ensemble_from_inputs(
             executor = _LocalExecutor(ctx) if local <= 1 else _PoolExecutor(ctx, local)
         if acc is None:
             # histogram bins from the first draws, computed where the chunks run
-            hist = None if exact else executor.call(_pilot_hist, n)
+            hist = None if exact else _pilot_hist(executor, n)
             acc = summarize.Accumulator(n, layout.size, len(reg_labels) + len(targets), hist=hist)
         executor.set_hist(acc.hist)
         starts = list(range(acc.next_draw, n, k))
@@ -614,6 +629,7 @@ def ensemble_from_inputs(
         _drive(executor, starts, n, k, acc, box, sidecar, bar)
         worst = box["worst"]
         stats, root = acc.result()
+        failed = False
     except BaseException as exc:
         if sidecar is not None and acc is not None:
             done = acc.next_draw
@@ -631,7 +647,7 @@ def ensemble_from_inputs(
         if bar is not None:
             bar.close()
         if executor is not None:
-            executor.close()
+            executor.close(failed)
 
     out = summarize.summary_dataset(layout, stats, det_flat, hist=acc.hist)
     if worst is not None:
@@ -719,12 +735,22 @@ def _local_workers(remaining: int, k: int) -> int:
     return max(1, min(cores, math.ceil(remaining / k)))
 
 
-def _pilot_hist(ctx: _Context, n: int) -> summarize.HistSpec:
-    """Histogram bins from the first draws (the same for every chunking)."""
+def _pilot_hist(executor, n: int) -> summarize.HistSpec:
+    """Histogram bins from the first draws (the same for every chunking).
+
+    The pilot's draws run in pieces on all workers at once (per-draw values
+    do not depend on the pieces).
+    """
     m = min(n, summarize.PILOT)
-    step = DEFAULT_CHUNK  # in pieces (per-draw values do not depend on the chunking)
-    values = np.concatenate([_chunk_values(ctx, a, min(a + step, m))[1] for a in range(0, m, step)])
-    return summarize.HistSpec.from_pilot(values)
+    step = math.ceil(m / max(1, executor.n_workers))
+    step = min(step, DEFAULT_CHUNK)
+    pieces = [(a, min(a + step, m)) for a in range(0, m, step)]
+    stats = summarize.merge_pilot_stats(executor.call_many(_pilot_stats, pieces))
+    return summarize.HistSpec.from_pilot_stats(stats)
+
+
+def _pilot_stats(ctx: _Context, start: int, stop: int) -> dict:
+    return summarize.pilot_stats(_chunk_values(ctx, start, stop)[1])
 
 
 def _resume(sidecar: _Sidecar, manifest: dict):

@@ -275,23 +275,57 @@ class HistSpec:
     @classmethod
     def from_pilot(cls, pilot: np.ndarray, nbins: int = HIST_BINS, margin: float = PILOT_MARGIN):
         """Bins over [min - m r, max + m r] of the pilot values (n, s), r = max - min."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN values (not modelled)
-            lo = np.nanmin(pilot, axis=0) if pilot.size else np.zeros(pilot.shape[1])
-            hi = np.nanmax(pilot, axis=0) if pilot.size else np.ones(pilot.shape[1])
-        lo = np.where(np.isfinite(lo), lo, 0.0)
-        hi = np.where(np.isfinite(hi), hi, 0.0)
+        return cls.from_pilot_stats(pilot_stats(pilot), nbins, margin)
+
+    @classmethod
+    def from_pilot_stats(
+        cls, stats: dict, nbins: int = HIST_BINS, margin: float = PILOT_MARGIN
+    ) -> HistSpec:
+        """:meth:`from_pilot` from the :func:`pilot_stats` of the pilot (or merged pieces of it)."""
+        lo = np.where(np.isfinite(stats["min"]), stats["min"], 0.0)
+        hi = np.where(np.isfinite(stats["max"]), stats["max"], 0.0)
         r = hi - lo
         # a value constant in the pilot: a narrow range around it (1e-6 relative, at least 1e-12)
         r = np.where(r > 0, r, np.maximum(np.abs(lo) * 1e-6, 1e-12))
         lo = lo - margin * r
         width = r * (1 + 2 * margin) / nbins
-        if pilot.shape[0]:
-            first = pilot[0]
-            same = (pilot == first) | (np.isnan(pilot) & np.isnan(first))
-            fixed = same.all(axis=0)
-            return cls(lo, width, nbins, fixed, np.array(first[fixed], dtype=np.float64))
+        if stats["first"] is not None:
+            fixed = stats["fixed"]
+            return cls(lo, width, nbins, fixed, np.array(stats["first"][fixed], dtype=np.float64))
         return cls(lo, width, nbins)
+
+
+def pilot_stats(pilot: np.ndarray) -> dict:
+    """What the histogram bins need from pilot values (n, s): min, max, constant columns.
+
+    Pieces of a pilot (consecutive draws) combine with :func:`merge_pilot_stats`
+    into exactly the statistics of the whole.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN values (not modelled)
+        lo = np.nanmin(pilot, axis=0) if pilot.size else np.zeros(pilot.shape[1])
+        hi = np.nanmax(pilot, axis=0) if pilot.size else np.ones(pilot.shape[1])
+    if not pilot.shape[0]:
+        return {"min": lo, "max": hi, "fixed": None, "first": None}
+    first = pilot[0]
+    same = (pilot == first) | (np.isnan(pilot) & np.isnan(first))
+    return {"min": lo, "max": hi, "fixed": same.all(axis=0), "first": np.array(first)}
+
+
+def merge_pilot_stats(pieces: list[dict]) -> dict:
+    """The :func:`pilot_stats` of consecutive pilot pieces (in draw order) taken together."""
+    pieces = [p for p in pieces if p["first"] is not None]
+    if not pieces:
+        raise ValueError("no pilot draws")
+    first = pieces[0]["first"]
+    out = {"min": pieces[0]["min"], "max": pieces[0]["max"], "fixed": pieces[0]["fixed"]}
+    for p in pieces[1:]:
+        same = (p["first"] == first) | (np.isnan(p["first"]) & np.isnan(first))
+        out["min"] = np.fmin(out["min"], p["min"])
+        out["max"] = np.fmax(out["max"], p["max"])
+        out["fixed"] = out["fixed"] & p["fixed"] & same
+    out["first"] = first
+    return out
 
 
 def reduce_chunk(

@@ -189,3 +189,19 @@ def test_fixed_columns_count_as_if_every_value_were_binned(rng, chunk):
     assert np.isnan(a["q50"][4])  # NaN in some draws: not summarised
     # the moved column really is spread: its percentiles differ from the fixed value
     assert a["q975"][3] > 4.0 and a["q025"][3] < 4.0
+
+
+def test_pilot_statistics_of_pieces_equal_the_whole(rng):
+    x = rng.normal(size=(90, 5))
+    x[:, 1] = 2.0
+    x[:, 2] = np.nan
+    x[:, 3] = 1.0
+    x[60:, 3] = 1.5  # constant in the first pieces only
+    x[:30, 4] = np.nan  # NaN in the first piece only
+    whole = sm.HistSpec.from_pilot(x)
+    stats = sm.merge_pilot_stats([sm.pilot_stats(x[a : a + 30]) for a in (0, 30, 60)])
+    pieced = sm.HistSpec.from_pilot_stats(stats)
+    assert whole.fixed.tolist() == [False, True, True, False, False]
+    for name in ("lo", "width", "fixed"):
+        assert np.array_equal(getattr(whole, name), getattr(pieced, name)), name
+    assert np.array_equal(whole.fixed_value, pieced.fixed_value, equal_nan=True)
