@@ -4,7 +4,11 @@ One command::
 
     python benchmarks/bench_ensemble.py                 # 1e3, 1e4, 1e5 summary; 1e5 --full
     python benchmarks/bench_ensemble.py --large         # adds 1e6 (slow)
-    python benchmarks/bench_ensemble.py --sizes 1000 --full-sizes 1000 --workers 1
+    python benchmarks/bench_ensemble.py --sizes 1000 --full-sizes 1000 --workers 2
+
+By default the ensembles run on ndsim's default local process pool (one
+worker per core); ``--workers W`` uses a dask.distributed LocalCluster of W
+workers instead.
 
 Every case runs in its own process (so peak memory is that case's), after a
 warm-up (numba JIT, imports, a 10-draw ensemble) that is not timed. Reported:

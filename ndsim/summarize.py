@@ -21,7 +21,10 @@ chunk size. This module does that with three order-independent devices:
   overflow bin and the exact minimum and maximum. Integer counts add up
   in any order. The error of a histogram percentile is below one bin width
   (stated per variable in the attribute ``percentile_resolution``), as long
-  as the percentile falls inside the widened pilot range.
+  as the percentile falls inside the widened pilot range. Values constant in
+  the pilot (structural zeros of the flow matrix, years a variable is not
+  modelled) are not binned draw by draw: a chunk only checks that they kept
+  their value (and bins them if not), which gives the same counts.
 - min, max and counts are exact in any order.
 
 The same fixed tree carries the co-moments of the sensitivity regressors
