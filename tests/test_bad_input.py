@@ -34,7 +34,6 @@ from ndsim.scenario import check_against, load_scenario
 
 TINY = Path(__file__).parent / "data" / "tiny"
 CHINA = data_dir()
-HAS_CHINA = (CHINA / "dataset.toml").is_file()
 BASELINE = scenarios_dir() / "baseline.toml"
 
 
@@ -139,8 +138,6 @@ SCENARIO_CASES = [
 
 @pytest.fixture(scope="module")
 def china():
-    if not HAS_CHINA:
-        pytest.skip("the China Nd data set is not in this build")
     return load_dataset(CHINA)
 
 
@@ -196,7 +193,6 @@ def _assert_refused(code: int, stderr: str, stdout: str, start: str, root: Path)
     assert not (root / "ndsim_output").exists()
 
 
-@pytest.mark.skipif(not HAS_CHINA, reason="the China Nd data set is not in this build")
 def test_run_on_corrupted_china_data_exit_2_nothing_written(tmp_path, cli_env, ndsim_cmd):
     folder = copy_dataset(CHINA, tmp_path / "china_nd")
     line = set_cell("production.csv", "value", "-3", lambda r: r["year"] == "2005")(folder)

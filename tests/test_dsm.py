@@ -103,7 +103,6 @@ def test_gamma_and_table_go_through_the_pdf(rng):
 
 
 def test_dask_chunked_equals_in_memory(rng):
-    pytest.importorskip("dask")
     inflow = cube(rng, draws=10)
     sp = specs(rng, draws=10)
     eager = dsm.inflow_driven(inflow, sp)

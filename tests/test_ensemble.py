@@ -17,9 +17,6 @@ from ndsim import conventions as cv
 from ndsim import sampling
 from ndsim.errors import UsageError
 
-pytest.importorskip("ndsim.pipeline")
-pytest.importorskip("ndsim.dsm")
-
 TINY = Path(__file__).parent / "data" / "tiny"
 SCENARIO_TOML = """
 name = "tiny_ensemble"
@@ -124,7 +121,6 @@ def test_summary_file_and_global_attributes(tiny, tmp_path):
 
 def test_distributed_local_cluster_bit_identical(tiny, tmp_path):
     """2 worker processes give the same per-draw values and summaries as one process."""
-    pytest.importorskip("distributed")
     one = run(tiny, draws=16, chunk_size=5, seed=4, output=tmp_path / "a.nc", full=True)
     two = run(tiny, draws=16, chunk_size=3, seed=4, output=tmp_path / "b.nc", full=True, workers=2)
     same_summaries(one, two)
@@ -309,10 +305,7 @@ def test_full_china_model_per_draw_values_do_not_depend_on_chunk_size(tmp_path):
     """The whole model (accounting, Gompertz forecast, supply) per draw, chunk 2 vs 5 vs 1."""
     from ndsim import api
 
-    try:
-        inputs, scenario = api.prepare()
-    except Exception as exc:  # the default data set is not loadable in this build
-        pytest.skip(f"default data set not loadable: {exc}")
+    inputs, scenario = api.prepare()
     kw = {"draws": 5, "seed": 21, "full": True, "progress": False, "exact_budget": 0}
     outs = {}
     for k in (5, 2):

@@ -30,14 +30,13 @@ are passed.
 
 from __future__ import annotations
 
+import flodym as fd  # noqa: E402 - the test extra installs it
 import numpy as np
 import pytest
 import xarray as xr
 
 from ndsim import dsm
 from ndsim.lifetime import Lifetime
-
-fd = pytest.importorskip("flodym")
 
 N_DRAWS, N_PRODUCTS, N_YEARS = 3, 4, 30
 

@@ -15,8 +15,6 @@ from _canonical import hand_case
 from ndsim import pipeline
 from ndsim.scenario import ForecastOptions, Scenario
 
-pytest.importorskip("ndsim.dsm")
-
 # DC = P x MI x AR: A = [1000, 2000, 2000] x 0.01 x [1, 1, 0.5]; B = [5, 5, 10] x 1 x 1
 DC = {"A": [10, 20, 10], "B": [5, 5, 10]}
 # F_in = DC - E + I: A: E = [2, 4, 2]; B: I = [1, 1, 2]

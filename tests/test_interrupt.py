@@ -253,7 +253,6 @@ def test_full_disk_at_the_final_write_then_resume(tmp_path, scenario, reference,
     _same_file_values(out, reference)
 
 
-@pytest.mark.skipif(not hasattr(en, "_PoolExecutor"), reason="no local worker pool in this build")
 def test_killed_worker_keeps_finished_chunks_and_resumes(
     tmp_path, scenario, reference, monkeypatch
 ):

@@ -15,8 +15,6 @@ from ndsim import pipeline
 from ndsim.io.writers import write_netcdf
 from ndsim.scenario import ForecastOptions, Scenario
 
-pytest.importorskip("ndsim.dsm")
-
 TINY = Path(__file__).parent / "data" / "tiny"
 
 
@@ -81,8 +79,6 @@ def test_missing_data_folder_is_a_usage_error(tmp_path, cli_env, ndsim_cmd):
 
 @pytest.mark.slow
 def test_tiny_data_set_through_the_command_line(tmp_path, cli_env, ndsim_cmd):
-    if not (TINY / "dataset.toml").is_file():
-        pytest.skip("tiny data set not present")
     sc = tmp_path / "tiny.toml"
     sc.write_text(f'name = "tiny"\ndata = "{TINY.as_posix()}"\n[forecast]\nenabled = false\n')
     out = tmp_path / "tiny.nc"
