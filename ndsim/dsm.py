@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -103,16 +104,32 @@ def _n_threads() -> int:
         return os.cpu_count() or 1
 
 
-_POOL: ThreadPoolExecutor | None = None
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
 
 
 def _pool(n: int) -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None or _POOL._max_workers != n:
-        if _POOL is not None:
-            _POOL.shutdown(wait=False)
-        _POOL = ThreadPoolExecutor(n, thread_name_prefix="ndsim")
-    return _POOL
+    """The shared pool of ``n`` threads (created once per size, never shut down while in use).
+
+    Callers on several threads may ask for different sizes at once (e.g. a
+    test changing ``NDSIM_NUM_THREADS``): each size keeps its own pool, so no
+    caller's pool is shut down under it, and the lock makes two first calls
+    create one pool, not two.
+    """
+    with _POOLS_LOCK:
+        pool = _POOLS.get(n)
+        if pool is None:
+            pool = _POOLS[n] = ThreadPoolExecutor(n, thread_name_prefix="ndsim")
+        return pool
+
+
+def shutdown_pools() -> None:
+    """Stop the shared kernel threads (they are created again when needed)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+    for pool in pools:
+        pool.shutdown(wait=True)
 
 
 def _parse_signature(signature: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
@@ -293,11 +310,25 @@ def _check_year(x: xr.DataArray, name: str) -> None:
 def _check_nonnegative(x: xr.DataArray, name: str) -> None:
     if _is_dask(x):
         return
-    bad = x < 0
+    bad = np.asarray(x.values < 0)
     if bool(bad.any()):
-        where = bad.where(bad, drop=True)
-        coords = {d: where[d].values[:10].tolist() for d in where.dims if d in where.coords}
-        raise ValidationError(f"dsm: {name} negative at {coords}", field=name)
+        idx = np.argwhere(bad)[0]
+        where = {
+            d: (x[d].values[i] if d in x.coords else i) for d, i in zip(x.dims, idx, strict=True)
+        }
+        order = [PRODUCT, YEAR, DRAW]
+        keys = sorted(where, key=lambda d: order.index(d) if d in order else len(order))
+        place = ", ".join(f"{d} {_plain(where[d])}" for d in keys)
+        value = float(x.values[tuple(idx)])
+        raise ValidationError(
+            f"dsm: {name} is negative: {place}: {value:.6g} {x.attrs.get('units', '')}".rstrip()
+            + f"; {int(bad.sum())} negative value(s) in all",
+            field=name,
+        )
+
+
+def _plain(v) -> str:
+    return str(v.item() if hasattr(v, "item") else v)
 
 
 def _finish(arr: xr.DataArray, name: str, extra: dict[str, str]) -> xr.DataArray:

@@ -227,8 +227,16 @@ def test_errors(rng):
         )
     with pytest.raises(ValidationError, match="policy 'drop' unknown"):
         dsm.stock_driven(inflow, Lifetime("fixed", mean=2), policy="drop")
-    with pytest.raises(ValidationError, match="stock negative at .*'product': \\['AC'\\]"):
-        dsm.stock_driven(inflow.where(inflow.product != "AC", -1.0), Lifetime("fixed", mean=2))
+    # like the balance checks: variable, then product, year and draw of the first bad value
+    bad = inflow.where(inflow.product != "AC", -1.0)
+    first_year, draw = int(inflow.year[0]), int(inflow.draw[0])
+    with pytest.raises(ValidationError) as info:
+        dsm.stock_driven(bad, Lifetime("fixed", mean=2))
+    n_bad = int((bad < 0).sum())
+    assert str(info.value) == (
+        f"dsm: stock is negative: product AC, year {first_year}, draw {draw}: -1; "
+        f"{n_bad} negative value(s) in all"
+    )
     with pytest.raises(ValidationError, match="pdf needs an 'age' dim"):
         dsm.inflow_driven(inflow, inflow)
 
@@ -244,3 +252,25 @@ def test_import_is_light(cli_env):
         ["python", "-c", code], env=cli_env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
+
+
+def test_shared_thread_pools_are_never_shut_down_under_a_caller():
+    """Threads asking for pools of different sizes at once each keep a working pool."""
+    import threading
+
+    got: list = []
+    barrier = threading.Barrier(8)
+
+    def ask(n):
+        barrier.wait()
+        pool = dsm._pool(n)
+        got.append((n, pool, pool.submit(lambda: n).result()))
+
+    threads = [threading.Thread(target=ask, args=(2 + i % 2,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(n for n, _, r in got if r == n) == [2, 2, 2, 2, 3, 3, 3, 3]
+    assert len({id(p) for n, p, _ in got if n == 2}) == 1
+    assert len({id(p) for n, p, _ in got if n == 3}) == 1
