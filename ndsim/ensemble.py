@@ -9,13 +9,16 @@ draw order. The ensemble is never held in memory at once.
 Parallel layer: one layer, across chunks; the numba kernels inside the
 pipeline are serial (no ``parallel=True``). By default the chunks run on a
 local pool of worker processes, one per core (``NDSIM_WORKERS`` overrides
-the count; 1, or a single chunk, runs in this process). On Linux the pool is
-forked after the deterministic run, so a worker starts in milliseconds with
-the imports, the compiled kernels and the inputs already in memory, and
-only each chunk's reduction (moments of its leaves, integer histogram
-counts, a few MiB) travels back; dask.distributed, by contrast, costs
-seconds and a few hundred MiB per worker to start and pickles the context,
-which pays only across machines. ``workers=W`` starts a local
+the count; 1, or a single chunk, runs in this process). The workers are
+forked from a fork server (a fresh single-threaded process that imported
+ndsim and loaded the compiled kernels once, started while the deterministic
+run computes), never from this process, which may hold threads; the context
+is sent once to each worker and only each chunk's reduction (moments of its
+leaves, integer histogram counts, a few MiB) travels back. Measured on 2
+cores: about 0.7 s for the first pool of a process (mostly hidden behind
+the deterministic run), 0.03 s for a later one. dask.distributed, by
+contrast, costs seconds and a few hundred MiB per worker to start, which
+pays only across machines. ``workers=W`` starts a local
 dask.distributed cluster with W single-threaded worker processes and
 ``scheduler=ADDRESS`` connects to an existing one (a cluster). Whatever
 runs the chunks, at most workers + 1 chunks are in flight and results are
@@ -75,6 +78,10 @@ CHECKPOINT_SECONDS = 10.0
 PARTIAL_SUFFIX = ".partial"
 #: draws per HDF5 chunk of the per-draw (``--full``) variables
 FULL_DRAW_CHUNK = 1000
+#: seconds between checks, while waiting for a chunk, that the local pool has a live worker
+WAIT_POLL = 2.0
+#: seconds a local pool may be without a live worker before the wait gives up
+DEAD_POOL_GRACE = 10.0
 
 cv.register(
     cv.Variable(
@@ -226,41 +233,111 @@ class _LocalExecutor:
 class _PoolExecutor:
     """Chunk tasks on a pool of local worker processes (the default on a multi-core machine).
 
-    On Linux the workers are forked after the deterministic run, so they
-    start in milliseconds with the imports, the compiled kernels and the
-    context already in memory (nothing is pickled but each chunk's
-    reduction on its way back). Elsewhere they are spawned and receive the
-    context once. A worker runs the kernels on one thread (the processes are
-    the parallel layer), ignores Ctrl-C (the parent keeps the finished work
-    and ends them) and exits with the pool.
+    The workers are started by a fork server (``multiprocessing`` context
+    ``forkserver``; ``spawn`` where there is none): a fresh single-threaded
+    process that has imported :mod:`ndsim.pipeline` (and so loaded the
+    compiled kernels) once, and forks each worker from there. The parent,
+    which may hold threads (the kernels' thread pool, BLAS, a dask client),
+    is never forked, so a worker cannot inherit a lock held by a thread that
+    does not exist in it. The fork server starts once per process (about
+    0.4 s); a pool after that starts in a few tens of milliseconds. The
+    context is sent once to each worker (cloudpickle, about 0.4 MiB for the
+    China data set); then nothing travels but each chunk's reduction on its
+    way back. A worker runs the kernels on one thread (the processes are the
+    parallel layer), ignores Ctrl-C (the parent keeps the finished work and
+    ends them) and exits with the pool.
     """
 
     def __init__(self, ctx: _Context, n_workers: int):
+        import cloudpickle
+
+        self.n_workers = n_workers
+        self.payload = cloudpickle.dumps(ctx)
+        self.hist = None
+        self.pool = self._start()
+
+    @staticmethod
+    def _context(start_server: bool = False):
         import multiprocessing as mp
+
+        if "forkserver" not in mp.get_all_start_methods():  # pragma: no cover - Windows
+            return mp.get_context("spawn")
+        context = mp.get_context("forkserver")
+        context.set_forkserver_preload(["ndsim.pipeline", "ndsim.ensemble", "cloudpickle"])
+        if start_server:
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
+        return context
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Start the fork server now (it imports ndsim while this process computes)."""
+        try:
+            cls._context(start_server=True)
+        except (OSError, ValueError):  # pragma: no cover - it starts with the pool instead
+            pass
+
+    def _start(self):
         from concurrent.futures import ProcessPoolExecutor
 
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        self.n_workers = n_workers
-        self.pool = ProcessPoolExecutor(
-            n_workers,
-            mp_context=mp.get_context(method),
-            initializer=_pool_init,
-            initargs=(ctx,),
+        context = self._context()
+        return ProcessPoolExecutor(
+            self.n_workers, mp_context=context, initializer=_pool_init, initargs=(self.payload,)
         )
-        self.hist = None
+
+    def restart(self) -> None:
+        """A fresh pool in place of a broken one (a worker died)."""
+        self.close(failed=True)
+        self.pool = self._start()
+
+    def _submit(self, fn, *args):
+        # a worker starts on demand, here; it must not run the user's main script again
+        # (a script without an ``if __name__ == "__main__"`` guard would start the
+        # ensemble once more in every worker): the context it needs is in the payload
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            return self.pool.submit(fn, *args)
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
 
     def call(self, fn, *args):
-        return self.pool.submit(_pool_call, fn, *args).result()
+        return self.wait(self._submit(_pool_call, fn, *args))
 
     def call_many(self, fn, args_list):
-        futures = [self.pool.submit(_pool_call, fn, *args) for args in args_list]
-        return [f.result() for f in futures]
+        futures = [self._submit(_pool_call, fn, *args) for args in args_list]
+        return [self.wait(f) for f in futures]
 
     def set_hist(self, hist) -> None:
         self.hist = hist
 
     def submit(self, start: int, stop: int):
-        return self.pool.submit(_pool_chunk, start, stop, self.hist)
+        return self._submit(_pool_chunk, start, stop, self.hist)
+
+    def wait(self, future):
+        """The future's result; raises, never waits forever, once no worker is alive."""
+        from concurrent.futures import TimeoutError as FutureTimeout
+        from concurrent.futures.process import BrokenProcessPool
+
+        dead_since = None
+        while True:
+            try:
+                return future.result(timeout=WAIT_POLL)
+            except FutureTimeout:
+                pass
+            procs = list((getattr(self.pool, "_processes", None) or {}).values())
+            if procs and not any(p.is_alive() for p in procs):
+                dead_since = dead_since or time.monotonic()
+                # the pool notices a dead worker at once; this is the guard if it does not
+                if time.monotonic() - dead_since > DEAD_POOL_GRACE:
+                    codes = sorted({p.exitcode for p in procs})
+                    raise BrokenProcessPool(
+                        f"every worker process of the pool has exited (exit codes {codes})"
+                    )
+            else:
+                dead_since = None
 
     def close(self, failed: bool = False):
         if not failed:  # every chunk merged: the workers exit normally
@@ -278,15 +355,14 @@ class _PoolExecutor:
 _WORKER_CTX: _Context | None = None
 
 
-def _pool_init(ctx: _Context) -> None:
+def _pool_init(payload: bytes) -> None:
     global _WORKER_CTX
-    _WORKER_CTX = ctx
+    import pickle
+
     os.environ["NDSIM_NUM_THREADS"] = "1"  # one kernel thread per process
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    from ndsim import dsm
-
-    dsm._POOL = None  # a forked copy of the parent's thread pool has no threads
+    _WORKER_CTX = pickle.loads(payload)
 
 
 def _pool_call(fn, *args):
@@ -558,6 +634,8 @@ def ensemble_from_inputs(
     if full and target is None:
         raise UsageError("--full needs --output FILE.nc (the draws are written there)")
 
+    if workers is None and scheduler is None and _local_workers(n, k) > 1:
+        _PoolExecutor.warm_up()  # likely needed: start it while the deterministic run computes
     det = _with_derived(model(inputs, scenario))
     # Gompertz curves are fitted once, on the deterministic run (SPEC §5); every chunk
     # gets those fits, so a draw does not depend on the other draws of its chunk
@@ -628,6 +706,8 @@ def ensemble_from_inputs(
         box["worst"] = worst
         _drive(executor, starts, n, k, acc, box, sidecar, bar)
         worst = box["worst"]
+        if sidecar is not None:  # every draw done: kept before the final write
+            sidecar.save_state(acc, worst, {"draws_done": acc.next_draw})
         stats, root = acc.result()
         failed = False
     except BaseException as exc:
@@ -635,12 +715,7 @@ def ensemble_from_inputs(
             done = acc.next_draw
             with _suppress_all():
                 sidecar.save_state(acc, box["worst"], {"draws_done": done})
-            exc.ndsim_kept = (done, n, sidecar.dir)  # read by the command line
-            print(
-                f"ndsim: kept {done} of {n} draws ({math.ceil(done / k) if done else 0} chunks) "
-                f"in {sidecar.dir}",
-                file=sys.stderr,
-            )
+            _report_kept(exc, done, n, k, sidecar)
         raise
     finally:
         _restore_sigterm(previous)
@@ -677,10 +752,30 @@ def ensemble_from_inputs(
         "sampled_inputs": ", ".join(sampling.uncertain_inputs(inputs, scenario)),
     }
     if target is not None:
-        _write(out, target, sidecar, full_names, det, n, k)
+        try:
+            _write(out, target, sidecar, full_names, det, n, k)
+        except BaseException as exc:  # e.g. a full disk: every draw is kept for --resume
+            if sidecar is not None:
+                _report_kept(exc, n, n, k, sidecar)
+            raise
         if sidecar is not None:
             sidecar.remove()
     return out
+
+
+def _report_kept(exc: BaseException, done: int, n: int, k: int, sidecar: _Sidecar) -> None:
+    """Tell what the sidecar keeps (stderr) and mark the exception for the command line."""
+    exc.ndsim_kept = (done, n, sidecar.dir)  # read by the command line
+    what = f"{done} of {n} draws ({math.ceil(done / k) if done else 0} chunks)"
+    if done == n:
+        what = (
+            f"all {n} draws (the merged summaries{', every draw' if _has_chunks(sidecar) else ''})"
+        )
+    print(f"ndsim: kept {what} in {sidecar.dir}", file=sys.stderr)
+
+
+def _has_chunks(sidecar: _Sidecar) -> bool:
+    return sidecar.chunk_path(0).is_file()
 
 
 def _with_deterministic_fits(inputs: xr.Dataset, det: xr.Dataset) -> xr.Dataset:
@@ -781,7 +876,14 @@ def _resume(sidecar: _Sidecar, manifest: dict):
 
 
 def _drive(executor, starts, n, k, acc, box, sidecar, bar):
-    """Submit chunks (a bounded window), merge their results in draw order, keep finished work."""
+    """Submit chunks (a bounded window), merge their results in draw order, keep finished work.
+
+    A worker process that dies breaks the local pool and fails every chunk
+    in flight; those that had not finished run once more on a fresh pool.
+    A second death stops the run (the finished chunks are kept).
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
     fault = os.environ.get("NDSIM_FAULT_AFTER_CHUNK")
     fault_after = int(fault) if fault else None
     # chunks in flight: one more than the workers keeps them busy; locally one at a time
@@ -789,13 +891,37 @@ def _drive(executor, starts, n, k, acc, box, sidecar, bar):
     pending: dict[int, object] = {}
     queue = list(starts)
     merged = 0
+    retried = False
     last_save = time.monotonic()
     while queue or pending:
         while queue and len(pending) < window:
             s = queue.pop(0)
             pending[s] = executor.submit(s, min(s + k, n))
         s = acc.next_draw
-        res = pending.pop(s).result()  # results are merged strictly in draw order
+        future = pending.pop(s)
+        try:  # results are merged strictly in draw order
+            res = executor.wait(future) if hasattr(executor, "wait") else future.result()
+        except BrokenProcessPool:
+            if retried or not hasattr(executor, "restart"):
+                raise
+            # a worker died (e.g. the out-of-memory killer): every chunk of the pool fails
+            # with it; the chunks not finished run once more on a fresh pool
+            retried = True
+            print(
+                "ndsim: a worker process died; its chunks run again on a fresh pool",
+                file=sys.stderr,
+            )
+            pending[s] = future
+            finished = {
+                t: f
+                for t, f in pending.items()
+                if f.done() and not f.cancelled() and f.exception() is None
+            }
+            executor.restart()
+            pending = {
+                t: finished.get(t) or executor.submit(t, min(t + k, n)) for t in sorted(pending)
+            }
+            continue
         if sidecar is not None and res.full is not None:
             sidecar.save_chunk(s, res.full)
         acc.add(res.partial)

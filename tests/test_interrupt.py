@@ -247,7 +247,20 @@ def test_full_disk_at_the_final_write_then_resume(tmp_path, scenario, reference,
     assert "No space left on device" in stderr and "Traceback" not in stderr
     assert out.read_bytes() == b"previous complete file"
     assert Path(f"{out}.partial").is_dir() and not _leftovers(tmp_path)
+    # the merged summaries are kept too, and the user is told so and how to resume
+    assert (Path(f"{out}.partial") / "state.npz").is_file()
+    kept = [line for line in stderr.splitlines() if line.startswith("ndsim: kept ")]
+    assert kept == [f"ndsim: kept all 12 draws (the merged summaries, every draw) in {out}.partial"]
+    assert "ndsim: resume with: " in stderr and "--resume" in stderr
     monkeypatch.delenv("NDSIM_FAULT_BEFORE_RENAME")
+    # the resumed run only writes: no draw runs again
+    real = pipeline.run
+
+    def deterministic_only(inputs, scenario):
+        assert "draw" not in inputs.dims, "a draw ran again"
+        return real(inputs, scenario)
+
+    monkeypatch.setattr(pipeline, "run", deterministic_only)
     code, _, stderr = _cli([*args, "--resume"])
     assert code == 0, stderr
     _same_file_values(out, reference)
@@ -281,3 +294,43 @@ def test_killed_worker_keeps_finished_chunks_and_resumes(
     code, _, stderr = _cli([*args, "--resume"])
     assert code == 0, stderr
     _same_file_values(out, reference)
+
+
+def test_worker_killed_once_the_chunks_run_again_on_a_fresh_pool(
+    tmp_path, scenario, reference, monkeypatch
+):
+    """A worker killed once: the run continues on a fresh pool and equals the reference."""
+    flag = tmp_path / "killed_once"
+
+    def kill_worker_once():
+        if os.getpid() != MAIN_PID and not flag.exists():
+            flag.write_text("x")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setenv("NDSIM_WORKERS", "2")
+    monkeypatch.setattr(pipeline, "run", stop_at_chunk(4, kill_worker_once))
+    out = tmp_path / "e.nc"
+    code, _, stderr = _cli(["ensemble", str(scenario), *ENSEMBLE, "--output", str(out)])
+    assert code == 0, stderr
+    assert flag.exists() and "run again on a fresh pool" in stderr
+    assert not Path(f"{out}.partial").exists()
+    _same_file_values(out, reference)
+
+
+def test_wait_raises_when_no_worker_is_alive(monkeypatch):
+    """The parent never waits forever on a pool whose workers are all gone."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    class Dead:
+        exitcode = -9
+
+        def is_alive(self):
+            return False
+
+    executor = en._PoolExecutor.__new__(en._PoolExecutor)
+    executor.pool = type("Pool", (), {"_processes": {1: Dead(), 2: Dead()}})()
+    monkeypatch.setattr(en, "WAIT_POLL", 0.01)
+    monkeypatch.setattr(en, "DEAD_POOL_GRACE", 0.05)
+    with pytest.raises(BrokenProcessPool, match=r"exit codes \[-9\]"):
+        executor.wait(Future())  # a future no worker will ever complete
