@@ -56,7 +56,17 @@ from ndsim.lifetime import Lifetime, common_timing, pdf_by_product
 
 __all__ = ["inflow_driven", "stock_driven"]
 
-register(
+#: the variables this module defines: their attributes on its outputs are these, whatever
+#: another module registered under the same name first (the registry keeps the first one)
+_OWN: dict[str, Variable] = {}
+
+
+def _own(variable: Variable) -> Variable:
+    _OWN[variable.name] = variable
+    return register(variable)
+
+
+_own(
     Variable(
         "unmet_stock_decline",
         (PRODUCT, YEAR),
@@ -66,7 +76,7 @@ register(
         "faster than products retire (inflow set to 0), at the end of the year",
     )
 )
-register(
+_own(
     Variable(
         "early_retirement",
         (PRODUCT, YEAR),
@@ -76,7 +86,7 @@ register(
         "from all cohorts in use in proportion to their stock, so the stock meets the target",
     )
 )
-register(
+_own(
     Variable(
         "stock_by_cohort",
         (PRODUCT, YEAR, COHORT),
@@ -332,7 +342,8 @@ def _plain(v) -> str:
 
 
 def _finish(arr: xr.DataArray, name: str, extra: dict[str, str]) -> xr.DataArray:
-    arr.attrs = {**cv.attrs(name), **extra}
+    own = _OWN[name].attrs if name in _OWN else cv.attrs(name)
+    arr.attrs = {**own, **extra}
     return arr.rename(name)
 
 

@@ -274,3 +274,22 @@ def test_shared_thread_pools_are_never_shut_down_under_a_caller():
     assert sorted(n for n, _, r in got if r == n) == [2, 2, 2, 2, 3, 3, 3, 3]
     assert len({id(p) for n, p, _ in got if n == 2}) == 1
     assert len({id(p) for n, p, _ in got if n == 3}) == 1
+
+
+def test_output_units_do_not_depend_on_import_order(cli_env):
+    """A module imported first that registers ``unmet_stock_decline`` (another unit) does not
+    change the units of this module's outputs (it once made a test fail in some test orders)."""
+    code = (
+        "from ndsim import conventions as cv\n"
+        "cv.register(cv.Variable('unmet_stock_decline', ('product', 'year'), 't yr-1', 'x', 'x'))\n"
+        "import xarray as xr\n"
+        "from ndsim import dsm\n"
+        "from ndsim.lifetime import Lifetime\n"
+        "s = xr.DataArray([1.0, 2.0, 1.0], dims=['year'])\n"
+        "ds = dsm.stock_driven(s, Lifetime('fixed', mean=2))\n"
+        "print(ds.unmet_stock_decline.attrs['units'], ds.early_retirement.attrs['units'], sep='|')"
+    )
+    out = subprocess.run(
+        ["python", "-c", code], env=cli_env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().split("|") == ["t", "t yr-1"]
