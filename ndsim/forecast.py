@@ -84,7 +84,7 @@ _EXTRA = [
     cv.Variable(
         "unmet_stock_decline",
         (_P, _Y),
-        cv.FLOW_UNITS,
+        cv.STOCK_UNITS,
         "unmet stock decline",
         "stock-driven forecast: part of the target stock decline that outflows could not "
         "deliver under the decline policy `clip` (inflow set to 0 instead of negative)",
