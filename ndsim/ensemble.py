@@ -68,6 +68,7 @@ import xarray as xr
 from ndsim import conventions as cv
 from ndsim import sampling, summarize
 from ndsim.errors import UsageError
+from ndsim.io.writers import _attr_value as _attr
 
 __all__ = ["run_ensemble", "ensemble_from_inputs", "uncertainty_table", "sensitivity_table"]
 
@@ -1182,16 +1183,6 @@ def _write(out: xr.Dataset, target: Path, sidecar, full_names, det, n, k) -> Non
                         buffers[name] = [block[take:]] if take < block.shape[0] else []
                     written += take
                     buffered -= take
-
-
-def _attr(v):
-    if isinstance(v, bool | np.bool_):
-        return int(v)
-    if v is None:
-        return ""
-    if isinstance(v, Path):
-        return str(v)
-    return v
 
 
 class _CallableModule(types.ModuleType):
