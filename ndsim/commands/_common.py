@@ -117,3 +117,14 @@ def violations_as_lines() -> Iterator[None]:
                     'message(s) (run.on_violation = "warn")',
                     file=sys.stderr,
                 )
+
+
+def add_shared_options(p, output_default: str) -> None:
+    """The options `ndsim run` and `ndsim ensemble` share: --data, --output, --figures | --no-figures."""
+    p.add_argument("--data", metavar="DIR", help="data-set folder (default: the scenario's data)")
+    p.add_argument("--output", metavar="FILE.nc", help=f"NetCDF output (default: {output_default})")
+    fig = p.add_mutually_exclusive_group()
+    fig.add_argument(
+        "--figures", metavar="DIR", help="figure folder (default: ndsim_output/figures)"
+    )
+    fig.add_argument("--no-figures", action="store_true", help="write no figures")

@@ -14,6 +14,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from ndsim.commands._common import add_shared_options
+
 HELP = "Monte Carlo ensemble: summary statistics (or every draw) in one NetCDF file"
 DEFAULT_OUTPUT_DIR = Path("ndsim_output")
 
@@ -69,17 +71,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="run on an existing dask.distributed cluster (tcp://host:port)",
     )
-    p.add_argument("--data", metavar="DIR", help="data-set folder (default: the scenario's data)")
-    p.add_argument(
-        "--output",
-        metavar="FILE.nc",
-        help="NetCDF output (default: ndsim_output/<scenario>_ensemble.nc)",
-    )
-    fig = p.add_mutually_exclusive_group()
-    fig.add_argument(
-        "--figures", metavar="DIR", help="figure folder (default: ndsim_output/figures)"
-    )
-    fig.add_argument("--no-figures", action="store_true", help="write no figures")
+    add_shared_options(p, "ndsim_output/<scenario>_ensemble.nc")
     p.add_argument(
         "--full",
         action="store_true",

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ndsim.commands._common import add_shared_options
+
 HELP = "run a scenario: NetCDF results, figures and a summary table"
 DEFAULT_OUTPUT_DIR = Path("ndsim_output")
 
@@ -28,15 +30,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO")
-    p.add_argument("--data", metavar="DIR", help="data-set folder (default: the scenario's data)")
-    p.add_argument(
-        "--output", metavar="FILE.nc", help="NetCDF output (default: ndsim_output/<scenario>.nc)"
-    )
-    fig = p.add_mutually_exclusive_group()
-    fig.add_argument(
-        "--figures", metavar="DIR", help="figure folder (default: ndsim_output/figures)"
-    )
-    fig.add_argument("--no-figures", action="store_true", help="write no figures")
+    add_shared_options(p, "ndsim_output/<scenario>.nc")
     p.set_defaults(func=main)
     return p
 
