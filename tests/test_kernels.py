@@ -328,3 +328,35 @@ def test_jitted_callees_live_in_the_file_of_their_callers():
         assert func.__code__.co_filename == K.__file__, func.__name__
     assert lt.pdf_from_params is K.pdf_from_params
     assert lt.pdf_params is K.pdf_params
+
+
+@pytest.mark.parametrize(
+    ("model", "p1", "p2"),
+    [("normal", 3.0, 0.9), ("lognormal", 3.0, 0.9), ("weibull", 2.0, 3.4)],
+)
+def test_pdf_tail_below_two_to_minus_64_is_cut_and_nothing_else(model, p1, p2):
+    """Ages after S(a) < 2**-64 are 0; every age before equals the exact (scipy) difference."""
+    from scipy import stats
+
+    n = 51
+    if model == "normal":
+        dist = stats.norm(p1, p2)
+    elif model == "lognormal":
+        s2 = np.log1p((p2 / p1) ** 2)
+        dist = stats.lognorm(np.sqrt(s2), scale=p1 * np.exp(-0.5 * s2))
+    else:
+        dist = stats.weibull_min(p1, scale=p2)
+    sf = dist.sf(np.arange(n, dtype=float))
+    exact = np.concatenate([[1.0], sf[:-1]]) - sf
+    last = int(np.argmax(sf < 2.0**-64))  # first age with S below the cut
+    assert 5 < last < n - 5  # the case reaches the cut well inside the horizon
+    f = pdf_params(MODEL_CODES[model], p1, p2, 0.0, np.zeros(n))
+    np.testing.assert_allclose(f[: last + 1], exact[: last + 1], rtol=1e-12, atol=1e-300)
+    assert (f[last + 1 :] == 0.0).all() and (exact[last + 1 :] > 0.0).all()
+    # what is left out is below 2**-64 of the cohort
+    assert 0.0 < exact[last + 1 :].sum() < 2.0**-64
+    # outflows differ from the uncut convolution by less than 2**-64 * sum(inflow)
+    inflow = np.linspace(1.0, 3.0, n)
+    out_cut = oracle_inflow_driven(inflow, f)[0]
+    out_exact = oracle_inflow_driven(inflow, exact)[0]
+    assert np.abs(out_cut - out_exact).max() <= 2.0**-64 * inflow.sum() + 1e-13 * out_exact.max()
