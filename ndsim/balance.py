@@ -14,18 +14,20 @@ are results, not violations.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable
 
 import numpy as np
 import xarray as xr
+from numba import njit
 
 from ndsim import conventions as cv
 from ndsim.errors import BalanceError
 
 __all__ = ["BalanceWarning", "residuals", "check_balance", "check_nonnegative", "worst_over_draws"]
 
-EPS = np.finfo(np.float64).eps
+EPS = float(np.finfo(np.float64).eps)
 #: tolerance factor: |residual| <= TOLERANCE_FACTOR * eps * max|x|
 TOLERANCE_FACTOR = 100.0
 
@@ -55,23 +57,89 @@ def residuals(
         the process is not modelled that year.
     """
     procs = list(cv.PROCESSES)
-    into = flow.sel({cv.DESTINATION: procs}).rename({cv.DESTINATION: cv.PROCESS})
-    out_of = flow.sel({cv.ORIGIN: procs}).rename({cv.ORIGIN: cv.PROCESS})
-    inputs = into.sum(cv.ORIGIN, skipna=False)
-    outputs = out_of.sum(cv.DESTINATION, skipna=False)
-    scale = np.maximum(abs(into).max(cv.ORIGIN), abs(out_of).max(cv.DESTINATION))
-    dstock = xr.zeros_like(inputs)
+    nodes = [str(n) for n in flow[cv.ORIGIN].values]
+    if [str(n) for n in flow[cv.DESTINATION].values] != nodes:
+        raise ValueError("flow: origin and destination must list the same nodes in the same order")
+    missing = [p for p in procs if p not in nodes]
+    if missing:
+        raise ValueError(f"flow: process(es) {', '.join(missing)} are not nodes of the flow")
+    lead = [d for d in flow.dims if d not in (cv.ORIGIN, cv.DESTINATION, cv.YEAR)]
+    f = flow.transpose(*lead, cv.ORIGIN, cv.DESTINATION, cv.YEAR)
+    years = f[cv.YEAR]
+    n_nodes, n_years = len(nodes), years.size
+    lead_shape = tuple(f.sizes[d] for d in lead)
+    n_lead = math.prod(lead_shape)
+    fv = np.ascontiguousarray(f.values, dtype=np.float64).reshape(n_lead, n_nodes, n_nodes, n_years)
     if stock is not None:
-        total = stock.sum(cv.PRODUCT, skipna=False)
-        before = total.shift({cv.YEAR: 1}).fillna(initial_stock)
-        is_use = xr.DataArray(
-            [p == "use" for p in procs], dims=cv.PROCESS, coords={cv.PROCESS: procs}
-        )
-        dstock = (total - before).where(is_use, 0.0)
-        scale = np.maximum(scale, np.maximum(abs(total), abs(before)).where(is_use, 0.0))
-    residual = inputs - outputs - dstock
-    tolerance = (TOLERANCE_FACTOR * EPS * scale).where(residual.notnull())
-    return xr.Dataset({"residual": residual, "tolerance": tolerance})
+        total = stock.sum(cv.PRODUCT, skipna=False).reindex({cv.YEAR: years.values})
+        extra = [d for d in total.dims if d not in lead and d != cv.YEAR]
+        if extra:
+            raise ValueError(f"stock: dimension(s) {', '.join(extra)} are not dimensions of flow")
+        total = total.broadcast_like(f.isel({cv.ORIGIN: 0, cv.DESTINATION: 0}, drop=True))
+        tv = np.ascontiguousarray(total.transpose(*lead, cv.YEAR).values, dtype=np.float64)
+        tv = tv.reshape(n_lead, n_years)
+        use_pos = procs.index("use")
+    else:
+        tv = np.zeros((n_lead, n_years))
+        use_pos = -1
+    index = np.array([nodes.index(p) for p in procs], dtype=np.int64)
+    res = np.empty((n_lead, len(procs), n_years))
+    tol = np.empty_like(res)
+    _residuals_kernel(fv, index, use_pos, tv, float(initial_stock), res, tol)
+    dims = (*lead, cv.PROCESS, cv.YEAR)
+    coords = {d: f[d] for d in lead if d in f.coords}
+    coords.update({cv.PROCESS: procs, cv.YEAR: years})
+    shape = (*lead_shape, len(procs), n_years)
+    return xr.Dataset(
+        {
+            "residual": (dims, res.reshape(shape)),
+            "tolerance": (dims, tol.reshape(shape)),
+        },
+        coords=coords,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _residuals_kernel(flow, procs, use_pos, total, initial, residual, tolerance):
+    """Residual and tolerance of each process in one pass over the flow matrix.
+
+    flow (n, node, node, year) [t yr-1]; procs (process,) node index of each
+    process; use_pos: position of ``use`` in procs (-1: no stock); total (n,
+    year) the stock over products [t]; outputs (n, process, year). Sums run
+    over the nodes in order, NaN propagating (not modelled); the scale skips
+    NaN. The stock before the first year (or after a NaN year) is ``initial``.
+    """
+    n, n_nodes, _, n_years = flow.shape
+    for k in range(n):
+        for i in range(procs.shape[0]):
+            p = procs[i]
+            for t in range(n_years):
+                s_in = 0.0
+                s_out = 0.0
+                scale = 0.0
+                for o in range(n_nodes):
+                    x = flow[k, o, p, t]
+                    s_in += x
+                    if abs(x) > scale:
+                        scale = abs(x)
+                for q in range(n_nodes):
+                    x = flow[k, p, q, t]
+                    s_out += x
+                    if abs(x) > scale:
+                        scale = abs(x)
+                change = 0.0
+                if i == use_pos:
+                    now = total[k, t]
+                    before = initial
+                    if t > 0 and not math.isnan(total[k, t - 1]):
+                        before = total[k, t - 1]
+                    change = now - before
+                    scale = max(scale, abs(now), abs(before))
+                    if math.isnan(now):
+                        scale = math.nan
+                r = s_in - s_out - change
+                residual[k, i, t] = r
+                tolerance[k, i, t] = TOLERANCE_FACTOR * EPS * scale if r == r else math.nan
 
 
 def worst_over_draws(residual: xr.DataArray) -> xr.DataArray:

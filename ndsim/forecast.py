@@ -607,25 +607,37 @@ def fits_from_dataset(ds: xr.Dataset) -> dict[str, ProductFit]:
     :func:`project` reads when ``fits`` is None. Only saturation, alpha and beta
     are required; products whose saturation is NaN are not Gompertz products.
     """
+    products = [str(p) for p in ds[_P].values]
 
-    def value(name, p, default=float("nan")):
-        return float(ds[name].sel({_P: p})) if name in ds else default
+    def column(name, default=float("nan")):
+        if name not in ds:
+            return [default] * len(products)
+        da = ds[name]
+        if _D in da.dims:
+            return None
+        return da.transpose(_P).values.tolist()
 
-    fits = {}
-    for p in ds[_P].values:
-        vs = ds["gompertz_saturation"].sel({_P: p})
-        if _D in vs.dims or not np.isfinite(float(vs)):
-            continue
-        fits[str(p)] = ProductFit(
-            str(p),
-            float(vs),
-            value("gompertz_alpha", p),
-            value("gompertz_beta", p),
-            value("gompertz_anchor_stock", p),
-            value("gompertz_anchor_ownership", p),
-            value("gompertz_level_ratio", p),
-            str(ds["gompertz_method"].sel({_P: p}).values) if "gompertz_method" in ds else "",
+    sat = column("gompertz_saturation")
+    if sat is None:  # a saturation per draw is not a deterministic fit
+        return {}
+    cols = [
+        column(n)
+        for n in (
+            "gompertz_alpha",
+            "gompertz_beta",
+            "gompertz_anchor_stock",
+            "gompertz_anchor_ownership",
+            "gompertz_level_ratio",
         )
+    ]
+    cols = [c if c is not None else [float("nan")] * len(products) for c in cols]
+    method = column("gompertz_method", "")
+    method = method if method is not None else [""] * len(products)
+    fits = {}
+    for i, p in enumerate(products):
+        if not np.isfinite(float(sat[i])):
+            continue
+        fits[p] = ProductFit(p, float(sat[i]), *(float(c[i]) for c in cols), str(method[i]))
     return fits
 
 

@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 from ndsim import balance
+from ndsim import conventions as cv
 from ndsim.errors import BalanceError
 from ndsim.processes import consumption, trade, upstream, waste
 
@@ -277,3 +278,44 @@ def test_negative_values_are_reported_with_variable_product_year_draw():
         balance.check_nonnegative([("stock", da)], on_violation="warn")
     da[1, 0, 2] = -1e-17  # rounding, not a violation
     balance.check_nonnegative([("stock", da)])
+
+
+def test_residuals_equal_a_plain_loop_over_processes_years_and_draws(rng):
+    """The one-pass kernel against sums written out per process, year and draw."""
+    nodes = list(cv.NODES)
+    n_d, n_n, years = 3, len(nodes), [2000, 2001, 2002, 2003]
+    data = rng.uniform(0.0, 10.0, (n_d, n_n, n_n, len(years)))
+    data[rng.random(data.shape) < 0.7] = 0.0
+    data[1, nodes.index("ore"), nodes.index("mining"), 2] = np.nan  # not modelled there
+    flow = xr.DataArray(
+        data,
+        dims=("draw", "origin", "destination", "year"),
+        coords={"draw": [0, 1, 2], "origin": nodes, "destination": nodes, "year": years},
+    )
+    stock = xr.DataArray(
+        rng.uniform(0.0, 50.0, (n_d, 2, len(years))),
+        dims=("draw", "product", "year"),
+        coords={"draw": [0, 1, 2], "product": ["A", "B"], "year": years},
+    )
+    res = balance.residuals(flow, stock, initial_stock=7.0)
+    eps = np.finfo(float).eps
+    for d in range(n_d):
+        for p in cv.PROCESSES:
+            i = nodes.index(p)
+            for t, y in enumerate(years):
+                into = [data[d, o, i, t] for o in range(n_n)]
+                out = [data[d, i, o, t] for o in range(n_n)]
+                expect = sum(into) - sum(out)
+                xs = into + out
+                if p == "use":
+                    now = float(stock[d, :, t].sum())
+                    before = float(stock[d, :, t - 1].sum()) if t else 7.0
+                    expect -= now - before
+                    xs += [now, before]
+                got = float(res["residual"].sel(draw=d, process=p, year=y))
+                tol = float(res["tolerance"].sel(draw=d, process=p, year=y))
+                if np.isnan(expect):
+                    assert np.isnan(got) and np.isnan(tol)
+                else:
+                    assert got == pytest.approx(expect, rel=1e-12, abs=1e-12)
+                    assert tol == pytest.approx(100 * eps * np.nanmax(np.abs(xs)), rel=1e-15)
