@@ -246,7 +246,9 @@ def _kernel_params(pdf, products):
         vals = [r[j] if isinstance(r[j], xr.DataArray) else xr.DataArray(float(r[j])) for r in rows]
         first = vals[0]
         if all(v.dims == first.dims and v.shape == first.shape for v in vals) and all(
-            v.indexes[d].equals(first.indexes[d]) for v in vals for d in first.indexes
+            d in v.indexes and v.indexes[d].equals(first.indexes[d])
+            for v in vals
+            for d in first.indexes
         ):  # the common case (e.g. every product drawn over the same draws): one numpy stack
             data = np.stack([np.asarray(v.values, dtype=float) for v in vals], axis=0)
             coords = dict(first.coords)  # as concat(compat="override"): the first's
