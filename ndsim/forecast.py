@@ -642,6 +642,33 @@ def fits_from_dataset(ds: xr.Dataset) -> dict[str, ProductFit]:
 
 
 # --- the projection ---------------------------------------------------------------------
+def _by_product(parts: list[xr.Dataset], products: list[str], years: np.ndarray) -> xr.Dataset:
+    """The parts' variables (([draw], product, year)) in one array each, over all products.
+
+    Each variable is written into one preallocated (draw, product, year)
+    array, NaN for a product no part gives (what concatenating the parts
+    along product and reindexing would give, without the copies).
+    """
+    where = {p: i for i, p in enumerate(products)}
+    n_draw = max((part.sizes.get(_D, 0) for part in parts), default=0)
+    draw_coord = next((part[_D] for part in parts if _D in part.coords), None)
+    lead = (n_draw,) if n_draw else ()
+    out = {}
+    for name in parts[0].data_vars:
+        arr = np.full((*lead, len(products), years.size), np.nan)
+        for part in parts:
+            da = part[name].reindex({_Y: years})
+            da = da.transpose(*[d for d in (_D, _P, _Y) if d in da.dims])
+            idx = [where[str(p)] for p in da[_P].values]
+            vals = da.values if _D in da.dims or not n_draw else da.values[None]
+            arr[..., idx, :] = vals
+        out[name] = ((_D, _P, _Y) if n_draw else (_P, _Y), arr)
+    coords = {_P: products, _Y: years}
+    if draw_coord is not None:
+        coords[_D] = draw_coord.values
+    return xr.Dataset(out, coords=coords)
+
+
 def project(
     inputs: xr.Dataset,
     hist: xr.Dataset,
@@ -881,11 +908,7 @@ def project(
         extras["gompertz_stock_target"] = target.where(target[_Y] > last)
         extras.update(_fit_variables(fits, gomp, inputs[_Y].values))
 
-    parts = [part.reset_coords(drop=True) for part in parts]
-    out = xr.concat(parts, dim=_P, data_vars="all", coords="minimal", compat="override")
-    out = out.reindex({_P: products})
-    dims_order = [d for d in (_D, _P, _Y) if d in out.dims]
-    out = out.transpose(*dims_order, ...)
+    out = _by_product([part.reset_coords(drop=True) for part in parts], products, years)
     for name, da in extras.items():
         out[name] = da.reset_coords(drop=True).reindex({_P: products})
     denom = mi * ar
