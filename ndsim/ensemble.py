@@ -176,8 +176,49 @@ def _chunk_values(ctx: _Context, start: int, stop: int):
     return result, values, z
 
 
+#: glibc malloc settings of the processes that run chunks (see :func:`_reuse_freed_memory`)
+_MMAP_THRESHOLD = 32 * 2**20  # the largest glibc accepts (HEAP_MAX_SIZE / 2 on 64-bit)
+_TRIM_THRESHOLD = 2**30
+_MALLOC_SET = False
+
+
+def _reuse_freed_memory() -> None:
+    """Let glibc keep freed arrays up to 32 MiB for reuse in this process (no-op elsewhere).
+
+    A chunk allocates and frees arrays of a few MiB hundreds of times. By
+    default glibc serves each from fresh ``mmap`` pages and unmaps them on
+    free, so every array is paid again in page faults: measured on 2 cores,
+    about a third of a chunk's time per draw (0.41 -> 0.27-0.29 ms per draw
+    of the China model). With ``M_MMAP_THRESHOLD`` at 32 MiB and
+    ``M_TRIM_THRESHOLD`` at 1 GiB freed memory stays in the heap and is
+    reused; the peak does not change, the process just keeps it until it
+    exits. Called once in every worker process that runs chunks (the local
+    pool's, dask.distributed's), never in the caller's own process.
+    """
+    global _MALLOC_SET
+    if _MALLOC_SET or not sys.platform.startswith("linux"):
+        return
+    _MALLOC_SET = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, _MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, _TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (e.g. musl): keep its defaults
+        pass
+
+
+def _in_worker_process() -> bool:
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
+
+
 def _run_chunk(ctx: _Context, start: int, stop: int, hist=None) -> _ChunkResult:
     """Run the model on draws [start, stop) and reduce them (executed where the chunk runs)."""
+    if _in_worker_process():
+        _reuse_freed_memory()
     result, values, z = _chunk_values(ctx, start, stop)
     partial = summarize.reduce_chunk(values, z, start, hist=hist, keep_values=ctx.exact)
     worst = None
