@@ -35,12 +35,15 @@ The ``*_params`` kernels evaluate the lifetime pdf per series from its
 parameters inside the kernel (model codes below, section 'Lifetime pdfs'),
 so a Monte Carlo ensemble never materialises a (draw, product, age) pdf.
 
-Every year sums its cohorts in ascending order. The inflow-driven kernel
-gathers four consecutive years in one pass over the cohorts; the
-stock-driven kernel, which must finish a year before the next, scatters each
-new cohort's retirements into the years ahead
-(``outflow[t + a] += inflow[t] * pdf[a]``), an independent update per year
-that the compiler vectorises without re-associating sums (no fastmath).
+Every year sums its cohorts in ascending order. Both kernels scatter each
+cohort's retirements into the years ahead (``outflow[c + a] += inflow[c] *
+pdf[a]``), an independent update per year that the compiler vectorises
+without re-associating sums (no fastmath), into a contiguous work array
+(the outputs may be strided views). The inflow-driven kernel takes eight
+cohorts per pass over the years ('blocked scatter' below: the same sums, bit
+for bit, without reloading a year's outflow right after storing it); the
+stock-driven kernel, which must finish a year before the next, one cohort
+at a time.
 
 Cache safety: numba's on-disk cache (``cache=True``) checks only the source
 file of the cached function, not the files of the compiled functions it
@@ -500,6 +503,18 @@ def _support_py(pdf):
 _support = njit(cache=True, nogil=True)(_support_py)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _last_nonzero(pdf):
+    """Index of the last nonzero value of ``pdf``; the last index if all are 0.
+
+    (An all-zero pdf keeps all ages, so a NaN inflow still makes its outflow NaN.)
+    """
+    hi = pdf.shape[0] - 1
+    while hi >= 0 and pdf[hi] == 0.0:
+        hi -= 1
+    return hi if hi >= 0 else pdf.shape[0] - 1
+
+
 def _survival_py(pdf, n_surv, surv):
     """Survival S(a) = sum_{j > a} pdf[j] + max(0, 1 - sum(pdf)) for a = 0..n_surv-1.
 
@@ -560,6 +575,67 @@ def _initial_outflow_py(pdf, init, outflow):
 _initial_outflow = njit(cache=True, nogil=True)(_initial_outflow_py)
 
 
+# --- blocked scatter ------------------------------------------------------------
+# Scattering one cohort at a time, outflow[c + a] += x_c * pdf[a], stores the
+# outflow of a year and loads it again one cohort later at a shifted address,
+# which stalls the processor. The kernels below take _BLOCK cohorts per pass
+# instead: each year adds their terms in ascending cohort order,
+# ((v + x_c pdf[y - c]) + x_{c+1} pdf[y - c - 1]) + ..., the same sum, bit for
+# bit, as cohort by cohort, with a zero-padded pdf for the ages outside
+# [0, hi) (a term x * 0 = 0 changes no sum while x is finite; with inf or NaN
+# inputs the kernels take the cohort-by-cohort path). Indices are unsigned so
+# the compiler knows they are not negative and vectorises the loop over years.
+
+
+@njit(cache=True, nogil=True)
+def _padded_pdf(pdf, hi):
+    """pz[_BLOCK + a] = pdf[a] for a < hi, 0 for the _BLOCK ages before 0 and from hi on."""
+    pz = np.zeros(hi + 2 * _BLOCK)
+    for a in range(hi):
+        pz[_BLOCK + a] = pdf[a]
+    return pz
+
+
+@njit(cache=True, nogil=True)
+def _scatter_block(outflow, x, c, pz, y0, y1):
+    """outflow[y] += sum_{i < _BLOCK} x[c + i] pz[_BLOCK + y - c - i] for y0 <= y < y1, i ascending.
+
+    Needs c <= y0; cohorts c + i past the end of ``x`` count as 0.
+    """
+    n = x.shape[0]
+    x0 = x[c] if c < n else 0.0
+    x1 = x[c + 1] if c + 1 < n else 0.0
+    x2 = x[c + 2] if c + 2 < n else 0.0
+    x3 = x[c + 3] if c + 3 < n else 0.0
+    x4 = x[c + 4] if c + 4 < n else 0.0
+    x5 = x[c + 5] if c + 5 < n else 0.0
+    x6 = x[c + 6] if c + 6 < n else 0.0
+    x7 = x[c + 7] if c + 7 < n else 0.0
+    k0 = np.uint64(_BLOCK + y0 - c)
+    for j in range(y1 - y0):
+        y = np.uint64(y0 + j)
+        k = k0 + np.uint64(j)
+        v = outflow[y]
+        v += x0 * pz[k]
+        v += x1 * pz[k - np.uint64(1)]
+        v += x2 * pz[k - np.uint64(2)]
+        v += x3 * pz[k - np.uint64(3)]
+        v += x4 * pz[k - np.uint64(4)]
+        v += x5 * pz[k - np.uint64(5)]
+        v += x6 * pz[k - np.uint64(6)]
+        v += x7 * pz[k - np.uint64(7)]
+        outflow[y] = v
+
+
+@njit(cache=True, nogil=True)
+def _all_finite(x):
+    """True if no value of ``x`` is inf or NaN."""
+    for i in range(x.shape[0]):
+        if not math.isfinite(x[i]):
+            return False
+    return True
+
+
 # --- inflow-driven ------------------------------------------------------------
 
 
@@ -587,20 +663,26 @@ def _inflow_driven_py(inflow, pdf, init, outflow, stock):
     # each cohort scatters its retirements into the years ahead,
     # outflow[c + a] += inflow[c] * pdf[a]: cohorts are taken in ascending
     # order, so every year still sums its cohorts in ascending order (the
-    # same sum, bit for bit, as gathering them per year), and the update of
-    # one cohort is independent per year, which the compiler vectorises.
-    # Ages past the last nonzero pdf value add nothing and are skipped.
-    hi = _support(pdf)[1]
+    # same sum, bit for bit, as gathering them per year), in blocks of
+    # _BLOCK cohorts (see 'blocked scatter'). Ages past the last nonzero pdf
+    # value add nothing and are skipped.
+    # (the sums go into a contiguous work array: the outputs may be strided views)
+    hi = _last_nonzero(pdf) + 1
+    ob = np.zeros(n)
+    if _all_finite(inflow):
+        pz = _padded_pdf(pdf, hi)
+        for c in range(0, n, _BLOCK):
+            _scatter_block(ob, inflow, c, pz, c, min(n, c + _BLOCK - 1 + hi))
+    else:
+        for c in range(n):
+            x = inflow[c]
+            end = min(hi, n - c)
+            for a in range(end):
+                ob[c + a] += x * pdf[a]
+    s = _initial_outflow(pdf, init, ob)
     for t in range(n):
-        outflow[t] = 0.0
-    for c in range(n):
-        x = inflow[c]
-        end = min(hi, n - c)
-        for a in range(end):
-            outflow[c + a] += x * pdf[a]
-    s = _initial_outflow(pdf, init, outflow)
-    for t in range(n):
-        s = s + inflow[t] - outflow[t]
+        outflow[t] = ob[t]
+        s = s + inflow[t] - ob[t]
         stock[t] = s
 
 
@@ -703,57 +785,62 @@ def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock,
     """
     n = target.shape[0]
     m = pdf.shape[0]
+    # the outflow sums go into a contiguous work array (the outputs may be strided
+    # views, which would keep the scatter below from being vectorised)
+    ob = np.zeros(n)
     for t in range(n):
-        outflow[t] = 0.0
         gap[t] = 0.0
-    s_prev = _initial_outflow(pdf, init, outflow)
-    hi = _support(pdf)[1]
+    s_prev = _initial_outflow(pdf, init, ob)
+    hi = _last_nonzero(pdf) + 1
     f0 = pdf[0] if m > 0 else 0.0
     s0 = 1.0 - f0
     inv_s0 = 1.0 / s0 if s0 > 0.0 else 0.0
-    given = True
+    # years with given inflows: those before the first NaN of the history
+    n_given = 0
+    while n_given < n and not math.isnan(history[n_given]):
+        n_given += 1
     for t in range(n):
-        if given and math.isnan(history[t]):
-            given = False
-        if given:
+        if t < n_given:
             x = history[t]
-            out_t = outflow[t] + x * f0
+            out_t = ob[t] + x * f0
             s = s_prev + x - out_t
         else:
             tg = target[t]
-            rhs = tg - s_prev + outflow[t]
+            rhs = tg - s_prev + ob[t]
             if math.isnan(rhs) or tg < 0.0 or not s0 > 0.0:
                 x = np.nan
                 out_t = np.nan
                 s = np.nan
             elif rhs >= 0.0:
                 x = rhs * inv_s0
-                out_t = outflow[t] + x * f0
+                out_t = ob[t] + x * f0
                 s = tg
             else:
                 x = 0.0
                 if policy == POLICY_RETIRE_EARLY:
-                    avail = s_prev - outflow[t]
+                    avail = s_prev - ob[t]
                     e = avail - tg
                     gap[t] = e
-                    out_t = outflow[t] + e
+                    out_t = ob[t] + e
                     kf = tg / avail
                     for t2 in range(t + 1, n):
-                        outflow[t2] *= kf
+                        ob[t2] *= kf
                     s = tg
                 else:
-                    out_t = outflow[t]
+                    out_t = ob[t]
                     s = s_prev - out_t
                     gap[t] = s - tg
         inflow[t] = x
         stock[t] = s
         s_prev = s
-        # scatter this cohort's retirements (age 0 included: outflow[t] + x * pdf[0]
+        # scatter this cohort's retirements (age 0 included: ob[t] + x * pdf[0]
         # is out_t again); a loop from age 0 keeps the compiler vectorising
         end = min(hi, n - t)
         for a in range(end):
-            outflow[t + a] += x * pdf[a]
-        outflow[t] = out_t
+            ob[t + a] += x * pdf[a]
+        ob[t] = out_t
+    for t in range(n):
+        outflow[t] = ob[t]
 
 
 _stock_core = njit(cache=True, nogil=True)(_stock_driven_py)
