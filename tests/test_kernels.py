@@ -316,10 +316,11 @@ def test_jitted_callees_live_in_the_file_of_their_callers():
     compiled = [
         obj
         for obj in vars(K).values()
-        if isinstance(obj, numba.core.registry.CPUDispatcher)
+        if isinstance(obj, numba.core.registry.CPUDispatcher | K._LazyGufunc)
         or type(obj).__name__ in ("GUFunc", "DUFunc")
     ]
     assert len(compiled) >= 8
+    assert sum(isinstance(obj, K._LazyGufunc) for obj in compiled) == 6
     for obj in compiled:
         func = getattr(obj, "py_func", None) or getattr(obj, "__wrapped__", None)
         if func is None and hasattr(obj, "gufunc_builder"):
@@ -477,3 +478,43 @@ def test_nonfinite_inflow_reaches_only_the_years_its_cohort_retires_in(rng):
         out, _ = K.inflow_driven(inflow, pdf, NONE)
         assert np.isfinite(out[:13]).all() and np.isfinite(out[22:]).all()
         assert not np.isfinite(out[15:22]).any()
+
+
+# --- gufuncs built on first use -------------------------------------------------------
+
+
+def test_gufuncs_are_built_on_first_use_only(cli_env):
+    """A fresh process that imports ndsim and runs the inflow-driven model builds only
+    the gufunc it calls; the object keeps its layout without building."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, xarray as xr, ndsim\n"
+        "from ndsim.kernels import stock as K\n"
+        "from ndsim.lifetime import Lifetime\n"
+        "assert not any(g.built for g in K._lazy_gufuncs())\n"
+        "assert K.stock_driven.signature == '(n),(m),(k),(n),()->(n),(n),(n),(n)'\n"
+        "f = xr.DataArray(np.ones((2, 5)), dims=['product', 'year'])\n"
+        "ndsim.inflow_driven(f, Lifetime('normal', mean=3.0, sd=1.0))\n"
+        "print(sorted(g.__name__ for g in K._lazy_gufuncs() if g.built))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert out.stdout.split("\n")[-2] == "['inflow_driven_params']"
+
+
+def test_lazy_gufunc_pickles_to_the_module_object_and_calls_like_the_gufunc():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(K.inflow_driven)) is K.inflow_driven
+    pdf = np.array([0.0, 0.5, 0.5])
+    out, stock = K.inflow_driven(np.ones(4), pdf, NONE)
+    assert out.tolist() == [0.0, 0.5, 1.0, 1.0]
+    assert K.inflow_driven.nin == 3 and K.inflow_driven.nout == 2

@@ -108,11 +108,76 @@ Imports only numpy, numba (with its llvmlite) and math.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from llvmlite import ir as llvm_ir
 from numba import guvectorize, njit, types
 from numba.extending import intrinsic
+
+# --- gufuncs, built on first use ----------------------------------------------------
+
+
+class _LazyGufunc:
+    """A numba gufunc compiled (or loaded from numba's cache) on its first call.
+
+    Building all six at import would load every kernel's machine code (about
+    70 MB resident) into a process that calls one or two of them. The object
+    stands in for the gufunc: calling it, or reading any gufunc attribute
+    (``nin``, ``ntypes``, ...) builds it once, under a lock (threads may
+    call it at once); ``signature`` and ``__name__`` are known without
+    building. Pickles by name, so dask workers find the module's own object.
+    The compiled function stays in this file (see 'Cache safety').
+    """
+
+    def __init__(self, name, types, signature, py_func):
+        self.__name__ = name
+        self.signature = signature
+        self.py_func = py_func
+        self._types = types
+        self._ufunc = None
+        self._lock = threading.Lock()
+
+    def build(self):
+        """The numba gufunc (built on the first call of this method)."""
+        if self._ufunc is None:
+            with self._lock:
+                if self._ufunc is None:
+                    self._ufunc = guvectorize(
+                        self._types, self.signature, nopython=True, cache=True
+                    )(self.py_func)
+        return self._ufunc
+
+    @property
+    def built(self):
+        """True once the gufunc is compiled or loaded."""
+        return self._ufunc is not None
+
+    def __call__(self, *args, **kwargs):
+        return self.build()(*args, **kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.build(), name)
+
+    def __reduce__(self):
+        return (_lazy_gufunc, (self.__name__,))
+
+    def __repr__(self):
+        state = "built" if self.built else "not built yet"
+        return f"<gufunc {self.__name__} {self.signature} ({state})>"
+
+
+def _lazy_gufunc(name):
+    """The module's gufunc object of that name (for unpickling)."""
+    return globals()[name]
+
+
+def _lazy_gufuncs():
+    """The module's gufunc objects (for tests and diagnostics)."""
+    return [g for g in globals().values() if isinstance(g, _LazyGufunc)]
+
 
 # --- lifetime pdfs by age (see the section 'Lifetime pdfs' of the module docstring) ---
 MODEL_FIXED = 0
@@ -473,12 +538,12 @@ def _pdf_params_py(model, p1, p2, shift, ages, pdf):
     pdf_from_params(model, p1, p2, shift, pdf)
 
 
-pdf_params = guvectorize(
+pdf_params = _LazyGufunc(
+    "pdf_params",
     ["void(int64, float64, float64, float64, float64[:], float64[:])"],
     "(),(),(),(),(m)->(m)",
-    nopython=True,
-    cache=True,
-)(_pdf_params_py)
+    _pdf_params_py,
+)
 
 
 # --- the dynamic stock model -------------------------------------------------
@@ -695,12 +760,12 @@ def _inflow_driven_gu(inflow, pdf, init, outflow, stock):
     _inflow_core(inflow, pdf, init, outflow, stock)
 
 
-inflow_driven = guvectorize(
+inflow_driven = _LazyGufunc(
+    "inflow_driven",
     ["void(float64[:], float64[:], float64[:], float64[:], float64[:])"],
     "(n),(m),(k)->(n),(n)",
-    nopython=True,
-    cache=True,
-)(_inflow_driven_gu)
+    _inflow_driven_gu,
+)
 
 
 def _stock_by_cohort_py(inflow, pdf, init, cohort, out):
@@ -731,12 +796,12 @@ def _stock_by_cohort_py(inflow, pdf, init, cohort, out):
             out[t, k + c] = x * surv[t - c]
 
 
-stock_by_cohort = guvectorize(
+stock_by_cohort = _LazyGufunc(
+    "stock_by_cohort",
     ["void(float64[:], float64[:], float64[:], float64[:], float64[:, :])"],
     "(n),(m),(k),(c)->(n,c)",
-    nopython=True,
-    cache=True,
-)(_stock_by_cohort_py)
+    _stock_by_cohort_py,
+)
 
 
 # --- stock-driven -------------------------------------------------------------
@@ -850,15 +915,15 @@ def _stock_driven_gu(target, pdf, init, history, policy, inflow, outflow, stock,
     _stock_core(target, pdf, init, history, policy, inflow, outflow, stock, gap)
 
 
-stock_driven = guvectorize(
+stock_driven = _LazyGufunc(
+    "stock_driven",
     [
         "void(float64[:], float64[:], float64[:], float64[:], int64, "
         "float64[:], float64[:], float64[:], float64[:])"
     ],
     "(n),(m),(k),(n),()->(n),(n),(n),(n)",
-    nopython=True,
-    cache=True,
-)(_stock_driven_gu)
+    _stock_driven_gu,
+)
 
 
 # --- fused: lifetime parameters -> stock model ---------------------------------
@@ -878,12 +943,12 @@ def _inflow_driven_params_py(inflow, init, model, p1, p2, shift, outflow, stock)
     _inflow_core(inflow, pdf[:m], init, outflow, stock)
 
 
-inflow_driven_params = guvectorize(
+inflow_driven_params = _LazyGufunc(
+    "inflow_driven_params",
     ["void(float64[:], float64[:], int64, float64, float64, float64, float64[:], float64[:])"],
     "(n),(k),(),(),(),()->(n),(n)",
-    nopython=True,
-    cache=True,
-)(_inflow_driven_params_py)
+    _inflow_driven_params_py,
+)
 
 
 def _stock_driven_params_py(
@@ -900,12 +965,12 @@ def _stock_driven_params_py(
     _stock_core(target, pdf[:m], init, history, policy, inflow, outflow, stock, gap)
 
 
-stock_driven_params = guvectorize(
+stock_driven_params = _LazyGufunc(
+    "stock_driven_params",
     [
         "void(float64[:], float64[:], float64[:], int64, float64, float64, float64, int64, "
         "float64[:], float64[:], float64[:], float64[:])"
     ],
     "(n),(k),(n),(),(),(),(),()->(n),(n),(n),(n)",
-    nopython=True,
-    cache=True,
-)(_stock_driven_params_py)
+    _stock_driven_params_py,
+)
