@@ -204,6 +204,10 @@ def check_nonnegative(
     of the same product (and draw). NaN (not modelled) is ignored.
     """
     for name, da in variables:
+        if cv.YEAR in da.dims and da.dtype == np.float64 and da.size:
+            x = np.asarray(da.transpose(..., cv.YEAR).values)
+            if not _any_negative(np.ascontiguousarray(x).reshape(-1, x.shape[-1])):
+                continue  # the common case, in one compiled pass; else locate it below
         scale = abs(da).max(cv.YEAR) if cv.YEAR in da.dims else abs(da)
         bad = da < -TOLERANCE_FACTOR * EPS * scale
         if bool(bad.any()):
@@ -214,6 +218,21 @@ def check_nonnegative(
                 f"{da.attrs.get('units', '')}; {n} negative value(s) in all".replace("  ", " "),
                 on_violation,
             )
+
+
+@njit(cache=True, nogil=True)
+def _any_negative(x):
+    """True if some x[i, t] < -100 eps max_t |x[i, t]| (NaN skipped), rows i of series over years."""
+    for i in range(x.shape[0]):
+        scale = 0.0
+        for t in range(x.shape[1]):
+            if abs(x[i, t]) > scale:
+                scale = abs(x[i, t])
+        limit = -TOLERANCE_FACTOR * EPS * scale
+        for t in range(x.shape[1]):
+            if x[i, t] < limit:
+                return True
+    return False
 
 
 def _first(mask: xr.DataArray) -> dict:

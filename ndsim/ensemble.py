@@ -50,6 +50,7 @@ sends itself SIGTERM there instead.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import math
 import os
@@ -666,10 +667,13 @@ def ensemble_from_inputs(
     run produces, plus ``stock_total`` and ``outflow_total``).
     """
     _check_options(draws, chunk_size, seed, workers)
+    chunk_model = model
     if model is None:
         from ndsim import pipeline
 
         model = pipeline.run
+        # chunks summarise contract variables only: they skip the forecast's diagnostics
+        chunk_model = functools.partial(pipeline.run, diagnostics=False)
     n = int(draws)
     k = int(chunk_size) if chunk_size is not None else min(n, DEFAULT_CHUNK)
     target = Path(output) if output is not None else None
@@ -693,6 +697,8 @@ def ensemble_from_inputs(
     )
     exact = n * layout.size * 8 <= exact_budget
     full_names = [v for v in names if v not in DERIVED] if full else []
+    if any(v not in cv.CONTRACT_VARIABLES and v not in DERIVED for v in names):
+        chunk_model = model  # a diagnostic variable asked for by name
     ctx = _Context(
         inputs,
         scenario,
@@ -702,7 +708,7 @@ def ensemble_from_inputs(
         reg_labels,
         exact,
         full_names,
-        model,
+        chunk_model,
         sampling.factor_plan(inputs, scenario),
     )
 

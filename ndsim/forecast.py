@@ -676,6 +676,7 @@ def project(
     pdf: xr.DataArray | Mapping,
     *,
     fits: Mapping[str, ProductFit] | None = None,
+    diagnostics: bool = True,
 ) -> xr.Dataset:
     """Forecast DC, inflow, outflow and stock of every end use to the last forecast year.
 
@@ -704,6 +705,11 @@ def project(
         per-draw factors ``gompertz_alpha_factor``, ``gompertz_beta_factor`` and
         ``growth_rate_factor`` (draw, product) in the inputs scale alpha, beta and
         the growth rates (the saturation is then spliced with the drawn shape).
+    diagnostics : bool
+        Also return the Gompertz fit variables, the stock target, the implied
+        units and ownership and the 2018/2017 inflow ratio (default). An
+        ensemble's chunks, which summarise only the SPEC §6 variables, leave
+        them out.
 
     Returns
     -------
@@ -909,6 +915,13 @@ def project(
         extras.update(_fit_variables(fits, gomp, inputs[_Y].values))
 
     out = _by_product([part.reset_coords(drop=True) for part in parts], products, years)
+    if not diagnostics:
+        for name in out.data_vars:
+            if name in cv.VARIABLES:
+                out[name].attrs.update(cv.attrs(name))
+        out.attrs["last_accounted_year"] = last
+        out.attrs["forecast_methods"] = ", ".join(f"{p}:{methods[p]}" for p in products)
+        return out
     for name, da in extras.items():
         out[name] = da.reset_coords(drop=True).reindex({_P: products})
     denom = mi * ar

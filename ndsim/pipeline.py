@@ -35,7 +35,7 @@ UPSTREAM = ("mining", "refining", "fabrication", "manufacturing")
 PRODUCT_COORDS = ("name", "category", "group", "count_unit", "in_total_demand", "forecast_method")
 
 
-def run(inputs: xr.Dataset, scenario: Scenario) -> xr.Dataset:
+def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> xr.Dataset:
     """Run the accounting (and the forecast and supply scenarios if enabled).
 
     Parameters
@@ -45,6 +45,10 @@ def run(inputs: xr.Dataset, scenario: Scenario) -> xr.Dataset:
         leading ``draw`` dimension on any variable.
     scenario : Scenario
         A checked scenario (:func:`ndsim.scenario.load_scenario`).
+    diagnostics : bool
+        Include the forecast's diagnostic variables (Gompertz fits, implied
+        units and ownership; see :func:`ndsim.forecast.project`). Ensemble
+        chunks run without them.
 
     Returns
     -------
@@ -90,7 +94,9 @@ def run(inputs: xr.Dataset, scenario: Scenario) -> xr.Dataset:
                 "imports_final": imports_final,
             }
         )
-        projected = _optional("ndsim.forecast").project(inputs, hist, scenario, pdf)
+        projected = _optional("ndsim.forecast").project(
+            inputs, hist, scenario, pdf, diagnostics=diagnostics
+        )
         projected = projected.sel({cv.YEAR: slice(first, int(years[-1]))})
         dc = projected["domestic_consumption"].assign_attrs(cv.attrs("domestic_consumption"))
         inflow = projected["inflow"].assign_attrs(cv.attrs("inflow"))

@@ -318,6 +318,12 @@ def test_full_china_model_per_draw_values_do_not_depend_on_chunk_size(tmp_path):
         assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
     # the forecast really varies between draws
     assert float(a.total_demand.sel(year=2050).std()) > 0
+    # a diagnostic variable asked for by name is computed in the chunks too
+    diag = en.ensemble_from_inputs(
+        inputs, scenario, draws=3, chunk_size=3, seed=21, progress=False,
+        variables=["implied_units", "stock"],
+    )  # fmt: skip
+    assert diag["implied_units"].sel(stat="mean").notnull().any()
 
 
 @pytest.mark.slow

@@ -215,3 +215,14 @@ def test_validation_report_on_the_china_run(china):
     assert (table.loc[table["large"], "why"].str.len() > 20).all()
     total = table[(table["item"] == "consumption") & (table["key"] == "total")].iloc[0]
     assert abs(total.deviation) < 1e-3
+
+
+def test_run_without_diagnostics_gives_the_same_contract_variables(china):
+    """Ensemble chunks skip the forecast diagnostics; every SPEC §6 variable is unchanged."""
+    inputs, full = china
+    lean = pipeline.run(inputs, load_scenario("baseline"), diagnostics=False)
+    contract = [v for v in full.data_vars if v in cv.CONTRACT_VARIABLES]
+    assert {"flow", "stock", "total_demand", "supply_gap"} <= set(contract)
+    for name in contract:
+        xr.testing.assert_identical(lean[name], full[name])
+    assert "implied_units" in full and "implied_units" not in lean

@@ -319,3 +319,17 @@ def test_residuals_equal_a_plain_loop_over_processes_years_and_draws(rng):
                 else:
                     assert got == pytest.approx(expect, rel=1e-12, abs=1e-12)
                     assert tol == pytest.approx(100 * eps * np.nanmax(np.abs(xs)), rel=1e-15)
+
+
+@pytest.mark.parametrize("value", [-1e-13, -1e-9, np.nan])
+def test_negative_check_tolerance_is_relative_to_the_series(value):
+    """-100 eps max|x| of the series passes, below it fails; NaN is not a negative value."""
+    x = np.array([[1000.0, 2000.0, 500.0], [1.0, 1.0, 1.0]])
+    da = xr.DataArray(x, dims=("product", "year"), coords={"year": [2000, 2001, 2002]})
+    da[0, 2] = value
+    limit = -100 * np.finfo(float).eps * 2000.0  # about -4.4e-11
+    if np.isnan(value) or value >= limit:
+        balance.check_nonnegative([("x", da)])
+    else:
+        with pytest.raises(BalanceError, match="x is negative: product 0, year 2002"):
+            balance.check_nonnegative([("x", da)])
