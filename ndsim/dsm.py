@@ -162,12 +162,15 @@ def _blocked(gufunc):
             *(a.shape[: a.ndim - len(c)] for a, c in zip(args, in_core, strict=True))
         )
         total = math.prod(loop)
-        if n_threads <= 1 or not loop or total < 2 * _MIN_BLOCK:
-            return gufunc(*args)
         sizes = {}
         for a, c in zip(args, in_core, strict=True):
             sizes.update(zip(c, a.shape[a.ndim - len(c) :], strict=True))
-        outs = tuple(np.empty(loop + tuple(sizes[d] for d in c)) for c in out_core)
+        # np.zeros: large outputs come as untouched zero pages, so an output the kernel
+        # leaves at 0 (the stock-driven policy report, usually) costs no memory
+        outs = tuple(np.zeros(loop + tuple(sizes[d] for d in c)) for c in out_core)
+        if n_threads <= 1 or not loop or total < 2 * _MIN_BLOCK:
+            gufunc(*args, out=outs)
+            return outs if len(outs) > 1 else outs[0]
         axis = int(np.argmax(loop))
         # a few blocks per thread, so a thread slowed by other work does not hold up the rest
         n_blocks = min(4 * n_threads, loop[axis], max(1, total // _MIN_BLOCK))

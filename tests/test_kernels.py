@@ -518,3 +518,20 @@ def test_lazy_gufunc_pickles_to_the_module_object_and_calls_like_the_gufunc():
     out, stock = K.inflow_driven(np.ones(4), pdf, NONE)
     assert out.tolist() == [0.0, 0.5, 1.0, 1.0]
     assert K.inflow_driven.nin == 3 and K.inflow_driven.nout == 2
+
+
+def test_stock_driven_zeroes_a_gap_output_holding_garbage(rng):
+    """The kernel writes gap only where it is not 0 already (zero pages stay untouched):
+    an output holding other values must still come out as 0 where no policy applied."""
+    n = 12
+    pdf = np.array([0.1, 0.3, 0.3, 0.3])
+    target = np.cumsum(rng.uniform(0.5, 1.0, n))
+    target[7] = target[6] - 5.0  # one decline the policy must handle
+    target[8:] = target[7]
+    for policy in (0, 1):
+        outs = tuple(np.full(n, np.nan) for _ in range(4))
+        K.stock_driven(target, pdf, NONE, _no_history(n), policy, out=outs)
+        gap = outs[3]
+        assert gap[7] > 0.0 and (gap[:7] == 0.0).all() and np.isfinite(gap).all()
+        if policy == 1:  # retire_early: the target is met again from year 8 on
+            assert (gap[8:] == 0.0).all()

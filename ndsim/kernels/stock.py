@@ -853,8 +853,12 @@ def _stock_driven_py(target, pdf, init, history, policy, inflow, outflow, stock,
     # the outflow sums go into a contiguous work array (the outputs may be strided
     # views, which would keep the scatter below from being vectorised)
     ob = np.zeros(n)
+    # gap is written only where it is not 0 already: an output allocated with
+    # np.zeros then keeps its untouched pages, and costs no memory, in the
+    # usual case of a policy that never applies
     for t in range(n):
-        gap[t] = 0.0
+        if gap[t] != 0.0:
+            gap[t] = 0.0
     s_prev = _initial_outflow(pdf, init, ob)
     hi = _last_nonzero(pdf) + 1
     f0 = pdf[0] if m > 0 else 0.0
