@@ -689,7 +689,10 @@ def ensemble_from_inputs(
     # gets those fits, so a draw does not depend on the other draws of its chunk
     inputs = _with_deterministic_fits(inputs, det)
     names = list(variables) if variables is not None else _summary_variables(det)
-    layout = summarize.Layout.of(det, names)
+    keep = None
+    if chunk_model is not model and "flow" in names:  # the shipped pipeline: known edges
+        keep = {"flow": _flow_edge_columns(det["flow"])}
+    layout = summarize.Layout.of(det, names, keep)
     det_flat = layout.flatten(det, 1)[0]
     targets = _targets(det, layout)
     reg_labels = list(
@@ -850,6 +853,27 @@ def _summary_variables(det: xr.Dataset) -> list[str]:
     return names + [v for v in DERIVED if v in det.data_vars]
 
 
+def _flow_edge_columns(flow: xr.DataArray) -> np.ndarray:
+    """Flat positions of ``flow`` (without draw) on the pipeline's edges; the rest is 0.
+
+    The summaries then carry the 22 edges, not all 169 node pairs (their
+    zeros are put back in the output).
+    """
+    from ndsim.pipeline import FLOW_EDGES
+
+    dims = [d for d in flow.dims if d != cv.DRAW]
+    mask = np.zeros([flow.sizes[d] for d in dims], dtype=bool)
+    origins = [str(x) for x in flow[cv.ORIGIN].values]
+    destinations = [str(x) for x in flow[cv.DESTINATION].values]
+    for origin, destination in FLOW_EDGES:
+        where = {cv.ORIGIN: origins.index(origin), cv.DESTINATION: destinations.index(destination)}
+        mask[tuple(where.get(d, slice(None)) for d in dims)] = True
+    values = flow.transpose(..., *dims).values.reshape(-1, mask.size)
+    if np.any(values[:, ~mask.ravel()] != 0.0):
+        raise RuntimeError("flow is nonzero outside pipeline.FLOW_EDGES")
+    return np.flatnonzero(mask.ravel())
+
+
 def _targets(det: xr.Dataset, layout: summarize.Layout) -> list[tuple[str, int]]:
     """Sensitivity targets: total demand in the last year, stock and end-of-life in the last accounted year."""
     last = int(det.attrs.get("last_accounted_year", int(det[cv.YEAR].max())))
@@ -859,6 +883,8 @@ def _targets(det: xr.Dataset, layout: summarize.Layout) -> list[tuple[str, int]]
     for name, year in wanted:
         if name in layout.names:
             i = layout.names.index(name)
+            if layout.keep is not None and layout.keep[i] is not None:
+                raise RuntimeError(f"sensitivity target {name} has left-out columns")
             pos = list(det[cv.YEAR].values).index(year)
             out.append((f"{name}[{year}]", layout.offsets[i] + pos))
     return out

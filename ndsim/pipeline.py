@@ -31,6 +31,32 @@ __all__ = ["run", "accounted_years", "model_years"]
 
 #: processes and trade that are accounted for the retrospective years only (SPEC §3)
 UPSTREAM = ("mining", "refining", "fabrication", "manufacturing")
+#: the (origin, destination) pairs of the ``flow`` variable that carry a flow; every
+#: other pair is 0 by construction (:func:`flow_matrix`), which summaries may rely on
+FLOW_EDGES = (
+    ("ore", "mining"),
+    ("unregistered_mining", "mining"),
+    ("import", "mining"),
+    ("mining", "refining"),
+    ("mining", "export"),
+    ("mining", "loss"),
+    ("import", "refining"),
+    ("waste", "refining"),
+    ("refining", "fabrication"),
+    ("refining", "export"),
+    ("refining", "export_unregistered"),
+    ("refining", "loss"),
+    ("import", "fabrication"),
+    ("fabrication", "manufacturing"),
+    ("fabrication", "export"),
+    ("fabrication", "loss"),
+    ("manufacturing", "use"),
+    ("manufacturing", "export"),
+    ("manufacturing", "loss"),
+    ("import", "use"),
+    ("use", "waste"),
+    ("waste", "landfill"),
+)
 #: product coordinates copied from the inputs to the output
 PRODUCT_COORDS = ("name", "category", "group", "count_unit", "in_total_demand", "forecast_method")
 
@@ -145,7 +171,7 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
         acc["yield_mining"],
     )
 
-    # the flows between processes (a Sankey can be drawn from them alone)
+    # the flows between processes (a Sankey can be drawn from them alone), FLOW_EDGES
     flow = flow_matrix(
         {
             ("ore", "mining"): acc["mining"].sum(cv.SOURCE),
@@ -287,6 +313,9 @@ def flow_matrix(edges: dict[tuple[str, str], xr.DataArray], years: np.ndarray) -
     """
     nodes = list(cv.NODES)
     index = {n: i for i, n in enumerate(nodes)}
+    unknown = [pair for pair in edges if pair not in FLOW_EDGES]
+    if unknown:  # a new edge must be declared, so summaries do not take it for a zero
+        raise ValueError(f"flow_matrix: edge(s) {unknown} are not in pipeline.FLOW_EDGES")
     years = np.asarray(years)
     parts = [da.reindex({cv.YEAR: years}) for da in edges.values()]
     # the leading dims of the result: those of the edges, in order of first appearance

@@ -731,7 +731,13 @@ def src_from_comoments(zc: np.ndarray, n_inputs: int) -> tuple[np.ndarray, np.nd
 
 @dataclass
 class Layout:
-    """Where each variable of a Dataset sits in a flat (draw, value) matrix."""
+    """Where each variable of a Dataset sits in a flat (draw, value) matrix.
+
+    ``keep[i]``, if not None, lists the flat positions (C order over the
+    variable's dims without ``draw``) of variable i that are summarised; the
+    others are structural zeros (e.g. node pairs of ``flow`` without an edge),
+    left out of the matrix and put back as 0 by :meth:`unflatten`.
+    """
 
     names: list[str]
     dims: list[tuple[str, ...]]
@@ -739,49 +745,68 @@ class Layout:
     shapes: list[tuple[int, ...]]
     attrs: dict
     offsets: list[int]
+    keep: list[np.ndarray | None] | None = None
 
     @property
     def size(self) -> int:
         return self.offsets[-1]
 
+    def _kept(self, i: int) -> np.ndarray | None:
+        return None if self.keep is None else self.keep[i]
+
     @classmethod
-    def of(cls, ds: xr.Dataset, names) -> Layout:
-        dims, shapes, offsets, attrs = [], [], [0], {}
+    def of(cls, ds: xr.Dataset, names, keep: dict[str, np.ndarray] | None = None) -> Layout:
+        dims, shapes, offsets, attrs, kept = [], [], [0], {}, []
         coords = {}
         for name in names:
             da = ds[name]
             d = tuple(x for x in da.dims if x != cv.DRAW)
             dims.append(d)
             shapes.append(tuple(da.sizes[x] for x in d))
-            offsets.append(offsets[-1] + int(np.prod(shapes[-1], dtype=np.int64)))
+            k = None if keep is None or name not in keep else np.asarray(keep[name], np.int64)
+            kept.append(k)
+            width = int(np.prod(shapes[-1], dtype=np.int64)) if k is None else k.size
+            offsets.append(offsets[-1] + width)
             attrs[name] = dict(da.attrs)
             for c in da.coords:
                 if cv.DRAW not in da[c].dims:
                     coords[c] = da[c].variable
-        return cls(list(names), dims, coords, shapes, attrs, offsets)
+        return cls(list(names), dims, coords, shapes, attrs, offsets, kept)
 
     def flatten(self, ds: xr.Dataset, n: int) -> np.ndarray:
         """(n, size) float64 matrix of the variables, draw first (broadcast if no draw dim)."""
         out = np.empty((n, self.size))
-        for name, d, a, b in zip(
-            self.names, self.dims, self.offsets[:-1], self.offsets[1:], strict=True
+        for i, (name, d, a, b) in enumerate(
+            zip(self.names, self.dims, self.offsets[:-1], self.offsets[1:], strict=True)
         ):
             da = ds[name]
             if cv.DRAW in da.dims:
                 arr = da.transpose(cv.DRAW, *d).values
             else:
                 arr = np.broadcast_to(da.transpose(*d).values, (n, *da.shape))
-            out[:, a:b] = arr.reshape(n, b - a)
+            k = self._kept(i)
+            if k is None:
+                out[:, a:b] = arr.reshape(n, b - a)
+            else:
+                out[:, a:b] = arr.reshape(n, -1)[:, k]
         return out
 
     def unflatten(self, mat: np.ndarray, lead: str, lead_coord) -> xr.Dataset:
         """Dataset with dims (lead, *dims) from a (m, size) matrix."""
         m = mat.shape[0]
         data = {}
-        for name, d, shp, a, b in zip(
-            self.names, self.dims, self.shapes, self.offsets[:-1], self.offsets[1:], strict=True
+        for i, (name, d, shp, a, b) in enumerate(
+            zip(
+                self.names, self.dims, self.shapes, self.offsets[:-1], self.offsets[1:], strict=True
+            )
         ):
-            data[name] = xr.Variable((lead, *d), mat[:, a:b].reshape((m, *shp)), self.attrs[name])
+            k = self._kept(i)
+            if k is None:
+                values = mat[:, a:b]
+            else:
+                values = np.zeros((m, int(np.prod(shp, dtype=np.int64))), dtype=mat.dtype)
+                values[:, k] = mat[:, a:b]
+            data[name] = xr.Variable((lead, *d), values.reshape((m, *shp)), self.attrs[name])
         ds = xr.Dataset(data)
         for c, var in self.coords.items():
             if set(var.dims) <= set(ds.dims):

@@ -102,6 +102,12 @@ def test_summaries_against_the_draws(tiny, tmp_path):
     np.testing.assert_allclose(
         out.stock_total.sel(stat="q50").values, np.quantile(total, 0.5, axis=0), rtol=1e-12
     )
+    # flow: only the pipeline's edges are summarised, the other node pairs come back as 0
+    f = ens.flow.transpose("draw", "origin", "destination", "year").values
+    assert out.flow.dims == ("stat", "origin", "destination", "year")
+    np.testing.assert_allclose(out.flow.sel(stat="mean").values, f.mean(0), rtol=1e-12)
+    np.testing.assert_array_equal(out.flow.sel(stat="q025").values, np.quantile(f, 0.025, axis=0))
+    assert (f.std(0) > 0).any() and (out.flow.sel(stat="sd").values == 0).any()
     assert list(out.stat.values) == list(cv.STATS)
     assert out.sensitivity.dims == ("input", "target")
     assert out.balance_residual.dims == (cv.PROCESS, cv.YEAR)

@@ -226,3 +226,16 @@ def test_run_without_diagnostics_gives_the_same_contract_variables(china):
     for name in contract:
         xr.testing.assert_identical(lean[name], full[name])
     assert "implied_units" in full and "implied_units" not in lean
+
+
+def test_flow_is_zero_off_the_declared_edges_and_new_edges_must_be_declared(china):
+    _, res = china
+    nodes = list(res.origin.values)
+    mask = np.zeros((len(nodes), len(nodes)), dtype=bool)
+    for o, d in pipeline.FLOW_EDGES:
+        mask[nodes.index(o), nodes.index(d)] = True
+    f = res.flow.transpose("origin", "destination", "year").values
+    assert (f[~mask] == 0.0).all() and (np.nan_to_num(f[mask]) != 0.0).any()
+    one = xr.DataArray([1.0], dims="year", coords={"year": [2000]})
+    with pytest.raises(ValueError, match="not in pipeline.FLOW_EDGES"):
+        pipeline.flow_matrix({("use", "landfill"): one}, np.array([2000]))
