@@ -69,6 +69,8 @@ TARGET_GROUPS = (
     ("stock", "weibull"),
 )
 WARMUP_DRAWS = 10
+#: rounds of the paired timings (each ndsim, flodym-dims, ndsim); the medians are reported
+PAIRED_ROUNDS = 3
 
 
 # --- measuring inside a worker process ------------------------------------------------
@@ -440,7 +442,7 @@ def markdown_targets(res: dict) -> str:
              "| paired speed-up | ndsim peak MB | flodym peak MB | memory share (target <= 25 %) |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
     paired = {(r["mode"], r["dist"]): r for r in res.get("paired", [])}
-    for r in res["ratios"]:
+    for r in res.get("ratios", []):
         if r["tool"] != "flodym-dims" or r["n"] != TARGET_N:
             continue
         nd = next(c for c in res["cells"] if (c["tool"], c["mode"], c["dist"], c["n"])
@@ -610,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             _measure_header(res, p, cache_dir, log)
             new = _measure_cells({**p, "tools": tools}, cache_dir, log)
-            res["paired"] = measure_paired(cache_dir, 1, log)
+            res["paired"] = measure_paired(cache_dir, PAIRED_ROUNDS, log)
         finally:
             shutil.rmtree(cache_dir, ignore_errors=True)
         kept = [c for c in res["cells"] if c["measured"] and c["tool"] not in tools]
@@ -623,11 +625,11 @@ def main(argv: list[str] | None = None) -> int:
         log(text_tables(res) + "\n" + summary_text(res) + "\n\n" + markdown_targets(res))
         return 0
     if a.paired_only:
-        res = json.loads(out_path.read_text())
+        res = json.loads(out_path.read_text()) if out_path.exists() else {}
         cache_dir = tempfile.mkdtemp(prefix="ndsim-bench-numba-")
         try:
             _spawn(["--worker", "compile"], _env(cache_dir))  # fills the cache
-            res["paired"] = measure_paired(cache_dir, 1, log)
+            res["paired"] = measure_paired(cache_dir, PAIRED_ROUNDS, log)
         finally:
             shutil.rmtree(cache_dir, ignore_errors=True)
         out_path.write_text(json.dumps(res, indent=1) + "\n")
@@ -646,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = _measure_cells(p, cache_dir, log)
         if not a.quick:
             log("paired timings at N = 10 000:")
-            res["paired"] = measure_paired(cache_dir, 1, log)
+            res["paired"] = measure_paired(cache_dir, PAIRED_ROUNDS, log)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
     res["cells"] = extrapolate(cells, p["ns"])
