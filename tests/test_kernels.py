@@ -535,3 +535,60 @@ def test_stock_driven_zeroes_a_gap_output_holding_garbage(rng):
         assert gap[7] > 0.0 and (gap[:7] == 0.0).all() and np.isfinite(gap).all()
         if policy == 1:  # retire_early: the target is met again from year 8 on
             assert (gap[8:] == 0.0).all()
+
+
+# --- the vectorisable erfc of the normal kernel ----------------------------------------
+
+
+def test_erfc_within_8_ulp_of_math_erfc_and_4_ulp_of_the_exact_value():
+    import math
+
+    import mpmath
+
+    rng = np.random.default_rng(13)
+    x = np.concatenate(
+        [
+            rng.uniform(0.0, 26.0, 200_000),
+            rng.uniform(0.0, 7.0, 200_000),  # where the normal kernel uses it
+            rng.uniform(0.0, 1e-6, 1000),
+            [0.0, 0.5, 1.0, 2.0, 6.4, 26.0],
+        ]
+    )
+    got = np.empty_like(x)
+    K._erfc_pos_into(x, got)
+    ref = np.array([math.erfc(v) for v in x])
+    assert _ulp_diff(got, ref).max() <= 8.0
+    assert got[-6] == 1.0 or abs(got[-6] - 1.0) <= 2.2e-16
+    with mpmath.workdps(40):
+        sample = rng.choice(x.size, 500, replace=False)
+        exact = np.array([float(mpmath.erfc(mpmath.mpf(float(x[i])))) for i in sample])
+    assert _ulp_diff(got[sample], exact).max() <= 6.0
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.5, 0.25])
+def test_normal_pdf_matches_scipy_to_1e13_relative(shift):
+    """Differences of scipy's cdf below the mean and of its sf above (same rule)."""
+    from scipy import stats
+
+    worst = 0.0
+    for mean in (0.8, 3.0, 8.0, 15.0, 25.0, 40.0):
+        for cv in (0.05, 0.2, 0.3, 0.6, 1.0):
+            n = 70
+            f = pdf_params(MODEL_CODES["normal"], mean, cv * mean, shift, np.zeros(n))
+            dist = stats.norm(mean, cv * mean)
+            x = np.arange(n) + shift
+            cdf, sf = dist.cdf(x), dist.sf(x)
+            exact = np.where(
+                cdf <= 0.5,
+                cdf - np.concatenate([[0.0], cdf[:-1]]),
+                np.concatenate([[1.0], sf[:-1]]) - sf,
+            )
+            cut = sf < 2.0**-64
+            last = int(np.argmax(cut)) if cut.any() else n - 1
+            fk, ek = f[: last + 1], exact[: last + 1]
+            keep = ek > 0.0
+            rel = np.abs(fk[keep] - ek[keep]) / ek[keep]
+            worst = max(worst, rel[ek[keep] > 1e-9].max())
+            assert rel.max() < 3e-13
+            assert (f[last + 1 :] == 0.0).all()
+    assert worst < 1e-13
