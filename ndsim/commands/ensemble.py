@@ -54,7 +54,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         type=_int,
         default=None,
         metavar="K",
-        help="draws per chunk (memory per task; default min(N, 500))",
+        help="draws per chunk (memory per task, about 0.5 MiB per draw; default min(N, 1000))",
     )
     p.add_argument("--seed", type=_int, default=0, metavar="S", help="random seed (default 0)")
     where = p.add_mutually_exclusive_group()
