@@ -127,6 +127,26 @@ cv.register(
     )
 )
 
+cv.register(
+    cv.Variable(
+        "sobol_first",
+        ("input", "target"),
+        "1",
+        "first-order Sobol index",
+        "share of the target's variance due to the input alone (Saltelli design)",
+    )
+)
+cv.register(
+    cv.Variable(
+        "sobol_total",
+        ("input", "target"),
+        "1",
+        "total Sobol index",
+        "share of the target's variance due to the input with all its interactions "
+        "(Saltelli design)",
+    )
+)
+
 #: the variables summed over products per draw (uncertainty table, sensitivity targets)
 DERIVED = {"stock_total": "stock", "outflow_total": "outflow"}
 
@@ -576,6 +596,7 @@ def run_ensemble(
     resume: bool = False,
     progress: bool | None = None,
     exact_budget: int = summarize.EXACT_BUDGET,
+    sobol: int | None = None,
 ) -> xr.Dataset:
     """Run a Monte Carlo ensemble of a scenario and summarise it over draws.
 
@@ -608,6 +629,11 @@ def run_ensemble(
         Progress bar on stderr; default on unless ``NDSIM_NO_PROGRESS=1``.
     exact_budget : int
         Memory for exact percentiles [bytes]; above it, histograms.
+    sobol : int, optional
+        Also estimate first-order and total Sobol indices of the sensitivity
+        targets from a Saltelli design of this many base samples: N (k + 2)
+        more model runs, k the number of sampled series
+        (:func:`ndsim.sampling.saltelli_factors`, :func:`ndsim.summarize.sobol_indices`).
 
     Returns
     -------
@@ -616,8 +642,9 @@ def run_ensemble(
         sd, q025, q25, q50, q75, q975), ``stock_total`` and
         ``outflow_total`` likewise, ``balance_residual`` (worst over draws),
         ``sensitivity`` and ``sensitivity_src`` (input, target),
-        ``sensitivity_r2`` (target); global attrs record seed, draws, chunk
-        size and the percentile method.
+        ``sensitivity_r2`` (target), with ``sobol`` also ``sobol_first`` and
+        ``sobol_total`` (input, target); global attrs record seed, draws,
+        chunk size and the percentile method.
 
     Examples
     --------
@@ -642,6 +669,7 @@ def run_ensemble(
         resume=resume,
         progress=progress,
         exact_budget=exact_budget,
+        sobol=sobol,
     )
 
 
@@ -661,6 +689,7 @@ def ensemble_from_inputs(
     exact_budget: int = summarize.EXACT_BUDGET,
     model: Callable | None = None,
     variables: Sequence[str] | None = None,
+    sobol: int | None = None,
 ) -> xr.Dataset:
     """:func:`run_ensemble` on an already loaded input Dataset and Scenario.
 
@@ -669,6 +698,10 @@ def ensemble_from_inputs(
     run produces, plus ``stock_total`` and ``outflow_total``).
     """
     _check_options(draws, chunk_size, seed, workers)
+    if sobol is not None and (
+        not isinstance(sobol, int | np.integer) or isinstance(sobol, bool) or sobol < 2
+    ):
+        raise UsageError(f"--sobol {sobol}: must be a whole number of base samples, at least 2")
     chunk_model = model
     if model is None:
         from ndsim import pipeline
@@ -764,6 +797,7 @@ def ensemble_from_inputs(
         if sidecar is not None:  # every draw done: kept before the final write
             sidecar.save_state(acc, worst, {"draws_done": acc.next_draw})
         stats, root = acc.result()
+        indices = _sobol(executor, ctx, sobol, k, progress) if sobol else None
         failed = False
     except BaseException as exc:
         if sidecar is not None and acc is not None:
@@ -788,6 +822,8 @@ def ensemble_from_inputs(
             attrs=cv.attrs("balance_residual"),
         )
     out = out.merge(_sensitivity_dataset(root, reg_labels, targets))
+    if indices is not None:
+        out = out.merge(indices)
     out.attrs = {
         **det.attrs,
         "title": str(det.attrs.get("title", "ndsim results")).replace("results", "ensemble", 1),
@@ -1072,6 +1108,67 @@ class _suppress_all:
 # --- sensitivity ---------------------------------------------------------------------------
 
 
+def _target_values(ctx: _Context, result: xr.Dataset, n: int) -> np.ndarray:
+    """(n, T) values of the sensitivity targets in a chunk's result."""
+    out = np.empty((n, len(ctx.targets)))
+    for j, (_, flat) in enumerate(ctx.targets):
+        i = int(np.searchsorted(ctx.layout.offsets, flat, side="right")) - 1
+        name, dims = ctx.layout.names[i], ctx.layout.dims[i]
+        da = result[name]
+        x = da.transpose(cv.DRAW, *dims).values if cv.DRAW in da.dims else da.values[None]
+        out[:, j] = x.reshape(x.shape[0], -1)[:, flat - ctx.layout.offsets[i]]
+    return out
+
+
+def _sobol_chunk(ctx: _Context, start: int, stop: int, groups) -> np.ndarray:
+    """Targets of rows [start, stop) of the Saltelli design (executed where the chunk runs)."""
+    if _in_worker_process():
+        _reuse_freed_memory()
+    rows = np.arange(start, stop)
+    factors = sampling.saltelli_factors(ctx.plan, groups, rows, ctx.seed)
+    result = _with_derived(ctx.model(sampling.apply_factors(ctx.inputs, factors), ctx.scenario))
+    return _target_values(ctx, result, stop - start)
+
+
+def _sobol(executor, ctx: _Context, base: int, k: int, progress) -> xr.Dataset:
+    """Sobol indices of the sensitivity targets from a Saltelli design of ``base`` samples."""
+    groups = sampling.saltelli_groups(ctx.plan, ctx.scenario)
+    if not groups or not ctx.targets:
+        return xr.Dataset()
+    rows = base * (len(groups) + 2)
+    pieces = [(a, min(a + k, rows), groups) for a in range(0, rows, k)]
+    print(
+        f"Sobol indices: Saltelli design of {base} base samples x ({len(groups)} inputs + 2) "
+        f"= {rows} model runs",
+        file=sys.stderr,
+    )
+    y = np.concatenate(executor.call_many(_sobol_chunk, pieces))
+    first, total = summarize.sobol_indices(y, len(groups))
+    coords = {
+        "input": np.array([g[2] for g in groups], dtype=str),
+        "target": [t for t, _ in ctx.targets],
+    }
+    note = (
+        f"Saltelli design, {base} base samples ({rows} model runs); estimators of "
+        "Saltelli et al. (2010) doi:10.1016/j.cpc.2009.09.018"
+    )
+    return xr.Dataset(
+        {
+            "sobol_first": (
+                ("input", "target"),
+                first,
+                {**cv.attrs("sobol_first"), "method": note},
+            ),
+            "sobol_total": (
+                ("input", "target"),
+                total,
+                {**cv.attrs("sobol_total"), "method": note},
+            ),
+        },
+        coords=coords,
+    )
+
+
 def _sensitivity_dataset(root: summarize.Node, labels: list[str], targets) -> xr.Dataset:
     if not labels or not targets:
         return xr.Dataset()
@@ -1111,6 +1208,17 @@ def sensitivity_table(ds: xr.Dataset, top: int = 8) -> str:
         lines.append(f"  {t} (linear R2 {r2:.2f}):")
         for i in order:
             lines.append(f"    {str(ds['input'].values[i]):<32}{100 * float(s.values[i]):6.1f} %")
+    if "sobol_first" in ds:
+        lines.append("Sobol indices (first order, total), ranked by the total index")
+        for t in ds["target"].values:
+            s1 = ds["sobol_first"].sel(target=t)
+            st = ds["sobol_total"].sel(target=t)
+            if bool(st.isnull().all()):
+                continue
+            lines.append(f"  {t}:")
+            for i in np.argsort(-st.fillna(0.0).values, kind="stable")[:top]:
+                name = str(ds["input"].values[i])
+                lines.append(f"    {name:<32}{float(s1.values[i]):7.3f}{float(st.values[i]):7.3f}")
     return "\n".join(lines)
 
 

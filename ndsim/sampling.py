@@ -415,20 +415,95 @@ def factor_plan(inputs: xr.Dataset, scenario) -> list[dict]:
 def factors_from_plan(plan: list[dict], draws: np.ndarray, seed: int) -> dict[str, xr.DataArray]:
     """The factors of :func:`draw_factors` for the given draws, from a :func:`factor_plan`."""
     draws = np.asarray(draws, dtype=np.int64).reshape(-1)
+    return {
+        item["name"]: _factors_of(item, uniforms(seed, item["keys"], draws), draws) for item in plan
+    }
+
+
+def _factors_of(item: dict, u: np.ndarray, draws: np.ndarray) -> xr.DataArray:
+    """Factors of one plan item from its uniforms u (n, streams)."""
+    uniq = item["uniq"]
+    fu = truncated_normal_factor(
+        u[:, uniq[:, 0].astype(np.int64)], uniq[:, 1], uniq[:, 2], uniq[:, 3]
+    )
+    f = fu[:, item["inverse"]].reshape((draws.size, *item["shape"]))
+    return xr.DataArray(
+        f,
+        dims=(cv.DRAW, *item["dims"]),
+        coords={**item["coords"], cv.DRAW: draws},
+        attrs={"sampled": item["sampled"]},
+    )
+
+
+# --- Saltelli design (Sobol indices) ---------------------------------------------------
+
+#: key offset of the second independent sample (B) of a Saltelli design
+_SALTELLI_B = label_key("saltelli-B")
+
+
+def saltelli_groups(plan: list[dict], scenario=None) -> list[tuple[int, int, str]]:
+    """The inputs of a Sobol analysis: every sampled series, as (plan item, stream, label).
+
+    Labels are those of :func:`regressors` (e.g. ``"production[AC]"``), so
+    Sobol indices and regression coefficients line up.
+
+    Raises
+    ------
+    ScenarioError
+        With ``[uncertainty] per_year = true`` (a series is then many
+        factors; Sobol indices here are per series).
+    """
+    if _uncertainty(scenario)[1]:
+        raise ScenarioError(
+            "key uncertainty.per_year: Sobol indices need one factor per series (per_year = false)",
+            file=_scenario_file(scenario),
+        )
+    groups = []
+    for i, item in enumerate(plan):
+        sampled = np.asarray(item["sampled"]).reshape(-1)
+        sdims = [d for d in item["dims"] if d != cv.YEAR]
+        if not sdims:
+            if sampled.any():
+                groups.append((i, 0, item["name"]))
+            continue
+        labels = [
+            np.asarray(item["coords"][d].values).tolist()
+            if d in item["coords"]
+            else list(range(item["shape"][item["dims"].index(d)]))
+            for d in sdims
+        ]
+        grids = np.meshgrid(*[np.arange(len(lab)) for lab in labels], indexing="ij")
+        for j, idx in enumerate(zip(*(g.reshape(-1) for g in grids), strict=True)):
+            if sampled[j]:
+                text = ",".join(str(labels[a][b]) for a, b in enumerate(idx))
+                groups.append((i, j, f"{item['name']}[{text}]"))
+    return groups
+
+
+def saltelli_factors(
+    plan: list[dict], groups: list[tuple[int, int, str]], rows: np.ndarray, seed: int
+) -> dict[str, xr.DataArray]:
+    """Factors of rows of a Saltelli design, each depending only on (seed, row).
+
+    With k = len(groups) and m = k + 2, row r belongs to base sample n = r // m
+    and block b = r % m: b = 0 is sample A (the ensemble's draw n), b = 1 an
+    independent sample B, b = 2 + i is A with group i taken from B (Saltelli
+    et al. 2010). Every row is a draw from the inputs' joint distribution.
+    """
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    m = len(groups) + 2
+    base, block = rows // m, rows % m
     out: dict[str, xr.DataArray] = {}
-    for item in plan:
-        uniq = item["uniq"]
-        u = uniforms(seed, item["keys"], draws)  # (n, k)
-        fu = truncated_normal_factor(
-            u[:, uniq[:, 0].astype(np.int64)], uniq[:, 1], uniq[:, 2], uniq[:, 3]
-        )
-        f = fu[:, item["inverse"]].reshape((draws.size, *item["shape"]))
-        out[item["name"]] = xr.DataArray(
-            f,
-            dims=(cv.DRAW, *item["dims"]),
-            coords={**item["coords"], cv.DRAW: draws},
-            attrs={"sampled": item["sampled"]},
-        )
+    for i, item in enumerate(plan):
+        u = uniforms(seed, item["keys"], base)
+        with np.errstate(over="ignore"):
+            ub = uniforms(seed, item["keys"] ^ _SALTELLI_B, base)
+        u[block == 1] = ub[block == 1]
+        for g, (gi, j, _) in enumerate(groups):
+            if gi == i:
+                sel = block == 2 + g
+                u[sel, j] = ub[sel, j]
+        out[item["name"]] = _factors_of(item, u, rows)
     return out
 
 

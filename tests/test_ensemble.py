@@ -257,6 +257,7 @@ def scenario_file(tmp_path) -> Path:
         (["--draws", "0"], "--draws"),
         (["--draws", "5", "--chunk-size", "0"], "--chunk-size"),
         (["--draws", "5", "--seed", "-3"], "--seed"),
+        (["--draws", "5", "--sobol", "1"], "--sobol"),
     ],
 )
 def test_cli_bad_options_one_line_exit_2(cli_env, ndsim_cmd, tmp_path, args, message):
@@ -343,3 +344,21 @@ def test_cli_sigterm_keeps_work_and_prints_resume(cli_env, ndsim_cmd, tmp_path, 
     assert "kept 6 of 9 draws" in proc.stderr and "--resume" in proc.stderr
     assert "Traceback" not in proc.stderr and not out.exists()
     assert (tmp_path / "o.nc.partial" / "state.npz").is_file()
+
+
+def test_sobol_indices_from_a_saltelli_design(tiny):
+    """For this nearly linear model (R2 > 0.99) first-order and total indices both equal the
+    squared standardised regression coefficients, up to sampling error; the same bits
+    whatever the chunk size."""
+    a = run(tiny, draws=2000, chunk_size=500, seed=3, sobol=512)
+    b = run(tiny, draws=2000, chunk_size=300, seed=3, sobol=512)
+    assert a.sobol_first.dims == ("input", "target")
+    assert list(a.sobol_first.input.values) == list(a.sensitivity.input.values)
+    np.testing.assert_array_equal(a.sobol_first.values, b.sobol_first.values)
+    np.testing.assert_array_equal(a.sobol_total.values, b.sobol_total.values)
+    linear = (a.sensitivity_r2 > 0.99).values
+    assert linear.sum() >= 2
+    src2 = a.sensitivity.values[:, linear]
+    np.testing.assert_allclose(a.sobol_total.values[:, linear], src2, atol=0.05)
+    np.testing.assert_allclose(a.sobol_first.values[:, linear], src2, atol=0.1)
+    assert a.sobol_total.attrs["units"] == "1"

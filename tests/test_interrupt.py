@@ -74,10 +74,10 @@ def stop_at_chunk(start: int, action):
     """pipeline.run, but ``action()`` when the chunk of draws beginning at ``start`` begins."""
     real = pipeline.run
 
-    def model(inputs, scenario):
+    def model(inputs, scenario, **options):
         if "draw" in inputs.dims and int(inputs["draw"].values[0]) == start:
             action()
-        return real(inputs, scenario)
+        return real(inputs, scenario, **options)
 
     return model
 
@@ -202,10 +202,10 @@ def test_ctrl_c_keeps_chunks_prints_resume_and_resumes_bit_for_bit(
     computed = []
     real = pipeline.run
 
-    def counting(inputs, scenario):
+    def counting(inputs, scenario, **options):
         if "draw" in inputs.dims:
             computed.append(int(inputs["draw"].values[0]))
-        return real(inputs, scenario)
+        return real(inputs, scenario, **options)
 
     monkeypatch.setattr(pipeline, "run", counting)
     code, stdout, stderr = _cli([*args, "--resume"])

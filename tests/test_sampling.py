@@ -307,3 +307,40 @@ def test_final_trade_keeps_its_share_of_consumption_in_every_draw():
             )
             np.testing.assert_allclose(got, want, rtol=1e-12)
         assert (dc - out.exports_final.sel(draw=d).values >= 0).all()
+
+
+def test_saltelli_design_rows(inputs):
+    """A rows are the ensemble's draws, AB_i differs from A in series i only (taken from B)."""
+    plan = sampling.factor_plan(inputs, None)
+    groups = sampling.saltelli_groups(plan)
+    labels = [g[2] for g in groups]
+    # the Sobol inputs are the regressors (sampled series), with the same labels
+    reg = sampling.regressors(sampling.draw_factors(inputs, None, np.arange(3), 5))
+    assert labels == list(reg.input.values)
+    k, n = len(groups), 4
+    m = k + 2
+    rows = np.arange(n * m)
+    f = sampling.saltelli_factors(plan, groups, rows, 5)
+    plain = sampling.draw_factors(inputs, None, np.arange(n), 5)
+    reg_rows = sampling.regressors(f).values.reshape(n, m, k)
+    for name in f:
+        a = f[name].values.reshape(n, m, *f[name].shape[1:])
+        np.testing.assert_array_equal(a[:, 0], plain[name].values)  # A = draws 0..n-1
+    A, B = reg_rows[:, 0], reg_rows[:, 1]
+    assert (A != B).all()
+    for i in range(k):
+        ab = reg_rows[:, 2 + i]
+        np.testing.assert_array_equal(ab[:, i], B[:, i])
+        others = np.arange(k) != i
+        np.testing.assert_array_equal(ab[:, others], A[:, others])
+    # each row depends only on (seed, row): any split gives the same factors
+    part = sampling.saltelli_factors(plan, groups, rows[7:13], 5)
+    for name in f:
+        np.testing.assert_array_equal(part[name].values, f[name].values[7:13])
+
+
+def test_saltelli_design_needs_one_factor_per_series(inputs):
+    with pytest.raises(ScenarioError, match="per_year"):
+        sampling.saltelli_groups(
+            sampling.factor_plan(inputs, scen(per_year=True)), scen(per_year=True)
+        )

@@ -205,3 +205,31 @@ def test_pilot_statistics_of_pieces_equal_the_whole(rng):
     for name in ("lo", "width", "fixed"):
         assert np.array_equal(getattr(whole, name), getattr(pieced, name)), name
     assert np.array_equal(whole.fixed_value, pieced.fixed_value, equal_nan=True)
+
+
+def test_sobol_indices_of_the_ishigami_function(rng):
+    """Saltelli/Jansen estimators against the closed-form indices (Ishigami, a = 7, b = 0.1)."""
+    n, k = 2**14, 3
+    a_, b_ = 7.0, 0.1
+    A = rng.uniform(-np.pi, np.pi, (n, k))
+    B = rng.uniform(-np.pi, np.pi, (n, k))
+    blocks = [A, B]
+    for i in range(k):
+        ab = A.copy()
+        ab[:, i] = B[:, i]
+        blocks.append(ab)
+    x = np.stack(blocks, axis=1).reshape(-1, k)  # design order: per base sample A, B, AB_i
+    y = np.sin(x[:, 0]) + a_ * np.sin(x[:, 1]) ** 2 + b_ * x[:, 2] ** 4 * np.sin(x[:, 0])
+    first, total = sm.sobol_indices(y[:, None], k)
+    # closed form (Ishigami & Homma 1990; e.g. Saltelli et al. 2010, section 4)
+    v1 = 0.5 * (1 + b_ * np.pi**4 / 5) ** 2
+    v2 = a_**2 / 8
+    v13 = b_**2 * np.pi**8 * (1 / 18 - 1 / 50)
+    v = v1 + v2 + v13
+    np.testing.assert_allclose(first[:, 0], [v1 / v, v2 / v, 0.0], atol=0.03)
+    np.testing.assert_allclose(total[:, 0], [(v1 + v13) / v, v2 / v, v13 / v], atol=0.03)
+
+
+def test_sobol_indices_refuse_a_broken_design():
+    with pytest.raises(ValueError, match="whole number"):
+        sm.sobol_indices(np.zeros((11, 1)), 3)

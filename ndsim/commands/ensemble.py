@@ -82,6 +82,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         action="store_true",
         help="continue an interrupted run from OUTPUT.partial/ (same options required)",
     )
+    p.add_argument(
+        "--sobol",
+        type=_int,
+        default=None,
+        metavar="B",
+        help="also estimate first-order and total Sobol indices of the sensitivity targets "
+        "from a Saltelli design of B base samples (B x (k + 2) more model runs, k the "
+        "number of sampled series)",
+    )
     p.set_defaults(func=main)
     return p
 
@@ -127,6 +136,7 @@ def main(args: argparse.Namespace) -> int:
                 output=output,
                 full=args.full,
                 resume=args.resume,
+                sobol=args.sobol,
             )
     except NdsimError:
         raise
