@@ -50,6 +50,19 @@ def oracle_inflow_driven(inflow, pdf, init=()):
     return np.array(out), np.array(stock)
 
 
+def _scipy_pdf(dist, n, shift):
+    """The kernels' pdf rule with scipy's cdf/sf, and the last age before S < 2**-64."""
+    x = np.arange(n) + shift
+    cdf, sf = dist.cdf(x), dist.sf(x)
+    exact = np.where(
+        cdf <= 0.5,
+        cdf - np.concatenate([[0.0], cdf[:-1]]),
+        np.concatenate([[1.0], sf[:-1]]) - sf,
+    )
+    cut = sf < 2.0**-64
+    return exact, (int(np.argmax(cut)) if cut.any() else n - 1)
+
+
 def oracle_stock_driven(target, pdf, policy):
     """Explicit cohorts: each cohort's remaining stock and retirements tracked one by one."""
     n, m = len(target), len(pdf)
@@ -426,16 +439,7 @@ def test_weibull_pdf_matches_scipy_to_1e13_relative(shift):
         for scale in (0.8, 2.5, 7.0, 15.0, 30.0):
             n = 70
             f = pdf_params(MODEL_CODES["weibull"], shape, scale, shift, np.zeros(n))
-            dist = stats.weibull_min(shape, scale=scale)
-            x = np.arange(n) + shift
-            cdf, sf = dist.cdf(x), dist.sf(x)
-            exact = np.where(
-                cdf <= 0.5,
-                cdf - np.concatenate([[0.0], cdf[:-1]]),
-                np.concatenate([[1.0], sf[:-1]]) - sf,
-            )
-            cut = sf < 2.0**-64
-            last = int(np.argmax(cut)) if cut.any() else n - 1
+            exact, last = _scipy_pdf(stats.weibull_min(shape, scale=scale), n, shift)
             # 1e-13 where the pdf holds more than 1e-9 of a cohort; in the far tail
             # the rounding of u = (x / scale)**shape ~ 40 (scipy: pow, the kernel: exp of
             # a log) is amplified by exp(-u), and both references drift apart a little
@@ -575,16 +579,7 @@ def test_normal_pdf_matches_scipy_to_1e13_relative(shift):
         for cv in (0.05, 0.2, 0.3, 0.6, 1.0):
             n = 70
             f = pdf_params(MODEL_CODES["normal"], mean, cv * mean, shift, np.zeros(n))
-            dist = stats.norm(mean, cv * mean)
-            x = np.arange(n) + shift
-            cdf, sf = dist.cdf(x), dist.sf(x)
-            exact = np.where(
-                cdf <= 0.5,
-                cdf - np.concatenate([[0.0], cdf[:-1]]),
-                np.concatenate([[1.0], sf[:-1]]) - sf,
-            )
-            cut = sf < 2.0**-64
-            last = int(np.argmax(cut)) if cut.any() else n - 1
+            exact, last = _scipy_pdf(stats.norm(mean, cv * mean), n, shift)
             fk, ek = f[: last + 1], exact[: last + 1]
             keep = ek > 0.0
             rel = np.abs(fk[keep] - ek[keep]) / ek[keep]

@@ -264,6 +264,24 @@ def _fma(typingctx, a, b, c):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _expm1_poly(r):
+    """expm1(r) for |r| <= ln 2 / 2: r + r**2 P(r), P of degree 12 (Taylor: 1/2!, ..., 1/14!).
+
+    P is evaluated in Estrin's scheme (a short dependency chain, so a
+    vectorised loop does not wait on one long Horner chain), with fused
+    multiply-adds.
+    """
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    q0 = _fma(_fma(_C5, r, _C4), r2, _fma(_C3, r, _C2))
+    q1 = _fma(_fma(_C9, r, _C8), r2, _fma(_C7, r, _C6))
+    q2 = _fma(_fma(_C13, r, _C12), r2, _fma(_C11, r, _C10))
+    p = _fma(_fma(_C14, r4, q2), r8, _fma(q1, r4, q0))
+    return _fma(r2, p, r)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _expm1_reduced(y):
     """(q, n) with exp(y) = 2**n (1 + q), |q| < 0.42, without branches or calls.
 
@@ -275,9 +293,8 @@ def _expm1_reduced(y):
     Range reduction after Cody & Waite (1980): n = round(y / ln 2) (adding
     and subtracting 1.5 * 2**52 rounds to an integer), r = (y - n ln2_hi) -
     n ln2_lo with |r| <= ln 2 / 2, where n ln2_hi is exact (ln2_hi has 32
-    significant bits). q = expm1(r) by its Taylor polynomial of degree 14,
-    r + r**2 P(r), with P evaluated in Estrin's scheme (a short dependency
-    chain, so the vectorised loop does not wait on one long Horner chain).
+    significant bits). q = expm1(r) by its Taylor polynomial of degree 14
+    (:func:`_expm1_poly`).
     Cody, W.J. & Waite, W. (1980) Software Manual for the Elementary
     Functions. Prentice-Hall.
     """
@@ -285,15 +302,8 @@ def _expm1_reduced(y):
     t = y * _INV_LN2 + _SHIFTER
     nf = t - _SHIFTER
     r = (y - nf * _LN2_HI) - nf * _LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    r8 = r4 * r4
-    q0 = _fma(_fma(_C5, r, _C4), r2, _fma(_C3, r, _C2))
-    q1 = _fma(_fma(_C9, r, _C8), r2, _fma(_C7, r, _C6))
-    q2 = _fma(_fma(_C13, r, _C12), r2, _fma(_C11, r, _C10))
-    p = _fma(_fma(_C14, r4, q2), r8, _fma(q1, r4, q0))
     n = np.float64(t).view(np.int64) - _SHIFTER_BITS
-    return _fma(r2, p, r), n
+    return _expm1_poly(r), n
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -458,15 +468,8 @@ def _exp_sum(yh, yl):
     t = y * _INV_LN2 + _SHIFTER
     nf = t - _SHIFTER
     r = ((yh - nf * _LN2_HI) + yl) - nf * _LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    r8 = r4 * r4
-    q0 = _fma(_fma(_C5, r, _C4), r2, _fma(_C3, r, _C2))
-    q1 = _fma(_fma(_C9, r, _C8), r2, _fma(_C7, r, _C6))
-    q2 = _fma(_fma(_C13, r, _C12), r2, _fma(_C11, r, _C10))
-    p = _fma(_fma(_C14, r4, q2), r8, _fma(q1, r4, q0))
     n = np.float64(t).view(np.int64) - _SHIFTER_BITS
-    return _scale2(1.0 + _fma(r2, p, r), n)
+    return _scale2(1.0 + _expm1_poly(r), n)
 
 
 @njit(cache=True, nogil=True, inline="always")
