@@ -657,7 +657,9 @@ def _by_product(parts: list[xr.Dataset], products: list[str], years: np.ndarray)
     for name in parts[0].data_vars:
         arr = np.full((*lead, len(products), years.size), np.nan)
         for part in parts:
-            da = part[name].reindex({_Y: years})
+            da = part[name]
+            if not np.array_equal(da[_Y].values, years):
+                da = da.reindex({_Y: years})
             da = da.transpose(*[d for d in (_D, _P, _Y) if d in da.dims])
             idx = [where[str(p)] for p in da[_P].values]
             vals = da.values if _D in da.dims or not n_draw else da.values[None]
@@ -911,8 +913,9 @@ def project(
                 }
             )
         )
-        extras["gompertz_stock_target"] = target.where(target[_Y] > last)
-        extras.update(_fit_variables(fits, gomp, inputs[_Y].values))
+        if diagnostics:
+            extras["gompertz_stock_target"] = target.where(target[_Y] > last)
+            extras.update(_fit_variables(fits, gomp, inputs[_Y].values))
 
     out = _by_product([part.reset_coords(drop=True) for part in parts], products, years)
     if not diagnostics:
