@@ -918,31 +918,25 @@ def project(
             extras.update(_fit_variables(fits, gomp, inputs[_Y].values))
 
     out = _by_product([part.reset_coords(drop=True) for part in parts], products, years)
-    if not diagnostics:
-        for name in out.data_vars:
-            if name in cv.VARIABLES:
-                out[name].attrs.update(cv.attrs(name))
-        out.attrs["last_accounted_year"] = last
-        out.attrs["forecast_methods"] = ", ".join(f"{p}:{methods[p]}" for p in products)
-        return out
-    for name, da in extras.items():
-        out[name] = da.reset_coords(drop=True).reindex({_P: products})
-    denom = mi * ar
-    count_unit = inputs["count_unit"] if "count_unit" in inputs.coords else None
-    units = out["domestic_consumption"] / denom.where(denom > 0)
-    if count_unit is not None:
-        units = units.where(count_unit != "t")
-    out["implied_units"] = units
-    pop_all = inputs["population"].reindex({_Y: years}) if "population" in inputs else np.nan
-    is_g = xr.DataArray([p in gomp for p in products], dims=_P, coords={_P: products})
-    out["implied_ownership"] = (out["stock"] / denom.where(denom > 0) / pop_all).where(is_g)
-    if future.size:
-        ratio = out["inflow"].sel({_Y: last + 1}, drop=True) / out["inflow"].sel(
-            {_Y: last}, drop=True
-        )
-    else:
-        ratio = xr.full_like(out["inflow"].isel({_Y: 0}, drop=True), np.nan)
-    out["inflow_ratio_2018_2017"] = ratio
+    if diagnostics:
+        for name, da in extras.items():
+            out[name] = da.reset_coords(drop=True).reindex({_P: products})
+        denom = mi * ar
+        count_unit = inputs["count_unit"] if "count_unit" in inputs.coords else None
+        units = out["domestic_consumption"] / denom.where(denom > 0)
+        if count_unit is not None:
+            units = units.where(count_unit != "t")
+        out["implied_units"] = units
+        pop_all = inputs["population"].reindex({_Y: years}) if "population" in inputs else np.nan
+        is_g = xr.DataArray([p in gomp for p in products], dims=_P, coords={_P: products})
+        out["implied_ownership"] = (out["stock"] / denom.where(denom > 0) / pop_all).where(is_g)
+        if future.size:
+            ratio = out["inflow"].sel({_Y: last + 1}, drop=True) / out["inflow"].sel(
+                {_Y: last}, drop=True
+            )
+        else:
+            ratio = xr.full_like(out["inflow"].isel({_Y: 0}, drop=True), np.nan)
+        out["inflow_ratio_2018_2017"] = ratio
     for name in out.data_vars:
         if name in cv.VARIABLES:
             out[name].attrs.update(cv.attrs(name))
