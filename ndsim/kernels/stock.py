@@ -720,21 +720,6 @@ POLICY_RETIRE_EARLY = 1
 POLICIES = {"clip": POLICY_CLIP, "retire_early": POLICY_RETIRE_EARLY}
 
 
-def _support_py(pdf):
-    """Half-open range [lo, hi) of ages outside which pdf is exactly 0 (the kernels use hi)."""
-    m = pdf.shape[0]
-    lo = 0
-    while lo < m and pdf[lo] == 0.0:
-        lo += 1
-    hi = m
-    while hi > lo and pdf[hi - 1] == 0.0:
-        hi -= 1
-    return lo, hi
-
-
-_support = njit(cache=True, nogil=True)(_support_py)
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _last_nonzero(pdf):
     """Index of the last nonzero value of ``pdf``; the last index if all are 0.
