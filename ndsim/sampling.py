@@ -458,25 +458,17 @@ def saltelli_groups(plan: list[dict], scenario=None) -> list[tuple[int, int, str
             "key uncertainty.per_year: Sobol indices need one factor per series (per_year = false)",
             file=_scenario_file(scenario),
         )
-    groups = []
-    for i, item in enumerate(plan):
-        sampled = np.asarray(item["sampled"]).reshape(-1)
-        sdims = [d for d in item["dims"] if d != cv.YEAR]
-        if not sdims:
-            if sampled.any():
-                groups.append((i, 0, item["name"]))
-            continue
-        labels = [
-            np.asarray(item["coords"][d].values).tolist()
-            if d in item["coords"]
-            else list(range(item["shape"][item["dims"].index(d)]))
-            for d in sdims
-        ]
-        grids = np.meshgrid(*[np.arange(len(lab)) for lab in labels], indexing="ij")
-        for j, idx in enumerate(zip(*(g.reshape(-1) for g in grids), strict=True)):
-            if sampled[j]:
-                text = ",".join(str(labels[a][b]) for a, b in enumerate(idx))
-                groups.append((i, j, f"{item['name']}[{text}]"))
+    # the series in regressor order: plan items in turn, each item's sampled streams in
+    # C order over its series dims (the stream numbering of factor_plan)
+    pairs = [
+        (i, int(j))
+        for i, item in enumerate(plan)
+        for j in np.flatnonzero(np.asarray(item["sampled"]).reshape(-1))
+    ]
+    labels = regressors(factors_from_plan(plan, np.zeros(1, dtype=np.int64), 0)).input.values
+    if len(labels) != len(pairs):
+        raise RuntimeError("Sobol inputs and regressors differ")
+    groups = [(i, j, str(label)) for (i, j), label in zip(pairs, labels, strict=True)]
     return groups
 
 
