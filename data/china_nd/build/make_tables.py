@@ -2,27 +2,31 @@
 
 Run from anywhere::
 
-    python data/china_nd/build/make_tables.py
+    python data/china_nd/build/make_tables.py [--trade FILE] [--out DIR] [--without-trade]
 
 Reads the copies of public sources in ``raw/`` (each with its own ``source``
 column), the paper's figures in ``data/reference/yao2021.csv`` (Yao et al.
-2021, doi:10.1016/j.resconrec.2021.105752) and, when present, the non-magnet
-end uses in ``data/china_nd/build_upstream/nonmagnet.csv``; writes
+2021, doi:10.1016/j.resconrec.2021.105752), the non-magnet end uses in
+``data/china_nd/build_upstream/nonmagnet.csv`` (placeholders if missing), the
+trade builder's ``build/trade_by_product.csv`` (required unless
+``--without-trade``) and, when present, ``build/households.csv``; writes
 ``products.csv``, ``production.csv``, ``production_statistic.csv``,
-``nd_content.csv``, ``adoption_rate.csv``, ``final_trade.csv``,
-``lifetimes.csv``, ``drivers.csv`` and ``ownership.csv`` next to
-``dataset.toml``. Every method is written in ``data/china_nd/SOURCES.md``.
+``nd_content.csv``, ``adoption_rate.csv``, ``intensity_calibration.csv``,
+``final_trade.csv``, ``lifetimes.csv`` and ``drivers.csv`` next to
+``dataset.toml``. ``ownership*.csv`` are written by the ownership builder, not
+here. Every method is written in ``data/china_nd/SOURCES.md``.
 
-Calibration (SPEC §2, data issue): the paper's 2017 domestic consumption
-DC = P x MI x AR sets the 2017 production P(2017) = DC / (MI x AR); a public
-series, where one exists, sets the shape over 2000-2016 (scaled by the factor
-f = P(2017) / statistic(2017)); where none exists, a stated method does. The
-script fails if the 2017 DC of any product differs from the paper by more
-than 0.1 %.
+Units first (SPEC §2.1): production P is in units (MW for wind) as the
+statistics give them, 1978-2017, never scaled to the paper. The paper's 2017
+domestic consumption enters through the intensity factor
+k = DC_paper(2017) / (P(2017) x MI x AR(2017)) (``intensity_calibration.csv``);
+the script fails if P(2017) x k x MI x AR(2017) differs from the paper's DC by
+more than 0.1 % for any of the 17 final products.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
@@ -34,9 +38,16 @@ RAW = HERE / "raw"
 OUT = HERE.parent
 REFERENCE = OUT.parent / "reference" / "yao2021.csv"
 NONMAGNET = OUT / "build_upstream" / "nonmagnet.csv"
+TRADE = HERE / "trade_by_product.csv"
 
 FIRST, LAST, FORECAST_LAST = 2000, 2017, 2050
 YEARS = np.arange(FIRST, LAST + 1)
+HIST_FIRST = 1978  # first year of the unit-flow tables (dataset.toml [years] history_first)
+HYEARS = np.arange(HIST_FIRST, LAST + 1)
+NDFEB_YEAR = 1984  # NdFeB magnets introduced (SPEC §2.2): AR = 0 before
+WT_START = 1985  # wind: linear ramp from 0 in this year (assumption)
+MRI_START = 1985  # MRI: 0 before (assumption)
+CP_START = 1993  # CD/VCD/DVD players: 0 before (assumption)
 
 PAPER = (
     "Yao, Geng, Sarkis, Xiao & Gao (2021) Dynamic neodymium stocks and flows analysis in China, "
@@ -46,8 +57,6 @@ NBS = (
     "NBS National Data, annual output of major industrial products (hgnd, table A0E0H), "
     "as scraped in GitHub zhuang1234/National-Data commit 4b467dda7a0fbef29f937a60f08db0e6420da6a6"
 )
-# tolerance on |f - 1| under which a scaled statistic keeps the flag `statistic`
-STATISTIC_TOLERANCE = 0.05
 
 # ---------------------------------------------------------------------------
 # products (SPEC §1)
@@ -126,7 +135,7 @@ def log_interp(points: dict[int, float], years: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
-# production shapes (units/yr, MW/yr for WT) from the raw sources
+# production in units (units/yr, MW/yr for WT), 1978-2017, never scaled
 # ---------------------------------------------------------------------------
 def nbs_wide() -> pd.DataFrame:
     w = pd.read_csv(RAW / "china_nbs_industrial_output_wide_2000_2022.csv").set_index("year")
@@ -143,17 +152,123 @@ def points(
     return {int(y): float(v) for y, v in zip(d[year_col], d[value_col], strict=True)}
 
 
-def shapes() -> dict[str, dict]:
-    """Per product: the statistic series used for the shape and how it was made.
+def pre2000(key: str) -> dict[int, float]:
+    """NBS output points before 2000 (CSY 2009 table 13-23: 1978/1980/1985; hgnd: 1998/1999), units."""
+    d = pd.read_csv(RAW / "china_nbs_output_pre2000_points.csv")
+    d = d[d["key"] == key]
+    return {int(y): float(v) * 1e4 for y, v in zip(d["year"], d["value"], strict=True)}
 
-    Each entry: ``shape`` (np.ndarray over YEARS or None), ``observed`` (bool array:
-    the shape value in that year is a statistic itself, not interpolated or
-    extrapolated), ``stat`` (the statistic in its own definition, for
-    production_statistic.csv: dict year -> value), ``source``, ``method``.
+
+CSY2009 = (
+    "NBS, China Statistical Yearbook 2009, table 13-23 'Output of Industrial Products by Region' "
+    "(national rows 1978, 1980, 1985), stats.gov.cn/sj/ndsj/2009/html/N1323e.htm"
+)
+
+
+class Series:
+    """A product's yearly values over HYEARS with a quality, source and method per year."""
+
+    def __init__(self, code: str):
+        self.code = code
+        n = len(HYEARS)
+        self.val = np.full(n, np.nan)
+        self.q = [""] * n
+        self.src = [""] * n
+        self.meth = [""] * n
+
+    def put(self, years, values, q, src, meth):
+        for y, v in zip(np.atleast_1d(years), np.atleast_1d(values), strict=True):
+            i = int(y) - HIST_FIRST
+            self.val[i] = float(v)
+            self.q[i], self.src[i], self.meth[i] = q, src, meth
+
+    def get(self, y: int) -> float:
+        return float(self.val[int(y) - HIST_FIRST])
+
+    def missing(self) -> np.ndarray:
+        return HYEARS[np.isnan(self.val)]
+
+    def fill_gaps(self, src: str, note: str = ""):
+        """Geometric interpolation between the neighbouring known years (inner gaps only)."""
+        known = HYEARS[~np.isnan(self.val)]
+        for y in self.missing():
+            lo, hi = known[known < y], known[known > y]
+            if len(lo) and len(hi):
+                y0, y1 = int(lo.max()), int(hi.min())
+                v = geometric_path(self.get(y0), self.get(y1), y0, y1, np.array([y]))[0]
+                self.put(
+                    y,
+                    v,
+                    "estimate",
+                    src,
+                    f"geometric interpolation between {y0} and {y1}{note}",
+                )
+
+    def back(self, first_known: int, rate: float, start: int, src: str, why: str):
+        """Constant-growth back-extrapolation before first_known at `rate`/yr down to `start`;
+        0 before `start` (the product's start, stated in `why`)."""
+        x0 = self.get(first_known)
+        for y in range(HIST_FIRST, first_known):
+            if y >= start:
+                self.put(
+                    y,
+                    x0 / (1 + rate) ** (first_known - y),
+                    "estimate",
+                    src,
+                    f"back-extrapolated from {first_known} at {rate:.1%}/yr; {why}",
+                )
+            else:
+                self.put(y, 0.0, "estimate", "estimate: assumption", f"0 before {start}: {why}")
+
+    def index(self, ref_year: int, proxy: Series, last: int, src: str, why: str):
+        """Years before `last` (inclusive) follow a proxy index: x(t) = x(ref) * proxy(t) / proxy(ref)."""
+        x0, p0 = self.get(ref_year), proxy.get(ref_year)
+        for y in range(HIST_FIRST, last + 1):
+            self.put(
+                y,
+                x0 * proxy.get(y) / p0,
+                "estimate",
+                src,
+                f"x({ref_year}) x {why}({y}) / {why}({ref_year}) (proxy index; no statistic found)",
+            )
+
+
+def geo_series(code: str, pts: dict[int, float], src_of) -> Series:
+    s = Series(code)
+    for y, v in sorted(pts.items()):
+        if HIST_FIRST <= y <= LAST:
+            s.put(y, v, "statistic", src_of(y), "")
+    return s
+
+
+def production_units(paper, mi, ar) -> tuple[dict[str, Series], list[dict], dict]:
+    """Production of the 17 final products in units, 1978-2017, and the statistic rows.
+
+    Returns the Series per product, the rows of production_statistic.csv and notes for the
+    electronics residual (LS, CP) which needs k and AR first.
     """
     w = nbs_wide().loc[FIRST:LAST]
     yrs = YEARS
-    out: dict[str, dict] = {}
+    S: dict[str, Series] = {}
+    stat: list[dict] = []
+
+    def add_stat(c, year, value, series, source, unit="unit yr-1"):
+        stat.append(
+            dict(
+                product=c,
+                year=int(year),
+                value=float(value),
+                unit=unit,
+                quality="statistic",
+                series=series,
+                source=source,
+            )
+        )
+
+    def nbs_src(y):
+        return CSY2009 if y < 1998 else NBS
+
+    # ---- appliances with NBS points 1978/1980/1985 and 1998-2017: AC, RE, WM
     nbs_cols = {
         "AC": "room air conditioners",
         "RE": "household refrigerators",
@@ -161,203 +276,627 @@ def shapes() -> dict[str, dict]:
         "VC": "household vacuum cleaners",
         "MP": "mobile communication handsets (mobile phones)",
     }
-    for code, col in nbs_cols.items():
-        s = w[col].to_numpy() * 1e4
-        out[code] = dict(
-            shape=s,
-            observed=np.ones(len(yrs), bool),
-            stat={int(y): float(v) for y, v in zip(yrs, s, strict=True)},
-            stat_name=f"NBS output: {col}",
-            source=NBS,
-            method=f"NBS output of {col} (10^4 units x 10^4) scaled by f to the paper's 2017 level",
+    for c in ("AC", "RE", "WM", "VC", "MP"):
+        col = nbs_cols[c]
+        pts = pre2000(c) | {int(y): float(v) * 1e4 for y, v in zip(yrs, w[col], strict=True)}
+        s = geo_series(c, pts, nbs_src)
+        s.fill_gaps(
+            NBS + "; " + CSY2009,
+            " (NBS points; no annual NBS figure for these years found)",
         )
+        S[c] = s
+        for y, v in sorted(pts.items()):
+            add_stat(c, y, v, f"NBS output: {col}", nbs_src(y))
+    # vacuum cleaners before 1998: washing-machine index (no statistic before 1998)
+    S["VC"].index(
+        1998,
+        S["WM"],
+        1997,
+        "estimate: proxy index of NBS washing-machine output",
+        "WM output",
+    )
+    # mobile phones before 1998: 1998-1999 growth, 0 before 1990
+    mp_rate = S["MP"].get(1999) / S["MP"].get(1998) - 1
+    S["MP"].back(
+        1998,
+        mp_rate,
+        1990,
+        "estimate: back-extrapolation of NBS output",
+        "assumption: no handset production in China before 1990 (no statistic before 1998 found)",
+    )
 
-    # --- electric vehicles: NEV production points (CAAM, CATARC, MIIT)
+    # ---- vehicles: NBS motor vehicles minus NEV
     nev = points(
         "china_point_values.csv",
-        ["NEV production (CAAM)", "NEV production (CATARC)", "NEV production (MIIT)"],
+        [
+            "NEV production (CAAM)",
+            "EV production (CAAM)",
+            "NEV production (CATARC)",
+            "NEV production (MIIT)",
+        ],
     )
     nev_pts = {y: v for y, v in nev.items() if y in (2011, 2012, 2014, 2015, 2016, 2017)}
-    nev_shape = log_interp(
-        nev_pts, yrs
-    )  # 2013 interpolated; 2000-2010 back-extrapolated at the 2011-12 rate
-    out["EV"] = dict(
-        shape=nev_shape,
-        observed=np.isin(yrs, list(nev_pts)),
-        stat=nev_pts,
-        stat_name="NEV production (CAAM 2011-2015, CATARC 2016, MIIT 2017)",
-        source="CAAM (via evwind.es 2012-01-26; marketresearchreports.biz; InsideEVs 2015-01, 2016-01-20), "
-        "CATARC (MarkLines Jan 2017), MIIT (People's Daily via dongguantoday.com 2018-03-13)",
-        method="NEV production points, log-linear interpolation (2013), back-extrapolated before 2011 "
-        "at the 2011-2012 growth rate; scaled by f to the paper's 2017 level",
+    # 2013 derived from CAAM's 2014 statement "3.5 times of such figure in last year"
+    nev_pts[2013] = nev_pts[2014] / 3.5
+    nev_src = (
+        "CAAM (via evwind.es 2012-01-26; marketresearchreports.biz; InsideEVs 2015-01, 2016-01-20), "
+        "CATARC (MarkLines Jan 2017), MIIT (People's Daily via dongguantoday.com 2018-03-13)"
+    )
+    ev = Series("EV")
+    for y, v in nev_pts.items():
+        ev.put(y, v, "statistic", nev_src, "")
+        add_stat(
+            "EV",
+            y,
+            v,
+            "NEV production (CAAM 2011-2015, 2013 derived from the 2014 x3.5 statement; CATARC 2016; MIIT 2017)",
+            nev_src,
+        )
+    ev.fill_gaps(nev_src)
+    ev.back(
+        2011,
+        nev_pts[2012] / nev_pts[2011] - 1,
+        FIRST,
+        "estimate: back-extrapolation of the NEV points",
+        "assumption: NEV series production counted from the first accounted year 2000 "
+        "(no NEV statistic before 2011 found; the back-extrapolated values are below 100 vehicles in 2000)",
+    )
+    S["EV"] = ev
+    mv = geo_series(
+        "CV",
+        pre2000("MV")
+        | {int(y): float(v) * 1e4 for y, v in zip(yrs, w["motor vehicles (all)"], strict=True)},
+        nbs_src,
+    )
+    mv.fill_gaps(NBS + "; " + CSY2009, " (NBS motor vehicles; no annual NBS figure found)")
+    cv = Series("CV")
+    for i, y in enumerate(HYEARS):
+        e = ev.get(y) if y >= 2011 else 0.0
+        q = mv.q[i]
+        if y >= 2011 and ev.q[i] != "statistic":
+            q = "estimate"
+        cv.put(
+            y,
+            mv.get(y) - e,
+            q,
+            mv.src[i] + ("; NEV: " + nev_src if y >= 2011 else ""),
+            (mv.meth[i] + "; " if mv.meth[i] else "")
+            + (
+                "NBS motor vehicles minus NEV production"
+                if y >= 2011
+                else "NBS motor vehicles (NEV taken as 0 before 2011)"
+            ),
+        )
+        if mv.q[i] == "statistic" and (y < 2011 or ev.q[i] == "statistic"):
+            add_stat(
+                "CV",
+                y,
+                mv.get(y) - e,
+                "NBS motor vehicles output minus NEV production (NEV taken as 0 before 2011)",
+                mv.src[i],
+            )
+    S["CV"] = cv
+
+    # ---- computers: NBS micro-computers minus notebooks; notebooks
+    micro = pre2000("MICRO") | {
+        int(y): float(v) * 1e4
+        for y, v in zip(yrs, w["micro-computers (all, incl. notebooks)"], strict=True)
+    }
+    nb = {
+        int(y): float(v) * 1e4
+        for y, v in zip(yrs, w["notebook (laptop) computers"], strict=True)
+        if not np.isnan(v)
+    }
+    share04 = (micro[2004] - nb[2004]) / micro[2004]
+    dc = Series("DC")
+    for y, m in sorted(micro.items()):
+        if y in nb:
+            dc.put(y, m - nb[y], "statistic", NBS, "NBS micro-computers minus notebook computers")
+            add_stat("DC", y, m - nb[y], "NBS micro-computers minus notebook computers", NBS)
+        else:
+            dc.put(
+                y,
+                m * share04,
+                "estimate",
+                NBS,
+                f"NBS micro-computers x the 2004 desktop share ({share04:.3f}); notebooks not reported before 2004",
+            )
+    S["DC"] = dc
+    lp = Series("LP")
+    for y, v in nb.items():
+        lp.put(y, v, "statistic", NBS, "")
+        add_stat("LP", y, v, "NBS output: notebook (laptop) computers", NBS)
+    lp_rate = (nb[2006] / nb[2004]) ** 0.5 - 1
+    lp.back(
+        2004,
+        lp_rate,
+        1990,
+        "estimate: back-extrapolation of NBS notebook output",
+        "assumption: no notebook production in China before 1990 (NBS reports notebooks from 2004)",
+    )
+    S["LP"] = lp
+
+    # ---- colour TV (proxy index for electronics before 1998/2000)
+    tv = geo_series(
+        "TV",
+        pre2000("TV")
+        | {int(y): float(v) * 1e4 for y, v in zip(yrs, w["colour TV sets"], strict=True)},
+        nbs_src,
+    )
+    tv.fill_gaps(NBS + "; " + CSY2009)
+    S["DC"].index(
+        1998, tv, 1997, "estimate: proxy index of NBS colour-TV output", "colour-TV output"
     )
 
-    # --- conventional vehicles: NBS motor vehicles minus NEV
-    mv = w["motor vehicles (all)"].to_numpy() * 1e4
-    cv_stat = mv - np.where(yrs >= 2011, nev_shape, 0.0)
-    out["CV"] = dict(
-        shape=cv_stat,
-        observed=np.isin(yrs, [y for y in yrs if y < 2011 or y in nev_pts]),
-        stat={int(y): float(v) for y, v in zip(yrs, cv_stat, strict=True)},
-        stat_name="NBS motor vehicles output minus NEV production (NEV taken as 0 before 2011)",
-        source=NBS + "; NEV points as for EV",
-        method="NBS motor vehicles (10^4 vehicles x 10^4) minus NEV production from 2011; "
-        "scaled by f to the paper's 2017 level",
-    )
-
-    # --- desktops: micro-computers minus notebooks (notebooks from 2004)
-    micro = w["micro-computers (all, incl. notebooks)"].to_numpy() * 1e4
-    nb = w["notebook (laptop) computers"].to_numpy() * 1e4
-    nb_obs = ~np.isnan(nb)
-    desk = micro - nb
-    share04 = desk[yrs == 2004][0] / micro[yrs == 2004][0]
-    desk = np.where(nb_obs, desk, micro * share04)
-    out["DC"] = dict(
-        shape=desk,
-        observed=nb_obs,
-        stat={int(y): float(v) for y, v in zip(yrs[nb_obs], desk[nb_obs], strict=True)},
-        stat_name="NBS micro-computers minus notebook computers",
-        source=NBS,
-        method="NBS micro-computers minus notebooks (2004-2017); 2000-2003 micro-computers x the 2004 "
-        f"desktop share ({share04:.3f}); scaled by f to the paper's 2017 level",
-    )
-    nb_pts = {int(y): float(v) for y, v in zip(yrs[nb_obs], nb[nb_obs], strict=True)}
-    lp = log_interp({y: nb_pts[y] for y in (2004, 2005, 2006)}, yrs)
-    lp = np.where(nb_obs, nb, lp)
-    out["LP"] = dict(
-        shape=lp,
-        observed=nb_obs,
-        stat=nb_pts,
-        stat_name="NBS output: notebook (laptop) computers",
-        source=NBS,
-        method="NBS notebook computers (2004-2017); 2000-2003 back-extrapolated at the 2004-2006 "
-        "growth rate; scaled by f to the paper's 2017 level",
-    )
-
-    # --- e-bikes: output/sales points, log-linear interpolation
+    # ---- e-bikes
     eb = points("china_ebike_points.csv", ["e-bike annual sales", "e-bike output"])
-    eb_pts = {y: eb[y] for y in (1998, 2005, 2008, 2009, 2018)}
-    out["EB"] = dict(
-        shape=log_interp(eb_pts, yrs),
-        observed=np.isin(yrs, [2005, 2008, 2009]),
-        stat={y: v for y, v in eb_pts.items() if FIRST <= y <= LAST},
-        stat_name="e-bike sales (1998, 2005) and output (2008 derived, 2009, 2018) points",
-        source="Weinert, Ma & Cherry (2007) Transportation 34:301-318 (sales 1998, 2005); "
-        "Bicycle Retailer 2010-05-26 (output 2009, 2008 derived); China Bicycle Association via "
-        "bikenews.online (output 2018)",
-        method="log-linear interpolation between the points 1998, 2005, 2008, 2009, 2018; "
-        "scaled by f to the paper's 2017 level",
+    eb |= points("china_ebike_output_2010_2011.csv", "e-bike output (e-bikes and e-scooters)")
+    eb_pts = {y: eb[y] for y in (1998, 2005, 2008, 2009, 2010, 2011, 2018)}
+    eb_src = (
+        "Weinert, Ma & Cherry (2007) Transportation 34:301-318 (sales 1998, 2005); Bicycle Retailer "
+        "2010-05-26 (output 2009, 2008 derived); Bike Europe 2013-01 (output 2011, 2010 derived); China "
+        "Bicycle Association via bikenews.online (output 2018)"
     )
+    path = log_interp(eb_pts, HYEARS)
+    s = Series("EB")
+    for y, v in zip(HYEARS, path, strict=True):
+        if y in eb_pts and y <= LAST:
+            s.put(y, eb_pts[y], "statistic", eb_src, "")
+            add_stat(
+                "EB",
+                y,
+                eb_pts[y],
+                "e-bike sales (1998, 2005) and output (2008 d, 2009, 2010 d, 2011)",
+                eb_src,
+            )
+        elif y > 1998:
+            s.put(
+                y,
+                v,
+                "estimate",
+                eb_src,
+                "geometric interpolation between the e-bike points (2011-2018 for 2012-2017)",
+            )
+    s.back(
+        1998,
+        (eb_pts[2005] / eb_pts[1998]) ** (1 / 7) - 1,
+        1995,
+        "estimate: back-extrapolation of the e-bike points",
+        "assumption: e-bike series production from the mid-1990s (first sourced figure: 40,000 sold in 1998)",
+    )
+    S["EB"] = s
 
-    # --- wind: IRENA net additions (grid-connected) converted to installed basis
+    # ---- wind: IRENA net additions (grid-connected) x CWEA/IRENA, GWEC 2016, CWEA 2017
     wd = pd.read_csv(RAW / "china_wind_capacity_irena_owid.csv").set_index("year")
-    add = wd["net_addition_GW_derived"].reindex(yrs).to_numpy() * 1e3  # MW
+    add = wd["net_addition_GW_derived"].reindex(yrs).to_numpy() * 1e3
     cum_irena_2017 = wd.loc[2017, "cumulative_capacity_GW"] * 1e3
     cwea_cum_2017 = 188390.0  # CWEA accumulated installed capacity end-2017, MW (raw point note)
-    k = cwea_cum_2017 / cum_irena_2017
-    wt = add * k
+    kw = cwea_cum_2017 / cum_irena_2017
     gwec = points("china_point_values.csv", "wind: newly installed capacity (GWEC)")
     cwea = points("china_point_values.csv", "wind: newly installed capacity (CWEA)")
-    wt[yrs == 2016] = gwec[2016]
-    wt[yrs == 2017] = cwea[2017]
-    wt[yrs == 2000] = wt[yrs == 2001]
-    out["WT"] = dict(
-        shape=wt,
-        observed=np.isin(yrs, [2016, 2017]),
-        stat={2016: gwec[2016], 2017: cwea[2017]}
-        | {int(y): float(a) for y, a in zip(yrs, add, strict=True) if not np.isnan(a) and y < 2016},
-        stat_name="newly installed capacity: CWEA 2017, GWEC 2016; IRENA net grid-connected "
-        "additions 2001-2015 (MW)",
-        source="CWEA (IEA Wind TCP member page); GWEC Annual Market Report 2016 (quoted); IRENA "
-        "Renewable Capacity Statistics 2024 via Our World in Data",
-        method=f"IRENA net additions (grid-connected) x {k:.4f} (CWEA installed / IRENA "
-        "cumulative capacity, end-2017) for 2001-2015; GWEC 2016; CWEA 2017; 2000 held at 2001",
+    wsrc = (
+        "CWEA (IEA Wind TCP member page); GWEC Annual Market Report 2016 (quoted); IRENA Renewable "
+        "Capacity Statistics 2024 via Our World in Data"
     )
+    s = Series("WT")
+    for y, a in zip(yrs, add, strict=True):
+        if y == 2016:
+            s.put(y, gwec[2016], "statistic", wsrc, "GWEC newly installed capacity")
+        elif y == 2017:
+            s.put(y, cwea[2017], "statistic", wsrc, "CWEA newly installed (hoisted) capacity")
+        elif not np.isnan(a):
+            s.put(
+                y,
+                a * kw,
+                "estimate",
+                wsrc,
+                f"IRENA net additions (grid-connected) x {kw:.4f} (CWEA installed / IRENA cumulative, end-2017)",
+            )
+    s.put(FIRST, s.get(FIRST + 1), "estimate", wsrc, "2000 held at 2001 (no 1999 IRENA value)")
+    for y, a in zip(yrs, add, strict=True):
+        if not np.isnan(a) and y < 2016:
+            add_stat("WT", y, a, "IRENA net grid-connected additions (MW)", wsrc, "MW yr-1")
+    add_stat("WT", 2016, gwec[2016], "GWEC newly installed capacity (MW)", wsrc, "MW yr-1")
+    add_stat("WT", 2017, cwea[2017], "CWEA newly installed capacity (MW)", wsrc, "MW yr-1")
+    x2000 = s.get(FIRST)
+    for y in range(HIST_FIRST, FIRST):
+        v = x2000 * max(0, y - WT_START) / (FIRST - WT_START)
+        s.put(
+            y,
+            v,
+            "estimate",
+            "estimate: assumption",
+            f"linear ramp from 0 in {WT_START} to the 2000 value (assumption: no grid-connected wind "
+            f"farms before {WT_START + 1}); the ramp adds "
+            f"{x2000 * (FIRST - WT_START - 1) / 2:.0f} MW over {WT_START + 1}-1999 against IRENA's "
+            f"{wd.loc[2000, 'cumulative_capacity_GW'] * 1e3:.0f} MW x {kw:.3f} cumulative at end-2000",
+        )
+    S["WT"] = s
 
-    # --- elevators: CEA series incl. exports 2000-2016, 2017 by NBS growth
+    # ---- elevators: CEA 1980-2016, 2017 by NBS growth, 1978-1979 back-extrapolated
     el = points("china_elevator_output_cea.csv", "elevator output (incl. exports)")
     dec = pd.read_csv(RAW / "china_nbs_output_dec_cumulative_2010_2022.csv")
     nbs_el = dec[dec["product"] == "elevators, escalators and lifts"].set_index("year")["value"]
-    el2017 = el[2016] * nbs_el[2017] / nbs_el[2016]
-    el_shape = np.array([el.get(int(y), el2017) for y in yrs])
-    out["EL"] = dict(
-        shape=el_shape,
-        observed=yrs <= 2016,
-        stat={int(y): el[int(y)] for y in yrs if int(y) in el} | {2017: nbs_el[2017] * 1e4},
-        stat_name="elevator output incl. exports (China Elevator Association series) 2000-2016; "
-        "NBS elevators, escalators and lifts 2017 (above-size enterprises)",
-        source="l-a-m-b.com.cn news page '2016年全國電梯產量77.6萬臺' (series usually attributed to the "
-        "China Elevator Association); NBS monthly output, December cumulative",
-        method="CEA output series 2000-2016; 2017 = 2016 x NBS growth 2016-2017 "
-        f"({nbs_el[2017] / nbs_el[2016]:.4f}); scaled by f to the paper's 2017 level",
+    el_src = (
+        "l-a-m-b.com.cn news page '2016年全國電梯產量77.6萬臺' (series usually attributed to the China "
+        "Elevator Association); NBS monthly output, December cumulative"
     )
+    s = Series("EL")
+    for y, v in el.items():
+        if HIST_FIRST <= y <= 2016:
+            s.put(y, v, "statistic", el_src, "elevator output incl. exports (association series)")
+            add_stat(
+                "EL",
+                y,
+                v,
+                "elevator output incl. exports (China Elevator Association series)",
+                el_src,
+            )
+    g = nbs_el[2017] / nbs_el[2016]
+    s.put(2017, el[2016] * g, "estimate", el_src, f"2016 x NBS growth 2016-2017 ({g:.4f})")
+    add_stat(
+        "EL",
+        2017,
+        nbs_el[2017] * 1e4,
+        "NBS elevators, escalators and lifts (above-size enterprises)",
+        el_src,
+    )
+    s.back(
+        1980,
+        el[1981] / el[1980] - 1,
+        HIST_FIRST,
+        "estimate: back-extrapolation",
+        "no figure before 1980 found",
+    )
+    S["EL"] = s
 
-    # --- industrial robots: NBS 2015-2017, 2014 derived; earlier at the stated 2015 growth
+    # ---- industrial robots: NBS output 2014 (d)-2017; before 2014 the IFR installation index
     rb = points("china_other_product_points.csv", "industrial robot output (NBS)")
     nbs_rb = dec[dec["product"] == "industrial robots"].set_index("year")["value"]
     rb_pts = {2014: rb[2014], 2015: rb[2015], 2016: float(nbs_rb[2016]), 2017: float(nbs_rb[2017])}
-    ir = log_interp(rb_pts, yrs)
-    ir[yrs < 2014] = rb_pts[2014] / 1.217 ** (2014 - yrs[yrs < 2014])
-    out["IR"] = dict(
-        shape=ir,
-        observed=np.isin(yrs, [2015, 2016, 2017]),
-        stat=rb_pts,
-        stat_name="NBS industrial robot output (2014 derived from the stated +21.7 % in 2015)",
-        source="NBS via 中国市场调查网 2016-05-21 (2015); NBS monthly output, December cumulative (2016-2017)",
-        method="NBS output 2014-2017; before 2014 back-extrapolated at the 21.7 %/yr growth NBS "
-        "states for 2015; scaled by f to the paper's 2017 level",
+    rb_src = "NBS via 中国市场调查网 2016-05-21 (2015; 2014 from the stated +21.7 %); NBS monthly output, December cumulative (2016-2017)"
+    inst = points("china_robot_installations_ifr.csv", "industrial robot installations (IFR)")
+    ifr_src = (
+        "IFR via Our World in Data (2011-2017, GitHub sjaubert/Cours-IA commit 0f03f9a); IFR via "
+        "NextBigFuture 2008 (2006, 2007); IFR via People's Daily (2010)"
     )
+    s = Series("IR")
+    for y, v in rb_pts.items():
+        s.put(
+            y,
+            v,
+            "statistic",
+            rb_src,
+            "" if y >= 2015 else "derived: 2015 / 1.217 (NBS states +21.7 % in 2015)",
+        )
+        add_stat(
+            "IR",
+            y,
+            v,
+            "NBS industrial robot output (2014 derived from the stated +21.7 % in 2015)",
+            rb_src,
+        )
+    ipath = log_interp({y: v for y, v in inst.items() if y <= 2014}, HYEARS)
+    for y in range(2006, 2014):
+        s.put(
+            y,
+            rb_pts[2014] * ipath[y - HIST_FIRST] / inst[2014],
+            "estimate",
+            ifr_src,
+            "NBS output 2014 x IFR installations in China (t) / (2014): installations index "
+            + ("(geometric interpolation 2008-2009)" if y in (2008, 2009) else "(IFR figure)"),
+        )
+    for y, v in sorted(inst.items()):
+        if y <= 2013:
+            add_stat(
+                "IR",
+                y,
+                v,
+                "IFR industrial robot installations in China (units; incl. imported robots)",
+                ifr_src,
+            )
+    s.back(
+        2006,
+        0.29,
+        HIST_FIRST,
+        "estimate: back-extrapolation",
+        "at the +29 % the IFR states for 2006 over 2005 (values below 15 units before 1985)",
+    )
+    S["IR"] = s
+    return S, stat, dict(share04=share04, tv=tv, kw=kw)
 
-    # --- microwave ovens: one point (2003, JEMA) and the paper's 2017 level
+
+def reconstructed(paper, mi, ar, S, stat, g_total, total_2000) -> None:
+    """MO and MRI (no series), 2000-2017: today's reconstruction, P(2017) from the paper."""
+    # microwave ovens: JEMA 2003 point and the paper's 2017 level
     mo = points(
         "china_other_product_points.csv",
         "microwave oven production (China plants, sold in 62 economies)",
     )
-    out["MO"] = dict(
-        shape=None,
-        anchor=(2003, mo[2003]),
-        observed=np.zeros(len(yrs), bool),
-        stat={2003: mo[2003]},
-        stat_name="microwave ovens made in China plants (JEMA survey, 2003)",
-        source="Appliance Magazine 2005-04-07 (JEMA survey)",
-        method="constant growth path through the JEMA 2003 point and the paper's 2017 level, "
-        "extrapolated to 2000-2002",
+    p17 = p2017_paper(paper, mi, ar, "MO")
+    path = geometric_path(mo[2003], p17, 2003, LAST, YEARS)
+    s = Series("MO")
+    for y, v in zip(YEARS, path, strict=True):
+        s.put(
+            y,
+            v,
+            "literature" if y == LAST else "estimate",
+            "Appliance Magazine 2005-04-07 (JEMA survey, 2003); " + PAPER,
+            "P(2017) = the paper's DC / (MI x AR) (no statistic; k = 1 by construction)"
+            if y == LAST
+            else "constant growth through the JEMA 2003 point (36.6 m made in China plants) and the "
+            "paper's 2017 level",
+        )
+    s.index(
+        FIRST,
+        S["WM"],
+        FIRST - 1,
+        "estimate: proxy index of NBS washing-machine output",
+        "WM output",
     )
+    S["MO"] = s
+    stat.append(
+        dict(
+            product="MO",
+            year=2003,
+            value=mo[2003],
+            unit="unit yr-1",
+            quality="statistic",
+            series="microwave ovens made in China plants (JEMA survey, 2003)",
+            source="Appliance Magazine 2005-04-07 (JEMA survey)",
+        )
+    )
+    # MRI: constant growth of the paper's total demand
+    p17 = p2017_paper(paper, mi, ar, "MRI")
+    s = Series("MRI")
+    for y in HYEARS:
+        if y >= MRI_START:
+            v = p17 / (1 + g_total) ** ((LAST - y) * 18 / 17)
+            s.put(
+                int(y),
+                v,
+                "literature" if y == LAST else "estimate",
+                PAPER,
+                "P(2017) = the paper's DC / (MI x AR) (no statistic; k = 1 by construction)"
+                if y == LAST
+                else f"constant-growth path through the paper's 2017 level at the growth of the paper's total "
+                f"demand ({total_2000:.0f} t in 2000 -> 15872 t in 2017 over 18 periods, {g_total:.4f}/yr); no "
+                f"MRI series found; continued back to {MRI_START}",
+            )
+        else:
+            s.put(
+                int(y),
+                0.0,
+                "estimate",
+                "estimate: assumption",
+                f"0 before {MRI_START} (assumption: no MRI scanners made in China before {MRI_START})",
+            )
+    S["MRI"] = s
 
-    # --- loudspeakers: proxy NBS combination audio systems
-    ca = (
+
+def p2017_paper(paper, mi, ar, c) -> float:
+    v, u = mi[c]
+    return dc2017(paper, c) / (v * TO_T[u] * ar[c])
+
+
+ELECTRONICS = ["DC", "LP", "MP", "LS", "CP"]
+NO_SERIES = ["LS", "CP"]
+
+
+def electronics_residual(paper, mi, ar, S, k, arp, total_2000, extra, stat) -> None:
+    """Loudspeakers and CD/DVD players (no production series), 2000-2017, in units.
+
+    Today's method, unchanged in t Nd: the paper states electronics (DC LP MP LS CP) at 50 % of
+    total demand in 2000, a peak of 5,421 t in 2012 and 4,000 t in 2017. The group path is
+    log-linear through 0.5 x total(2000), 5,421 t (2012) and the sum of the five 2017 figures;
+    LS + CP is that path minus the DC (= P x k x MI x AR) of DC, LP and MP (statistics); the
+    residual is split between LS and CP in proportion to their proxy paths (NBS combination audio;
+    DVD points), each scaled to its 2017 level. P(2017) of LS and CP is the paper's
+    DC / (MI x AR) (k = 1 by construction).
+    """
+    w = nbs_wide().loc[FIRST:LAST]
+    t_mi = {c: mi[c][0] * TO_T[mi[c][1]] for c in ELECTRONICS}
+    idx = YEARS - HIST_FIRST
+    dcn = {c: S[c].val[idx] * k[c] * t_mi[c] * arp[c][idx] for c in ("DC", "LP", "MP")}
+    audio = (
         w[
             "combination audio systems (组合音响; proxy for loudspeaker-bearing audio products)"
         ].to_numpy()
         * 1e4
     )
-    out["LS"] = dict(
-        shape=ca,
-        observed=np.zeros(len(yrs), bool),
-        stat={},
-        proxy={int(y): float(v) for y, v in zip(yrs, ca, strict=True)},
-        stat_name="proxy: NBS output of combination audio systems",
-        source=NBS + " (proxy series)",
-        method="proxy: shape of NBS combination audio systems output (no loudspeaker series "
-        "exists); scaled by f to the paper's 2017 level",
-    )
-
-    # --- CD/DVD players: DVD production (2003 derived) and export points, paper 2017
+    p17 = {c: p2017_paper(paper, mi, ar, c) for c in NO_SERIES}
+    ls_proxy = audio * p17["LS"] / audio[-1]
     cp = points("china_other_product_points.csv", ["DVD player production", "DVD player exports"])
     cp_pts = {2003: cp[2003], 2005: cp[2005], 2006: cp[2006]}
-    out["CP"] = dict(
-        shape=None,
-        anchors=cp_pts,
-        observed=np.zeros(len(yrs), bool),
-        stat=cp_pts,
-        stat_name="DVD players: production 2003 (70 % of ~100 m, derived), exports 2005 (derived) "
-        "and 2006 (exports are a lower bound of production)",
-        source="Home Media Magazine 2006-12-07 (DVD Forum; 2003); DVD & Beyond, CCID Consulting "
-        "May 2007 (exports 2005-2006)",
-        method="log-linear interpolation between the DVD points 2003, 2005, 2006 and the paper's "
-        "2017 level; 2000-2002 back-extrapolated at the 2003-2005 growth rate",
+    cp_proxy = log_interp(cp_pts | {LAST: p17["CP"]}, YEARS)
+    proxy_dc = {"LS": ls_proxy * t_mi["LS"] * ar["LS"], "CP": cp_proxy * t_mi["CP"] * ar["CP"]}
+    e2017 = sum(dc2017(paper, c) for c in ELECTRONICS)
+    anchors = {
+        FIRST: 0.5 * total_2000,
+        2012: paper_value(paper, "consumption", "electronics_peak", "2012"),
+        LAST: e2017,
+    }
+    group = log_interp(anchors, YEARS)
+    residual = group - dcn["DC"] - dcn["LP"] - dcn["MP"]
+    if (residual <= 0).any():
+        raise SystemExit("electronics residual for LS + CP is not positive")
+    proxy_sum = proxy_dc["LS"] + proxy_dc["CP"]
+    method = (
+        "electronics (DC LP MP LS CP) follow the paper's group figures: 50 % of total demand in 2000 "
+        f"(total {total_2000:.0f} t = the paper's 2000 in-use stock 555 t + 305 t exports), {anchors[2012]:.0f} t "
+        f"in 2012, {e2017:.0f} t in 2017, log-linear between; LS + CP = group - DC of DC, LP, MP (statistics), "
+        "split by the proxy paths ({proxy}); units = t / (MI x AR)"
     )
+    proxies = {
+        "LS": "NBS combination audio output scaled to the paper's 2017 LS level",
+        "CP": "DVD points 2003, 2005, 2006 and the paper's 2017 CP level, log-linear",
+    }
+    srcs = {
+        "LS": PAPER + "; proxy " + NBS,
+        "CP": PAPER
+        + "; proxy Home Media Magazine 2006-12-07 (DVD Forum), DVD & Beyond / CCID Consulting May 2007",
+    }
+    for c in NO_SERIES:
+        s = Series(c)
+        dc_c = residual * proxy_dc[c] / proxy_sum
+        for i, y in enumerate(YEARS):
+            if y == LAST:
+                s.put(
+                    y,
+                    p17[c],
+                    "literature",
+                    PAPER,
+                    "P(2017) = the paper's DC / (MI x AR) (no statistic; k = 1 by construction)",
+                )
+            else:
+                s.put(
+                    y,
+                    dc_c[i] / (t_mi[c] * arp[c][y - HIST_FIRST]),
+                    "estimate",
+                    srcs[c],
+                    method.format(proxy=proxies[c]),
+                )
+        S[c] = s
+    # before 2000: LS on the colour-TV index; CP back-extrapolated, 0 before 1993
+    S["LS"].index(
+        FIRST,
+        extra["tv"],
+        FIRST - 1,
+        "estimate: proxy index of NBS colour-TV output",
+        "colour-TV output",
+    )
+    r = S["CP"].get(2001) / S["CP"].get(2000) - 1
+    S["CP"].back(
+        FIRST,
+        max(r, 0.0),
+        CP_START,
+        "estimate: back-extrapolation",
+        f"at the 2000-2001 growth of the reconstruction; assumption: disc players (VCD) made in China from {CP_START}",
+    )
+    for y, v in zip(YEARS, audio, strict=True):
+        stat.append(
+            dict(
+                product="LS",
+                year=int(y),
+                value=float(v),
+                unit="unit yr-1",
+                quality="statistic",
+                series="proxy: NBS output of combination audio systems (not a loudspeaker count)",
+                source=NBS + " (proxy series)",
+            )
+        )
+    for y, v in cp_pts.items():
+        stat.append(
+            dict(
+                product="CP",
+                year=y,
+                value=v,
+                unit="unit yr-1",
+                quality="statistic",
+                series="DVD players: production 2003 (70 % of ~100 m, derived), exports 2005 (derived) and 2006",
+                source="Home Media Magazine 2006-12-07 (DVD Forum; 2003); DVD & Beyond, CCID Consulting May 2007",
+            )
+        )
+
+
+# ---------------------------------------------------------------------------
+# adoption and intensity calibration
+# ---------------------------------------------------------------------------
+def calibration(paper, mi, ar, S) -> dict[str, tuple[float, str]]:
+    """k_j = DC_paper(2017) / (P(2017) x MI x AR(2017)) and its method text."""
+    out = {}
+    for c in MAGNET_CODES:
+        v, u = mi[c]
+        p = S[c].get(LAST)
+        want = dc2017(paper, c)
+        kk = want / (p * v * TO_T[u] * ar[c])
+        unit = "MW" if c == "WT" else "units"
+        meth = (
+            f"k = {want:g} t / ({p:,.0f} {unit} x {v:g} {u.replace(' unit-1', '/unit').replace(' MW-1', '/MW')} x "
+            f"{ar[c]:g}) = {kk:.4f}" + (" (swapped EL/IR pairing, SPEC §1)" if c in SWAP else "")
+        )
+        if S[c].q[LAST - HIST_FIRST] == "literature":
+            meth += "; P(2017) is itself the paper's level (no statistic), so k = 1 by construction"
+        if not 0.5 <= kk <= 2:
+            meth += "; OUTSIDE [0.5, 2]: " + K_REASON.get(c, "reason unknown")
+        elif c in K_REASON:
+            meth += "; " + K_REASON[c]
+        out[c] = (kk, meth)
     return out
+
+
+K_REASON = {
+    "DC": "the statistic is NBS micro-computers minus notebooks (134 m in 2017), which includes tablets, "
+    "servers and other devices and whose desktop/laptop split is ours; the paper's desktops are 13.2 m",
+    "CV": "NBS motor vehicles minus NEVs (28.2 m) against the paper's 17.7 m implied vehicles; the paper may "
+    "count passenger cars or domestic sales only",
+    "EV": "NEV production (MIIT, 0.79 m) against the paper's 1.19 m implied; the paper may include hybrids or "
+    "low-speed electric vehicles",
+    "AC": "NBS room-AC output (179 m) against the paper's 119 m implied, close to output less exports "
+    "(CHEAA: 58 m of 150 m exported in 2018)",
+    "LP": "NBS notebooks (172 m) against the paper's 241 m implied; the desktop/laptop split differs",
+    "VC": "NBS covers enterprises above designated size and undercounts vacuum cleaners",
+    "EB": "P(2017) is interpolated between the 2011 and 2018 e-bike output points (no 2017 statistic)",
+    "EL": "P(2017) = association series 2016 x NBS growth 2016-2017 (no 2017 association figure)",
+}
+
+
+def adoption(paper, mi, ar, S, k) -> tuple[dict[str, np.ndarray], dict[str, list]]:
+    """AR per product over HYEARS and per-year (quality, source, method)."""
+    arp, meta = {}, {}
+    # AC, RE, CV: DC(2000) from the paper's growth rates (SPEC §2), AR(2000) = DC(2000) / (P k MI)
+    ratio = {}
+    for c in ("AC", "RE", "CV"):
+        g = hist_rate(paper, c)
+        v, u = mi[c]
+        dc2000 = dc2017(paper, c) / (1 + g) ** 18
+        ratio[c] = (dc2000 / (S[c].get(FIRST) * k[c] * v * TO_T[u]), dc2000, g)
+    appliance_ratio = np.mean([ratio[c][0] / ar[c] for c in ("AC", "RE")])
+    for c in MAGNET_CODES:
+        if c in ratio:
+            ar2000, dc2000, g = ratio[c]
+            meth = (
+                f"AR(2000) = DC(2000) / (P(2000) x k x MI) with DC(2000) = DC(2017) / (1 + {g:.4f})^18 (the "
+                f"paper's growth rate of {c} Nd use over 18 periods) = {dc2000:.1f} t; geometric path to the "
+                "2017 value (the paper's data; no technology series found)"
+            )
+            src = PAPER + f" (Table 1 for 2017; section 3.1 growth rate {g * 100:.2f} %/yr)"
+        elif c in APPLIANCES_LIKE_AC_RE:
+            ar2000 = ar[c] * appliance_ratio
+            meth = (
+                f"AR(2000) = AR(2017) x {appliance_ratio:.4f}, the mean AR(2000)/AR(2017) implied for air "
+                "conditioners and refrigerators (diffusion of NdFeB inverter motors in home appliances); "
+                "geometric path to the 2017 value"
+            )
+            src = PAPER + " (Table 1 for 2017; AC and RE growth rates of section 3.1)"
+        else:
+            ar2000 = ar[c]
+            meth = "held at the 2017 value of Table 1 (no earlier figure found)"
+            src = PAPER + " (Table 1, 2017)"
+        path = np.zeros(len(HYEARS))
+        q, so, me = [], [], []
+        for i, y in enumerate(HYEARS):
+            if y < NDFEB_YEAR:
+                x, qq, s_, m_ = (
+                    0.0,
+                    "estimate",
+                    "SPEC §2.2",
+                    f"0 before {NDFEB_YEAR}: NdFeB magnets were introduced in {NDFEB_YEAR}",
+                )
+            elif y < FIRST:
+                x = ar2000 * (y - NDFEB_YEAR) / (FIRST - NDFEB_YEAR)
+                qq, s_ = "estimate", src
+                m_ = f"linear from 0 in {NDFEB_YEAR} (NdFeB introduced) to AR(2000) = {ar2000:.4f} (assumption; no diffusion data before 2000)"
+            elif y == LAST:
+                x, qq, s_, m_ = ar[c], "literature", PAPER + " (Table 1)", ""
+            else:
+                x = geometric_path(ar2000, ar[c], FIRST, LAST, np.array([y]))[0]
+                qq, s_, m_ = "estimate", src, meth
+            path[i] = x
+            q.append(qq), so.append(s_), me.append(m_)
+        arp[c] = path
+        meta[c] = (q, so, me)
+    return arp, meta
 
 
 # ---------------------------------------------------------------------------
@@ -435,155 +974,6 @@ def hist_rate(paper, c) -> float | None:
     return float(rows["value"].iloc[0]) / 100 if len(rows) else None
 
 
-def build_production(paper, mi, ar, sh):
-    """Production of the 17 final products and the calibration table."""
-    rows, calib, stat_rows = [], [], []
-    # growth of the paper's total demand 2000-2017 over 18 periods (SPEC §2): DC_total(2000)
-    # is the paper's in-use stock in 2000 (555 t) plus its final-product exports (305 t)
-    total_2017 = paper_value(paper, "consumption", "total", "2017")
-    total_2000 = 555.0 + paper_value(paper, "trade", "final_exports", "2000")
-    g_total = (total_2017 / total_2000) ** (1 / 18) - 1
-    for c in MAGNET_CODES:
-        v, u = mi[c]
-        p2017 = dc2017(paper, c) / (v * TO_T[u] * ar[c])
-        s = sh.get(c)
-        count_unit = "MW yr-1" if c == "WT" else "unit yr-1"
-        if c == "MRI":
-            path = p2017 / (1 + g_total) ** ((LAST - YEARS) * 18 / 17)
-            f, observed = float("nan"), np.zeros(len(YEARS), bool)
-            src = "estimate: constant growth of the paper's total demand"
-            meth = (
-                f"constant-growth path through the paper's 2017 level at the growth of the paper's total "
-                f"demand ({total_2000:.0f} t in 2000 -> {total_2017:.0f} t in 2017 over 18 periods, "
-                f"{g_total:.4f}/yr, SPEC §2 convention); no MRI series found"
-            )
-            stat_name = ""
-        elif c == "MO":
-            y0, x0 = s["anchor"]
-            path = geometric_path(x0, p2017, y0, LAST, YEARS)
-            f, observed = float("nan"), s["observed"]
-            src, meth, stat_name = s["source"], s["method"], s["stat_name"]
-        elif c == "CP":
-            path = log_interp(s["anchors"] | {LAST: p2017}, YEARS)
-            f, observed = float("nan"), s["observed"]
-            src, meth, stat_name = s["source"], s["method"], s["stat_name"]
-        else:
-            f = p2017 / s["shape"][-1]
-            path = s["shape"] * f
-            observed = s["observed"]
-            src, meth, stat_name = s["source"], s["method"], s["stat_name"]
-        # quality: 2017 is the paper's level; a scaled statistic keeps `statistic` only when
-        # statistic and paper agree within STATISTIC_TOLERANCE
-        keep_stat = (not math.isnan(f)) and abs(f - 1) <= STATISTIC_TOLERANCE and c != "LS"
-        for y, x, obs in zip(YEARS, path, observed, strict=True):
-            if y == LAST:
-                q, so, me = (
-                    "literature",
-                    PAPER + " (section 3.1, DC 2017 / (MI x AR))",
-                    (
-                        f"P(2017) = DC(2017) / (MI x AR) with the paper's DC {dc2017(paper, c):g} t"
-                        + (" (swapped EL/IR pairing, SPEC §1)" if c in SWAP else "")
-                    ),
-                )
-            else:
-                q = "statistic" if (obs and keep_stat) else "estimate"
-                so, me = src, meth + (f" (f = {f:.4f})" if not math.isnan(f) else "")
-            rows.append(
-                dict(
-                    product=c,
-                    year=int(y),
-                    value=float(x),
-                    unit=count_unit,
-                    quality=q,
-                    source=so,
-                    method=me,
-                )
-            )
-        stat_vals = s["stat"] if s else {}
-        stat_2017 = stat_vals.get(LAST)
-        calib.append(
-            dict(
-                product=c,
-                statistic=stat_name or "none",
-                paper_P2017=p2017,
-                statistic_2017=stat_2017,
-                f=f,
-                diff_pct=(p2017 / stat_2017 - 1) * 100 if stat_2017 else float("nan"),
-            )
-        )
-        for y, x in (stat_vals or {}).items():
-            stat_rows.append(
-                dict(
-                    product=c,
-                    year=int(y),
-                    value=float(x),
-                    unit=count_unit,
-                    quality="statistic",
-                    series=stat_name,
-                    source=s["source"],
-                )
-            )
-        if s and s.get("proxy"):
-            for y, x in s["proxy"].items():
-                stat_rows.append(
-                    dict(
-                        product=c,
-                        year=int(y),
-                        value=float(x),
-                        unit="unit yr-1",
-                        quality="statistic",
-                        series=stat_name,
-                        source=s["source"],
-                    )
-                )
-    prod = pd.DataFrame(rows)
-    prod = electronics_residual(paper, mi, ar, prod, total_2000)
-    return prod, pd.DataFrame(calib), pd.DataFrame(stat_rows), g_total
-
-
-ELECTRONICS = ["DC", "LP", "MP", "LS", "CP"]
-NO_SERIES = ["LS", "CP"]
-
-
-def electronics_residual(paper, mi, ar, prod: pd.DataFrame, total_2000: float) -> pd.DataFrame:
-    """Loudspeakers and CD/DVD players (no production series) from the paper's electronics figures.
-
-    The paper states electronics (DC LP MP LS CP) at 50 % of total demand in 2000, a peak of
-    5,421 t in 2012 and 4,000 t in 2017. The group path is log-linear through 0.5 x total(2000),
-    5,421 t (2012) and the sum of the five 2017 figures; LS + CP is that path minus the DC of
-    DC, LP and MP (statistics); the residual is split between LS and CP in proportion to their
-    proxy paths (NBS combination audio; DVD points), each scaled to its 2017 level.
-    """
-    t_mi = {c: mi[c][0] * TO_T[mi[c][1]] for c in ELECTRONICS}
-    p = prod.set_index(["product", "year"])["value"]
-    dc = {c: p.loc[c].reindex(YEARS).to_numpy() * t_mi[c] * ar[c] for c in ELECTRONICS}
-    e2017 = sum(dc2017(paper, c) for c in ELECTRONICS)
-    share_2000 = 0.5
-    anchors = {
-        FIRST: share_2000 * total_2000,
-        2012: paper_value(paper, "consumption", "electronics_peak", "2012"),
-        LAST: e2017,
-    }
-    group = log_interp(anchors, YEARS)
-    residual = group - dc["DC"] - dc["LP"] - dc["MP"]
-    if (residual <= 0).any():
-        raise SystemExit("electronics residual for LS + CP is not positive")
-    proxy_sum = dc["LS"] + dc["CP"]
-    for c in NO_SERIES:
-        dc_c = residual * dc[c] / proxy_sum
-        dc_c[-1] = dc2017(paper, c)
-        mask = (prod["product"] == c) & (prod["year"] < LAST)
-        prod.loc[mask, "value"] = dc_c[:-1] / (t_mi[c] * ar[c])
-        prod.loc[mask, "quality"] = "estimate"
-        prod.loc[mask, "method"] = prod.loc[mask, "method"] + (
-            f"; then rescaled with the other product without a series (LS, CP) so that electronics "
-            f"(DC LP MP LS CP) follow the paper's group figures: {share_2000:.0%} of total demand in 2000 "
-            f"(total {total_2000:.0f} t = the paper's 2000 in-use stock 555 t + 305 t exports), "
-            f"{anchors[2012]:.0f} t in 2012, {e2017:.0f} t in 2017, log-linear between; DC LP MP from statistics"
-        )
-    return prod
-
-
 def placeholder_nonmagnet(paper) -> pd.DataFrame:
     """Non-magnet end uses when the upstream table is not there yet (placeholders)."""
     rows = []
@@ -651,133 +1041,6 @@ def nonmagnet(paper) -> tuple[pd.DataFrame, str]:
         d = d[d["year"].between(FIRST, LAST)]
         return d[["product", "year", "value", "unit", "quality", "source", "method"]], "upstream"
     return placeholder_nonmagnet(paper), "placeholder"
-
-
-def adoption_paths(paper, mi, ar, production) -> pd.DataFrame:
-    """Adoption rate by year: 2017 from Table 1; earlier years held, except where the paper
-    states a historical growth rate of DC (AC, RE, CV), which with the production shape
-    implies AR(2000); AR is then geometric between 2000 and 2017."""
-    rows = []
-    prod = production.set_index(["product", "year"])["value"]
-    ratio = {}
-    for c in ("AC", "RE", "CV"):
-        g = hist_rate(paper, c)
-        v, u = mi[c]
-        dc2000 = dc2017(paper, c) / (1 + g) ** 18
-        ratio[c] = (dc2000 / (prod[(c, FIRST)] * v * TO_T[u]), dc2000, g)
-    appliance_ratio = np.mean([ratio[c][0] / ar[c] for c in ("AC", "RE")])
-    for c in MAGNET_CODES:
-        if c in ratio:
-            ar2000, dc2000, g = ratio[c]
-            path = geometric_path(ar2000, ar[c], FIRST, LAST, YEARS)
-            meth = (
-                f"AR(2000) = DC(2000) / (P(2000) x MI) with DC(2000) = DC(2017) / (1 + {g:.4f})^18 "
-                f"(the paper's growth rate of {c} Nd use over 18 periods) = {dc2000:.1f} t; geometric "
-                f"path to the 2017 value"
-            )
-            src = PAPER + f" (Table 1 for 2017; section 3.1 growth rate {g * 100:.2f} %/yr)"
-        elif c in APPLIANCES_LIKE_AC_RE:
-            path = geometric_path(ar[c] * appliance_ratio, ar[c], FIRST, LAST, YEARS)
-            meth = (
-                f"AR(2000) = AR(2017) x {appliance_ratio:.4f}, the mean AR(2000)/AR(2017) implied for air "
-                "conditioners and refrigerators (diffusion of NdFeB inverter motors in home appliances); "
-                "geometric path to the 2017 value"
-            )
-            src = PAPER + " (Table 1 for 2017; AC and RE growth rates of section 3.1)"
-        else:
-            path = np.full(len(YEARS), ar[c])
-            meth, src = (
-                "held at the 2017 value of Table 1 (no earlier figure found)",
-                PAPER + " (Table 1, 2017)",
-            )
-        for y, x in zip(YEARS, path, strict=True):
-            q = "literature" if y == LAST else "estimate"
-            rows.append(
-                dict(
-                    product=c,
-                    year=int(y),
-                    value=float(x),
-                    unit="1",
-                    quality=q,
-                    source=PAPER + " (Table 1)" if y == LAST else src,
-                    method="" if y == LAST else meth,
-                )
-            )
-    for c in NONMAG_CODES:
-        for y in YEARS:
-            rows.append(
-                dict(
-                    product=c,
-                    year=int(y),
-                    value=1.0,
-                    unit="1",
-                    quality="statistic",
-                    source="definition",
-                    method="definition: non-magnet production is counted in t Nd",
-                )
-            )
-    return pd.DataFrame(rows)
-
-
-def domestic_consumption(production, nd, adoption) -> pd.Series:
-    p = production.set_index(["product", "year"])["value"]
-    a = adoption.set_index(["product", "year"])["value"]
-    to_t = {r["product"]: r["value"] * (TO_T.get(r["unit"], 1.0)) for _, r in nd.iterrows()}
-    mi = pd.Series([to_t[k[0]] for k in p.index], index=p.index)
-    return p * mi * a.reindex(p.index)
-
-
-def build_final_trade(paper, dc: pd.Series) -> pd.DataFrame:
-    e2000 = paper_value(paper, "trade", "final_exports", "2000")
-    e2017 = paper_value(paper, "trade", "final_exports", "2017")
-    total = geometric_path(e2000, e2017, FIRST, LAST, YEARS)
-    dcm = dc.loc[MAGNET_CODES].unstack("year")
-    share = dcm / dcm.sum(axis=0)
-    rows = []
-    for c in PRODUCTS:
-        for i, y in enumerate(YEARS):
-            if c in MAGNET_CODES:
-                ex = float(total[i] * share.loc[c, y])
-                meth = (
-                    f"the paper's final-product exports ({e2000:g} t in 2000, {e2017:g} t in 2017, geometric "
-                    f"between) x the product's share of DC among the 17 final products "
-                    f"({share.loc[c, y]:.4f})"
-                )
-                src = "estimate: allocation of " + PAPER + " section 3.1 totals"
-            else:
-                ex, meth, src = (
-                    0.0,
-                    (
-                        "non-magnet end uses are traded as intermediates "
-                        "(intermediate_trade.csv); no final-product trade"
-                    ),
-                    "estimate: assumption",
-                )
-            rows.append(
-                dict(
-                    product=c,
-                    flow="export",
-                    year=int(y),
-                    value=ex,
-                    unit="t yr-1",
-                    quality="estimate",
-                    source=src,
-                    method=meth,
-                )
-            )
-            rows.append(
-                dict(
-                    product=c,
-                    flow="import",
-                    year=int(y),
-                    value=0.0,
-                    unit="t yr-1",
-                    quality="estimate",
-                    source="estimate: assumption",
-                    method="no public series of final-product imports; 0",
-                )
-            )
-    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------
@@ -1029,123 +1292,345 @@ def build_drivers() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-OWNERSHIP_ITEMS = {
-    "AC": "air conditioners",
-    "RE": "refrigerators",
-    "WM": "washing machines",
-    "MO": "microwave ovens",
-    "MP": "mobile phones",
-}
+# ---------------------------------------------------------------------------
+# final trade (units) from build/trade_by_product.csv (written by the trade builder)
+# ---------------------------------------------------------------------------
+TRADE_UNIT_FACTOR = {"unit yr-1": 1.0, "10^4 unit yr-1": 1e4, "MW yr-1": 1.0, "t yr-1": 1.0}
 
 
-def build_ownership() -> pd.DataFrame:
-    o = pd.read_csv(RAW / "china_household_ownership_per100.csv")
-    o = o[o["scope"] == "national"]
+def build_final_trade(trade_file: Path, production: pd.DataFrame) -> pd.DataFrame:
+    """Convert the trade builder's table to units: kind 'units' is copied (unit converted to the
+    product's count unit), kind 'share_of_production' becomes E = share x P."""
+    if not trade_file.exists():
+        raise SystemExit(
+            f"missing {trade_file}: final_trade.csv is converted from the trade builder's "
+            "build/trade_by_product.csv (columns product, flow, year, kind, value, unit, quality, source, "
+            "method). Run the trade builder first (or pass --without-trade to leave final_trade.csv as it is)."
+        )
+    t = pd.read_csv(trade_file)
+    need = ["product", "flow", "year", "kind", "value", "unit", "quality", "source", "method"]
+    miss = [c for c in need if c not in t.columns]
+    if miss:
+        raise SystemExit(f"{trade_file}: missing columns {miss}")
+    t["method"] = t["method"].fillna("")
+    p = production.set_index(["product", "year"])
     rows = []
-    for c, item in OWNERSHIP_ITEMS.items():
-        for _, r in o[o["item"] == item].sort_values("year").iterrows():
-            rows.append(
-                dict(
-                    product=c,
-                    year=int(r["year"]),
-                    value=float(r["value"]) / 100,
-                    unit="unit household-1",
-                    quality="statistic",
-                    source="NBS integrated household survey, national average units per 100 households at "
-                    "year end (NBS National Data, as scraped in GitHub zhuang1234/National-Data)",
-                    method="units per 100 households / 100",
-                )
+    for _, r in t.iterrows():
+        c, y = r["product"], int(r["year"])
+        if y < HIST_FIRST or y > LAST:
+            continue
+        if (c, y) not in p.index:
+            raise SystemExit(f"{trade_file}: product/year {c}/{y} not in production")
+        pu = p.loc[(c, y), "unit"]
+        if r["kind"] == "units":
+            if r["unit"] not in TRADE_UNIT_FACTOR:
+                raise SystemExit(f"{trade_file}: unit {r['unit']!r} of {c}/{y} not understood")
+            val = float(r["value"]) * TRADE_UNIT_FACTOR[r["unit"]]
+            meth = r["method"]
+        elif r["kind"] == "share_of_production":
+            share = float(r["value"])
+            val = share * float(p.loc[(c, y), "value"])
+            meth = (
+                r["method"] + "; " if r["method"] else ""
+            ) + f"E = share {share:.4f} x P ({float(p.loc[(c, y), 'value']):.6g})"
+        else:
+            raise SystemExit(
+                f"{trade_file}: kind {r['kind']!r} of {c}/{y} not 'units' or 'share_of_production'"
             )
-    ato = pd.read_csv(RAW / "china_vehicle_registrations_ato.csv")
-    ato = ato[(ato["indicator"] == "Total Vehicle Registration") & (ato["year"] >= 2005)]
-    pop = pd.read_csv(RAW / "china_population_unwpp2024_owid.csv").set_index("year")[
-        "population_persons"
-    ]
-    for _, r in ato.sort_values("year").iterrows():
         rows.append(
             dict(
-                product="CV",
-                year=int(r["year"]),
-                value=float(r["vehicles"]) / float(pop.loc[r["year"]]),
-                unit="unit person-1",
-                quality="statistic",
-                source="Asian Transport Outlook National Database (NBS China Statistical Yearbook) total "
-                "vehicle registrations / UN WPP 2024 population",
-                method="registrations / population; 2000 left out (series break before 2005); includes NEVs",
+                product=c,
+                flow=r["flow"],
+                year=y,
+                value=val,
+                unit=pu,
+                quality=r["quality"],
+                source=r["source"],
+                method=meth,
             )
         )
-    return pd.DataFrame(rows)
+    # non-magnet end uses: no final-product trade (traded as intermediates) unless the file says so
+    have = {(r["product"], r["flow"], r["year"]) for r in rows}
+    for c in NONMAG_CODES:
+        for fl in ("export", "import"):
+            for y in HYEARS:
+                if (c, fl, int(y)) not in have:
+                    rows.append(
+                        dict(
+                            product=c,
+                            flow=fl,
+                            year=int(y),
+                            value=0.0,
+                            unit="t yr-1",
+                            quality="estimate",
+                            source="estimate: assumption",
+                            method="non-magnet end uses are traded as intermediates (intermediate_trade.csv); "
+                            "no final-product trade",
+                        )
+                    )
+    out = pd.DataFrame(rows)
+    # completeness and Q = P - E + I >= 0
+    full = pd.MultiIndex.from_product(
+        [PRODUCTS, ["export", "import"], HYEARS], names=["product", "flow", "year"]
+    )
+    got = out.set_index(["product", "flow", "year"])
+    if got.index.duplicated().any():
+        raise SystemExit(f"{trade_file}: duplicate product/flow/year rows")
+    missing = full.difference(got.index)
+    if len(missing):
+        raise SystemExit(
+            f"{trade_file}: {len(missing)} product/flow/year rows missing, e.g. {list(missing[:5])}"
+        )
+    e = got.xs("export", level="flow")["value"]
+    i = got.xs("import", level="flow")["value"]
+    q = p["value"] - e.reindex(p.index) + i.reindex(p.index)
+    bad = q[q < -1e-9]
+    if len(bad):
+        raise SystemExit(
+            f"sales into use Q = P - E + I < 0 in {len(bad)} product-years, e.g. {bad.head().to_dict()}"
+        )
+    return out.sort_values(["product", "flow", "year"]).reset_index(drop=True)
+
+
+def merge_households(drivers: pd.DataFrame) -> pd.DataFrame:
+    hh = HERE / "households.csv"
+    if not hh.exists():
+        print(
+            f"note: {hh.relative_to(OUT.parent.parent)} not found; drivers.csv written without households"
+        )
+        return drivers
+    h = pd.read_csv(hh)
+    if list(h.columns) != list(drivers.columns):
+        raise SystemExit(
+            f"{hh}: columns {list(h.columns)} differ from drivers.csv {list(drivers.columns)}"
+        )
+    h = h[h["driver"] == "households"]
+    return pd.concat([drivers[drivers["driver"] != "households"], h], ignore_index=True)
 
 
 # ---------------------------------------------------------------------------
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--trade",
+        type=Path,
+        default=TRADE,
+        help="trade by product (default build/trade_by_product.csv)",
+    )
+    ap.add_argument(
+        "--out", type=Path, default=OUT, help="output folder (default: next to dataset.toml)"
+    )
+    ap.add_argument(
+        "--without-trade",
+        action="store_true",
+        help="do not write final_trade.csv (leave it as it is) when the trade table is not there yet",
+    )
+    args = ap.parse_args(argv)
+    if not args.without_trade and not args.trade.exists():
+        build_final_trade(args.trade, pd.DataFrame())  # fails with the message
+
     paper = read_paper()
     mi, ar = content_and_adoption(paper)
-    sh = shapes()
-    prod_mag, calib, prod_stat, g_total = build_production(paper, mi, ar, sh)
-    nm, nm_origin = nonmagnet(paper)
-    production = pd.concat([prod_mag, nm], ignore_index=True)
-    nd = build_nd_content(mi)
-    adoption = adoption_paths(paper, mi, ar, production)
-    dc = domestic_consumption(production, nd, adoption)
+    total_2017 = paper_value(paper, "consumption", "total", "2017")
+    total_2000 = 555.0 + paper_value(paper, "trade", "final_exports", "2000")
+    g_total = (total_2017 / total_2000) ** (1 / 18) - 1
 
-    # check: 2017 DC per product equals the paper within 0.1 %
+    S, stat, extra = production_units(paper, mi, ar)
+    reconstructed(paper, mi, ar, S, stat, g_total, total_2000)
+    k_partial = {}
+    for c in S:
+        if c in MAGNET_CODES:
+            v, u = mi[c]
+            k_partial[c] = dc2017(paper, c) / (S[c].get(LAST) * v * TO_T[u] * ar[c])
+    arp, armeta = adoption(paper, mi, ar, S, k_partial)
+    electronics_residual(paper, mi, ar, S, k_partial, arp, total_2000, extra, stat)
+    calib = calibration(paper, mi, ar, S)
+    k = {c: kk for c, (kk, _) in calib.items()}
+
+    # ---- tables
+    prod_rows = []
+    for c in MAGNET_CODES:
+        s = S[c]
+        unit = "MW yr-1" if c == "WT" else "unit yr-1"
+        for i, y in enumerate(HYEARS):
+            prod_rows.append(
+                dict(
+                    product=c,
+                    year=int(y),
+                    value=float(s.val[i]),
+                    unit=unit,
+                    quality=s.q[i],
+                    source=s.src[i],
+                    method=s.meth[i],
+                )
+            )
+    nm, nm_origin = nonmagnet(paper)
+    for c in NONMAG_CODES:
+        for y in range(HIST_FIRST, FIRST):
+            prod_rows.append(
+                dict(
+                    product=c,
+                    year=y,
+                    value=0.0,
+                    unit="t yr-1",
+                    quality="estimate",
+                    source="estimate: assumption",
+                    method="no history before 2000: non-magnet end uses enter in t Nd from the first accounted year",
+                )
+            )
+    production = pd.concat([pd.DataFrame(prod_rows), nm], ignore_index=True)
+    production = production.sort_values(
+        ["product", "year"],
+        key=lambda s: s.map({p: i for i, p in enumerate(PRODUCTS)}) if s.name == "product" else s,
+    ).reset_index(drop=True)
+    prod_stat = pd.DataFrame(stat).sort_values(["product", "year"]).reset_index(drop=True)
+
+    ad_rows = []
+    for c in MAGNET_CODES:
+        q, so, me = armeta[c]
+        for i, y in enumerate(HYEARS):
+            ad_rows.append(
+                dict(
+                    product=c,
+                    year=int(y),
+                    value=float(arp[c][i]),
+                    unit="1",
+                    quality=q[i],
+                    source=so[i],
+                    method=me[i],
+                )
+            )
+    for c in NONMAG_CODES:
+        for y in HYEARS:
+            ad_rows.append(
+                dict(
+                    product=c,
+                    year=int(y),
+                    value=1.0,
+                    unit="1",
+                    quality="statistic",
+                    source="definition",
+                    method="definition: non-magnet production is counted in t Nd",
+                )
+            )
+    adoption_df = pd.DataFrame(ad_rows)
+
+    kc_rows = [
+        dict(
+            product=c,
+            value=calib[c][0],
+            unit="1",
+            quality="literature",
+            source=PAPER + " (section 3.1 DC 2017, Table 1 MI and AR) and production.csv P(2017)",
+            method=calib[c][1],
+        )
+        for c in MAGNET_CODES
+    ] + [
+        dict(
+            product=c,
+            value=1.0,
+            unit="1",
+            quality="statistic",
+            source="definition",
+            method="definition",
+        )
+        for c in NONMAG_CODES
+    ]
+    kcal = pd.DataFrame(kc_rows)
+
+    # ---- check: P(2017) x k x MI x AR(2017) = the paper's DC within 0.1 %
     bad = []
     for c in MAGNET_CODES:
-        got, want = dc[(c, LAST)], dc2017(paper, c)
+        v, u = mi[c]
+        got = S[c].get(LAST) * k[c] * v * TO_T[u] * arp[c][-1]
+        want = dc2017(paper, c)
         if abs(got / want - 1) > 1e-3:
             bad.append(f"{c}: {got:.2f} t vs paper {want:g} t")
     if bad:
         raise SystemExit("DC 2017 differs from the paper: " + "; ".join(bad))
-    tot = dc.loc[[c for c in PRODUCTS if c not in ("catalyst", "alloy")]].groupby("year").sum()
-
-    trade = build_final_trade(paper, dc)
-    # per-person ownership is the loader's canonical unit; per-household series go to a
-    # separate table (a household size would be a stated factor, not a unit conversion)
-    own = build_ownership()
+    # electronics group check in t (LS, CP from the residual)
+    dc_t = {c: S[c].val * k[c] * mi[c][0] * TO_T[mi[c][1]] * arp[c] for c in MAGNET_CODES}
+    nd = build_nd_content(mi)
     tables = {
         "products.csv": build_products(),
         "production.csv": production,
         "production_statistic.csv": prod_stat,
         "nd_content.csv": nd,
-        "adoption_rate.csv": adoption,
-        "final_trade.csv": trade,
+        "adoption_rate.csv": adoption_df,
+        "intensity_calibration.csv": kcal,
         "lifetimes.csv": build_lifetimes(),
-        "drivers.csv": build_drivers(),
-        "ownership.csv": own[own["unit"] == "unit person-1"],
-        "ownership_household.csv": own[own["unit"] == "unit household-1"],
+        "drivers.csv": merge_households(build_drivers()),
     }
+    if not args.without_trade:
+        tables["final_trade.csv"] = build_final_trade(args.trade, production)
+    else:
+        print("WARNING: --without-trade: final_trade.csv not written (left as it is)")
+    check_tables(tables)
+    args.out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
-        df.to_csv(OUT / name, index=False, float_format="%.10g", lineterminator="\n")
+        df.to_csv(args.out / name, index=False, float_format="%.10g", lineterminator="\n")
 
     pd.set_option("display.width", 200)
     print(f"non-magnet end uses: {nm_origin}")
-    print("calibration (P in units/yr, MW/yr for WT):")
-    print(calib.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    print(f"growth of the paper's total demand used for MRI: {g_total:.4f}/yr")
-    groups = {
-        "electronics": ["DC", "LP", "MP", "LS", "CP"],
-        "home appliances": ["AC", "RE", "WM", "MO", "VC"],
-    }
-    for gname, codes in groups.items():
-        s = dc.loc[codes].groupby("year").sum()
-        print(
-            f"{gname}: 2000 {s[FIRST]:.0f} t ({s[FIRST] / tot[FIRST]:.0%} of total), 2012 {s[2012]:.0f} t, "
-            f"peak {s.idxmax()} {s.max():.0f} t, 2017 {s[LAST]:.0f} t ({s[LAST] / tot[LAST]:.0%})"
-        )
+    print("intensity calibration k = DC_paper(2017) / (P(2017) x MI x AR(2017)):")
+    for c in MAGNET_CODES:
+        flag = "" if 0.5 <= k[c] <= 2 else "  <-- outside [0.5, 2]"
+        print(f"  {c:4s} P(2017) {S[c].get(LAST):14,.0f}  k {k[c]:8.4f}{flag}")
+    ps = prod_stat[prod_stat["year"].between(FIRST, LAST)].groupby("product")["year"].nunique()
+    n10 = int((ps >= 10).sum())
+    print(f"products with >= 10 statistic years 2000-2017 in production_statistic.csv: {n10} of 17")
+    print("  " + ", ".join(f"{c} {int(ps.get(c, 0))}" for c in MAGNET_CODES))
+    e = sum(dc_t[c] for c in ELECTRONICS)
     print(
-        f"total demand (paper definition): 2000 {tot[FIRST]:.0f} t, 2017 {tot[LAST]:.0f} t "
-        f"(x{tot[LAST] / tot[FIRST]:.1f})"
+        f"electronics (t): 2000 {e[FIRST - HIST_FIRST]:.0f}, 2012 {e[2012 - HIST_FIRST]:.0f}, 2017 {e[-1]:.0f}"
     )
-    cv = dc.loc["CV"] / tot
-    print(f"CV share of total: {cv.min():.0%}-{cv.max():.0%}")
+    tot = sum(dc_t[c] for c in MAGNET_CODES)
+    print(
+        f"17 final products (t): 1990 {tot[1990 - HIST_FIRST]:.0f}, 2000 {tot[FIRST - HIST_FIRST]:.0f}, 2017 {tot[-1]:.0f}"
+    )
     print("quality flags:")
     for name, df in tables.items():
         if "quality" in df:
             print(
                 f"  {name}: "
-                + ", ".join(f"{k} {v}" for k, v in df["quality"].value_counts().items())
+                + ", ".join(f"{kq} {vq}" for kq, vq in df["quality"].value_counts().items())
             )
+
+
+def check_tables(tables: dict[str, pd.DataFrame]) -> None:
+    """Every product x year 1978-2017 once, no NaN, P >= 0, AR in [0, 1], units as agreed."""
+    errs = []
+    full = pd.MultiIndex.from_product([PRODUCTS, HYEARS], names=["product", "year"])
+    for name in ("production.csv", "adoption_rate.csv"):
+        d = tables[name]
+        ix = d.set_index(["product", "year"]).index
+        if ix.duplicated().any():
+            errs.append(f"{name}: duplicate product/year")
+        if len(full.difference(ix)):
+            errs.append(f"{name}: missing {list(full.difference(ix))[:5]}")
+        if d["value"].isna().any() or d[["quality", "source", "unit"]].isna().any().any():
+            errs.append(f"{name}: NaN")
+        if (d["value"] < 0).any():
+            errs.append(f"{name}: negative values")
+    a = tables["adoption_rate.csv"]
+    if (a["value"] > 1).any():
+        errs.append("adoption_rate.csv: AR > 1")
+    p = tables["production.csv"]
+    units = {
+        c: ("MW yr-1" if c == "WT" else "t yr-1" if c in NONMAG_CODES else "unit yr-1")
+        for c in PRODUCTS
+    }
+    if (p["unit"] != p["product"].map(units)).any():
+        errs.append("production.csv: unexpected unit")
+    k = tables["intensity_calibration.csv"]
+    if (
+        sorted(k["product"]) != sorted(PRODUCTS)
+        or k["value"].isna().any()
+        or (k["value"] <= 0).any()
+    ):
+        errs.append("intensity_calibration.csv: incomplete or non-positive")
+    if errs:
+        raise SystemExit("table check failed: " + "; ".join(errs))
 
 
 if __name__ == "__main__":
