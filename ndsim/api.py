@@ -33,7 +33,7 @@ def prepare(
     """
     from ndsim.errors import UsageError
     from ndsim.io.readers import load_dataset
-    from ndsim.scenario import check_against, load_scenario
+    from ndsim.scenario import apply_lifetimes, check_against, load_scenario
 
     sc = load_scenario(scenario)
     if data is not None:
@@ -44,7 +44,7 @@ def prepare(
         folder = sc.data_path()
     inputs = load_dataset(folder)
     check_against(sc, inputs)
-    return inputs, sc
+    return apply_lifetimes(sc, inputs), sc
 
 
 def run(scenario: str | Path | None = None, *, data: str | Path | None = None) -> xr.Dataset:

@@ -37,7 +37,9 @@ class BalanceWarning(UserWarning):
 
 
 def residuals(
-    flow: xr.DataArray, stock: xr.DataArray | None = None, initial_stock: float = 0.0
+    flow: xr.DataArray,
+    stock: xr.DataArray | None = None,
+    initial_stock: float | xr.DataArray = 0.0,
 ) -> xr.Dataset:
     """Mass-balance residual and tolerance of each process in each year.
 
@@ -47,8 +49,11 @@ def residuals(
         (..., origin, destination, year) [t yr-1]; NaN where a process is not modelled.
     stock : xr.DataArray, optional
         In-use stock (..., product, year) [t]; its change is the use process's stock change.
-    initial_stock : float
-        Total stock before the first year [t] (0: the paper's empty start).
+    initial_stock : float or xr.DataArray
+        Total stock at the end of the year before the first year [t] (0: the
+        paper's empty start); a DataArray may carry the leading dims of
+        ``flow`` (e.g. ``draw``), for a stock with cohorts from before the
+        first year (SPEC §2.2).
 
     Returns
     -------
@@ -85,7 +90,13 @@ def residuals(
     index = np.array([nodes.index(p) for p in procs], dtype=np.int64)
     res = np.empty((n_lead, len(procs), n_years))
     tol = np.empty_like(res)
-    _residuals_kernel(fv, index, use_pos, tv, float(initial_stock), res, tol)
+    if isinstance(initial_stock, xr.DataArray):
+        init = initial_stock.broadcast_like(f.isel({cv.ORIGIN: 0, cv.DESTINATION: 0, cv.YEAR: 0}))
+        init = np.ascontiguousarray(init.transpose(*lead).values, dtype=np.float64)
+        init = init.reshape(n_lead)
+    else:
+        init = np.full(n_lead, float(initial_stock))
+    _residuals_kernel(fv, index, use_pos, tv, init, res, tol)
     dims = (*lead, cv.PROCESS, cv.YEAR)
     coords = {d: f[d] for d in lead if d in f.coords}
     coords.update({cv.PROCESS: procs, cv.YEAR: years})
@@ -107,7 +118,7 @@ def _residuals_kernel(flow, procs, use_pos, total, initial, residual, tolerance)
     process; use_pos: position of ``use`` in procs (-1: no stock); total (n,
     year) the stock over products [t]; outputs (n, process, year). Sums run
     over the nodes in order, NaN propagating (not modelled); the scale skips
-    NaN. The stock before the first year (or after a NaN year) is ``initial``.
+    NaN. The stock before the first year (or after a NaN year) is ``initial[k]``.
     """
     n, n_nodes, _, n_years = flow.shape
     for k in range(n):
@@ -130,7 +141,7 @@ def _residuals_kernel(flow, procs, use_pos, total, initial, residual, tolerance)
                 change = 0.0
                 if i == use_pos:
                     now = total[k, t]
-                    before = initial
+                    before = initial[k]
                     if t > 0 and not math.isnan(total[k, t - 1]):
                         before = total[k, t - 1]
                     change = now - before
@@ -154,7 +165,7 @@ def check_balance(
     flow: xr.DataArray,
     stock: xr.DataArray | None = None,
     *,
-    initial_stock: float = 0.0,
+    initial_stock: float | xr.DataArray = 0.0,
     on_violation: str = "error",
 ) -> xr.DataArray:
     """Check every process in every year (and draw); return ``balance_residual``.

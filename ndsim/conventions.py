@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 # --- dimensions ---------------------------------------------------------
 YEAR = "year"
@@ -54,6 +54,9 @@ DEFAULT_TIMING = "end"
 
 FLOW_UNITS = "t yr-1"
 STOCK_UNITS = "t"
+#: units of counted products (the product's ``count_unit``: units, or MW for wind turbines)
+COUNT_FLOW_UNITS = "count yr-1"
+COUNT_UNITS = "count"
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,78 @@ _VARIABLES = [
     ),
     Variable(
         "stock", (PRODUCT, YEAR), STOCK_UNITS, "in-use stock", "in-use stock at the end of the year"
+    ),
+    Variable(
+        "units_production",
+        (PRODUCT, YEAR),
+        COUNT_FLOW_UNITS,
+        "production in units",
+        "P (SPEC §2.1): products made in the country, in the product's count_unit per year "
+        "(units; MW of capacity for wind turbines); accounted years only; NaN for end uses "
+        "counted in t of the element",
+    ),
+    Variable(
+        "units_exports",
+        (PRODUCT, YEAR),
+        COUNT_FLOW_UNITS,
+        "exports in units",
+        "E_p (SPEC §2.1), in the product's count_unit per year; accounted years only",
+    ),
+    Variable(
+        "units_imports",
+        (PRODUCT, YEAR),
+        COUNT_FLOW_UNITS,
+        "imports in units",
+        "I_p (SPEC §2.1), in the product's count_unit per year; accounted years only",
+    ),
+    Variable(
+        "units_sales",
+        (PRODUCT, YEAR),
+        COUNT_FLOW_UNITS,
+        "sales into use in units",
+        "Q = P - E_p + I_p (SPEC §2.1), in the product's count_unit per year; accounted years only",
+    ),
+    Variable(
+        "units_retired",
+        (PRODUCT, YEAR),
+        COUNT_FLOW_UNITS,
+        "units retired",
+        "R = sum over cohorts of Q(c) f(t - c) (SPEC §2.1), including cohorts sold before the "
+        "first accounted year when the history is used; accounted years only",
+    ),
+    Variable(
+        "units_in_use",
+        (PRODUCT, YEAR),
+        COUNT_UNITS,
+        "units in use",
+        "N = sum over cohorts of Q(c) G(t - c) (SPEC §2.1), the fleet at the end of the year; "
+        "accounted years only",
+    ),
+    Variable(
+        "nd_intensity",
+        (PRODUCT, YEAR),
+        "t count-1",
+        "Nd intensity of the cohort",
+        "m = k * MI * AR of the year's cohort (SPEC §2.1; k: intensity_calibration)",
+    ),
+    Variable(
+        "ownership_statistic",
+        (PRODUCT, YEAR),
+        "1",
+        "ownership statistic",
+        "units in use per household or per person (coordinate ownership_basis) from surveys, "
+        "registrations or installed-base statistics, divided by (1 - non-household share) "
+        "where one is sourced; where one statistic covers several products (coordinate "
+        "ownership_group) each member carries the group's value, to be compared with the "
+        "sum of the members' ownership_model; NaN where none",
+    ),
+    Variable(
+        "ownership_model",
+        (PRODUCT, YEAR),
+        "1",
+        "accounted ownership",
+        "units_in_use / H, H the households or the population (ownership_basis); NaN for "
+        "products without an ownership statistic",
     ),
     Variable(
         "mining",

@@ -252,6 +252,14 @@ def forecast_methods(inputs: xr.Dataset, scenario) -> dict[str, str]:
     return methods
 
 
+def unit_content(inputs: xr.Dataset) -> xr.DataArray:
+    """k * MI [t count-1]: the Nd per unit at full adoption, with the intensity calibration
+    (SPEC §2.1), so that stocks and flows divided by it and AR are in units."""
+    if "intensity_calibration" in inputs:
+        return inputs["intensity_calibration"] * inputs["nd_content"]
+    return inputs["nd_content"]
+
+
 # --- paths ----------------------------------------------------------------------------
 def growth_path(start: xr.DataArray, rates: xr.DataArray) -> xr.DataArray:
     """Eq. 10: a compound growth path from a start value.
@@ -556,7 +564,7 @@ def fit_products(
     years = accounted_stock[_Y].values
     pop = inputs["population"].sel({_Y: years})
     ar = inputs["adoption_rate"].sel({_Y: years})
-    per_capita = accounted_stock / (inputs["nd_content"] * ar * pop)
+    per_capita = accounted_stock / (unit_content(inputs) * ar * pop)
     bias = gz.empty_start_bias(accounted_inflow, pdf)
     all_years = inputs[_Y].values
     g_all = inputs["gdp_per_capita"].values.astype(float)
@@ -751,17 +759,19 @@ def project(
         end = last
     years = np.arange(first, end + 1)
     future = years[years > last]
+    # drivers are needed from the first accounted year on (the history before it has none)
+    driver_years = years[years >= int(inputs.attrs.get("first_year", first))]
     missing = [
         name
         for name in ("population", "gdp_per_capita")
-        if name not in inputs or bool(inputs[name].reindex({_Y: years}).isnull().any())
+        if name not in inputs or bool(inputs[name].reindex({_Y: driver_years}).isnull().any())
     ]
     methods = forecast_methods(inputs, scenario)
     products = [str(p) for p in hist[_P].values]
     gomp = [p for p in products if methods[p] == "gompertz"]
     if gomp and missing and future.size:
         raise ValidationError(
-            f"{', '.join(missing)} missing in some of the years {first}-{end}",
+            f"{', '.join(missing)} missing in some of the years {driver_years[0]}-{end}",
             file="drivers.csv",
             field="value",
         )
@@ -772,7 +782,7 @@ def project(
     safe = dc_t.where(dc_t != 0)
     trade_factor = (inflow_hist.sel({_Y: last}, drop=True) / safe).fillna(1.0)  # 1 - e + i
     ar = adoption_path(inputs["adoption_rate"], scenario, years, last)
-    mi = inputs["nd_content"]
+    mi = unit_content(inputs)
 
     # --- DC and inflow of the flow-driven products over the forecast years
     pieces = []

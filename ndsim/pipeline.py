@@ -24,10 +24,10 @@ import xarray as xr
 from ndsim import balance
 from ndsim import conventions as cv
 from ndsim.errors import ValidationError
-from ndsim.processes import consumption, trade, upstream, use, waste
+from ndsim.processes import consumption, products, trade, upstream, use, waste
 from ndsim.scenario import Scenario
 
-__all__ = ["run", "accounted_years", "model_years"]
+__all__ = ["run", "accounted_years", "model_years", "history_start"]
 
 #: processes and trade that are accounted for the retrospective years only (SPEC §3)
 UPSTREAM = ("mining", "refining", "fabrication", "manufacturing")
@@ -58,7 +58,16 @@ FLOW_EDGES = (
     ("waste", "landfill"),
 )
 #: product coordinates copied from the inputs to the output
-PRODUCT_COORDS = ("name", "category", "group", "count_unit", "in_total_demand", "forecast_method")
+PRODUCT_COORDS = (
+    "name",
+    "category",
+    "group",
+    "count_unit",
+    "in_total_demand",
+    "forecast_method",
+    "ownership_basis",
+    "ownership_group",
+)
 
 
 def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> xr.Dataset:
@@ -94,17 +103,21 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
     forecasting = len(years) > last - first + 1
     acc = inputs.sel({cv.YEAR: slice(first, last)})
     opts = scenario.run
+    start = history_start(inputs, scenario)
+    his = inputs.sel({cv.YEAR: slice(start, last)})  # the unit-flow years (SPEC §2.2)
 
-    # 1. consumption: DC = P x MI x AR (eq. 1)
-    dc = consumption.domestic_consumption(
-        acc["production"], acc["nd_content"], acc["adoption_rate"]
+    # 1-2. final products in units, Nd per cohort (SPEC §2.1): DC = P m, F_in = Q m (eq. 1-4)
+    intensity = products.cohort_intensity(
+        his["nd_content"], his["adoption_rate"], his["intensity_calibration"]
     )
-    # 2. trade in final products: F_in = DC - E + I (eq. 2-4)
-    exports_final, imports_final = acc["exports_final"], acc["imports_final"]
-    inflow = trade.use_inflow(dc, exports_final, imports_final)
+    sales = products.unit_sales(his["production"], his["units_exports"], his["units_imports"])
+    nd = products.nd_flows(his["production"], his["units_exports"], his["units_imports"], intensity)
+    dc, inflow = nd["domestic_consumption"], nd["inflow"]
+    exports_final, imports_final = nd["exports_final"], nd["imports_final"]
     # lifetimes as specs: the kernels evaluate each pdf from its parameters (no (draw,
     # product, age) array); the same numbers as the pdf of use.lifetime_pdf
     pdf = use.lifetime_specs(inputs, opts.lifetime_variant, opts.timing)
+    fleet = use.use_stage(sales, pdf)  # the same cohorts in units: retired units, fleet
     in_use = use.use_stage(inflow, pdf)
 
     # 3. forecast (eq. 7-10) and the use stage over all years (eq. 5-6)
@@ -123,7 +136,7 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
         projected = _optional("ndsim.forecast").project(
             inputs, hist, scenario, pdf, diagnostics=diagnostics
         )
-        projected = projected.sel({cv.YEAR: slice(first, int(years[-1]))})
+        projected = projected.sel({cv.YEAR: slice(start, int(years[-1]))})
         dc = projected["domestic_consumption"].assign_attrs(cv.attrs("domestic_consumption"))
         inflow = projected["inflow"].assign_attrs(cv.attrs("inflow"))
         in_use = projected[["outflow", "stock"]]
@@ -133,6 +146,18 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
         )
         exports_final = trade.extend_by_shares(exports_final, dc, e_share)
         imports_final = trade.extend_by_shares(imports_final, dc, i_share)
+    stock_before = (
+        in_use["stock"].sum(cv.PRODUCT).sel({cv.YEAR: first - 1}, drop=True)
+        if start < first
+        else None
+    )
+    dc, inflow, exports_final, imports_final = (
+        da.sel({cv.YEAR: slice(first, None)}) for da in (dc, inflow, exports_final, imports_final)
+    )
+    in_use = in_use.sel({cv.YEAR: slice(first, None)})
+    if cv.YEAR in extras.dims:
+        extras = extras.sel({cv.YEAR: slice(first, None)})
+    units = _unit_outputs(his, inputs, intensity, sales, fleet, first, last)
 
     # 4. waste management: R = r x eta x F_out to refining, the rest to landfill
     rate = waste.recycling_path(acc["recycling_rate"], years, last, scenario.recycling.rate)
@@ -217,21 +242,22 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
                 acc["imports_concentrate"],
                 acc["imports_primary"],
                 acc["imports_intermediate"].sum(cv.INTERMEDIATE),
-                acc["imports_final"].sum(cv.PRODUCT),
+                imports_final.sel({cv.YEAR: slice(first, last)}).sum(cv.PRODUCT),
             ),
             "exports": _by_stage(
                 acc["exports_concentrate"],
                 acc["exports_primary"],
                 acc["exports_intermediate"].sum(cv.INTERMEDIATE),
-                acc["exports_final"].sum(cv.PRODUCT),
+                exports_final.sel({cv.YEAR: slice(first, last)}).sum(cv.PRODUCT),
             ),
             "exports_unregistered": acc["exports_primary_unregistered"],
             "flow": flow,
             "recycling_rate": rate,
             "recovery_efficiency": eta,
+            **units,
         }
     ).reindex({cv.YEAR: years})
-    result = result.merge(extras, compat="override")
+    result = result.merge(extras, compat="override", join="left")
 
     # 9. supply scenarios against the requirement (SPEC §4)
     if forecasting and (supply := _optional("ndsim.processes.supply")) is not None:
@@ -239,7 +265,10 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
 
     # 10. mass balance of every process, and signs (SPEC §3)
     result["balance_residual"] = balance.check_balance(
-        result["flow"], result["stock"], on_violation=opts.on_violation
+        result["flow"],
+        result["stock"],
+        initial_stock=0.0 if stock_before is None else stock_before,
+        on_violation=opts.on_violation,
     )
     balance.check_nonnegative(
         [
@@ -249,6 +278,7 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
                 "exports_final",
                 "imports_final",
                 "inflow",
+                "units_sales",
                 "outflow",
                 "stock",
                 "mining",
@@ -270,6 +300,57 @@ def accounted_years(inputs: xr.Dataset) -> tuple[int, int]:
     first = int(inputs.attrs.get("first_year", years.min()))
     last = int(inputs.attrs.get("last_year", years.max()))
     return first, last
+
+
+def history_start(inputs: xr.Dataset, scenario: Scenario) -> int:
+    """First year of the use stage: the data set's ``history_first`` with ``history = "data"``,
+    the first accounted year with ``history = "empty"`` (SPEC §2.2)."""
+    first, _ = accounted_years(inputs)
+    if scenario.run.history == "empty":
+        return first
+    return int(inputs.attrs.get("history_first_year", first))
+
+
+def _unit_outputs(his, inputs, intensity, sales, fleet, first: int, last: int) -> dict:
+    """The schema-2 variables of the unit layer over the accounted years (SPEC §2.1, §6).
+
+    NaN for the end uses counted in t of the element (no unit layer); the
+    ownership variables on each product's ``ownership_basis``.
+    """
+    counted = products.unit_layer(inputs["count_unit"])
+    span = {cv.YEAR: slice(first, last)}
+
+    def layer(da, name):
+        return da.sel(span).where(counted).rename(name).assign_attrs(cv.attrs(name))
+
+    units = {
+        "units_production": layer(his["production"], "units_production"),
+        "units_exports": layer(his["units_exports"], "units_exports"),
+        "units_imports": layer(his["units_imports"], "units_imports"),
+        "units_sales": layer(sales, "units_sales"),
+        "units_retired": layer(fleet["outflow"], "units_retired"),
+        "units_in_use": layer(fleet["stock"], "units_in_use"),
+        "nd_intensity": intensity.sel(span).rename("nd_intensity"),
+        "intensity_calibration": inputs["intensity_calibration"],
+    }
+    basis = (
+        inputs["ownership_basis"]
+        if "ownership_basis" in inputs.coords
+        else xr.full_like(inputs["count_unit"], "", dtype=object)
+    )
+    statistic = (
+        inputs["ownership_statistic"].sel(span)
+        if "ownership_statistic" in inputs
+        else xr.full_like(units["units_in_use"], np.nan)
+    )
+    units["ownership_statistic"] = statistic.assign_attrs(cv.attrs("ownership_statistic"))
+    units["ownership_model"] = products.ownership_model(
+        units["units_in_use"],
+        basis,
+        inputs["households"] if "households" in inputs else None,
+        inputs["population"] if "population" in inputs else None,
+    )
+    return units
 
 
 def model_years(inputs: xr.Dataset, scenario: Scenario) -> np.ndarray:
@@ -378,7 +459,8 @@ def _finish(result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario) -> xr.Da
         "schema_version": cv.SCHEMA_VERSION,
         "lifetime_variant": scenario.run.lifetime_variant,
         "lifetime_timing": scenario.run.timing,
-        "initial_stock": scenario.run.initial_stock,
+        "use_stage_history": scenario.run.history,
+        "history_first_year": history_start(inputs, scenario),
         "first_year": first,
         "last_accounted_year": last,
         "draws": int(result.sizes.get(cv.DRAW, 0)),

@@ -67,12 +67,15 @@ SHARE_INPUTS = frozenset(
     }
 )
 
+#: inputs sampled as a share of another input: truncated at 1 / max(x / base) (SPEC §5)
+SHARE_OF = {"units_exports": "production"}
+
 #: inputs that may be negative (not truncated)
 SIGNED_INPUTS = frozenset({"growth_rate", "gompertz_alpha", "gompertz_beta"})
 
 #: names a scenario may use for a group of input variables (``[uncertainty] inputs``)
 INPUT_GROUPS: dict[str, tuple[str, ...]] = {
-    "final_trade": ("exports_final", "imports_final"),
+    "final_trade": ("units_exports", "units_imports"),
     "intermediate_trade": ("exports_intermediate", "imports_intermediate"),
     "primary_trade": ("exports_primary", "imports_primary", "exports_primary_unregistered"),
     "concentrate_trade": ("exports_concentrate", "imports_concentrate"),
@@ -221,7 +224,11 @@ def uncertain_inputs(inputs: xr.Dataset, scenario=None) -> tuple[str, ...]:
         if name in INPUT_GROUPS:
             wanted.extend(v for v in INPUT_GROUPS[name] if v in inputs.data_vars)
         elif name == "lifetimes":
-            wanted.extend(v for v in inputs.data_vars if str(v).startswith("lifetime_"))
+            wanted.extend(
+                v
+                for v in inputs.data_vars
+                if str(v).startswith("lifetime_") and inputs[v].dtype.kind == "f"
+            )
         elif name in PARAMETER_FACTORS:
             wanted.extend(PARAMETER_FACTORS[name])
         elif name in inputs.data_vars:
@@ -381,7 +388,15 @@ def factor_plan(inputs: xr.Dataset, scenario) -> list[dict]:
             ones = one.all(series_dims) & (x == 1.0).any(series_dims)
             top = x.max(series_dims)
         lower = xr.full_like(x, -np.inf if kind == "signed" else 0.0, dtype=float)
-        if kind == "share":
+        if name in SHARE_OF and SHARE_OF[name] in inputs.data_vars:
+            # exports are a share of production (SPEC §2.1): truncated at 1 / max(E / P),
+            # so no draw exports more than it makes (sales into use stay >= 0)
+            base = inputs[SHARE_OF[name]].astype(float)
+            share = (x / base.where(base > 0)).fillna(0.0)
+            top_share = share if per_year or not series_dims else share.max(series_dims)
+            with np.errstate(divide="ignore"):
+                upper = xr.where(top_share > 0, 1.0 / top_share, np.inf).broadcast_like(x)
+        elif kind == "share":
             with np.errstate(divide="ignore"):
                 upper = xr.where(top > 0, 1.0 / top, np.inf).broadcast_like(x)
         else:
@@ -549,30 +564,24 @@ def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray]) -> xr
     return _trade_follows_consumption(inputs, out)
 
 
-#: the factors of domestic consumption, DC = P * MI * AR (eq. 1)
-CONSUMPTION_FACTORS = ("production", "nd_content", "adoption_rate")
-#: final-product trade, held at its share of DC in every draw
-FOLLOWS_CONSUMPTION = ("exports_final", "imports_final")
+#: final-product trade in units, held at its share of production in every draw
+FOLLOWS_PRODUCTION = ("units_exports", "units_imports")
 
 
 def _trade_follows_consumption(inputs: xr.Dataset, out: xr.Dataset) -> xr.Dataset:
-    """Scale final-product trade with each draw's domestic consumption.
+    """Scale final-product trade in units with each draw's production.
 
-    Final-product exports and imports are data in t Nd, but they are Nd in
-    the same products whose production, content and adoption a draw varies
-    (eq. 3-4: E = E_p * MI * AR). Each draw keeps the data's export and import
-    shares of DC, so a draw with low production does not export more than it
-    makes (which would give a negative use-stage inflow). Trade's own factor,
-    where trade is sampled, multiplies on top.
+    Exports and imports are data in units of the same products whose
+    production a draw varies (SPEC §2.1). Each draw keeps the data's export
+    and import shares of production, so a draw with low production does not
+    export more than it makes (which would give negative sales into use).
+    Trade's own factor, where trade is sampled, multiplies on top.
     """
-    if not all(n in inputs.data_vars for n in CONSUMPTION_FACTORS):
+    if "production" not in inputs.data_vars or cv.DRAW not in out["production"].dims:
         return out
-    if not any(cv.DRAW in out[n].dims for n in CONSUMPTION_FACTORS):
-        return out
-    det = inputs["production"] * inputs["nd_content"] * inputs["adoption_rate"]
-    new = out["production"] * out["nd_content"] * out["adoption_rate"]
-    ratio = xr.where(det > 0, new / det.where(det > 0), 1.0)
-    for name in FOLLOWS_CONSUMPTION:
+    det = inputs["production"]
+    ratio = xr.where(det > 0, out["production"] / det.where(det > 0), 1.0)
+    for name in FOLLOWS_PRODUCTION:
         if name not in out.data_vars:
             continue
         x = out[name]

@@ -38,6 +38,8 @@ __all__ = [
     "RunOptions",
     "ForecastOptions",
     "Level",
+    "LifetimeOverride",
+    "apply_lifetimes",
     "RecyclingOptions",
     "SupplyOptions",
     "UncertaintyOptions",
@@ -86,16 +88,39 @@ class RunOptions:
     on_violation : str
         ``error`` raises :class:`ndsim.errors.BalanceError` on a mass-balance or
         sign violation; ``warn`` issues a warning and continues.
-    initial_stock : str
-        ``empty``: no stock and no cohorts before the first accounted year
-        (the paper's convention, SPEC §2).
+    history : str
+        ``data``: the use stage runs from the data set's ``history_first``, so
+        the stock of the first accounted year holds the cohorts sold before it
+        (SPEC §2.2); ``empty``: nothing in use before the first accounted year
+        (the paper's convention).
     """
 
     lifetime_variant: str = "paper"
     timing: str = "end"
     decline_policy: str = "clip"
     on_violation: str = "error"
-    initial_stock: str = "empty"
+    history: str = "data"
+
+
+@dataclass(frozen=True)
+class LifetimeOverride:
+    """A scenario's lifetime of one product (``[lifetimes] AC = {model = "weibull", mean = 12, sd = 4}``).
+
+    Parameters not given keep the data set's value of the chosen variant; a
+    ``model`` replaces the variant's model and all its parameters.
+    """
+
+    model: str | None = None
+    mean: float | None = None
+    sd: float | None = None
+    shape: float | None = None
+    scale: float | None = None
+
+    def parameters(self) -> dict[str, float]:
+        """The numeric parameters that are given."""
+        return {
+            k: v for k in ("mean", "sd", "shape", "scale") if (v := getattr(self, k)) is not None
+        }
 
 
 @dataclass(frozen=True)
@@ -224,6 +249,7 @@ class Scenario:
     recycling: RecyclingOptions = field(default_factory=RecyclingOptions)
     supply: SupplyOptions = field(default_factory=SupplyOptions)
     uncertainty: UncertaintyOptions = field(default_factory=UncertaintyOptions)
+    lifetimes: Mapping[str, LifetimeOverride] = field(default_factory=lambda: MappingProxyType({}))
     path: Path | None = None
     sha256: str | None = None
 
@@ -412,6 +438,16 @@ _GOMPERTZ = {
     "beta": _number(hi=0.0, hi_open=True),
 }
 
+#: a product's lifetime in a scenario (SPEC §2.3); the checks against the model are in
+#: check_against (which parameters a model needs)
+_LIFETIME = {
+    "model": _string(("fixed", "normal", "lognormal", "weibull", "gamma")),
+    "mean": _number(0.0, lo_open=True),
+    "sd": _number(0.0, lo_open=True),
+    "shape": _number(0.0, lo_open=True),
+    "scale": _number(0.0, lo_open=True),
+}
+
 #: accepted keys, types and ranges of a scenario file
 SCHEMA = _Table(
     {
@@ -424,7 +460,7 @@ SCHEMA = _Table(
                 "timing": _string(("end", "middle")),
                 "decline_policy": _string(("clip", "retire_early")),
                 "on_violation": _string(("error", "warn")),
-                "initial_stock": _string(("empty",)),
+                "history": _string(("data", "empty")),
             },
             build=RunOptions,
         ),
@@ -455,6 +491,7 @@ SCHEMA = _Table(
             },
             build=SupplyOptions,
         ),
+        "lifetimes": _Map(_Table(_LIFETIME, build=LifetimeOverride)),
         "uncertainty": _Table(
             {
                 "inputs": _name_list(UNCERTAIN_INPUTS),
@@ -601,6 +638,7 @@ def check_against(scenario: Scenario, inputs) -> None:
         "forecast.gompertz": fc.gompertz,
         "forecast.hold": fc.hold or (),
         "forecast.adoption": fc.adoption if not isinstance(fc.adoption, str) else (),
+        "lifetimes": scenario.lifetimes,
     }
     for key, table in tables.items():
         bad = [p for p in table if p not in products]
@@ -650,6 +688,7 @@ def check_against(scenario: Scenario, inputs) -> None:
             )
     if fc.enabled:
         _check_forecast_methods(scenario, inputs, last, forecast_last)
+    _check_lifetimes(scenario, inputs)
     variants = lifetime_variants(inputs)
     if variants and scenario.run.lifetime_variant not in variants:
         v = scenario.run.lifetime_variant
@@ -658,6 +697,67 @@ def check_against(scenario: Scenario, inputs) -> None:
             f"({', '.join(variants)}){_suggest(v, variants)}",
             file=file,
         )
+
+
+def _check_lifetimes(scenario: Scenario, inputs) -> None:
+    """Each ``[lifetimes]`` entry gives its model the parameters it needs (SPEC §2.3)."""
+    from ndsim.validate import LIFETIME_NEEDS
+
+    for p, life in scenario.lifetimes.items():
+        if life.model is None:
+            if not life.parameters():
+                raise ScenarioError(
+                    f"key lifetimes.{p}: give a model and its parameters, or parameters to "
+                    "change (mean, sd, shape, scale)",
+                    file=scenario._file,
+                )
+            continue
+        given = set(life.parameters())
+        if not any(set(need) <= given for need in LIFETIME_NEEDS[life.model]):
+            options = " or ".join("+".join(n) for n in LIFETIME_NEEDS[life.model])
+            raise ScenarioError(
+                f"key lifetimes.{p}: model {life.model!r} needs {options}", file=scenario._file
+            )
+
+
+def apply_lifetimes(scenario: Scenario, inputs):
+    """The inputs with the scenario's ``[lifetimes]`` in the lifetime variant it runs.
+
+    The overridden parameters get the quality flag ``estimate`` (a scenario
+    assumption, SPEC §5); a ``model`` clears the parameters it does not give.
+    """
+    if not scenario.lifetimes:
+        return inputs
+    out = inputs.copy()
+    variant = scenario.run.lifetime_variant
+    at = {"variant": variant}
+    for name in (
+        "lifetime_model",
+        "lifetime_mean",
+        "lifetime_sd",
+        "lifetime_shape",
+        "lifetime_scale",
+    ):
+        for var in (name, f"q_{name}"):  # object dtype: a longer string is not cut
+            out[var] = (
+                inputs[var].astype(object) if inputs[var].dtype.kind == "U" else inputs[var].copy()
+            )
+    for p, life in scenario.lifetimes.items():
+        sel = {**at, "product": p}
+        if life.model is not None:
+            out["lifetime_model"].loc[sel] = life.model
+            out["q_lifetime_model"].loc[sel] = "estimate"
+            for k in ("mean", "sd", "shape", "scale"):
+                out[f"lifetime_{k}"].loc[sel] = float("nan")
+                out[f"q_lifetime_{k}"].loc[sel] = ""
+        for k, v in life.parameters().items():
+            out[f"lifetime_{k}"].loc[sel] = v
+            out[f"q_lifetime_{k}"].loc[sel] = "estimate"
+    for name in ("lifetime_model", "q_lifetime_model", "q_lifetime_mean", "q_lifetime_sd"):
+        out[name] = out[name].astype(str)
+    for name in ("q_lifetime_shape", "q_lifetime_scale"):
+        out[name] = out[name].astype(str)
+    return out
 
 
 def _check_forecast_methods(scenario: Scenario, inputs, last: int, forecast_last: int) -> None:

@@ -89,7 +89,7 @@ LIFETIME_NEEDS = {
     "weibull": (("shape", "scale"), ("mean", "sd")),
     "gamma": (("mean", "sd"), ("shape", "scale")),
 }
-DRIVERS = ("population", "gdp_per_capita")
+DRIVERS = ("population", "gdp_per_capita", "households")
 TRUE_WORDS = ("true", "yes", "1")
 FALSE_WORDS = ("false", "no", "0")
 
@@ -107,7 +107,16 @@ REQUIRED_TABLES = (
     "recycling.csv",
     "lifetimes.csv",
 )
-OPTIONAL_TABLES = ("drivers.csv", "ownership.csv", "ownership_household.csv")
+OPTIONAL_TABLES = (
+    "drivers.csv",
+    "intensity_calibration.csv",
+    "ownership.csv",
+    "ownership_nonhousehold.csv",
+)
+#: separator of product codes in the ``products`` column of the ownership tables
+GROUP_SEPARATOR = "+"
+#: the bases of an ownership statistic: the unit it is counted per
+OWNERSHIP_BASES = ("household", "person")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _YEAR = re.compile(r"^-?[0-9]{1,6}$")
 #: longest run a data set may span (first..forecast_last), in years
@@ -706,10 +715,14 @@ def _check_toml(folder: Path) -> dict:
             "missing table [years] (first, last, forecast_last)", file=label, field="years"
         )
     valid = ("first", "last", "forecast_last")
+    optional = ("history_first",)
     for key in years:
+        if key in optional:
+            continue
         if key not in valid:
             raise ValidationError(
-                f"unknown key{_closest(key, valid)}; valid: {', '.join(valid)}",
+                f"unknown key{_closest(key, valid + optional)}; valid: "
+                f"{', '.join(valid + optional)}",
                 file=label,
                 field=f"years.{key}",
             )
@@ -722,15 +735,30 @@ def _check_toml(folder: Path) -> dict:
                 f"must be an integer year, got {value!r}", file=label, field=f"years.{key}"
             )
     first, last, forecast_last = (years[k] for k in valid)
+    history_first = years.get("history_first", first)
+    if not isinstance(history_first, int) or isinstance(history_first, bool):
+        raise ValidationError(
+            f"must be an integer year, got {history_first!r}",
+            file=label,
+            field="years.history_first",
+        )
+    if history_first > first:
+        raise ValidationError(
+            f"history_first {history_first} is after first {first} (the history is the years "
+            "before the first accounted year)",
+            file=label,
+            field="years.history_first",
+        )
     if not first <= last <= forecast_last:
         raise ValidationError(
             f"years must satisfy first <= last <= forecast_last, got {first}, {last}, {forecast_last}",
             file=label,
             field="years",
         )
-    if forecast_last - first >= MAX_SPAN:
+    if forecast_last - history_first >= MAX_SPAN:
         raise ValidationError(
-            f"first..forecast_last spans {forecast_last - first + 1} years (at most {MAX_SPAN})",
+            f"history_first..forecast_last spans {forecast_last - history_first + 1} years "
+            f"(at most {MAX_SPAN})",
             file=label,
             field="years",
         )
@@ -748,6 +776,7 @@ def _check_toml(folder: Path) -> dict:
         "name": name,
         "title": str(meta.get("title", name)),
         "element": str(meta.get("element", "")),
+        "history_first": history_first,
         "first": first,
         "last": last,
         "forecast_last": forecast_last,
@@ -799,6 +828,7 @@ class _Context:
             meta["last"],
             meta["forecast_last"],
         )
+        self.history_first = meta.get("history_first", self.first)
         self.products = products
         self.codes = tuple(products["product"])
         self.count_unit = dict(zip(products["product"], products["count_unit"], strict=True))
@@ -828,8 +858,10 @@ def _value_table(
     """Read and check a tidy value table keyed by ``keys`` (+ year).
 
     ``keys`` maps each key column to its allowed codes (None: free codes,
-    taken from the table). ``years``: "accounted" (first..last), "run"
-    (first..forecast_last) or None (no year column).
+    taken from the table). ``years``: "accounted" (first..last), "history"
+    (history_first..last: the unit-flow tables, SPEC §2.2), "run"
+    (first..forecast_last, earlier years from history_first allowed) or None
+    (no year column).
     """
     table = read_table(ctx.folder, name, required=required)
     if table is None:
@@ -845,11 +877,14 @@ def _value_table(
             check_codes(table, column, allowed, blank_ok=column in blank_ok)
     out: dict[str, np.ndarray] = {k: table[k].astype(str) for k in keys}
     if years:
-        hi = ctx.last if years == "accounted" else ctx.forecast_last
-        span = " of dataset.toml" + (
-            " (first..last)" if years == "accounted" else " (first..forecast_last)"
-        )
-        out["year"] = check_years(table, ctx.first, hi, blank_ok="year" in blank_ok, span=span)
+        lo, hi, span = {
+            "accounted": (ctx.first, ctx.last, " (first..last)"),
+            "history": (ctx.history_first, ctx.last, " (history_first..last)"),
+            "run": (ctx.first, ctx.forecast_last, " (first..forecast_last)"),
+        }[years]
+        span = " of dataset.toml" + span
+        allowed_lo = ctx.history_first if years == "run" else lo
+        out["year"] = check_years(table, allowed_lo, hi, blank_ok="year" in blank_ok, span=span)
     check_quality(table)
     values = check_numbers(table)
     check_duplicates(table, key_cols)
@@ -861,8 +896,8 @@ def _value_table(
             k: (v if v is not None else tuple(dict.fromkeys(out[k]))) for k, v in keys.items()
         }
         if years:
-            check_year_coverage(table, out["year"], ctx.first, hi, span=span)
-            expected["year"] = range(ctx.first, hi + 1)
+            check_year_coverage(table, out["year"], lo, hi, span=span)
+            expected["year"] = range(lo, hi + 1)
         free = [k for k, v in keys.items() if v is None]
         check_complete(table, expected, out, free=free)
     out["value"] = values
@@ -1063,7 +1098,9 @@ def _check_drivers(ctx: _Context) -> dict | None:
         "drivers.csv",
         {"driver": DRIVERS},
         kind="positive",
-        unit=lambda t, i: "person" if t["driver"][i] == "population" else stated,
+        unit=lambda t, i: {"population": "person", "households": "household"}.get(
+            t["driver"][i], stated
+        ),
         years="run",
     )
     dims = dict(units.parse_units(stated).dimensionality)
@@ -1075,6 +1112,84 @@ def _check_drivers(ctx: _Context) -> dict | None:
             f"'USD2005 PPP person-1') in {tab.rows(tab['driver'] == 'gdp_per_capita')}",
         )
     ctx.units = {"gdp_per_capita": units.to_cf(stated)}
+    return data
+
+
+def _check_ownership(ctx: _Context) -> dict | None:
+    """``ownership.csv``: statistics of units in use per household or per person.
+
+    The ``products`` column names one product, or several joined by ``+``
+    where one statistic covers them (``DC+LP``); the unit says the basis
+    (``unit household-1``, ``unit person-1``, ``MW person-1``), one basis per
+    group, and a product belongs to one group at most.
+    """
+    from ndsim import units
+
+    table = read_table(ctx.folder, "ownership.csv", required=False)
+    if table is None:
+        return None
+    if "product" in table and "products" not in table:
+        raise table.error(
+            "product",
+            "the column is `products` (one product code, or several joined by '+' where one "
+            "statistic covers them); docs/data_format.md",
+        )
+    groups = table["products"].astype(str) if "products" in table else np.array([], dtype=str)
+    members = {g: tuple(g.split(GROUP_SEPARATOR)) for g in dict.fromkeys(groups)}
+    for group, codes in members.items():
+        bad = [c for c in codes if c not in ctx.codes]
+        if bad:
+            raise table.error(
+                "products",
+                f"unknown product '{bad[0]}'{_closest(bad[0], ctx.codes)} in "
+                f"{table.rows(groups == group)}",
+            )
+        units_of = {ctx.count_unit[c] for c in codes}
+        if len(units_of) > 1 or "t" in units_of:
+            raise table.error(
+                "products",
+                f"group '{group}' mixes count units {sorted(units_of)} or has no unit layer "
+                f"(count_unit t) in {table.rows(groups == group)}",
+            )
+    owner: dict[str, str] = {}
+    for group, codes in members.items():
+        for c in codes:
+            if c in owner:
+                raise table.error(
+                    "products",
+                    f"product {c} is in two groups ('{owner[c]}' and '{group}') in "
+                    f"{table.rows(np.isin(groups, [owner[c], group]))}",
+                )
+            owner[c] = group
+    # the basis of each row: the unit's denominator, household or person
+    basis = np.empty(len(groups), dtype=object)
+    for i in range(len(groups)):
+        text = table["unit"][i] if "unit" in table else ""
+        try:
+            dims = dict(units.parse_units(text).dimensionality) if text else {}
+        except ValidationError:
+            dims = {}
+        basis[i] = next((b for b in OWNERSHIP_BASES if dims.get(f"[{b}]") == -1), "")
+    for group in members:
+        rows = groups == group
+        found = set(basis[rows]) - {""}
+        if len(found) > 1:
+            raise table.error(
+                "unit", f"group '{group}' mixes bases {sorted(found)} in {table.rows(rows)}"
+            )
+    count = {g: ctx.count_unit[codes[0]] for g, codes in members.items()}
+    data = _value_table(
+        ctx,
+        "ownership.csv",
+        {"products": tuple(members)},
+        kind="nonnegative",
+        years="run",
+        complete=False,
+        required=False,
+        unit=lambda t, i: f"{count[t['products'][i]]} {basis[i] or 'person'}-1",
+    )
+    data["basis"] = basis.astype(str)
+    data["members"] = members  # type: ignore[assignment]
     return data
 
 
@@ -1107,11 +1222,13 @@ def check_dataset(folder: str | Path | None = None) -> CheckedData:
     ctx = _Context(folder, meta, _check_products(folder))
     codes = ctx.codes
     tables: dict[str, dict] = {}
+    # the unit-flow tables run from history_first (SPEC §2.2): units first, Nd per cohort
     tables["production"] = _value_table(
         ctx,
         "production.csv",
         {"product": codes},
         kind="nonnegative",
+        years="history",
         unit=lambda t, i: f"{ctx.count_unit[t['product'][i]]} yr-1",
     )
     tables["nd_content"] = _value_table(
@@ -1123,14 +1240,27 @@ def check_dataset(folder: str | Path | None = None) -> CheckedData:
         unit=lambda t, i: f"t {ctx.count_unit[t['product'][i]]}-1",
     )
     tables["adoption_rate"] = _value_table(
-        ctx, "adoption_rate.csv", {"product": codes}, kind="share", unit="1"
+        ctx, "adoption_rate.csv", {"product": codes}, kind="share", unit="1", years="history"
     )
+    calibration = _value_table(
+        ctx,
+        "intensity_calibration.csv",
+        {"product": codes},
+        kind="positive",
+        years=None,
+        unit="1",
+        complete=False,
+        required=False,
+    )
+    if calibration is not None:
+        tables["intensity_calibration"] = calibration
     tables["final_trade"] = _value_table(
         ctx,
         "final_trade.csv",
         {"product": codes, "flow": TRADE_FLOWS},
         kind="nonnegative",
-        unit="t yr-1",
+        years="history",
+        unit=lambda t, i: f"{ctx.count_unit[t['product'][i]]} yr-1",
     )
     tables["intermediate_trade"] = _value_table(
         ctx,
@@ -1158,30 +1288,21 @@ def check_dataset(folder: str | Path | None = None) -> CheckedData:
     drivers = _check_drivers(ctx)
     if drivers is not None:
         tables["drivers"] = drivers
-    ownership = _value_table(
-        ctx,
-        "ownership.csv",
-        {"product": codes},
-        kind="nonnegative",
-        years="run",
-        complete=False,
-        required=False,
-        unit=lambda t, i: f"{ctx.count_unit[t['product'][i]]} person-1",
-    )
+    ownership = _check_ownership(ctx)
     if ownership is not None:
         tables["ownership"] = ownership
-    per_household = _value_table(
-        ctx,
-        "ownership_household.csv",
-        {"product": codes},
-        kind="nonnegative",
-        years="run",
-        complete=False,
-        required=False,
-        unit=lambda t, i: f"{ctx.count_unit[t['product'][i]]} household-1",
-    )
-    if per_household is not None:
-        tables["ownership_household"] = per_household
+        nonhousehold = _value_table(
+            ctx,
+            "ownership_nonhousehold.csv",
+            {"products": tuple(dict.fromkeys(ownership["products"]))},
+            kind="share",
+            years=None,
+            unit="1",
+            complete=False,
+            required=False,
+        )
+        if nonhousehold is not None:
+            tables["ownership_nonhousehold"] = nonhousehold
     for data in tables.values():
         data.pop("_table", None)
     tables["_grids"] = grids  # type: ignore[assignment]

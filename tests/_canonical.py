@@ -24,15 +24,18 @@ def canonical(
     recovery_efficiency: float,
     variants=("paper",),
     forecast_last: int | None = None,
+    first: int | None = None,
 ) -> xr.Dataset:
     """A canonical input Dataset.
 
     products: code -> dict(intermediate, production, nd_content, adoption_rate, exports,
-              imports, lifetime (mean, fixed), in_total_demand, category, group)
+              imports (in units: the product's count_unit per year), lifetime (mean,
+              fixed), in_total_demand, category, group, optional calibration (k))
     intermediates: code -> dict(exports, imports, yield_fabrication, yield_manufacturing)
     primary: dict(exports, imports, exports_unregistered); concentrate: dict(exports, imports)
     mining: source -> series
-    Series are lists over `years` or scalars (held).
+    Series are lists over `years` or scalars (held). `first`: the first accounted
+    year when `years` starts with history years (SPEC §2.2; default: `years[0]`).
     """
     years = np.asarray(years)
     last = int(years[-1])
@@ -60,8 +63,12 @@ def canonical(
         "production": by_product("production"),
         "nd_content": (("product",), np.array([float(p[c]["nd_content"]) for c in codes])),
         "adoption_rate": by_product("adoption_rate"),
-        "exports_final": by_product("exports"),
-        "imports_final": by_product("imports"),
+        "intensity_calibration": (
+            ("product",),
+            np.array([float(p[c].get("calibration", 1.0)) for c in codes]),
+        ),
+        "units_exports": by_product("exports"),
+        "units_imports": by_product("imports"),
         "exports_intermediate": by_inter("exports"),
         "imports_intermediate": by_inter("imports"),
         "exports_primary": (("year",), series(primary["exports"])),
@@ -117,7 +124,8 @@ def canonical(
         title="hand-made test case",
         element="X",
         dataset_sha256="0" * 64,
-        first_year=int(years[0]),
+        history_first_year=int(years[0]),
+        first_year=int(years[0]) if first is None else int(first),
         last_year=last,
         forecast_last_year=end,
     )
@@ -134,7 +142,7 @@ def hand_case() -> xr.Dataset:
                 production=[1000, 2000, 2000],
                 nd_content=0.01,
                 adoption_rate=[1.0, 1.0, 0.5],
-                exports=[2, 4, 2],
+                exports=[200, 400, 400],  # units: 2, 4, 2 t at m = 0.01, 0.01, 0.005 t/unit
                 imports=0,
                 lifetime=1,
                 in_total_demand=True,

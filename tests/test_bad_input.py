@@ -59,7 +59,7 @@ DATA_CASES = [
     ("recovery efficiency above 1", set_cell("recycling.csv", "value", "1.5", is_efficiency), "recycling.csv", "value", "outside [0, 1]"),
     ("trade unit of a share", set_cell("final_trade.csv", "unit", "%"), "final_trade.csv", "unit", "cannot be converted"),
     ("duplicate trade row", duplicate_first_row("intermediate_trade.csv"), "intermediate_trade.csv", "intermediate/flow/year", "duplicate"),
-    ("trade year before the run", set_cell("final_trade.csv", "year", "1999"), "final_trade.csv", "year", "unknown year"),
+    ("trade year before the history", set_cell("final_trade.csv", "year", "1949"), "final_trade.csv", "year", "unknown year"),
     ("production years not contiguous", drop_year("production.csv", lambda f: str(int(first_year(f)) + 3)), "production.csv", "year", "not contiguous"),
     ("trade years do not cover the run", drop_year("final_trade.csv", first_year), "final_trade.csv", "year", "do not cover"),
 ]
@@ -125,7 +125,7 @@ SCENARIO_CASES = [
     ("unknown product held", sub("enabled = true", 'enabled = true\nhold = ["glas"]'), "forecast.hold", "did you mean 'glass'"),
     ("Gompertz table for a growth product", add("[forecast.gompertz.EV]\nsaturation = 5.0"), "forecast.gompertz.EV", "not forecast by a Gompertz curve"),
     ("product in two tables", sub("enabled = true", 'enabled = true\nhold = ["EV"]'), "forecast.growth_rates", "more than one"),
-    ("unknown lifetime variant", sub('lifetime_variant = "paper"', 'lifetime_variant = "papers"'), "run.lifetime_variant", "did you mean 'paper'"),
+    ("unknown lifetime variant", sub('lifetime_variant = "literature"', 'lifetime_variant = "literatur"'), "run.lifetime_variant", "did you mean 'literature'"),
     ("unknown year: growth period", sub("EV = [[2018, 2050", "EV = [[2018, 2060"), "forecast.growth_rates.EV", "outside the forecast years"),
     ("unknown year: adoption in the past", sub('adoption = "hold"', "adoption = {AC = [[2010, 0.5]]}"), "forecast.adoption.AC", "not after the last accounted year"),
     ("years do not cover the run: growth gap", sub("EV = [[2018, 2050, 0.13]]", "EV = [[2018, 2030, 0.13]]"), "forecast.growth_rates.EV", "no rate for 20 forecast year(s) in 2031-2050"),
@@ -259,14 +259,14 @@ def test_bad_options_refused_before_loading(tmp_path, monkeypatch, args, start):
 
 @pytest.fixture
 def overexported(tmp_path) -> Path:
-    """The tiny data set with FAN's 2002 final-product exports above its domestic consumption."""
+    """The tiny data set with FAN's 2002 final-product exports above its production."""
     folder = copy_dataset(TINY, tmp_path / "tiny")
     set_cell(
         "final_trade.csv",
         "value",
-        "1e6",
+        "1e9",
         lambda r: r["product"] == "FAN" and r["flow"] == "export" and r["year"] == "2002",
-        unit="t yr-1",
+        unit="unit yr-1",
     )(folder)
     return folder
 

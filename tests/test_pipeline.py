@@ -70,8 +70,9 @@ def test_draws_broadcast_and_match_single_runs():
 def test_negative_inflow_stops_the_run_or_warns():
     base = hand_case()
     bad = base.copy()
-    bad["exports_final"] = base["exports_final"].where(
-        ~((base["product"] == "A") & (base["year"] == 2001)), 25.0
+    # 2500 units exported at 0.01 t/unit: 25 t against DC 20 t
+    bad["units_exports"] = base["units_exports"].where(
+        ~((base["product"] == "A") & (base["year"] == 2001)), 2500.0
     )
     with pytest.raises(BalanceError, match=r"inflow is negative: product A, year 2001: -5 t yr-1"):
         pipeline.run(bad, ACCOUNTING)
@@ -107,6 +108,13 @@ def test_tiny_invented_data_set_runs_end_to_end():
     res = pipeline.run(inputs, ACCOUNTING)
     first, last = pipeline.accounted_years(inputs)
     assert int(res.year[0]) == first and int(res.year[-1]) == last
+    assert float(abs(res.balance_residual).max()) < 1e-9
+    # history 1998-1999 in the data: the 2000 stock holds those cohorts too
+    assert bool(
+        (res.stock.isel(year=0) > res.inflow.isel(year=0)).sel(product=["FAN", "GEN"]).all()
+    )
+    empty = dataclasses.replace(ACCOUNTING, run=RunOptions(history="empty"))
+    res = pipeline.run(inputs, empty)
     assert float(abs(res.balance_residual).max()) < 1e-9
     np.testing.assert_allclose(res.stock.isel(year=0), res.inflow.isel(year=0), rtol=1e-14)
 
@@ -149,9 +157,20 @@ def test_calibration_consistency_2017(china):
 
 
 @pytest.mark.slow
-def test_china_paper_style_start_and_upstream_nan_after_2017(china):
-    _, res = china
-    np.testing.assert_allclose(res.stock.sel(year=2000), res.inflow.sel(year=2000), rtol=1e-14)
+def test_china_history_and_upstream_nan_after_2017(china):
+    inputs, res = china
+    # baseline: the use stage runs from 1978 (SPEC §2.2); the 2000 stock holds the cohorts
+    # of long-lived products sold before 2000, and 2000-2017 end-of-life flows include them
+    assert int(res.year[0]) == 2000
+    assert inputs.attrs["history_first_year"] < 2000
+    for p in ("CV", "EL"):
+        assert float(res.stock.sel(product=p, year=2000)) > 1.5 * float(
+            res.inflow.sel(product=p, year=2000)
+        ), p
+        assert float(res.outflow.sel(product=p, year=2000)) > 0, p
+    # the paper's convention (yao2021): nothing in use before 2000, S(2000) = F_in(2000)
+    paper = pipeline.run(inputs, load_scenario("yao2021"))
+    np.testing.assert_allclose(paper.stock.sel(year=2000), paper.inflow.sel(year=2000), rtol=1e-14)
     if int(res.year[-1]) > 2017:
         assert bool(res.mining_unregistered.sel(year=slice(2018, None)).isnull().all())
         assert bool(res.flow.sel(origin="mining", destination="refining", year=2030).isnull())

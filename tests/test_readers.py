@@ -23,7 +23,8 @@ def tiny() -> xr.Dataset:
 
 def test_dimensions_and_coordinates(tiny):
     assert list(tiny["product"].values) == ["FAN", "GEN", "COAT"]
-    assert list(tiny["year"].values) == list(range(2000, 2011))
+    # the unit-flow history from history_first (SPEC §2.2), then the run years
+    assert list(tiny["year"].values) == list(range(1998, 2011))
     assert list(tiny["intermediate"].values) == ["magnet", "coating"]
     assert list(tiny["source"].values) == ["HILL", "SAND"]
     assert list(tiny["variant"].values) == ["paper", "literature"]
@@ -33,6 +34,7 @@ def test_dimensions_and_coordinates(tiny):
     assert list(tiny["in_total_demand"].values) == [True, True, False]
     assert list(tiny["forecast_method"].values) == ["gompertz", "growth", "hold"]
     assert list(tiny["name"].values) == ["fan", "generator", "coating"]
+    assert tiny.attrs["history_first_year"] == 1998
     assert tiny.attrs["first_year"] == 2000
     assert tiny.attrs["last_year"] == 2004
     assert tiny.attrs["forecast_last_year"] == 2010
@@ -67,11 +69,14 @@ def test_content_and_adoption(tiny):
 
 
 def test_trade_and_mining(tiny):
-    assert float(tiny["exports_final"].sel(product="FAN", year=2001)) == pytest.approx(
-        0.1
-    )  # 100 kg
-    assert float(tiny["imports_final"].sel(product="GEN", year=2003)) == pytest.approx(0.1)
-    assert tiny["exports_final"].attrs["units"] == "t yr-1"
+    # final-product trade in units: FAN 2001 90000 unit/yr, 1999 8 x 10^4 unit/yr (history)
+    assert float(tiny["units_exports"].sel(product="FAN", year=2001)) == pytest.approx(9e4)
+    assert float(tiny["units_exports"].sel(product="FAN", year=1999)) == pytest.approx(8e4)
+    # GEN imports 2004: 2000 kW/yr = 2 MW/yr
+    assert float(tiny["units_imports"].sel(product="GEN", year=2004)) == pytest.approx(2.0)
+    assert tiny["units_exports"].attrs["units"] == "count yr-1"
+    # the intensity calibration k of FAN (1.5); products without a row get 1
+    np.testing.assert_allclose(tiny["intensity_calibration"], [1.5, 1.0, 1.0])
     np.testing.assert_allclose(tiny["exports_intermediate"].sel(year=2000), [0.3, 0.0])
     np.testing.assert_allclose(tiny["imports_intermediate"].sel(year=2000), [0.2, 0.1])
     np.testing.assert_allclose(
@@ -134,20 +139,46 @@ def test_drivers_and_ownership(tiny):
     assert float(pop.sel(year=2000)) == pytest.approx(1e7)  # 10 x 10^6 persons
     assert float(pop.sel(year=2010)) == pytest.approx(1.1e7)
     assert pop.attrs["units"] == "person"
-    assert not bool(tiny["gdp_per_capita"].isnull().any())
+    # drivers from the first accounted year (none in the history years 1998-1999)
+    assert not bool(tiny["gdp_per_capita"].sel(year=slice(2000, None)).isnull().any())
+    assert bool(tiny["gdp_per_capita"].sel(year=slice(None, 1999)).isnull().all())
+    households = tiny["households"]  # 3.0 + 0.05 per year, x 10^6 households
+    assert float(households.sel(year=2002)) == pytest.approx(3.1e6)
+    assert households.attrs["units"] == "household"
     assert float(tiny["gdp_per_capita"].sel(year=2002)) == pytest.approx(1102.5)
     assert tiny["gdp_per_capita"].attrs["units"] == "USD2005 PPP person-1 yr-1"
-    own = tiny["ownership"]
+    # ownership.csv: FAN per household (50..90 per 100 households), GEN per person (kW);
+    # FAN's non-household share of 20 % divides the survey: 0.5 / 0.8 = 0.625
+    stat = tiny["ownership_statistic"]
     np.testing.assert_allclose(
-        own.sel(product="FAN", year=slice(2000, 2004)), [0.2, 0.25, 0.3, 0.35, 0.4]
+        stat.sel(product="FAN", year=slice(2000, 2004)),
+        np.array([0.5, 0.6, 0.7, 0.8, 0.9]) / 0.8,
     )
-    assert bool(own.sel(product="GEN").isnull().all())
-    assert own.attrs["units"] == "count person-1"
-    per_household = tiny["ownership_household"]  # 50..90 per 100 households
+    # GEN 2002: 4 kW/person = 0.004 MW/person (its count unit); no row for 2000
+    assert float(stat.sel(product="GEN", year=2002)) == pytest.approx(0.004)
+    assert np.isnan(float(stat.sel(product="GEN", year=2000)))
+    assert list(tiny["ownership_basis"].values) == ["household", "person", ""]
+    assert list(tiny["ownership_group"].values) == ["FAN", "GEN", ""]
+    np.testing.assert_allclose(tiny["ownership_nonhousehold_share"], [0.2, 0.0, 0.0])
+    # the forecast's fit data: FAN (gompertz) per household; GEN is a growth product
+    per_household = tiny["ownership_household"]
     np.testing.assert_allclose(
-        per_household.sel(product="FAN", year=slice(2000, 2004)), [0.5, 0.6, 0.7, 0.8, 0.9]
+        per_household.sel(product="FAN", year=slice(2000, 2004)),
+        stat.sel(product="FAN", year=slice(2000, 2004)),
     )
     assert per_household.attrs["units"] == "count household-1"
+    assert "ownership" not in tiny  # no person-basis statistic of a Gompertz product
+
+
+def test_a_group_statistic_goes_on_every_member(tmp_path):
+    folder = tmp_path / "tiny"
+    shutil.copytree(TINY, folder)
+    rows = ["products,year,value,unit,quality,source"]
+    rows += [f"FAN+GEN,{y},{y - 1999},unit person-1,statistic,invented" for y in (2000, 2001)]
+    (folder / "ownership.csv").write_text("\n".join(rows) + "\n")
+    (folder / "ownership_nonhousehold.csv").unlink()
+    with pytest.raises(Exception, match="mixes count units"):  # units and MW in one group
+        load_dataset(folder)
 
 
 def test_every_value_has_a_quality_array_of_its_shape(tiny):
@@ -169,10 +200,15 @@ def test_optional_tables_may_be_absent(tmp_path):
     shutil.copytree(TINY, folder)
     (folder / "drivers.csv").unlink()
     (folder / "ownership.csv").unlink()
-    (folder / "ownership_household.csv").unlink()
+    (folder / "ownership_nonhousehold.csv").unlink()
+    (folder / "intensity_calibration.csv").unlink()
     ds = load_dataset(folder)
-    for name in ("population", "gdp_per_capita", "ownership", "q_ownership", "ownership_household"):
+    for name in ("population", "gdp_per_capita", "households", "ownership", "ownership_household"):
         assert name not in ds
+    # no statistic: NaN everywhere and no basis; no calibration: k = 1
+    assert bool(ds["ownership_statistic"].isnull().all())
+    assert set(ds["ownership_basis"].values) == {""}
+    np.testing.assert_array_equal(ds["intensity_calibration"], 1.0)
     assert "production" in ds
 
 
@@ -201,7 +237,7 @@ def test_data_sets_load(folder):
     ds = load_dataset(folder)
     first, last = ds.attrs["first_year"], ds.attrs["last_year"]
     accounted = ds.sel(year=slice(first, last))
-    for name in ("production", "nd_content", "adoption_rate", "exports_final", "mining"):
+    for name in ("production", "nd_content", "adoption_rate", "units_exports", "mining"):
         assert not bool(accounted[name].isnull().any()), name
         assert bool((accounted[name] >= 0).all()), name
     assert bool(((accounted["adoption_rate"] >= 0) & (accounted["adoption_rate"] <= 1)).all())

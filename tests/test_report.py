@@ -716,3 +716,36 @@ def test_cli_plot_errors_exit_2_with_one_line(tmp_path, cli_env, ndsim_cmd, make
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in res.stderr
     assert not (tmp_path / "f").exists()
+
+
+def test_fleets_against_ownership_sums_the_members_of_a_group(tmp_path):
+    """Two products under one statistic (DC + LP): the check uses their summed fleet.
+
+    By hand: N/H of A = 0.2, 0.3 and of B = 0.1, 0.1 per household; the group's statistic
+    0.25, 0.5: ratio (0.2 + 0.1) / 0.25 = 1.2 and (0.3 + 0.1) / 0.5 = 0.8. C has no statistic.
+    """
+    years = [2016, 2017]
+    ds = xr.Dataset(
+        {
+            "ownership_model": (
+                ("product", "year"),
+                np.array([[0.2, 0.3], [0.1, 0.1], [np.nan, np.nan]]),
+            ),
+            "ownership_statistic": (
+                ("product", "year"),
+                np.array([[0.25, 0.5], [0.25, 0.5], [np.nan, np.nan]]),
+            ),
+        },
+        coords={
+            "product": ["A", "B", "C"],
+            "year": years,
+            "ownership_group": ("product", ["A+B", "A+B", ""]),
+            "ownership_basis": ("product", ["household", "household", ""]),
+        },
+    )
+    cmp = figures.ownership_comparison(ds)
+    assert list(cmp["group"].values) == ["A+B"]
+    np.testing.assert_allclose(cmp["ratio"].sel(group="A+B"), [1.2, 0.8])
+    assert str(cmp["basis"].sel(group="A+B").item()) == "household"
+    (path,) = figures.fleets_against_ownership(ds, tmp_path)
+    assert path.name == "fleets_against_ownership.png" and path.stat().st_size > 1000

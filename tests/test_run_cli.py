@@ -45,7 +45,13 @@ def test_default_run_writes_netcdf_and_prints_summary(tmp_path, cli_env, ndsim_c
         assert ds.attrs["schema_version"]
         assert "flow" in ds and "balance_residual" in ds
         first = int(ds.attrs["first_year"])
-        np.testing.assert_allclose(ds.stock.sel(year=first), ds.inflow.sel(year=first), rtol=1e-12)
+        # baseline: the history before the first year is in its stock (SPEC §2.2)
+        assert (
+            ds.attrs["use_stage_history"] == "data" and int(ds.attrs["history_first_year"]) < first
+        )
+        assert float(ds.stock.sel(year=first).sum()) > float(ds.inflow.sel(year=first).sum())
+        assert ds.units_in_use.attrs["units"] == "count"
+        assert ds.attrs["schema_version"] == "2.0"
     assert not (tmp_path / "ndsim_output").exists()  # --no-figures, --output elsewhere
 
 

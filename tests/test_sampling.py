@@ -260,11 +260,12 @@ def test_missing_years_without_flag(inputs):
         sampling.draw_factors(bad, None, np.arange(3), 1)
 
 
-def test_final_trade_keeps_its_share_of_consumption_in_every_draw():
+def test_final_trade_keeps_its_share_of_production_in_every_draw():
     """A draw with low production must not export more than it makes.
 
-    Oracle: the export share of DC, E / (P * MI * AR), is the data's share in
-    every draw, computed here with plain numpy on the arrays.
+    Oracle: the export share of production in units, E_p / P, is the data's
+    share in every draw, computed here with plain numpy on the arrays; a draw
+    of the content or the adoption does not touch trade in units.
     """
     import xarray as xr
 
@@ -278,8 +279,8 @@ def test_final_trade_keeps_its_share_of_consumption_in_every_draw():
             "production": (("product", "year"), np.array([[10.0, 20.0], [5.0, 0.0]])),
             "nd_content": (("product",), np.array([2.0, 3.0])),
             "adoption_rate": (("product", "year"), np.array([[1.0, 0.5], [1.0, 1.0]])),
-            "exports_final": (("product", "year"), np.array([[18.0, 10.0], [3.0, 0.0]])),
-            "imports_final": (("product", "year"), np.array([[1.0, 2.0], [0.0, 0.0]])),
+            "units_exports": (("product", "year"), np.array([[9.0, 10.0], [3.0, 0.0]])),
+            "units_imports": (("product", "year"), np.array([[1.0, 2.0], [0.0, 0.0]])),
         },
         coords=coords,
     )
@@ -288,25 +289,56 @@ def test_final_trade_keeps_its_share_of_consumption_in_every_draw():
         dims=("draw", "product"),
         coords={"draw": [0, 1], "product": products},
     )
-    out = apply_factors(inputs, {"production": f})
+    g = xr.DataArray(np.array([0.8, 1.3]), dims="draw", coords={"draw": [0, 1]})
+    out = apply_factors(inputs, {"production": f, "nd_content": g * xr.ones_like(f)})
     p = inputs.production.values
-    dc_det = p * inputs.nd_content.values[:, None] * inputs.adoption_rate.values
     for d in range(2):
-        dc = (
-            p
-            * f.values[d][:, None]
-            * inputs.nd_content.values[:, None]
-            * inputs.adoption_rate.values
-        )
-        for name in ("exports_final", "imports_final"):
+        p_d = p * f.values[d][:, None]
+        for name in ("units_exports", "units_imports"):
             got = out[name].sel(draw=d).values
             want = np.where(
-                dc_det > 0,
-                inputs[name].values * dc / np.where(dc_det > 0, dc_det, 1),
-                inputs[name].values,
+                p > 0, inputs[name].values * p_d / np.where(p > 0, p, 1), inputs[name].values
             )
             np.testing.assert_allclose(got, want, rtol=1e-12)
-        assert (dc - out.exports_final.sel(draw=d).values >= 0).all()
+        assert (p_d - out.units_exports.sel(draw=d).values >= 0).all()
+
+
+def test_sampled_exports_never_exceed_production():
+    """Exports at 95 % of production, sampled with a CV of 10 % (quality estimate) on top of
+    production's own draw: the factor is truncated at 1 / max(E / P), so no draw sells a
+    negative number of units into use; and the truncation is where it should be.
+    """
+    import xarray as xr
+
+    years = [2000, 2001, 2002]
+    coords = {"product": ["A"], "year": years}
+    p = np.array([[100.0, 200.0, 300.0]])
+    e = np.array([[50.0, 190.0, 150.0]])  # the largest share, 0.95, in 2001
+    inputs = xr.Dataset(
+        {
+            "production": (("product", "year"), p),
+            "units_exports": (("product", "year"), e),
+            "q_production": (("product", "year"), np.full((1, 3), "statistic")),
+            "q_units_exports": (("product", "year"), np.full((1, 3), "estimate")),
+        },
+        coords=coords,
+    )
+
+    class Unc:
+        inputs = ("production", "final_trade")
+        per_year = False
+        cv = {}
+
+    class Sc:
+        uncertainty = Unc()
+
+    factors = sampling.draw_factors(inputs, Sc(), np.arange(4000), seed=3)
+    f_e = factors["units_exports"].sel(product="A").values
+    assert f_e.max() <= 1 / 0.95 + 1e-12
+    assert f_e.max() > 1.04  # the bound is reached, not a cap far below it
+    out = sampling.apply_factors(inputs, factors)
+    sales = out["production"] - out["units_exports"]
+    assert float(sales.min()) >= -1e-9
 
 
 def test_saltelli_design_rows(inputs):

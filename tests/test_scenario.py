@@ -38,17 +38,69 @@ def test_default_is_baseline_with_the_papers_parameters():
     sc = load_scenario()
     assert sc.name == "baseline"
     assert (sc.run.lifetime_variant, sc.run.timing, sc.run.decline_policy) == (
-        "paper",
+        "literature",
         "end",
         "clip",
     )
-    assert sc.run.initial_stock == "empty"
+    assert sc.run.history == "data"
+    assert {"final_trade", "lifetimes"} <= set(sc.uncertainty.inputs)
     assert sc.forecast.growth_rates["CP"] == ((2018, 2030, -0.01), (2031, 2050, -0.02))
     assert sc.forecast.growth_rates["WT"] == ((2018, 2030, 0.072), (2031, 2050, 0.047))
     assert sc.forecast.growth_rates["EV"] == ((2018, 2050, 0.13),)
     assert sc.forecast.levels["MRI"] == Level(2050, 25.0)
     assert dict(sc.supply.growth) == {"S1": 0.02, "S2": 0.05, "S3": 0.08}
     assert sc.supply.base == "total_mining"
+
+
+def test_yao2021_keeps_the_papers_conventions():
+    sc = load_scenario("yao2021")
+    assert (sc.run.lifetime_variant, sc.run.history) == ("paper", "empty")
+    assert sc.uncertainty.inputs == ("production", "nd_content", "adoption_rate")
+
+
+def test_lifetimes_table_overrides_a_product(tmp_path):
+    from ndsim import api
+
+    path = tmp_path / "s.toml"
+    path.write_text(
+        'data = "china_nd"\n[forecast]\nenabled = false\n[run]\nlifetime_variant = "paper"\n'
+        '[lifetimes]\nAC = {model = "weibull", mean = 12, sd = 4}\nCV = {mean = 16}\n'
+    )
+    sc = load_scenario(path)
+    assert sc.lifetimes["AC"].model == "weibull" and sc.lifetimes["AC"].parameters() == {
+        "mean": 12.0,
+        "sd": 4.0,
+    }
+    inputs, _ = api.prepare(path)
+    at = {"variant": "paper"}
+    assert str(inputs["lifetime_model"].sel(product="AC", **at).values) == "weibull"
+    assert float(inputs["lifetime_mean"].sel(product="AC", **at)) == 12.0
+    assert float(inputs["lifetime_sd"].sel(product="AC", **at)) == 4.0
+    assert str(inputs["q_lifetime_mean"].sel(product="AC", **at).values) == "estimate"
+    # CV keeps the variant's model (fixed) with the new mean; others are untouched
+    assert str(inputs["lifetime_model"].sel(product="CV", **at).values) == "fixed"
+    assert float(inputs["lifetime_mean"].sel(product="CV", **at)) == 16.0
+    assert float(inputs["lifetime_mean"].sel(product="RE", **at)) == 10.0
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("XX = {mean = 3}", "lifetimes: unknown product"),
+        ('AC = {model = "weibull", mean = 12}', r"needs shape\+scale or mean\+sd"),
+        ('AC = {model = "gompertz", mean = 12}', "is not one of"),
+        ("AC = {mean = -1}", "out of range"),
+        ("AC = {}", "give a model and its parameters"),
+    ],
+)
+def test_bad_lifetimes_table_is_one_line(tmp_path, table, message):
+    from ndsim import api
+    from ndsim.errors import ScenarioError
+
+    path = tmp_path / "s.toml"
+    path.write_text(f'data = "china_nd"\n[forecast]\nenabled = false\n[lifetimes]\n{table}\n')
+    with pytest.raises(ScenarioError, match=message):
+        api.prepare(path)
 
 
 def test_recycling_variants_reach_their_rate_in_2050():

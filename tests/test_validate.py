@@ -141,8 +141,13 @@ def ragged(extra: bool) -> Callable[[Path], int]:
 
 def middle_year(folder: Path) -> str:
     text = (folder / "dataset.toml").read_text()
-    first = int(re.search(r"first\s*=\s*(\d+)", text).group(1))
+    first = int(re.search(r"(?m)^first\s*=\s*(\d+)", text).group(1))
     return str(first + 2)
+
+
+def history_first_year(folder: Path) -> str:
+    text = (folder / "dataset.toml").read_text()
+    return re.search(r"history_first\s*=\s*(\d+)", text).group(1)
 
 
 def last_year(folder: Path) -> str:
@@ -244,8 +249,10 @@ CASES = [
     ("lifetime parameter missing", drop_first_mean, "lifetimes.csv", "parameter", "needs mean"),
     ("zero population", set_cell("drivers.csv", "value", "0", is_population), "drivers.csv", "value", "> 0"),
     ("drivers do not cover", raw_edit("dataset.toml", lambda t: re.sub(r"forecast_last\s*=\s*(\d+)", lambda m: f"forecast_last = {int(m.group(1)) + 1}", t)), "drivers.csv", "year", "do not cover"),
-    ("ownership per household", set_cell("ownership.csv", "unit", "unit household-1"), "ownership.csv", "unit", "cannot be converted"),
-    ("household ownership per person", set_cell("ownership_household.csv", "unit", "unit person-1"), "ownership_household.csv", "unit", "cannot be converted"),
+    ("ownership in t", set_cell("ownership.csv", "unit", "t household-1"), "ownership.csv", "unit", "cannot be converted"),
+    ("ownership unknown product", set_cell("ownership.csv", "products", "XYZ"), "ownership.csv", "products", "unknown product"),
+    ("history years missing", drop_year("production.csv", history_first_year), "production.csv", "year", "do not cover"),
+    ("trade in t of the element", set_cell("final_trade.csv", "unit", "t yr-1", lambda r: r["product"] != "COAT" and r["product"] in ("FAN", "CV")), "final_trade.csv", "unit", "cannot be converted"),
 ]
 # fmt: on
 
@@ -279,12 +286,12 @@ def test_bad_input_is_one_clear_line(tmp_path, dataset, case, edit, file, column
 
 def test_validate_dataset_summary(tmp_path):
     summary = validate_dataset(TINY)
-    assert summary.rows["production.csv"] == 15
+    assert summary.rows["production.csv"] == 21  # 3 products x 1998-2004
     assert summary.rows["products.csv"] == 3
     assert set(summary.rows) == set(REQUIRED_TABLES) | set(OPTIONAL_TABLES)
-    # production: one product per flag, 5 rows each
+    # production: FAN statistic, GEN literature, COAT estimate in 2000-2004; 1998-1999 estimate
     shares = summary.quality_shares("production.csv")
-    assert shares == pytest.approx({"statistic": 1 / 3, "literature": 1 / 3, "estimate": 1 / 3})
+    assert shares == pytest.approx({"statistic": 5 / 21, "literature": 5 / 21, "estimate": 11 / 21})
     # whole data set: counted by hand from the tables
     counts = {"statistic": 0, "literature": 0, "estimate": 0}
     for name in summary.quality:
@@ -295,7 +302,7 @@ def test_validate_dataset_summary(tmp_path):
     total = sum(counts.values())
     assert summary.quality_shares() == pytest.approx({k: v / total for k, v in counts.items()})
     text = summary.format()
-    assert "production.csv" in text and "statistic" in text and "33.3%" in text
+    assert "production.csv" in text and "statistic" in text and "52.4%" in text
 
 
 def test_validate_command_ok(cli_env, ndsim_cmd):
@@ -309,7 +316,9 @@ def test_validate_command_ok(cli_env, ndsim_cmd):
 
 def test_validate_command_bad_data(tmp_path, cli_env, ndsim_cmd):
     folder = copy_dataset(TINY, tmp_path / "tiny")
-    set_cell("production.csv", "value", "-5", lambda r: r["product"] == "GEN")(folder)
+    set_cell(
+        "production.csv", "value", "-5", lambda r: r["product"] == "GEN" and r["year"] == "2000"
+    )(folder)
     out = subprocess.run(
         [*ndsim_cmd, "validate", "--data", str(folder)], env=cli_env, capture_output=True, text=True
     )
@@ -318,7 +327,7 @@ def test_validate_command_bad_data(tmp_path, cli_env, ndsim_cmd):
     assert len(lines) == 1, out.stderr
     assert "Traceback" not in out.stderr
     assert "production.csv, value: negative" in lines[0]
-    assert "line 7 (product=GEN, year=2000)" in lines[0]
+    assert "line 11 (product=GEN, year=2000)" in lines[0]
     assert out.stdout == ""
 
 

@@ -73,18 +73,27 @@ _INPUTS = [
         "AR of eq. 1: share of the products made with the technology that contains the element",
     ),
     Variable(
-        "exports_final",
-        (PRODUCT, YEAR),
-        "t yr-1",
-        "exports of final products",
-        "E of eq. 2, element contained in exported final products",
+        "intensity_calibration",
+        (PRODUCT,),
+        "1",
+        "intensity calibration factor",
+        "k of the cohort intensity m = k * MI * AR (SPEC §2.1): the factor that brings the "
+        "last accounted year's domestic consumption to a reference level; the unit flows are "
+        "never scaled. 1 where the data set gives none",
     ),
     Variable(
-        "imports_final",
+        "units_exports",
         (PRODUCT, YEAR),
-        "t yr-1",
-        "imports of final products",
-        "I of eq. 2, element contained in imported final products",
+        COUNT_FLOW,
+        "exports of final products in units",
+        "E_p of SPEC §2.1, in the product's count_unit per year",
+    ),
+    Variable(
+        "units_imports",
+        (PRODUCT, YEAR),
+        COUNT_FLOW,
+        "imports of final products in units",
+        "I_p of SPEC §2.1, in the product's count_unit per year",
     ),
     Variable(
         "exports_intermediate",
@@ -214,12 +223,31 @@ _INPUTS = [
         "fixed, normal, lognormal, weibull or gamma (read by ndsim.lifetime)",
     ),
     Variable("population", (YEAR,), "person", "population", "resident population"),
+    Variable("households", (YEAR,), "household", "households", "number of households"),
     Variable(
         "gdp_per_capita",
         (YEAR,),
         "",
         "GDP per capita",
         "gross domestic product per person, in the unit stated in drivers.csv",
+    ),
+    Variable(
+        "ownership_statistic",
+        (PRODUCT, YEAR),
+        "1",
+        "ownership statistic",
+        "units in use per household or per person (coordinate ownership_basis) from surveys, "
+        "registrations or installed-base statistics, divided by (1 - the non-household share) "
+        "where one is given; where one statistic covers several products (coordinate "
+        "ownership_group) every member carries the group's value; NaN where none",
+    ),
+    Variable(
+        "ownership_nonhousehold_share",
+        (PRODUCT,),
+        "1",
+        "non-household share of units in use",
+        "share of the units in use outside households (commercial, office) by which a "
+        "household survey is divided; 0 where none is given",
     ),
     Variable(
         "ownership",
@@ -306,10 +334,11 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
     import xarray as xr
 
     first, last, forecast_last = checked.years
+    history_first = int(checked.meta.get("history_first", first))
     products = checked.products
     codes = list(products["product"])
-    years = np.arange(first, forecast_last + 1)
-    accounted = years <= last
+    years = np.arange(history_first, forecast_last + 1)
+    accounted = (years >= first) & (years <= last)
     coords = {
         PRODUCT: codes,
         YEAR: years,
@@ -354,11 +383,20 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
     from_table("production", t["production"], (PRODUCT, YEAR))
     from_table("nd_content", t["nd_content"], (PRODUCT,))
     from_table("adoption_rate", t["adoption_rate"], (PRODUCT, YEAR))
+    if "intensity_calibration" in t:
+        table = t["intensity_calibration"]
+        keys = [table[PRODUCT]]
+        values = _grid(keys, [codes], table["value"], fill=1.0)
+        quality = _grid(keys, [codes], table["quality"], fill="statistic", dtype=object)
+        put("intensity_calibration", (PRODUCT,), values, quality)
+    else:  # no calibration: k = 1 (a definition, never sampled)
+        put("intensity_calibration", (PRODUCT,), np.ones(len(codes)), ["statistic"] * len(codes))
     for flow, prefix in (("export", "exports"), ("import", "imports")):
         assert flow in TRADE_FLOWS
-        for level, dims in (("final", (PRODUCT, YEAR)), ("intermediate", (INTERMEDIATE, YEAR))):
-            table = t[f"{level}_trade"]
-            from_table(f"{prefix}_{level}", table, dims, table["flow"] == flow)
+        table = t["final_trade"]
+        from_table(f"units_{prefix}", table, (PRODUCT, YEAR), table["flow"] == flow)
+        table = t["intermediate_trade"]
+        from_table(f"{prefix}_intermediate", table, (INTERMEDIATE, YEAR), table["flow"] == flow)
         for level in ("primary", "concentrate"):
             table = t[f"{level}_trade"]
             from_table(f"{prefix}_{level}", table, (YEAR,), table["flow"] == flow)
@@ -394,12 +432,12 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
     if "drivers" in t:
         drivers = t["drivers"]
         from_table("population", drivers, (YEAR,), drivers["driver"] == "population")
+        if (drivers["driver"] == "households").any():
+            from_table("households", drivers, (YEAR,), drivers["driver"] == "households")
         put_mask = drivers["driver"] == "gdp_per_capita"
         from_table("gdp_per_capita", drivers, (YEAR,), put_mask)
         data_vars["gdp_per_capita"][2]["units"] = checked.units["gdp_per_capita"]
-    for name in ("ownership", "ownership_household"):
-        if name in t:
-            from_table(name, t[name], (PRODUCT, YEAR))
+    ownership_coords = _ownership(t, codes, years, products, put)
 
     product_coords = {
         "name": products["name"],
@@ -409,6 +447,7 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
         "count_unit": products["count_unit"],
         "in_total_demand": products["in_total_demand"].astype(bool),
         "forecast_method": products["forecast_method"],
+        **ownership_coords,
     }
     all_coords = {k: v for k, v in coords.items()}
     for key, values in product_coords.items():
@@ -429,12 +468,65 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
             "element": meta["element"],
             "dataset_path": str(Path(checked.folder).resolve()),
             "dataset_sha256": dataset_sha256(checked.folder),
+            "history_first_year": history_first,
             "first_year": int(first),
             "last_year": int(last),
             "forecast_last_year": int(forecast_last),
         }
     )
     return ds
+
+
+def _ownership(t: dict, codes: list, years: np.ndarray, products: dict, put) -> dict:
+    """Ownership statistics by product (group values on every member) and their coordinates.
+
+    Also the Gompertz fit data of the forecast, ``ownership`` (per person) and
+    ``ownership_household``: a group's statistic on its one member whose
+    forecast method is ``gompertz`` (on none if several are).
+    """
+    n_p, n_y = len(codes), years.size
+    stat = np.full((n_p, n_y), np.nan)
+    q_stat = np.full((n_p, n_y), "", dtype=object)
+    basis = np.full(n_p, "", dtype=object)
+    group = np.full(n_p, "", dtype=object)
+    share = np.zeros(n_p)
+    q_share = np.full(n_p, "statistic", dtype=object)
+    if "ownership" in t:
+        table = t["ownership"]
+        shares = {}
+        if "ownership_nonhousehold" in t:
+            nh = t["ownership_nonhousehold"]
+            shares = {
+                str(g): (float(v), str(q))
+                for g, v, q in zip(nh["products"], nh["value"], nh["quality"], strict=True)
+            }
+        index = {c: i for i, c in enumerate(codes)}
+        y_index = {int(y): j for j, y in enumerate(years)}
+        for g, members in table["members"].items():
+            rows = table["products"] == g
+            s, q_s = shares.get(g, (0.0, "statistic"))
+            cols = [y_index[int(y)] for y in table["year"][rows]]
+            for c in members:
+                i = index[c]
+                group[i] = g
+                basis[i] = str(table["basis"][rows][0]) or "person"
+                share[i], q_share[i] = s, q_s
+                stat[i, cols] = table["value"][rows] / (1.0 - s)
+                q_stat[i, cols] = table["quality"][rows]
+    put("ownership_statistic", (PRODUCT, YEAR), stat, q_stat)
+    put("ownership_nonhousehold_share", (PRODUCT,), share, q_share)
+    gompertz = np.asarray(products["forecast_method"]) == "gompertz"
+    for name, b in (("ownership", "person"), ("ownership_household", "household")):
+        values = np.full((n_p, n_y), np.nan)
+        quality = np.full((n_p, n_y), "", dtype=object)
+        for g in dict.fromkeys(group[group != ""]):
+            member = (group == g) & gompertz
+            if member.sum() == 1 and basis[member][0] == b:
+                values[member] = stat[member]
+                quality[member] = q_stat[member]
+        if np.isfinite(values).any():
+            put(name, (PRODUCT, YEAR), values, quality)
+    return {"ownership_basis": basis.astype(str), "ownership_group": group.astype(str)}
 
 
 def _pad_years(values: np.ndarray, quality: np.ndarray, accounted: np.ndarray):

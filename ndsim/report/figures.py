@@ -70,6 +70,7 @@ def write_all(
     written += demand_by_product(ds, out)
     written += stock_by_product(ds, out)
     written += end_of_life_by_product(ds, out)
+    written += fleets_against_ownership(ds, out)
     written += trade_by_level(ds, out)
     written += forecast_demand_by_group(ds, out)
     written += supply_scenarios(ds, out)
@@ -337,6 +338,92 @@ def end_of_life_by_product(ds: xr.Dataset, out: Path) -> list[Path]:
         "End-of-life flows of Nd by end use",
         f"end-of-life flow [{style.FLOW_AXIS}]",
     )
+
+
+def ownership_groups(ds: xr.Dataset) -> dict[str, list[str]]:
+    """The products of each ownership statistic (``ownership_group``), in product order."""
+    if "ownership_group" not in ds.coords:
+        return {}
+    groups: dict[str, list[str]] = {}
+    for p, g in zip(ds[cv.PRODUCT].values, ds["ownership_group"].values, strict=True):
+        if str(g):
+            groups.setdefault(str(g), []).append(str(p))
+    return groups
+
+
+def ownership_comparison(ds: xr.Dataset) -> xr.Dataset:
+    """Accounted ownership of each ownership group against its statistic (accounted years).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``model`` (the sum of the members' ``ownership_model``), ``statistic``
+        and ``ratio`` = model / statistic, over (group, year) [1]; the
+        coordinate ``basis`` (household or person).
+    """
+    groups = ownership_groups(ds)
+    if not groups or not _select.has(ds, "ownership_model", "ownership_statistic"):
+        return xr.Dataset()
+    model = _select.central(ds["ownership_model"])
+    stat = _select.central(ds["ownership_statistic"])
+    names = list(groups)
+    m = xr.concat(
+        [model.sel({cv.PRODUCT: groups[g]}).sum(cv.PRODUCT, skipna=False) for g in names],
+        dim="group",
+    )
+    s = xr.concat([stat.sel({cv.PRODUCT: groups[g][0]}, drop=True) for g in names], dim="group")
+    basis = [str(ds["ownership_basis"].sel({cv.PRODUCT: groups[g][0]}).item()) for g in names]
+    out = xr.Dataset({"model": m, "statistic": s, "ratio": m / s})
+    out = out.reset_coords(drop=True).assign_coords(group=names, basis=("group", basis))
+    out = out.dropna(cv.YEAR, how="all", subset=["model"])
+    # groups whose statistic has no accounted year have nothing to compare
+    return out.dropna("group", how="all", subset=["statistic"])
+
+
+def fleets_against_ownership(ds: xr.Dataset, out: Path) -> list[Path]:
+    """``fleets_against_ownership.png``: the accounted fleet per household or person, by group.
+
+    One panel per ownership statistic: the sum of the members' units in use
+    per household (or person), accounted years, against the survey,
+    registration or installed-base statistic, with a ±25 % band around it.
+    """
+    cmp = ownership_comparison(ds)
+    if not cmp.data_vars:
+        return []
+    plt = _pyplot()
+    names = list(cmp["group"].values)
+    ncol = 4
+    nrow = -(-len(names) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.5 * nrow), squeeze=False)
+    years = cmp[cv.YEAR].values
+    for ax, g in zip(axes.flat, names, strict=False):
+        c = cmp.sel(group=g)
+        stat = c["statistic"].values
+        ax.fill_between(
+            years, 0.75 * stat, 1.25 * stat, color=style.OKABE_ITO["grey"], alpha=0.25, lw=0
+        )
+        ax.plot(years, c["model"].values, color=style.OKABE_ITO["blue"], lw=1.8)
+        ax.plot(years, stat, "o", ms=3.5, color=style.OKABE_ITO["vermillion"])
+        basis = str(c["basis"].item())
+        ax.set_title(g.replace("+", " + "), fontsize=10)
+        ax.set_ylabel(f"units per {basis}" if basis else "units", fontsize=8)
+        ax.set_ylim(bottom=0)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.set_visible(False)
+    handles = [
+        plt.Line2D([], [], color=style.OKABE_ITO["blue"], lw=1.8, label="accounted fleet"),
+        plt.Line2D(
+            [], [], ls="", marker="o", color=style.OKABE_ITO["vermillion"], label="statistic"
+        ),
+        plt.matplotlib.patches.Patch(
+            color=style.OKABE_ITO["grey"], alpha=0.25, label="statistic ±25 %"
+        ),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False, fontsize=9)
+    fig.suptitle("Units in use, accounted, against ownership statistics", y=1.0)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.98))
+    return [_save(fig, out / "fleets_against_ownership.png")]
 
 
 def trade_by_level(ds: xr.Dataset, out: Path) -> list[Path]:
