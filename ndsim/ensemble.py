@@ -1260,6 +1260,9 @@ def uncertainty_table(ds: xr.Dataset) -> str:
             lo_v, hi_v = float(lo.min()), float(hi.max())
             cells += f"{_pct(lo_v) + ' / ' + _pct(hi_v, plus=True):>26}"
         lines.append(f"{label:<44}" + cells)
+    sampled = str(ds.attrs.get("sampled_inputs", ""))
+    if sampled:
+        lines.append(f"sampled inputs (CV by quality flag, SPEC §5): {sampled}")
     return "\n".join(lines)
 
 

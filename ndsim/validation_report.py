@@ -48,6 +48,10 @@ _STATISTICS = (
 )
 #: why a large deviation is expected, per "item key"
 WHY = {
+    "trade final_exports": "final-product trade is by product in units (SPEC §2.1): sourced export "
+    "shares of output and domestic-sales statistics, phones, laptops, DVD players and "
+    "loudspeakers mostly exported, vehicles and elevators little; the paper's total is not an "
+    "input",
     "mining total": _YIELDS,
     "mining unregistered": _YIELDS + "; official production is itself a reconstruction from USGS "
     "rare-earth oxide totals and an assumed Nd share of the ore",
@@ -402,7 +406,7 @@ def _calibration(result: xr.Dataset) -> list[str]:
 
 def _ownership(runs: dict[str, xr.Dataset]) -> list[str]:
     """The fleet check: accounted ownership against the statistics, per group and year."""
-    from ndsim.report.figures import ownership_comparison
+    from ndsim.report._select import ownership_comparison
 
     lines = [
         "",
@@ -473,7 +477,7 @@ def _forecast_inputs(result: xr.Dataset, reference: pd.DataFrame) -> list[str]:
         "",
         "## Forecast inputs the paper gives",
         "",
-        "Scenario parameters, not results: the shipped `baseline.toml` takes them as printed "
+        "Scenario parameters, not results: the shipped scenarios take them as printed "
         "(LS: the paper gives no period, applied to 2018-2050; EB: the paper says 'slowly decrease' "
         "without a rate, ndsim assumes -1 %/yr).",
         "",

@@ -233,6 +233,9 @@ def test_uncertainty_table_by_hand(tiny):
     line = next(row for row in table.splitlines() if row.startswith("total demand"))
     assert f"{100 * lo:.1f} %" in line and f"{100 * hi:+.1f} %" in line
     assert "retrospective 2000-2004" in table
+    # what was sampled is printed with the table
+    sampled = next(row for row in table.splitlines() if row.startswith("sampled inputs"))
+    assert sampled.endswith(out.attrs["sampled_inputs"]) and "production" in sampled
 
 
 def test_module_stays_callable_as_api():

@@ -743,7 +743,7 @@ def test_fleets_against_ownership_sums_the_members_of_a_group(tmp_path):
             "ownership_basis": ("product", ["household", "household", ""]),
         },
     )
-    cmp = figures.ownership_comparison(ds)
+    cmp = _select.ownership_comparison(ds)
     assert list(cmp["group"].values) == ["A+B"]
     np.testing.assert_allclose(cmp["ratio"].sel(group="A+B"), [1.2, 0.8])
     assert str(cmp["basis"].sel(group="A+B").item()) == "household"

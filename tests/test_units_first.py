@@ -68,7 +68,9 @@ def units_case() -> xr.Dataset:
         ("product", "year"),
         np.array([[np.nan, 2.5, 2.0, 2.1], [np.nan] * 4]),
     )
-    return ds.assign_coords(ownership_basis=("product", ["household", ""]))
+    return ds.assign_coords(
+        ownership_basis=("product", ["household", ""]), ownership_group=("product", ["V", ""])
+    )
 
 
 def _run(history: str) -> xr.Dataset:
@@ -150,3 +152,17 @@ def test_empty_history_starts_from_nothing():
     np.testing.assert_allclose(_v(res, "outflow", "V"), [0.0, 0.0, 0.15])
     # W: 10, 30, 30 MW (no 1999 cohort to retire in 2002)
     np.testing.assert_allclose(_v(res, "units_in_use", "W"), [10, 30, 30])
+
+
+def test_summary_names_the_history_flagged_calibration_and_the_fleet_check(res):
+    from ndsim.commands.run import _units_note
+
+    note = _units_note(res, 2000, 2002)
+    assert "use stage from 1999 (history data)" in note
+    assert "outside [0.5, 2]" not in note  # k = 2 for V is inside the band
+    # V against its statistic: 2.6 / 2.5 = 1.04, 2.0 / 2.0 = 1, 2.0 / 2.1 = 0.95: 3 of 3
+    assert "within ±25% of the ownership statistics in 3 of 3 group-years 2000-2002" in note
+    flagged = res.assign(intensity_calibration=res["intensity_calibration"] * 1.5)
+    assert "outside [0.5, 2] (statistic and paper count different things): V 3" in _units_note(
+        flagged, 2000, 2002
+    )

@@ -123,9 +123,9 @@ def summary(ds: xr.Dataset) -> str:
     last = int(ds.attrs.get("last_accounted_year", int(ds.year.max())))
     end = int(ds.year.max())
     parts = [_accounting_table(ds, (first, last))]
-    note = _negative_unregistered(ds, first, last)
-    if note:
-        parts.append(note)
+    for note in (_negative_unregistered(ds, first, last), _units_note(ds, first, last)):
+        if note:
+            parts.append(note)
     if end > last:
         parts.append(_forecast_table(ds, last, end))
         if "supply_gap" in ds:
@@ -169,6 +169,50 @@ def _negative_unregistered(ds: xr.Dataset, first: int, last: int) -> str:
         f"({', '.join(map(str, years[:8]))}{', ...' if len(years) > 8 else ''}): the registered "
         "supply exceeds what the flows require. This is a result of the data, not an error."
     )
+
+
+#: SPEC §2.1: an intensity calibration factor outside this band is flagged
+CALIBRATION_BAND = (0.5, 2.0)
+#: the fleet check: accounted ownership within this share of the statistic
+OWNERSHIP_TOLERANCE = 0.25
+
+
+def _units_note(ds: xr.Dataset, first: int, last: int) -> str:
+    """Units first (SPEC §2.1-2.2): the history, flagged calibration factors, the fleet check."""
+    from ndsim.report._select import ownership_comparison
+
+    lines = []
+    if "use_stage_history" in ds.attrs:
+        start = ds.attrs.get("history_first_year", first)
+        lines.append(
+            f"products in units first, Nd per cohort; use stage from {start} "
+            f"(history {ds.attrs['use_stage_history']})"
+        )
+    if "intensity_calibration" in ds:
+        k = ds["intensity_calibration"]
+        lo, hi = CALIBRATION_BAND
+        out = [
+            f"{p} {float(v):.3g}"
+            for p, v in zip(k["product"].values, k.values, strict=True)
+            if not lo <= float(v) <= hi
+        ]
+        if out:
+            lines.append(
+                f"intensity calibration k outside [{lo:g}, {hi:g}] (statistic and paper count "
+                f"different things): {', '.join(out)}"
+            )
+    cmp = ownership_comparison(ds)
+    if cmp.data_vars:
+        ratio = cmp["ratio"].sel(year=slice(max(first, last - 7), last)).values
+        ok = np.isfinite(ratio)
+        inside = ok & (np.abs(ratio - 1) <= OWNERSHIP_TOLERANCE)
+        y0 = max(first, last - 7)
+        lines.append(
+            f"fleets within ±{OWNERSHIP_TOLERANCE:.0%} of the ownership statistics in "
+            f"{int(inside.sum())} of {int(ok.sum())} group-years {y0}-{last} "
+            "(docs/validation.md)"
+        )
+    return "\n".join(lines)
 
 
 def _forecast_table(ds: xr.Dataset, last: int, end: int) -> str:

@@ -183,3 +183,43 @@ def first_variable(ds: xr.Dataset, *names: str) -> xr.DataArray | None:
         if name in ds.data_vars:
             return ds[name]
     return None
+
+
+def ownership_groups(ds: xr.Dataset) -> dict[str, list[str]]:
+    """The products of each ownership statistic (``ownership_group``), in product order."""
+    if "ownership_group" not in ds.coords:
+        return {}
+    groups: dict[str, list[str]] = {}
+    for p, g in zip(ds[cv.PRODUCT].values, ds["ownership_group"].values, strict=True):
+        if str(g):
+            groups.setdefault(str(g), []).append(str(p))
+    return groups
+
+
+def ownership_comparison(ds: xr.Dataset) -> xr.Dataset:
+    """Accounted ownership of each ownership group against its statistic (accounted years).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``model`` (the sum of the members' ``ownership_model``), ``statistic``
+        and ``ratio`` = model / statistic, over (group, year) [1]; the
+        coordinate ``basis`` (household or person).
+    """
+    groups = ownership_groups(ds)
+    if not groups or not has(ds, "ownership_model", "ownership_statistic"):
+        return xr.Dataset()
+    model = central(ds["ownership_model"])
+    stat = central(ds["ownership_statistic"])
+    names = list(groups)
+    m = xr.concat(
+        [model.sel({cv.PRODUCT: groups[g]}).sum(cv.PRODUCT, skipna=False) for g in names],
+        dim="group",
+    )
+    s = xr.concat([stat.sel({cv.PRODUCT: groups[g][0]}, drop=True) for g in names], dim="group")
+    basis = [str(ds["ownership_basis"].sel({cv.PRODUCT: groups[g][0]}).item()) for g in names]
+    out = xr.Dataset({"model": m, "statistic": s, "ratio": m / s})
+    out = out.reset_coords(drop=True).assign_coords(group=names, basis=("group", basis))
+    out = out.dropna(cv.YEAR, how="all", subset=["model"])
+    # groups whose statistic has no accounted year have nothing to compare
+    return out.dropna("group", how="all", subset=["statistic"])
