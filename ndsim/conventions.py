@@ -114,29 +114,29 @@ _VARIABLES = [
         COUNT_FLOW_UNITS,
         "production in units",
         "P (SPEC §2.1): products made in the country, in the product's count_unit per year "
-        "(units; MW of capacity for wind turbines); accounted years only; NaN for end uses "
-        "counted in t of the element",
+        "(units; MW of capacity for wind turbines); NaN for end uses counted in t of the "
+        "element; after the last accounted year from the forecast (SPEC §2.4)",
     ),
     Variable(
         "units_exports",
         (PRODUCT, YEAR),
         COUNT_FLOW_UNITS,
         "exports in units",
-        "E_p (SPEC §2.1), in the product's count_unit per year; accounted years only",
+        "E_p (SPEC §2.1), in the product's count_unit per year",
     ),
     Variable(
         "units_imports",
         (PRODUCT, YEAR),
         COUNT_FLOW_UNITS,
         "imports in units",
-        "I_p (SPEC §2.1), in the product's count_unit per year; accounted years only",
+        "I_p (SPEC §2.1), in the product's count_unit per year",
     ),
     Variable(
         "units_sales",
         (PRODUCT, YEAR),
         COUNT_FLOW_UNITS,
         "sales into use in units",
-        "Q = P - E_p + I_p (SPEC §2.1), in the product's count_unit per year; accounted years only",
+        "Q = P - E_p + I_p (SPEC §2.1), in the product's count_unit per year",
     ),
     Variable(
         "units_retired",
@@ -144,15 +144,14 @@ _VARIABLES = [
         COUNT_FLOW_UNITS,
         "units retired",
         "R = sum over cohorts of Q(c) f(t - c) (SPEC §2.1), including cohorts sold before the "
-        "first accounted year when the history is used; accounted years only",
+        "first accounted year when the history is used",
     ),
     Variable(
         "units_in_use",
         (PRODUCT, YEAR),
         COUNT_UNITS,
         "units in use",
-        "N = sum over cohorts of Q(c) G(t - c) (SPEC §2.1), the fleet at the end of the year; "
-        "accounted years only",
+        "N = sum over cohorts of Q(c) G(t - c) (SPEC §2.1), the fleet at the end of the year",
     ),
     Variable(
         "nd_intensity",
@@ -179,6 +178,24 @@ _VARIABLES = [
         "accounted ownership",
         "units_in_use / H, H the households or the population (ownership_basis); NaN for "
         "products without an ownership statistic",
+    ),
+    Variable(
+        "ownership_fitted",
+        (PRODUCT, YEAR),
+        "1",
+        "fitted ownership",
+        "V of eq. 7, the ownership curve of smoothed GDP per capita fitted to the ownership "
+        "statistic of the product's group (each member carries its group's curve; "
+        "ownership_basis); NaN for products without a curve",
+    ),
+    Variable(
+        "plausibility_flag",
+        (PRODUCT, YEAR),
+        "1",
+        "plausibility flag",
+        "1 where the units sold into use per year or the units in use per person exceed the "
+        "sourced bound of plausibility.csv (SPEC §2.4), 0 where they do not, NaN where the "
+        "product has no bound",
     ),
     Variable(
         "mining",

@@ -1,27 +1,30 @@
-"""Forecast of end-use demand, inflow, stock and end-of-life flows after the accounted years.
+"""Forecast of units, demand, inflow, stock and end-of-life flows after the accounted years.
 
-Each end use follows one forecast method (SPEC §1-2), the data set's
+Each end use follows one forecast method (SPEC §2.4), the data set's
 ``forecast_method`` unless the scenario names the product in a forecast table:
 
-``gompertz``
-    Stock-driven (the paper's eq. 7-9): per-capita ownership follows a Gompertz
-    curve of GDP per capita, the Nd stock is ownership x population x Nd content
-    x adoption rate (eq. 8 with the adoption rate, SPEC's correction), the
-    inflow comes from inverting the lifetime model with the accounted inflows
-    as history, and domestic consumption from the inflow with the last
-    accounted trade shares, DC = F_in / (1 - e + i).
+``fleet`` (``gompertz`` is the older name)
+    The fleet in units follows an ownership curve of smoothed GDP per capita,
+    fitted to the ownership statistics, joined to the accounted fleet without
+    a break in level or slope (:mod:`ndsim.fleet`); unit sales come from the
+    stock-driven inversion on units with the accounted sales as history, and
+    Nd from each cohort's intensity: F_in = Q m, DC = P m with P = Q / (1 - e + i).
 ``growth``
     Eq. 10 on domestic consumption, DC(t) = DC(T) prod_{tau = T+1..t} (1 + a(tau)),
-    with piecewise-constant rates from the scenario; inflow = DC (1 - e + i).
+    with piecewise-constant rates from the scenario; units P = DC / m.
 ``level``
     Geometric path of DC from its last accounted value to a target level
     (``forecast.levels``), held after the target year.
 ``hold``
     DC held at its last accounted value.
 
-T is the last accounted year. Stocks and outflows come from the lifetime
-model applied to the whole inflow series (first accounted year to the last
-forecast year), so the stock is continuous at T/T+1 and the mass balance
+T is the last accounted year; e and i are the export and import shares of
+production in units in T, held after it. The cohort intensity after T,
+m = k MI AR, follows the scenario's adoption and intensity paths (hold,
+``full`` adoption, a table of points, or a logistic to a level by a year),
+each starting at the accounted value of T. Stocks and outflows come from the
+lifetime model applied to the whole series from the first year of the use
+stage, so stock and fleet are continuous at T/T+1 and the mass balance
 dS = F_in - F_out holds in every year.
 
 References
@@ -35,46 +38,46 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from ndsim import conventions as cv
-from ndsim import gompertz as gz
+from ndsim import fleet as fl
 from ndsim.errors import ScenarioError, ValidationError
 
 __all__ = [
-    "ProductFit",
     "project",
-    "fit_products",
+    "fit_fleets",
     "fits_from_dataset",
     "growth_path",
     "level_path",
     "adoption_path",
+    "intensity_path",
+    "share_path",
     "plausibility_table",
     "forecast_methods",
-    "BIAS_THRESHOLD",
+    "unit_content",
     "FIT_VARIABLES",
 ]
 
-#: the output variables that carry the spliced fits (what :func:`fits_from_dataset` reads);
+#: the output variables that carry the ownership fits (what :func:`fits_from_dataset` reads);
 #: an ensemble adds them from the deterministic run to every chunk's inputs
 FIT_VARIABLES = (
     "gompertz_saturation",
     "gompertz_alpha",
     "gompertz_beta",
-    "gompertz_anchor_stock",
-    "gompertz_anchor_ownership",
-    "gompertz_level_ratio",
+    "gompertz_theta",
+    "gompertz_cov",
+    "gompertz_scale",
     "gompertz_method",
+    "gompertz_basis",
 )
-#: largest share of the stock an empty start may leave out for an accounted year to enter a fit
-BIAS_THRESHOLD = 0.05
-#: fewest observed ownership points for a fit to observed ownership (else: accounted ownership)
-MIN_OBSERVED_POINTS = 3
-METHODS = ("gompertz", "growth", "level", "hold")
+METHODS = ("fleet", "gompertz", "growth", "level", "hold", "sales_share")
+#: the standard-normal draws of the ownership-curve parameters (SPEC §5), one per parameter
+Z_VARIABLES = ("gompertz_z1", "gompertz_z2", "gompertz_z3")
+THETA = "gompertz_parameter"
 
 _P = cv.PRODUCT
 _Y = cv.YEAR
@@ -82,110 +85,94 @@ _D = cv.DRAW
 
 _EXTRA = [
     cv.Variable(
-        "unmet_stock_decline",
+        "unmet_fleet_decline",
         (_P, _Y),
-        cv.STOCK_UNITS,
-        "unmet stock decline",
-        "stock-driven forecast: part of the target stock decline that outflows could not "
-        "deliver under the decline policy `clip` (inflow set to 0 instead of negative)",
-    ),
-    cv.Variable(
-        "gompertz_stock_target",
-        (_P, _Y),
-        cv.STOCK_UNITS,
-        "Gompertz stock target",
-        "S = V(GDP) x population x Nd content x adoption rate (eq. 7-8 with the adoption "
-        "rate) for the stock-driven products after the last accounted year",
+        cv.COUNT_UNITS,
+        "unmet fleet decline",
+        "fleet-driven forecast: units in use above the target fleet that retirements could "
+        "not remove under the decline policy `clip` (sales set to 0 instead of negative)",
     ),
     cv.Variable(
         "gompertz_saturation",
         (_P,),
-        "count person-1",
-        "Gompertz saturation level",
-        "VS of eq. 7 per person, spliced so that the curve meets the accounted stock of the "
-        "last accounted year; per Monte Carlo draw rescaled by the draw's accounted ownership "
-        "over gompertz_anchor_ownership (SPEC §5)",
+        "1",
+        "ownership curve saturation",
+        "VS of eq. 7 [units per household or person, ownership_basis], fitted to the "
+        "ownership statistic of the product's group (each member carries its group's curve)",
     ),
-    cv.Variable("gompertz_alpha", (_P,), "1", "Gompertz alpha", "alpha of eq. 7 (< 0)"),
+    cv.Variable("gompertz_alpha", (_P,), "1", "ownership curve alpha", "alpha of eq. 7 (< 0)"),
     cv.Variable(
         "gompertz_beta",
         (_P,),
         "person yr USD-1",
-        "Gompertz beta",
+        "ownership curve beta",
         "beta of eq. 7 (< 0), per unit of the data set's GDP per capita",
     ),
     cv.Variable(
-        "gompertz_level_ratio",
-        (_P,),
+        "gompertz_theta",
+        (_P, THETA),
         "1",
-        "Gompertz splice ratio",
-        "spliced / fitted saturation level: accounted ownership of the last accounted year "
-        "over the fitted curve there (1 for fits anchored to the accounted stock)",
+        "ownership curve parameters as fitted",
+        "(ln VS, ln(-alpha), ln(-beta scale)), without ln VS where the saturation was "
+        "given; NaN where not fitted",
     ),
     cv.Variable(
-        "gompertz_anchor_stock",
-        (_P,),
-        cv.STOCK_UNITS,
-        "Gompertz anchor stock",
-        "accounted stock of the last accounted year the curve was spliced to",
-    ),
-    cv.Variable(
-        "gompertz_anchor_ownership",
-        (_P,),
-        "count person-1",
-        "Gompertz anchor ownership",
-        "accounted ownership per person of the last accounted year, S / (MI AR population); "
-        "per Monte Carlo draw VS_d = VS x (the draw's value) / (this value)",
-    ),
-    cv.Variable(
-        "gompertz_rmse_log",
-        (_P,),
+        "gompertz_cov",
+        (_P, THETA, f"{THETA}_2"),
         "1",
-        "Gompertz fit RMSE (log)",
-        "root mean square of ln(fitted) - ln(data) over the fitted points",
+        "covariance of the ownership curve parameters",
+        "covariance of gompertz_theta from the Jacobian at the optimum and the residual "
+        "variance; Monte Carlo draws take theta + L z (L its Cholesky factor)",
+    ),
+    cv.Variable(
+        "gompertz_scale",
+        (_P,),
+        "person yr USD-1",
+        "GDP scale of the parameters",
+        "beta = -exp(theta[-1]) / scale",
     ),
     cv.Variable(
         "gompertz_method",
         (_P,),
         "1",
-        "Gompertz fit method",
-        "data source (observed or accounted ownership) and which parameters were fitted",
+        "ownership curve fit",
+        "the statistic and years the curve was fitted to, and the parameters fitted",
     ),
     cv.Variable(
-        "gompertz_data",
-        (_P, _Y),
-        "count person-1",
-        "Gompertz fit data",
-        "ownership per person the curve was fitted to (NaN: year not used)",
-    ),
-    cv.Variable(
-        "gompertz_residual",
-        (_P, _Y),
-        "count person-1",
-        "Gompertz fit residual",
-        "data - fitted curve (before the splice) at the fitted points",
-    ),
-    cv.Variable(
-        "implied_units",
-        (_P, _Y),
-        "count yr-1",
-        "implied units per year",
-        "DC / (Nd content x adoption rate): products (or MW) per year that the domestic "
-        "consumption implies; NaN for end uses counted in tonnes of the element",
-    ),
-    cv.Variable(
-        "implied_ownership",
-        (_P, _Y),
-        "count person-1",
-        "implied ownership",
-        "stock / (Nd content x adoption rate) / population, for the stock-driven products",
-    ),
-    cv.Variable(
-        "inflow_ratio_2018_2017",
+        "gompertz_basis",
         (_P,),
         "1",
-        "first-forecast-year inflow ratio",
-        "use-stage inflow of the first forecast year over the last accounted year",
+        "ownership curve basis",
+        "household or person: what the curve counts units per",
+    ),
+    cv.Variable(
+        "gompertz_rmse_log",
+        (_P,),
+        "1",
+        "ownership curve fit RMSE (log)",
+        "root mean square of ln(fitted) - ln(statistic) over the fitted points",
+    ),
+    cv.Variable(
+        "gdp_per_capita_trend",
+        (_Y,),
+        "",
+        "GDP per capita, smoothed",
+        "Hodrick-Prescott trend (lambda 100) of ln GDP per capita: the driver of the "
+        "ownership curves",
+    ),
+    cv.Variable(
+        "sales_ratio_first_forecast_year",
+        (_P,),
+        "1",
+        "unit sales, first forecast year over last accounted",
+        "units_sales(T + 1) / units_sales(T)",
+    ),
+    cv.Variable(
+        "inflow_ratio_first_forecast_year",
+        (_P,),
+        "1",
+        "use-stage inflow, first forecast year over last accounted",
+        "inflow(T + 1) / inflow(T) in t Nd: with adoption 'full' the intensity step shows here",
     ),
 ]
 for _v in _EXTRA:
@@ -229,7 +216,12 @@ def forecast_methods(inputs: xr.Dataset, scenario) -> dict[str, str]:
         methods = dict.fromkeys(products, "hold")
     fc = _get(scenario, "forecast")
     named: dict[str, list[str]] = {}
-    for key, method in (("growth_rates", "growth"), ("levels", "level"), ("hold", "hold")):
+    for key, method in (
+        ("growth_rates", "growth"),
+        ("levels", "level"),
+        ("hold", "hold"),
+        ("sales_share", "sales_share"),
+    ):
         for p in _get(fc, key, ()) or ():
             named.setdefault(str(p), []).append(f"forecast.{key}")
             methods[str(p)] = method
@@ -325,16 +317,48 @@ def _piecewise_linear(held: xr.DataArray, points, years: np.ndarray, last: int) 
     return out
 
 
+def _logistic(held: xr.DataArray, level: float, year: int, years: np.ndarray, last: int):
+    """From the held value at T to `level` in `year` along a logistic in time, flat after.
+
+    S(t) = (σ((t - m) / w) - σ((T - m) / w)) / (σ((Y - m) / w) - σ((T - m) / w)),
+    m = (T + Y) / 2, w = (Y - T) / 8: S(T) = 0, S(Y) = 1, slow at both ends (the path
+    leaves the accounted value of T without a step in level or slope).
+    """
+    mid, width = 0.5 * (last + year), (year - last) / 8.0
+
+    def sig(t):
+        return 1.0 / (1.0 + np.exp(-(t - mid) / width))
+
+    t = np.minimum(years.astype(float), float(year))
+    frac = (sig(t) - sig(float(last))) / (sig(float(year)) - sig(float(last)))
+    f = xr.DataArray(np.clip(frac, 0.0, 1.0), dims=_Y, coords={_Y: years})
+    return held + (level - held) * f
+
+
+def share_path(held: xr.DataArray, spec, years: np.ndarray, last: int) -> xr.DataArray:
+    """One product's path after T from its value at T (SPEC §2.4).
+
+    ``spec``: a sequence of (year, value) points (a table, linear between, flat
+    after the last), or a mapping ``{"level": L, "year": Y}`` (a logistic to L by
+    Y, :func:`_logistic`).
+    """
+    if isinstance(spec, Mapping):
+        return _logistic(held, float(_get(spec, "level")), int(_get(spec, "year")), years, last)
+    return _piecewise_linear(held, spec, years, last)
+
+
 def adoption_path(adoption: xr.DataArray, scenario, years: np.ndarray, last: int) -> xr.DataArray:
-    """Adoption rate over all years: data to T, then held or the scenario's points.
+    """Adoption rate over all years: data to T, then the scenario's path.
 
     Parameters
     ----------
     adoption : xarray.DataArray
         AR (..., product, year) [1] over (at least) the accounted years.
     scenario
-        ``forecast.adoption``: ``"hold"`` or per product a list of (year, AR)
-        points, reached linearly from AR(T) and held after the last point.
+        ``forecast.adoption``: ``"hold"`` (held at T), ``"full"`` (1 for every
+        cohort sold after T: the paper's eq. 8 as printed), or per product a
+        table of (year, AR) points or ``{level, year}`` for a logistic path;
+        products not named are held.
     years : numpy.ndarray
         All model years.
     last : int
@@ -343,15 +367,35 @@ def adoption_path(adoption: xr.DataArray, scenario, years: np.ndarray, last: int
     acc = adoption.sel({_Y: slice(None, last)})
     held = acc.sel({_Y: last}, drop=True)
     future = years[years > last]
-    fut = held.expand_dims({_Y: future}).copy()
     spec = _get(_get(scenario, "forecast"), "adoption", "hold")
+    if isinstance(spec, str) and spec == "full":
+        fut = xr.ones_like(held).expand_dims({_Y: future}).copy()
+    else:
+        fut = held.expand_dims({_Y: future}).copy()
     if not isinstance(spec, str):
         for p, pts in spec.items():
-            fut.loc[{_P: p}] = _piecewise_linear(held.sel({_P: p}), pts, future, last).transpose(
+            fut.loc[{_P: p}] = share_path(held.sel({_P: p}), pts, future, last).transpose(
                 *fut.sel({_P: p}).dims
             )
     out = xr.concat([acc, fut.transpose(*acc.dims)], dim=_Y)
     return out.sel({_Y: years})
+
+
+def intensity_path(content: xr.DataArray, scenario, years: np.ndarray, last: int) -> xr.DataArray:
+    """Nd per unit at full adoption, k MI, over all years: constant to T, then the scenario's factor.
+
+    ``forecast.intensity``: per product a path of the factor on k MI (1 at T): a
+    table of (year, factor) points or ``{level, year}`` (logistic).
+    """
+    spec = _get(_get(scenario, "forecast"), "intensity", {}) or {}
+    ones = xr.DataArray(np.ones(years.size), dims=_Y, coords={_Y: years})
+    factor = (content * 0.0 + 1.0) * ones
+    future = years[years > last]
+    for p, pts in spec.items():
+        one = xr.DataArray(1.0)
+        path = share_path(one, pts, future, last)
+        factor.loc[{_P: p, _Y: future}] = path.values
+    return content * factor
 
 
 def _rates(products: list[str], scenario, years: np.ndarray) -> xr.DataArray:
@@ -364,389 +408,211 @@ def _rates(products: list[str], scenario, years: np.ndarray) -> xr.DataArray:
     return xr.DataArray(rates, dims=(_P, _Y), coords={_P: products, _Y: years})
 
 
-# --- Gompertz fits ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class ProductFit:
-    """A Gompertz curve of one product, spliced to the accounted stock.
-
-    Attributes
-    ----------
-    product : str
-    saturation : float
-        Spliced saturation level VS per person [count person-1].
-    alpha : float
-        [1], < 0.
-    beta : float
-        [person yr per unit of GDP per capita], < 0.
-    anchor_stock : float
-        Accounted stock of the last accounted year the curve meets [t].
-    anchor_ownership : float
-        The same as ownership per person, S / (MI AR pop) [count person-1].
-    level_ratio : float
-        Spliced over fitted saturation level [1].
-    method : str
-        Data source and fitted parameters, e.g.
-        ``"observed ownership 2013-2022 (10 points): saturation, alpha, beta fitted"``.
-    fit : ndsim.gompertz.GompertzFit or None
-        The underlying least-squares fit (None when every parameter was given).
-    years : tuple of int
-        Years of the data points of ``fit``.
-    """
-
-    product: str
-    saturation: float
-    alpha: float
-    beta: float
-    anchor_stock: float
-    anchor_ownership: float
-    level_ratio: float
-    method: str
-    fit: gz.GompertzFit | None = None
-    years: tuple[int, ...] = ()
-
-
-def _span(years) -> str:
-    years = list(years)
-    if not years:
-        return "no years"
-    return (
-        f"{years[0]}-{years[-1]} ({len(years)} points)"
-        if len(years) > 1
-        else f"{years[0]} (1 point)"
-    )
-
-
-def _fit_one(
-    product: str,
-    gdp: np.ndarray,
-    years: np.ndarray,
-    observed: np.ndarray,
-    accounted: np.ndarray,
-    usable: np.ndarray,
-    last: int,
-    anchor_stock: float,
-    given: Mapping[str, float],
-    file: str,
-    label: str = "observed ownership",
-) -> ProductFit:
-    """Fit one product; see :func:`fit_products`."""
-    key = f"forecast.gompertz.{product}"
-    i_last = int(np.nonzero(years == last)[0][0])
-    g_t, v_t = float(gdp[i_last]), float(accounted[i_last])
-    if not (np.isfinite(v_t) and v_t > 0):
-        raise ValidationError(
-            f"product {product}: no accounted stock in {last} to splice the Gompertz curve to",
-            file="production.csv",
-            field="value",
-        )
-    vs_given = given.get("saturation")
-    if "alpha" in given and "beta" in given:
-        vs0 = vs_given if vs_given is not None else 1.0
-        vs = float(gz.splice_saturation(vs0, given["alpha"], given["beta"], g_t, v_t))
-        return ProductFit(
-            product,
-            vs,
-            float(given["alpha"]),
-            float(given["beta"]),
-            anchor_stock,
-            v_t,
-            vs / vs0 if vs_given is not None else float("nan"),
-            "alpha, beta given (scenario); saturation from the splice",
-        )
-    obs_ok = np.isfinite(observed) & (observed > 0) & np.isfinite(gdp)
-    try:
-        if obs_ok.sum() >= MIN_OBSERVED_POINTS:
-            source = f"{label} {_span(years[obs_ok])}"
-            fyears = years[obs_ok]
-            if vs_given is None and obs_ok.sum() < 4:
-                raise _NotIdentified(len(fyears), source)
-            fit = gz.fit_gompertz(gdp[obs_ok], observed[obs_ok], saturation=vs_given)
-            if not fit.saturation_identified:
-                raise _NotIdentified(len(fyears), source)
-            vs = float(gz.splice_saturation(fit.saturation, fit.alpha, fit.beta, g_t, v_t))
-        else:
-            ok = usable & np.isfinite(accounted) & (accounted > 0) & (years < last)
-            fyears = years[ok]
-            source = f"accounted ownership {_span(list(fyears) + [last])}, years with empty-start bias <= {BIAS_THRESHOLD:.0%}"
-            if vs_given is None and ok.sum() < 3:
-                raise _NotIdentified(len(fyears) + 1, source)
-            fit = gz.fit_gompertz(gdp[ok], accounted[ok], saturation=vs_given, anchor=(g_t, v_t))
-            if not fit.saturation_identified:
-                raise _NotIdentified(len(fyears) + 1, source)
-            vs = float(gz.splice_saturation(fit.saturation, fit.alpha, fit.beta, g_t, v_t))
-    except _NotIdentified as exc:
-        raise ScenarioError(
-            f"key {key}.saturation: the saturation level is not identifiable from the "
-            f"{exc.args[1]}; give it (count per person, literature or a stated estimate)",
-            file=file,
-        ) from None
-    except ValueError as exc:
-        raise ScenarioError(
-            f"key {key}: cannot fit a Gompertz curve to the {source}: {exc}", file=file
-        ) from None
-    method = f"{source}: {fit.mode}"
-    if vs_given is not None:
-        method += " (saturation from the scenario, rescaled by the splice)"
-    return ProductFit(
-        product,
-        vs,
-        fit.alpha,
-        fit.beta,
-        anchor_stock,
-        v_t,
-        vs / fit.saturation,
-        method,
-        fit,
-        tuple(int(y) for y in fyears),
-    )
-
-
-class _NotIdentified(Exception):
-    pass
-
-
-def fit_products(
+# --- ownership fits ---------------------------------------------------------------------
+def fit_fleets(
     inputs: xr.Dataset,
-    accounted_stock: xr.DataArray,
-    accounted_inflow: xr.DataArray,
-    pdf: xr.DataArray,
     scenario,
-    products: list[str],
-    last: int,
-) -> dict[str, ProductFit]:
-    """Fit and splice the Gompertz curve of each stock-driven product (deterministic data).
+    groups: Mapping[str, list[str]],
+    methods,
+    hist: xr.Dataset | None = None,
+):
+    """The ownership curve of each group with a fleet-driven member (deterministic inputs).
 
-    Parameters
-    ----------
-    inputs : xarray.Dataset
-        Canonical inputs: ``gdp_per_capita``, ``population`` (year), ``nd_content``,
-        ``adoption_rate`` and, where available, observed ``ownership`` (product, year)
-        [count person-1] or ``ownership_household`` [count household-1].
-    accounted_stock, accounted_inflow : xarray.DataArray
-        Accounted stock [t] and use-stage inflow [t yr-1] (product, year), first..T.
-    pdf : xarray.DataArray
-        Lifetime pdf (product, age).
-    scenario
-        ``forecast.gompertz.<product>`` may give ``saturation``, ``alpha``, ``beta``.
-    products : list of str
-        The stock-driven products.
-    last : int
-        Last accounted year T.
+    A group without an ownership statistic is fitted to its accounted fleet per
+    household (or person) from ``hist`` (``units_in_use``), with the saturation
+    level from the scenario (``forecast.gompertz.<product>.saturation``, with its
+    source in the scenario file).
 
     Returns
     -------
     dict
-        product -> :class:`ProductFit`.
-
-    Notes
-    -----
-    Data, per product (first that applies):
-
-    1. ``alpha`` and ``beta`` given: the saturation level follows from the splice.
-    2. At least :data:`MIN_OBSERVED_POINTS` observed ownership values (e.g. NBS
-       household surveys converted to units per person): saturation, alpha, beta
-       fitted to them (saturation held if given), then the saturation level is
-       rescaled so the curve meets the accounted ownership of T (the shape comes
-       from the survey, the level from the accounting; the ratio is reported).
-    3. Else at least :data:`MIN_OBSERVED_POINTS` values of ``ownership_household``
-       (units per household, e.g. the NBS survey): the same, as shape only; the
-       splice turns the level into units per person, which holds the household
-       size at its level of T (an assumption: household size kept falling).
-    4. Otherwise the ownership the accounting implies, S / (MI AR) / population,
-       in the years whose empty-start bias (:func:`ndsim.gompertz.empty_start_bias`)
-       is at most :data:`BIAS_THRESHOLD`, with the curve forced through T.
-
-    A saturation level the data do not identify (an exponential-looking series)
-    must come from the scenario; the error names the key.
+        group -> :class:`ndsim.fleet.FleetFit`; the driver is the smoothed GDP
+        per capita (:func:`ndsim.fleet.smooth_gdp`).
     """
     file = _scenario_file(scenario)
     given_all = _get(_get(scenario, "forecast"), "gompertz", {}) or {}
-    years = accounted_stock[_Y].values
-    pop = inputs["population"].sel({_Y: years})
-    ar = inputs["adoption_rate"].sel({_Y: years})
-    per_capita = accounted_stock / (unit_content(inputs) * ar * pop)
-    bias = gz.empty_start_bias(accounted_inflow, pdf)
-    all_years = inputs[_Y].values
-    g_all = inputs["gdp_per_capita"].values.astype(float)
-
-    def series(name, p):
-        if name in inputs and p in inputs[name][_P].values:
-            da = inputs[name].sel({_P: p})
-            if _D in da.dims:
-                da = da.mean(_D)
-            return da.reindex({_Y: all_years}).values.astype(float)
-        return np.full(all_years.size, np.nan)
-
-    fits = {}
-    for p in products:
-        sel = {_P: p}
-        acc = np.full(all_years.size, np.nan)
-        acc[np.isin(all_years, years)] = per_capita.sel(sel).values
-        use = np.zeros(all_years.size, dtype=bool)
-        use[np.isin(all_years, years)] = bias.sel(sel).values <= BIAS_THRESHOLD
-        obs, label = series("ownership", p), "observed ownership"
-        if (np.isfinite(obs) & (obs > 0)).sum() < MIN_OBSERVED_POINTS:
-            hh = series("ownership_household", p)
-            if (np.isfinite(hh) & (hh > 0)).sum() >= MIN_OBSERVED_POINTS:
-                obs = hh
-                label = "observed ownership per household (shape; household size held)"
-        fits[p] = _fit_one(
-            p,
-            g_all,
-            all_years,
-            obs,
-            acc,
-            use,
-            last,
-            float(accounted_stock.sel(sel).sel({_Y: last})),
-            given_all.get(p, {}),
-            file,
-            label,
+    gdp = fl.smooth_gdp(_det(inputs["gdp_per_capita"]))
+    first = int(inputs.attrs.get("first_year", int(inputs[_Y].min())))
+    out = {}
+    for group, members in groups.items():
+        fleet_members = [p for p in members if methods[p] in fl.FLEET_METHODS]
+        given: dict = {}
+        for p in fleet_members:
+            given.update(dict(given_all.get(p, {})))
+        accounted = None
+        has_stat = "ownership_statistic" in inputs and bool(
+            inputs["ownership_statistic"].sel({_P: members[0]}).notnull().any()
         )
-    return fits
+        if not has_stat and hist is not None:
+            basis = (
+                str(inputs["ownership_basis"].sel({_P: members[0]}).item())
+                if "ownership_basis" in inputs.coords
+                else ""
+            ) or "household"
+            driver = inputs["households" if basis == "household" else "population"]
+            fleet = _det(hist["units_in_use"].sel({_P: members}).sum(_P))
+            accounted = (fleet / driver).sel({_Y: slice(first, None)})
+        out[group] = fl.fit_group(group, members, inputs, gdp, given, file, accounted=accounted)
+    return out
 
 
-def fits_from_dataset(ds: xr.Dataset) -> dict[str, ProductFit]:
-    """Rebuild the spliced fits from a result's ``gompertz_*`` variables (deterministic run).
-
-    Gompertz parameters are fitted once, on the deterministic run (SPEC §5). An
-    ensemble passes them on either as ``project(..., fits=fits_from_dataset(det))``
-    or by adding ``det[list(FIT_VARIABLES)]`` to every chunk's inputs, which
-    :func:`project` reads when ``fits`` is None. Only saturation, alpha and beta
-    are required; products whose saturation is NaN are not Gompertz products.
-    """
-    products = [str(p) for p in ds[_P].values]
-
-    def column(name, default=float("nan")):
-        if name not in ds:
-            return [default] * len(products)
-        da = ds[name]
-        if _D in da.dims:
-            return None
-        return da.transpose(_P).values.tolist()
-
-    sat = column("gompertz_saturation")
-    if sat is None:  # a saturation per draw is not a deterministic fit
+def fits_from_dataset(ds: xr.Dataset) -> dict[str, fl.FleetFit]:
+    """Rebuild the fits from a run's :data:`FIT_VARIABLES` (one group per set of equal rows)."""
+    if "gompertz_saturation" not in ds:
         return {}
-    cols = [
-        column(n)
-        for n in (
-            "gompertz_alpha",
-            "gompertz_beta",
-            "gompertz_anchor_stock",
-            "gompertz_anchor_ownership",
-            "gompertz_level_ratio",
-        )
-    ]
-    cols = [c if c is not None else [float("nan")] * len(products) for c in cols]
-    method = column("gompertz_method", "")
-    method = method if method is not None else [""] * len(products)
-    fits = {}
+    products = [str(p) for p in ds[_P].values]
+    group = (
+        [str(g) for g in ds["ownership_group"].values]
+        if "ownership_group" in ds.coords
+        else products
+    )
+    out: dict[str, fl.FleetFit] = {}
     for i, p in enumerate(products):
-        if not np.isfinite(float(sat[i])):
+        vs = float(_det(ds["gompertz_saturation"]).values[i])
+        if not np.isfinite(vs):
             continue
-        fits[p] = ProductFit(p, float(sat[i]), *(float(c[i]) for c in cols), str(method[i]))
-    return fits
+        g = group[i] or p
+        if g in out:
+            continue
+        members = tuple(q for q, gg in zip(products, group, strict=True) if (gg or q) == g)
+        theta = np.asarray(_det(ds["gompertz_theta"]).values[i], dtype=float)
+        k = int(np.isfinite(theta).sum())
+        cov = np.asarray(_det(ds["gompertz_cov"]).values[i], dtype=float)[:k, :k]
+        basis = str(ds["gompertz_basis"].values[i]) if "gompertz_basis" in ds else "person"
+        out[g] = fl.FleetFit(
+            g,
+            members,
+            basis or "person",
+            vs,
+            float(_det(ds["gompertz_alpha"]).values[i]),
+            float(_det(ds["gompertz_beta"]).values[i]),
+            theta=tuple(theta[:k]),
+            cov=tuple(tuple(row) for row in cov) if k and np.isfinite(cov).all() else (),
+            scale=float(_det(ds["gompertz_scale"]).values[i]),
+            method=str(ds["gompertz_method"].values[i]),
+        )
+    return out
+
+
+def _fit_variables(fits: Mapping[str, fl.FleetFit], products: list[str]) -> dict:
+    """The ``gompertz_*`` output variables: each member of a group carries its group's fit."""
+    n = len(products)
+    index = {p: i for i, p in enumerate(products)}
+    vs, a, b, scale, rmse = (np.full(n, np.nan) for _ in range(5))
+    theta = np.full((n, 3), np.nan)
+    cov = np.full((n, 3, 3), np.nan)
+    method = np.full(n, "", dtype=object)
+    basis = np.full(n, "", dtype=object)
+    for fit in fits.values():
+        for p in fit.members:
+            i = index[p]
+            vs[i], a[i], b[i], scale[i], rmse[i] = (
+                fit.saturation,
+                fit.alpha,
+                fit.beta,
+                fit.scale,
+                fit.rmse_log,
+            )
+            k = len(fit.theta)
+            theta[i, :k] = fit.theta
+            if fit.cov:
+                cov[i, :k, :k] = np.asarray(fit.cov)
+            method[i] = f"{fit.group}: {fit.method}"
+            basis[i] = fit.basis
+    c = {_P: products}
+    return {
+        "gompertz_saturation": xr.DataArray(vs, dims=_P, coords=c),
+        "gompertz_alpha": xr.DataArray(a, dims=_P, coords=c),
+        "gompertz_beta": xr.DataArray(b, dims=_P, coords=c),
+        "gompertz_theta": xr.DataArray(theta, dims=(_P, THETA), coords=c),
+        "gompertz_cov": xr.DataArray(cov, dims=(_P, THETA, f"{THETA}_2"), coords=c),
+        "gompertz_scale": xr.DataArray(scale, dims=_P, coords=c),
+        "gompertz_rmse_log": xr.DataArray(rmse, dims=_P, coords=c),
+        "gompertz_method": xr.DataArray(method.astype(str), dims=_P, coords=c),
+        "gompertz_basis": xr.DataArray(basis.astype(str), dims=_P, coords=c),
+    }
+
+
+def _det(x: xr.DataArray) -> xr.DataArray:
+    return x.mean(_D) if _D in x.dims else x
+
+
+def _z_of(inputs: xr.Dataset, product: str) -> xr.DataArray | None:
+    """Standard-normal draws (draw, k) of a product's curve parameters, if sampled (SPEC §5).
+
+    The sampler draws them as signed factors N(1, cv²) (``gompertz_z1..3``, cv 1 by
+    default): z = factor - 1; a ``[uncertainty] cv`` scales the fit's standard errors.
+    """
+    if Z_VARIABLES[0] not in inputs:
+        return None
+    zs = [inputs[name].sel({_P: product}, drop=True) - 1.0 for name in Z_VARIABLES]
+    return xr.concat(zs, dim="k").transpose(_D, "k")
+
+
+def _mean_age(pdf, products: list[str], n_ages: int) -> xr.DataArray:
+    """Mean lifetime Σ a f(a) of each product's discrete pdf (product, [draw]) [yr]."""
+    f = _pdf_array(pdf, products, n_ages)
+    ages = xr.DataArray(np.arange(f.sizes["age"], dtype=float), dims="age")
+    return (f * ages).sum("age") / f.sum("age")
 
 
 # --- the projection ---------------------------------------------------------------------
-def _by_product(parts: list[xr.Dataset], products: list[str], years: np.ndarray) -> xr.Dataset:
-    """The parts' variables (([draw], product, year)) in one array each, over all products.
-
-    Each variable is written into one preallocated (draw, product, year)
-    array, NaN for a product no part gives (what concatenating the parts
-    along product and reindexing would give, without the copies).
-    """
-    where = {p: i for i, p in enumerate(products)}
-    n_draw = max((part.sizes.get(_D, 0) for part in parts), default=0)
-    draw_coord = next((part[_D] for part in parts if _D in part.coords), None)
-    lead = (n_draw,) if n_draw else ()
-    out = {}
-    for name in parts[0].data_vars:
-        arr = np.full((*lead, len(products), years.size), np.nan)
-        for part in parts:
-            da = part[name]
-            if not np.array_equal(da[_Y].values, years):
-                da = da.reindex({_Y: years})
-            da = da.transpose(*[d for d in (_D, _P, _Y) if d in da.dims])
-            idx = [where[str(p)] for p in da[_P].values]
-            vals = da.values if _D in da.dims or not n_draw else da.values[None]
-            arr[..., idx, :] = vals
-        out[name] = ((_D, _P, _Y) if n_draw else (_P, _Y), arr)
-    coords = {_P: products, _Y: years}
-    if draw_coord is not None:
-        coords[_D] = draw_coord.values
-    return xr.Dataset(out, coords=coords)
-
-
 def project(
     inputs: xr.Dataset,
     hist: xr.Dataset,
     scenario,
     pdf: xr.DataArray | Mapping,
     *,
-    fits: Mapping[str, ProductFit] | None = None,
+    fits: Mapping[str, fl.FleetFit] | None = None,
     diagnostics: bool = True,
 ) -> xr.Dataset:
-    """Forecast DC, inflow, outflow and stock of every end use to the last forecast year.
+    """Forecast units and Nd of every end use to the last forecast year (SPEC §2.4).
 
     Parameters
     ----------
     inputs : xarray.Dataset
         Canonical inputs (``ndsim.io.readers.load_dataset``), possibly with a
-        leading ``draw`` dimension: ``nd_content``, ``adoption_rate``,
-        ``population`` and ``gdp_per_capita`` (to the last forecast year),
-        ``ownership`` (optional), coordinate ``forecast_method``.
+        leading ``draw`` dimension: ``nd_content``, ``intensity_calibration``,
+        ``adoption_rate``, ``population``, ``households`` and ``gdp_per_capita``
+        (to the last forecast year), ``ownership_statistic``, coordinates
+        ``forecast_method``, ``ownership_basis``, ``ownership_group``.
     hist : xarray.Dataset
-        Accounted ``domestic_consumption``, ``inflow``, ``exports_final``,
-        ``imports_final`` (..., product, year <= T) [t yr-1].
+        The accounting over the use-stage years up to T: ``domestic_consumption``,
+        ``inflow``, ``exports_final``, ``imports_final`` [t yr-1], ``production``,
+        ``units_exports``, ``units_imports``, ``units_sales`` [count yr-1],
+        ``units_in_use`` [count], ``nd_intensity`` [t count-1] (..., product, year).
     scenario : ndsim.scenario.Scenario
-        ``forecast`` (growth rates, levels, hold, adoption, trade shares,
-        Gompertz overrides, last year) and ``run.decline_policy``.
+        ``forecast`` (growth rates, levels, hold, adoption and intensity paths,
+        ownership-curve settings ``gompertz``, ``join_years``, last year) and
+        ``run.decline_policy``.
     pdf : xarray.DataArray or mapping of product -> ndsim.lifetime.Lifetime
-        Lifetime pdf (product, [draw], age) [yr-1], or the lifetimes it comes
-        from (the kernels then evaluate the pdf from the parameters).
+        Lifetime pdf (product, [draw], age) or the lifetimes it comes from.
     fits : mapping, optional
-        Spliced Gompertz fits of the deterministic run (:func:`fits_from_dataset`);
-        None: read from the inputs' :data:`FIT_VARIABLES` if present, else fit
+        The ownership curves of the deterministic run (:func:`fits_from_dataset`);
+        None: read from the inputs' :data:`FIT_VARIABLES` if present, else fitted
         here (on the draw mean, with a warning, when the data carry draws). With
-        draws, each draw's saturation is rescaled, VS_d = VS V_d(T) / V(T) with
-        V = S / (MI AR pop) (SPEC §5), so every draw meets its own stock; optional
-        per-draw factors ``gompertz_alpha_factor``, ``gompertz_beta_factor`` and
-        ``growth_rate_factor`` (draw, product) in the inputs scale alpha, beta and
-        the growth rates (the saturation is then spliced with the drawn shape).
+        draws and ``gompertz_z1..3`` in the inputs, each draw's parameters are
+        θ + L z (SPEC §5); each draw's fleet starts at its own accounted fleet.
     diagnostics : bool
-        Also return the Gompertz fit variables, the stock target, the implied
-        units and ownership and the 2018/2017 inflow ratio (default). An
-        ensemble's chunks, which summarise only the SPEC §6 variables, leave
-        them out.
+        Also return the fit variables, ``ownership_fitted``, the smoothed GDP and
+        the first-forecast-year ratios (default). Ensemble chunks leave them out.
 
     Returns
     -------
     xarray.Dataset
-        Over years first..forecast_last: ``domestic_consumption``, ``inflow``,
-        ``outflow``, ``stock``, ``unmet_stock_decline`` (product, year),
-        ``gompertz_*`` fit variables, ``implied_units``, ``implied_ownership``,
-        ``inflow_ratio_2018_2017`` (product); attributes ``last_accounted_year``
-        and ``forecast_methods``.
+        Over the use-stage years to the last forecast year: ``domestic_consumption``,
+        ``inflow``, ``outflow``, ``stock`` (Nd), ``units_production``,
+        ``units_exports``, ``units_imports``, ``units_sales``, ``units_retired``,
+        ``units_in_use``, ``nd_intensity``, ``unmet_fleet_decline`` (product,
+        year); with diagnostics also ``ownership_fitted`` and the fit variables.
 
     Raises
     ------
     ScenarioError
         A growth product without rates for every forecast year, a level product
-        without a level, a saturation level that must be given.
+        without a level, an ownership curve that cannot be fitted.
     ValidationError
         Drivers missing in forecast years.
-
-    Notes
-    -----
-    Gompertz products: V(t) = VS exp(alpha exp(beta GDP(t))) per person (eq. 7),
-    S(t) = V(t) pop(t) MI AR(t) (eq. 8 with AR), inflow from
-    :func:`ndsim.dsm.stock_driven` with the accounted inflows as history (eq. 9),
-    DC = F_in / (1 - e + i). Other products: DC by eq. 10 (growth), a geometric
-    path (level) or held; F_in = DC (1 - e + i); outflow and stock by
-    :func:`ndsim.dsm.inflow_driven` over the whole series. e and i are the
-    final-product export and import shares of DC in T (SPEC §2).
     """
     from ndsim import dsm
 
@@ -759,32 +625,39 @@ def project(
         end = last
     years = np.arange(first, end + 1)
     future = years[years > last]
-    # drivers are needed from the first accounted year on (the history before it has none)
-    driver_years = years[years >= int(inputs.attrs.get("first_year", first))]
-    missing = [
-        name
-        for name in ("population", "gdp_per_capita")
-        if name not in inputs or bool(inputs[name].reindex({_Y: driver_years}).isnull().any())
-    ]
     methods = forecast_methods(inputs, scenario)
     products = [str(p) for p in hist[_P].values]
-    gomp = [p for p in products if methods[p] == "gompertz"]
-    if gomp and missing and future.size:
+    fleet_p = [p for p in products if methods[p] in fl.FLEET_METHODS]
+    flow_p = [p for p in products if methods[p] in ("growth", "level", "hold")]
+    driver_years = years[years >= int(inputs.attrs.get("first_year", first))]
+    need = ["population", "gdp_per_capita"] + (["households"] if fleet_p else [])
+    missing = [
+        name
+        for name in need
+        if name not in inputs or bool(inputs[name].reindex({_Y: driver_years}).isnull().any())
+    ]
+    if fleet_p and missing and future.size:
         raise ValidationError(
             f"{', '.join(missing)} missing in some of the years {driver_years[0]}-{end}",
             file="drivers.csv",
             field="value",
         )
 
-    dc_hist = hist["domestic_consumption"]
-    inflow_hist = hist["inflow"]
-    dc_t = dc_hist.sel({_Y: last}, drop=True)
-    safe = dc_t.where(dc_t != 0)
-    trade_factor = (inflow_hist.sel({_Y: last}, drop=True) / safe).fillna(1.0)  # 1 - e + i
+    # cohort intensity after T (SPEC §2.4): adoption and intensity paths from the values of T
     ar = adoption_path(inputs["adoption_rate"], scenario, years, last)
-    mi = unit_content(inputs)
+    content = intensity_path(unit_content(inputs), scenario, years, last)
+    m = (content * ar).transpose(..., _P, _Y)
+    m = xr.concat([hist["nd_intensity"], m.sel({_Y: future})], dim=_Y).transpose(..., _P, _Y)
+    # trade in units held at its share of production in T: Q = P (1 - e + i)
+    p_t = hist["production"].sel({_Y: last}, drop=True)
+    safe = p_t.where(p_t > 0)
+    e = (hist["units_exports"].sel({_Y: last}, drop=True) / safe).fillna(0.0)
+    i = (hist["units_imports"].sel({_Y: last}, drop=True) / safe).fillna(0.0)
+    keep = 1.0 - e + i
+    m_f = m.sel({_Y: future})
 
-    # --- DC and inflow of the flow-driven products over the forecast years
+    # --- flow-driven products: DC by eq. 10, a level path or held; units from the intensity
+    dc_t = hist["domestic_consumption"].sel({_Y: last}, drop=True)
     pieces = []
     growth = [p for p in products if methods[p] == "growth"]
     if growth:
@@ -820,142 +693,222 @@ def project(
         pieces.append(level_path(dc_t.sel({_P: level}), lv, ly, future, last))
     hold = [p for p in products if methods[p] == "hold"]
     if hold:
-        years_f = xr.DataArray(np.ones(future.size), dims=_Y, coords={_Y: future})
-        pieces.append(dc_t.sel({_P: hold}) * years_f)
-    template = dc_t.expand_dims({_Y: future}) * 0.0
-    if pieces:
-        base = template.isel({_P: 0}, drop=True)
-        for pc in pieces:
-            base = base + 0.0 * pc.isel({_P: 0}, drop=True).reset_coords(drop=True)
-        pieces = [pc.reset_coords(drop=True).broadcast_like(base) for pc in pieces]
-        dc_f = xr.concat(pieces, dim=_P).reindex({_P: products}).fillna(0.0)
-    else:
-        dc_f = template
-    dc_f = dc_f.transpose(..., _P, _Y)
-    flow_products = [p for p in products if methods[p] != "gompertz"]
+        ones = xr.DataArray(np.ones(future.size), dims=_Y, coords={_Y: future})
+        pieces.append(dc_t.sel({_P: hold}) * ones)
+    q_future = {}
+    dc_future = {}
+    if flow_p:
+        dc_f = xr.concat([pc.reset_coords(drop=True) for pc in pieces], dim=_P)
+        dc_f = dc_f.reindex({_P: flow_p}).transpose(..., _P, _Y)
+        mm = m_f.sel({_P: flow_p})
+        units = (dc_f / mm.where(mm > 0)).fillna(0.0)
+        q_future["flow"] = units * keep.sel({_P: flow_p})
+        dc_future["flow"] = dc_f
+    q_hist = hist["units_sales"].reset_coords(drop=True)
 
-    inflow_all = xr.concat([inflow_hist, dc_f * trade_factor], dim=_Y).transpose(..., _P, _Y)
-    dc_all = xr.concat([dc_hist, dc_f], dim=_Y).transpose(..., _P, _Y)
-    parts = []
-    if flow_products:
-        r = dsm.inflow_driven(inflow_all.sel({_P: flow_products}), _pdf_of(pdf, flow_products))
-        parts.append(
-            xr.Dataset(
-                {
-                    "inflow": inflow_all.sel({_P: flow_products}),
-                    "outflow": r["outflow"],
-                    "stock": r["stock"],
-                    "unmet_stock_decline": xr.zeros_like(r["outflow"]),
-                    "domestic_consumption": dc_all.sel({_P: flow_products}),
-                }
-            )
-        )
+    # --- units of the flow-driven products over all years (their fleets enter group targets)
+    def sales_all(names, q_f):
+        return xr.concat([q_hist.sel({_P: names}), q_f], dim=_Y).transpose(..., _P, _Y)
+
+    flow_fleet = None
+    if flow_p:
+        q_all = sales_all(flow_p, q_future["flow"])
+        flow_fleet = dsm.inflow_driven(q_all, _pdf_of(pdf, flow_p))["stock"]
 
     extras = {}
-    if gomp:
-        gsel = {_P: gomp}
-        acc = dsm.inflow_driven(inflow_hist.sel(gsel), _pdf_of(pdf, gomp))
-        s_t = acc["stock"].sel({_Y: last}, drop=True)
-        if fits is None and all(f"gompertz_{k}" in inputs for k in ("saturation", "alpha", "beta")):
+    sales_parts = [q_all] if flow_p else []
+    unmet = None
+    if fleet_p:
+        groups = fl.groups_of(inputs, methods)
+        if fits is None and all(v in inputs for v in ("gompertz_saturation", "gompertz_theta")):
             fits = fits_from_dataset(inputs)  # the deterministic run's, carried by the inputs
         if fits is None:
             if _D in inputs.dims or _D in hist.dims:
                 warnings.warn(
-                    "Gompertz curves fitted on the mean of the draws: pass the deterministic "
+                    "ownership curves fitted on the mean of the draws: pass the deterministic "
                     "run's fits (inputs variables ndsim.forecast.FIT_VARIABLES) so that every "
                     "draw is independent of the chunking",
                     stacklevel=2,
                 )
-
-            def det(x):
-                return x.mean(_D) if _D in x.dims else x
-
-            inp_det = inputs.copy()
-            for name in ("nd_content", "adoption_rate", "population", "gdp_per_capita"):
-                inp_det[name] = det(inputs[name])
-            fits = fit_products(
-                inp_det,
-                det(acc["stock"]),
-                det(inflow_hist.sel(gsel)),
-                det(_pdf_array(pdf, gomp, years.size)),
-                scenario,
-                gomp,
-                last,
+            fits = fit_fleets(inputs, scenario, groups, methods, hist)
+        gdp = fl.smooth_gdp(_det(inputs["gdp_per_capita"])).reindex({_Y: years})
+        tau_all = _get(fc, "join_years")
+        mean_life = _mean_age(pdf, fleet_p, years.size + 1)
+        shares_spec = _get(fc, "sales_share", {}) or {}
+        targets, lifetimes, splits, fitted = [], {}, {}, {}
+        for group, members in groups.items():
+            fit = fits.get(group)
+            if fit is None:
+                raise ValidationError(f"no ownership curve for the group {group}")
+            own = [p for p in members if methods[p] in fl.FLEET_METHODS]
+            shared = [p for p in members if methods[p] == "sales_share"]
+            lead = own[0]
+            curve = fl.fitted_curve(fit, gdp, _z_of(inputs, lead))
+            fitted[group] = curve
+            driver = fl.smooth_driver(
+                _det(inputs["households" if fit.basis == "household" else "population"])
             )
-        no_fit = [p for p in gomp if p not in fits]
-        if no_fit:
-            raise ValidationError(f"no Gompertz fit given for {', '.join(no_fit)}")
-
-        def param(name):
-            return xr.DataArray([getattr(fits[p], name) for p in gomp], dims=_P, coords=gsel)
-
-        gdp = inputs["gdp_per_capita"].sel({_Y: years})
-        pop = inputs["population"].sel({_Y: years})
-        v_t = s_t / (
-            mi.sel(gsel) * ar.sel(gsel).sel({_Y: last}, drop=True) * pop.sel({_Y: last}, drop=True)
+            target = curve * driver.reindex({_Y: years})
+            others = [p for p in members if p not in own and p not in shared]
+            if others:  # the others' own fleets (e.g. EV in CV + EV) come off the group's
+                target = target - flow_fleet.sel({_P: others}).sum(_P)
+            tau = float(tau_all) if tau_all else mean_life.sel({_P: lead}, drop=True)
+            if shared:  # one fleet; the shared products take their share of its sales
+                names = own + shared
+                acc = hist["units_in_use"].sel({_P: names}).sum(_P)
+                n_g = fl.join(acc, target.sel({_Y: slice(last - 1, None)}), last, tau)
+                key = f"group:{group}"
+                targets.append(n_g.clip(min=0.0).expand_dims({_P: [key]}))
+                lifetimes[key] = _pdf_of(pdf, [lead])[lead] if isinstance(pdf, Mapping) else None
+                splits[key] = (own, shared, group)
+                continue
+            acc = hist["units_in_use"].sel({_P: own})
+            total_t = acc.sel({_Y: last}, drop=True).sum(_P)
+            share = acc.sel({_Y: last}, drop=True) / total_t.where(total_t > 0)
+            for p in own:
+                tau_p = float(tau_all) if tau_all else mean_life.sel({_P: p}, drop=True)
+                t_p = (target * share.sel({_P: p}, drop=True)).sel({_Y: slice(last - 1, None)})
+                n_p = fl.join(acc.sel({_P: p}, drop=True), t_p, last, tau_p)
+                targets.append(n_p.clip(min=0.0).expand_dims({_P: [p]}))
+                lifetimes[p] = _pdf_of(pdf, [p])[p] if isinstance(pdf, Mapping) else None
+        stock_t = xr.concat(targets, dim=_P).transpose(..., _P, _Y)
+        keys = [str(k) for k in stock_t[_P].values]
+        stock_arg = stock_t.reindex({_Y: years}).where(lambda x: x[_Y] > last)
+        q_hist_keys = []
+        for k in keys:
+            if k in splits:
+                own, shared, _ = splits[k]
+                q_hist_keys.append(q_hist.sel({_P: own + shared}).sum(_P).expand_dims({_P: [k]}))
+            else:
+                q_hist_keys.append(q_hist.sel({_P: [k]}))
+        hist_q = xr.concat(q_hist_keys, dim=_P).reindex({_Y: years}).transpose(..., _P, _Y)
+        life = (
+            lifetimes
+            if isinstance(pdf, Mapping)
+            else pdf.sel({_P: [splits[k][0][0] if k in splits else k for k in keys]}).assign_coords(
+                {_P: keys}
+            )
         )
-        alpha, beta = param("alpha"), param("beta")
-        if "gompertz_alpha_factor" in inputs:  # Monte Carlo factors on the shape
-            alpha = alpha * inputs["gompertz_alpha_factor"].sel(gsel)
-        if "gompertz_beta_factor" in inputs:
-            beta = beta * inputs["gompertz_beta_factor"].sel(gsel)
-        # VS_d: the draw's curve meets the draw's accounted stock of T (SPEC §5); with the
-        # fitted alpha, beta this is VS V_d(T) / V(T) (ndsim.gompertz.rescale_saturation)
-        g_t = gdp.sel({_Y: last}, drop=True)
-        vs = gz.splice_saturation(param("saturation"), alpha, beta, g_t, v_t)
-        target = gz.gompertz(gdp, vs, alpha, beta) * pop * mi.sel(gsel) * ar.sel(gsel)
-        hist_ext = inflow_hist.sel(gsel).reindex({_Y: years})
-        stock_arg = target.where(target[_Y] > last).transpose(..., _P, _Y)
         policy = _get(_get(scenario, "run"), "decline_policy", "clip")
-        sd = dsm.stock_driven(stock_arg, _pdf_of(pdf, gomp), policy=policy, inflow_history=hist_ext)
-        inflow_g = sd["inflow"]
-        dc_g = xr.concat(
-            [dc_hist.sel(gsel), (inflow_g.sel({_Y: future}) / trade_factor.sel(gsel))], dim=_Y
+        sd = dsm.stock_driven(
+            stock_arg.transpose(..., _P, _Y), life, policy=policy, inflow_history=hist_q
         )
-        parts.append(
-            xr.Dataset(
-                {
-                    "inflow": inflow_g,
-                    "outflow": sd["outflow"],
-                    "stock": sd["stock"],
-                    "unmet_stock_decline": sd["unmet_stock_decline"],
-                    "domestic_consumption": dc_g,
-                }
-            )
-        )
+        q_keys = sd["inflow"]
+        unmet_parts = []
+        for k in keys:
+            if k not in splits:
+                sales_parts.append(q_keys.sel({_P: [k]}))
+                unmet_parts.append(sd["unmet_stock_decline"].sel({_P: [k]}))
+                continue
+            own, shared, group = splits[k]
+            q_g = q_keys.sel({_P: k}, drop=True)
+            q_h = q_hist.sel({_P: own + shared})
+            q_t = q_h.sel({_Y: last}, drop=True)
+            total_t = q_t.sum(_P)
+            part = {}
+            rest = 1.0
+            for p in shared:  # each shared product's path from its share of T
+                held = q_t.sel({_P: p}, drop=True) / total_t.where(total_t > 0)
+                path = share_path(held.fillna(0.0), shares_spec[p], future, last)
+                part[p] = path
+                rest = rest - path
+            own_t = q_t.sel({_P: own}).sum(_P)
+            for p in own:
+                part[p] = rest * (q_t.sel({_P: p}, drop=True) / own_t.where(own_t > 0)).fillna(
+                    1.0 / len(own)
+                )
+            for p in own + shared:
+                q_f = (q_g.sel({_Y: future}) * part[p]).clip(min=0.0)
+                q_p = xr.concat([q_hist.sel({_P: p}, drop=True), q_f], dim=_Y)
+                sales_parts.append(q_p.expand_dims({_P: [p]}))
+                gap = sd["unmet_stock_decline"].sel({_P: k}, drop=True)
+                unmet_parts.append((gap if p == own[0] else 0.0 * gap).expand_dims({_P: [p]}))
+        unmet = xr.concat(unmet_parts, dim=_P)
+        own_fit = xr.full_like(hist["units_in_use"].isel({_Y: 0}, drop=True), np.nan)
+        # ownership_fitted is a contract variable (SPEC §6): ensemble chunks carry it too
+        if groups:
+            own_fit = own_fit.expand_dims({_Y: years}).transpose(..., _P, _Y).copy()
+            for group, members in groups.items():
+                for p in members:
+                    own_fit.loc[{_P: p}] = (
+                        fitted[group]
+                        .broadcast_like(own_fit.sel({_P: p}))
+                        .transpose(*own_fit.sel({_P: p}).dims)
+                    )
+            extras["ownership_fitted"] = own_fit
         if diagnostics:
-            extras["gompertz_stock_target"] = target.where(target[_Y] > last)
-            extras.update(_fit_variables(fits, gomp, inputs[_Y].values))
+            extras.update(_fit_variables(fits, products))
+            extras["gdp_per_capita_trend"] = gdp
 
-    out = _by_product([part.reset_coords(drop=True) for part in parts], products, years)
+    sales_parts = [pt.reset_coords(drop=True) for pt in sales_parts]
+    q = xr.concat(sales_parts, dim=_P, join="outer").reindex({_P: products, _Y: years})
+    q = q.transpose(..., _P, _Y)
+    u = dsm.inflow_driven(q, _pdf_of(pdf, products))
+    zero = xr.zeros_like(q)
+    unmet = zero if unmet is None else unmet.reindex_like(q).fillna(0.0)
+    units = xr.Dataset(
+        {
+            "units_sales": q,
+            "units_retired": u["outflow"],
+            "units_in_use": u["stock"],
+            "unmet_fleet_decline": unmet.transpose(..., _P, _Y),
+        }
+    )
+    # Nd per cohort: F_in = Q m; DC = P m with P = Q / (1 - e + i) (DC as given for the
+    # flow-driven products after T); end-of-life and stock from the whole Nd inflow series
+    inflow = (q * m).where(q[_Y] > last, hist["inflow"].reindex({_Y: years}))
+    production = (q / keep.where(keep > 0)).fillna(0.0)
+    production = production.where(q[_Y] > last, hist["production"].reindex({_Y: years}))
+    dc = production * m
+    if flow_p:
+        dc_flow = dc_future["flow"].reindex({_Y: years})
+        dc = dc.where(~(dc[_P].isin(flow_p) & (dc[_Y] > last)), dc_flow.reindex({_P: products}))
+    dc = dc.where(dc[_Y] > last, hist["domestic_consumption"].reindex({_Y: years}))
+    nd = dsm.inflow_driven(inflow.transpose(..., _P, _Y), _pdf_of(pdf, products))
+    out = xr.Dataset(
+        {
+            "domestic_consumption": dc.transpose(..., _P, _Y),
+            "inflow": inflow.transpose(..., _P, _Y),
+            "outflow": nd["outflow"],
+            "stock": nd["stock"],
+            "units_production": production.transpose(..., _P, _Y),
+            "units_exports": (production * e).where(
+                production[_Y] > last, hist["units_exports"].reindex({_Y: years})
+            ),
+            "units_imports": (production * i).where(
+                production[_Y] > last, hist["units_imports"].reindex({_Y: years})
+            ),
+            "units_sales": q,
+            "units_retired": units["units_retired"],
+            "units_in_use": units["units_in_use"],
+            "unmet_fleet_decline": units["unmet_fleet_decline"],
+            "nd_intensity": m,
+        }
+    )
+    for name, da in extras.items():
+        out[name] = da.reset_coords(drop=True)
     if diagnostics:
-        for name, da in extras.items():
-            out[name] = da.reset_coords(drop=True).reindex({_P: products})
-        denom = mi * ar
-        count_unit = inputs["count_unit"] if "count_unit" in inputs.coords else None
-        units = out["domestic_consumption"] / denom.where(denom > 0)
-        if count_unit is not None:
-            units = units.where(count_unit != "t")
-        out["implied_units"] = units
-        pop_all = inputs["population"].reindex({_Y: years}) if "population" in inputs else np.nan
-        is_g = xr.DataArray([p in gomp for p in products], dims=_P, coords={_P: products})
-        out["implied_ownership"] = (out["stock"] / denom.where(denom > 0) / pop_all).where(is_g)
         if future.size:
-            ratio = out["inflow"].sel({_Y: last + 1}, drop=True) / out["inflow"].sel(
-                {_Y: last}, drop=True
-            )
-        else:
-            ratio = xr.full_like(out["inflow"].isel({_Y: 0}, drop=True), np.nan)
-        out["inflow_ratio_2018_2017"] = ratio
+            for name, var in (
+                ("sales_ratio_first_forecast_year", "units_sales"),
+                ("inflow_ratio_first_forecast_year", "inflow"),
+            ):
+                out[name] = out[var].sel({_Y: last + 1}, drop=True) / out[var].sel(
+                    {_Y: last}, drop=True
+                )
     for name in out.data_vars:
         if name in cv.VARIABLES:
             out[name].attrs.update(cv.attrs(name))
     out = out.reset_coords(drop=True)
-    if "gompertz_method" in out:
-        out["gompertz_method"] = out["gompertz_method"].fillna("").astype(str)
     out.attrs["last_accounted_year"] = last
     out.attrs["forecast_methods"] = ", ".join(f"{p}:{methods[p]}" for p in products)
     return out
+
+
+def _by_product(parts: list[xr.Dataset], products: list[str], years: np.ndarray) -> xr.Dataset:
+    """Concatenate per-method parts along product, in the data set's product order."""
+    ds = xr.concat(parts, dim=_P, join="outer") if len(parts) > 1 else parts[0]
+    return ds.reindex({_P: products, _Y: years}).transpose(..., _P, _Y)
 
 
 def _pdf_of(pdf, products: list[str]):
@@ -974,70 +927,60 @@ def _pdf_array(pdf, products: list[str], n_ages: int) -> xr.DataArray:
     return pdf.sel({_P: products})
 
 
-def _fit_variables(fits: Mapping[str, ProductFit], gomp: list[str], years: np.ndarray) -> dict:
-    """The ``gompertz_*`` output variables of the fits."""
-    coords = {_P: gomp}
-
-    def vec(name, dtype=float):
-        return xr.DataArray(
-            np.array([getattr(fits[p], name) for p in gomp], dtype=dtype), dims=_P, coords=coords
-        )
-
-    data = np.full((len(gomp), years.size), np.nan)
-    resid = np.full((len(gomp), years.size), np.nan)
-    rmse = np.full(len(gomp), np.nan)
-    for i, p in enumerate(gomp):
-        f = fits[p]
-        if f.fit is not None and f.years:
-            idx = np.searchsorted(years, np.array(f.years))
-            data[i, idx] = f.fit.ownership
-            resid[i, idx] = f.fit.residuals
-            rmse[i] = f.fit.rmse_log
-    yc = {_P: gomp, _Y: years}
-    return {
-        "gompertz_saturation": vec("saturation"),
-        "gompertz_alpha": vec("alpha"),
-        "gompertz_beta": vec("beta"),
-        "gompertz_level_ratio": vec("level_ratio"),
-        "gompertz_anchor_stock": vec("anchor_stock"),
-        "gompertz_anchor_ownership": vec("anchor_ownership"),
-        "gompertz_rmse_log": xr.DataArray(rmse, dims=_P, coords=coords),
-        "gompertz_method": xr.DataArray(
-            np.array([fits[p].method for p in gomp], dtype=str), dims=_P, coords=coords
-        ),
-        "gompertz_data": xr.DataArray(data, dims=(_P, _Y), coords=yc),
-        "gompertz_residual": xr.DataArray(resid, dims=(_P, _Y), coords=yc),
-    }
+def _span(years) -> str:
+    years = list(years)
+    if not years:
+        return "no years"
+    return (
+        f"{years[0]}-{years[-1]} ({len(years)} points)"
+        if len(years) > 1
+        else f"{years[0]} (1 point)"
+    )
 
 
-def plausibility_table(result: xr.Dataset, years=(2017, 2050)) -> pd.DataFrame:
-    """Implied units per year (and ownership) beside the Nd demand, for a run summary.
+def plausibility_table(result: xr.Dataset, years=None) -> pd.DataFrame:
+    """Units sold per year and in use per person beside the Nd demand, with the flags.
 
     Parameters
     ----------
     result : xarray.Dataset
-        A run's output with ``domestic_consumption``, ``implied_units`` and
-        (optionally) ``implied_ownership``; a ``draw`` dimension is averaged.
-    years : tuple of int
-        The years to show (e.g. the last accounted year and the last forecast year).
+        A run's output with ``domestic_consumption``, ``units_sales``,
+        ``units_in_use``, ``population`` and ``plausibility_flag`` (a ``draw``
+        dimension is averaged).
+    years : tuple of int, optional
+        The years to show; default the last accounted and the last forecast year.
 
     Returns
     -------
     pandas.DataFrame
-        One row per product: ``count_unit`` and, per year, DC [t/yr], implied
-        units [count/yr] and implied ownership [count/person].
+        One row per product counted in units: ``count_unit`` and, per year, DC
+        [t/yr], units sold into use [count/yr], units in use per person and
+        ``!`` where a sourced bound is exceeded (SPEC §2.4).
     """
     ds = result
     if _D in ds.dims:
         ds = ds.mean(_D)
-    years = [y for y in years if y in ds[_Y].values]
+    if years is None:
+        last = int(ds.attrs.get("last_accounted_year", int(ds[_Y].max())))
+        years = (last, int(ds[_Y].max()))
+    years = [y for y in dict.fromkeys(years) if y in ds[_Y].values]
     cols = {}
+    pop = ds["population"] if "population" in ds else None
     for y in years:
         cols[f"DC {y} [t/yr]"] = ds["domestic_consumption"].sel({_Y: y}).values
-        cols[f"units {y} [/yr]"] = ds["implied_units"].sel({_Y: y}).values
-        if "implied_ownership" in ds:
-            cols[f"ownership {y} [/person]"] = ds["implied_ownership"].sel({_Y: y}).values
+        cols[f"sold {y} [/yr]"] = ds["units_sales"].sel({_Y: y}).values
+        if pop is not None:
+            cols[f"in use {y} [/person]"] = (
+                ds["units_in_use"].sel({_Y: y}) / pop.sel({_Y: y})
+            ).values
+        if "plausibility_flag" in ds:
+            cols[f"{y} bound"] = np.where(
+                ds["plausibility_flag"].sel({_Y: y}).values > 0,
+                "above!",
+                np.where(np.isnan(ds["plausibility_flag"].sel({_Y: y}).values), "", "ok"),
+            )
     df = pd.DataFrame(cols, index=pd.Index([str(p) for p in ds[_P].values], name="product"))
     if "count_unit" in ds.coords:
         df.insert(0, "count_unit", [str(u) for u in ds["count_unit"].values])
+        df = df[df["count_unit"] != "t"]
     return df

@@ -236,6 +236,9 @@ class GompertzFit:
     rmse_log: float = float("nan")
     saturation_identified: bool = True
     saturation_se_log: float = float("nan")
+    theta: tuple[float, ...] = field(default=())
+    cov: tuple[tuple[float, ...], ...] = field(default=())
+    scale: float = 1.0
 
     def __call__(self, gdp):
         """Evaluate the fitted curve at ``gdp``."""
@@ -379,10 +382,29 @@ def fit_gompertz(
             and np.isfinite(se)
             and se <= MAX_SATURATION_SE_LOG
         )
+    # covariance of the searched parameters (ln VS, ln(-alpha), ln(-beta scale)), for draws
+    # from the fit (SPEC §5); empty where the Jacobian is singular or there is no dof
+    # (none where a parameter sits on its search bound, or the matrix is not positive definite:
+    # the curvature there says nothing about the spread)
+    cov_t: tuple[tuple[float, ...], ...] = ()
+    at_a_bound = bool(np.any(best.active_mask != 0)) or bool(
+        np.any((best.x <= lo + 1e-6) | (best.x >= hi - 1e-6))
+    )
+    if dof > 0 and not at_a_bound:
+        s2 = 2.0 * best.cost / dof
+        try:
+            c = np.linalg.inv(best.jac.T @ best.jac) * s2
+            c = 0.5 * (c + c.T)
+            if np.all(np.isfinite(c)) and np.all(np.linalg.eigvalsh(c) > 0):
+                cov_t = tuple(tuple(float(v) for v in row) for row in c)
+        except np.linalg.LinAlgError:
+            cov_t = ()
     fitted_names = ", ".join(p for p in ["saturation" if free_vs else "", "beta"] if p)
     if anchor is None:
         fitted_names = fitted_names.replace("beta", "alpha, beta")
     mode = fitted_names + " fitted"
+    if at_a_bound:
+        mode += " (a parameter on its search bound: no covariance, not sampled)"
     if not free_vs:
         mode += "; saturation given"
     if anchor is not None:
@@ -398,4 +420,7 @@ def fit_gompertz(
         rmse_log=float(np.sqrt(np.mean(r_log**2))),
         saturation_identified=identified,
         saturation_se_log=se,
+        theta=tuple(float(v) for v in best.x) if anchor is None else (),
+        cov=cov_t if anchor is None else (),
+        scale=scale,
     )

@@ -57,6 +57,18 @@ FLOW_EDGES = (
     ("use", "waste"),
     ("waste", "landfill"),
 )
+#: the unit layer's variables (SPEC §2.1, §6), accounted and forecast
+UNIT_VARIABLES = (
+    "units_production",
+    "units_exports",
+    "units_imports",
+    "units_sales",
+    "units_retired",
+    "units_in_use",
+    "nd_intensity",
+    "unmet_fleet_decline",
+    "ownership_fitted",
+)
 #: product coordinates copied from the inputs to the output
 PRODUCT_COORDS = (
     "name",
@@ -122,6 +134,17 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
 
     # 3. forecast (eq. 7-10) and the use stage over all years (eq. 5-6)
     extras = xr.Dataset()
+    fleet_vars = xr.Dataset(
+        {
+            "units_production": his["production"],
+            "units_exports": his["units_exports"],
+            "units_imports": his["units_imports"],
+            "units_sales": sales,
+            "units_retired": fleet["outflow"],
+            "units_in_use": fleet["stock"],
+            "nd_intensity": intensity,
+        }
+    )
     if forecasting:
         hist = xr.Dataset(
             {
@@ -131,6 +154,12 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
                 "stock": in_use["stock"],
                 "exports_final": exports_final,
                 "imports_final": imports_final,
+                "production": his["production"],
+                "units_exports": his["units_exports"],
+                "units_imports": his["units_imports"],
+                "units_sales": sales,
+                "units_in_use": fleet["stock"],
+                "nd_intensity": intensity,
             }
         )
         projected = _optional("ndsim.forecast").project(
@@ -140,7 +169,11 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
         dc = projected["domestic_consumption"].assign_attrs(cv.attrs("domestic_consumption"))
         inflow = projected["inflow"].assign_attrs(cv.attrs("inflow"))
         in_use = projected[["outflow", "stock"]]
-        extras = projected.drop_vars(["domestic_consumption", "inflow", "outflow", "stock"])
+        unit_vars = [v for v in UNIT_VARIABLES if v in projected]
+        fleet_vars = projected[unit_vars]
+        extras = projected.drop_vars(
+            ["domestic_consumption", "inflow", "outflow", "stock", *unit_vars]
+        )
         e_share, i_share = trade.trade_shares(
             hist["domestic_consumption"], exports_final, imports_final, last
         )
@@ -157,7 +190,7 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
     in_use = in_use.sel({cv.YEAR: slice(first, None)})
     if cv.YEAR in extras.dims:
         extras = extras.sel({cv.YEAR: slice(first, None)})
-    units = _unit_outputs(his, inputs, intensity, sales, fleet, first, last)
+    units = _unit_outputs(fleet_vars, inputs, first)
 
     # 4. waste management: R = r x eta x F_out to refining, the rest to landfill
     rate = waste.recycling_path(acc["recycling_rate"], years, last, scenario.recycling.rate)
@@ -255,9 +288,12 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
             "recycling_rate": rate,
             "recovery_efficiency": eta,
             **units,
+            **{d: inputs[d] for d in ("population", "households") if d in inputs},
         }
     ).reindex({cv.YEAR: years})
     result = result.merge(extras, compat="override", join="left")
+
+    result["plausibility_flag"] = plausibility_flag(result, inputs)
 
     # 9. supply scenarios against the requirement (SPEC §4)
     if forecasting and (supply := _optional("ndsim.processes.supply")) is not None:
@@ -302,6 +338,31 @@ def accounted_years(inputs: xr.Dataset) -> tuple[int, int]:
     return first, last
 
 
+def plausibility_flag(result: xr.Dataset, inputs: xr.Dataset) -> xr.DataArray:
+    """1 where the units sold into use per year or in use per person exceed their sourced bound.
+
+    (SPEC §2.4: the implied units of the growth-rate products, checked for every product
+    with a bound, in every year.)
+
+    0 where a bound exists and holds, NaN where the product has no bound
+    (``plausibility.csv``) or the data set no population.
+    """
+    names = ("plausibility_units_per_year", "plausibility_units_per_person")
+    none = xr.full_like(result["units_sales"], np.nan)
+    per_year, per_person = (
+        inputs[n] if n in inputs else xr.full_like(inputs["nd_content"], np.nan) for n in names
+    )
+    made = result["units_sales"]
+    if "population" not in inputs:
+        return none.rename("plausibility_flag").assign_attrs(cv.attrs("plausibility_flag"))
+    pop = inputs["population"].reindex({cv.YEAR: result[cv.YEAR].values})
+    owned = result["units_in_use"] / pop
+    over = (made > per_year) | (owned > per_person)
+    has = per_year.notnull() | per_person.notnull()
+    flag = xr.where(over, 1.0, 0.0).where(has & made.notnull())
+    return flag.rename("plausibility_flag").assign_attrs(cv.attrs("plausibility_flag"))
+
+
 def history_start(inputs: xr.Dataset, scenario: Scenario) -> int:
     """First year of the use stage: the data set's ``history_first`` with ``history = "data"``,
     the first accounted year with ``history = "empty"`` (SPEC §2.2)."""
@@ -311,28 +372,26 @@ def history_start(inputs: xr.Dataset, scenario: Scenario) -> int:
     return int(inputs.attrs.get("history_first_year", first))
 
 
-def _unit_outputs(his, inputs, intensity, sales, fleet, first: int, last: int) -> dict:
-    """The schema-2 variables of the unit layer over the accounted years (SPEC §2.1, §6).
+def _unit_outputs(fleet_vars: xr.Dataset, inputs: xr.Dataset, first: int) -> dict:
+    """The schema-2 variables of the unit layer from the first accounted year (SPEC §2.1, §6).
 
     NaN for the end uses counted in t of the element (no unit layer); the
-    ownership variables on each product's ``ownership_basis``.
+    ownership variables on each product's ``ownership_basis``: the accounted
+    fleet to T, the forecast fleet after.
     """
     counted = products.unit_layer(inputs["count_unit"])
-    span = {cv.YEAR: slice(first, last)}
-
-    def layer(da, name):
-        return da.sel(span).where(counted).rename(name).assign_attrs(cv.attrs(name))
-
-    units = {
-        "units_production": layer(his["production"], "units_production"),
-        "units_exports": layer(his["units_exports"], "units_exports"),
-        "units_imports": layer(his["units_imports"], "units_imports"),
-        "units_sales": layer(sales, "units_sales"),
-        "units_retired": layer(fleet["outflow"], "units_retired"),
-        "units_in_use": layer(fleet["stock"], "units_in_use"),
-        "nd_intensity": intensity.sel(span).rename("nd_intensity"),
-        "intensity_calibration": inputs["intensity_calibration"],
-    }
+    span = {cv.YEAR: slice(first, None)}
+    units = {}
+    for name in UNIT_VARIABLES:
+        if name not in fleet_vars:
+            continue
+        da = fleet_vars[name].sel(span)
+        if name != "nd_intensity":
+            da = da.where(counted)
+        if name == "unmet_fleet_decline":
+            da = da.fillna(0.0).where(counted)
+        units[name] = da.rename(name).assign_attrs(cv.attrs(name))
+    units["intensity_calibration"] = inputs["intensity_calibration"]
     basis = (
         inputs["ownership_basis"]
         if "ownership_basis" in inputs.coords
@@ -343,6 +402,11 @@ def _unit_outputs(his, inputs, intensity, sales, fleet, first: int, last: int) -
         if "ownership_statistic" in inputs
         else xr.full_like(units["units_in_use"], np.nan)
     )
+    units["ownership_fitted"] = (
+        fleet_vars["ownership_fitted"].sel(span)
+        if "ownership_fitted" in fleet_vars
+        else xr.full_like(units["units_in_use"], np.nan)
+    ).assign_attrs(cv.attrs("ownership_fitted"))
     units["ownership_statistic"] = statistic.assign_attrs(cv.attrs("ownership_statistic"))
     units["ownership_model"] = products.ownership_model(
         units["units_in_use"],

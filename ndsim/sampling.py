@@ -21,9 +21,12 @@ by inverse-CDF sampling (never clipped):
 - signed parameters (growth rates, Gompertz α, β): not truncated.
 
 Scenario parameters (``growth_rates``, ``gompertz`` in ``[uncertainty]
-inputs``) are not in the input Dataset; they are drawn as per-product
-factors and added to it as ``growth_rate_factor``, ``gompertz_alpha_factor``
-and ``gompertz_beta_factor`` (draw, product), CV 10 % unless overridden.
+inputs``) are not in the input Dataset; they are drawn per product and added
+to it: ``growth_rate_factor`` (draw, product), CV 10 % unless overridden;
+``gompertz_z1..3`` (draw, product), factors N(1, 1) whose excess over 1 the
+forecast reads as standard normals z, the ownership-curve parameters of a
+draw being θ + cv L z with L the Cholesky factor of the fit's covariance
+(SPEC §5; a ``cv`` override scales the fit's standard errors).
 
 By default one factor scales a whole series (correlated across years); with
 ``[uncertainty] per_year = true`` each year gets its own factor (a share is
@@ -71,7 +74,9 @@ SHARE_INPUTS = frozenset(
 SHARE_OF = {"units_exports": "production"}
 
 #: inputs that may be negative (not truncated)
-SIGNED_INPUTS = frozenset({"growth_rate", "gompertz_alpha", "gompertz_beta"})
+SIGNED_INPUTS = frozenset(
+    {"growth_rate", "gompertz_alpha", "gompertz_beta", "gompertz_z1", "gompertz_z2", "gompertz_z3"}
+)
 
 #: names a scenario may use for a group of input variables (``[uncertainty] inputs``)
 INPUT_GROUPS: dict[str, tuple[str, ...]] = {
@@ -87,10 +92,13 @@ INPUT_GROUPS: dict[str, tuple[str, ...]] = {
 #: these variables (draw, product): the forecast multiplies the parameter by them
 PARAMETER_FACTORS: dict[str, tuple[str, ...]] = {
     "growth_rates": ("growth_rate_factor",),
-    "gompertz": ("gompertz_alpha_factor", "gompertz_beta_factor"),
+    "gompertz": ("gompertz_z1", "gompertz_z2", "gompertz_z3"),
 }
 #: default CV of scenario parameters (they are assumptions: quality `estimate`)
 PARAMETER_CV = cv.QUALITY_CV["estimate"]
+#: default CV of each parameter group: the ownership-curve draws are standard normals
+#: (z = factor - 1), scaled by the fit's covariance in the forecast
+PARAMETER_DEFAULT_CV = {"growth_rates": PARAMETER_CV, "gompertz": 1.0}
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -276,7 +284,11 @@ def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.
     groups = {**INPUT_GROUPS, **PARAMETER_FACTORS}
     group_cv = {g: overrides[g] for g in groups if g in overrides and name in groups[g]}
     if name not in inputs.data_vars:  # a scenario parameter factor
-        c = next(iter(group_cv.values()), PARAMETER_CV)
+        default = next(
+            (PARAMETER_DEFAULT_CV[g] for g, names in PARAMETER_FACTORS.items() if name in names),
+            PARAMETER_CV,
+        )
+        c = next(iter(group_cv.values()), default)
         return xr.full_like(_parameter_template(inputs, name), float(c), dtype=float)
     if name in overrides:
         return xr.full_like(inputs[name], float(overrides[name]), dtype=float)

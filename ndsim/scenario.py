@@ -147,8 +147,18 @@ class ForecastOptions:
         Per product, a level of DC reached geometrically from the last accounted year.
     hold : tuple[str, ...] or None
         Products held at their last accounted level; None: the data set's ``hold`` products.
-    adoption : str or Mapping[str, tuple[tuple[int, float], ...]]
-        ``"hold"`` or, per product, piecewise-linear points ``(year, adoption rate)``.
+    adoption : str or Mapping
+        ``"hold"`` (AR held at T), ``"full"`` (AR = 1 for cohorts sold after T, the
+        paper's eq. 8 as printed) or, per product, piecewise-linear points
+        ``(year, adoption rate)`` or a logistic ``{"level": L, "year": Y}`` from AR(T).
+    intensity : Mapping
+        Per product, a path of the factor on k MI after T (1 at T): points or a logistic.
+    sales_share : Mapping
+        Per product, its share of its ownership group's unit sales after T (points or a
+        logistic from the share of T); the group is then forecast as one fleet.
+    join_years : float or None
+        Time constant of the join of the forecast fleet to the ownership curve
+        [yr]; None: each product's mean lifetime (:mod:`ndsim.fleet`).
     trade_shares : str
         ``"hold"``: final-product export and import shares of DC held at the last accounted year.
     gompertz : Mapping[str, Mapping[str, float]]
@@ -162,7 +172,14 @@ class ForecastOptions:
     )
     levels: Mapping[str, Level] = field(default_factory=lambda: MappingProxyType({}))
     hold: tuple[str, ...] | None = None
-    adoption: str | Mapping[str, tuple[tuple[int, float], ...]] = "hold"
+    adoption: str | Mapping[str, tuple[tuple[int, float], ...] | Mapping[str, float]] = "hold"
+    intensity: Mapping[str, tuple[tuple[int, float], ...] | Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    sales_share: Mapping[str, tuple[tuple[int, float], ...] | Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    join_years: float | None = None
     trade_shares: str = "hold"
     gompertz: Mapping[str, Mapping[str, float]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -361,7 +378,20 @@ def _name_list(choices: tuple[str, ...] | None = None) -> Leaf:
 
 
 _YEAR = _integer(1000, 3000)
-_RATE = _number(-1.0, 10.0, lo_open=True)
+
+
+def _rate(v: Any) -> float:
+    """A yearly rate as a fraction in (-1, 1] (SPEC §2.4); a percent is refused with a hint."""
+    x = _number()(v)
+    if not -1.0 < x <= 1.0:
+        hint = f" (did you mean {x / 100:g}?)" if -100.0 < x <= 100.0 else ""
+        raise _Invalid(
+            f"{v!r} is out of range (-1, 1]: rates are fractions per year, 0.05 = 5 %/yr{hint}"
+        )
+    return x
+
+
+_RATE = _rate
 _SHARE = _number(0.0, 1.0)
 
 
@@ -423,6 +453,14 @@ class _Map:
 
 
 @dataclass(frozen=True)
+class _Path:
+    """A list (checked by `points`) or a table (checked by `table`)."""
+
+    points: Any
+    table: Any
+
+
+@dataclass(frozen=True)
 class _Either:
     """A string from `choices` or a value checked by `other`."""
 
@@ -436,7 +474,12 @@ _GOMPERTZ = {
     "saturation": _number(0.0, lo_open=True),
     "alpha": _number(hi=0.0, hi_open=True),
     "beta": _number(hi=0.0, hi_open=True),
+    "fit_first": _YEAR,
+    "fit_last": _YEAR,
 }
+#: a path after the last accounted year (SPEC §2.4): a table of [year, value] points, or a
+#: logistic from the value of T to `level` by `year`
+_LOGISTIC = _Table({"level": _number(0.0), "year": _YEAR}, build=dict)
 
 #: a product's lifetime in a scenario (SPEC §2.3); the checks against the model are in
 #: check_against (which parameters a model needs)
@@ -471,7 +514,10 @@ SCHEMA = _Table(
                 "growth_rates": _Map(_periods),
                 "levels": _Map(_LEVEL),
                 "hold": _name_list(),
-                "adoption": _Either(("hold",), _Map(_points(_SHARE))),
+                "adoption": _Either(("hold", "full"), _Map(_Path(_points(_SHARE), _LOGISTIC))),
+                "intensity": _Map(_Path(_points(_number(0.0)), _LOGISTIC)),
+                "sales_share": _Map(_Path(_points(_SHARE), _LOGISTIC)),
+                "join_years": _number(0.0, lo_open=True),
                 "trade_shares": _string(("hold",)),
                 "gompertz": _Map(_Table(_GOMPERTZ, build=dict)),
             },
@@ -552,6 +598,8 @@ def _walk(spec: Any, value: Any, dotted: str, file: str) -> Any:
                 )
             out[k] = _walk(spec.value, v, f"{dotted}.{k}", file)
         return MappingProxyType(out)
+    if isinstance(spec, _Path):
+        return _walk(spec.table if isinstance(value, dict) else spec.points, value, dotted, file)
     if isinstance(spec, _Either):
         if isinstance(value, str):
             return _walk(_string(spec.choices), value, dotted, file)
@@ -638,6 +686,8 @@ def check_against(scenario: Scenario, inputs) -> None:
         "forecast.gompertz": fc.gompertz,
         "forecast.hold": fc.hold or (),
         "forecast.adoption": fc.adoption if not isinstance(fc.adoption, str) else (),
+        "forecast.intensity": fc.intensity,
+        "forecast.sales_share": fc.sales_share,
         "lifetimes": scenario.lifetimes,
     }
     for key, table in tables.items():
@@ -661,12 +711,18 @@ def check_against(scenario: Scenario, inputs) -> None:
             f"covers ({data_last}, forecast_last of its dataset.toml)",
             file=file,
         )
-    if not isinstance(fc.adoption, str):
-        for p, points in fc.adoption.items():
-            early = [y for y, _ in points if y <= last]
+    paths = {
+        "forecast.adoption": fc.adoption if not isinstance(fc.adoption, str) else {},
+        "forecast.intensity": fc.intensity,
+        "forecast.sales_share": fc.sales_share,
+    }
+    for key, table in paths.items():
+        for p, spec in table.items():
+            years = [spec["year"]] if isinstance(spec, Mapping) else [y for y, _ in spec]
+            early = [y for y in years if y <= last]
             if early:
                 raise ScenarioError(
-                    f"key forecast.adoption.{p}: year(s) {', '.join(map(str, early))} not after "
+                    f"key {key}.{p}: year(s) {', '.join(map(str, early))} not after "
                     f"the last accounted year {last} (the path starts from the data's {last} "
                     "value)",
                     file=file,
@@ -769,12 +825,12 @@ def _check_forecast_methods(scenario: Scenario, inputs, last: int, forecast_last
     file = scenario._file
     fc = scenario.forecast
     methods = forecast_methods(inputs, scenario)  # raises on a product in two tables
-    other = [p for p in fc.gompertz if methods.get(p) != "gompertz"]
+    other = [p for p in fc.gompertz if methods.get(p) not in ("fleet", "gompertz")]
     if other:
         p = other[0]
         raise ScenarioError(
-            f"key forecast.gompertz.{p}: product(s) {', '.join(other)} are not forecast by a "
-            f"Gompertz curve (forecast method {methods.get(p)!r}); remove the table or the "
+            f"key forecast.gompertz.{p}: product(s) {', '.join(other)} are not forecast by an "
+            f"ownership curve (forecast method {methods.get(p)!r}); remove the table or the "
             "product's other forecast entry",
             file=file,
         )

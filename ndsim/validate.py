@@ -72,7 +72,7 @@ PRODUCT_COLUMNS = (
     "forecast_method",
 )
 PRODUCT_OPTIONAL = ("source", "method", "note", "description")
-FORECAST_METHODS = ("gompertz", "growth", "level", "hold")
+FORECAST_METHODS = ("fleet", "gompertz", "growth", "level", "hold", "sales_share")
 TRADE_FLOWS = ("export", "import")
 PRIMARY_FLOWS = ("export", "import", "export_unregistered")
 YIELD_PROCESSES = ("mining", "refining", "fabrication", "manufacturing")
@@ -112,7 +112,10 @@ OPTIONAL_TABLES = (
     "intensity_calibration.csv",
     "ownership.csv",
     "ownership_nonhousehold.csv",
+    "plausibility.csv",
 )
+#: the quantities of plausibility.csv: units made per year, units in use per person
+PLAUSIBILITY_QUANTITIES = ("units_per_year", "units_per_person")
 #: separator of product codes in the ``products`` column of the ownership tables
 GROUP_SEPARATOR = "+"
 #: the bases of an ownership statistic: the unit it is counted per
@@ -1303,6 +1306,22 @@ def check_dataset(folder: str | Path | None = None) -> CheckedData:
         )
         if nonhousehold is not None:
             tables["ownership_nonhousehold"] = nonhousehold
+    bounds = _value_table(
+        ctx,
+        "plausibility.csv",
+        {"product": codes, "quantity": PLAUSIBILITY_QUANTITIES},
+        kind="positive",
+        years=None,
+        complete=False,
+        required=False,
+        unit=lambda t, i: (
+            f"{ctx.count_unit[t['product'][i]]} yr-1"
+            if t["quantity"][i] == "units_per_year"
+            else f"{ctx.count_unit[t['product'][i]]} person-1"
+        ),
+    )
+    if bounds is not None:
+        tables["plausibility"] = bounds
     for data in tables.values():
         data.pop("_table", None)
     tables["_grids"] = grids  # type: ignore[assignment]

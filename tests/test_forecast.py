@@ -1,4 +1,11 @@
-"""Tests of ndsim.forecast on a small invented case (4 end uses, one per forecast method)."""
+"""Tests of ndsim.forecast and ndsim.fleet on a small invented case (one product per method).
+
+A and G are fleet-driven (A fitted to an ownership statistic made from a known
+curve, G without a statistic: fitted to its accounted fleet with a given
+saturation), B grows at rates, C goes to a level, D is held. Trade in units is
+a fixed share of production; lifetimes are fixed, so every expected number has
+a closed form.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from ndsim import fleet as fl
 from ndsim import forecast as fc
 from ndsim import gompertz as gz
 from ndsim.errors import ScenarioError
@@ -20,51 +28,83 @@ LIFETIMES = [10, 8, 12, 5, 9]
 MI = [1e-4, 2e-4, 0.4, 1.0, 5e-5]
 AR = [0.5, 1.0, 1.0, 1.0, 0.8]
 EXPORT_SHARE, IMPORT_SHARE = 0.1, 0.02
+KEEP = 1 - EXPORT_SHARE + IMPORT_SHARE
+# A's ownership statistic per household: a known curve of GDP
+VS, ALPHA, BETA = 0.9, -6.0, -2.2e-4
+
+
+def gdp_of(years):
+    return 3000 * 1.07 ** (np.asarray(years) - FIRST)  # ln GDP linear: its HP trend is itself
+
+
+def households_of(years):
+    return 3.0e8 * 1.01 ** (np.asarray(years) - FIRST)  # ln H linear too
 
 
 def make_inputs(gdp=None, pop=None):
-    gdp = 3000 * 1.07 ** (YEARS - FIRST) if gdp is None else gdp
+    gdp = gdp_of(YEARS) if gdp is None else gdp
     pop = 1.3e9 + 1e6 * (YEARS - FIRST) if pop is None else pop
     ar = np.where(YEARS <= LAST, 1.0, np.nan)[None, :] * np.array(AR)[:, None]
-    own = np.full((len(PRODUCTS), YEARS.size), np.nan)
+    stat = np.full((len(PRODUCTS), YEARS.size), np.nan)
     sel = (YEARS >= 2010) & (YEARS <= 2022)
-    own[0, sel] = gz.gompertz(gdp[sel], 0.4, -6.0, -2.2e-4)  # observed ownership of A only
+    stat[0, sel] = gz.gompertz(gdp_of(YEARS)[sel], VS, ALPHA, BETA)  # the statistic as observed
     return xr.Dataset(
         {
             "gdp_per_capita": ("year", gdp),
             "population": ("year", pop),
+            "households": ("year", households_of(YEARS)),
             "nd_content": ("product", MI),
+            "intensity_calibration": ("product", np.ones(len(PRODUCTS))),
             "adoption_rate": (("product", "year"), ar),
-            "ownership": (("product", "year"), own),
+            "ownership_statistic": (("product", "year"), stat),
         },
         coords={
             "year": YEARS,
             "product": PRODUCTS,
-            "forecast_method": ("product", ["gompertz", "growth", "level", "hold", "gompertz"]),
+            "forecast_method": ("product", ["fleet", "growth", "level", "hold", "fleet"]),
             "count_unit": ("product", ["unit", "unit", "unit", "t", "unit"]),
+            "ownership_basis": ("product", ["household", "", "", "", ""]),
+            "ownership_group": ("product", ["A", "", "", "", ""]),
         },
-        attrs={"forecast_last": END},
+        attrs={"forecast_last": END, "first_year": FIRST},
     )
+
+
+def conv_stock(q, life):
+    """Fleet of a fixed lifetime (timing end): the sales of the last `life` years."""
+    return np.array([q[max(0, t - life + 1) : t + 1].sum() for t in range(q.size)])
 
 
 def make_hist():
     t = ACC - FIRST
-    dc = np.stack([100 * 1.25**t, 50 * 1.1**t, 20 + 0 * t, 10.0 + t, 40 * 1.05**t]).astype(float)
-    ex, im = EXPORT_SHARE * dc, IMPORT_SHARE * dc
+    # the fleet of A tracks its ownership curve; the others are invented series
+    own_a = gz.gompertz(gdp_of(ACC), VS, ALPHA, BETA) * households_of(ACC)
+    q_a = np.diff(own_a, prepend=0.0)  # sales that build that fleet, with few retirements
+    q = np.stack([q_a, 5e5 * 1.1**t, 50 + 0 * t, 10.0 + t, 8e5 * 1.05**t]).astype(float)
+    q = np.maximum(q, 0.0)
+    m = np.array(MI)[:, None] * np.array(AR)[:, None] * np.ones(ACC.size)
+    p = q / KEEP
     dims = ("product", "year")
+    n = np.stack([conv_stock(q[i], LIFETIMES[i]) for i in range(len(PRODUCTS))])
     return xr.Dataset(
         {
-            "domestic_consumption": (dims, dc),
-            "exports_final": (dims, ex),
-            "imports_final": (dims, im),
-            "inflow": (dims, dc - ex + im),
+            "production": (dims, p),
+            "units_exports": (dims, EXPORT_SHARE * p),
+            "units_imports": (dims, IMPORT_SHARE * p),
+            "units_sales": (dims, q),
+            "units_in_use": (dims, n),
+            "nd_intensity": (dims, m),
+            "domestic_consumption": (dims, p * m),
+            "exports_final": (dims, EXPORT_SHARE * p * m),
+            "imports_final": (dims, IMPORT_SHARE * p * m),
+            "inflow": (dims, q * m),
         },
         coords={"product": PRODUCTS, "year": ACC},
     )
 
 
 def make_pdf(lifetimes=LIFETIMES):
-    f = np.zeros((len(PRODUCTS), YEARS.size))
+    f = np.zeros((len(PRODUCTS), YEARS.size + 1))
     f[np.arange(len(PRODUCTS)), lifetimes] = 1.0
     return xr.DataArray(f, dims=("product", "age"), coords={"product": PRODUCTS})
 
@@ -78,7 +118,9 @@ def make_scenario(**forecast):
         hold=None,
         adoption="hold",
         trade_shares="hold",
-        gompertz={"G": {"saturation": 0.3}},
+        gompertz={"G": {"saturation": 0.1}},
+        sales_share={},
+        join_years=None,
     )
     options.update(forecast)
     return NS(path=None, run=NS(decline_policy="clip"), forecast=NS(**options))
@@ -89,6 +131,7 @@ def result():
     return fc.project(make_inputs(), make_hist(), make_scenario(), make_pdf())
 
 
+# --- paths --------------------------------------------------------------------------------
 def test_growth_path_closed_form_paper_ev():
     rates = xr.DataArray(np.full(33, 0.13), dims="year", coords={"year": np.arange(2018, 2051)})
     path = fc.growth_path(xr.DataArray(728.0), rates)
@@ -96,169 +139,209 @@ def test_growth_path_closed_form_paper_ev():
     assert float(path.sel(year=2018)) == pytest.approx(728 * 1.13, rel=1e-13)
 
 
-def test_growth_product_piecewise_rates(result):
+def test_growth_product_piecewise_rates_and_its_units(result):
     dc = result["domestic_consumption"].sel(product="B")
-    dc17 = 50 * 1.1**17
+    dc17 = float(make_hist()["domestic_consumption"].sel(product="B", year=LAST))
     for t in (2018, 2024, 2030):
         assert float(dc.sel(year=t)) == pytest.approx(dc17 * 1.05 ** (t - 2017), rel=1e-12)
     for t in (2031, 2050):
         expected = dc17 * 1.05**13 * 0.99 ** (t - 2030)
         assert float(dc.sel(year=t)) == pytest.approx(expected, rel=1e-12)
-    # inflow from DC with the held 2017 trade shares
-    ratio = result["inflow"].sel(product="B", year=slice(2018, None)) / dc.sel(
-        year=slice(2018, None)
+    # units made P = DC / m; sold into use Q = P (1 - e + i); inflow = Q m
+    m = MI[1] * AR[1]
+    future = slice(2018, None)
+    np.testing.assert_allclose(
+        result["units_production"].sel(product="B", year=future),
+        dc.sel(year=future) / m,
+        rtol=1e-12,
     )
-    np.testing.assert_allclose(ratio.values, 1 - EXPORT_SHARE + IMPORT_SHARE, rtol=1e-12)
+    np.testing.assert_allclose(
+        result["inflow"].sel(product="B", year=future) / dc.sel(year=future), KEEP, rtol=1e-12
+    )
 
 
 def test_level_product_geometric_to_target(result):
     dc = result["domestic_consumption"].sel(product="C").sel(year=slice(2017, None)).values
     assert dc[-1] == pytest.approx(5.0, rel=1e-12)
-    q = (5.0 / 20.0) ** (1 / 33)
+    q = (5.0 / dc[0]) ** (1 / 33)
     np.testing.assert_allclose(dc[1:] / dc[:-1], q, rtol=1e-12)
 
 
 def test_hold_product_constant(result):
     dc = result["domestic_consumption"].sel(product="D", year=slice(2017, None))
-    np.testing.assert_allclose(dc.values, 27.0, rtol=0, atol=0)
-    assert np.isnan(result["implied_units"].sel(product="D")).all()
+    np.testing.assert_allclose(dc.values, 27.0 / KEEP, rtol=1e-14)
 
 
 def test_history_unchanged(result):
     hist = make_hist()
-    for name in ("domestic_consumption", "inflow"):
-        np.testing.assert_array_equal(
-            result[name].sel(year=slice(None, LAST)).values, hist[name].values
+    for name in ("domestic_consumption", "inflow", "units_sales", "units_in_use"):
+        np.testing.assert_allclose(
+            result[name].sel(year=slice(None, LAST)).values, hist[name].values, rtol=1e-12
         )
 
 
 def test_mass_balance_every_year(result):
-    s = result["stock"].values
-    ds = np.diff(s, axis=-1, prepend=0.0)
-    net = (result["inflow"] - result["outflow"]).values
-    scale = np.abs(s).max()
-    np.testing.assert_allclose(ds, net, rtol=0, atol=1e-11 * scale)
-    assert (result["inflow"].values >= 0).all()
+    for stock, f_in, f_out in (
+        ("stock", "inflow", "outflow"),
+        ("units_in_use", "units_sales", "units_retired"),
+    ):
+        s = result[stock].values
+        ds = np.diff(s, axis=-1, prepend=0.0)
+        net = (result[f_in] - result[f_out]).values
+        np.testing.assert_allclose(ds, net, rtol=0, atol=1e-9 * np.abs(s).max())
+        assert (result[f_in].values >= 0).all()
 
 
 def test_outflow_fixed_lifetime_shift(result):
-    # fixed lifetime L: F_out(t) = F_in(t - L), forecast years included
+    # fixed lifetime L: F_out(t) = F_in(t - L), forecast years included, units and Nd alike
     for p, lt in zip(PRODUCTS, LIFETIMES, strict=True):
-        f_in = result["inflow"].sel(product=p).values
-        f_out = result["outflow"].sel(product=p).values
-        np.testing.assert_allclose(f_out[lt:], f_in[:-lt], rtol=1e-12)
-        assert (f_out[:lt] == 0).all()
+        for f_in, f_out in (("inflow", "outflow"), ("units_sales", "units_retired")):
+            a = result[f_in].sel(product=p).values
+            b = result[f_out].sel(product=p).values
+            np.testing.assert_allclose(b[lt:], a[:-lt], rtol=1e-12)
 
 
-def curve_stock(result, inputs, p, year):
+# --- the fleet-driven forecast --------------------------------------------------------------
+def test_fit_recovers_a_known_curve(result):
+    # the statistic of A is the curve V = 0.9 exp(-6 exp(-2.2e-4 GDP)); GDP is exactly
+    # exponential, so its HP trend is itself and the fit must give back the parameters
     vs, a, b = (
-        float(result[f"gompertz_{k}"].sel(product=p)) for k in ("saturation", "alpha", "beta")
+        float(result[f"gompertz_{k}"].sel(product="A")) for k in ("saturation", "alpha", "beta")
     )
-    i = PRODUCTS.index(p)
-    g = float(inputs["gdp_per_capita"].sel(year=year))
-    pop = float(inputs["population"].sel(year=year))
-    return vs * np.exp(a * np.exp(b * g)) * pop * MI[i] * AR[i]
-
-
-@pytest.mark.parametrize("p", ["A", "G"])
-def test_gompertz_splice_meets_accounted_stock(result, p):
-    inputs = make_inputs()
-    s17 = float(result["stock"].sel(product=p, year=LAST))
-    assert curve_stock(result, inputs, p, LAST) == pytest.approx(s17, rel=1e-12)
-    # rising curve, no clipping: the stock follows the curve from 2018 on, continuous at 2017/18
-    for t in (2018, 2019, 2035, 2050):
-        assert float(result["stock"].sel(product=p, year=t)) == pytest.approx(
-            curve_stock(result, inputs, p, t), rel=1e-11
-        )
-    step = float(result["stock"].sel(product=p, year=2018)) / s17
-    assert 0.9 < step < 1.3
-
-
-def test_gompertz_dc_from_inflow_with_trade_shares(result):
-    dc = result["domestic_consumption"].sel(product="A", year=slice(2018, None))
-    inflow = result["inflow"].sel(product="A", year=slice(2018, None))
-    np.testing.assert_allclose((inflow / dc).values, 1 - EXPORT_SHARE + IMPORT_SHARE, rtol=1e-12)
-
-
-def test_gompertz_fit_records(result):
-    method = str(result["gompertz_method"].sel(product="A").values)
-    assert method.startswith("observed ownership 2010-2022 (13 points)")
-    data = result["gompertz_data"].sel(product="A")
-    assert int(data.notnull().sum()) == 13
-    # exact curve data: residuals ~0 and the observed shape recovered
-    assert float(abs(result["gompertz_residual"].sel(product="A")).max()) < 1e-9
-    assert float(result["gompertz_alpha"].sel(product="A")) == pytest.approx(-6.0, rel=1e-6)
-    assert float(result["gompertz_beta"].sel(product="A")) == pytest.approx(-2.2e-4, rel=1e-6)
-    # the spliced level: saturation x level ratio back to the surveyed 0.4
-    vs = float(result["gompertz_saturation"].sel(product="A"))
-    k = float(result["gompertz_level_ratio"].sel(product="A"))
-    assert vs / k == pytest.approx(0.4, rel=1e-6)
-    # G: no observed data -> accounted ownership, saturation from the scenario, through 2017
-    g_method = str(result["gompertz_method"].sel(product="G").values)
-    assert g_method.startswith("accounted ownership")
-    assert "saturation given" in g_method
-    assert float(result["gompertz_level_ratio"].sel(product="G")) == pytest.approx(1.0, rel=1e-9)
-    assert str(result["gompertz_method"].sel(product="B").values) == ""
-    assert np.isnan(float(result["gompertz_saturation"].sel(product="B")))
-
-
-def test_accounted_fit_uses_only_unbiased_years(result):
-    used = result["gompertz_data"].sel(product="G").dropna("year")["year"].values
-    bias = gz.empty_start_bias(make_hist()["inflow"].sel(product="G"), make_pdf().sel(product="G"))
-    ok = bias["year"].values[(bias.values <= fc.BIAS_THRESHOLD) & (bias["year"].values < LAST)]
-    np.testing.assert_array_equal(used, ok)
-    assert used.min() > FIRST + 3
-
-
-def test_implied_units_and_ownership(result):
-    i = PRODUCTS.index("B")
-    for t in (2017, 2050):
-        assert float(result["implied_units"].sel(product="B", year=t)) == pytest.approx(
-            float(result["domestic_consumption"].sel(product="B", year=t)) / (MI[i] * AR[i])
-        )
-    inputs = make_inputs()
-    ia = PRODUCTS.index("A")
-    own = result["implied_ownership"].sel(product="A", year=2050)
-    expected = float(result["stock"].sel(product="A", year=2050)) / (
-        MI[ia] * AR[ia] * float(inputs["population"].sel(year=2050))
+    assert (vs, a, b) == pytest.approx((VS, ALPHA, BETA), rel=1e-6)
+    assert "ownership statistic 2010-2022 (13 points)" in str(
+        result["gompertz_method"].sel(product="A").values
     )
-    assert float(own) == pytest.approx(expected)
-    assert np.isnan(result["implied_ownership"].sel(product="B")).all()
-    table = fc.plausibility_table(result.assign_coords(count_unit=inputs["count_unit"]))
-    assert table.loc["B", "units 2050 [/yr]"] == pytest.approx(
-        float(result["implied_units"].sel(product="B", year=2050))
+    fitted = result["ownership_fitted"].sel(product="A")
+    np.testing.assert_allclose(fitted, gz.gompertz(gdp_of(YEARS), VS, ALPHA, BETA), rtol=1e-6)
+
+
+def test_fleet_starts_at_the_accounted_fleet_and_keeps_its_slope(result):
+    hist = make_hist()
+    n = result["units_in_use"].sel(product="A")
+    acc = hist["units_in_use"].sel(product="A")
+    assert float(n.sel(year=LAST)) == float(acc.sel(year=LAST))
+    # the forecast's first difference: the accounted slope, bent by the target's change of
+    # slope (ndsim.fleet.join); the target is the fitted curve x households
+    target = gz.gompertz(gdp_of(YEARS), VS, ALPHA, BETA) * households_of(YEARS)
+    tgt = dict(zip(YEARS, target, strict=True))
+    slope = float(acc.sel(year=LAST) - acc.sel(year=LAST - 1))
+    expected = (tgt[LAST + 1] - tgt[LAST]) + slope - (tgt[LAST] - tgt[LAST - 1])
+    assert float(n.sel(year=LAST + 1) - n.sel(year=LAST)) == pytest.approx(expected, rel=1e-5)
+    # the gap to the target dies out (mean lifetime 10 yr as time constant)
+    gap = abs((n - target) / target)
+    assert float(gap.sel(year=2050)) < 0.05
+    assert float(gap.sel(year=2050)) < 0.3 * float(gap.sel(year=slice(2018, 2030)).max())
+
+
+def test_join_closed_form():
+    years = np.arange(2015, 2041)
+    target = xr.DataArray(100 + 2.0 * (years - 2015), dims="year", coords={"year": years})
+    acc = xr.DataArray([80.0, 90.0, 95.0], dims="year", coords={"year": [2015, 2016, 2017]})
+    n = fl.join(acc, target.sel(year=slice(2016, None)), 2017, 4.0)
+    a = 95.0 - 104.0  # gap in T
+    a1 = 90.0 - 102.0  # gap in T - 1
+    r = np.exp(-1 / 4.0)
+    b = (2 * a - a1) / r - a
+    for s in (0, 1, 5, 20):
+        assert float(n.sel(year=2017 + s)) == pytest.approx(104 + 2 * s + (a + b * s) * r**s)
+    # level and slope of the accounted fleet carry on: 95, then +5 (as 2016 -> 2017)
+    assert float(n.sel(year=2018) - n.sel(year=2017)) == pytest.approx(5.0)
+
+
+def test_nd_follows_each_cohort(result):
+    # F_in = Q m and DC = P m with P = Q / (1 - e + i), m held at AR(T) (adoption "hold")
+    q = result["units_sales"].sel(product="A", year=slice(2018, None))
+    m = MI[0] * AR[0]
+    np.testing.assert_allclose(
+        result["inflow"].sel(product="A", year=slice(2018, None)), q * m, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        result["domestic_consumption"].sel(product="A", year=slice(2018, None)),
+        q / KEEP * m,
+        rtol=1e-12,
     )
 
 
-def test_inflow_ratio(result):
-    r = result["inflow"].sel(year=2018) / result["inflow"].sel(year=2017)
-    np.testing.assert_allclose(result["inflow_ratio_2018_2017"].values, r.values)
-    # A grew 25 %/yr to 2017; a saturating curve cannot keep that up: the drop is reported
-    assert float(result["inflow_ratio_2018_2017"].sel(product="A")) < 0.8
+def test_group_without_statistic_fits_its_accounted_fleet(result):
+    method = str(result["gompertz_method"].sel(product="G").values)
+    assert "accounted fleet per household (no statistic)" in method and "saturation given" in method
+    assert float(result["gompertz_saturation"].sel(product="G")) == pytest.approx(0.1, rel=1e-14)
+    with pytest.raises(
+        ScenarioError, match=r"forecast.gompertz.G.saturation: group G has no ownership statistic"
+    ):
+        fc.project(make_inputs(), make_hist(), make_scenario(gompertz={}), make_pdf())
 
 
-def test_falling_gompertz_stock_is_clipped_and_reported():
-    # GDP collapses after 2017: ownership and the target stock fall faster than outflows allow
-    gdp = 3000 * 1.07 ** (YEARS - FIRST)
-    gdp[YEARS > LAST] = gdp[YEARS == LAST] * 0.3
-    out = fc.project(make_inputs(gdp=gdp), make_hist(), make_scenario(), make_pdf())
-    inflow = out["inflow"].sel(product="A")
-    unmet = out["unmet_stock_decline"].sel(product="A")
-    assert (inflow.values >= 0).all()
-    clipped = unmet.values > 0
-    assert clipped.any()
-    assert (inflow.values[clipped] == 0).all()
-    # where clipped, the stock only loses its outflow and stays above the target by the unmet amount
-    s = out["stock"].sel(product="A").values
-    f_out = out["outflow"].sel(product="A").values
-    idx = np.nonzero(clipped)[0]
-    np.testing.assert_allclose(s[idx], s[idx - 1] - f_out[idx], rtol=1e-12)
-    target = out["gompertz_stock_target"].sel(product="A").values
-    np.testing.assert_allclose(s[idx] - target[idx], unmet.values[idx], rtol=1e-9)
-    assert (out["unmet_stock_decline"].sel(product=["B", "C", "D"]) == 0).all()
+def test_falling_target_is_clipped_and_reported(result):
+    gdp = gdp_of(YEARS).copy()
+    gdp[YEARS > LAST] = gdp[YEARS == 2005][0]  # GDP collapses: the curve falls below the fleet
+    fits = fc.fits_from_dataset(result)  # the curves of the data, driven by the collapse
+    sc = make_scenario(join_years=1.0)
+    out = fc.project(make_inputs(gdp=gdp), make_hist(), sc, make_pdf(), fits=fits)
+    q = out["units_sales"].sel(product="A")
+    assert float(q.min()) >= 0.0
+    assert float(out["unmet_fleet_decline"].sel(product="A").max()) > 0
+    assert (out["unmet_fleet_decline"].sel(product=["B", "C", "D"]) == 0).all()
 
 
-def test_adoption_path_points():
+def test_sales_share_product_takes_its_share_of_the_group_fleet():
+    inputs = make_inputs().assign_coords(
+        ownership_group=("product", ["A", "A", "", "", ""]),
+        ownership_basis=("product", ["household", "household", "", "", ""]),
+        forecast_method=("product", ["fleet", "sales_share", "level", "hold", "fleet"]),
+    )
+    hist = make_hist()
+    sc = make_scenario(growth_rates={}, sales_share={"B": ((2030, 0.6),)})
+    out = fc.project(inputs, hist, sc, make_pdf())
+    q = out["units_sales"]
+    q_t = hist["units_sales"].sel(year=LAST)
+    share_t = float(q_t.sel(product="B") / q_t.sel(product=["A", "B"]).sum())
+    share = q.sel(product="B") / q.sel(product=["A", "B"]).sum("product")
+    # linear from the share of T to 0.6 in 2030, held after
+    assert float(share.sel(year=2030)) == pytest.approx(0.6, rel=1e-12)
+    assert float(share.sel(year=2024)) == pytest.approx(
+        share_t + (0.6 - share_t) * 7 / 13, rel=1e-9
+    )
+    assert float(share.sel(year=2050)) == pytest.approx(0.6, rel=1e-12)
+    # the two fleets together start at the accounted fleet of T
+    n = out["units_in_use"].sel(product=["A", "B"]).sum("product")
+    assert float(n.sel(year=LAST)) == pytest.approx(
+        float(hist["units_in_use"].sel(product=["A", "B"], year=LAST).sum())
+    )
+
+
+def test_draws_of_the_curve_follow_the_fit_covariance():
+    fit = fl.FleetFit(
+        "A", ("A",), "household", VS, ALPHA, BETA,
+        theta=(np.log(VS), np.log(-ALPHA), np.log(-BETA * 1e4)),
+        cov=((0.01, 0.002, 0.0), (0.002, 0.04, 0.001), (0.0, 0.001, 0.0025)),
+        scale=1e4,
+    )  # fmt: skip
+    z = xr.DataArray(
+        [[0.0, 0.0, 0.0], [1.0, -0.5, 2.0]], dims=("draw", "k"), coords={"draw": [0, 1]}
+    )
+    gdp = xr.DataArray(gdp_of(YEARS), dims="year", coords={"year": YEARS})
+    v = fl.fitted_curve(fit, gdp, z)
+    np.testing.assert_allclose(v.sel(draw=0), gz.gompertz(gdp, VS, ALPHA, BETA), rtol=1e-12)
+    chol = np.linalg.cholesky(np.array(fit.cov))
+    th = np.array(fit.theta) + chol @ np.array([1.0, -0.5, 2.0])
+    want = gz.gompertz(gdp, np.exp(th[0]), -np.exp(th[1]), -np.exp(th[2]) / 1e4)
+    np.testing.assert_allclose(v.sel(draw=1), want, rtol=1e-12)
+
+
+def test_hp_trend_matches_a_direct_solve(rng):
+    y = np.cumsum(rng.normal(size=40)) + rng.normal(size=40)
+    n, lam = y.size, 100.0
+    d = np.zeros((n - 2, n))
+    for i in range(n - 2):
+        d[i, i : i + 3] = [1.0, -2.0, 1.0]
+    direct = np.linalg.solve(np.eye(n) + lam * d.T @ d, y)
+    np.testing.assert_allclose(fl.hp_trend(y, lam), direct, rtol=1e-10, atol=1e-12)
+
+
+# --- adoption and intensity paths ------------------------------------------------------------
+def test_adoption_path_points_full_and_logistic():
     ar = xr.DataArray(
         np.full((2, ACC.size), 0.5),
         dims=("product", "year"),
@@ -270,41 +353,27 @@ def test_adoption_path_points():
     assert float(a.sel(year=2017)) == 0.5
     assert float(a.sel(year=2022)) == pytest.approx(0.75)
     assert float(a.sel(year=2027)) == pytest.approx(1.0)
-    assert float(a.sel(year=2032)) == pytest.approx(0.9)
     assert float(a.sel(year=2050)) == pytest.approx(0.8)
     assert (path.sel(product="B") == 0.5).all()
-
-
-def test_monte_carlo_rescaling_keeps_splice_per_draw(result, rng):
-    n = 4
-    factor = xr.DataArray(rng.uniform(0.8, 1.2, (n, len(PRODUCTS))), dims=("draw", "product"))
-    mi_factor = xr.DataArray(rng.uniform(0.9, 1.1, n), dims="draw")
-    hist = make_hist() * factor
-    inputs = make_inputs()
-    inputs["nd_content"] = inputs["nd_content"] * mi_factor
-    fits = fc.fits_from_dataset(result)
-    assert set(fits) == {"A", "G"}
-    out = fc.project(inputs, hist, make_scenario(), make_pdf(), fits=fits)
-    assert out["stock"].dims == ("draw", "product", "year")
-    det = result["stock"]
-    for p in ("A", "G"):
-        s = out["stock"].sel(product=p)
-        # every draw meets its own accounted stock and then follows the deterministic curve's
-        # relative path (population and adoption held): S_d(t) / S_d(2017) = S(t) / S(2017)
-        rel_d = s.sel(year=slice(2017, None)) / s.sel(year=2017)
-        rel = det.sel(product=p, year=slice(2017, None)) / det.sel(product=p, year=2017)
-        np.testing.assert_allclose(
-            rel_d.values, np.broadcast_to(rel.values, rel_d.shape), rtol=1e-11
-        )
-    # the deterministic fit reused unchanged (no refitting per draw)
-    np.testing.assert_array_equal(out["gompertz_alpha"].values, result["gompertz_alpha"].values)
-
-
-def test_fits_round_trip(result):
-    again = fc.project(
-        make_inputs(), make_hist(), make_scenario(), make_pdf(), fits=fc.fits_from_dataset(result)
+    full = fc.adoption_path(ar, make_scenario(adoption="full"), YEARS, LAST)
+    assert (full.sel(year=slice(2018, None)) == 1.0).all() and (full.sel(year=LAST) == 0.5).all()
+    # logistic from 0.5 in 2017 to 0.9 by 2037: half way in 2027, flat after 2037
+    log = fc.adoption_path(
+        ar, make_scenario(adoption={"A": {"level": 0.9, "year": 2037}}), YEARS, LAST
     )
-    np.testing.assert_allclose(again["stock"].values, result["stock"].values, rtol=1e-13)
+    la = log.sel(product="A")
+    assert float(la.sel(year=2027)) == pytest.approx(0.7, rel=1e-12)
+    assert float(la.sel(year=2037)) == pytest.approx(0.9, rel=1e-12)
+    assert float(la.sel(year=2050)) == pytest.approx(0.9, rel=1e-12)
+    # it leaves the value of T slowly: the first step is small against the mean step
+    assert float(la.sel(year=2018) - la.sel(year=2017)) < 0.2 * (0.4 / 20)
+
+
+def test_full_adoption_is_an_intensity_step_not_a_unit_step():
+    out = fc.project(make_inputs(), make_hist(), make_scenario(adoption="full"), make_pdf())
+    ratio_units = float(out["sales_ratio_first_forecast_year"].sel(product="A"))
+    ratio_nd = float(out["inflow_ratio_first_forecast_year"].sel(product="A"))
+    assert ratio_nd == pytest.approx(ratio_units / AR[0], rel=1e-12)  # AR 0.5 -> 1
 
 
 def test_scenario_errors():
@@ -317,93 +386,20 @@ def test_scenario_errors():
         fc.project(inputs, hist, make_scenario(levels={}), pdf)
     with pytest.raises(ScenarioError, match=r"more than one"):
         fc.project(inputs, hist, make_scenario(hold=("B",)), pdf)
-    with pytest.raises(
-        ScenarioError,
-        match=r"forecast.gompertz.G.saturation: the saturation level is not identifiable",
-    ):
-        # lifetime 16 years: only 2015-2017 are free of the empty-start bias, too few for VS
-        fc.project(inputs, hist, make_scenario(gompertz={}), make_pdf([10, 8, 12, 5, 16]))
-    with pytest.raises(ScenarioError, match=r"forecast.gompertz.G: cannot fit"):
-        # a saturation below the accounted ownership
-        fc.project(inputs, hist, make_scenario(gompertz={"G": {"saturation": 1e-3}}), pdf)
+    short = make_inputs()
+    short["ownership_statistic"] = short["ownership_statistic"].where(short.year >= 2020)
+    with pytest.raises(ScenarioError, match=r"forecast.gompertz.A.saturation: 3 ownership points"):
+        fc.project(short, hist, make_scenario(), pdf)
 
 
-def test_given_alpha_beta_splice_saturation():
-    sc = make_scenario(gompertz={"G": {"alpha": -3.0, "beta": -1e-4}})
-    out = fc.project(make_inputs(), make_hist(), sc, make_pdf())
-    assert float(out["gompertz_alpha"].sel(product="G")) == -3.0
-    assert curve_stock(out, make_inputs(), "G", LAST) == pytest.approx(
-        float(out["stock"].sel(product="G", year=LAST)), rel=1e-12
-    )
+def test_fits_carried_by_inputs_equal_fitting_again(result):
+    fits = fc.fits_from_dataset(result)
+    assert set(fits) == {"A", "G"}
+    inputs = make_inputs().merge(result[list(fc.FIT_VARIABLES)])
+    again = fc.project(inputs, make_hist(), make_scenario(), make_pdf())
+    xr.testing.assert_allclose(again["units_sales"], result["units_sales"], rtol=1e-12)
 
 
 def test_forecast_disabled_returns_history_only():
     out = fc.project(make_inputs(), make_hist(), make_scenario(enabled=False), make_pdf())
-    assert int(out["year"].max()) == LAST
-
-
-def test_fits_carried_by_inputs_equal_fits_argument(result, rng):
-    factor = xr.DataArray(rng.uniform(0.8, 1.2, (3, len(PRODUCTS))), dims=("draw", "product"))
-    hist = make_hist() * factor
-    by_arg = fc.project(
-        make_inputs(), hist, make_scenario(), make_pdf(), fits=fc.fits_from_dataset(result)
-    )
-    inputs = make_inputs().merge(result[list(fc.FIT_VARIABLES)])
-    by_inputs = fc.project(inputs, hist, make_scenario(), make_pdf())
-    np.testing.assert_array_equal(by_inputs["stock"].values, by_arg["stock"].values)
-    # chunk independence: draws 0-1 and 2 run apart give the same per-draw values
-    part = fc.project(inputs, hist.isel(draw=[2]), make_scenario(), make_pdf())
-    np.testing.assert_array_equal(
-        part["stock"].isel(draw=0).values, by_inputs["stock"].isel(draw=2).values
-    )
-
-
-def test_fitting_on_draws_without_fits_warns(rng):
-    hist = make_hist() * xr.DataArray(rng.uniform(0.9, 1.1, 2), dims="draw")
-    with pytest.warns(UserWarning, match="mean of the draws"):
-        fc.project(make_inputs(), hist, make_scenario(), make_pdf())
-
-
-def test_monte_carlo_factors_on_growth_rates_and_gompertz_shape(result):
-    f_rate = np.array([0.5, 1.0, 1.5])
-    f_alpha = np.array([0.9, 1.0, 1.2])
-    f_beta = np.array([1.1, 1.0, 0.8])
-    inputs = make_inputs().merge(result[list(fc.FIT_VARIABLES)])
-    ones = np.ones(len(PRODUCTS))
-    inputs["growth_rate_factor"] = (("draw", "product"), f_rate[:, None] * ones)
-    inputs["gompertz_alpha_factor"] = (("draw", "product"), f_alpha[:, None] * ones)
-    inputs["gompertz_beta_factor"] = (("draw", "product"), f_beta[:, None] * ones)
-    out = fc.project(inputs, make_hist(), make_scenario(), make_pdf())
-    dc17 = 50 * 1.1**17
-    for d, f in enumerate(f_rate):
-        expected = dc17 * (1 + 0.05 * f) ** 13 * (1 - 0.01 * f) ** 20
-        got = float(out["domestic_consumption"].sel(product="B", year=2050).isel(draw=d))
-        assert got == pytest.approx(expected, rel=1e-12)
-    # Gompertz: each draw's curve (drawn alpha, beta) meets the accounted 2017 stock, so the
-    # stock follows S(2017) x V_d(t) / V_d(2017) x pop(t) / pop(2017) (VS cancels)
-    gdp, pop = inputs["gdp_per_capita"], inputs["population"]
-    a = float(result["gompertz_alpha"].sel(product="A"))
-    b = float(result["gompertz_beta"].sel(product="A"))
-    s17 = float(result["stock"].sel(product="A", year=LAST))
-    for d in range(3):
-        ad, bd = a * f_alpha[d], b * f_beta[d]
-        for t in (2018, 2030, 2050):
-            v_ratio = np.exp(ad * np.exp(bd * float(gdp.sel(year=t)))) / np.exp(
-                ad * np.exp(bd * float(gdp.sel(year=LAST)))
-            )
-            expected = s17 * v_ratio * float(pop.sel(year=t)) / float(pop.sel(year=LAST))
-            got = float(out["stock"].sel(product="A", year=t).isel(draw=d))
-            assert got == pytest.approx(expected, rel=1e-11)
-
-
-def test_household_ownership_used_as_shape():
-    inputs = make_inputs()
-    inputs["ownership_household"] = inputs["ownership"] * 3.0  # 3 persons per household
-    inputs["ownership"] = inputs["ownership"] * np.nan
-    out = fc.project(inputs, make_hist(), make_scenario(), make_pdf())
-    assert "per household" in str(out["gompertz_method"].sel(product="A").values)
-    # shape from the survey (alpha, beta), level from the accounted 2017 stock
-    assert float(out["gompertz_alpha"].sel(product="A")) == pytest.approx(-6.0, rel=1e-6)
-    assert curve_stock(out, inputs, "A", LAST) == pytest.approx(
-        float(out["stock"].sel(product="A", year=LAST)), rel=1e-12
-    )
+    assert int(out.year.max()) == LAST

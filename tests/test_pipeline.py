@@ -244,7 +244,7 @@ def test_run_without_diagnostics_gives_the_same_contract_variables(china):
     assert {"flow", "stock", "total_demand", "supply_gap"} <= set(contract)
     for name in contract:
         xr.testing.assert_identical(lean[name], full[name])
-    assert "implied_units" in full and "implied_units" not in lean
+    assert "gompertz_theta" in full and "gompertz_theta" not in lean
 
 
 def test_flow_is_zero_off_the_declared_edges_and_new_edges_must_be_declared(china):

@@ -239,9 +239,12 @@ def test_scenario_parameter_factors(inputs):
     assert g.dims == ("draw", "product")
     assert abs(float(g.mean()) - 1) < 4 * 0.1 / np.sqrt(8000)
     assert abs(float(g.std("draw").sel(product="A")) - 0.1) < 0.005
-    assert abs(float(out.gompertz_beta_factor.std("draw").sel(product="B")) - 0.2) < 0.01
-    a, b = out.gompertz_alpha_factor.values, out.gompertz_beta_factor.values
+    # the ownership-curve draws: N(1, cv^2) factors, z = factor - 1 (cv 0.2 here, 1 by default)
+    assert abs(float(out.gompertz_z2.std("draw").sel(product="B")) - 0.2) < 0.01
+    a, b = out.gompertz_z1.values, out.gompertz_z3.values
     assert not np.array_equal(a, b)
+    default = sampling.sample_inputs(inputs, scen(inputs=["gompertz"]), np.arange(8000), 6)
+    assert abs(float(default.gompertz_z1.std("draw").sel(product="A")) - 1.0) < 0.03
     assert "growth_rate" in inputs and "growth_rate" in out and "draw" not in out.growth_rate.dims
 
 

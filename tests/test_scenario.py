@@ -46,7 +46,11 @@ def test_default_is_baseline_with_the_papers_parameters():
     assert {"final_trade", "lifetimes"} <= set(sc.uncertainty.inputs)
     assert sc.forecast.growth_rates["CP"] == ((2018, 2030, -0.01), (2031, 2050, -0.02))
     assert sc.forecast.growth_rates["WT"] == ((2018, 2030, 0.072), (2031, 2050, 0.047))
-    assert sc.forecast.growth_rates["EV"] == ((2018, 2050, 0.13),)
+    # electric vehicles take a share of the vehicle fleet's sales (NEV targets), not a rate
+    assert sc.forecast.sales_share["EV"] == ((2025, 0.2), (2030, 0.4), (2035, 0.5))
+    assert "EV" not in sc.forecast.growth_rates
+    assert load_scenario("yao2021").forecast.growth_rates["EV"] == ((2018, 2050, 0.13),)
+    assert load_scenario("yao2021").forecast.adoption == "full"
     assert sc.forecast.levels["MRI"] == Level(2050, 25.0)
     assert dict(sc.supply.growth) == {"S1": 0.02, "S2": 0.05, "S3": 0.08}
     assert sc.supply.base == "total_mining"

@@ -255,16 +255,27 @@ def _supply_table(ds: xr.Dataset, end: int) -> str:
 
 
 def _plausibility(ds: xr.Dataset, last: int, end: int) -> str:
-    if "implied_units" not in ds:
+    """Units per year and per person with the flags of the sourced bounds (SPEC §2.4)."""
+    if "units_sales" not in ds:
         return ""
-    try:
-        from ndsim.forecast import plausibility_table
-    except ImportError:
-        return ""
+    from ndsim.forecast import plausibility_table
+
     table = plausibility_table(ds, (last, end))
-    return "is it physically plausible? (implied units per year)\n" + table.to_string(
-        float_format=lambda v: _fmt(v)
+    text = (
+        "is it physically plausible? (units sold into use per year, units in use per person; "
+        "bounds: the data set's plausibility.csv)\n"
+        + table.to_string(float_format=lambda v: _fmt(v))
     )
+    if "plausibility_flag" in ds:
+        flag = ds["plausibility_flag"].sel(year=slice(last + 1, end))
+        above = []
+        for p in flag["product"].values:
+            f = flag.sel(product=p).values
+            if np.nanmax(np.nan_to_num(f, nan=0.0)) > 0:
+                above.append(f"{p} from {int(flag.year.values[np.argmax(f > 0)])}")
+        if above:
+            text += "\nabove a sourced bound: " + ", ".join(above) + " (plausibility_flag)"
+    return text
 
 
 def _fmt(v: float) -> str:

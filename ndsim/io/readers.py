@@ -250,6 +250,21 @@ _INPUTS = [
         "household survey is divided; 0 where none is given",
     ),
     Variable(
+        "plausibility_units_per_year",
+        (PRODUCT,),
+        COUNT_FLOW,
+        "plausibility bound: units per year",
+        "sourced upper bound of the units sold into use per year (plausibility.csv; SPEC §2.4); "
+        "NaN where none",
+    ),
+    Variable(
+        "plausibility_units_per_person",
+        (PRODUCT,),
+        "count person-1",
+        "plausibility bound: units in use per person",
+        "sourced upper bound of the units in use per person (plausibility.csv); NaN where none",
+    ),
+    Variable(
         "ownership",
         (PRODUCT, YEAR),
         "count person-1",
@@ -438,6 +453,17 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
         from_table("gdp_per_capita", drivers, (YEAR,), put_mask)
         data_vars["gdp_per_capita"][2]["units"] = checked.units["gdp_per_capita"]
     ownership_coords = _ownership(t, codes, years, products, put)
+    if "plausibility" in t:
+        table = t["plausibility"]
+        for quantity in ("units_per_year", "units_per_person"):
+            rows = table["quantity"] == quantity
+            keys = [table[PRODUCT][rows]]
+            put(
+                f"plausibility_{quantity}",
+                (PRODUCT,),
+                _grid(keys, [codes], table["value"][rows]),
+                _grid(keys, [codes], table["quality"][rows], fill="", dtype=object),
+            )
 
     product_coords = {
         "name": products["name"],
