@@ -347,7 +347,13 @@ def share_path(held: xr.DataArray, spec, years: np.ndarray, last: int) -> xr.Dat
     return _piecewise_linear(held, spec, years, last)
 
 
-def adoption_path(adoption: xr.DataArray, scenario, years: np.ndarray, last: int) -> xr.DataArray:
+def adoption_path(
+    adoption: xr.DataArray,
+    scenario,
+    years: np.ndarray,
+    last: int,
+    full_for: list[str] | None = None,
+) -> xr.DataArray:
     """Adoption rate over all years: data to T, then the scenario's path.
 
     Parameters
@@ -363,15 +369,20 @@ def adoption_path(adoption: xr.DataArray, scenario, years: np.ndarray, last: int
         All model years.
     last : int
         Last accounted year T.
+    full_for : list of str, optional
+        The products ``"full"`` applies to (default: all). The paper's eq. 8 is
+        the stock equation of its Gompertz products, so :func:`project` passes
+        the fleet-driven ones; the growth-rate products grow their domestic
+        consumption (eq. 10) and keep AR(T).
     """
     acc = adoption.sel({_Y: slice(None, last)})
     held = acc.sel({_Y: last}, drop=True)
     future = years[years > last]
     spec = _get(_get(scenario, "forecast"), "adoption", "hold")
+    fut = held.expand_dims({_Y: future}).copy()
     if isinstance(spec, str) and spec == "full":
-        fut = xr.ones_like(held).expand_dims({_Y: future}).copy()
-    else:
-        fut = held.expand_dims({_Y: future}).copy()
+        targets = [str(p) for p in held[_P].values] if full_for is None else full_for
+        fut.loc[{_P: targets}] = 1.0
     if not isinstance(spec, str):
         for p, pts in spec.items():
             fut.loc[{_P: p}] = share_path(held.sel({_P: p}), pts, future, last).transpose(
@@ -644,7 +655,13 @@ def project(
         )
 
     # cohort intensity after T (SPEC §2.4): adoption and intensity paths from the values of T
-    ar = adoption_path(inputs["adoption_rate"], scenario, years, last)
+    ar = adoption_path(
+        inputs["adoption_rate"],
+        scenario,
+        years,
+        last,
+        full_for=[p for p in products if methods[p] in (*fl.FLEET_METHODS, "sales_share")],
+    )
     content = intensity_path(unit_content(inputs), scenario, years, last)
     m = (content * ar).transpose(..., _P, _Y)
     m = xr.concat([hist["nd_intensity"], m.sel({_Y: future})], dim=_Y).transpose(..., _P, _Y)

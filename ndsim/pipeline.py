@@ -509,6 +509,14 @@ def _finish(result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario) -> xr.Da
         for c in PRODUCT_COORDS
         if c in inputs.coords and inputs[c].dims == (cv.PRODUCT,)
     }
+    if scenario.forecast.enabled and "forecast_method" in coords:
+        # the method each product is forecast by in this run (the scenario may override)
+        methods = _optional("ndsim.forecast").forecast_methods(inputs, scenario)
+        coords["forecast_method"] = xr.DataArray(
+            [methods[str(p)] for p in inputs[cv.PRODUCT].values],
+            dims=cv.PRODUCT,
+            coords={cv.PRODUCT: inputs[cv.PRODUCT].values},
+        )
     result = result.assign_coords(coords)
     result[cv.YEAR].attrs.update(long_name="year", units="yr")
     first, last = accounted_years(inputs)

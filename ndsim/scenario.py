@@ -148,8 +148,8 @@ class ForecastOptions:
     hold : tuple[str, ...] or None
         Products held at their last accounted level; None: the data set's ``hold`` products.
     adoption : str or Mapping
-        ``"hold"`` (AR held at T), ``"full"`` (AR = 1 for cohorts sold after T, the
-        paper's eq. 8 as printed) or, per product, piecewise-linear points
+        ``"hold"`` (AR held at T), ``"full"`` (AR = 1 for the fleet-driven products'
+        cohorts sold after T, the paper's eq. 8 as printed) or, per product, piecewise-linear points
         ``(year, adoption rate)`` or a logistic ``{"level": L, "year": Y}`` from AR(T).
     intensity : Mapping
         Per product, a path of the factor on k MI after T (1 at T): points or a logistic.

@@ -113,7 +113,7 @@ SCENARIO_CASES = [
     ("inf growth", sub("EL = [[2018, 2050, 0.10]]", "EL = [[2018, 2050, inf]]"), "forecast.growth_rates.EL", "inf is not allowed"),
     ("growth rate in percent", sub("EL = [[2018, 2050, 0.10]]", "EL = [[2018, 2050, 5]]"), "forecast.growth_rates.EL", "did you mean 0.05?"),
     ("growth rate above 100 %", sub("EL = [[2018, 2050, 0.10]]", "EL = [[2018, 2050, 1.5]]"), "forecast.growth_rates.EL", "out of range (-1, 1]"),
-    ("sales share above 1", sub("EV = [[2025, 0.20]", "EV = [[2025, 1.20]"), "forecast.sales_share.EV", "out of range"),
+    ("sales share above 1", sub("EV = {level = 0.50, year = 2035}", "EV = [[2025, 1.20]]"), "forecast.sales_share.EV", "out of range"),
     ("adoption logistic in the past", sub('adoption = "hold"', "adoption = {AC = {level = 0.9, year = 2015}}"), "forecast.adoption.AC", "not after the last accounted year"),
     ("NaN level", sub("value = 25.0", "value = nan"), "forecast.levels.MRI.value", "NaN is not allowed"),
     ("negative level", sub("value = 25.0", "value = -25.0"), "forecast.levels.MRI.value", "out of range"),

@@ -47,7 +47,7 @@ def test_default_is_baseline_with_the_papers_parameters():
     assert sc.forecast.growth_rates["CP"] == ((2018, 2030, -0.01), (2031, 2050, -0.02))
     assert sc.forecast.growth_rates["WT"] == ((2018, 2030, 0.072), (2031, 2050, 0.047))
     # electric vehicles take a share of the vehicle fleet's sales (NEV targets), not a rate
-    assert sc.forecast.sales_share["EV"] == ((2025, 0.2), (2030, 0.4), (2035, 0.5))
+    assert dict(sc.forecast.sales_share["EV"]) == {"level": 0.5, "year": 2035}
     assert "EV" not in sc.forecast.growth_rates
     assert load_scenario("yao2021").forecast.growth_rates["EV"] == ((2018, 2050, 0.13),)
     assert load_scenario("yao2021").forecast.adoption == "full"

@@ -14,10 +14,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "Redraw every figure from an ndsim output file (NetCDF) alone: Sankey diagrams "
             "(PNG and offline HTML) for the first and the last accounted year and any --year, "
             "demand, stock and end-of-life by product, trade, forecast and supply figures, and "
-            "fan charts for ensemble files."
+            "fan charts for ensemble files. With two files (ndsim plot A.nc B.nc), draw their "
+            "forecast demand by group side by side instead (compare_demand_by_group.png)."
         ),
     )
-    parser.add_argument("file", type=Path, metavar="FILE.nc", help="an ndsim output file")
+    parser.add_argument(
+        "file",
+        type=Path,
+        nargs="+",
+        metavar="FILE.nc",
+        help="an ndsim output file, or two to compare",
+    )
     parser.add_argument(
         "--year",
         type=int,
@@ -44,16 +51,29 @@ def run(args: argparse.Namespace) -> int:
     from ndsim.report.figures import write_all
     from ndsim.report.tables import open_draws, open_output
 
-    out = args.out if args.out is not None else args.file.with_name(f"{args.file.stem}_figures")
-    with open_output(args.file) as ds:
+    files = list(args.file)
+    if len(files) > 2:
+        raise UsageError(f"give one output file, or two to compare (got {len(files)})")
+    if len(files) == 2:
+        from ndsim.report.figures import compare_demand_by_group
+
+        a, b = files
+        out = args.out if args.out is not None else a.with_name(f"{a.stem}_vs_{b.stem}_figures")
+        with open_output(a) as da, open_output(b) as db:
+            paths = compare_demand_by_group(da, db, out)
+        print(f"{len(paths)} figure written to {out}")
+        return 0
+    (file,) = files
+    out = args.out if args.out is not None else file.with_name(f"{file.stem}_figures")
+    with open_output(file) as ds:
         years = _select.years(ds)
         bad = [y for y in args.year if y not in set(years.tolist())]
         if bad:
             raise UsageError(
-                f"--year {', '.join(map(str, bad))}: outside the years of {args.file} "
+                f"--year {', '.join(map(str, bad))}: outside the years of {file} "
                 f"({years[0]}-{years[-1]})"
             )
-        draws = open_draws(args.file)
+        draws = open_draws(file)
         try:
             paths = write_all(ds, out, years=args.year, draws=draws)
         finally:

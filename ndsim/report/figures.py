@@ -486,6 +486,48 @@ def forecast_demand_by_group(ds: xr.Dataset, out: Path) -> list[Path]:
     return [_save(fig, out / "forecast_demand_by_group.png")]
 
 
+def compare_demand_by_group(a: xr.Dataset, b: xr.Dataset, out: Path) -> list[Path]:
+    """``compare_demand_by_group.png``: two runs' domestic consumption by group, and the total.
+
+    One panel per forecast group and one for the paper's total demand; each run
+    a line style (its scenario in the legend), the groups in their colours.
+    """
+    plt = _pyplot()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = [(a, "-"), (b, "--")]
+    names = [str(ds.attrs.get("scenario", f"run {i + 1}")) for i, (ds, _) in enumerate(runs)]
+    if names[0] == names[1]:
+        names = [f"{names[0]} (1)", f"{names[1]} (2)"]
+    groups = _select.product_groups(a)
+    panels = list(groups.items()) + [("total demand (paper definition)", None)]
+    ncols = 3
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 3.6 * nrows), squeeze=False)
+    first = min(int(_select.years(ds)[0]) for ds, _ in runs)
+    end = max(int(_select.years(ds)[-1]) for ds, _ in runs)
+    last = _select.last_accounted_year(a)
+    for i, (ax, (group, members)) in enumerate(zip(axes.flat, panels, strict=False)):
+        colour = style.group_colour(group, i) if members else style.OKABE_ITO["grey"]
+        for (ds, ls), name in zip(runs, names, strict=True):
+            if members is None:
+                da = _select.central(ds["total_demand"])
+            else:
+                present = [p for p in members if p in ds[cv.PRODUCT].values]
+                da = _select.central(ds["domestic_consumption"]).sel({cv.PRODUCT: present})
+                da = da.sum(cv.PRODUCT)
+            ax.plot(da[cv.YEAR].values, da.values, ls=ls, color=colour, lw=1.8, label=name)
+        ax.set_title(group, fontsize=11)
+        _finish_axis(ax, f"demand [{style.FLOW_AXIS}]", first, end)
+        _forecast_marker(ax, last, first, end)
+        ax.legend(fontsize=8, frameon=False, loc="upper left")
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"Domestic consumption of Nd by group: {names[0]} against {names[1]}", y=1.0)
+    fig.tight_layout()
+    return [_save(fig, out / "compare_demand_by_group.png")]
+
+
 SUPPLY_VARIABLES = ("primary_supply", "secondary_supply", "supply_requirement")
 
 
