@@ -17,6 +17,10 @@ Each end use follows one forecast method (SPEC §2.4), the data set's
     (``forecast.levels``), held after the target year.
 ``hold``
     DC held at its last accounted value.
+``units``
+    Units sold into use on a scenario path from Q(T) (``forecast.units``);
+    DC = P m with P = Q / (1 - e + i) (e.g. wind: capacity additions in MW x
+    PM share x kg Nd per MW).
 
 T is the last accounted year; e and i are the export and import shares of
 production in units in T, held after it. The cohort intensity after T,
@@ -74,7 +78,7 @@ FIT_VARIABLES = (
     "gompertz_method",
     "gompertz_basis",
 )
-METHODS = ("fleet", "gompertz", "growth", "level", "hold", "sales_share")
+METHODS = ("fleet", "gompertz", "growth", "level", "hold", "sales_share", "units")
 #: the standard-normal draws of the ownership-curve parameters (SPEC §5), one per parameter
 Z_VARIABLES = ("gompertz_z1", "gompertz_z2", "gompertz_z3")
 THETA = "gompertz_parameter"
@@ -221,6 +225,7 @@ def forecast_methods(inputs: xr.Dataset, scenario) -> dict[str, str]:
         ("levels", "level"),
         ("hold", "hold"),
         ("sales_share", "sales_share"),
+        ("units", "units"),
     ):
         for p in _get(fc, key, ()) or ():
             named.setdefault(str(p), []).append(f"forecast.{key}")
@@ -639,7 +644,7 @@ def project(
     methods = forecast_methods(inputs, scenario)
     products = [str(p) for p in hist[_P].values]
     fleet_p = [p for p in products if methods[p] in fl.FLEET_METHODS]
-    flow_p = [p for p in products if methods[p] in ("growth", "level", "hold")]
+    flow_p = [p for p in products if methods[p] in ("growth", "level", "hold", "units")]
     driver_years = years[years >= int(inputs.attrs.get("first_year", first))]
     need = ["population", "gdp_per_capita"] + (["households"] if fleet_p else [])
     missing = [
@@ -712,6 +717,15 @@ def project(
     if hold:
         ones = xr.DataArray(np.ones(future.size), dims=_Y, coords={_Y: future})
         pieces.append(dc_t.sel({_P: hold}) * ones)
+    in_units = [p for p in products if methods[p] == "units"]
+    if in_units:  # units sold into use on a path from Q(T); DC = P m with P = Q / (1 - e + i)
+        table = _get(fc, "units", {})
+        q_t = hist["units_sales"].sel({_Y: last}, drop=True)
+        for p in in_units:
+            q_p = share_path(q_t.sel({_P: p}, drop=True), table[p], future, last)
+            m_p = m_f.sel({_P: p}, drop=True)
+            dc_p = q_p / keep.sel({_P: p}, drop=True).where(keep.sel({_P: p}, drop=True) > 0) * m_p
+            pieces.append(dc_p.fillna(0.0).expand_dims({_P: [p]}))
     q_future = {}
     dc_future = {}
     if flow_p:

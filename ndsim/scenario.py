@@ -156,6 +156,11 @@ class ForecastOptions:
     sales_share : Mapping
         Per product, its share of its ownership group's unit sales after T (points or a
         logistic from the share of T); the group is then forecast as one fleet.
+    units : Mapping
+        Per product, a path of the units sold into use per year after T (points or
+        a logistic from the sales of T, in the product's count_unit): the product
+        is then forecast in units (``forecast_method = units``), its Nd from the
+        cohort intensity (e.g. wind: capacity additions x PM share x kg per MW).
     join_years : float or None
         Time constant of the join of the forecast fleet to the ownership curve
         [yr]; None: each product's mean lifetime (:mod:`ndsim.fleet`).
@@ -177,6 +182,9 @@ class ForecastOptions:
         default_factory=lambda: MappingProxyType({})
     )
     sales_share: Mapping[str, tuple[tuple[int, float], ...] | Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    units: Mapping[str, tuple[tuple[int, float], ...] | Mapping[str, float]] = field(
         default_factory=lambda: MappingProxyType({})
     )
     join_years: float | None = None
@@ -517,6 +525,7 @@ SCHEMA = _Table(
                 "adoption": _Either(("hold", "full"), _Map(_Path(_points(_SHARE), _LOGISTIC))),
                 "intensity": _Map(_Path(_points(_number(0.0)), _LOGISTIC)),
                 "sales_share": _Map(_Path(_points(_SHARE), _LOGISTIC)),
+                "units": _Map(_Path(_points(_number(0.0)), _LOGISTIC)),
                 "join_years": _number(0.0, lo_open=True),
                 "trade_shares": _string(("hold",)),
                 "gompertz": _Map(_Table(_GOMPERTZ, build=dict)),
@@ -688,6 +697,7 @@ def check_against(scenario: Scenario, inputs) -> None:
         "forecast.adoption": fc.adoption if not isinstance(fc.adoption, str) else (),
         "forecast.intensity": fc.intensity,
         "forecast.sales_share": fc.sales_share,
+        "forecast.units": fc.units,
         "lifetimes": scenario.lifetimes,
     }
     for key, table in tables.items():
@@ -715,6 +725,7 @@ def check_against(scenario: Scenario, inputs) -> None:
         "forecast.adoption": fc.adoption if not isinstance(fc.adoption, str) else {},
         "forecast.intensity": fc.intensity,
         "forecast.sales_share": fc.sales_share,
+        "forecast.units": fc.units,
     }
     for key, table in paths.items():
         for p, spec in table.items():

@@ -72,7 +72,7 @@ PRODUCT_COLUMNS = (
     "forecast_method",
 )
 PRODUCT_OPTIONAL = ("source", "method", "note", "description")
-FORECAST_METHODS = ("fleet", "gompertz", "growth", "level", "hold", "sales_share")
+FORECAST_METHODS = ("fleet", "gompertz", "growth", "level", "hold", "sales_share", "units")
 TRADE_FLOWS = ("export", "import")
 PRIMARY_FLOWS = ("export", "import", "export_unregistered")
 YIELD_PROCESSES = ("mining", "refining", "fabrication", "manufacturing")

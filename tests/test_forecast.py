@@ -120,6 +120,8 @@ def make_scenario(**forecast):
         trade_shares="hold",
         gompertz={"G": {"saturation": 0.1}},
         sales_share={},
+        units={},
+        intensity={},
         join_years=None,
     )
     options.update(forecast)
@@ -403,3 +405,26 @@ def test_fits_carried_by_inputs_equal_fitting_again(result):
 def test_forecast_disabled_returns_history_only():
     out = fc.project(make_inputs(), make_hist(), make_scenario(enabled=False), make_pdf())
     assert int(out.year.max()) == LAST
+
+
+def test_units_path_and_intensity_path():
+    """C forecast in units (a logistic from Q(T) to 80 by 2037), its magnet content halving
+    linearly to 2027 (an intensity path): DC = Q / (1 - e + i) x k MI(t) AR."""
+    inputs = make_inputs().assign_coords(
+        forecast_method=("product", ["fleet", "growth", "units", "hold", "fleet"])
+    )
+    sc = make_scenario(
+        levels={},
+        units={"C": {"level": 80.0, "year": 2037}},
+        intensity={"C": ((2027, 0.5),)},
+    )
+    out = fc.project(inputs, make_hist(), sc, make_pdf())
+    q = out["units_sales"].sel(product="C")
+    assert float(q.sel(year=LAST)) == 50.0
+    assert float(q.sel(year=2027)) == pytest.approx(65.0, rel=1e-12)  # half way
+    assert float(q.sel(year=2050)) == pytest.approx(80.0, rel=1e-12)
+    m = out["nd_intensity"].sel(product="C")
+    assert float(m.sel(year=2022)) == pytest.approx(MI[2] * 0.75, rel=1e-12)
+    assert float(m.sel(year=2040)) == pytest.approx(MI[2] * 0.5, rel=1e-12)
+    dc = out["domestic_consumption"].sel(product="C", year=slice(2018, None))
+    np.testing.assert_allclose(dc, (q / KEEP * m).sel(year=slice(2018, None)), rtol=1e-12)
