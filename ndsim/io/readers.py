@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ndsim.conventions import INTERMEDIATE, PRODUCT, SOURCE, YEAR, Variable, register
+from ndsim.conventions import INTERMEDIATE, PRODUCT, SOURCE, VARIABLES, YEAR, Variable, register
 from ndsim.validate import (
     PRIMARY_FLOWS,
     TRADE_FLOWS,
@@ -80,20 +80,6 @@ _INPUTS = [
         "k of the cohort intensity m = k * MI * AR (SPEC §2.1): the factor that brings the "
         "last accounted year's domestic consumption to a reference level; the unit flows are "
         "never scaled. 1 where the data set gives none",
-    ),
-    Variable(
-        "units_exports",
-        (PRODUCT, YEAR),
-        COUNT_FLOW,
-        "exports of final products in units",
-        "E_p of SPEC §2.1, in the product's count_unit per year",
-    ),
-    Variable(
-        "units_imports",
-        (PRODUCT, YEAR),
-        COUNT_FLOW,
-        "imports of final products in units",
-        "I_p of SPEC §2.1, in the product's count_unit per year",
     ),
     Variable(
         "exports_intermediate",
@@ -232,16 +218,6 @@ _INPUTS = [
         "gross domestic product per person, in the unit stated in drivers.csv",
     ),
     Variable(
-        "ownership_statistic",
-        (PRODUCT, YEAR),
-        "1",
-        "ownership statistic",
-        "units in use per household or per person (coordinate ownership_basis) from surveys, "
-        "registrations or installed-base statistics, divided by (1 - the non-household share) "
-        "where one is given; where one statistic covers several products (coordinate "
-        "ownership_group) every member carries the group's value; NaN where none",
-    ),
-    Variable(
         "ownership_nonhousehold_share",
         (PRODUCT,),
         "1",
@@ -372,7 +348,8 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
     t = checked.tables
 
     def put(name, dims, values, quality, units=None):
-        var = INPUT_VARIABLES[name]
+        # inputs that are also outputs of the contract (units_exports, ...) are declared there
+        var = INPUT_VARIABLES.get(name) or VARIABLES[name]
         attrs = dict(var.attrs)
         if units is not None:
             attrs["units"] = units
