@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -249,7 +250,7 @@ def test_import_is_light(cli_env):
         "print(','.join(heavy))"
     )
     out = subprocess.run(
-        ["python", "-c", code], env=cli_env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], env=cli_env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
 
@@ -290,6 +291,6 @@ def test_output_units_do_not_depend_on_import_order(cli_env):
         "print(ds.unmet_stock_decline.attrs['units'], ds.early_retirement.attrs['units'], sep='|')"
     )
     out = subprocess.run(
-        ["python", "-c", code], env=cli_env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], env=cli_env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip().split("|") == ["t", "t yr-1"]

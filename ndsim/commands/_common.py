@@ -36,6 +36,10 @@ def check_output_file(path: str | os.PathLike, flag: str) -> Path:
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"{flag} {target}: is a folder; give a file name such as results.nc")
+    if target.suffix.lower() != ".nc":
+        raise UsageError(
+            f"{flag} {target}: a NetCDF file name ends in .nc (did you mean {target}.nc?)"
+        )
     _check_parent(target.parent, target, flag)
     return target
 
