@@ -1345,6 +1345,39 @@ def check_dataset(folder: str | Path | None = None) -> CheckedData:
     )
 
 
+def long_lifetimes(inputs, variant: str | None = None) -> list[str]:
+    """Warnings for lifetimes longer than the model's horizon (history_first..forecast_last).
+
+    A product whose mean lifetime exceeds the years the run models retires
+    (almost) nothing in it; a typo (200 for 20) would pass every check
+    silently. Means: ``mean``, or shape x scale (gamma), or scale Γ(1 + 1/shape)
+    (Weibull). ``variant``: one lifetime variant, or all of them.
+    """
+    import math
+
+    years = inputs["year"].values
+    horizon = int(years.max() - years.min() + 1)
+    variants = [variant] if variant is not None else [str(v) for v in inputs["variant"].values]
+    out = []
+    for v in variants:
+        at = {"variant": v}
+        for p in inputs["product"].values:
+            sel = {**at, "product": p}
+            model = str(inputs["lifetime_model"].sel(sel).values)
+            mean = float(inputs["lifetime_mean"].sel(sel))
+            shape = float(inputs["lifetime_shape"].sel(sel))
+            scale = float(inputs["lifetime_scale"].sel(sel))
+            if not math.isfinite(mean) and math.isfinite(shape) and math.isfinite(scale):
+                mean = shape * scale if model == "gamma" else scale * math.gamma(1 + 1 / shape)
+            if math.isfinite(mean) and mean > horizon:
+                out.append(
+                    f"lifetimes.csv: variant {v}, product {p}: mean lifetime {mean:g} yr is longer "
+                    f"than the {horizon} years the run models ({int(years.min())}-{int(years.max())}): "
+                    "almost nothing retires"
+                )
+    return out
+
+
 def validate_dataset(folder: str | Path | None = None) -> Summary:
     """Run every check on a data set and return its summary.
 

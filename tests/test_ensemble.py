@@ -365,3 +365,21 @@ def test_sobol_indices_from_a_saltelli_design(tiny):
     np.testing.assert_allclose(a.sobol_total.values[:, linear], src2, atol=0.05)
     np.testing.assert_allclose(a.sobol_first.values[:, linear], src2, atol=0.1)
     assert a.sobol_total.attrs["units"] == "1"
+
+
+def test_cli_warns_below_100_draws(cli_env, ndsim_cmd, tmp_path, scenario_file):
+    cmd = [*ndsim_cmd, "ensemble", str(scenario_file), "--no-figures"]
+    few = subprocess.run(
+        [*cmd, "--draws", "3", "--output", str(tmp_path / "a.nc")],
+        env=cli_env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert few.returncode == 0, few.stderr
+    assert (
+        "ndsim: warning: 3 draws: the percentiles of fewer than 100 draws are rough" in few.stderr
+    )
+    enough = subprocess.run(
+        [*cmd, "--draws", "100", "--output", str(tmp_path / "b.nc")],
+        env=cli_env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert enough.returncode == 0, enough.stderr
+    assert "percentiles of fewer than" not in enough.stderr

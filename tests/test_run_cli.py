@@ -137,3 +137,17 @@ def test_writer_is_atomic(tmp_path, result, monkeypatch):
         write_netcdf(result, target)
     assert target.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["r.nc"]
+
+
+def test_first_run_says_it_is_compiling(tmp_path, cli_env, ndsim_cmd):
+    """An empty numba cache: one line says the kernels compile; the warm run says nothing."""
+    sc = tmp_path / "tiny.toml"
+    sc.write_text(f'data = "{TINY.as_posix()}"\n[forecast]\nenabled = false\n')
+    cold = {**cli_env, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    args = [*ndsim_cmd, "run", str(sc), "--no-figures", "--output", str(tmp_path / "a.nc")]
+    first = subprocess.run(args, env=cold, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "ndsim: compiling the numba kernels (first run only" in first.stderr
+    second = subprocess.run(args, env=cold, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert "compiling" not in second.stderr

@@ -433,3 +433,31 @@ def test_random_tables_load_or_raise_validation_error(edits):
             return
         assert isinstance(ds, xr.Dataset)
         assert ds.sizes["product"] >= 1
+
+
+def test_a_lifetime_longer_than_the_horizon_is_warned(tmp_path, cli_env, ndsim_cmd):
+    """200 years for a mean lifetime (20 meant): both `validate` and `run` say so, and run."""
+    folder = copy_dataset(TINY, tmp_path / "tiny")
+    set_cell(
+        "lifetimes.csv",
+        "value",
+        "200",
+        lambda r: r["variant"] == "paper" and r["product"] == "GEN" and r["parameter"] == "mean",
+    )(folder)
+    out = subprocess.run(
+        [*ndsim_cmd, "validate", "--data", str(folder)], env=cli_env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert (
+        "variant paper, product GEN: mean lifetime 200 yr is longer than the 13 years" in out.stderr
+    )
+    sc = tmp_path / "s.toml"
+    sc.write_text(
+        f'data = "{folder.as_posix()}"\n[run]\nlifetime_variant = "paper"\n[forecast]\nenabled = false\n'
+    )
+    run = subprocess.run(
+        [*ndsim_cmd, "run", str(sc), "--no-figures", "--output", str(tmp_path / "r.nc")],
+        env=cli_env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "product GEN: mean lifetime 200 yr" in run.stderr

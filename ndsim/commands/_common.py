@@ -71,6 +71,32 @@ def _check_parent(folder: Path, target: Path, flag: str) -> None:
         raise UsageError(f"{flag} {target}: no permission to write in {base}")
 
 
+def kernels_cached() -> bool:
+    """True when numba's cache holds compiled kernels of ndsim (a first run compiles them).
+
+    Looks where numba writes its cache: ``$NUMBA_CACHE_DIR`` (any depth) when set,
+    else ``__pycache__`` next to ``ndsim/kernels``. A miss only means the
+    "compiling" line is printed.
+    """
+    from ndsim import kernels
+
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    folder = Path(root) if root else Path(kernels.__file__).parent / "__pycache__"
+    if not folder.is_dir():
+        return False
+    return any(True for _ in folder.rglob("*stock.*.nbi"))
+
+
+def say_compiling() -> None:
+    """One line on stderr before a first run, which compiles the kernels for a while."""
+    if not kernels_cached():
+        print(
+            "ndsim: compiling the numba kernels (first run only; about 20 s, cached after)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def write_failed(exc: OSError) -> int:
     """One line on stderr for a failed write (full disk, lost permission); exit code 1.
 

@@ -18,6 +18,8 @@ from ndsim.commands._common import add_shared_options
 
 HELP = "Monte Carlo ensemble: summary statistics (or every draw) in one NetCDF file"
 DEFAULT_OUTPUT_DIR = Path("ndsim_output")
+#: below this number of draws the percentiles are rough: a warning (SPEC §5)
+MIN_DRAWS = 100
 
 
 def _int(text: str) -> int:
@@ -100,6 +102,7 @@ def main(args: argparse.Namespace) -> int:
     from ndsim.commands._common import (
         check_output_file,
         check_output_folder,
+        say_compiling,
         violations_as_lines,
         write_failed,
     )
@@ -123,6 +126,14 @@ def main(args: argparse.Namespace) -> int:
     if not args.no_figures:
         figures = Path(args.figures) if args.figures else DEFAULT_OUTPUT_DIR / "figures"
         check_output_folder(figures, "--figures")
+    say_compiling()
+    if args.draws < MIN_DRAWS:
+        print(
+            f"ndsim: warning: {args.draws} draws: the percentiles of fewer than {MIN_DRAWS} "
+            "draws are rough (q2.5 and q97.5 sit near the extremes); use --draws "
+            f"{MIN_DRAWS} or more for the uncertainty table (SPEC §5)",
+            file=sys.stderr,
+        )
     try:
         with violations_as_lines():
             out = ensemble_from_inputs(

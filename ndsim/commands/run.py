@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ def main(args: argparse.Namespace) -> int:
     from ndsim.commands._common import (
         check_output_file,
         check_output_folder,
+        say_compiling,
         violations_as_lines,
         write_failed,
     )
@@ -51,6 +53,10 @@ def main(args: argparse.Namespace) -> int:
         check_output_folder(args.figures, "--figures")
     scenario, data, note = _default_data(args.scenario, args.data)
     inputs, sc = api.prepare(scenario, data=data)
+    from ndsim.validate import long_lifetimes
+
+    for line in long_lifetimes(inputs, sc.run.lifetime_variant):
+        print(f"ndsim: warning: {line}", file=sys.stderr)
     if note:
         print(note)
         sc = _without_case_parameters(sc)
@@ -61,6 +67,7 @@ def main(args: argparse.Namespace) -> int:
         check_output_folder(figures, "--figures")
     check_output_file(output, "--output")
 
+    say_compiling()
     # every check passed: compute, then write (each file atomically)
     with violations_as_lines():
         result = pipeline.run(inputs, sc)

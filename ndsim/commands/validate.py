@@ -42,6 +42,12 @@ def main(args: argparse.Namespace) -> int:
 
     checked = check_dataset(resolve_data_dir(args.data))
     ds = build_dataset(checked)
+    import sys
+
+    from ndsim.validate import long_lifetimes
+
+    for line in long_lifetimes(ds):
+        print(f"ndsim: warning: {line}", file=sys.stderr)
     print(checked.summary.format())
     print(f"dataset sha256: {ds.attrs['dataset_sha256']}")
     return 0
