@@ -123,7 +123,7 @@ def test_lifetimes(tiny):
     assert model.dims == ("variant", "product")
     assert list(model.sel(variant="paper").values) == ["fixed"] * 3
     assert list(model.sel(variant="literature").values) == ["weibull", "normal", "lognormal"]
-    np.testing.assert_allclose(tiny["lifetime_mean"].sel(variant="paper"), [10, 20, 5])
+    np.testing.assert_allclose(tiny["lifetime_mean"].sel(variant="paper"), [10, 12, 5])
     assert float(tiny["lifetime_sd"].sel(variant="literature", product="COAT")) == pytest.approx(
         2.0
     )  # 24 months

@@ -144,6 +144,7 @@ def test_first_run_says_it_is_compiling(tmp_path, cli_env, ndsim_cmd):
     sc = tmp_path / "tiny.toml"
     sc.write_text(f'data = "{TINY.as_posix()}"\n[forecast]\nenabled = false\n')
     cold = {**cli_env, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    cold.pop("NDSIM_NO_PROGRESS", None)  # the line is a progress message
     args = [*ndsim_cmd, "run", str(sc), "--no-figures", "--output", str(tmp_path / "a.nc")]
     first = subprocess.run(args, env=cold, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr

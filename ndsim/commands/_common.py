@@ -88,7 +88,12 @@ def kernels_cached() -> bool:
 
 
 def say_compiling() -> None:
-    """One line on stderr before a first run, which compiles the kernels for a while."""
+    """One line on stderr before a first run, which compiles the kernels for a while.
+
+    A progress message: silent with ``NDSIM_NO_PROGRESS`` set, as the progress bars are.
+    """
+    if os.environ.get("NDSIM_NO_PROGRESS"):
+        return
     if not kernels_cached():
         print(
             "ndsim: compiling the numba kernels (first run only; about 20 s, cached after)",

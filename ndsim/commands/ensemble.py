@@ -127,13 +127,6 @@ def main(args: argparse.Namespace) -> int:
         figures = Path(args.figures) if args.figures else DEFAULT_OUTPUT_DIR / "figures"
         check_output_folder(figures, "--figures")
     say_compiling()
-    if args.draws < MIN_DRAWS:
-        print(
-            f"ndsim: warning: {args.draws} draws: the percentiles of fewer than {MIN_DRAWS} "
-            "draws are rough (q2.5 and q97.5 sit near the extremes); use --draws "
-            f"{MIN_DRAWS} or more for the uncertainty table (SPEC §5)",
-            file=sys.stderr,
-        )
     try:
         with violations_as_lines():
             out = ensemble_from_inputs(
@@ -174,6 +167,13 @@ def main(args: argparse.Namespace) -> int:
         except OSError as exc:
             return write_failed(exc)
     print()
+    if args.draws < MIN_DRAWS:
+        print(
+            f"ndsim: warning: {args.draws} draws: the percentiles of fewer than {MIN_DRAWS} "
+            "draws are rough (q2.5 and q97.5 sit near the extremes); use --draws "
+            f"{MIN_DRAWS} or more for the uncertainty table (SPEC §5)",
+            file=sys.stderr,
+        )
     print(uncertainty_table(out))
     table = sensitivity_table(out)
     if table:
