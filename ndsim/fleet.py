@@ -139,9 +139,9 @@ class FleetFit:
     saturation, alpha, beta : float
         V = VS exp(alpha exp(beta GDP)) [units per household or person].
     theta : tuple of float
-        The fitted parameters in the form they were searched in:
-        (ln VS, ln(-alpha), ln(-beta s)) with s = ``scale``, or without ln VS
-        when the saturation was given.
+        The fitted parameters in the form they were searched in
+        (:func:`ndsim.gompertz.fit_gompertz`): (ln VS, ln(-beta s), ln(-alpha))
+        with s = ``scale``, or without ln VS when the saturation was given.
     cov : tuple of tuple of float
         Covariance of ``theta`` (from the Jacobian at the optimum and the
         residual variance); empty when not estimable.
@@ -350,14 +350,16 @@ def fitted_curve(fit: FleetFit, gdp: xr.DataArray, z: xr.DataArray | None = None
     chol = _cholesky(cov)
     zz = np.asarray(z.values, dtype=float)[:, :k]
     draws = theta[None, :] + zz @ chol.T  # (draw, k)
+    # the order in which ndsim.gompertz.fit_gompertz searches them: ln VS (when fitted),
+    # ln(-beta scale), ln(-alpha)
     if k == 3:
         vs = np.exp(draws[:, 0])
-        a = -np.exp(draws[:, 1])
-        b = -np.exp(draws[:, 2]) / fit.scale
+        b = -np.exp(draws[:, 1]) / fit.scale
+        a = -np.exp(draws[:, 2])
     else:
         vs = np.full(draws.shape[0], fit.saturation)
-        a = -np.exp(draws[:, 0])
-        b = -np.exp(draws[:, 1]) / fit.scale
+        b = -np.exp(draws[:, 0]) / fit.scale
+        a = -np.exp(draws[:, 1])
     dim = z.dims[0]
     coords = {dim: z[dim].values} if dim in z.coords else {}
 

@@ -117,7 +117,7 @@ _EXTRA = [
         (_P, THETA),
         "1",
         "ownership curve parameters as fitted",
-        "(ln VS, ln(-alpha), ln(-beta scale)), without ln VS where the saturation was "
+        "(ln VS, ln(-beta scale), ln(-alpha)), without ln VS where the saturation was "
         "given; NaN where not fitted",
     ),
     cv.Variable(
@@ -133,7 +133,7 @@ _EXTRA = [
         (_P,),
         "person yr USD-1",
         "GDP scale of the parameters",
-        "beta = -exp(theta[-1]) / scale",
+        "beta = -exp(theta[k]) / scale, k the position of ln(-beta scale) in gompertz_theta",
     ),
     cv.Variable(
         "gompertz_method",
@@ -802,6 +802,12 @@ def project(
                 n_p = fl.join(acc.sel({_P: p}, drop=True), t_p, last, tau_p)
                 targets.append(n_p.clip(min=0.0).expand_dims({_P: [p]}))
                 lifetimes[p] = _pdf_of(pdf, [p])[p] if isinstance(pdf, Mapping) else None
+        # some groups' curves carry draws (sampled parameters) and others not: broadcast first
+        with_draws = [t for t in targets if _D in t.dims]
+        if with_draws:
+            draws = with_draws[0][_D]
+            targets = [t if _D in t.dims else t.expand_dims({_D: draws}) for t in targets]
+        targets = [t.reset_coords(drop=True) for t in targets]
         stock_t = xr.concat(targets, dim=_P).transpose(..., _P, _Y)
         keys = [str(k) for k in stock_t[_P].values]
         stock_arg = stock_t.reindex({_Y: years}).where(lambda x: x[_Y] > last)
@@ -855,18 +861,20 @@ def project(
                 gap = sd["unmet_stock_decline"].sel({_P: k}, drop=True)
                 unmet_parts.append((gap if p == own[0] else 0.0 * gap).expand_dims({_P: [p]}))
         unmet = xr.concat(unmet_parts, dim=_P)
-        own_fit = xr.full_like(hist["units_in_use"].isel({_Y: 0}, drop=True), np.nan)
-        # ownership_fitted is a contract variable (SPEC §6): ensemble chunks carry it too
-        if groups:
-            own_fit = own_fit.expand_dims({_Y: years}).transpose(..., _P, _Y).copy()
-            for group, members in groups.items():
-                for p in members:
-                    own_fit.loc[{_P: p}] = (
-                        fitted[group]
-                        .broadcast_like(own_fit.sel({_P: p}))
-                        .transpose(*own_fit.sel({_P: p}).dims)
-                    )
-            extras["ownership_fitted"] = own_fit
+        # ownership_fitted is a contract variable (SPEC §6): ensemble chunks carry it too;
+        # each member of a group carries its group's curve (with draws where it has them)
+        curves = [
+            fitted[group].reset_coords(drop=True).expand_dims({_P: [p]})
+            for group, members in groups.items()
+            for p in members
+        ]
+        with_draws = [c for c in curves if _D in c.dims]
+        if with_draws:
+            draws_c = with_draws[0][_D]
+            curves = [c if _D in c.dims else c.expand_dims({_D: draws_c}) for c in curves]
+        extras["ownership_fitted"] = (
+            xr.concat(curves, dim=_P).reindex({_P: products}).transpose(..., _P, _Y)
+        )
         if diagnostics:
             extras.update(_fit_variables(fits, products))
             extras["gdp_per_capita_trend"] = gdp

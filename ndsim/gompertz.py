@@ -382,7 +382,7 @@ def fit_gompertz(
             and np.isfinite(se)
             and se <= MAX_SATURATION_SE_LOG
         )
-    # covariance of the searched parameters (ln VS, ln(-alpha), ln(-beta scale)), for draws
+    # covariance of the searched parameters (ln VS, ln(-beta scale), ln(-alpha)), for draws
     # from the fit (SPEC §5); empty where the Jacobian is singular or there is no dof
     # (none where a parameter sits on its search bound, or the matrix is not positive definite:
     # the curvature there says nothing about the spread)

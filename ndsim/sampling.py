@@ -393,6 +393,10 @@ def factor_plan(inputs: xr.Dataset, scenario) -> list[dict]:
         kind = kind_of(name)
         series_dims = [d for d in x.dims if d not in sdims]  # [year] or []
         one = (x == 1.0) | x.isnull()  # missing years (padding) do not count
+        if cv.YEAR in x.dims and "first_year" in inputs.attrs:
+            # the history before the first accounted year (SPEC §2.2) does not count either:
+            # a share of 1 in every accounted year (Table 1's 100 %) stays 1, as without it
+            one = one | (x[cv.YEAR] < int(inputs.attrs["first_year"]))
         if per_year or not series_dims:
             ones = x == 1.0
             top = x

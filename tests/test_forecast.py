@@ -313,10 +313,27 @@ def test_sales_share_product_takes_its_share_of_the_group_fleet():
     )
 
 
+def test_zero_draws_reproduce_the_fitted_curve():
+    """z = 0 must give the deterministic curve of a real fit (the parameter order of the fit)."""
+    gdp = gdp_of(np.arange(2005, 2023))
+    own = gz.gompertz(gdp, VS, ALPHA, BETA) * np.exp(0.01 * np.sin(np.arange(gdp.size)))
+    fit = gz.fit_gompertz(gdp, own)
+    ff = fl.FleetFit("A", ("A",), "household", fit.saturation, fit.alpha, fit.beta,
+                     theta=fit.theta, cov=fit.cov, scale=fit.scale)  # fmt: skip
+    g = xr.DataArray(gdp_of(YEARS), dims="year", coords={"year": YEARS})
+    z = xr.DataArray(np.zeros((2, 3)), dims=("draw", "k"), coords={"draw": [0, 1]})
+    v = fl.fitted_curve(ff, g, z)
+    np.testing.assert_allclose(v.sel(draw=1), fl.fitted_curve(ff, g), rtol=1e-10)
+    # and the draws scatter around it, not off it: the median over many draws is the curve
+    zs = xr.DataArray(np.random.default_rng(1).standard_normal((4000, 3)), dims=("draw", "k"))
+    med = fl.fitted_curve(ff, g, zs).median("draw")
+    np.testing.assert_allclose(med, fl.fitted_curve(ff, g), rtol=0.02)
+
+
 def test_draws_of_the_curve_follow_the_fit_covariance():
     fit = fl.FleetFit(
         "A", ("A",), "household", VS, ALPHA, BETA,
-        theta=(np.log(VS), np.log(-ALPHA), np.log(-BETA * 1e4)),
+        theta=(np.log(VS), np.log(-BETA * 1e4), np.log(-ALPHA)),
         cov=((0.01, 0.002, 0.0), (0.002, 0.04, 0.001), (0.0, 0.001, 0.0025)),
         scale=1e4,
     )  # fmt: skip
@@ -328,7 +345,7 @@ def test_draws_of_the_curve_follow_the_fit_covariance():
     np.testing.assert_allclose(v.sel(draw=0), gz.gompertz(gdp, VS, ALPHA, BETA), rtol=1e-12)
     chol = np.linalg.cholesky(np.array(fit.cov))
     th = np.array(fit.theta) + chol @ np.array([1.0, -0.5, 2.0])
-    want = gz.gompertz(gdp, np.exp(th[0]), -np.exp(th[1]), -np.exp(th[2]) / 1e4)
+    want = gz.gompertz(gdp, np.exp(th[0]), -np.exp(th[2]), -np.exp(th[1]) / 1e4)
     np.testing.assert_allclose(v.sel(draw=1), want, rtol=1e-12)
 
 
