@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
+# no progress bars and no "compiling" line in the tests (their stderr is checked line by line)
+os.environ.setdefault("NDSIM_NO_PROGRESS", "1")
 
 
 @pytest.fixture
