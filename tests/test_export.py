@@ -136,3 +136,30 @@ def test_cli_export_errors_exit_2(tmp_path, cli_env, ndsim_cmd, make, args, mess
     assert res.returncode == 2
     assert message in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["export", "plot"])
+def test_cli_export_and_plot_write_failures_are_one_line(tmp_path, cli_env, ndsim_cmd, command):
+    """A full disk (injected) or a target that is a file: one line, no traceback, no output."""
+    nc = tmp_path / "run.nc"
+    make_dataset().to_netcdf(nc)
+    flag = "--csv" if command == "export" else "--out"
+    full = {**cli_env, "NDSIM_FAULT_BEFORE_RENAME": "1"}
+    res = subprocess.run(
+        [*ndsim_cmd, command, str(nc), flag, str(tmp_path / "out")],
+        env=full, capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ndsim: error: cannot write"), res.stderr
+    assert "Traceback" not in res.stderr
+    assert not [p for p in (tmp_path / "out").glob("*") if not p.name.startswith(".")]
+    target = tmp_path / "a_file"
+    target.write_text("not a folder")
+    res = subprocess.run(
+        [*ndsim_cmd, command, str(nc), flag, str(target)],
+        env=cli_env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 2
+    assert f"{flag} {target}: is a file, not a folder" in res.stderr
+    assert "Traceback" not in res.stderr and target.read_text() == "not a folder"

@@ -24,9 +24,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ndsim.commands._common import check_output_folder, write_failed
     from ndsim.report.tables import open_output, write_csv
 
-    with open_output(args.file) as ds:
-        paths = write_csv(ds, args.csv)
+    check_output_folder(args.csv, "--csv")
+    try:
+        with open_output(args.file) as ds:
+            paths = write_csv(ds, args.csv)
+    except OSError as exc:
+        return write_failed(exc)
     print(f"{len(paths)} CSV files written to {args.csv}")
     return 0

@@ -46,6 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ndsim.commands._common import check_output_folder, write_failed
     from ndsim.errors import UsageError
     from ndsim.report import _select
     from ndsim.report.figures import write_all
@@ -59,12 +60,17 @@ def run(args: argparse.Namespace) -> int:
 
         a, b = files
         out = args.out if args.out is not None else a.with_name(f"{a.stem}_vs_{b.stem}_figures")
-        with open_output(a) as da, open_output(b) as db:
-            paths = compare_demand_by_group(da, db, out)
+        check_output_folder(out, "--out")
+        try:
+            with open_output(a) as da, open_output(b) as db:
+                paths = compare_demand_by_group(da, db, out)
+        except OSError as exc:
+            return write_failed(exc)
         print(f"{len(paths)} figure written to {out}")
         return 0
     (file,) = files
     out = args.out if args.out is not None else file.with_name(f"{file.stem}_figures")
+    check_output_folder(out, "--out")
     with open_output(file) as ds:
         years = _select.years(ds)
         bad = [y for y in args.year if y not in set(years.tolist())]
@@ -76,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         draws = open_draws(file)
         try:
             paths = write_all(ds, out, years=args.year, draws=draws)
+        except OSError as exc:
+            return write_failed(exc)
         finally:
             if draws is not None:
                 draws.close()

@@ -2,7 +2,10 @@
 
 Every output ndsim writes (NetCDF, figures, reports, CSV) goes to a temporary
 file in the target's folder and is renamed into place only once complete
-(:func:`os.replace` is atomic on one file system).
+(:func:`os.replace` is atomic on one file system). The temporary file is
+flushed to disk (``fsync``) before the rename and the folder after it, so
+"absent, the previous or the new complete file" also holds across a power
+loss.
 
 Fault injection for tests: if the environment variable
 ``NDSIM_FAULT_BEFORE_RENAME`` is set, :func:`atomic_target` raises
@@ -28,6 +31,24 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _fsync_path(path: Path, *, folder: bool = False) -> None:
+    """Flush a file's (or a folder's entries') data to disk; a folder that cannot be opened is skipped."""
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if folder else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if folder:  # some platforms cannot open a folder for fsync
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not folder:
+            raise
+    finally:
+        os.close(fd)
 
 
 def _fault(target: Path) -> bool:
@@ -56,9 +77,11 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
         if tmp.exists():
             # mkstemp creates the file private (0600); give it the usual permissions
             os.chmod(tmp, 0o666 & ~_umask())
+            _fsync_path(tmp)  # the data on disk before the name points at it
         if _fault(target):
             raise OSError(errno.ENOSPC, "No space left on device (injected fault)", str(target))
         os.replace(tmp, target)
+        _fsync_path(target.parent, folder=True)  # the rename itself on disk
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
