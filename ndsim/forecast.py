@@ -737,20 +737,24 @@ def project(
         dc_future["flow"] = dc_f
     q_hist = hist["units_sales"].reset_coords(drop=True)
 
-    # --- units of the flow-driven products over all years (their fleets enter group targets)
-    def sales_all(names, q_f):
-        return xr.concat([q_hist.sel({_P: names}), q_f], dim=_Y).transpose(..., _P, _Y)
-
-    flow_fleet = None
+    # --- unit sales of the flow-driven products over all years
     if flow_p:
-        q_all = sales_all(flow_p, q_future["flow"])
-        flow_fleet = dsm.inflow_driven(q_all, _pdf_of(pdf, flow_p))["stock"]
+        q_all = xr.concat([q_hist.sel({_P: flow_p}), q_future["flow"]], dim=_Y)
+        q_all = q_all.transpose(..., _P, _Y)
+    groups = fl.groups_of(inputs, methods) if fleet_p else {}
+    # the fleets of flow-driven products in a group with fleet-driven ones (EV in CV + EV)
+    # come off the group's target: only those are convolved here
+    in_groups = [p for members in groups.values() for p in members if p in flow_p]
+    flow_fleet = (
+        dsm.inflow_driven(q_all.sel({_P: in_groups}), _pdf_of(pdf, in_groups))["stock"]
+        if in_groups
+        else None
+    )
 
     extras = {}
     sales_parts = [q_all] if flow_p else []
     unmet = None
     if fleet_p:
-        groups = fl.groups_of(inputs, methods)
         if fits is None and all(v in inputs for v in ("gompertz_saturation", "gompertz_theta")):
             fits = fits_from_dataset(inputs)  # the deterministic run's, carried by the inputs
         if fits is None:
@@ -942,12 +946,6 @@ def project(
     out.attrs["last_accounted_year"] = last
     out.attrs["forecast_methods"] = ", ".join(f"{p}:{methods[p]}" for p in products)
     return out
-
-
-def _by_product(parts: list[xr.Dataset], products: list[str], years: np.ndarray) -> xr.Dataset:
-    """Concatenate per-method parts along product, in the data set's product order."""
-    ds = xr.concat(parts, dim=_P, join="outer") if len(parts) > 1 else parts[0]
-    return ds.reindex({_P: products, _Y: years}).transpose(..., _P, _Y)
 
 
 def _pdf_of(pdf, products: list[str]):

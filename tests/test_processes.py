@@ -9,7 +9,7 @@ import xarray as xr
 from ndsim import balance
 from ndsim import conventions as cv
 from ndsim.errors import BalanceError
-from ndsim.processes import consumption, trade, upstream, waste
+from ndsim.processes import consumption, products, trade, upstream, waste
 
 YEARS = np.arange(2000, 2004)
 PRODUCTS = ["AA", "BB", "CC"]
@@ -30,19 +30,32 @@ def cube(rng, dims, lo=1.0, hi=10.0, draws=None):
 
 
 @pytest.mark.parametrize("draws", [None, 3])
-def test_domestic_consumption_is_p_times_mi_times_ar(rng, draws):
+def test_nd_flows_are_units_times_the_cohort_intensity(rng, draws):
+    """DC = P m, E = E_p m, I = I_p m, F_in = DC - E + I, element by element (plain loops)."""
     p = cube(rng, ("product", "year"), 1e3, 1e6, draws)
+    e_p = cube(rng, ("product", "year"), 0.0, 5e2, draws)
+    i_p = cube(rng, ("product", "year"), 0.0, 5e2)
     mi = cube(rng, ("product",), 1e-7, 1e-6)
     ar = cube(rng, ("product", "year"), 0.0, 1.0)
-    dc = consumption.domestic_consumption(p, mi, ar)
-    assert dc.attrs["units"] == "t yr-1"
-    pv = p.values.reshape(-1, len(PRODUCTS), len(YEARS))
-    for d in range(pv.shape[0]):
+    k = cube(rng, ("product",), 0.5, 2.0)
+    m = products.cohort_intensity(mi, ar, k)
+    out = products.nd_flows(p, e_p, i_p, m)
+    assert out["domestic_consumption"].attrs["units"] == "t yr-1"
+    n = 1 if draws is None else draws
+    shape = (n, len(PRODUCTS), len(YEARS))
+    pv, ev = p.values.reshape(shape), e_p.values.reshape(shape)
+    got = {
+        name: out[name].transpose(..., "product", "year").values.reshape(shape)
+        for name in ("domestic_consumption", "inflow")
+    }
+    for d in range(n):
         for j in range(len(PRODUCTS)):
             for t in range(len(YEARS)):
-                want = pv[d, j, t] * mi.values[j] * ar.values[j, t]
-                got = dc.values.reshape(pv.shape)[d, j, t]
-                assert got == pytest.approx(want, rel=1e-15)
+                mm = k.values[j] * mi.values[j] * ar.values[j, t]
+                dc = pv[d, j, t] * mm
+                assert got["domestic_consumption"][d, j, t] == pytest.approx(dc, rel=1e-14)
+                inflow = dc - ev[d, j, t] * mm + i_p.values[j, t] * mm
+                assert got["inflow"][d, j, t] == pytest.approx(inflow, rel=1e-12, abs=1e-18)
 
 
 def test_total_demand_counts_only_flagged_products(rng):
@@ -52,12 +65,6 @@ def test_total_demand_counts_only_flagged_products(rng):
     want = [dc.values[0, t] + dc.values[2, t] for t in range(len(YEARS))]
     np.testing.assert_allclose(total.values, want, rtol=1e-15)
     assert total.attrs["long_name"] == "total demand (paper definition)"
-
-
-def test_use_inflow_is_dc_minus_exports_plus_imports(rng):
-    dc, e, i = (cube(rng, ("product", "year"), draws=2) for _ in range(3))
-    got = trade.use_inflow(dc, e, i)
-    np.testing.assert_array_equal(got.values, dc.values - e.values + i.values)
 
 
 def test_trade_shares_and_extension():

@@ -1,4 +1,7 @@
-"""Trade in final products and the inflow to the use stage (SPEC §2, eq. 2-4)."""
+"""Trade in final products after the last accounted year: held at its share of DC (SPEC §2.1).
+
+The accounted trade is in units (:func:`ndsim.processes.products.nd_flows`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import xarray as xr
 
 from ndsim import conventions as cv
 
-__all__ = ["use_inflow", "trade_shares", "extend_by_shares"]
+__all__ = ["trade_shares", "extend_by_shares"]
 
 cv.register(
     cv.Variable(
@@ -28,40 +31,6 @@ cv.register(
         "last accounted year held at its share of DC",
     )
 )
-
-
-def use_inflow(
-    domestic_consumption: xr.DataArray, exports: xr.DataArray, imports: xr.DataArray
-) -> xr.DataArray:
-    """Inflow of end uses to the domestic use stage.
-
-    Parameters
-    ----------
-    domestic_consumption : xr.DataArray
-        DC (product, year) [t yr-1], eq. 1.
-    exports, imports : xr.DataArray
-        E and I (product, year) [t yr-1]: element in exported and imported
-        final products (eq. 3-4; the data give them in t of the element).
-
-    Returns
-    -------
-    xr.DataArray
-        F_in (product, year) [t yr-1].
-
-    Notes
-    -----
-    Eq. 2 of Yao et al. (2021), doi:10.1016/j.resconrec.2021.105752:
-    F_in,j(t) = DC_j(t) - E_j(t) + I_j(t).
-
-    Examples
-    --------
-    >>> import xarray as xr
-    >>> da = lambda v: xr.DataArray([v], dims="product")
-    >>> float(use_inflow(da(100.0), da(30.0), da(5.0))[0])
-    75.0
-    """
-    inflow = domestic_consumption - exports + imports
-    return inflow.rename("inflow").assign_attrs(cv.attrs("inflow"))
 
 
 def trade_shares(
