@@ -141,6 +141,7 @@ def reconcile(
     known: np.ndarray | None = None,
     *,
     names_unknown: list[str] | None = None,
+    combinations: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Weighted least-squares reconciliation of measured flows under linear balances.
 
@@ -159,13 +160,19 @@ def reconcile(
         with their signs); default 0.
     names_unknown : list of str, optional
         Names of the unknowns, for the error message.
+    combinations : numpy.ndarray, optional
+        (..., e, n + k) linear combinations G of the stacked flows z = (x̂, û) whose
+        posterior sd is wanted (sums of flows, flows in other units), without
+        forming the (n + k)² covariance per batch: Var(G z) = H Cov(x̂) Hᵀ with
+        H = G [I; -A_u⁺ A_x].
 
     Returns
     -------
     dict
         ``x`` reconciled (..., n), ``sd_x`` their posterior sd, ``u`` (..., k)
         the unknowns, ``sd_u`` their sd, ``adjustment`` (x̂ - x) / σ (..., n),
-        ``chi2`` (...), ``dof`` (int), ``observable`` (k,), ``redundant`` (n,).
+        ``chi2`` (...), ``dof`` (int), ``observable`` (k,), ``redundant`` (n,),
+        and ``sd_combinations`` (..., e) when `combinations` is given.
 
     Raises
     ------
@@ -215,7 +222,17 @@ def reconcile(
     u = np.einsum("km,...m->...k", cls.pinv_unknown, rhs)
     g = cls.pinv_unknown @ a_x  # (k, n): û = -A_u⁺ (A_x x̂ + c)
     cov_u = np.einsum("kn,...nl,jl->...kj", g, cov, g)
+    extra = {}
+    if combinations is not None:
+        gz = np.asarray(combinations, dtype=float)
+        h = gz[..., :n] - np.einsum("...ek,kn->...en", gz[..., n:], g)  # (..., e, n)
+        var = np.einsum("...en,...n->...e", h * h, v)
+        if cls.dof:
+            w_h = np.einsum("dn,...n,...en->...de", b, v, h)  # B V Hᵀ
+            var = var - np.einsum("...de,...de->...e", w_h, np.linalg.solve(s, w_h))
+        extra["sd_combinations"] = np.sqrt(np.clip(var, 0.0, None))
     return {
+        **extra,
         "x": x_hat,
         "sd_x": np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None)),
         "u": u,

@@ -1,0 +1,287 @@
+"""Upstream reconciliation: mining, refining and fabrication by weighted least squares (SPEC §3).
+
+With ``upstream = "reconciled"`` the flows of the four upstream processes are
+not worked out top-down alone: where measurements over-determine them (an
+unregistered-mining prior, an intermediate production statistic), they are
+reconciled under the balances of the chain, as STAN does (Cencic & Rechberger
+2008). Per accounted year, in t Nd:
+
+    mining          sum_s official_s + IM + I_conc - X_conc - C                = 0
+    refining        y_ref C + I_prim + R - X_prim - X_unreg - sum_k P_k        = 0
+    fabrication     y_fab,k P_k - O_k                                          = 0
+                    O_k + I_int,k - X_int,k - M_k                              = 0
+
+official output (by ore source) and unregistered mining IM on the concentrate
+basis; C concentrate to refining; P_k primary input and O_k output of
+fabrication of intermediate k; R recycled Nd and M_k manufacturing input, both
+held fixed (they come from the final-product layer, SPEC §2). Measured: the
+official output, the trade of every level, unregistered exports, IM where a
+prior exists, O_k where a production statistic exists; unknown: C, P_k, O_k
+without a statistic, IM without a prior.
+
+Yields are fixed within a draw but differ between draws, so the coefficients
+of the balances would differ per draw. Expressed in concentrate equivalents
+(a flow divided by the yields between it and the concentrate: 1 at the
+concentrate, y_ref at the primary level, y_ref y_fab,k at intermediate k),
+every coefficient is ±1 and the structure is the same in every draw. The
+objective sum ((x - x̃) / σ)² does not change when a flow and its σ are divided
+by the same factor, so reconciling in equivalents and converting back is the
+exact solution of the physical problem, with one factorisation for all draws.
+
+Which flows are measured may differ by year (a statistic exists in some years);
+years are grouped by that pattern and each group is solved at once over its
+years and draws (:func:`ndsim.reconcile.reconcile`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ndsim.reconcile import reconcile
+
+__all__ = ["Chain", "reconcile_chain", "MEASURED", "UNKNOWN"]
+
+#: roles of a flow in a year
+MEASURED, UNKNOWN, FIXED = 1, 0, 2
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The flows of the upstream chain, their level and the balance matrix.
+
+    Flows are named ``official:<source>``, ``unregistered``, ``imports_concentrate``,
+    ``exports_concentrate``, ``concentrate_to_refining``, ``imports_primary``,
+    ``exports_primary``, ``exports_unregistered``, ``primary_to_fabrication:<k>``,
+    ``intermediate_production:<k>``, ``imports_intermediate:<k>``,
+    ``exports_intermediate:<k>``; the fixed terms ``recycled`` and
+    ``manufacturing_input:<k>``.
+    """
+
+    sources: tuple[str, ...]
+    intermediates: tuple[str, ...]
+
+    @property
+    def flows(self) -> tuple[str, ...]:
+        s = tuple(f"official:{x}" for x in self.sources)
+        k = self.intermediates
+        return (
+            s
+            + ("unregistered", "imports_concentrate", "exports_concentrate")
+            + ("concentrate_to_refining", "imports_primary", "exports_primary")
+            + ("exports_unregistered",)
+            + tuple(f"primary_to_fabrication:{x}" for x in k)
+            + tuple(f"intermediate_production:{x}" for x in k)
+            + tuple(f"imports_intermediate:{x}" for x in k)
+            + tuple(f"exports_intermediate:{x}" for x in k)
+        )
+
+    @property
+    def fixed_terms(self) -> tuple[str, ...]:
+        return ("recycled",) + tuple(f"manufacturing_input:{x}" for x in self.intermediates)
+
+    @property
+    def balances(self) -> tuple[str, ...]:
+        k = self.intermediates
+        return (
+            ("mining", "refining")
+            + tuple(f"fabrication_yield:{x}" for x in k)
+            + tuple(f"fabrication:{x}" for x in k)
+        )
+
+    def level(self, name: str) -> str:
+        """``concentrate``, ``primary`` or ``intermediate:<k>``: where the flow's Nd is."""
+        base, _, k = name.partition(":")
+        if base in ("official", "unregistered", "imports_concentrate", "exports_concentrate"):
+            return "concentrate"
+        if base == "concentrate_to_refining":
+            return "concentrate"
+        if base in ("imports_primary", "exports_primary", "exports_unregistered", "recycled"):
+            return "primary"
+        if base == "primary_to_fabrication":
+            return "primary"
+        return f"intermediate:{k}"
+
+    def matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """Balance coefficients in concentrate equivalents: (A over flows, A over fixed terms)."""
+        flows, fixed, rows = self.flows, self.fixed_terms, self.balances
+        a = np.zeros((len(rows), len(flows)))
+        a_fixed = np.zeros((len(rows), len(fixed)))
+        col = {n: j for j, n in enumerate(flows)}
+        fcol = {n: j for j, n in enumerate(fixed)}
+        r = {n: i for i, n in enumerate(rows)}
+        for s in self.sources:
+            a[r["mining"], col[f"official:{s}"]] = 1.0
+        a[r["mining"], col["unregistered"]] = 1.0
+        a[r["mining"], col["imports_concentrate"]] = 1.0
+        a[r["mining"], col["exports_concentrate"]] = -1.0
+        a[r["mining"], col["concentrate_to_refining"]] = -1.0
+        a[r["refining"], col["concentrate_to_refining"]] = 1.0
+        a[r["refining"], col["imports_primary"]] = 1.0
+        a_fixed[r["refining"], fcol["recycled"]] = 1.0
+        a[r["refining"], col["exports_primary"]] = -1.0
+        a[r["refining"], col["exports_unregistered"]] = -1.0
+        for k in self.intermediates:
+            a[r["refining"], col[f"primary_to_fabrication:{k}"]] = -1.0
+            a[r[f"fabrication_yield:{k}"], col[f"primary_to_fabrication:{k}"]] = 1.0
+            a[r[f"fabrication_yield:{k}"], col[f"intermediate_production:{k}"]] = -1.0
+            a[r[f"fabrication:{k}"], col[f"intermediate_production:{k}"]] = 1.0
+            a[r[f"fabrication:{k}"], col[f"imports_intermediate:{k}"]] = 1.0
+            a[r[f"fabrication:{k}"], col[f"exports_intermediate:{k}"]] = -1.0
+            a_fixed[r[f"fabrication:{k}"], fcol[f"manufacturing_input:{k}"]] = -1.0
+        return a, a_fixed
+
+
+def _scale(chain: Chain, names: Sequence[str], y_ref: np.ndarray, y_fab: Mapping[str, np.ndarray]):
+    """(..., Y, len(names)) factors: physical flow = equivalent x factor."""
+    cols = []
+    for n in names:
+        lev = chain.level(n)
+        if lev == "concentrate":
+            cols.append(np.ones_like(y_ref))
+        elif lev == "primary":
+            cols.append(y_ref)
+        else:
+            cols.append(y_ref * y_fab[lev.partition(":")[2]])
+    return np.stack(np.broadcast_arrays(*cols), axis=-1)
+
+
+def reconcile_chain(
+    chain: Chain,
+    value: Mapping[str, np.ndarray],
+    sd: Mapping[str, np.ndarray],
+    fixed: Mapping[str, np.ndarray],
+    y_ref: np.ndarray,
+    y_fab: Mapping[str, np.ndarray],
+    combinations: Mapping[str, Mapping[str, np.ndarray | float]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Reconcile the upstream chain of every year and draw (arrays (..., year)).
+
+    Parameters
+    ----------
+    chain : Chain
+    value : mapping
+        Measured flows by name (see :class:`Chain`), each (..., Y) [t yr-1]; NaN in
+        a year where the flow is not measured (it is then unknown). A name
+        missing from the mapping is unknown in every year.
+    sd : mapping
+        Their standard deviations, same shapes [t yr-1]; a measured flow with σ = 0
+        in every draw of a year is held fixed that year.
+    fixed : mapping
+        ``recycled`` and ``manufacturing_input:<k>`` (..., Y) [t yr-1].
+    y_ref, y_fab : numpy.ndarray, mapping
+        Refining yield (..., Y) and fabrication yields by intermediate (..., Y) [1].
+    combinations : mapping, optional
+        Named linear combinations {name: {flow: weight}} of the physical flows whose
+        posterior sd is wanted; weights are scalars or (..., Y) arrays.
+
+    Returns
+    -------
+    dict
+        ``flow`` (..., Y, F) reconciled physical flows in the order of
+        ``chain.flows``, ``sd`` their posterior sd, ``prior`` the measured values
+        (NaN for unknowns), ``adjustment`` (x̂ - x̃) / σ (NaN where not measured),
+        ``role`` (Y, F) (1 measured, 0 unknown, 2 fixed), ``chi2`` (..., Y),
+        ``dof`` (Y,), and ``sd_<name>`` (..., Y) per combination.
+
+    Raises
+    ------
+    ndsim.reconcile.UnobservableError
+        A flow that neither a measurement nor the balances determine.
+    """
+    flows = chain.flows
+    nf = len(flows)
+    y_ref = np.asarray(y_ref, dtype=float)
+    fixed_arrays = [np.asarray(fixed[n], dtype=float) for n in chain.fixed_terms]
+    shape = np.broadcast_shapes(
+        y_ref.shape,
+        *(np.shape(v) for v in value.values()),
+        *(np.shape(v) for v in sd.values()),
+        *(np.shape(v) for v in fixed_arrays),
+        *(np.shape(v) for v in y_fab.values()),
+    )
+    batch, n_year = shape[:-1], shape[-1]
+    x = np.full(shape + (nf,), np.nan)
+    s = np.full(shape + (nf,), np.nan)
+    for j, n in enumerate(flows):
+        if n in value:
+            x[..., j] = np.broadcast_to(value[n], shape)
+            s[..., j] = np.broadcast_to(sd[n], shape)
+    y_fab = {
+        k: np.broadcast_to(np.asarray(y_fab[k], dtype=float), shape) for k in chain.intermediates
+    }
+    y_ref_b = np.broadcast_to(y_ref, shape)
+    scale = _scale(chain, flows, y_ref_b, y_fab)
+    scale_fixed = _scale(chain, chain.fixed_terms, y_ref_b, y_fab)
+    xe, se = x / scale, s / scale
+    fixed_e = np.stack([np.broadcast_to(f, shape) for f in fixed_arrays], axis=-1) / scale_fixed
+    a, a_fixed = chain.matrix()
+
+    # role of each flow in each year, the same in every draw
+    axes = tuple(range(len(batch)))
+    finite = np.isfinite(xe)
+    has = finite.all(axis=axes) if axes else finite
+    if axes and (finite.any(axis=axes) & ~has).any():
+        raise ValueError("a flow is measured in some draws of a year and not in others")
+    positive = (se > 0).all(axis=axes) if axes else se > 0
+    role = np.where(has, np.where(positive, MEASURED, FIXED), UNKNOWN)  # (Y, F)
+
+    flow_e = np.where(role == UNKNOWN, np.nan, xe)
+    sd_e = np.zeros(shape + (nf,))
+    adjustment = np.full(shape + (nf,), np.nan)
+    chi2 = np.zeros(shape)
+    dof = np.zeros(n_year, dtype=int)
+    combos = dict(combinations or {})
+    sd_combo = {name: np.zeros(shape) for name in combos}
+    patterns, which = np.unique(role, axis=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        years = np.flatnonzero(np.ravel(which) == p)
+        meas, unk, fix = (np.flatnonzero(pattern == r) for r in (MEASURED, UNKNOWN, FIXED))
+        sub = (..., years, slice(None))
+        known = np.einsum("mf,...yf->...ym", a_fixed, fixed_e[sub])
+        if fix.size:
+            known = known + np.einsum("mf,...yf->...ym", a[:, fix], xe[sub][..., fix])
+        g = None
+        if combos:
+            g = np.zeros(shape[:-1] + (len(years), len(combos), meas.size + unk.size))
+            order = np.concatenate([meas, unk])
+            for e, weights in enumerate(combos.values()):
+                for fname, w in weights.items():
+                    j = flows.index(fname)
+                    hit = np.flatnonzero(order == j)
+                    if hit.size:  # fixed flows have no variance
+                        w_e = np.broadcast_to(w, shape)[..., years] * scale[..., years, j]
+                        g[..., e, hit[0]] = w_e
+        out = reconcile(
+            a[:, meas],
+            a[:, unk],
+            xe[sub][..., meas],
+            se[sub][..., meas],
+            known,
+            names_unknown=[flows[j] for j in unk],
+            combinations=g,
+        )
+        idx = (..., *np.ix_(years, meas))
+        flow_e[idx] = out["x"]
+        sd_e[idx] = out["sd_x"]
+        adjustment[idx] = out["adjustment"]
+        idx_u = (..., *np.ix_(years, unk))
+        flow_e[idx_u] = out["u"]
+        sd_e[idx_u] = out["sd_u"]
+        chi2[..., years] = out["chi2"]
+        dof[years] = out["dof"]
+        for e, name in enumerate(combos):
+            sd_combo[name][..., years] = out["sd_combinations"][..., e]
+    result = {
+        "flow": flow_e * scale,
+        "sd": sd_e * scale,
+        "prior": np.where(role == UNKNOWN, np.nan, x),
+        "adjustment": adjustment,
+        "role": role,
+        "chi2": chi2,
+        "dof": dof,
+    }
+    result.update({f"sd_{name}": v for name, v in sd_combo.items()})
+    return result
