@@ -23,6 +23,8 @@ ORIGIN = "origin"
 DESTINATION = "destination"
 SCENARIO = "scenario"
 DRAW = "draw"
+#: a measured flow of the reconciled upstream (``official:MON``, ``unregistered``, ...)
+MEASUREMENT = "measurement"
 STAT = "stat"
 AGE = "age"
 COHORT = "cohort"
@@ -209,8 +211,70 @@ _VARIABLES = [
         (YEAR,),
         FLOW_UNITS,
         "unregistered mining",
-        "IM = ore required at mining minus official production (SPEC §3); depends almost one "
-        "for one on the process yields; negative values are reported, not clipped",
+        "IM on the basis of official output (SPEC §3): the concentrate required beyond official "
+        "output (upstream = residual; depends almost one for one on the process yields) or its "
+        "reconciled value (upstream = reconciled); negative values are reported, not clipped",
+    ),
+    Variable(
+        "mining_unregistered_sd",
+        (YEAR,),
+        FLOW_UNITS,
+        "standard deviation of unregistered mining",
+        "posterior standard deviation of the reconciled unregistered mining (SPEC §3)",
+    ),
+    Variable(
+        "flow_prior",
+        (ORIGIN, DESTINATION, YEAR),
+        FLOW_UNITS,
+        "flow between processes before reconciliation",
+        "the flows of the top-down chain (upstream = residual) that the reconciliation adjusts",
+    ),
+    Variable(
+        "flow_sd",
+        (ORIGIN, DESTINATION, YEAR),
+        FLOW_UNITS,
+        "standard deviation of the reconciled flow",
+        "posterior standard deviation of each reconciled flow (0 for flows held fixed: the "
+        "final-product layer and recycling); NaN after the accounted years",
+    ),
+    Variable(
+        "reconciliation_adjustment",
+        (MEASUREMENT, YEAR),
+        "1",
+        "reconciliation adjustment in standard deviations",
+        "(reconciled - measured) / sd of each measurement; NaN where the flow is not measured",
+    ),
+    Variable(
+        "reconciliation_chi2",
+        (YEAR,),
+        "1",
+        "chi-square of the reconciliation",
+        "sum of squared adjustments weighted by the inverse covariance of the balance "
+        "residuals; chi-square distributed with reconciliation_dof degrees of freedom",
+    ),
+    Variable(
+        "reconciliation_measurements",
+        (YEAR,),
+        "1",
+        "number of measured flows of the reconciliation",
+        "flows of mining, refining and fabrication measured with a standard deviation > 0 "
+        "(SPEC §3); 0 after the accounted years",
+    ),
+    Variable(
+        "reconciliation_unknowns",
+        (YEAR,),
+        "1",
+        "number of unknown flows of the reconciliation",
+        "flows of mining, refining and fabrication that no measurement gives (SPEC §3); 0 after "
+        "the accounted years",
+    ),
+    Variable(
+        "reconciliation_dof",
+        (YEAR,),
+        "1",
+        "degrees of freedom of the reconciliation",
+        "number of independent redundant balances; 0: no test, the reconciled flows are the "
+        "residual ones; -1 after the accounted years",
     ),
     Variable(
         "intermediate_production",
@@ -300,7 +364,18 @@ _VARIABLES = [
 ]
 
 VARIABLES: dict[str, Variable] = {v.name: v for v in _VARIABLES}
-CONTRACT_VARIABLES = tuple(VARIABLES)
+#: written only with a reconciled upstream (SPEC §3, ``[run] upstream = "reconciled"``)
+RECONCILED_VARIABLES = (
+    "mining_unregistered_sd",
+    "flow_prior",
+    "flow_sd",
+    "reconciliation_adjustment",
+    "reconciliation_measurements",
+    "reconciliation_unknowns",
+    "reconciliation_chi2",
+    "reconciliation_dof",
+)
+CONTRACT_VARIABLES = tuple(n for n in VARIABLES if n not in RECONCILED_VARIABLES)
 
 
 def attrs(name: str) -> dict[str, str]:

@@ -221,19 +221,21 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
         eol["recycled"].sel({cv.YEAR: slice(first, last)}),
         acc["yield_refining"],
     )
+    basis = inputs.attrs.get("mining_basis", "ore")
     mine = upstream.mining(
         ref["concentrate_input"],
         acc["exports_concentrate"],
         acc["imports_concentrate"],
         acc["mining"],
         acc["yield_mining"],
+        basis,
     )
 
     # the flows between processes (a Sankey can be drawn from them alone), FLOW_EDGES
     flow = flow_matrix(
         {
-            ("ore", "mining"): acc["mining"].sum(cv.SOURCE),
-            ("unregistered_mining", "mining"): mine["unregistered"],
+            ("ore", "mining"): mine["official_ore"],
+            ("unregistered_mining", "mining"): mine["unregistered_ore"],
             ("import", "mining"): acc["imports_concentrate"],
             ("mining", "refining"): ref["concentrate_input"],
             ("mining", "export"): acc["exports_concentrate"],
@@ -269,7 +271,7 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
             "imports_final": imports_final,
             "mining": acc["mining"],
             "mining_unregistered": mine["unregistered"],
-            "mining_total": mine["ore_required"],
+            "mining_total": mine["total"],
             "intermediate_production": fab["production"],
             "imports": _by_stage(
                 acc["imports_concentrate"],
@@ -292,6 +294,9 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
         }
     ).reindex({cv.YEAR: years})
     result = result.merge(extras, compat="override", join="left")
+    result.attrs["mining_basis"] = basis
+    if scenario.run.upstream == "reconciled":
+        result = _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, basis)
 
     result["plausibility_flag"] = plausibility_flag(result, inputs)
 
@@ -330,6 +335,142 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
 
 
 # --- helpers ----------------------------------------------------------------
+def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, basis):
+    """Replace the upstream flows by their reconciliation (SPEC §3); the residual ones stay as prior."""
+    from ndsim.processes import reconciled
+
+    first, last = accounted_years(inputs)
+    if (
+        "unregistered_mining_prior" not in inputs
+        and "intermediate_production_statistic" not in inputs
+    ):
+        raise ValidationError(
+            'upstream = "reconciled" needs a measurement beyond the balances: an '
+            "unregistered_mining_prior.csv or an intermediate_production.csv in the data set",
+            file="scenario",
+            field="run.upstream",
+        )
+    rec = reconciled.reconcile_upstream(
+        inputs,
+        acc,
+        made["input"],
+        eol["recycled"].sel({cv.YEAR: slice(first, last)}),
+        basis,
+    )
+    z, sd = rec["z"], rec["sd"]
+
+    def f(name):
+        return z.sel(flow_name=name, drop=True)
+
+    def s(name):
+        return sd.sel(flow_name=name, drop=True)
+
+    sources = [str(x) for x in acc[cv.SOURCE].values]
+    inters = [str(x) for x in acc[cv.INTERMEDIATE].values]
+    official = xr.concat([f(f"official:{x}") for x in sources], dim=acc[cv.SOURCE])
+    p_k = xr.concat([f(f"primary_to_fabrication:{k}") for k in inters], dim=acc[cv.INTERMEDIATE])
+    o_k = xr.concat([f(f"intermediate_production:{k}") for k in inters], dim=acc[cv.INTERMEDIATE])
+    ii_k = xr.concat([f(f"imports_intermediate:{k}") for k in inters], dim=acc[cv.INTERMEDIATE])
+    xi_k = xr.concat([f(f"exports_intermediate:{k}") for k in inters], dim=acc[cv.INTERMEDIATE])
+    y_min = acc["yield_mining"]
+    to_conc = y_min if basis == "ore" else 1.0
+    off_total, im = official.sum(cv.SOURCE), f("unregistered")
+    ic, xc, c = f("imports_concentrate"), f("exports_concentrate"), f("concentrate_to_refining")
+    ip, xp, xu = f("imports_primary"), f("exports_primary"), f("exports_unregistered")
+    recycled = eol["recycled"].sel({cv.YEAR: slice(first, last)})
+    m_total = made["input"].sum(cv.INTERMEDIATE)
+    # losses as differences: every balance closes exactly in float64 (SPEC §3)
+    edges = {
+        ("ore", "mining"): off_total / y_min,
+        ("unregistered_mining", "mining"): im / y_min,
+        ("import", "mining"): ic,
+        ("mining", "refining"): c,
+        ("mining", "export"): xc,
+        ("mining", "loss"): (off_total + im) / y_min + ic - c - xc,
+        ("import", "refining"): ip,
+        ("refining", "fabrication"): p_k.sum(cv.INTERMEDIATE),
+        ("refining", "export"): xp,
+        ("refining", "export_unregistered"): xu,
+        ("import", "fabrication"): ii_k.sum(cv.INTERMEDIATE),
+        ("fabrication", "manufacturing"): m_total,
+        ("fabrication", "export"): xi_k.sum(cv.INTERMEDIATE),
+    }
+    edges[("refining", "loss")] = c + ip + recycled - edges[("refining", "fabrication")] - xp - xu
+    edges[("fabrication", "loss")] = (
+        edges[("refining", "fabrication")] + edges[("import", "fabrication")] - m_total
+        - edges[("fabrication", "export")]
+    )  # fmt: skip
+    edge_sd = {
+        ("ore", "mining"): rec["sd_ore_official"],
+        ("unregistered_mining", "mining"): rec["sd_ore_unregistered"],
+        ("import", "mining"): s("imports_concentrate"),
+        ("mining", "refining"): s("concentrate_to_refining"),
+        ("mining", "export"): s("exports_concentrate"),
+        ("mining", "loss"): rec["sd_mining_loss"],
+        ("import", "refining"): s("imports_primary"),
+        ("refining", "fabrication"): rec["sd_to_fabrication"],
+        ("refining", "export"): s("exports_primary"),
+        ("refining", "export_unregistered"): s("exports_unregistered"),
+        ("refining", "loss"): rec["sd_refining_loss"],
+        ("import", "fabrication"): rec["sd_fabrication_imports"],
+        ("fabrication", "export"): rec["sd_fabrication_exports"],
+        ("fabrication", "loss"): rec["sd_fabrication_loss"],
+    }
+    years = result[cv.YEAR].values
+    # the flows before reconciliation: the measured value where the edge is measured (the
+    # prior of unregistered mining), the residual chain's value elsewhere
+    im_prior = rec["prior"].sel(flow_name="unregistered", drop=True) / y_min
+    im_edge = {cv.ORIGIN: "unregistered_mining", cv.DESTINATION: "mining"}
+    prior = result["flow"].copy()
+    residual_im = prior.sel(im_edge).sel({cv.YEAR: im_prior[cv.YEAR]})
+    prior.loc[{**im_edge, cv.YEAR: im_prior[cv.YEAR]}] = im_prior.fillna(residual_im).transpose(
+        *[x for x in residual_im.dims]
+    )
+    flow = result["flow"].copy()
+    for (o, d), da in edges.items():
+        flow.loc[{cv.ORIGIN: o, cv.DESTINATION: d, cv.YEAR: da[cv.YEAR]}] = da.transpose(
+            *[x for x in flow.dims if x in da.dims]
+        )
+    flow_sd = xr.zeros_like(prior).where(prior[cv.YEAR] <= last)
+    for (o, d), da in edge_sd.items():
+        flow_sd.loc[{cv.ORIGIN: o, cv.DESTINATION: d, cv.YEAR: da[cv.YEAR]}] = da.transpose(
+            *[x for x in flow_sd.dims if x in da.dims]
+        )
+    out = result.copy()
+    out["flow"] = flow
+    out["flow_prior"] = prior
+    out["flow_sd"] = flow_sd
+    out["mining"] = (official / to_conc).reindex({cv.YEAR: years})
+    out["mining_unregistered"] = (im / to_conc).reindex({cv.YEAR: years})
+    out["mining_unregistered_sd"] = (s("unregistered") / to_conc).reindex({cv.YEAR: years})
+    out["mining_total"] = ((off_total + im) / to_conc).reindex({cv.YEAR: years})
+    out["intermediate_production"] = o_k.reindex({cv.YEAR: years})
+    out["imports"] = _by_stage(
+        ic, ip, ii_k.sum(cv.INTERMEDIATE),
+        imports_final.sel({cv.YEAR: slice(first, last)}).sum(cv.PRODUCT),
+    ).reindex({cv.YEAR: years})  # fmt: skip
+    out["exports"] = _by_stage(
+        xc, xp, xi_k.sum(cv.INTERMEDIATE),
+        exports_final.sel({cv.YEAR: slice(first, last)}).sum(cv.PRODUCT),
+    ).reindex({cv.YEAR: years})  # fmt: skip
+    out["exports_unregistered"] = xu.reindex({cv.YEAR: years})
+    measured = (rec["role"] == reconciled.MEASURED).any(cv.YEAR)
+    names = rec["role"]["flow_name"].values[measured.values]
+    out["reconciliation_adjustment"] = (
+        rec["adjustment"].sel(flow_name=names).rename(flow_name="measurement")
+    ).reindex({cv.YEAR: years})
+    out["reconciliation_chi2"] = rec["chi2"].reindex({cv.YEAR: years})
+    out["reconciliation_dof"] = rec["dof"].reindex({cv.YEAR: years}, fill_value=-1)
+    role = rec["role"]
+    out["reconciliation_measurements"] = (
+        (role == reconciled.MEASURED).sum("flow_name").reindex({cv.YEAR: years}, fill_value=0)
+    )
+    out["reconciliation_unknowns"] = (
+        (role == reconciled.UNKNOWN).sum("flow_name").reindex({cv.YEAR: years}, fill_value=0)
+    )
+    return out
+
+
 def accounted_years(inputs: xr.Dataset) -> tuple[int, int]:
     """First and last accounted year of a canonical input Dataset (attrs ``first_year``, ``last_year``)."""
     years = inputs[cv.YEAR].values
@@ -532,6 +673,8 @@ def _finish(result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario) -> xr.Da
         "lifetime_variant": scenario.run.lifetime_variant,
         "lifetime_timing": scenario.run.timing,
         "use_stage_history": scenario.run.history,
+        "upstream": scenario.run.upstream,
+        "mining_basis": str(inputs.attrs.get("mining_basis", "ore")),
         "history_first_year": history_start(inputs, scenario),
         "first_year": first,
         "last_accounted_year": last,

@@ -78,6 +78,58 @@ class Classification:
     pinv_unknown: np.ndarray
 
 
+def _contract(a: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Σ_j a[..., j] m[j]: a batched (..., J), m constant (J, *rest) -> (..., *rest).
+
+    A loop over the structural index j (flows or balances, a few dozen), each step an
+    elementwise multiply-add: the order of the sum is fixed, so every draw gets the same
+    bits alone or in a batch (``einsum`` and ``matmul`` may change their loops, and so
+    their rounding, with the batch shape).
+    """
+    a = np.asarray(a, dtype=float)
+    m = np.asarray(m, dtype=float)
+    out = np.zeros(a.shape[:-1] + m.shape[1:])
+    for j in range(a.shape[-1]):
+        out += a[..., j].reshape(a.shape[:-1] + (1,) * (m.ndim - 1)) * m[j]
+    return out
+
+
+def _matvec(mat: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """Batched mat (..., d, e) times vec (..., e), summed over e in order."""
+    out = np.zeros(vec.shape[:-1] + (mat.shape[-2],))
+    for e in range(mat.shape[-1]):
+        out += mat[..., :, e] * vec[..., e, None]
+    return out
+
+
+def _quad(s_inv: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Σ_{d,d'} h[d] s_inv[d, d'] h[d']: s_inv (..., D, D), h (..., D, E) or (D, E) -> (..., E)."""
+    dof = s_inv.shape[-1]
+    out = np.zeros(np.broadcast_shapes(s_inv.shape[:-2], h.shape[:-2]) + h.shape[-1:])
+    for d in range(dof):
+        for e in range(dof):
+            out += s_inv[..., d, e, None] * h[..., d, :] * h[..., e, :]
+    return out
+
+
+def _variance(h: np.ndarray, v: np.ndarray, b: np.ndarray, s_inv: np.ndarray | None) -> np.ndarray:
+    """Var(h x̂) for rows h (..., e, n) or constant (e, n): H V Hᵀ - (B V Hᵀ)ᵀ S⁻¹ (B V Hᵀ), diagonal."""
+    batch = v.shape[:-1]
+    n = v.shape[-1]
+    var = np.zeros(batch + (h.shape[-2],))
+    w = None if s_inv is None else np.zeros(batch + (b.shape[0], h.shape[-2]))
+    for j in range(n):
+        hj = h[..., j]  # (..., e) or (e,)
+        vj = v[..., j, None]  # (..., 1)
+        var += hj * hj * vj
+        if w is not None:
+            for d in range(b.shape[0]):
+                w[..., d, :] += b[d, j] * vj * hj
+    if w is not None:
+        var -= _quad(s_inv, w)
+    return var
+
+
 def _rank(s: np.ndarray, shape: tuple[int, int]) -> int:
     if s.size == 0:
         return 0
@@ -160,11 +212,12 @@ def reconcile(
         with their signs); default 0.
     names_unknown : list of str, optional
         Names of the unknowns, for the error message.
-    combinations : numpy.ndarray, optional
+    combinations : numpy.ndarray or list, optional
         (..., e, n + k) linear combinations G of the stacked flows z = (x̂, û) whose
         posterior sd is wanted (sums of flows, flows in other units), without
         forming the (n + k)² covariance per batch: Var(G z) = H Cov(x̂) Hᵀ with
-        H = G [I; -A_u⁺ A_x].
+        H = G [I; -A_u⁺ A_x]. Or, sparse, a list of e rows, each a list of
+        (column of z, weight) with weights scalars or (...) arrays.
 
     Returns
     -------
@@ -203,40 +256,48 @@ def reconcile(
     c = np.broadcast_to(c, x.shape[:-1] + (m,))
     v = sd**2
     b = cls.projector @ a_x  # (d, n)
-    r = np.einsum("dn,...n->...d", b, x) + np.einsum("dm,...m->...d", cls.projector, c)
-    if cls.dof:
-        bv = b * v[..., None, :]  # (..., d, n) = B V
-        s = np.einsum("...dn,en->...de", bv, b)  # B V Bᵀ
-        w = np.linalg.solve(s, r[..., None])[..., 0]  # (B V Bᵀ)⁻¹ r
-        x_hat = x - np.einsum("...dn,...d->...n", bv, w)
-        chi2 = np.einsum("...d,...d->...", r, w)
-        k_gain = np.linalg.solve(s, bv)  # (B V Bᵀ)⁻¹ B V
-        cov = -np.einsum("...dn,...de->...ne", bv, k_gain)
-        cov[..., np.arange(n), np.arange(n)] += v
+    dof = cls.dof
+    # every contraction below runs over a structural index (flows, balances) in a fixed
+    # order with elementwise operations only, so a draw's result does not depend on the
+    # other draws solved with it (SPEC §5), and no (n, n) covariance per draw is formed
+    r = _contract(x, b.T) + _contract(c, cls.projector.T)  # B x + P c, (..., d)
+    s_inv = None
+    if dof:
+        s = _contract(v, (b.T[:, :, None] * b.T[:, None, :]))  # B V Bᵀ (..., d, d)
+        s_inv = np.linalg.inv(s)
+        w = _matvec(s_inv, r)  # (B V Bᵀ)⁻¹ r
+        x_hat = x - v * _contract(w, b)
+        chi2 = _contract(r * w, np.ones(dof))
+        var_x = v - v * v * _quad(s_inv, b)
     else:
         x_hat = x.copy()
         chi2 = np.zeros(x.shape[:-1])
-        cov = np.zeros(x.shape[:-1] + (n, n))
-        cov[..., np.arange(n), np.arange(n)] = v
-    rhs = -(np.einsum("mn,...n->...m", a_x, x_hat) + c)
-    u = np.einsum("km,...m->...k", cls.pinv_unknown, rhs)
+        var_x = v.copy()
+    rhs = _contract(x_hat, a_x.T) + c  # A_x x̂ + c, (..., m)
+    u = -_contract(rhs, cls.pinv_unknown.T)  # (..., k)
     g = cls.pinv_unknown @ a_x  # (k, n): û = -A_u⁺ (A_x x̂ + c)
-    cov_u = np.einsum("kn,...nl,jl->...kj", g, cov, g)
+    var_u = _variance(-g, v, b, s_inv)
     extra = {}
     if combinations is not None:
-        gz = np.asarray(combinations, dtype=float)
-        h = gz[..., :n] - np.einsum("...ek,kn->...en", gz[..., n:], g)  # (..., e, n)
-        var = np.einsum("...en,...n->...e", h * h, v)
-        if cls.dof:
-            w_h = np.einsum("dn,...n,...en->...de", b, v, h)  # B V Hᵀ
-            var = var - np.einsum("...de,...de->...e", w_h, np.linalg.solve(s, w_h))
-        extra["sd_combinations"] = np.sqrt(np.clip(var, 0.0, None))
+        if isinstance(combinations, list):  # sparse rows: [[(column of z, weight), ...], ...]
+            h = np.zeros(x.shape[:-1] + (len(combinations), n))
+            for e, terms in enumerate(combinations):
+                for col, wt in terms:
+                    wt = np.asarray(wt, dtype=float)
+                    if col < n:
+                        h[..., e, col] += wt
+                    else:
+                        h[..., e, :] -= wt[..., None] * g[col - n]
+        else:
+            gz = np.asarray(combinations, dtype=float)
+            h = gz[..., :n] - _contract(gz[..., n:], g)  # (..., e, n)
+        extra["sd_combinations"] = np.sqrt(np.clip(_variance(h, v, b, s_inv), 0.0, None))
     return {
         **extra,
         "x": x_hat,
-        "sd_x": np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None)),
+        "sd_x": np.sqrt(np.clip(var_x, 0.0, None)),
         "u": u,
-        "sd_u": np.sqrt(np.clip(np.diagonal(cov_u, axis1=-2, axis2=-1), 0.0, None)),
+        "sd_u": np.sqrt(np.clip(var_u, 0.0, None)),
         "adjustment": (x_hat - x) / sd,
         "chi2": chi2,
         "dof": cls.dof,

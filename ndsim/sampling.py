@@ -86,6 +86,7 @@ INPUT_GROUPS: dict[str, tuple[str, ...]] = {
     "concentrate_trade": ("exports_concentrate", "imports_concentrate"),
     "yields": ("yield_mining", "yield_refining", "yield_fabrication", "yield_manufacturing"),
     "recycling": ("recycling_rate", "recovery_efficiency"),
+    "upstream_measurements": ("unregistered_mining_prior", "intermediate_production_statistic"),
 }
 
 #: scenario parameters drawn as per-product factors, added to the sampled inputs as
@@ -294,6 +295,17 @@ def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.
         return xr.full_like(inputs[name], float(overrides[name]), dtype=float)
     if group_cv:
         return xr.full_like(inputs[name], float(next(iter(group_cv.values()))), dtype=float)
+    sd_name = f"sd_{name}"
+    if sd_name in inputs:  # a stated sd (e.g. the Nd share of an ore): its CV, where it has one
+        x = inputs[name]
+        stated = (inputs[sd_name] / abs(x)).where((x != 0) & np.isfinite(x))
+        by_flag = _cv_by_flag(inputs, name)
+        return stated.fillna(by_flag).broadcast_like(x)
+    return _cv_by_flag(inputs, name)
+
+
+def _cv_by_flag(inputs: xr.Dataset, name: str) -> xr.DataArray:
+    """The CV of each value of an input from its quality flag (SPEC §5)."""
     flag = f"q_{name}"
     if flag not in inputs:
         raise ValidationError(

@@ -93,6 +93,12 @@ class RunOptions:
         the stock of the first accounted year holds the cohorts sold before it
         (SPEC §2.2); ``empty``: nothing in use before the first accounted year
         (the paper's convention).
+    upstream : str
+        ``residual``: unregistered mining is what the top-down chain needs
+        beyond official output (the paper's); ``reconciled``: the flows of
+        mining, refining and fabrication are reconciled by weighted least
+        squares against official output, trade, the intermediate production
+        statistics and the unregistered-mining priors (SPEC §3).
     """
 
     lifetime_variant: str = "paper"
@@ -100,6 +106,7 @@ class RunOptions:
     decline_policy: str = "clip"
     on_violation: str = "error"
     history: str = "data"
+    upstream: str = "residual"
 
 
 @dataclass(frozen=True)
@@ -222,9 +229,14 @@ class SupplyOptions:
         ``official_mining``.
     growth : Mapping[str, float]
         Scenario name -> yearly growth of primary supply [yr-1, fraction].
+    net_exports : str
+        How the requirement carries net exports after the last accounted year:
+        ``share`` (of domestic consumption, as the chain's throughput) or
+        ``tonnes`` (held at their level of that year).
     """
 
     base: str = "total_mining"
+    net_exports: str = "share"
     growth: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType({"S1": 0.02, "S2": 0.05, "S3": 0.08})
     )
@@ -512,6 +524,7 @@ SCHEMA = _Table(
                 "decline_policy": _string(("clip", "retire_early")),
                 "on_violation": _string(("error", "warn")),
                 "history": _string(("data", "empty")),
+                "upstream": _string(("residual", "reconciled")),
             },
             build=RunOptions,
         ),
@@ -542,6 +555,7 @@ SCHEMA = _Table(
         "supply": _Table(
             {
                 "base": _string(("total_mining", "official_mining")),
+                "net_exports": _string(("share", "tonnes")),
                 "growth": _Map(_number(-1.0, 1.0, lo_open=True)),
             },
             build=SupplyOptions,

@@ -60,7 +60,11 @@ __all__ = [
 QUALITY_FLAGS = tuple(QUALITY_CV)
 #: columns every value table has after its key columns
 VALUE_COLUMNS = ("value", "unit", "quality", "source")
-OPTIONAL_COLUMNS = ("method", "note")
+OPTIONAL_COLUMNS = ("method", "note", "sd", "basis")
+#: the basis a mining statistic or prior counts Nd on (SPEC §3): in the ore mined, or in the
+#: rare-earth oxide of the concentrate (mine products); a concentrate figure does not pass
+#: through the beneficiation yield again
+MINING_BASES = ("ore", "concentrate")
 PRODUCT_COLUMNS = (
     "product",
     "name",
@@ -108,6 +112,8 @@ REQUIRED_TABLES = (
     "lifetimes.csv",
 )
 OPTIONAL_TABLES = (
+    "unregistered_mining_prior.csv",
+    "intermediate_production.csv",
     "drivers.csv",
     "intensity_calibration.csv",
     "ownership.csv",
@@ -846,6 +852,71 @@ class _Context:
         self.quality[name] = {f: int(n) for f, n in zip(flags, counts, strict=True)}
 
 
+def _mining_basis(ctx: _Context, name: str, table: Mapping[str, np.ndarray]) -> str:
+    """The one basis of a mining table's rows (``ore`` when the column is absent)."""
+    if "basis" not in table:
+        return "ore"
+    found = sorted(set(table["basis"].tolist()))
+    bad = [b for b in found if b not in MINING_BASES]
+    if bad:
+        raise ValidationError(
+            f"unknown basis {bad}; valid: {', '.join(MINING_BASES)}", file=name, field="basis"
+        )
+    if len(found) > 1:
+        raise ValidationError(
+            f"rows on different bases {found}: state every row on one basis",
+            file=name,
+            field="basis",
+        )
+    return found[0]
+
+
+def _check_upstream_measurements(ctx: _Context, tables: dict) -> None:
+    """The optional measurements of the reconciliation (SPEC §3): priors and statistics with σ."""
+    prior = _value_table(
+        ctx,
+        "unregistered_mining_prior.csv",
+        {},
+        kind="nonnegative",
+        unit="t yr-1",
+        complete=False,
+        required=False,
+    )
+    if prior is not None:
+        if "sd" not in prior:
+            raise ValidationError(
+                "missing column sd (the prior's standard deviation)",
+                file="unregistered_mining_prior.csv",
+                field="sd",
+            )
+        basis = _mining_basis(ctx, "unregistered_mining_prior.csv", prior)
+        if basis != tables["mining_basis"]:
+            raise ValidationError(
+                f"basis {basis} differs from mining.csv ({tables['mining_basis']}): a prior is "
+                "used on the basis of the official output it is added to",
+                file="unregistered_mining_prior.csv",
+                field="basis",
+            )
+        tables["unregistered_mining_prior"] = prior
+    stat = _value_table(
+        ctx,
+        "intermediate_production.csv",
+        {"intermediate": ctx.intermediates},
+        kind="nonnegative",
+        unit="t yr-1",
+        complete=False,
+        required=False,
+    )
+    if stat is not None:
+        if "sd" not in stat:
+            raise ValidationError(
+                "missing column sd (the statistic's standard deviation)",
+                file="intermediate_production.csv",
+                field="sd",
+            )
+        tables["intermediate_production"] = stat
+
+
 def _value_table(
     ctx: _Context,
     name: str,
@@ -894,6 +965,13 @@ def _value_table(
     factors = check_units(table, (lambda i: unit(table, i)) if callable(unit) else unit)
     values = _finite_after_conversion(table, values * factors)
     check_range(table, values, kind=kind)
+    if "sd" in table:
+        sd = _finite_after_conversion(table, check_numbers(table, "sd") * factors)
+        check_range(table, sd, kind="nonnegative", column="sd")
+        out["sd"] = sd
+    if "basis" in table:
+        check_nonempty(table, ["basis"])
+        out["basis"] = table["basis"].astype(str)
     if complete:
         expected = {
             k: (v if v is not None else tuple(dict.fromkeys(out[k]))) for k, v in keys.items()
@@ -1284,6 +1362,8 @@ def check_dataset(folder: str | Path | None = None) -> CheckedData:
     )
     mining["source"] = mining.pop("ore_source")
     tables["mining"] = mining
+    tables["mining_basis"] = _mining_basis(ctx, "mining.csv", mining)
+    _check_upstream_measurements(ctx, tables)
     sources = meta["sources"] or tuple(dict.fromkeys(mining["source"]))
     grids = _check_yields(ctx)
     grids.update(_check_recycling(ctx))
@@ -1323,7 +1403,8 @@ def check_dataset(folder: str | Path | None = None) -> CheckedData:
     if bounds is not None:
         tables["plausibility"] = bounds
     for data in tables.values():
-        data.pop("_table", None)
+        if isinstance(data, dict):
+            data.pop("_table", None)
     tables["_grids"] = grids  # type: ignore[assignment]
     summary = Summary(
         folder=str(folder),

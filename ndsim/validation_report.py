@@ -37,9 +37,12 @@ HOME_APPLIANCES = ["AC", "RE", "WM", "MO", "VC"]
 SWAPPED = {"EL": "IR", "IR": "EL"}
 
 _YIELDS = (
-    "process yields: working top-down, the concentrate and ore required scale with 1/yield of every "
-    "process above, and the paper states none of its yields; unregistered mining takes the whole "
-    "difference (almost one for one, SPEC §3)"
+    "official output and unregistered mining are on the concentrate basis of the quota and USGS "
+    "figures (REO in mine products: the beneficiation yield is not applied to official output), "
+    "with ore-specific Nd shares (rock ores 0.120, ion-adsorption clays 0.137 t Nd/t REO, each with "
+    "its sd); the paper states neither its basis nor its yields, and in this residual unregistered "
+    "mining takes the whole difference of the chain (SPEC §3); docs/reconciliation.md has the "
+    "reconciled values (baseline) with their sd and what moved them"
 )
 _STATISTICS = (
     "every product's 2000-2016 series follows its own public statistics scaled to the paper's 2017 "
@@ -53,12 +56,12 @@ WHY = {
     "loudspeakers mostly exported, vehicles and elevators little; the paper's total is not an "
     "input",
     "mining total": _YIELDS,
-    "mining unregistered": _YIELDS + "; official production is itself a reconstruction from USGS "
-    "rare-earth oxide totals and an assumed Nd share of the ore",
+    "mining unregistered": _YIELDS,
     "mining unregistered_vs_official": _YIELDS,
     "mining unregistered_share": _YIELDS,
-    "mining IAC": "official production by ore source is reconstructed from national totals and the "
-    "paper's points (mining.csv)",
+    "mining IAC": "ion-adsorption output = its quota share of national REO x 0.137 +- 0.050 t Nd/t REO "
+    "from the clays' published partition (mining.csv); the paper's own figures imply 0.172 (2006) "
+    "and 0.044 (2017) t Nd/t REO, which no constant share gives",
     "intermediate NdFeB": "NdFeB output is computed top-down (DC of the magnet end uses / manufacturing "
     "yield + net magnet exports); the paper does not state its manufacturing losses",
     "trade unregistered_vs_registered": "registered primary exports are reconstructed as a constant "

@@ -182,12 +182,19 @@ def test_a_group_statistic_goes_on_every_member(tmp_path):
 
 
 def test_every_value_has_a_quality_array_of_its_shape(tiny):
-    values = [v for v in tiny.data_vars if not v.startswith("q_")]
+    values = [v for v in tiny.data_vars if not v.startswith(("q_", "sd_"))]
     assert len(values) >= 25
+    stated = {v[3:] for v in tiny.data_vars if v.startswith("sd_")}
+    assert stated == {"unregistered_mining_prior", "intermediate_production_statistic"}
     for name in values:
         q = tiny[f"q_{name}"]
         assert q.dims == tiny[name].dims
-        assert tiny[name].attrs["ancillary_variables"] == f"q_{name}"
+        ancillary = f"q_{name}" + (f" sd_{name}" if name in stated else "")
+        assert tiny[name].attrs["ancillary_variables"] == ancillary
+        if name in stated:  # a stated sd exactly where there is a value
+            sd = tiny[f"sd_{name}"]
+            assert sd.dims == tiny[name].dims
+            np.testing.assert_array_equal(np.isnan(sd.values), np.isnan(tiny[name].values))
         assert "units" in tiny[name].attrs
         flags = set(np.unique(q.values)) - {""}
         assert flags <= {"statistic", "literature", "estimate"}, name

@@ -150,3 +150,32 @@ def test_properties_balance_consistency_scale_and_batches(rng):
             np.testing.assert_allclose(batch["x"][i, j], one["x"], rtol=1e-13)
     residual = np.einsum("mn,...n->...m", MITSAS_A, batch["x"])
     assert np.abs(residual).max() <= 100 * np.finfo(float).eps * np.abs(xs).max()
+
+
+def test_the_worked_example_of_the_docs_by_hand():
+    """docs/reconciliation.md: two nodes, x1 + x2 = x3 = x4 + x5, x3 unknown.
+
+    The one redundant equation x1 + x2 - x4 - x5 = 0 has residual r = 20 and
+    B V B' = 100 + 400 + 81 + 9 = 590; each flow moves by -V_ii B_i r / 590;
+    chi2 = r^2 / 590; the posterior variance of x3 = x1 + x2 is
+    500 - 500^2 / 590 (H = (1, 1, 0, 0), B V H' = 500).
+    """
+    a_x = np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, -1.0, -1.0]])
+    a_u = np.array([[-1.0], [1.0]])
+    x = np.array([100.0, 40.0, 90.0, 30.0])
+    sd = np.array([10.0, 20.0, 9.0, 3.0])
+    out = reconcile(a_x, a_u, x, sd, combinations=np.array([[0.0, 0.0, 0.0, 0.0, 1.0]]))
+    by_hand = [100 - 100 * 20 / 590, 40 - 400 * 20 / 590, 90 + 81 * 20 / 590, 30 + 9 * 20 / 590]
+    np.testing.assert_allclose(out["x"], by_hand, rtol=1e-12)
+    np.testing.assert_allclose(out["u"], [by_hand[0] + by_hand[1]], rtol=1e-12)
+    assert out["dof"] == 1
+    np.testing.assert_allclose(out["chi2"], 400 / 590, rtol=1e-12)
+    np.testing.assert_allclose(out["sd_x"][1], np.sqrt(400 - 400**2 / 590), rtol=1e-12)
+    np.testing.assert_allclose(out["sd_u"], [np.sqrt(500 - 500**2 / 590)], rtol=1e-10)
+    np.testing.assert_allclose(out["sd_combinations"], [np.sqrt(500 - 500**2 / 590)], rtol=1e-10)
+    # the values printed in the docs, to their printed precision
+    np.testing.assert_allclose(
+        np.round(out["x"], 3), [96.610, 26.441, 92.746, 30.305], atol=0
+    )  # fmt: skip
+    assert round(float(out["u"][0]), 3) == 123.051
+    assert round(float(out["sd_u"][0]), 3) == 8.733

@@ -130,7 +130,11 @@ def summary(ds: xr.Dataset) -> str:
     last = int(ds.attrs.get("last_accounted_year", int(ds.year.max())))
     end = int(ds.year.max())
     parts = [_accounting_table(ds, (first, last))]
-    for note in (_negative_unregistered(ds, first, last), _units_note(ds, first, last)):
+    for note in (
+        _negative_unregistered(ds, first, last),
+        _reconciliation_note(ds, first, last),
+        _units_note(ds, first, last),
+    ):
         if note:
             parts.append(note)
     if end > last:
@@ -159,7 +163,63 @@ def _accounting_table(ds: xr.Dataset, years) -> str:
     lines = [head, "-" * len(head)]
     for label, da in rows:
         lines.append(f"{label:<46}" + "".join(f"{_fmt(v):>10}" for v in np.asarray(da.values)))
-    lines.append("unregistered mining depends almost one for one on the process yields (SPEC §3).")
+    if "reconciliation_dof" in ds:
+        lines.append(
+            "upstream reconciled: mining, refining and fabrication by weighted least squares "
+            "against their measurements (SPEC §3; table below)."
+        )
+    else:
+        lines.append(
+            "upstream residual: unregistered mining is what the chain needs beyond official "
+            "output and depends almost one for one on the process yields (SPEC §3)."
+        )
+    return "\n".join(lines)
+
+
+#: measurements adjusted by more than this many standard deviations are listed
+ADJUSTMENT_LIMIT = 2.0
+
+
+def _reconciliation_note(ds: xr.Dataset, first: int, last: int) -> str:
+    """Per year: measurements, unknowns, dof, the chi2 test, unregistered mining with its sd."""
+    if "reconciliation_dof" not in ds:
+        return ""
+    from scipy.stats import chi2 as chi2_dist
+
+    sel = ds.sel(year=slice(first, last))
+    head = (
+        f"{'reconciliation':<15}{'measured':>9}{'unknown':>9}{'dof':>5}{'chi2':>9}"
+        f"{'p (chi2)':>10}   unregistered mining [t/yr]"
+    )
+    lines = [head, "-" * len(head)]
+    no_test = []
+    for i, y in enumerate(sel.year.values):
+        dof = int(sel["reconciliation_dof"].values[i])
+        c2 = float(sel["reconciliation_chi2"].values[i])
+        test = f"{c2:>9.2f}{chi2_dist.sf(c2, dof):>10.3f}" if dof > 0 else f"{'no test':>19}"
+        if dof == 0:
+            no_test.append(int(y))
+        um = float(sel["mining_unregistered"].values[i])
+        sd = float(sel["mining_unregistered_sd"].values[i])
+        lines.append(
+            f"{int(y):<15}{int(sel['reconciliation_measurements'].values[i]):>9}"
+            f"{int(sel['reconciliation_unknowns'].values[i]):>9}{dof:>5}{test}   "
+            f"{_fmt(um):>8} ± {_fmt(sd)}"
+        )
+    if no_test:
+        lines.append(
+            f"no test in {', '.join(map(str, no_test))}: dof 0, the reconciled flows equal the "
+            "residual ones there."
+        )
+    adj = sel["reconciliation_adjustment"]
+    big = adj.where(abs(adj) > ADJUSTMENT_LIMIT).to_series().dropna()
+    if len(big):
+        lines.append(f"measurements adjusted by more than {ADJUSTMENT_LIMIT:g} sd:")
+        for name, group in big.groupby(level=0, sort=False):
+            years = [f"{int(y)} ({v:+.1f})" for (_, y), v in group.items()]
+            lines.append(f"  {name}: {', '.join(years)}")
+    else:
+        lines.append(f"no measurement adjusted by more than {ADJUSTMENT_LIMIT:g} sd.")
     return "\n".join(lines)
 
 
@@ -238,9 +298,15 @@ def _forecast_table(ds: xr.Dataset, last: int, end: int) -> str:
 
 
 def _supply_table(ds: xr.Dataset, end: int) -> str:
+    """Per supply scenario: primary and secondary supply, the gap and the recycling it needs.
+
+    A negative gap is oversupply: printed as such, never as a negative rate (SPEC §4).
+    """
     years = [y for y in (2030, 2050) if y <= end]
-    head = f"{'supply scenario':<16}{'first deficit year':>20}" + "".join(
-        f"{'r* ' + str(y):>10}{'share ' + str(y):>12}" for y in years
+    head = f"{'supply [t/yr]':<14}{'first deficit':>14}" + "".join(
+        f"{'primary ' + str(y):>14}{'recycled ' + str(y):>15}{'gap ' + str(y):>11}"
+        f"{'r* ' + str(y):>13}{'share ' + str(y):>12}"
+        for y in years
     )
     lines = [head, "-" * len(head)]
     for s in ds["scenario"].values:
@@ -249,14 +315,24 @@ def _supply_table(ds: xr.Dataset, end: int) -> str:
         first = "none" if math.isnan(float(deficit)) else str(int(deficit))
         cells = ""
         for y in years:
+            q = float(ds["primary_supply"].sel(scenario=s, year=y))
+            r = float(ds["secondary_supply"].sel(scenario=s, year=y))
+            g = float(ds["supply_gap"].sel(scenario=s, year=y))
             rate = float(ds["required_recycling_rate"].sel(scenario=s, year=y))
             share = float(ds["required_recycling_share_of_supply"].sel(scenario=s, year=y))
-            flag = "!" if rate > 1 else ""
-            cells += f"{_pct(rate) + flag:>10}{_pct(share):>12}"
-        lines.append(f"{str(s):<16}{first:>20}" + cells)
+            if rate < 0:
+                rate_text, share_text = "oversupply", "oversupply"
+            else:
+                rate_text = _pct(rate) + ("!" if rate > 1 else "")
+                share_text = _pct(share)
+            gap_text = _fmt(g) if g >= 0 else f"({_fmt(-g)})"
+            cells += f"{_fmt(q):>14}{_fmt(r):>15}{gap_text:>11}{rate_text:>13}{share_text:>12}"
+        lines.append(f"{str(s):<14}{first:>14}" + cells)
     lines.append(
-        "r*: recycling rate of end-of-life flow that closes the gap ('!': above 100 %, not "
-        "reachable; negative: oversupply); share: recycled share of total supply."
+        "gap = requirement - primary - recycled; (x): oversupply of x. r*: recycling rate of "
+        "end-of-life flow that closes the gap with primary supply ('!': above 100 %, not "
+        "reachable); 'oversupply': primary supply alone exceeds the requirement. share: "
+        "recycled share of total supply. Recycled: the scenario's own recycling."
     )
     return "\n".join(lines)
 

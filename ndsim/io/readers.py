@@ -138,6 +138,22 @@ _INPUTS = [
         "official mine production by ore source, in t of the element",
     ),
     Variable(
+        "unregistered_mining_prior",
+        (YEAR,),
+        "t yr-1",
+        "prior of unregistered mining",
+        "independent estimate of unregistered mining on the basis of official output, with its "
+        "sd in sd_unregistered_mining_prior (a measurement of the reconciliation); NaN where none",
+    ),
+    Variable(
+        "intermediate_production_statistic",
+        (INTERMEDIATE, YEAR),
+        "t yr-1",
+        "intermediate production statistic",
+        "public production statistic of an intermediate in t of the element, with its sd in "
+        "sd_intermediate_production_statistic (a measurement of the reconciliation); NaN where none",
+    ),
+    Variable(
         "yield_mining",
         (YEAR,),
         "1",
@@ -371,6 +387,16 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
         values = _grid(keys, dim_coords, table["value"][sel])
         quality = _grid(keys, dim_coords, table["quality"][sel], fill="", dtype=object)
         put(name, dims, values, quality)
+        if "sd" in table:  # a stated standard deviation (SPEC §3, §5), else the quality's CV
+            data_vars[name][2]["ancillary_variables"] += f" sd_{name}"
+            data_vars[f"sd_{name}"] = (
+                dims,
+                _grid(keys, dim_coords, table["sd"][sel]),
+                {
+                    "long_name": f"standard deviation of {name}",
+                    "units": data_vars[name][2].get("units", ""),
+                },
+            )
 
     from_table("production", t["production"], (PRODUCT, YEAR))
     from_table("nd_content", t["nd_content"], (PRODUCT,))
@@ -398,6 +424,12 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
         "exports_primary_unregistered", table, (YEAR,), table["flow"] == "export_unregistered"
     )
     from_table("mining", t["mining"], (SOURCE, YEAR))
+    if "unregistered_mining_prior" in t:
+        from_table("unregistered_mining_prior", t["unregistered_mining_prior"], (YEAR,))
+    if "intermediate_production" in t:
+        from_table(
+            "intermediate_production_statistic", t["intermediate_production"], (INTERMEDIATE, YEAR)
+        )
 
     grids = t["_grids"]
     for process in YIELD_PROCESSES:
@@ -475,6 +507,7 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
             "first_year": int(first),
             "last_year": int(last),
             "forecast_last_year": int(forecast_last),
+            "mining_basis": t.get("mining_basis", "ore"),
         }
     )
     return ds

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ndsim.reconcile import reconcile
+from ndsim.reconcile import _contract, reconcile
 
 __all__ = ["Chain", "reconcile_chain", "MEASURED", "UNKNOWN"]
 
@@ -240,20 +240,21 @@ def reconcile_chain(
         years = np.flatnonzero(np.ravel(which) == p)
         meas, unk, fix = (np.flatnonzero(pattern == r) for r in (MEASURED, UNKNOWN, FIXED))
         sub = (..., years, slice(None))
-        known = np.einsum("mf,...yf->...ym", a_fixed, fixed_e[sub])
+        known = _contract(fixed_e[sub], a_fixed.T)
         if fix.size:
-            known = known + np.einsum("mf,...yf->...ym", a[:, fix], xe[sub][..., fix])
+            known = known + _contract(xe[sub][..., fix], a[:, fix].T)
         g = None
-        if combos:
-            g = np.zeros(shape[:-1] + (len(years), len(combos), meas.size + unk.size))
-            order = np.concatenate([meas, unk])
-            for e, weights in enumerate(combos.values()):
+        if combos:  # sparse rows over (measured, unknown) columns, weights per draw and year
+            order = {int(j): col for col, j in enumerate(np.concatenate([meas, unk]))}
+            g = []
+            for weights in combos.values():
+                terms = []
                 for fname, w in weights.items():
                     j = flows.index(fname)
-                    hit = np.flatnonzero(order == j)
-                    if hit.size:  # fixed flows have no variance
+                    if j in order:  # fixed flows have no variance
                         w_e = np.broadcast_to(w, shape)[..., years] * scale[..., years, j]
-                        g[..., e, hit[0]] = w_e
+                        terms.append((order[j], w_e))
+                g.append(terms)
         out = reconcile(
             a[:, meas],
             a[:, unk],
@@ -285,3 +286,167 @@ def reconcile_chain(
     }
     result.update({f"sd_{name}": v for name, v in sd_combo.items()})
     return result
+
+
+# --- the run's inputs and outputs (labels at the edge) ------------------------------------
+
+
+def measurement_sd(inputs, acc, name: str):
+    """σ of a measured input in the accounted years: its stated sd, else its quality's CV x |x|."""
+    import xarray as xr
+
+    from ndsim import conventions as cv
+
+    x = acc[name]
+    sd_name = f"sd_{name}"
+    if sd_name in inputs:
+        return inputs[sd_name].sel({cv.YEAR: x[cv.YEAR]}).fillna(0.0)
+    q = inputs[f"q_{name}"].sel({cv.YEAR: x[cv.YEAR]}).astype(str)
+    lookup = np.vectorize(lambda f: cv.QUALITY_CV.get(f, 0.0), otypes=[float])
+    c = xr.DataArray(lookup(q.values), dims=q.dims, coords=q.coords)
+    return c * abs(x)
+
+
+def reconcile_upstream(inputs, acc, manufacturing_input, recycled, basis: str) -> dict:
+    """Reconcile the accounted upstream (SPEC §3) and return labelled results.
+
+    Parameters
+    ----------
+    inputs : xarray.Dataset
+        The canonical inputs (for the stated sd and the quality flags).
+    acc : xarray.Dataset
+        The inputs of the accounted years, as the run uses them (sampled in a draw).
+    manufacturing_input : xarray.DataArray
+        M_k (..., intermediate, year) [t yr-1], held fixed.
+    recycled : xarray.DataArray
+        R (..., year) [t yr-1], held fixed.
+    basis : str
+        ``concentrate`` or ``ore``: the basis of official output and of the prior.
+
+    Returns
+    -------
+    dict of xarray.DataArray
+        ``z`` (..., flow_name, year) reconciled physical flows of :class:`Chain`
+        (official output and IM on the concentrate basis), ``sd`` their posterior
+        sd, ``adjustment`` (..., flow_name, year), ``chi2`` (..., year),
+        ``dof`` (year), ``role`` (flow_name, year) and ``sd_<combination>``
+        (..., year) for the flow edges that sum several flows.
+    """
+    import xarray as xr
+
+    from ndsim import conventions as cv
+
+    Y, S, K = cv.YEAR, cv.SOURCE, cv.INTERMEDIATE
+    sources = tuple(str(s) for s in acc[S].values)
+    inters = tuple(str(k) for k in acc[K].values)
+    chain = Chain(sources, inters)
+    y_min, y_ref, y_fab = acc["yield_mining"], acc["yield_refining"], acc["yield_fabrication"]
+    to_conc = y_min if basis == "ore" else 1.0  # official and prior on the concentrate basis
+
+    named: dict[str, tuple] = {}  # name -> (value, sd) DataArrays over (..., year)
+
+    def add(name, value, sd):
+        named[name] = (value, sd)
+
+    off_sd = measurement_sd(inputs, acc, "mining")
+    for s in sources:
+        add(f"official:{s}", acc["mining"].sel({S: s}) * to_conc, off_sd.sel({S: s}) * to_conc)
+    if "unregistered_mining_prior" in acc:
+        add(
+            "unregistered",
+            acc["unregistered_mining_prior"] * to_conc,
+            measurement_sd(inputs, acc, "unregistered_mining_prior") * to_conc,
+        )
+    for name, var in (
+        ("imports_concentrate", "imports_concentrate"),
+        ("exports_concentrate", "exports_concentrate"),
+        ("imports_primary", "imports_primary"),
+        ("exports_primary", "exports_primary"),
+        ("exports_unregistered", "exports_primary_unregistered"),
+    ):
+        add(name, acc[var], measurement_sd(inputs, acc, var))
+    for k in inters:
+        for name, var in (
+            ("imports_intermediate", "imports_intermediate"),
+            ("exports_intermediate", "exports_intermediate"),
+        ):
+            add(f"{name}:{k}", acc[var].sel({K: k}), measurement_sd(inputs, acc, var).sel({K: k}))
+        if "intermediate_production_statistic" in acc:
+            add(
+                f"intermediate_production:{k}",
+                acc["intermediate_production_statistic"].sel({K: k}),
+                measurement_sd(inputs, acc, "intermediate_production_statistic").sel({K: k}),
+            )
+    fixed = {"recycled": recycled} | {
+        f"manufacturing_input:{k}": manufacturing_input.sel({K: k}) for k in inters
+    }
+    yf = {k: y_fab.sel({K: k}) for k in inters}
+    inv = 1.0 / y_min
+    combos = {
+        "official_total": {f"official:{s}": 1.0 for s in sources},
+        "mining_total": {f"official:{s}": 1.0 for s in sources} | {"unregistered": 1.0},
+        "ore_official": {f"official:{s}": inv for s in sources},
+        "ore_unregistered": {"unregistered": inv},
+        "mining_loss": {f"official:{s}": inv - 1.0 for s in sources} | {"unregistered": inv - 1.0},
+        "refining_loss": {"concentrate_to_refining": 1.0 - y_ref},
+        "to_fabrication": {f"primary_to_fabrication:{k}": 1.0 for k in inters},
+        "fabrication_imports": {f"imports_intermediate:{k}": 1.0 for k in inters},
+        "fabrication_exports": {f"exports_intermediate:{k}": 1.0 for k in inters},
+        "fabrication_loss": {f"primary_to_fabrication:{k}": 1.0 - yf[k] for k in inters},
+    }
+    # one broadcast of every array to the same (..., year) layout
+    arrays = {f"v:{n}": v for n, (v, _) in named.items()} | {
+        f"s:{n}": s for n, (_, s) in named.items()
+    }
+    arrays |= {f"f:{n}": v for n, v in fixed.items()} | {"y_ref": y_ref}
+    arrays |= {f"y:{k}": v for k, v in yf.items()}
+    arrays |= {
+        f"c:{c}:{f}": w
+        for c, ws in combos.items()
+        for f, w in ws.items()
+        if isinstance(w, xr.DataArray)
+    }
+    names = list(arrays)
+    parts = xr.broadcast(
+        *[xr.DataArray(a) if not isinstance(a, xr.DataArray) else a for a in arrays.values()]
+    )
+    lead = [d for d in parts[0].dims if d != Y]
+    np_arrays = {n: p.transpose(*lead, Y).values for n, p in zip(names, parts, strict=True)}
+    for c, ws in combos.items():
+        for f, w in ws.items():
+            if isinstance(w, xr.DataArray):
+                ws[f] = np_arrays[f"c:{c}:{f}"]
+    out = reconcile_chain(
+        chain,
+        {n: np_arrays[f"v:{n}"] for n in named},
+        {n: np_arrays[f"s:{n}"] for n in named},
+        {n: np_arrays[f"f:{n}"] for n in fixed},
+        np_arrays["y_ref"],
+        {k: np_arrays[f"y:{k}"] for k in inters},
+        combinations=combos,
+    )
+    template = parts[0].transpose(*lead, Y)
+    lead_coords = {d: template[d] for d in lead if d in template.coords}
+    year = template[Y]
+    flow_coord = xr.DataArray(list(chain.flows), dims="flow_name")
+
+    def lab(a, with_flow=False):
+        dims = (*lead, Y, "flow_name") if with_flow else (*lead, Y)
+        coords = {**lead_coords, Y: year}
+        if with_flow:
+            coords["flow_name"] = flow_coord
+        return xr.DataArray(a, dims=dims, coords=coords)
+
+    res = {
+        "prior": lab(out["prior"], True),
+        "z": lab(out["flow"], True),
+        "sd": lab(out["sd"], True),
+        "adjustment": lab(out["adjustment"], True),
+        "chi2": lab(out["chi2"]),
+        "dof": xr.DataArray(out["dof"], dims=(Y,), coords={Y: year}),
+        "role": xr.DataArray(
+            out["role"], dims=(Y, "flow_name"), coords={Y: year, "flow_name": flow_coord}
+        ),
+    }
+    res |= {k: lab(v) for k, v in out.items() if k.startswith("sd_")}
+    return res

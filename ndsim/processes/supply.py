@@ -136,24 +136,51 @@ def _flow_sum(flow: xr.DataArray, pairs) -> xr.DataArray:
     )
 
 
-def requirement(result: xr.Dataset, last: int) -> tuple[xr.DataArray, xr.DataArray]:
+#: how the requirement carries net exports after T (SPEC §4)
+NET_EXPORTS = ("share", "tonnes")
+
+
+def requirement(
+    result: xr.Dataset, last: int, net_exports: str = "share"
+) -> tuple[xr.DataArray, xr.DataArray]:
     """Requirement D(t) [t yr-1] over all years >= T, and the held upstream share u(T) [1].
 
-    D(t) = F_in(t) + (E_final(t) - I_final(t)) + u(T) DC(t), with
+    ``share``: D(t) = F_in(t) + (E_final(t) - I_final(t)) + u(T) DC(t), with
     u(T) = (NX_up(T) + L(T)) / DC(T) from the flow matrix of T (exports of
     mining, refining and fabrication incl. unregistered exports, minus their
     imports; losses of mining, refining, fabrication and manufacturing), and
-    F_in, DC, E, I summed over products.
+    F_in, DC, E, I summed over products: net exports follow domestic consumption.
+    ``tonnes``: net exports of every level are held at their tonnes of T,
+    D(t) = F_in(t) + NX_final(T) +
+    NX_up(T) + L(T) DC(t) / DC(T) (losses still follow the throughput).
+    Official output on the concentrate basis (``mining_basis`` attribute) is
+    compared with a requirement without the beneficiation losses, which happen
+    before it is counted.
     """
+    if net_exports not in NET_EXPORTS:
+        raise ValidationError(
+            f"unknown supply.net_exports {net_exports!r}; valid: {', '.join(NET_EXPORTS)}",
+            file="scenario",
+            field="supply.net_exports",
+        )
     flow = result["flow"].sel({_Y: last}, drop=True)
     exports = _flow_sum(flow, [(o, d) for o in UPSTREAM for d in ("export", "export_unregistered")])
     imports = _flow_sum(flow, [("import", d) for d in UPSTREAM])
-    losses = _flow_sum(flow, [(o, "loss") for o in LOSS_PROCESSES])
+    processes = LOSS_PROCESSES
+    if result.attrs.get("mining_basis") == "concentrate":
+        processes = tuple(p for p in LOSS_PROCESSES if p != "mining")
+    losses = _flow_sum(flow, [(o, "loss") for o in processes])
     dc = result["domestic_consumption"].sum(_P)
     dc_t = dc.sel({_Y: last}, drop=True)
-    share = ((exports - imports + losses) / dc_t.where(dc_t != 0)).fillna(0.0)
+    per_dc = 1.0 / dc_t.where(dc_t != 0)
     net_final = (result["exports_final"] - result["imports_final"]).sum(_P)
-    d = result["inflow"].sum(_P) + net_final + share * dc
+    if net_exports == "share":
+        share = ((exports - imports + losses) * per_dc).fillna(0.0)
+        d = result["inflow"].sum(_P) + net_final + share * dc
+    else:
+        share = (losses * per_dc).fillna(0.0)
+        held = net_final.sel({_Y: last}, drop=True) + exports - imports
+        d = result["inflow"].sum(_P) + held + share * dc
     return d.where(d[_Y] >= last), share
 
 
@@ -193,6 +220,7 @@ def supply_scenarios(result: xr.Dataset, inputs: xr.Dataset | None, scenario) ->
     """
     sup = _get(scenario, "supply")
     base = _get(sup, "base", "total_mining")
+    net_exports = _get(sup, "net_exports", "share")
     growth = dict(_get(sup, "growth", {"S1": 0.02, "S2": 0.05, "S3": 0.08}))
     last = _last_year(result, inputs)
     years = result[_Y]
@@ -202,7 +230,7 @@ def supply_scenarios(result: xr.Dataset, inputs: xr.Dataset | None, scenario) ->
     g = xr.DataArray([float(growth[n]) for n in names], dims=_S, coords={_S: names})
     q_t = primary_supply_base(result, last, base)
     q = (q_t * (1.0 + g) ** (years - last)).where(after)
-    d, share = requirement(result, last)
+    d, share = requirement(result, last, net_exports)
     eol = result["outflow"].sum(_P)
     eta = result["recovery_efficiency"]
     r = (result["recycling_rate"] * eta * eol).where(after)
@@ -232,6 +260,11 @@ def supply_scenarios(result: xr.Dataset, inputs: xr.Dataset | None, scenario) ->
     out["supply_growth_rate"] = g.assign_attrs(cv.attrs("supply_growth_rate"))
     out["supply_upstream_share"] = share.assign_attrs(cv.attrs("supply_upstream_share"))
     out["primary_supply"].attrs["base"] = f"{base} in {last}"
+    out["supply_requirement"].attrs["net_exports"] = (
+        "held as a share of domestic consumption"
+        if net_exports == "share"
+        else f"held at their tonnes of {last}"
+    )
     return out
 
 

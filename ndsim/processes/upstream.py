@@ -6,7 +6,9 @@ net exports, divided by its yield:
     manufacturing   M_k = DC_k / y_man,k                      (DC_k: DC of the end uses made from k)
     fabrication     O_k = M_k + X_int,k - I_int,k,   P_k = O_k / y_fab,k
     refining        C   = (sum_k P_k + X_prim + X_unreg - I_prim - R) / y_ref
-    mining          C_dom = C - I_conc + X_conc,   ore = C_dom / y_min,   IM = ore - official
+    mining          C_dom = C - I_conc + X_conc,   ore = C_dom / y_min,
+                    IM = C_dom - official (official on the concentrate basis) or
+                    IM = ore - official (official counted in ore)
 
 Losses are input minus output of each process (refining: C (1 - y_ref), the
 yield applying to the concentrate). IM, the unregistered mining, is the
@@ -30,8 +32,8 @@ cv.register(
         (cv.YEAR,),
         cv.FLOW_UNITS,
         "total mining",
-        "ore required at mining: official production + unregistered mining "
-        "(the paper's total mining)",
+        "official production + unregistered mining (the paper's total mining), on the basis "
+        "of the official figures (attribute basis)",
     )
 )
 
@@ -149,6 +151,7 @@ def mining(
     imports_concentrate: xr.DataArray,
     official: xr.DataArray,
     yield_mining: xr.DataArray,
+    basis: str = "ore",
 ) -> xr.Dataset:
     """Mining and beneficiation: ore required and unregistered mining.
 
@@ -162,12 +165,19 @@ def mining(
         Official production by ore source (source, year) [t yr-1].
     yield_mining : xr.DataArray
         y_min (year) [1], beneficiation recovery.
+    basis : {"ore", "concentrate"}
+        What the official figures count (SPEC §3): Nd in the ore mined, or Nd in
+        the rare-earth oxide of the concentrate; a concentrate figure does not
+        pass through the beneficiation yield again.
 
     Returns
     -------
     xr.Dataset
-        ``concentrate_output`` C_dom = C - I + X, ``ore_required`` C_dom / y_min,
-        ``unregistered`` IM = ore - sum(official) and ``loss`` ore - C_dom (year) [t yr-1].
+        ``concentrate_output`` C_dom = C - I + X, ``ore_required`` C_dom / y_min
+        (Nd in the ore mined), ``total`` official + unregistered on the basis of
+        the official figures, ``unregistered`` IM on that basis,
+        ``official_ore`` and ``unregistered_ore`` (Nd in ore: the flows from the
+        ground) and ``loss`` ore - C_dom (year) [t yr-1].
 
     Notes
     -----
@@ -176,13 +186,21 @@ def mining(
     """
     domestic = concentrate_to_refining - imports_concentrate + exports_concentrate
     ore = domestic / yield_mining
+    official_total = official.sum(cv.SOURCE)
+    if basis == "concentrate":
+        unregistered = domestic - official_total
+        total, official_ore = domestic, official_total / yield_mining
+    else:
+        unregistered = ore - official_total
+        total, official_ore = ore, official_total
     return xr.Dataset(
         {
             "concentrate_output": domestic,
-            "ore_required": ore.assign_attrs(cv.attrs("mining_total")),
-            "unregistered": (ore - official.sum(cv.SOURCE)).assign_attrs(
-                cv.attrs("mining_unregistered")
-            ),
+            "ore_required": ore,
+            "total": total.assign_attrs(cv.attrs("mining_total")),
+            "unregistered": unregistered.assign_attrs(cv.attrs("mining_unregistered")),
+            "official_ore": official_ore,
+            "unregistered_ore": ore - official_ore,
             "loss": ore - domestic,
         }
     )

@@ -85,9 +85,19 @@ def negative_links(flow: xr.DataArray, year: int | None = None) -> pd.DataFrame:
 
 
 def links_for_year(ds: xr.Dataset, year: int) -> pd.DataFrame:
-    """Links of the Sankey of `year` from an output Dataset (use and waste only after accounting)."""
+    """Links of the Sankey of `year` from an output Dataset (use and waste only after accounting).
+
+    With a reconciled upstream (``flow_sd``), a column ``sd`` holds each link's posterior
+    standard deviation [t yr-1] (0 for flows held fixed).
+    """
     only = FORECAST_PROCESSES if year > _select.last_accounted_year(ds) else None
-    return sankey_links(ds["flow"], year, only=only)
+    links = sankey_links(ds["flow"], year, only=only)
+    if "flow_sd" in ds and len(links):
+        sd = _flow_matrix(ds["flow_sd"], year)
+        links["sd"] = [
+            float(sd.at[o, d]) for o, d in zip(links["origin"], links["destination"], strict=True)
+        ]
+    return links
 
 
 def _flow_matrix(flow: xr.DataArray, year: int | None) -> pd.DataFrame:
@@ -559,7 +569,18 @@ def write_html(links: pd.DataFrame, path: str | Path, *, title: str) -> Path:
         val.append(r["value"])
         rgb = style.to_rgb(style.LINK_COLOURS.get(r["kind"], "#777777"))
         col.append("rgba({:.0f},{:.0f},{:.0f},0.5)".format(*(255 * c for c in rgb)))
-        hover.append(f"{r['origin']} → {r['destination']}")
+        names = (
+            style.NODE_LABELS.get(n, n).replace("\n", " ") for n in (r["origin"], r["destination"])
+        )
+        text = " → ".join(names)
+        sd = r.get("sd", np.nan)
+        if np.isfinite(sd) and sd > 0:
+            text += f": {r['value']:,.0f} ± {sd:,.0f} t/yr (reconciled, ± 1 sd)"
+        elif np.isfinite(sd):
+            text += f": {r['value']:,.0f} t/yr (held fixed)"
+        else:
+            text += f": {r['value']:,.0f} t/yr"
+        hover.append(text)
     fig = go.Figure(
         go.Sankey(
             arrangement="snap",
@@ -572,7 +593,7 @@ def write_html(links: pd.DataFrame, path: str | Path, *, title: str) -> Path:
                 "value": val,
                 "color": col,
                 "customdata": hover,
-                "hovertemplate": "%{customdata}: %{value}<extra></extra>",
+                "hovertemplate": "%{customdata}<extra></extra>",
             },
         )
     )

@@ -46,6 +46,18 @@ WIKI_ND = (
 ND2O3_TO_ND = 2 * 144.242 / (2 * 144.242 + 3 * 15.999)  # t Nd per t Nd2O3
 ND_SHARE_ROCK = 0.14  # Nd2O3 share of REO, mid-point of the generic 10-18 %
 F_ROCK = ND_SHARE_ROCK * ND2O3_TO_ND  # t Nd per t REO, MON and BAST
+F_ROCK_SD = 0.08 / np.sqrt(12) * ND2O3_TO_ND  # uniform on 10-18 % Nd2O3: sd 2.3 points
+# ion-adsorption clays (SOURCES_reconciliation_data.md section 1): the majority LREE/MREE type
+# (90 of 98 deposits) has La..Nd ~56 % of REO (Zhang et al. 2016) and Nd a fraction uniform on
+# [0.105, 0.5] of La..Nd; the HREE type (8 of 98) has Nd2O3 uniform on [0, 10.53 %] (Longnan LREE).
+_IAC_MAJ = (0.56 * (0.105 + 0.5) / 2, 0.56 * (0.5 - 0.105) / np.sqrt(12))
+_IAC_HREE = (0.1053 / 2, 0.1053 / np.sqrt(12))
+_W_MAJ, _W_HREE = 90 / 98, 8 / 98
+ND_SHARE_IAC = _W_MAJ * _IAC_MAJ[0] + _W_HREE * _IAC_HREE[0]
+F_IAC = ND_SHARE_IAC * ND2O3_TO_ND  # t Nd per t REO, ion-adsorption ores
+F_IAC_SD = np.hypot(_W_MAJ * _IAC_MAJ[1], _W_HREE * _IAC_HREE[1]) * ND2O3_TO_ND
+CV_SPLIT = 0.10  # the ore split of national output is an estimate (SPEC section 5: 10 %)
+CV_REO = {"statistic": 0.02, "estimate": 0.10}  # SPEC section 5
 MON_SHARE = 0.54  # Baotou (Bayan Obo, mixed ore) share of national output
 ND_IN_NDFEB = 0.21  # t Nd per t magnet: mid-point of the paper's 18-24 %
 # (equal to 0.67 Nd/RE (Argus 2018) x 0.315 RE/magnet (Yang et al. 2017))
@@ -140,22 +152,23 @@ def iac_share(raw: dict) -> pd.Series:
 
 
 def mining_table(raw: dict) -> tuple[pd.DataFrame, dict]:
-    """Official production by ore source [t Nd yr-1]."""
+    """Official production by ore source [t Nd yr-1], concentrate basis, with its sd.
+
+    REO by ore = national REO x the ore's share (MON 0.54, IAC from the quotas, BAST the
+    rest); t Nd = REO x the ore's t Nd per t REO (rock ores 0.1200 +- 0.0198, ion-adsorption
+    0.137 +- 0.050; SOURCES_reconciliation_data.md section 1). The quota and USGS figures count
+    REO in mine products (concentrate; leached mixed RE for clays): `basis` = concentrate, so
+    the beneficiation yield is not applied to them again (SPEC section 3). sd: the Nd share,
+    the national REO (quality CV) and the ore split (10 %) in quadrature.
+    """
     reo, q_reo = official_reo(raw)
     s_iac = iac_share(raw)
-    mon = MON_SHARE * reo * F_ROCK
-    bast = (1.0 - MON_SHARE - s_iac) * reo * F_ROCK
-    iac06, iac17 = paper(raw, "mining", "IAC", 2006), paper(raw, "mining", "IAC", 2017)
-    iac = pd.Series(np.nan, index=YEARS)
-    pre = YEARS[YEARS <= 2006]
-    iac[pre] = iac06 * reo[pre] / reo[2006]
-    post = YEARS[YEARS >= 2006]
-    iac[post] = geometric(2006, iac06, 2017, iac17, post)
-
-    factor_txt = (
-        f"Nd share {ND_SHARE_ROCK:.0%} of REO (mid-point of 10-18 %) x {ND2O3_TO_ND:.4f} "
-        f"t Nd/t Nd2O3 = {F_ROCK:.4f} t Nd/t REO"
-    )
+    share = {
+        "MON": pd.Series(MON_SHARE, index=YEARS),
+        "BAST": 1.0 - MON_SHARE - s_iac,
+        "IAC": s_iac,
+    }
+    factor = {"MON": (F_ROCK, F_ROCK_SD), "BAST": (F_ROCK, F_ROCK_SD), "IAC": (F_IAC, F_IAC_SD)}
     reo_txt = {
         y: (
             "REO: USGS"
@@ -168,51 +181,110 @@ def mining_table(raw: dict) -> tuple[pd.DataFrame, dict]:
         )
         for y in YEARS
     }
-    mon_rows = rows(
-        {"ore_source": "MON", "year": YEARS},
-        mon.values,
-        "estimate",
-        f"{USGS}; kjservice.cn (Baotou ~54 % of national output); {WIKI_ND}",
-        [
-            f"{reo_txt[y]} x 0.54 (Baotou mixed bastnaesite-monazite ore, booked as MON) x "
-            + factor_txt
-            for y in YEARS
-        ],
-    )
-    bast_rows = rows(
-        {"ore_source": "BAST", "year": YEARS},
-        bast.values,
-        "estimate",
-        f"{USGS}; mining quotas (MLR/MIIT via news); {WIKI_ND}",
-        [f"{reo_txt[y]} x (1 - 0.54 - IAC share {s_iac[y]:.3f}) x " + factor_txt for y in YEARS],
-    )
-    iac_q = np.where(np.isin(YEARS, [2006, 2017]), "literature", "estimate")
-    iac_m = [
-        "the paper's figure"
-        if y in (2006, 2017)
-        else f"7,148 t (paper, 2006 peak) x REO({y})/REO(2006)"
-        if y < 2006
-        else "geometric interpolation between the paper's 7,148 t (2006) and 792 t (2017)"
-        for y in YEARS
-    ]
-    iac_rows = rows(
-        {"ore_source": "IAC", "year": YEARS},
-        iac.values,
-        iac_q,
-        [YAO if q == "literature" else f"{YAO}; {USGS}" for q in iac_q],
-        iac_m,
-    )
-    table = pd.concat([mon_rows, bast_rows, iac_rows], ignore_index=True)
-    diag = {
-        "reo": reo,
-        "s_iac": s_iac,
-        "mon": mon,
-        "bast": bast,
-        "iac": iac,
-        "iac_nd_per_reo_2006": iac06 / (s_iac[2006] * reo[2006]),
-        "iac_nd_per_reo_2017": iac17 / (s_iac[2017] * reo[2017]),
+    share_txt = {
+        "MON": lambda y: "x 0.54 (Baotou mixed bastnaesite-monazite ore)",
+        "BAST": lambda y: f"x (1 - 0.54 - IAC share {s_iac[y]:.3f}) (Sichuan/Shandong bastnaesite)",
+        "IAC": lambda y: f"x IAC share {s_iac[y]:.3f} (quota shares, linear between)",
     }
+    factor_txt = {
+        "MON": f"x {F_ROCK:.4f} +- {F_ROCK_SD:.4f} t Nd/t REO (Nd2O3 uniform on the generic 10-18 % "
+        f"of REO x {ND2O3_TO_ND:.4f})",
+        "IAC": f"x {F_IAC:.4f} +- {F_IAC_SD:.4f} t Nd/t REO (ion-adsorption ores: La..Nd ~56 % of REO "
+        "(majority type) and Longnan's LREE bound, weighted 90:8; SOURCES_reconciliation_data.md)",
+    }
+    factor_txt["BAST"] = factor_txt["MON"]
+    src = {
+        "MON": f"{USGS}; kjservice.cn (Baotou ~54 % of national output); {WIKI_ND}",
+        "BAST": f"{USGS}; mining quotas (MLR/MIIT via news); {WIKI_ND}",
+        "IAC": f"{USGS}; mining quotas (MLR/MIIT via news); Zhang et al. 2016 (ion-adsorption partition, "
+        "abstract); Longnan partition (see build_upstream/raw/ore_nd_shares.csv)",
+    }
+    parts, values = [], {}
+    for ore in ("MON", "BAST", "IAC"):
+        f, f_sd = factor[ore]
+        v = share[ore] * reo * f
+        cv_reo = np.array([CV_REO[q] for q in q_reo])
+        sd = v * np.sqrt((f_sd / f) ** 2 + cv_reo**2 + CV_SPLIT**2)
+        values[ore] = v
+        t = rows(
+            {"ore_source": ore, "year": YEARS},
+            v.values,
+            "estimate",
+            src[ore],
+            [f"{reo_txt[y]} {share_txt[ore](y)} {factor_txt[ore]}" for y in YEARS],
+        )
+        t.insert(3, "sd", np.round(sd.values, 3))
+        t.insert(5, "basis", "concentrate")
+        parts.append(t)
+    table = pd.concat(parts, ignore_index=True)
+    diag = {"reo": reo, "q_reo": q_reo, "s_iac": s_iac, **{k.lower(): v for k, v in values.items()}}
     return table, diag
+
+
+def unregistered_prior_table(raw: dict, diag: dict) -> pd.DataFrame:
+    """Priors of unregistered mining [t Nd yr-1], concentrate basis (SOURCES_reconciliation_data.md 4).
+
+    IM = r x official REO x the ion-adsorption t Nd per t REO (the commentary places illegal
+    mining in the southern clays), r = s / (1 - s) from the illegal share s of total output
+    by period; sd from those of s (sd_r = sd_s / (1 - s)^2) and of the Nd share, in quadrature.
+    """
+    periods = [
+        (2000, 2004, 0.23, 0.10, "Kingsnorth 'about 23 % before 2013' extended back (no source covers these years)"),
+        (2005, 2012, 0.265, 0.05, "Adamas ~30 % (2005-2012) and Kingsnorth ~23 %: mean, sd widened to 5 points"),
+        (2013, 2013, 0.28, 0.08, "interpolation between the two blocks"),
+        (2014, 2016, 0.29, 0.10, "Adamas < 20 %, Kingsnorth ~40 % (c. 2016), tonnage ratios 24-28 % (40,000 t REO smuggled 2014, BGR 35,000 t/yr)"),
+        (2017, 2017, 0.35, 0.15, "Adamas < 20 % vs Kingsnorth > 50 % after 2017: mean of 20 and 50, sd half the spread"),
+    ]  # fmt: skip
+    out = []
+    for y0, y1, s, s_sd, why in periods:
+        r, r_sd = s / (1 - s), s_sd / (1 - s) ** 2
+        for y in range(y0, y1 + 1):
+            v = r * diag["reo"][y] * F_IAC
+            sd = v * np.hypot(r_sd / r, F_IAC_SD / F_IAC)
+            out.append(
+                dict(
+                    year=y,
+                    value=v,
+                    sd=sd,
+                    unit=FLOW,
+                    basis="concentrate",
+                    quality="estimate",
+                    source="Adamas Intelligence 2016 and Kingsnorth 2016/2019 as reported in Mineral "
+                    "Economics 2019 doi:10.1007/s13563-019-00214-2; BGR via MNR geoglobal 2014; Reuters "
+                    "2014 (see build_upstream/raw/illegal_output_estimates.csv); " + USGS,
+                    method=f"illegal share of total output s = {s:.3f} +- {s_sd:.2f} ({why}); "
+                    f"r = s / (1 - s) = {r:.3f} +- {r_sd:.3f}; IM = r x official REO "
+                    f"{diag['reo'][y]:,.0f} t x {F_IAC:.4f} +- {F_IAC_SD:.4f} t Nd/t REO (ion-adsorption "
+                    "share: illegal mining placed in the southern clays by the commentary)",
+                )
+            )
+    return pd.DataFrame(out)
+
+
+def intermediate_production_table(stats: pd.DataFrame) -> pd.DataFrame:
+    """NdFeB production statistics [t Nd yr-1] (fabrication output), statistic years only."""
+    out = []
+    nd_sd = 0.06 / np.sqrt(12)  # the paper's 18-24 % Nd in NdFeB, uniform
+    for y, row in stats.iterrows():
+        if row["quality"] != "statistic":
+            continue
+        v = row["production_t_magnet"] * ND_IN_NDFEB
+        out.append(
+            dict(
+                intermediate="NdFeB",
+                year=int(y),
+                value=v,
+                sd=v * np.hypot(CV_REO["statistic"], nd_sd / ND_IN_NDFEB),
+                unit=FLOW,
+                basis="fabrication output",
+                quality="statistic",
+                source="China Chemical Reporter 2011 issue 15, Table 1 (sintered + bonded NdFeB, t in "
+                "kind); " + YAO + " (Table 1: 18-24 % Nd in NdFeB)",
+                method=f"{row['production_t_magnet']:,.0f} t magnet x {ND_IN_NDFEB} t Nd/t magnet; sd: 2 % "
+                f"(statistic) and the Nd content uniform on 18-24 % ({nd_sd:.4f}) in quadrature",
+            )
+        )
+    return pd.DataFrame(out)
 
 
 # --- yields -----------------------------------------------------------------
@@ -649,10 +721,11 @@ def check_2017(raw, yields, mining, nonmag, itrade, ptrade, ctrade) -> str:
     official = v(mining, year=2017)
 
     def chain(y_min, y_ref, y_fab, y_man):
+        """(total mining, IM) on the concentrate basis of the official figures."""
         prim = sum((dc[k] / y_man[k] + x_int[k] - i_int[k]) / y_fab[k] for k in dc)
         conc = (prim + x_p - i_p) / y_ref
-        ore = (conc - i_c + x_c) / y_min
-        return ore, ore - official
+        dom = conc - i_c + x_c
+        return dom, dom - official
 
     y_fab = {k: y("fabrication", k) for k in dc}
     y_man = {k: y("manufacturing", k) for k in dc}
@@ -660,7 +733,7 @@ def check_2017(raw, yields, mining, nonmag, itrade, ptrade, ctrade) -> str:
     ore, im = chain(*base)
     ones = {k: 1.0 for k in dc}
     ore0, im0 = chain(1.0, 1.0, ones, ones)
-    ore_m1, im_m1 = chain(1.0, base[1], y_fab, y_man)
+    ore_old = ore / base[0]  # the old reading: official as ore, the yield applied to it
 
     def sens(which):
         b = list(base)
@@ -684,21 +757,23 @@ def check_2017(raw, yields, mining, nonmag, itrade, ptrade, ctrade) -> str:
         f"yields: mining {base[0]:.3f}, refining {base[1]:.4f}, fabrication NdFeB "
         f"{y_fab['NdFeB']:.4f} (others 1), manufacturing 1",
         "",
-        f"official mining (mining.csv) {official:,.0f}  [paper: ~15,700]",
-        f"ore required (total mining) {ore:,.0f}  [paper: 27,000]",
-        f"unregistered mining IM {im:,.0f}  [paper: 11,300]",
+        f"official mining (mining.csv, concentrate basis) {official:,.0f}  [paper: ~15,700]",
+        f"total mining, concentrate basis (official + IM) {ore:,.0f}  [paper: 27,000]; Nd in ore mined "
+        f"{ore / base[0]:,.0f}",
+        f"unregistered mining IM (concentrate basis) {im:,.0f}  [paper: 11,300]",
         "",
         f"without any losses: total mining {ore0:,.0f}, IM {im0:,.0f}",
-        f"with yield_mining = 1 (official REO taken as concentrate basis): total {ore_m1:,.0f}, IM {im_m1:,.0f}",
+        f"the old reading (official as ore, the mining yield applied to it): IM {ore_old - official:,.0f}",
         f"with the paper's official 15,700 instead: IM {ore - 15700:,.0f}",
         "",
         "sensitivity of IM to a 0.01 lower yield (t Nd):",
         f"  mining {sens('mining'):+,.0f}, refining {sens('refining'):+,.0f}, "
         f"fabrication NdFeB {sens('fab'):+,.0f}, manufacturing (all) {sens('man'):+,.0f}",
         "",
-        "IM is the balancing item: it moves almost one for one (and more, through the",
-        "product of the yields) with every yield and with the Nd share of REO used for",
-        "official mining; these yields were chosen from the literature, not tuned.",
+        "In the residual, IM is the balancing item: it moves almost one for one (and more,",
+        "through the product of the yields) with every yield and with the Nd shares of REO",
+        "used for official mining; these yields were chosen from the literature, not tuned.",
+        "The reconciled upstream (SPEC section 3) weighs it against its priors instead.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -737,6 +812,10 @@ def main() -> None:
     ):
         check_table(name, df, dims)
     mining.to_csv(OUT / "mining.csv", index=False)
+    prior = unregistered_prior_table(raw, diag)
+    prior.round(3).to_csv(OUT / "unregistered_mining_prior.csv", index=False)
+    istat = intermediate_production_table(ndfeb_stats)
+    istat.round(3).to_csv(OUT / "intermediate_production.csv", index=False)
     yields.to_csv(OUT / "yields.csv", index=False)
     recycling.to_csv(OUT / "recycling.csv", index=False)
     itrade.to_csv(OUT / "intermediate_trade.csv", index=False)
@@ -747,16 +826,16 @@ def main() -> None:
 
     text = check_2017(raw, yields, mining, nonmag, itrade, ptrade, ctrade)
     text += (
-        "\nmining diagnostics: official REO 2017 {:,.0f} t; IAC share 2006 {:.3f}, 2017 {:.3f};\n"
-        "implied Nd per REO of the paper's IAC figures: 2006 {:.3f}, 2017 {:.3f} t Nd/t REO\n"
-        "(rock ores here: {:.4f} t Nd/t REO)\n"
+        "\nmining: official REO 2017 {:,.0f} t; IAC share 2006 {:.3f}, 2017 {:.3f}; t Nd per t REO: "
+        "rock ores {:.4f} +- {:.4f}, ion-adsorption {:.4f} +- {:.4f}\n"
     ).format(
         diag["reo"][2017],
         diag["s_iac"][2006],
         diag["s_iac"][2017],
-        diag["iac_nd_per_reo_2006"],
-        diag["iac_nd_per_reo_2017"],
         F_ROCK,
+        F_ROCK_SD,
+        F_IAC,
+        F_IAC_SD,
     )
     (HERE / "check_2017.txt").write_text(text, encoding="utf-8")
     print(text)
