@@ -888,6 +888,7 @@ def _version() -> str:
 
 def _summary_variables(det: xr.Dataset) -> list[str]:
     names = [v for v in cv.CONTRACT_VARIABLES if v in det.data_vars and v != "balance_residual"]
+    names += [v for v in cv.RECONCILED_VARIABLES if v in det.data_vars]
     return names + [v for v in DERIVED if v in det.data_vars]
 
 
@@ -1260,9 +1261,21 @@ def uncertainty_table(ds: xr.Dataset) -> str:
             lo_v, hi_v = float(lo.min()), float(hi.max())
             cells += f"{_pct(lo_v) + ' / ' + _pct(hi_v, plus=True):>26}"
         lines.append(f"{label:<44}" + cells)
+    if "mining_unregistered" in ds and periods:
+        t = int(periods[0][2])
+        um = ds["mining_unregistered"].sel({cv.YEAR: t})
+        text = f"unregistered mining {t}: {float(um.sel(stat='deterministic')):,.0f} t"
+        if "mining_unregistered_sd" in ds:
+            sd = float(ds["mining_unregistered_sd"].sel({cv.YEAR: t}).sel(stat="deterministic"))
+            text += f" ± {sd:,.0f} (reconciled, posterior sd)"
+        text += (
+            f"; ensemble q2.5 to q97.5: {float(um.sel(stat='q025')):,.0f} to "
+            f"{float(um.sel(stat='q975')):,.0f} t"
+        )
+        lines.append(text)
     sampled = str(ds.attrs.get("sampled_inputs", ""))
     if sampled:
-        lines.append(f"sampled inputs (CV by quality flag, SPEC §5): {sampled}")
+        lines.append(f"sampled inputs (CV by quality flag or stated sd, SPEC §5): {sampled}")
     return "\n".join(lines)
 
 

@@ -59,6 +59,7 @@ UNCERTAIN_INPUTS = (
     "primary_trade",
     "concentrate_trade",
     "mining",
+    "upstream_measurements",
     "yields",
     "recycling",
     "lifetimes",

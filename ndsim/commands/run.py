@@ -211,6 +211,18 @@ def _reconciliation_note(ds: xr.Dataset, first: int, last: int) -> str:
             f"no test in {', '.join(map(str, no_test))}: dof 0, the reconciled flows equal the "
             "residual ones there."
         )
+    negative = []
+    for name in ("mining", "mining_unregistered", "intermediate_production", "imports", "exports"):
+        da = sel[name]
+        other = [d for d in da.dims if d != "year"]
+        below = (da < 0).any(other) if other else da < 0
+        negative += [f"{name} {int(y)}" for y in da.year.values[below.values]]
+    if negative:
+        lines.append(
+            "negative reconciled flows (reported, not clipped): "
+            + ", ".join(negative[:12])
+            + (", ..." if len(negative) > 12 else "")
+        )
     adj = sel["reconciliation_adjustment"]
     big = adj.where(abs(adj) > ADJUSTMENT_LIMIT).to_series().dropna()
     if len(big):
