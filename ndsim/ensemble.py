@@ -52,6 +52,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import logging
 import math
 import os
 import shutil
@@ -469,6 +470,9 @@ class _DistributedExecutor:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # the workers' own log lines (e.g. "task cancelled" when a run is
+                # interrupted) would follow ndsim's one-line messages: errors only
+                silence_logs=logging.ERROR,
                 env={"NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", "")}
                 if os.environ.get("NUMBA_CACHE_DIR")
                 else None,

@@ -334,3 +334,41 @@ def test_wait_raises_when_no_worker_is_alive(monkeypatch):
     monkeypatch.setattr(en, "DEAD_POOL_GRACE", 0.05)
     with pytest.raises(BrokenProcessPool, match=r"exit codes \[-9\]"):
         executor.wait(Future())  # a future no worker will ever complete
+
+
+def test_local_cluster_workers_log_errors_only(monkeypatch):
+    """Interrupting a --workers run cancels the workers' tasks; their "task cancelled"
+    warnings must not follow ndsim's one-line resume message (issue: stray log lines)."""
+    import logging
+
+    import distributed
+
+    import ndsim.ensemble as en
+
+    seen = {}
+
+    class FakeCluster:
+        def __init__(self, **kw):
+            seen.update(kw)
+
+        def close(self):
+            pass
+
+    class FakeClient:
+        def __init__(self, *a, **k):
+            pass
+
+        def scheduler_info(self):
+            return {"workers": {"a": 1, "b": 2}}
+
+        def scatter(self, items, broadcast=False):
+            return list(items)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(distributed, "LocalCluster", FakeCluster)
+    monkeypatch.setattr(distributed, "Client", FakeClient)
+    ex = en._DistributedExecutor(object(), workers=2, scheduler=None)
+    assert seen["silence_logs"] == logging.ERROR and ex.n_workers == 2
+    ex.close()

@@ -7,6 +7,7 @@ output files alone.
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 import xarray as xr
 
 from ndsim import conventions as cv
-from ndsim.report import _select, figures, sankey
+from ndsim.report import _select, figures, sankey, style
 
 # --- the synthetic contract Dataset -------------------------------------------
 
@@ -397,6 +398,7 @@ DETERMINISTIC_FIGURES = [
     "sankey_2017.html",
     "sankey_2030.png",
     "sankey_2030.html",
+    "plotly.min.js",
     "demand_by_product.png",
     "stock_by_product.png",
     "end_of_life_by_product.png",
@@ -424,7 +426,12 @@ def png_size(path) -> tuple[int, int]:
 def test_write_all_writes_every_figure(det_figures):
     paths, out = det_figures
     assert [p.name for p in paths] == DETERMINISTIC_FIGURES
-    assert sorted(f.name for f in out.iterdir()) == sorted(DETERMINISTIC_FIGURES)  # no temp files
+    # no temp files; the manifest lists what ndsim wrote (to remove it on the next write)
+    assert sorted(f.name for f in out.iterdir()) == sorted(
+        [*DETERMINISTIC_FIGURES, figures.MANIFEST]
+    )
+    listed = json.loads((out / figures.MANIFEST).read_text(encoding="utf-8"))["files"]
+    assert listed == sorted(DETERMINISTIC_FIGURES)
     for p in paths:
         if p.suffix == ".png":
             w, h = png_size(p)
@@ -432,15 +439,103 @@ def test_write_all_writes_every_figure(det_figures):
             assert p.stat().st_size > 20_000, p.name
 
 
-def test_sankey_html_embeds_plotly_and_loads_nothing_from_the_network(det_figures):
+def test_sankey_html_shares_one_local_plotly_and_loads_nothing_from_the_network(det_figures):
     _, out = det_figures
-    html = (out / "sankey_2017.html").read_text(encoding="utf-8")
-    assert len(html) > 1_000_000  # the plotly.js bundle itself
-    assert "Plotly.newPlot" in html
-    assert '"type":"sankey"' in html.replace(" ", "")
-    srcs = re.findall(r"<script[^>]*\bsrc\s*=", html, flags=re.IGNORECASE)
-    assert srcs == []
-    assert not re.search(r"<link[^>]*href\s*=\s*[\"']https?:", html, flags=re.IGNORECASE)
+    pages = sorted(out.glob("sankey_*.html"))
+    assert len(pages) == 3
+    bundle = out / "plotly.min.js"
+    assert bundle.stat().st_size > 1_000_000  # the plotly.js bundle itself, once per folder
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert len(html) < 100_000  # not embedded again in every page
+        assert "Plotly.newPlot" in html
+        assert '"type":"sankey"' in html.replace(" ", "")
+        srcs = re.findall(r"<script[^>]*\bsrc\s*=\s*[\"']([^\"']+)", html, flags=re.IGNORECASE)
+        assert srcs == ["plotly.min.js"]  # the file next to it: works offline
+        assert not re.search(r"<link[^>]*href\s*=\s*[\"']https?:", html, flags=re.IGNORECASE)
+
+
+def test_sankey_html_names_nodes_and_flows_for_people(contract_ds, tmp_path):
+    """Terminal nodes say their process ("losses (mining & beneficiation)"), hovers carry no codes."""
+    links = sankey.links_for_year(contract_ds, 2017)
+    page = sankey.write_html(links, tmp_path / "s.html", title="t", plotlyjs=False)
+    html = page.read_text(encoding="utf-8")
+    data = json.loads(re.search(r'Plotly.newPlot\(\s*"[^"]+",\s*(\[.*?\])\s*,\s*\{', html, re.S)[1])
+    labels = data[0]["node"]["label"]
+    assert len(labels) == len(set(labels))  # no "losses" three times
+    assert any(lab.startswith("losses (") for lab in labels)
+    hovers = data[0]["link"]["customdata"]
+    for code in ("unregistered_mining", "export_unregistered", "loss", "ore", "import"):
+        assert not any(re.search(rf"\b{code}\b", h) for h in hovers), code
+    assert all("t/yr" in h for h in hovers)
+
+
+def test_write_all_removes_only_the_figures_it_wrote_before(contract_ds, tmp_path):
+    out = tmp_path / "figs"
+    out.mkdir()
+    (out / "my_notes.txt").write_text("mine")
+    first = figures.write_all(contract_ds, out)
+    assert (out / "supply_scenarios.png").exists()
+    # a later run without supply scenarios: their figure goes, the user's file stays
+    second = figures.write_all(contract_ds.drop_vars(["primary_supply"]), out)
+    assert not (out / "supply_scenarios.png").exists()
+    assert (out / "my_notes.txt").read_text() == "mine"
+    assert {p.name for p in second} < {p.name for p in first}
+
+
+def test_titles_carry_the_scenario(contract_ds, tmp_path, monkeypatch):
+    seen = _spy_on_figures(monkeypatch)
+    figures.write_all(contract_ds.assign_attrs(scenario="my_case"), tmp_path)
+    assert seen
+    for name, fig in seen:
+        titles = [fig._suptitle.get_text() if fig._suptitle else ""]
+        titles += [ax.get_title() for ax in fig.axes]
+        assert any("scenario my_case" in t for t in titles), name
+
+
+def test_panels_that_share_years_all_show_year_tick_labels(contract_ds, tmp_path, monkeypatch):
+    seen = _spy_on_figures(monkeypatch)
+    figures.trade_by_level(contract_ds, tmp_path)
+    (_, fig) = seen[0]
+    fig.canvas.draw()
+    for ax in fig.axes:
+        if ax.get_visible():
+            shown = [t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+            assert shown, ax.get_title()
+
+
+def test_every_layer_of_a_stacked_panel_has_its_own_colour(contract_ds):
+    """Products of one group but other categories (vehicles, wind, non-magnet) get other hues."""
+    groups = {"other": ["CV", "EV", "WT", "NiMH", "glass"], "electronics": ["MP", "LP"]}
+    categories = {
+        "CV": "vehicles", "EV": "vehicles", "WT": "clean energy", "NiMH": "non-magnet",
+        "glass": "non-magnet", "MP": "electronic devices", "LP": "electronic devices",
+    }  # fmt: skip
+    colours = style.product_colours(groups, categories)
+    assert len(set(colours.values())) == len(colours)
+
+    def distance(a, b):
+        return (
+            sum((x - y) ** 2 for x, y in zip(style.to_rgb(a), style.to_rgb(b), strict=True)) ** 0.5
+        )
+
+    # the pairs a reader confused before: EV, WT and NiMH were three shades of one purple
+    for a, b in (("EV", "WT"), ("EV", "NiMH"), ("WT", "NiMH")):
+        assert distance(colours[a], colours[b]) > 0.25, (a, b)
+
+
+def test_total_demand_line_says_what_it_leaves_out(contract_ds, tmp_path, monkeypatch):
+    seen = _spy_on_figures(monkeypatch)
+    ds = contract_ds.assign_coords(
+        in_total_demand=(
+            "product",
+            [p != contract_ds["product"].values[-1] for p in contract_ds["product"].values],
+        )
+    )
+    figures.demand_by_product(ds, tmp_path)
+    texts = _legend_texts(seen[0][1])
+    line = [t for t in texts if t.startswith("total demand")]
+    assert line and "without" in line[0]
 
 
 def test_fan_charts_for_an_ensemble(ens_figures):
@@ -684,7 +779,9 @@ def test_cli_plot_redraws_from_the_file(tmp_path, cli_env, ndsim_cmd):
         "sankey_2017.html",
         "sankey_2040.png",
         "sankey_2040.html",
+        "plotly.min.js",
         "supply_scenarios.png",
+        figures.MANIFEST,
     }
     assert "7 figures written to" in res.stdout
 

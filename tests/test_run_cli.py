@@ -152,3 +152,73 @@ def test_first_run_says_it_is_compiling(tmp_path, cli_env, ndsim_cmd):
     second = subprocess.run(args, env=cold, capture_output=True, text=True)
     assert second.returncode == 0, second.stderr
     assert "compiling" not in second.stderr
+
+
+# --- one run owns its outputs ---------------------------------------------------------
+def _tiny_scenario(tmp_path: Path) -> Path:
+    sc = tmp_path / "tiny.toml"
+    sc.write_text(f'name = "tiny"\ndata = "{TINY.as_posix()}"\n[forecast]\nenabled = false\n')
+    return sc
+
+
+def test_a_run_aimed_at_a_locked_output_is_refused_in_one_line(tmp_path, cli_env, ndsim_cmd):
+    """A live process (this test) holds x.nc.lock: the run stops before computing, exit 2."""
+    import os
+    import socket
+
+    out = tmp_path / "x.nc"
+    lock = tmp_path / "x.nc.lock"
+    lock.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    proc = run_cli(
+        ndsim_cmd, cli_env, str(_tiny_scenario(tmp_path)), "--no-figures", "--output", str(out)
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another ndsim run" in lines[0] and str(lock) in lines[0]
+    assert not out.exists() and lock.exists()  # the other run's lock is left alone
+
+
+def test_a_lock_left_by_a_dead_run_does_not_block(tmp_path, cli_env, ndsim_cmd):
+    import socket
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    pid = int(dead.stdout)
+    out = tmp_path / "x.nc"
+    lock = tmp_path / "x.nc.lock"
+    lock.write_text(f"{pid} {socket.gethostname()}\n")
+    proc = run_cli(
+        ndsim_cmd, cli_env, str(_tiny_scenario(tmp_path)), "--no-figures", "--output", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists() and not lock.exists()  # taken over, then released
+
+
+def test_each_scenario_writes_to_its_own_folder(tmp_path, cli_env, ndsim_cmd):
+    proc = run_cli(ndsim_cmd, cli_env, str(_tiny_scenario(tmp_path)), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "ndsim_output" / "tiny"
+    assert (folder / "tiny.nc").exists()
+    assert (folder / "figures" / "sankey_2000.png").exists()
+    assert not list(folder.glob("*.lock")) and not list((tmp_path / "ndsim_output").glob("*.lock"))
+
+
+def test_the_summary_reports_clipped_declines_when_present():
+    from ndsim.commands.run import _clipped_decline
+
+    years = np.arange(2015, 2031)
+    v = np.zeros((2, years.size))
+    v[1, (years >= 2024) & (years <= 2026)] = [5.0, 12.0, 3.0]
+    ds = xr.Dataset(
+        {"unmet_fleet_decline": (("product", "year"), v)},
+        coords={"product": ["AC", "DC"], "year": years},
+    )
+    text = _clipped_decline(ds, 2017, 2030)
+    assert "DC: 3 year(s) 2024-2026, at most 12 units above the target" in text
+    assert "AC" not in text
+    assert (
+        _clipped_decline(ds.assign(unmet_fleet_decline=ds.unmet_fleet_decline * 0), 2017, 2030)
+        == ""
+    )

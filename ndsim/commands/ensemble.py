@@ -73,7 +73,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="run on an existing dask.distributed cluster (tcp://host:port)",
     )
-    add_shared_options(p, "ndsim_output/<scenario>_ensemble.nc")
+    add_shared_options(p, "ndsim_output/<scenario>/<scenario>_ensemble.nc")
     p.add_argument(
         "--full",
         action="store_true",
@@ -99,20 +99,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     from ndsim import api
-    from ndsim.commands._common import (
-        check_output_file,
-        check_output_folder,
-        say_compiling,
-        violations_as_lines,
-        write_failed,
-    )
-    from ndsim.ensemble import (
-        _check_options,
-        ensemble_from_inputs,
-        sensitivity_table,
-        uncertainty_table,
-    )
-    from ndsim.errors import NdsimError
+    from ndsim.commands._common import check_output_file, check_output_folder
+    from ndsim.ensemble import _check_options
+    from ndsim.io.lock import output_locks
 
     _check_options(args.draws, args.chunk_size, args.seed, args.workers)
     if args.output is not None:
@@ -120,12 +109,22 @@ def main(args: argparse.Namespace) -> int:
     if args.figures is not None:
         check_output_folder(args.figures, "--figures")
     inputs, sc = api.prepare(args.scenario, data=args.data)
-    output = Path(args.output) if args.output else DEFAULT_OUTPUT_DIR / f"{sc.name}_ensemble.nc"
+    folder = DEFAULT_OUTPUT_DIR / sc.name  # each scenario its own folder
+    output = Path(args.output) if args.output else folder / f"{sc.name}_ensemble.nc"
     check_output_file(output, "--output")
     figures = None
     if not args.no_figures:
-        figures = Path(args.figures) if args.figures else DEFAULT_OUTPUT_DIR / "figures"
+        figures = Path(args.figures) if args.figures else folder / "figures"
         check_output_folder(figures, "--figures")
+    with output_locks(output, figures):
+        return _compute_and_write(args, inputs, sc, output, figures)
+
+
+def _compute_and_write(args, inputs, sc, output, figures) -> int:
+    from ndsim.commands._common import say_compiling, violations_as_lines, write_failed
+    from ndsim.ensemble import ensemble_from_inputs, sensitivity_table, uncertainty_table
+    from ndsim.errors import NdsimError
+
     say_compiling()
     try:
         with violations_as_lines():
@@ -217,4 +216,5 @@ def _write_figures(out, folder: Path) -> None:
         print("figures: not available in this version")
         return
     written = write_all(out, folder)
-    print(f"figures: {folder} ({len(written or [])} files)")
+    n = sum(1 for p in written or [] if Path(p).suffix in (".png", ".html"))
+    print(f"figures: {folder} ({n} files)")

@@ -87,5 +87,6 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if draws is not None:
                 draws.close()
-    print(f"{len(paths)} figures written to {out}")
+    n = sum(1 for p in paths if Path(p).suffix in (".png", ".html"))
+    print(f"{n} figures written to {out}")
     return 0

@@ -31,7 +31,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO")
-    add_shared_options(p, "ndsim_output/<scenario>.nc")
+    add_shared_options(p, "ndsim_output/<scenario>/<scenario>.nc")
     p.set_defaults(func=main)
     return p
 
@@ -45,6 +45,7 @@ def main(args: argparse.Namespace) -> int:
         violations_as_lines,
         write_failed,
     )
+    from ndsim.io.lock import output_locks
     from ndsim.io.writers import write_netcdf
 
     if args.output is not None:
@@ -60,24 +61,27 @@ def main(args: argparse.Namespace) -> int:
     if note:
         print(note)
         sc = _without_case_parameters(sc)
-    output = Path(args.output) if args.output else DEFAULT_OUTPUT_DIR / f"{sc.name}.nc"
+    folder = DEFAULT_OUTPUT_DIR / sc.name  # each scenario its own folder
+    output = Path(args.output) if args.output else folder / f"{sc.name}.nc"
     figures = None
     if not args.no_figures:
-        figures = Path(args.figures) if args.figures else DEFAULT_OUTPUT_DIR / "figures"
+        figures = Path(args.figures) if args.figures else folder / "figures"
         check_output_folder(figures, "--figures")
     check_output_file(output, "--output")
 
-    say_compiling()
-    # every check passed: compute, then write (each file atomically)
-    with violations_as_lines():
-        result = pipeline.run(inputs, sc)
-    try:
-        written = write_netcdf(result, output)
-        print(f"results: {written}")
-        if figures is not None:
-            _write_figures(result, figures)
-    except OSError as exc:
-        return write_failed(exc)
+    # every check passed: take the outputs (one run owns them), compute, then write
+    # (each file atomically)
+    with output_locks(output, figures):
+        say_compiling()
+        with violations_as_lines():
+            result = pipeline.run(inputs, sc)
+        try:
+            written = write_netcdf(result, output)
+            print(f"results: {written}")
+            if figures is not None:
+                _write_figures(result, figures)
+        except OSError as exc:
+            return write_failed(exc)
     print()
     print(summary(result))
     return 0
@@ -117,7 +121,7 @@ def _write_figures(result: xr.Dataset, folder: Path) -> None:
         print("figures: not available in this version")
         return
     written = figures.write_all(result, folder)
-    n = len(written) if written is not None else 0
+    n = sum(1 for p in written or [] if Path(p).suffix in (".png", ".html"))
     print(f"figures: {folder}" + (f" ({n} files)" if n else ""))
 
 
@@ -139,6 +143,9 @@ def summary(ds: xr.Dataset) -> str:
             parts.append(note)
     if end > last:
         parts.append(_forecast_table(ds, last, end))
+        decline = _clipped_decline(ds, last, end)
+        if decline:
+            parts.append(decline)
         if "supply_gap" in ds:
             parts.append(_supply_table(ds, end))
         plaus = _plausibility(ds, last, end)
@@ -233,6 +240,29 @@ def _reconciliation_note(ds: xr.Dataset, first: int, last: int) -> str:
     else:
         lines.append(f"no measurement adjusted by more than {ADJUSTMENT_LIMIT:g} sd.")
     return "\n".join(lines)
+
+
+def _clipped_decline(ds: xr.Dataset, last: int, end: int) -> str:
+    """The fleet declines the forecast could not follow (decline policy ``clip``), when present."""
+    lines = []
+    for name, unit in (("unmet_fleet_decline", "units"), ("unmet_stock_decline", "t")):
+        if name not in ds:
+            continue
+        da = ds[name].sel(year=slice(last + 1, end))
+        for p in da["product"].values:
+            v = da.sel(product=p)
+            years = v.year.values[(v > 0).values]
+            if years.size:
+                lines.append(
+                    f"  {p}: {years.size} year(s) {int(years[0])}-{int(years[-1])}, at most "
+                    f"{_fmt(float(v.max()))} {unit} above the target"
+                )
+    if not lines:
+        return ""
+    return (
+        "clipped declines (decline_policy clip: the target fell faster than units retire, so "
+        "sales were set to 0 and the excess stays in use):\n" + "\n".join(lines)
+    )
 
 
 def _negative_unregistered(ds: xr.Dataset, first: int, last: int) -> str:

@@ -35,9 +35,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _take(target: Path) -> Path:
+def _take(target: Path, created: list[Path]) -> Path:
     lock = lock_path(target)
+    missing = [p for p in (lock.parent, *lock.parent.parents) if not p.exists()]
     lock.parent.mkdir(parents=True, exist_ok=True)
+    created.extend(missing)  # deepest first: removed again if the run leaves them empty
     me = f"{os.getpid()} {socket.gethostname()}\n"
     for _ in range(2):
         try:
@@ -73,12 +75,16 @@ def output_locks(*targets: str | os.PathLike | None) -> Iterator[None]:
         A live run holds one of them (checked before anything is computed).
     """
     held: list[Path] = []
+    created: list[Path] = []
     try:
         for t in targets:
             if t is not None:
-                held.append(_take(Path(t)))
+                held.append(_take(Path(t), created))
         yield
     finally:
         for lock in held:
             with contextlib.suppress(OSError):
                 lock.unlink()
+        for folder in created:  # a failed run leaves no empty output folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()

@@ -15,6 +15,9 @@ shades of it (:mod:`ndsim.report.style`).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -65,6 +68,58 @@ def write_all(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    token = _SCENARIO.set(str(ds.attrs.get("scenario", "")))
+    try:
+        written = _write_every(ds, out, years, draws)
+    finally:
+        _SCENARIO.reset(token)
+    _forget_previous(out, written)
+    return written
+
+
+#: the file in a figure folder that lists what ndsim wrote there last (nothing else is removed)
+MANIFEST = ".ndsim_figures.json"
+#: the scenario whose figures are being drawn (stamped on every title)
+_SCENARIO: contextvars.ContextVar[str] = contextvars.ContextVar("scenario", default="")
+
+
+def _forget_previous(out: Path, written: list[Path]) -> None:
+    """Remove the figures ndsim wrote in `out` before that this run did not write again.
+
+    Only names listed in the folder's manifest are removed (a user's own files stay); the
+    manifest then lists this run's files.
+    """
+    manifest = out / MANIFEST
+    names = sorted({p.name for p in written})
+    try:
+        before = json.loads(manifest.read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        before = []
+    for name in before:
+        if isinstance(name, str) and name not in names and "/" not in name and name != MANIFEST:
+            with contextlib.suppress(OSError):
+                (out / name).unlink()
+    with atomic_target(manifest) as tmp:
+        tmp.write_text(json.dumps({"files": names}, indent=1) + "\n", encoding="utf-8")
+
+
+def _stamp(fig) -> None:
+    """Put the scenario's name in the figure's title (suptitle, else the first axes' title)."""
+    name = _SCENARIO.get()
+    if not name:
+        return
+    label = f"scenario {name}"
+    st = getattr(fig, "_suptitle", None)
+    if st is not None and st.get_text():
+        st.set_text(f"{st.get_text()} · {label}")
+    elif fig.axes and fig.axes[0].get_title():
+        ax = fig.axes[0]
+        ax.set_title(f"{ax.get_title()} · {label}")
+    else:
+        fig.suptitle(label)
+
+
+def _write_every(ds, out, years, draws) -> list[Path]:
     written: list[Path] = []
     written += sankeys(ds, out, years)
     written += demand_by_product(ds, out)
@@ -94,6 +149,10 @@ def _pyplot():
 
 def _save(fig, path: Path) -> Path:
     plt = _pyplot()
+    _stamp(fig)
+    for ax in fig.axes:  # every axis with its tick labels, also where panels share x
+        if ax.get_visible() and len(ax.get_shared_x_axes().get_siblings(ax)) > 1:
+            ax.tick_params(labelbottom=True)
     with atomic_target(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
@@ -171,7 +230,12 @@ def _stacked_products(
     ds, ax, da: xr.DataArray, groups: dict[str, list[str]], *, legend: bool, extra=()
 ):
     """Stacked area of a (product, year) array, products in group order and group shades."""
-    colours = style.product_colours(groups)
+    categories = (
+        {str(p): str(c) for p, c in zip(ds[cv.PRODUCT].values, ds["category"].values, strict=True)}
+        if "category" in ds.coords
+        else None
+    )
+    colours = style.product_colours(groups, categories)
     order = [p for members in groups.values() for p in members]
     x = da[cv.YEAR].values
     values = np.nan_to_num(da.sel({cv.PRODUCT: order}).transpose(cv.PRODUCT, cv.YEAR).values)
@@ -263,12 +327,26 @@ def sankeys(ds: xr.Dataset, out: Path, years: Iterable[int] | None = None) -> li
             )
         if _select.is_ensemble(ds):
             note = (note + "  " if note else "") + "Central values (deterministic run or median)."
-        written.append(sankey.draw_png(links, out / f"sankey_{year}.png", title=title, note=note))
+        scenario = _SCENARIO.get()
+        stamp = f" · scenario {scenario}" if scenario else ""
+        written.append(
+            sankey.draw_png(links, out / f"sankey_{year}.png", title=title + stamp, note=note)
+        )
+        if "sd" in links and (links["sd"] > 0).any():
+            note_html = "hover a flow for its value ± its posterior sd (reconciled upstream)"
+        else:
+            note_html = None
         written.append(
             sankey.write_html(
-                links, out / f"sankey_{year}.html", title=f"Neodymium flows, {year} [t Nd/yr]"
+                links,
+                out / f"sankey_{year}.html",
+                title=f"Neodymium flows, {year} [t Nd/yr]{stamp}",
+                plotlyjs="directory",
+                note=note_html,
             )
         )
+    if written:
+        written.append(sankey.write_plotlyjs(out))
     return written
 
 
@@ -303,7 +381,20 @@ def demand_by_product(ds: xr.Dataset, out: Path) -> list[Path]:
             return []
         td = _sel_years(_select.central(ds["total_demand"]), first, last)
         (h,) = ax.plot(td[cv.YEAR], td, color="black", lw=1.2, ls="--")
-        return [(h, "total demand\n(paper definition)")]
+        label = "total demand\n(paper definition)"
+        if "in_total_demand" in ds.coords:
+            outside = [
+                str(n)
+                for n, inside in zip(
+                    ds["name"].values if "name" in ds.coords else ds[cv.PRODUCT].values,
+                    ds["in_total_demand"].values,
+                    strict=True,
+                )
+                if not bool(inside)
+            ]
+            if outside:  # the stack is larger than the total by definition: say so
+                label = "total demand (paper definition:\nwithout " + " and ".join(outside) + ")"
+        return [(h, label)]
 
     return _by_product(
         ds,
@@ -967,11 +1058,27 @@ def tornado(ds: xr.Dataset, out: Path, top: int = TORNADO_TOP) -> list[Path]:
             )
     fig.supxlabel(f"{label} [{units}]", fontsize=10, y=0.02)
     if sign is not None:
+        # a legend entry only for a colour that is drawn
+        drawn = {style.OKABE_ITO["blue"]: False, style.OKABE_ITO["vermillion"]: False}
+        for target in targets:
+            v = da.sel(target=target).to_series().dropna()
+            v = v.reindex(v.abs().sort_values(ascending=False).index).iloc[:n_bars]
+            sg = sign.sel(target=target).to_series().reindex(v.index).fillna(0.0)
+            drawn[style.OKABE_ITO["blue"]] |= bool((sg >= 0).any())
+            drawn[style.OKABE_ITO["vermillion"]] |= bool((sg < 0).any())
+        entries = [
+            (Patch(color=c), t)
+            for c, t in (
+                (style.OKABE_ITO["blue"], "target rises with the input"),
+                (style.OKABE_ITO["vermillion"], "target falls as the input rises"),
+            )
+            if drawn[c]
+        ]
         fig.legend(
-            [Patch(color=style.OKABE_ITO["blue"]), Patch(color=style.OKABE_ITO["vermillion"])],
-            ["target rises with the input", "target falls as the input rises"],
+            [e[0] for e in entries],
+            [e[1] for e in entries],
             loc="upper center",
-            ncol=2,
+            ncol=max(len(entries), 1),
             frameon=False,
             bbox_to_anchor=(0.5, 0.9),
             fontsize=9,

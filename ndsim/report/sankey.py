@@ -536,11 +536,42 @@ def _backward_path(rb: Ribbon, lane_y: float, x_per_y: float):
     return verts, codes
 
 
-def write_html(links: pd.DataFrame, path: str | Path, *, title: str) -> Path:
-    """Write an interactive Sankey diagram as one self-contained HTML file (atomically).
+#: the plotly JavaScript shared by the HTML Sankeys of a folder
+PLOTLYJS = "plotly.min.js"
 
-    The plotly JavaScript is embedded (``include_plotlyjs=True``), so the
-    file opens in a browser with no network.
+
+def write_plotlyjs(folder: str | Path) -> Path:
+    """Write plotly's JavaScript once into `folder` (atomically; kept if already the same)."""
+    from plotly.offline import get_plotlyjs
+
+    target = Path(folder) / PLOTLYJS
+    text = get_plotlyjs()
+    try:
+        same = target.stat().st_size == len(text.encode("utf-8"))
+    except OSError:
+        same = False
+    if not same:
+        with atomic_target(target) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    return target
+
+
+def write_html(
+    links: pd.DataFrame,
+    path: str | Path,
+    *,
+    title: str,
+    plotlyjs: bool | str = True,
+    note: str | None = None,
+) -> Path:
+    """Write an interactive Sankey diagram as an HTML file (atomically).
+
+    With ``plotlyjs=True`` the plotly JavaScript is embedded (a self-contained
+    file); with ``"directory"`` the page loads ``plotly.min.js`` from its own
+    folder (:func:`write_plotlyjs` writes it once for all the folder's
+    Sankeys). Either way the file opens in a browser with no network.
+    Terminal nodes carry their process (``losses (mining)``) and the hover
+    shows human names, the value and, for a reconciled flow, its sd.
     """
     import plotly.graph_objects as go
     import plotly.io as pio
@@ -550,15 +581,20 @@ def write_html(links: pd.DataFrame, path: str | Path, *, title: str) -> Path:
     colours: list[str] = []
     procs = [p for p in cv.PROCESSES if p in set(links["origin"]) | set(links["destination"])]
 
+    def human(name: str) -> str:
+        return style.NODE_LABELS.get(name, name).replace("\n", " ")
+
     def node(name: str, attach: str) -> int:
         key = (name, name) if name in procs else (name, attach)
         if key not in keys:
             keys.append(key)
             if name in procs:
-                labels.append(style.NODE_LABELS.get(name, name).replace("\n", " "))
+                labels.append(human(name))
                 colours.append(style.PROCESS_COLOUR)
-            else:
-                labels.append(style.NODE_LABELS.get(name, name).replace("\n", " "))
+            else:  # a terminal node: say which process it belongs to
+                labels.append(
+                    f"{human(name)} ({human(attach)})" if attach in procs else human(name)
+                )
                 colours.append("#bbbbbb")
         return keys.index(key)
 
@@ -597,8 +633,11 @@ def write_html(links: pd.DataFrame, path: str | Path, *, title: str) -> Path:
             },
         )
     )
-    fig.update_layout(title_text=title, font_size=12, width=1400, height=750)
-    html = pio.to_html(fig, include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+    full_title = title if note is None else f"{title}<br><sup>{note}</sup>"
+    fig.update_layout(title_text=full_title, font_size=12, width=1400, height=750)
+    html = pio.to_html(
+        fig, include_plotlyjs=plotlyjs, full_html=True, config={"displaylogo": False}
+    )
     target = Path(path)
     with atomic_target(target) as tmp:
         tmp.write_text(html, encoding="utf-8")

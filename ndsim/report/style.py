@@ -1,10 +1,11 @@
 """Colours and labels shared by every figure.
 
-Groups get hues of the Okabe & Ito palette, which stays distinguishable
-under the common colour-vision deficiencies (Okabe, M. & Ito, K. (2008),
-*Color Universal Design*, https://jfly.uni-koeln.de/color/); the products
-of a group are lighter and darker shades of its hue, in stacking order, so
-a stacked area reads group by group.
+Groups and product categories get hues of the Okabe & Ito palette, which
+stays distinguishable under the common colour-vision deficiencies (Okabe, M.
+& Ito, K. (2008), *Color Universal Design*, https://jfly.uni-koeln.de/color/);
+the products of a category are lighter and darker shades of its hue, in
+stacking order, so a stacked area reads group by group and no two
+neighbouring layers share a shade.
 """
 
 from __future__ import annotations
@@ -42,6 +43,18 @@ GROUP_COLOURS = {
     "all": OKABE_ITO["blue"],
 }
 _SPARE = [OKABE_ITO[k] for k in ("vermillion", "sky blue", "yellow", "grey")]
+#: hue of each product category (SPEC §1) in stacked areas: products of one group but of
+#: different categories (vehicles, wind turbines, MRI, non-magnet uses in "other") get
+#: different hues, so every layer of a panel stays distinguishable
+CATEGORY_COLOURS = {
+    "home appliances": OKABE_ITO["orange"],
+    "general machinery": OKABE_ITO["bluish green"],
+    "electronic devices": OKABE_ITO["blue"],
+    "vehicles": OKABE_ITO["vermillion"],
+    "clean energy": OKABE_ITO["yellow"],
+    "medical": OKABE_ITO["black"],
+    "non-magnet": OKABE_ITO["reddish purple"],
+}
 
 #: supply scenario colours (S1, S2, S3, ...)
 SCENARIO_COLOURS = [
@@ -107,9 +120,27 @@ def shades(colour: str, n: int) -> list[str]:
     return out
 
 
-def product_colours(groups: dict[str, list[str]]) -> dict[str, str]:
-    """A colour per product: shades of its group's hue."""
+def product_colours(
+    groups: dict[str, list[str]], categories: dict[str, str] | None = None
+) -> dict[str, str]:
+    """A colour per product: shades of its category's hue (given), else of its group's."""
     colours: dict[str, str] = {}
+    if categories:
+        spare = iter(_SPARE * 4)
+        hues: dict[str, str] = {}
+        members_of: dict[str, list[str]] = {}
+        for members in groups.values():
+            for p in members:
+                c = categories.get(p, "")
+                if c not in hues:
+                    hues[c] = CATEGORY_COLOURS.get(c) or next(spare)
+                members_of.setdefault(c, []).append(p)
+        for c, members in members_of.items():
+            base = hues[c]
+            if base == OKABE_ITO["black"]:  # a black layer hides its neighbours' edges
+                base = "#555555"
+            colours.update(zip(members, shades(base, len(members)), strict=True))
+        return colours
     for i, (group, members) in enumerate(groups.items()):
         colours.update(zip(members, shades(group_colour(group, i), len(members)), strict=True))
     return colours
