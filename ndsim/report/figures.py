@@ -226,16 +226,20 @@ def _forecast_marker(ax, last: int, first: int, end: int) -> None:
         )
 
 
+def _categories(ds: xr.Dataset) -> dict[str, str] | None:
+    """Product -> category (SPEC §1), for the colours; None without the coordinate."""
+    if "category" not in ds.coords:
+        return None
+    return {
+        str(p): str(c) for p, c in zip(ds[cv.PRODUCT].values, ds["category"].values, strict=True)
+    }
+
+
 def _stacked_products(
     ds, ax, da: xr.DataArray, groups: dict[str, list[str]], *, legend: bool, extra=()
 ):
     """Stacked area of a (product, year) array, products in group order and group shades."""
-    categories = (
-        {str(p): str(c) for p, c in zip(ds[cv.PRODUCT].values, ds["category"].values, strict=True)}
-        if "category" in ds.coords
-        else None
-    )
-    colours = style.product_colours(groups, categories)
+    colours = style.product_colours(groups, _categories(ds))
     order = [p for members in groups.values() for p in members]
     x = da[cv.YEAR].values
     values = np.nan_to_num(da.sel({cv.PRODUCT: order}).transpose(cv.PRODUCT, cv.YEAR).values)
@@ -548,8 +552,9 @@ def forecast_demand_by_group(ds: xr.Dataset, out: Path) -> list[Path]:
     # each panel's legend sits to its right: leave room for it beside every column
     fig, axes = plt.subplots(nrows, ncols, figsize=(8.5 * ncols, 3.8 * nrows + 0.5), squeeze=False)
     fig.subplots_adjust(left=0.06, right=0.8, top=0.92, bottom=0.08, hspace=0.32, wspace=0.75)
-    for i, (ax, (group, members)) in enumerate(zip(axes.flat, groups.items(), strict=False)):
-        colours = style.shades(style.group_colour(group, i), len(members))
+    palette = style.product_colours(groups, _categories(ds))
+    for ax, (group, members) in zip(axes.flat, groups.items(), strict=False):
+        colours = [palette[p] for p in members]
         values = np.nan_to_num(da.sel({cv.PRODUCT: members}).transpose(cv.PRODUCT, cv.YEAR).values)
         polys = ax.stackplot(da[cv.YEAR].values, values, colors=colours, lw=0.3, edgecolor="white")
         handles = list(polys[::-1])
