@@ -1304,8 +1304,10 @@ def _write(out: xr.Dataset, target: Path, sidecar, full_names, det, n, k) -> Non
         return
     import netCDF4
 
-    summary = out.copy()
-    summary.attrs = global_attrs(out)
+    from ndsim.io.writers import cf_prepare
+
+    summary = cf_prepare(out)
+    summary.attrs = global_attrs(summary)
     for name in list(summary.variables):
         summary[name].attrs = {kk: _attr(v) for kk, v in summary[name].attrs.items()}
     enc = {

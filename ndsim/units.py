@@ -89,19 +89,37 @@ def registry() -> pint.UnitRegistry:
     """
     import pint
 
-    ureg = pint.UnitRegistry(on_redefinition="ignore", cache_folder=None)
+    # force_ndarray_like: what pint-xarray requires of a registry (``ds.pint.quantify``)
+    ureg = pint.UnitRegistry(on_redefinition="ignore", cache_folder=None, force_ndarray_like=True)
     for definition in _DEFINITIONS:
         ureg.define(definition)
     for code in _CURRENCIES:
         ureg.define(f"{code} = [currency_{code}]")
+
+    defined: set[str] = set()
+
+    def udunits(text: str) -> str:
+        """Read the UDUNITS strings of ndsim's files (``t yr-1``) wherever pint parses units,
+        e.g. in ``ds.pint.quantify(unit_registry=registry())``."""
+        for token in _IDENTIFIER.findall(text):  # USD2005 and the like: a dimension each
+            if _CURRENCY_YEAR.match(token) and token not in defined:
+                defined.add(token)
+                ureg.define(f"{token} = [currency_{token}]")
+        try:
+            return _cf_to_pint(text) if text.strip() else text
+        except ValidationError:
+            return text
+
+    ureg.preprocessors.append(udunits)
     return ureg
 
 
 def _define_currency_years(ureg: pint.UnitRegistry, text: str) -> None:
-    """Define base-year currency tokens such as ``USD2005`` found in ``text``."""
-    for token in _IDENTIFIER.findall(text):
-        if _CURRENCY_YEAR.match(token) and token not in ureg:
-            ureg.define(f"{token} = [currency_{token}]")
+    """Define base-year currency tokens such as ``USD2005`` found in ``text``.
+
+    The registry's own preprocessor defines them on first sight; parsing ``text`` once
+    through it is enough."""
+    ureg.preprocessors[-1](text)
 
 
 def _cf_to_pint(text: str) -> str:

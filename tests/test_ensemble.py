@@ -118,7 +118,7 @@ def test_summary_file_and_global_attributes(tiny, tmp_path):
     run(tiny, draws=10, chunk_size=4, seed=1, output=path)
     with xr.open_dataset(path) as ds:
         assert ds.attrs["seed"] == 1 and ds.attrs["draws"] == 10
-        assert ds.attrs["Conventions"] == "CF-1.8"
+        assert ds.attrs["Conventions"] == "CF-1.11"
         assert "stat" in ds.total_demand.dims
     with netCDF4.Dataset(path) as nc:
         assert "draws" not in nc.groups

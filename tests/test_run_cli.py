@@ -40,7 +40,7 @@ def test_default_run_writes_netcdf_and_prints_summary(tmp_path, cli_env, ndsim_c
     ):
         assert label in proc.stdout
     with xr.open_dataset(out) as ds:
-        assert ds.attrs["Conventions"] == "CF-1.8"
+        assert ds.attrs["Conventions"] == "CF-1.11"
         assert len(ds.attrs["dataset_sha256"]) == 64
         assert ds.attrs["schema_version"]
         assert "flow" in ds and "balance_residual" in ds
