@@ -871,24 +871,24 @@ def _mining_basis(ctx: _Context, name: str, table: Mapping[str, np.ndarray]) -> 
     return found[0]
 
 
+def _measurement_table(
+    ctx: _Context, name: str, keys: Mapping[str, Sequence[str] | None], what: str
+) -> dict[str, np.ndarray] | None:
+    """An optional table of measurements: any accounted years, an ``sd`` column required."""
+    table = _value_table(
+        ctx, name, keys, kind="nonnegative", unit="t yr-1", complete=False, required=False
+    )
+    if table is not None and "sd" not in table:
+        raise ValidationError(
+            f"missing column sd (the {what}'s standard deviation)", file=name, field="sd"
+        )
+    return table
+
+
 def _check_upstream_measurements(ctx: _Context, tables: dict) -> None:
     """The optional measurements of the reconciliation (SPEC §3): priors and statistics with σ."""
-    prior = _value_table(
-        ctx,
-        "unregistered_mining_prior.csv",
-        {},
-        kind="nonnegative",
-        unit="t yr-1",
-        complete=False,
-        required=False,
-    )
+    prior = _measurement_table(ctx, "unregistered_mining_prior.csv", {}, "prior")
     if prior is not None:
-        if "sd" not in prior:
-            raise ValidationError(
-                "missing column sd (the prior's standard deviation)",
-                file="unregistered_mining_prior.csv",
-                field="sd",
-            )
         basis = _mining_basis(ctx, "unregistered_mining_prior.csv", prior)
         if basis != tables["mining_basis"]:
             raise ValidationError(
@@ -898,22 +898,10 @@ def _check_upstream_measurements(ctx: _Context, tables: dict) -> None:
                 field="basis",
             )
         tables["unregistered_mining_prior"] = prior
-    stat = _value_table(
-        ctx,
-        "intermediate_production.csv",
-        {"intermediate": ctx.intermediates},
-        kind="nonnegative",
-        unit="t yr-1",
-        complete=False,
-        required=False,
+    stat = _measurement_table(
+        ctx, "intermediate_production.csv", {"intermediate": ctx.intermediates}, "statistic"
     )
     if stat is not None:
-        if "sd" not in stat:
-            raise ValidationError(
-                "missing column sd (the statistic's standard deviation)",
-                file="intermediate_production.csv",
-                field="sd",
-            )
         tables["intermediate_production"] = stat
 
 

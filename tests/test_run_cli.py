@@ -161,17 +161,23 @@ def _tiny_scenario(tmp_path: Path) -> Path:
     return sc
 
 
-def test_a_run_aimed_at_a_locked_output_is_refused_in_one_line(tmp_path, cli_env, ndsim_cmd):
-    """A live process (this test) holds x.nc.lock: the run stops before computing, exit 2."""
-    import os
+def _run_with_lock(tmp_path, cli_env, ndsim_cmd, pid: int):
+    """Run tiny into x.nc while x.nc.lock names `pid` on this host."""
     import socket
 
-    out = tmp_path / "x.nc"
-    lock = tmp_path / "x.nc.lock"
-    lock.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    out, lock = tmp_path / "x.nc", tmp_path / "x.nc.lock"
+    lock.write_text(f"{pid} {socket.gethostname()}\n")
     proc = run_cli(
         ndsim_cmd, cli_env, str(_tiny_scenario(tmp_path)), "--no-figures", "--output", str(out)
     )
+    return proc, out, lock
+
+
+def test_a_run_aimed_at_a_locked_output_is_refused_in_one_line(tmp_path, cli_env, ndsim_cmd):
+    """A live process (this test) holds x.nc.lock: the run stops before computing, exit 2."""
+    import os
+
+    proc, out, lock = _run_with_lock(tmp_path, cli_env, ndsim_cmd, os.getpid())
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "another ndsim run" in lines[0] and str(lock) in lines[0]
@@ -179,19 +185,12 @@ def test_a_run_aimed_at_a_locked_output_is_refused_in_one_line(tmp_path, cli_env
 
 
 def test_a_lock_left_by_a_dead_run_does_not_block(tmp_path, cli_env, ndsim_cmd):
-    import socket
     import sys
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    pid = int(dead.stdout)
-    out = tmp_path / "x.nc"
-    lock = tmp_path / "x.nc.lock"
-    lock.write_text(f"{pid} {socket.gethostname()}\n")
-    proc = run_cli(
-        ndsim_cmd, cli_env, str(_tiny_scenario(tmp_path)), "--no-figures", "--output", str(out)
-    )
+    proc, out, lock = _run_with_lock(tmp_path, cli_env, ndsim_cmd, int(dead.stdout))
     assert proc.returncode == 0, proc.stderr
     assert out.exists() and not lock.exists()  # taken over, then released
 
