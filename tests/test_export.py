@@ -107,6 +107,24 @@ def test_cli_export(tmp_path, cli_env, ndsim_cmd):
     assert res.returncode == 0, res.stderr
     frame = read_values(tmp_path / "csv" / "total_demand.csv")
     np.testing.assert_array_equal(frame["value"].to_numpy(), ds["total_demand"].values)
+    assert "draws" not in res.stdout  # nothing to say about a file without draws
+
+
+def test_cli_export_says_it_leaves_the_draws_group_out(tmp_path, cli_env, ndsim_cmd):
+    nc = tmp_path / "ens.nc"
+    make_dataset().to_netcdf(nc)
+    xr.Dataset({"total_demand": (("draw", "year"), np.ones((2, 3)))}).to_netcdf(
+        nc, mode="a", group="draws"
+    )
+    res = subprocess.run(
+        [*ndsim_cmd, "export", str(nc), "--csv", str(tmp_path / "csv")],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    lines = [line for line in res.stdout.splitlines() if "draws" in line]
+    assert len(lines) == 1 and "group='draws'" in lines[0] and "not exported" in lines[0]
 
 
 @pytest.mark.parametrize(

@@ -34,4 +34,20 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return write_failed(exc)
     print(f"{len(paths)} CSV files written to {args.csv}")
+    if _has_draws(args.file):
+        print(
+            f"note: the per-draw values of {args.file} (NetCDF group 'draws', from --full) are not "
+            f"exported; read them with xr.open_dataset('{args.file}', group='draws')"
+        )
     return 0
+
+
+def _has_draws(path) -> bool:
+    """True when an output file holds the per-draw group of an ensemble run with --full."""
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(path) as nc:
+            return "draws" in nc.groups
+    except OSError:
+        return False
