@@ -1149,6 +1149,7 @@ def _sobol(executor, ctx: _Context, base: int, k: int, progress) -> xr.Dataset:
     )
     y = np.concatenate(executor.call_many(_sobol_chunk, pieces))
     first, total = summarize.sobol_indices(y, len(groups))
+    ci = summarize.sobol_bootstrap(y, len(groups), seed=ctx.seed)
     coords = {
         "input": np.array([g[2] for g in groups], dtype=str),
         "target": [t for t, _ in ctx.targets],
@@ -1157,7 +1158,9 @@ def _sobol(executor, ctx: _Context, base: int, k: int, progress) -> xr.Dataset:
         f"Saltelli design, {base} base samples ({rows} model runs); estimators of "
         "Saltelli et al. (2010) doi:10.1016/j.cpc.2009.09.018"
     )
-    return xr.Dataset(
+    bound = {"bound": ["q025", "q975"]}
+    ci_note = "95 % percentile bootstrap over the base samples (200 resamples)"
+    out = xr.Dataset(
         {
             "sobol_first": (
                 ("input", "target"),
@@ -1169,9 +1172,24 @@ def _sobol(executor, ctx: _Context, base: int, k: int, progress) -> xr.Dataset:
                 total,
                 {**cv.attrs("sobol_total"), "method": note},
             ),
+            "sobol_first_ci": (
+                ("bound", "input", "target"),
+                np.stack([ci["first_lo"], ci["first_hi"]]),
+                {"units": "1", "long_name": "confidence interval of the first-order Sobol index",
+                 "method": ci_note},
+            ),
+            "sobol_total_ci": (
+                ("bound", "input", "target"),
+                np.stack([ci["total_lo"], ci["total_hi"]]),
+                {"units": "1", "long_name": "confidence interval of the total Sobol index",
+                 "method": ci_note},
+            ),
         },
-        coords=coords,
-    )
+        coords={**coords, **bound},
+    )  # fmt: skip
+    for line in summarize.sobol_warnings(first, total, ci, coords["input"], coords["target"], base):
+        print(f"ndsim: warning: Sobol: {line}", file=sys.stderr)
+    return out
 
 
 def _sensitivity_dataset(root: summarize.Node, labels: list[str], targets) -> xr.Dataset:
@@ -1214,7 +1232,12 @@ def sensitivity_table(ds: xr.Dataset, top: int = 8) -> str:
         for i in order:
             lines.append(f"    {str(ds['input'].values[i]):<32}{100 * float(s.values[i]):6.1f} %")
     if "sobol_first" in ds:
-        lines.append("Sobol indices (first order, total), ranked by the total index")
+        has_ci = "sobol_first_ci" in ds
+        lines.append(
+            "Sobol indices (first order, total"
+            + (", each with its 95 % bootstrap interval" if has_ci else "")
+            + "), ranked by the total index"
+        )
         for t in ds["target"].values:
             s1 = ds["sobol_first"].sel(target=t)
             st = ds["sobol_total"].sel(target=t)
@@ -1223,7 +1246,15 @@ def sensitivity_table(ds: xr.Dataset, top: int = 8) -> str:
             lines.append(f"  {t}:")
             for i in np.argsort(-st.fillna(0.0).values, kind="stable")[:top]:
                 name = str(ds["input"].values[i])
-                lines.append(f"    {name:<32}{float(s1.values[i]):7.3f}{float(st.values[i]):7.3f}")
+                row = f"    {name:<32}{float(s1.values[i]):7.3f}"
+                if has_ci:
+                    c1 = ds["sobol_first_ci"].sel(target=t).values[:, i]
+                    row += f" [{c1[0]:6.3f}, {c1[1]:6.3f}]"
+                row += f"{float(st.values[i]):7.3f}"
+                if has_ci:
+                    ct = ds["sobol_total_ci"].sel(target=t).values[:, i]
+                    row += f" [{ct[0]:6.3f}, {ct[1]:6.3f}]"
+                lines.append(row)
     return "\n".join(lines)
 
 

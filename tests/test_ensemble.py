@@ -365,6 +365,12 @@ def test_sobol_indices_from_a_saltelli_design(tiny):
     np.testing.assert_allclose(a.sobol_total.values[:, linear], src2, atol=0.05)
     np.testing.assert_allclose(a.sobol_first.values[:, linear], src2, atol=0.1)
     assert a.sobol_total.attrs["units"] == "1"
+    # bootstrap intervals, stored, chunk-invariant, around the estimates
+    assert a.sobol_first_ci.dims == ("bound", "input", "target")
+    np.testing.assert_array_equal(a.sobol_total_ci.values, b.sobol_total_ci.values)
+    lo, hi = a.sobol_total_ci.sel(bound="q025"), a.sobol_total_ci.sel(bound="q975")
+    est = a.sobol_total
+    assert bool(((lo <= est) & (est <= hi)).where(est.notnull(), True).all())
 
 
 def test_cli_warns_below_100_draws(cli_env, ndsim_cmd, tmp_path, scenario_file):

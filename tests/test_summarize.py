@@ -233,3 +233,92 @@ def test_sobol_indices_of_the_ishigami_function(rng):
 def test_sobol_indices_refuse_a_broken_design():
     with pytest.raises(ValueError, match="whole number"):
         sm.sobol_indices(np.zeros((11, 1)), 3)
+
+
+# --- Sobol confidence intervals ---------------------------------------------------------
+
+
+def _saltelli_rows(rng, n, a):
+    """A Saltelli design for y = sum_i a_i x_i, x_i ~ N(0, 1): rows A, B, AB_1..AB_k per sample."""
+    k = len(a)
+    A, B = rng.standard_normal((n, k)), rng.standard_normal((n, k))
+    rows = []
+    for s in range(n):
+        rows.append(A[s] @ a)
+        rows.append(B[s] @ a)
+        for i in range(k):
+            ab = A[s].copy()
+            ab[i] = B[s, i]
+            rows.append(ab @ a)
+    return np.array(rows)[:, None]
+
+
+def _indices_by_hand(y, k):
+    """Saltelli et al. (2010) (b) and (f), written out with loops (the independent reference)."""
+    n = len(y) // (k + 2)
+    ya = [y[s * (k + 2)] for s in range(n)]
+    yb = [y[s * (k + 2) + 1] for s in range(n)]
+    mean = (sum(ya) + sum(yb)) / (2 * n)
+    both = [v - mean for v in ya + yb]
+    var = sum(v * v for v in both) / (2 * n - 1)
+    first, total = [], []
+    for i in range(k):
+        yab = [y[s * (k + 2) + 2 + i] - mean for s in range(n)]
+        a_c = [v - mean for v in ya]
+        b_c = [v - mean for v in yb]
+        first.append(sum(b_c[s] * (yab[s] - a_c[s]) for s in range(n)) / n / var)
+        total.append(0.5 * sum((a_c[s] - yab[s]) ** 2 for s in range(n)) / n / var)
+    return first, total
+
+
+def test_sobol_bootstrap_equals_resampling_by_hand():
+    rng = np.random.default_rng(4)
+    a = np.array([2.0, 1.0, 0.5])
+    y = _saltelli_rows(rng, 40, a)[:, 0]
+    k = 3
+    ci = sm.sobol_bootstrap(y[:, None], k, resamples=30, seed=11)
+    picks = np.random.default_rng(11).integers(0, 40, size=(30, 40))
+    firsts, totals = [], []
+    for pick in picks:
+        rows = np.concatenate([y[s * (k + 2) : (s + 1) * (k + 2)] for s in pick])
+        f, t = _indices_by_hand(list(rows), k)
+        firsts.append(f)
+        totals.append(t)
+    np.testing.assert_allclose(ci["first_lo"][:, 0], np.percentile(firsts, 2.5, axis=0), rtol=1e-9)
+    np.testing.assert_allclose(ci["total_hi"][:, 0], np.percentile(totals, 97.5, axis=0), rtol=1e-9)
+    sums = np.sum(firsts, axis=1)
+    np.testing.assert_allclose(ci["sum_first_hi"][0], np.percentile(sums, 97.5), rtol=1e-9)
+
+
+def test_sobol_intervals_cover_the_analytic_indices_of_a_linear_model():
+    """y = 2 x1 + x2: S1 = S_T = (4/5, 1/5) exactly."""
+    rng = np.random.default_rng(8)
+    y = _saltelli_rows(rng, 1500, np.array([2.0, 1.0]))
+    ci = sm.sobol_bootstrap(y, 2, seed=2)
+    truth = np.array([0.8, 0.2])
+    assert np.all(ci["first_lo"][:, 0] <= truth) and np.all(truth <= ci["first_hi"][:, 0])
+    assert np.all(ci["total_lo"][:, 0] <= truth) and np.all(truth <= ci["total_hi"][:, 0])
+    assert (
+        ci["sum_first_lo"][0] <= 1.0 <= ci["sum_first_hi"][0] + 1e-12
+        or ci["sum_first_hi"][0] >= 0.95
+    )
+
+
+def test_sobol_warns_where_the_estimates_contradict_their_definition():
+    first = np.array([[0.9], [0.6]])
+    total = np.array([[0.5], [0.7]])
+    ci = {
+        "first_lo": np.array([[0.8], [0.4]]),
+        "first_hi": np.array([[1.0], [0.8]]),
+        "total_lo": np.array([[0.4], [0.5]]),
+        "total_hi": np.array([[0.6], [0.9]]),
+        "sum_first_lo": np.array([1.2]),
+        "sum_first_hi": np.array([1.8]),
+    }
+    lines = sm.sobol_warnings(first, total, ci, ["x1", "x2"], ["y"], 64)
+    assert any("above total" in line and "x1" in line and "x2" not in line for line in lines)
+    assert any("sum to 1.50" in line for line in lines)
+    assert "--sobol 256" in lines[-1]
+    # within their intervals: nothing to say
+    ci_ok = {**ci, "first_lo": np.array([[0.4], [0.4]]), "sum_first_lo": np.array([0.9])}
+    assert sm.sobol_warnings(first, total, ci_ok, ["x1", "x2"], ["y"], 64) == []
