@@ -673,6 +673,8 @@ def _finish(result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario) -> xr.Da
         "scenario_file": scenario.path.name if scenario.path is not None else "",
         "scenario_sha256": scenario.sha256 or "",
         "dataset": str(inputs.attrs.get("name", "")),
+        "region": str(inputs.attrs.get("region", "")),
+        "element": str(inputs.attrs.get("element", "")),
         "dataset_sha256": str(inputs.attrs.get("sha256", inputs.attrs.get("dataset_sha256", ""))),
         "schema_version": cv.SCHEMA_VERSION,
         "lifetime_variant": scenario.run.lifetime_variant,

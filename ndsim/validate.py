@@ -785,6 +785,7 @@ def _check_toml(folder: Path) -> dict:
         "name": name,
         "title": str(meta.get("title", name)),
         "element": str(meta.get("element", "")),
+        "region": str(meta.get("region", "")),
         "history_first": history_first,
         "first": first,
         "last": last,

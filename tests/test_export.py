@@ -181,3 +181,38 @@ def test_cli_export_and_plot_write_failures_are_one_line(tmp_path, cli_env, ndsi
     assert res.returncode == 2
     assert f"{flag} {target}: is a file, not a folder" in res.stderr
     assert "Traceback" not in res.stderr and target.read_text() == "not a folder"
+
+
+def test_iamc_table_read_with_pandas(tmp_path, cli_env, ndsim_cmd):
+    """IAMC layout: model, scenario, region, variable, unit, then one column per year."""
+    nc = tmp_path / "run.nc"
+    ds = make_dataset().assign_attrs(scenario="case_a", region="Atlantis", element="Xm")
+    ds.to_netcdf(nc)
+    out = tmp_path / "iamc.csv"
+    res = subprocess.run(
+        [*ndsim_cmd, "export", str(nc), "--iamc", str(out)],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    frame = pd.read_csv(out)
+    years = [str(int(y)) for y in ds["year"].values]
+    assert list(frame.columns) == ["model", "scenario", "region", "variable", "unit", *years]
+    assert set(frame["scenario"]) == {"case_a"} and set(frame["region"]) == {"Atlantis"}
+    total = frame[frame["variable"] == "Total Demand|Xm"]
+    assert len(total) == 1 and total["unit"].item() == "t/yr"
+    np.testing.assert_allclose(total[years].to_numpy()[0], ds["total_demand"].values, rtol=1e-9)
+    p = str(ds["product"].values[0])
+    name = str(ds["name"].sel(product=p).values) if "name" in ds.coords else p
+    row = frame[frame["variable"] == f"Domestic Consumption|Xm|{name}"]
+    np.testing.assert_allclose(
+        row[years].to_numpy()[0], ds["domestic_consumption"].sel(product=p).values, rtol=1e-9
+    )
+    bad = subprocess.run(
+        [*ndsim_cmd, "export", str(nc), "--iamc", str(tmp_path / "x.txt")],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

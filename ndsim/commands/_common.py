@@ -44,6 +44,19 @@ def check_output_file(path: str | os.PathLike, flag: str) -> Path:
     return target
 
 
+def check_output_file_any(path: str | os.PathLike, flag: str, suffix: str) -> Path:
+    """Like :func:`check_output_file`, for a file ending in `suffix` (e.g. ``.csv``)."""
+    from ndsim.errors import UsageError
+
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{flag} {target}: is a folder; give a file name such as out{suffix}")
+    if target.suffix.lower() != suffix:
+        raise UsageError(f"{flag} {target}: the file name ends in {suffix}")
+    _check_parent(target.parent, target, flag)
+    return target
+
+
 def check_output_folder(path: str | os.PathLike, flag: str) -> Path:
     """Check, before computing, that figures can be written into the folder ``path``.
 

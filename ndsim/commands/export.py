@@ -18,15 +18,37 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("file", type=Path, metavar="FILE.nc", help="an ndsim output file")
-    parser.add_argument("--csv", type=Path, required=True, metavar="DIR", help="target folder")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--csv", type=Path, metavar="DIR", help="target folder (tidy CSV)")
+    target.add_argument(
+        "--iamc",
+        type=Path,
+        metavar="OUT.csv",
+        help="one IAMC-format table (model, scenario, region, variable, unit, years), "
+        "as pyam and remind-mfa read it",
+    )
+    parser.add_argument(
+        "--region", default=None, help="region column of --iamc (default: the data set's name)"
+    )
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     from ndsim.commands._common import check_output_folder, write_failed
-    from ndsim.report.tables import open_output, write_csv
+    from ndsim.report.tables import open_output, write_csv, write_iamc
 
+    if args.iamc is not None:
+        from ndsim.commands._common import check_output_file_any
+
+        check_output_file_any(args.iamc, "--iamc", ".csv")
+        try:
+            with open_output(args.file) as ds:
+                path = write_iamc(ds, args.iamc, region=args.region)
+        except OSError as exc:
+            return write_failed(exc)
+        print(f"IAMC table written to {path}")
+        return 0
     check_output_folder(args.csv, "--csv")
     try:
         with open_output(args.file) as ds:

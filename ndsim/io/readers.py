@@ -501,6 +501,7 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
             "name": meta["name"],
             "title": meta["title"],
             "element": meta["element"],
+            "region": meta.get("region", ""),
             "dataset_path": str(Path(checked.folder).resolve()),
             "dataset_sha256": dataset_sha256(checked.folder),
             "history_first_year": history_first,

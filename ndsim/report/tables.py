@@ -226,3 +226,103 @@ def _typed(column: pd.Series) -> pd.Series:
     if len(column) and column.map(lambda v: bool(_INTEGER.match(v))).all():
         return column.astype(np.int64)
     return column
+
+
+# --- IAMC table -------------------------------------------------------------------------
+
+#: the variables of the IAMC table and their names there (the element is added after the
+#: first level: "Domestic Consumption|Nd|...")
+IAMC_VARIABLES = {
+    "total_demand": "Total Demand",
+    "domestic_consumption": "Domestic Consumption",
+    "inflow": "Use Inflow",
+    "outflow": "End-of-Life Flow",
+    "stock": "In-Use Stock",
+    "exports_final": "Exports|Final Products",
+    "imports_final": "Imports|Final Products",
+    "mining": "Mining|Official",
+    "mining_unregistered": "Mining|Unregistered",
+    "mining_total": "Mining|Total",
+    "intermediate_production": "Production|Intermediate",
+    "primary_supply": "Supply|Primary",
+    "secondary_supply": "Supply|Secondary",
+    "supply_requirement": "Supply|Requirement",
+    "supply_gap": "Supply|Gap",
+}
+
+
+def _iamc_unit(unit: str) -> str:
+    """A UDUNITS string as IAMC tables write it: ``t yr-1`` -> ``t/yr``."""
+    parts = unit.split()
+    num = [p for p in parts if not p.endswith("-1")]
+    den = [p[:-2] for p in parts if p.endswith("-1")]
+    text = " ".join(num) or "1"
+    return text + ("/" + "/".join(den) if den else "")
+
+
+def iamc_table(ds: xr.Dataset, *, model: str = "ndsim", region: str | None = None):
+    """The output as an IAMC-format table (model, scenario, region, variable, unit, years).
+
+    One row per variable and label: ``Domestic Consumption|Nd|air conditioners``,
+    ``Mining|Nd|Official|MON``, ``Supply|Nd|Primary|S1``; ensemble files give their
+    central value (the deterministic run). The scenario column is the run's scenario;
+    the region is the file's ``region`` attribute, else the data set's name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model``, ``scenario``, ``region``, ``variable``, ``unit`` and one per
+        year (wide, as pyam and remind-mfa read it).
+    """
+    import pandas as pd
+
+    from ndsim.report import _select
+
+    element = str(ds.attrs.get("element", "Nd"))
+    region = region or str(ds.attrs.get("region", "") or ds.attrs.get("dataset", "") or "World")
+    scenario = str(ds.attrs.get("scenario", ""))
+    years = [int(y) for y in ds[cv.YEAR].values]
+    names = ds["name"] if "name" in ds.coords else None
+    rows = []
+    for var, label in IAMC_VARIABLES.items():
+        if var not in ds.data_vars:
+            continue
+        da = _select.central(ds[var])
+        first, _, rest = label.partition("|")
+        base = f"{first}|{element}" + (f"|{rest}" if rest else "")
+        unit = _iamc_unit(str(ds[var].attrs.get("units", "")))
+        other = [d for d in da.dims if d != cv.YEAR]
+        if len(other) > 1:
+            continue
+        if not other:
+            rows.append((base, unit, da.transpose(cv.YEAR).values))
+            continue
+        dim = other[0]
+        for lab in da[dim].values:
+            text = str(lab)
+            if dim == cv.PRODUCT and names is not None:
+                text = str(names.sel({cv.PRODUCT: lab}).values)
+            rows.append((f"{base}|{text}", unit, da.sel({dim: lab}).transpose(cv.YEAR).values))
+    frame = pd.DataFrame(
+        [
+            {
+                "model": model,
+                "scenario": scenario,
+                "region": region,
+                "variable": v,
+                "unit": u,
+                **dict(zip(years, values.tolist(), strict=True)),
+            }
+            for v, u, values in rows
+        ]
+    )
+    return frame
+
+
+def write_iamc(ds: xr.Dataset, path: str | os.PathLike, **kw) -> Path:
+    """Write :func:`iamc_table` as CSV, atomically."""
+    target = Path(path)
+    frame = iamc_table(ds, **kw)
+    with atomic_target(target) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.10g")
+    return target
