@@ -1364,6 +1364,8 @@ def _write(out: xr.Dataset, target: Path, sidecar, full_names, det, n, k) -> Non
                 if d == cv.DRAW:
                     var = grp.createVariable(d, "i8", (d,))
                     var[:] = np.arange(n)
+                    var.setncattr("standard_name", "realization")
+                    var.setncattr("long_name", "Monte Carlo draw")
                 elif d in det.coords and det[d].dtype.kind in "iuf":
                     var = grp.createVariable(d, det[d].dtype, (d,))
                     var[:] = det[d].values

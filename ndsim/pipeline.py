@@ -355,13 +355,8 @@ def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, ba
             file="scenario",
             field="run.upstream",
         )
-    rec = reconciled.reconcile_upstream(
-        inputs,
-        acc,
-        made["input"],
-        eol["recycled"].sel({cv.YEAR: slice(first, last)}),
-        basis,
-    )
+    recycled = eol["recycled"].sel({cv.YEAR: slice(first, last)})
+    rec = reconciled.reconcile_upstream(inputs, acc, made["input"], recycled, basis)
     z, sd = rec["z"], rec["sd"]
 
     def f(name):
@@ -382,7 +377,6 @@ def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, ba
     off_total, im = official.sum(cv.SOURCE), f("unregistered")
     ic, xc, c = f("imports_concentrate"), f("exports_concentrate"), f("concentrate_to_refining")
     ip, xp, xu = f("imports_primary"), f("exports_primary"), f("exports_unregistered")
-    recycled = eol["recycled"].sel({cv.YEAR: slice(first, last)})
     m_total = made["input"].sum(cv.INTERMEDIATE)
     # losses as differences: every balance closes exactly in float64 (SPEC §3)
     edges = {

@@ -853,7 +853,7 @@ class _Context:
         self.quality[name] = {f: int(n) for f, n in zip(flags, counts, strict=True)}
 
 
-def _mining_basis(ctx: _Context, name: str, table: Mapping[str, np.ndarray]) -> str:
+def _mining_basis(name: str, table: Mapping[str, np.ndarray]) -> str:
     """The one basis of a mining table's rows (``ore`` when the column is absent)."""
     if "basis" not in table:
         return "ore"
@@ -890,7 +890,7 @@ def _check_upstream_measurements(ctx: _Context, tables: dict) -> None:
     """The optional measurements of the reconciliation (SPEC §3): priors and statistics with σ."""
     prior = _measurement_table(ctx, "unregistered_mining_prior.csv", {}, "prior")
     if prior is not None:
-        basis = _mining_basis(ctx, "unregistered_mining_prior.csv", prior)
+        basis = _mining_basis("unregistered_mining_prior.csv", prior)
         if basis != tables["mining_basis"]:
             raise ValidationError(
                 f"basis {basis} differs from mining.csv ({tables['mining_basis']}): a prior is "
@@ -1351,7 +1351,7 @@ def check_dataset(folder: str | Path | None = None) -> CheckedData:
     )
     mining["source"] = mining.pop("ore_source")
     tables["mining"] = mining
-    tables["mining_basis"] = _mining_basis(ctx, "mining.csv", mining)
+    tables["mining_basis"] = _mining_basis("mining.csv", mining)
     _check_upstream_measurements(ctx, tables)
     sources = meta["sources"] or tuple(dict.fromkeys(mining["source"]))
     grids = _check_yields(ctx)

@@ -20,6 +20,11 @@ def read_values(path) -> pd.DataFrame:
     return frame
 
 
+def export(cmd, env, *args, cwd=None) -> subprocess.CompletedProcess:
+    """``ndsim export ARGS`` in a subprocess."""
+    return subprocess.run([*cmd, "export", *args], env=env, capture_output=True, text=True, cwd=cwd)
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     ds = make_dataset()
@@ -98,12 +103,7 @@ def test_cli_export(tmp_path, cli_env, ndsim_cmd):
     nc = tmp_path / "run.nc"
     ds = make_dataset()
     ds.to_netcdf(nc)
-    res = subprocess.run(
-        [*ndsim_cmd, "export", str(nc), "--csv", str(tmp_path / "csv")],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-    )
+    res = export(ndsim_cmd, cli_env, str(nc), "--csv", str(tmp_path / "csv"))
     assert res.returncode == 0, res.stderr
     frame = read_values(tmp_path / "csv" / "total_demand.csv")
     np.testing.assert_array_equal(frame["value"].to_numpy(), ds["total_demand"].values)
@@ -116,12 +116,7 @@ def test_cli_export_says_it_leaves_the_draws_group_out(tmp_path, cli_env, ndsim_
     xr.Dataset({"total_demand": (("draw", "year"), np.ones((2, 3)))}).to_netcdf(
         nc, mode="a", group="draws"
     )
-    res = subprocess.run(
-        [*ndsim_cmd, "export", str(nc), "--csv", str(tmp_path / "csv")],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-    )
+    res = export(ndsim_cmd, cli_env, str(nc), "--csv", str(tmp_path / "csv"))
     assert res.returncode == 0, res.stderr
     lines = [line for line in res.stdout.splitlines() if "draws" in line]
     assert len(lines) == 1 and "group='draws'" in lines[0] and "not exported" in lines[0]
@@ -144,13 +139,7 @@ def test_cli_export_errors_exit_2(tmp_path, cli_env, ndsim_cmd, make, args, mess
         xr.Dataset({"a": ("x", [1.0])}).to_netcdf(nc)
     elif make == "good":
         make_dataset()[["stock"]].to_netcdf(nc)
-    res = subprocess.run(
-        [*ndsim_cmd, "export", str(nc), *args],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    res = export(ndsim_cmd, cli_env, str(nc), *args, cwd=tmp_path)
     assert res.returncode == 2
     assert message in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "out").exists()
@@ -189,12 +178,7 @@ def test_iamc_table_read_with_pandas(tmp_path, cli_env, ndsim_cmd):
     ds = make_dataset().assign_attrs(scenario="case_a", region="Atlantis", element="Xm")
     ds.to_netcdf(nc)
     out = tmp_path / "iamc.csv"
-    res = subprocess.run(
-        [*ndsim_cmd, "export", str(nc), "--iamc", str(out)],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-    )
+    res = export(ndsim_cmd, cli_env, str(nc), "--iamc", str(out))
     assert res.returncode == 0, res.stderr
     frame = pd.read_csv(out)
     years = [str(int(y)) for y in ds["year"].values]
@@ -209,10 +193,5 @@ def test_iamc_table_read_with_pandas(tmp_path, cli_env, ndsim_cmd):
     np.testing.assert_allclose(
         row[years].to_numpy()[0], ds["domestic_consumption"].sel(product=p).values, rtol=1e-9
     )
-    bad = subprocess.run(
-        [*ndsim_cmd, "export", str(nc), "--iamc", str(tmp_path / "x.txt")],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-    )
+    bad = export(ndsim_cmd, cli_env, str(nc), "--iamc", str(tmp_path / "x.txt"))
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -90,6 +90,7 @@ def test_coordinates_units_and_flags(files, which):
 def test_draw_is_a_realization(files):
     with xr.open_dataset(files[1], group="draws") as draws:
         assert draws["draw"].size == 8
+        assert draws["draw"].attrs["standard_name"] == "realization"
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["run", "ensemble"])

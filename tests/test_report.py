@@ -488,7 +488,7 @@ def test_titles_carry_the_scenario(contract_ds, tmp_path, monkeypatch):
     figures.write_all(contract_ds.assign_attrs(scenario="my_case"), tmp_path)
     assert seen
     for name, fig in seen:
-        titles = [fig._suptitle.get_text() if fig._suptitle else ""]
+        titles = [fig.get_suptitle()]
         titles += [ax.get_title() for ax in fig.axes]
         assert any("scenario my_case" in t for t in titles), name
 
@@ -846,3 +846,22 @@ def test_fleets_against_ownership_sums_the_members_of_a_group(tmp_path):
     assert str(cmp["basis"].sel(group="A+B").item()) == "household"
     (path,) = figures.fleets_against_ownership(ds, tmp_path)
     assert path.name == "fleets_against_ownership.png" and path.stat().st_size > 1000
+
+
+def test_sankey_says_the_basis_of_the_mining_flows(contract_ds, tmp_path, monkeypatch):
+    """The ore-basis flows from the ground differ from the concentrate-basis variables: say so."""
+    notes = []
+    draw = sankey.draw_png
+
+    def spy(links, path, *, title, note=None, **kw):
+        notes.append(note or "")
+        return draw(links, path, title=title, note=note, **kw)
+
+    monkeypatch.setattr(sankey, "draw_png", spy)
+    ds = contract_ds.assign_attrs(mining_basis="concentrate")
+    figures.sankeys(ds, tmp_path)
+    official = float(ds["mining"].sel(year=2017).sum())
+    assert any("Nd in the ore mined" in n and style.fmt_value(official) in n for n in notes)
+    notes.clear()
+    figures.sankeys(contract_ds.assign_attrs(mining_basis="ore"), tmp_path)
+    assert not any("ore mined" in n for n in notes)

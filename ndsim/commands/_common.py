@@ -23,36 +23,26 @@ def _existing_ancestor(path: Path) -> Path:
     return Path(".")
 
 
-def check_output_file(path: str | os.PathLike, flag: str) -> Path:
+def check_output_file(
+    path: str | os.PathLike, flag: str, suffix: str = ".nc", kind: str = "NetCDF"
+) -> Path:
     """Check, before computing, that a result file can be written at ``path``.
 
     Raises
     ------
     ndsim.errors.UsageError
-        ``path`` is a folder, a parent of it is a file, or its folder is not writable.
+        ``path`` is a folder, does not end in `suffix`, a parent of it is a file, or its
+        folder is not writable.
     """
     from ndsim.errors import UsageError
 
     target = Path(path)
     if target.is_dir():
-        raise UsageError(f"{flag} {target}: is a folder; give a file name such as results.nc")
-    if target.suffix.lower() != ".nc":
-        raise UsageError(
-            f"{flag} {target}: a NetCDF file name ends in .nc (did you mean {target}.nc?)"
-        )
-    _check_parent(target.parent, target, flag)
-    return target
-
-
-def check_output_file_any(path: str | os.PathLike, flag: str, suffix: str) -> Path:
-    """Like :func:`check_output_file`, for a file ending in `suffix` (e.g. ``.csv``)."""
-    from ndsim.errors import UsageError
-
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"{flag} {target}: is a folder; give a file name such as out{suffix}")
+        raise UsageError(f"{flag} {target}: is a folder; give a file name such as results{suffix}")
     if target.suffix.lower() != suffix:
-        raise UsageError(f"{flag} {target}: the file name ends in {suffix}")
+        raise UsageError(
+            f"{flag} {target}: a {kind} file name ends in {suffix} (did you mean {target}{suffix}?)"
+        )
     _check_parent(target.parent, target, flag)
     return target
 

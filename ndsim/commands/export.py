@@ -39,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from ndsim.report.tables import open_output, write_csv, write_iamc
 
     if args.iamc is not None:
-        from ndsim.commands._common import check_output_file_any
+        from ndsim.commands._common import check_output_file
 
-        check_output_file_any(args.iamc, "--iamc", ".csv")
+        check_output_file(args.iamc, "--iamc", ".csv", "CSV")
         try:
             with open_output(args.file) as ds:
                 path = write_iamc(ds, args.iamc, region=args.region)

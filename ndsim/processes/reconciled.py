@@ -44,6 +44,15 @@ from ndsim.reconcile import _contract, reconcile
 
 __all__ = ["Chain", "reconcile_chain", "MEASURED", "UNKNOWN"]
 
+#: flows (name before ":") whose Nd is counted at the concentrate and at the primary level
+_CONCENTRATE_LEVEL = frozenset(
+    {"official", "unregistered", "imports_concentrate", "exports_concentrate",
+     "concentrate_to_refining"}
+)  # fmt: skip
+_PRIMARY_LEVEL = frozenset(
+    {"imports_primary", "exports_primary", "exports_unregistered", "recycled",
+     "primary_to_fabrication"}
+)  # fmt: skip
 #: roles of a flow in a year
 MEASURED, UNKNOWN, FIXED = 1, 0, 2
 
@@ -94,13 +103,9 @@ class Chain:
     def level(self, name: str) -> str:
         """``concentrate``, ``primary`` or ``intermediate:<k>``: where the flow's Nd is."""
         base, _, k = name.partition(":")
-        if base in ("official", "unregistered", "imports_concentrate", "exports_concentrate"):
+        if base in _CONCENTRATE_LEVEL:
             return "concentrate"
-        if base == "concentrate_to_refining":
-            return "concentrate"
-        if base in ("imports_primary", "exports_primary", "exports_unregistered", "recycled"):
-            return "primary"
-        if base == "primary_to_fabrication":
+        if base in _PRIMARY_LEVEL:
             return "primary"
         return f"intermediate:{k}"
 

@@ -109,9 +109,8 @@ def _stamp(fig) -> None:
     if not name:
         return
     label = f"scenario {name}"
-    st = getattr(fig, "_suptitle", None)
-    if st is not None and st.get_text():
-        st.set_text(f"{st.get_text()} · {label}")
+    if fig.get_suptitle():
+        fig.suptitle(f"{fig.get_suptitle()} · {label}", y=fig._suptitle.get_position()[1])
     elif fig.axes and fig.axes[0].get_title():
         ax = fig.axes[0]
         ax.set_title(f"{ax.get_title()} · {label}")
@@ -328,6 +327,14 @@ def sankeys(ds: xr.Dataset, out: Path, years: Iterable[int] | None = None) -> li
                 + "Negative flows not drawn: "
                 + "; ".join(parts)
                 + "."
+            )
+        if year <= last and ds.attrs.get("mining_basis") == "concentrate":
+            official = float(_select.central(ds["mining"]).sel({cv.YEAR: year}).sum())
+            unreg = float(_select.central(ds["mining_unregistered"]).sel({cv.YEAR: year}))
+            note = (note + "  " if note else "") + (
+                "Flows from the ground count Nd in the ore mined; on the concentrate basis of "
+                f"the statistics, official mining is {style.fmt_value(official)} t and "
+                f"unregistered mining {style.fmt_value(unreg)} t."
             )
         if _select.is_ensemble(ds):
             note = (note + "  " if note else "") + "Central values (deterministic run or median)."
