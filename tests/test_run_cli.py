@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from _canonical import hand_case
+from test_report import make_dataset
 
 from ndsim import pipeline
 from ndsim.io.writers import write_netcdf
@@ -221,3 +223,65 @@ def test_the_summary_reports_clipped_declines_when_present():
         _clipped_decline(ds.assign(unmet_fleet_decline=ds.unmet_fleet_decline * 0), 2017, 2030)
         == ""
     )
+
+
+def _access_as_a_user(path, mode, **kwargs):
+    """``os.access`` as a non-root user sees it: the owner's mode bits decide (root ignores them)."""
+    bits = os.stat(path).st_mode
+    want = {os.R_OK: 0o400, os.W_OK: 0o200, os.X_OK: 0o100}
+    return all(bits & b for m, b in want.items() if mode & m)
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "target"),
+    [
+        ("run", "--output", "x.nc"),
+        ("run", "--figures", "figs"),
+        ("ensemble", "--output", "e.nc"),
+        ("export", "--csv", "csv"),
+        ("plot", "--out", "figs"),
+    ],
+)
+def test_every_command_aimed_at_a_read_only_folder_is_one_line(
+    tmp_path, cli_env, ndsim_cmd, monkeypatch, capsys, command, flag, target
+):
+    """A read-only folder stops every command before it computes: one line, exit 2, nothing written.
+
+    A user other than root runs the command line in a subprocess; root ignores
+    a folder's mode, so there the command runs in-process with ``os.access``
+    answering as a user would.
+    """
+    nc = tmp_path / "run.nc"
+    if command in ("export", "plot"):
+        make_dataset().to_netcdf(nc)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    args = {"ensemble": ["--draws", "10"], "export": [str(nc)], "plot": [str(nc)]}.get(command, [])
+    if flag == "--figures":
+        args = ["--output", str(tmp_path / "elsewhere.nc")]
+    argv = [command, *args, flag, str(locked / target)]
+    try:
+        if os.geteuid() != 0:
+            res = subprocess.run(
+                [*ndsim_cmd, *argv], env=cli_env, cwd=tmp_path, capture_output=True, text=True,
+                timeout=600,
+            )  # fmt: skip
+            code, err = res.returncode, res.stderr
+        else:
+            from ndsim import cli
+
+            monkeypatch.chdir(tmp_path)
+            monkeypatch.setattr(os, "access", _access_as_a_user)
+            code = cli.main(argv)
+            err = capsys.readouterr().err
+        assert code == 2, err
+        assert (
+            err.strip()
+            == f"ndsim: error: {flag} {locked / target}: no permission to write in {locked}"
+        )
+        assert "Traceback" not in err
+        assert list(locked.iterdir()) == []
+        assert not (tmp_path / "elsewhere.nc").exists()
+    finally:
+        locked.chmod(0o755)
