@@ -206,6 +206,17 @@ def test_each_scenario_writes_to_its_own_folder(tmp_path, cli_env, ndsim_cmd):
     assert not list(folder.glob("*.lock")) and not list((tmp_path / "ndsim_output").glob("*.lock"))
 
 
+def test_figures_follow_an_output_file_given_elsewhere(tmp_path, cli_env, ndsim_cmd):
+    """``--output DIR/X.nc`` without ``--figures``: the figures go to DIR/figures, not ndsim_output."""
+    out = tmp_path / "results" / "x.nc"
+    proc = run_cli(
+        ndsim_cmd, cli_env, str(_tiny_scenario(tmp_path)), "--output", str(out), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists() and (out.parent / "figures" / "sankey_2000.png").exists()
+    assert not (tmp_path / "ndsim_output").exists()
+
+
 def test_the_summary_reports_clipped_declines_when_present():
     from ndsim.commands.run import _clipped_decline
 

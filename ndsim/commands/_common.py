@@ -163,6 +163,6 @@ def add_shared_options(p, output_default: str) -> None:
     p.add_argument("--output", metavar="FILE.nc", help=f"NetCDF output (default: {output_default})")
     fig = p.add_mutually_exclusive_group()
     fig.add_argument(
-        "--figures", metavar="DIR", help="figure folder (default: ndsim_output/<scenario>/figures)"
+        "--figures", metavar="DIR", help="figure folder (default: figures/ next to the NetCDF file)"
     )
     fig.add_argument("--no-figures", action="store_true", help="write no figures")

@@ -114,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
     check_output_file(output, "--output")
     figures = None
     if not args.no_figures:
-        figures = Path(args.figures) if args.figures else folder / "figures"
+        figures = Path(args.figures) if args.figures else output.parent / "figures"
         check_output_folder(figures, "--figures")
     with output_locks(output, figures):
         return _compute_and_write(args, inputs, sc, output, figures)

@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else folder / f"{sc.name}.nc"
     figures = None
     if not args.no_figures:
-        figures = Path(args.figures) if args.figures else folder / "figures"
+        figures = Path(args.figures) if args.figures else output.parent / "figures"
         check_output_folder(figures, "--figures")
     check_output_file(output, "--output")
 
