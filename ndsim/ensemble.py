@@ -801,6 +801,9 @@ def ensemble_from_inputs(
         if sidecar is not None:  # every draw done: kept before the final write
             sidecar.save_state(acc, worst, {"draws_done": acc.next_draw})
         stats, root = acc.result()
+        if bar is not None:  # the draws are done: the bar stops before the Sobol design runs
+            bar.close()
+            bar = None
         indices = _sobol(executor, ctx, sobol, k, progress) if sobol else None
         failed = False
     except BaseException as exc:
@@ -1195,8 +1198,11 @@ def _sobol(executor, ctx: _Context, base: int, k: int, progress) -> xr.Dataset:
 def _sensitivity_dataset(root: summarize.Node, labels: list[str], targets) -> xr.Dataset:
     if not labels or not targets:
         return xr.Dataset()
-    src, r2 = summarize.src_from_comoments(root.zc, len(labels))
+    src, r2 = summarize.src_from_comoments(root.zc, len(labels), root.n)
+    varying = int((np.diag(root.zc)[: len(labels)] > 0).sum())
+    r2_adj, se = summarize.src_precision(r2, root.n, varying)
     coords = {"input": np.array(labels, dtype=str), "target": [t for t, _ in targets]}
+    fit = {"regression_draws": int(root.n), "regression_inputs": varying}
     return xr.Dataset(
         {
             "sensitivity": (("input", "target"), src**2, cv.attrs("sensitivity")),
@@ -1208,7 +1214,30 @@ def _sensitivity_dataset(root: summarize.Node, labels: list[str], targets) -> xr
                     "units": "1",
                     "long_name": "R2 of the linear regression",
                     "description": "share of the target's variance the linear model explains; "
-                    "SRC^2 are meaningful where it is close to 1",
+                    "SRC^2 are meaningful where it is close to 1; NaN where the draws "
+                    "are too few to fit the inputs (draws <= inputs + 1)",
+                    **fit,
+                },
+            ),
+            "sensitivity_r2_adjusted": (
+                ("target",),
+                r2_adj,
+                {
+                    "units": "1",
+                    "long_name": "adjusted R2 of the linear regression",
+                    "description": "1 - (1 - R2)(n - 1)/(n - p - 1): R2 less what p inputs "
+                    "explain by chance in n draws",
+                    **fit,
+                },
+            ),
+            "sensitivity_src_se": (
+                ("target",),
+                se,
+                {
+                    "units": "1",
+                    "long_name": "standard error of a standardised regression coefficient",
+                    "description": "sqrt((1 - R2)/(n - p - 1)), for independently sampled inputs",
+                    **fit,
                 },
             ),
         },
@@ -1224,11 +1253,24 @@ def sensitivity_table(ds: xr.Dataset, top: int = 8) -> str:
     for t in ds["target"].values:
         r2 = float(ds["sensitivity_r2"].sel(target=t))
         if math.isnan(r2):
-            lines.append(f"  {t}: the same in every draw, no variance to explain")
+            n = int(ds["sensitivity_r2"].attrs.get("regression_draws", 0))
+            p = int(ds["sensitivity_r2"].attrs.get("regression_inputs", 0))
+            if n and n <= p + 1:
+                lines.append(
+                    f"  {t}: not identified: {n} draws of {p} varying inputs fit any target "
+                    f"exactly; run more than {p + 1} draws ({10 * p} for stable ranks) or --sobol"
+                )
+            else:
+                lines.append(f"  {t}: the same in every draw, no variance to explain")
             continue
         s = ds["sensitivity"].sel(target=t).fillna(0.0)
         order = np.argsort(-s.values, kind="stable")[:top]
-        lines.append(f"  {t} (linear R2 {r2:.2f}):")
+        precision = ""
+        if "sensitivity_r2_adjusted" in ds:
+            adj = float(ds["sensitivity_r2_adjusted"].sel(target=t))
+            se = float(ds["sensitivity_src_se"].sel(target=t))
+            precision = f", adjusted {adj:.2f}; each SRC +/- {se:.3f} (1 se)"
+        lines.append(f"  {t} (linear R2 {r2:.2f}{precision}):")
         for i in order:
             lines.append(f"    {str(ds['input'].values[i]):<32}{100 * float(s.values[i]):6.1f} %")
     if "sobol_first" in ds:

@@ -685,7 +685,9 @@ def hist_quantiles(
 # --- standardised regression coefficients -------------------------------------------------
 
 
-def src_from_comoments(zc: np.ndarray, n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
+def src_from_comoments(
+    zc: np.ndarray, n_inputs: int, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Standardised regression coefficients of each target on the inputs.
 
     Parameters
@@ -694,6 +696,10 @@ def src_from_comoments(zc: np.ndarray, n_inputs: int) -> tuple[np.ndarray, np.nd
         Co-moment matrix of [inputs, targets] (any positive multiple of the covariance).
     n_inputs : int
         p, the number of input columns (first in zc).
+    n : int, optional
+        Number of draws behind ``zc``. With ``n <= p' + 1`` (p' the inputs
+        that vary) the regression fits any target exactly (R² = 1 whatever the
+        model), so the coefficients are not identified and come back NaN.
 
     Returns
     -------
@@ -720,10 +726,39 @@ def src_from_comoments(zc: np.ndarray, n_inputs: int) -> tuple[np.ndarray, np.nd
         src[ok] = sol
         src[~ok] = 0.0
     r2 = np.nansum(src * rxy, axis=0) if p else np.zeros(rxy.shape[1])
+    if n is not None and n <= int(ok.sum()) + 1:  # as many unknowns as draws: an exact fit
+        src[:] = np.nan
+        r2[:] = np.nan
     constant = ~(sd[p:] > 0)  # a target without variance has no sensitivity
     src[:, constant] = np.nan
     r2[constant] = np.nan
     return src, r2
+
+
+def src_precision(r2: np.ndarray, n: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Adjusted R² and the standard error of an SRC, for ``n`` draws of ``p`` inputs.
+
+    Returns
+    -------
+    r2_adjusted : numpy.ndarray
+        1 - (1 - R²)(n - 1)/(n - p - 1): R² corrected for the fit that ``p``
+        inputs reach by chance; NaN where ``n <= p + 1``.
+    se : numpy.ndarray
+        sqrt((1 - R²)/(n - p - 1)), the standard error of a standardised
+        coefficient when the inputs are sampled independently (their
+        variance inflation is 1); NaN where ``n <= p + 1``.
+
+    Notes
+    -----
+    From the OLS variance of a coefficient, σ²/((n - 1) s_x² (1 - R_j²)),
+    in standardised units with R_j² = 0 (independent inputs).
+    """
+    r2 = np.asarray(r2, dtype=float)
+    dof = n - p - 1
+    if dof <= 0:
+        return np.full_like(r2, np.nan), np.full_like(r2, np.nan)
+    resid = np.clip(1.0 - r2, 0.0, None)
+    return 1.0 - resid * (n - 1) / dof, np.sqrt(resid / dof)
 
 
 def sobol_indices(y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -389,3 +389,26 @@ def test_cli_warns_below_100_draws(cli_env, ndsim_cmd, tmp_path, scenario_file):
     )  # fmt: skip
     assert enough.returncode == 0, enough.stderr
     assert "percentiles of fewer than" not in enough.stderr
+
+
+def test_too_few_draws_leave_the_regression_indices_unidentified(tiny, tmp_path):
+    """Fewer draws than inputs + 2: SRCs are NaN, the summary says why, no tornado is drawn;
+    with enough draws the adjusted R² and the SRC's standard error follow their formulas."""
+    from ndsim.report.figures import tornado
+
+    many = run(tiny, draws=400, chunk_size=400, seed=5)
+    n = many.sensitivity_r2.attrs["regression_draws"]
+    p = many.sensitivity_r2.attrs["regression_inputs"]
+    assert n == 400 and 2 <= p < many.sizes["input"] + 1
+    r2 = many.sensitivity_r2.values
+    np.testing.assert_allclose(
+        many.sensitivity_r2_adjusted.values, 1 - (1 - r2) * (n - 1) / (n - p - 1), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        many.sensitivity_src_se.values, np.sqrt(np.clip(1 - r2, 0, None) / (n - p - 1))
+    )
+    few = run(tiny, draws=p + 1, chunk_size=p + 1, seed=5)
+    assert few.sensitivity.isnull().all() and few.sensitivity_r2.isnull().all()
+    text = en.sensitivity_table(few)
+    assert f"not identified: {p + 1} draws of {p} varying inputs" in text
+    assert tornado(few, tmp_path) == [] and tornado(many, tmp_path)

@@ -322,3 +322,46 @@ def test_sobol_warns_where_the_estimates_contradict_their_definition():
     # within their intervals: nothing to say
     ci_ok = {**ci, "first_lo": np.array([[0.4], [0.4]]), "sum_first_lo": np.array([0.9])}
     assert sm.sobol_warnings(first, total, ci_ok, ["x1", "x2"], ["y"], 64) == []
+
+
+def test_src_is_not_identified_with_as_many_unknowns_as_draws(rng):
+    """n = p + 1 draws: least squares fits any target exactly (numpy's R² is 1), so NaN."""
+    p = 6
+    for n, identified in ((p + 1, False), (p + 2, True)):
+        xs = rng.normal(size=(n, p))
+        y = rng.normal(size=n)  # pure noise: no input explains it
+        design = np.column_stack([np.ones(n), xs])
+        resid = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+        exact = float(resid @ resid) < 1e-20 * float(((y - y.mean()) ** 2).sum())
+        assert exact is not identified  # the reference: a plain least-squares fit
+        zc = np.cov(np.column_stack([xs, y]), rowvar=False)
+        src, r2 = sm.src_from_comoments(zc, p, n)
+        assert np.isnan(src).all() is not identified and np.isnan(r2).all() is not identified
+
+
+def test_src_precision_against_repeated_regressions(rng):
+    """Adjusted R² by its formula on a hand fit; the stated se against the spread of the SRC
+    over 400 independent replicates of the same design."""
+    n, p = 60, 8
+    beta = np.array([1.0, 0.5, 0.0, 0.0, 0.2, 0.0, 0.0, 0.0])
+    srcs, r2s = [], []
+    for _ in range(400):
+        xs = rng.normal(size=(n, p))
+        y = xs @ beta + rng.normal(size=n)
+        zc = np.cov(np.column_stack([xs, y]), rowvar=False)
+        src, r2 = sm.src_from_comoments(zc, p, n)
+        srcs.append(src[:, 0])
+        r2s.append(r2[0])
+    srcs, r2s = np.array(srcs), np.array(r2s)
+    # one replicate by hand: R² = 1 - SSres/SStot, adjusted with (n - 1)/(n - p - 1)
+    design = np.column_stack([np.ones(n), xs])
+    resid = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    r2_hand = 1 - (resid @ resid) / ((y - y.mean()) @ (y - y.mean()))
+    adj, se = sm.src_precision(np.array([r2_hand]), n, p)
+    np.testing.assert_allclose(r2s[-1], r2_hand, rtol=1e-10)
+    np.testing.assert_allclose(adj[0], 1 - (1 - r2_hand) * (n - 1) / (n - p - 1), rtol=1e-12)
+    # the stated se (for the mean R²) against the empirical sd of a null coefficient
+    _, se_mean = sm.src_precision(np.array([r2s.mean()]), n, p)
+    empirical = srcs[:, 2].std()
+    assert 0.8 < empirical / se_mean[0] < 1.25, (empirical, se_mean[0])
+    assert np.isnan(sm.src_precision(np.array([0.5]), p + 1, p)[0]).all()
