@@ -865,3 +865,30 @@ def test_sankey_says_the_basis_of_the_mining_flows(contract_ds, tmp_path, monkey
     notes.clear()
     figures.sankeys(contract_ds.assign_attrs(mining_basis="ore"), tmp_path)
     assert not any("ore mined" in n for n in notes)
+
+
+def test_comparison_names_each_run_once_and_says_where_they_coincide(
+    contract_ds, tmp_path, monkeypatch
+):
+    """One legend for the figure (a line style per run); a panel whose runs are equal says so."""
+    a = contract_ds.assign_attrs(scenario="left")
+    b = contract_ds.copy(deep=True).assign_attrs(scenario="right")
+    groups = _select.product_groups(a)
+    changed, members = next(iter(groups.items()))
+    b["domestic_consumption"] = b["domestic_consumption"] * xr.where(
+        b[cv.PRODUCT].isin(members), 1.5, 1.0
+    )
+    b["total_demand"] = b["total_demand"] * 1.5
+    seen = _spy_on_figures(monkeypatch)
+    figures.compare_demand_by_group(a, b, tmp_path)
+    ((name, fig),) = seen
+    assert name == "compare_demand_by_group.png"
+    assert [t.get_text() for leg in fig.legends for t in leg.get_texts()] == ["left", "right"]
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    notes = {
+        ax.get_title(): any(t.get_text() == "the two runs coincide" for t in ax.texts)
+        for ax in fig.axes
+        if ax.get_visible()
+    }
+    assert notes[changed] is False and notes["total demand (paper definition)"] is False
+    assert all(notes[g] for g in groups if g != changed)

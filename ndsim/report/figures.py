@@ -612,6 +612,7 @@ def compare_demand_by_group(a: xr.Dataset, b: xr.Dataset, out: Path) -> list[Pat
     last = _select.last_accounted_year(a)
     for i, (ax, (group, members)) in enumerate(zip(axes.flat, panels, strict=False)):
         colour = style.group_colour(group, i) if members else style.OKABE_ITO["grey"]
+        drawn = []
         for (ds, ls), name in zip(runs, names, strict=True):
             if members is None:
                 da = _select.central(ds["total_demand"])
@@ -620,14 +621,30 @@ def compare_demand_by_group(a: xr.Dataset, b: xr.Dataset, out: Path) -> list[Pat
                 da = _select.central(ds["domestic_consumption"]).sel({cv.PRODUCT: present})
                 da = da.sum(cv.PRODUCT)
             ax.plot(da[cv.YEAR].values, da.values, ls=ls, color=colour, lw=1.8, label=name)
+            drawn.append(da)
+        a_, b_ = xr.align(*drawn)
+        if a_.size and np.allclose(a_.values, b_.values, rtol=1e-9, atol=0.0):
+            ax.text(0.03, 0.80, "the two runs coincide", transform=ax.transAxes,
+                    fontsize=8, color="#555555")  # fmt: skip
         ax.set_title(group, fontsize=11)
         _finish_axis(ax, f"demand [{style.FLOW_AXIS}]", first, end)
         _forecast_marker(ax, last, first, end)
-        ax.legend(fontsize=8, frameon=False, loc="upper left")
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
+    # one legend for the figure: the line style names the run, the colour is the panel's group
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="#444444", ls=ls, lw=1.8) for _, ls in runs]
     fig.suptitle(f"Domestic consumption of Nd by group: {names[0]} against {names[1]}", y=1.0)
     fig.tight_layout()
+    spare = axes.flat[len(panels)] if len(panels) < axes.size else None
+    if spare is not None:  # the empty panel's place
+        box = spare.get_position()
+        fig.legend(handles, names, loc="center", frameon=False, fontsize=10,
+                   bbox_to_anchor=(box.x0 + box.width / 2, box.y0 + box.height / 2))  # fmt: skip
+    else:
+        fig.legend(handles, names, loc="upper center", ncol=2, frameon=False, fontsize=9,
+                   bbox_to_anchor=(0.5, 0.96))  # fmt: skip
     return [_save(fig, out / "compare_demand_by_group.png")]
 
 
@@ -1010,14 +1027,16 @@ def tornado(ds: xr.Dataset, out: Path, top: int = TORNADO_TOP) -> list[Path]:
     inputs of one target; the sum of the rest is printed under it. Where
     signed coefficients ``sensitivity_src`` are present, a bar is blue if
     the target rises with the input and vermillion if it falls; the
-    coefficient of determination ``sensitivity_r2`` of each target, when
-    present, is given in the panel title.
+    coefficient of determination ``sensitivity_r2`` of each target (and its
+    adjusted value ``sensitivity_r2_adjusted``), when present, is given in
+    the panel title. Nothing is drawn when every index is NaN (too few draws
+    to fit the inputs).
     """
     if not _select.has(ds, "sensitivity"):
         return []
     da = _select.central(ds["sensitivity"])
-    if not {"input", "target"} <= set(da.dims):
-        return []
+    if not {"input", "target"} <= set(da.dims) or bool(da.isnull().all()):
+        return []  # all NaN: too few draws to fit the inputs (the summary says so)
     sign = None
     if _select.has(ds, "sensitivity_src"):
         src = _select.central(ds["sensitivity_src"])
@@ -1027,6 +1046,9 @@ def tornado(ds: xr.Dataset, out: Path, top: int = TORNADO_TOP) -> list[Path]:
     if _select.has(ds, "sensitivity_r2"):
         r2 = _select.central(ds["sensitivity_r2"])
         r2 = r2 if r2.dims == ("target",) else None
+    r2_adj = None
+    if r2 is not None and _select.has(ds, "sensitivity_r2_adjusted"):
+        r2_adj = _select.central(ds["sensitivity_r2_adjusted"])
     plt = _pyplot()
     from matplotlib.patches import Patch
 
@@ -1053,7 +1075,10 @@ def tornado(ds: xr.Dataset, out: Path, top: int = TORNADO_TOP) -> list[Path]:
         ax.axvline(0, color="black", lw=0.8)
         title = target
         if r2 is not None and target in [str(t) for t in r2["target"].values]:
-            title += f"\n(linear fit R² {float(r2.sel(target=target)):.2f})"
+            fit = f"linear fit R² {float(r2.sel(target=target)):.2f}"
+            if r2_adj is not None:
+                fit += f", adjusted {float(r2_adj.sel(target=target)):.2f}"
+            title += f"\n({fit})"
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="y", labelsize=8.5)
         ax.grid(axis="x", lw=0.4, alpha=0.5)
