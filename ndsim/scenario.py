@@ -328,7 +328,7 @@ def _string(choices: tuple[str, ...] | None = None, pattern: re.Pattern | None =
             raise _Invalid(
                 f"{v!r} is not one of {', '.join(map(repr, choices))}{_suggest(v, choices)}"
             )
-        if pattern is not None and not pattern.match(v):
+        if pattern is not None and not pattern.fullmatch(v):
             raise _Invalid(f"{v!r} is not a valid name")
         return v
 
@@ -462,6 +462,7 @@ class _Table:
 
     keys: Mapping[str, Any]
     build: Callable[..., Any] | None = None
+    required: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -489,7 +490,7 @@ class _Either:
     other: Any
 
 
-_LEVEL = _Table({"year": _YEAR, "value": _number(0.0)}, build=Level)
+_LEVEL = _Table({"year": _YEAR, "value": _number(0.0)}, build=Level, required=("year", "value"))
 #: eq. 7, V = VS exp(alpha exp(beta GDP)): VS > 0, alpha < 0, beta < 0
 _GOMPERTZ = {
     "saturation": _number(0.0, lo_open=True),
@@ -500,7 +501,7 @@ _GOMPERTZ = {
 }
 #: a path after the last accounted year (SPEC §2.4): a table of [year, value] points, or a
 #: logistic from the value of T to `level` by `year`
-_LOGISTIC = _Table({"level": _number(0.0), "year": _YEAR}, build=dict)
+_LOGISTIC = _Table({"level": _number(0.0), "year": _YEAR}, build=dict, required=("level", "year"))
 
 #: a product's lifetime in a scenario (SPEC §2.3); the checks against the model are in
 #: check_against (which parameters a model needs)
@@ -602,6 +603,11 @@ def _walk(spec: Any, value: Any, dotted: str, file: str) -> Any:
                 f"{', '.join(spec.keys)}",
                 file=file,
             )
+        missing = [k for k in spec.required if k not in value]
+        if missing:
+            raise fail(
+                f"missing key(s) {', '.join(missing)} (this table needs {', '.join(spec.required)})"
+            )
         out = {
             k: _walk(spec.keys[k], v, f"{dotted}.{k}" if dotted else k, file)
             for k, v in value.items()
@@ -612,8 +618,8 @@ def _walk(spec: Any, value: Any, dotted: str, file: str) -> Any:
             raise fail(f"expected a table, got {_typename(value)} {value!r}")
         out = {}
         for k, v in value.items():
-            if not spec.key_pattern.match(k):
-                raise ScenarioError(f"key {dotted}.{k}: not a valid name", file=file)
+            if not spec.key_pattern.fullmatch(k):
+                raise ScenarioError(f"key {dotted}.{k!r}: not a valid name", file=file)
             if spec.choices is not None and k not in spec.choices:
                 raise ScenarioError(
                     f"key {dotted}.{k}: unknown key{_suggest(k, spec.choices)}; valid keys "

@@ -257,3 +257,25 @@ def test_data_path_relative_to_the_file(tmp_path):
     missing = load_scenario(write(tmp_path, "data = 'nothere'\n"))
     with pytest.raises(ScenarioError, match=r"key data: no data set 'nothere'"):
         missing.data_path()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[forecast.levels]\nEV = {year = 2030}\n", "key forecast.levels.EV: missing key(s) value"),
+        (
+            "[forecast.adoption]\nEV = {level = 0.5}\n",
+            "key forecast.adoption.EV: missing key(s) year",
+        ),
+        ('name = "abc\\n"\n', "key name:"),
+        ('[forecast.levels]\n"EV\\n" = {year = 2030, value = 1.0}\n', "not a valid name"),
+    ],
+)
+def test_incomplete_tables_and_names_with_a_newline_are_one_line(tmp_path, text, message):
+    """A table missing a required key, or a name ending in a newline (which ``$`` lets
+    through), is a ScenarioError naming the key, not a TypeError or KeyError later."""
+    from ndsim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(write(tmp_path, text))
+    assert message in str(err.value) and "\n" not in str(err.value).strip()
