@@ -83,6 +83,18 @@ DEFAULT_CHUNK = 1000
 CHECKPOINT_SECONDS = 10.0
 #: sidecar folder suffix
 PARTIAL_SUFFIX = ".partial"
+#: the draws group's variable of sampled input factors (draw, input), float64
+INPUT_FACTOR = "input_factor"
+INPUT_FACTOR_ATTRS = {
+    "units": "1",
+    "long_name": "sampled input factor",
+    "description": "per draw, the factor drawn for each uncertain input series (its mean "
+    "over years where it is drawn per year): the multiplier of the data's value (1 = "
+    "unchanged), and for gompertz_z* the standard-normal deviate of the fitted "
+    "ownership-curve parameters; the columns of the sensitivity regression (input = the "
+    "input coordinate of the summary's sensitivity variables)",
+}
+
 #: draws per HDF5 chunk of the per-draw (``--full``) variables
 FULL_DRAW_CHUNK = 1000
 #: seconds between checks, while waiting for a chunk, that the local pool has a live worker
@@ -257,6 +269,8 @@ def _run_chunk(ctx: _Context, start: int, stop: int, hist=None) -> _ChunkResult:
                 full[name] = da.transpose(cv.DRAW, ...).values.astype(np.float32)
             elif start == 0:  # the same in every draw: kept once
                 full[name] = da.values.astype(np.float32)
+        # each draw's sampled input factors, exact, for the user's own sensitivity analysis
+        full[INPUT_FACTOR] = z[:, : len(ctx.regressor_labels)].copy()
     return _ChunkResult(partial, worst, full)
 
 
@@ -850,6 +864,18 @@ def ensemble_from_inputs(
         "sampled_inputs": ", ".join(sampling.uncertain_inputs(inputs, scenario)),
     }
     if target is not None:
+        if full_names:  # the sampled factors travel with the draws
+            det = det.assign(
+                {
+                    INPUT_FACTOR: xr.DataArray(
+                        np.ones(len(reg_labels)),
+                        dims="input",
+                        coords={"input": np.array(reg_labels, dtype=str)},
+                        attrs=INPUT_FACTOR_ATTRS,
+                    )
+                }
+            )
+            full_names = [*full_names, INPUT_FACTOR]
         try:
             _write(out, target, sidecar, full_names, det, n, k)
         except BaseException as exc:  # e.g. a full disk: every draw is kept for --resume
@@ -1430,15 +1456,16 @@ def _write(out: xr.Dataset, target: Path, sidecar, full_names, det, n, k) -> Non
                     1 if d in (cv.PRODUCT, cv.ORIGIN, cv.SCENARIO) else det.sizes[d]
                     for d in det[name].dims
                 ]
+                exact = name == INPUT_FACTOR  # the factors as drawn (float64)
                 var = grp.createVariable(
                     name,
-                    "f4",
+                    "f8" if exact else "f4",
                     dims,
                     zlib=True,
                     complevel=1,
                     shuffle=True,
                     chunksizes=chunks,
-                    fill_value=np.float32(np.nan),
+                    fill_value=np.float64(np.nan) if exact else np.float32(np.nan),
                 )
                 for kk, v in (
                     cv.attrs(name).items() if name in cv.VARIABLES else det[name].attrs.items()

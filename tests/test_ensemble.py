@@ -97,7 +97,25 @@ def test_summaries_against_the_draws(tiny, tmp_path):
     det = pipeline.run(inputs, scenario)
     np.testing.assert_array_equal(out.stock.sel(stat="deterministic").values, det.stock.values)
     # the file's draws are the float32 of these values
-    np.testing.assert_array_equal(draws_group(path).stock.values, x.astype(np.float32))
+    draws = draws_group(path)
+    np.testing.assert_array_equal(draws.stock.values, x.astype(np.float32))
+    # and the sampled input factors of every draw, as drawn (float64), labelled as the
+    # sensitivity's inputs; a plain least-squares fit on them gives the stored SRCs
+    factors = sampling.regressors(sampling.draw_factors(inputs, scenario, np.arange(30), 3))
+    f = draws.input_factor
+    assert f.dims == ("draw", "input") and f.dtype == np.float64
+    assert list(f.input.values) == list(out.input.values) == list(factors.input.values)
+    np.testing.assert_array_equal(f.values, factors.values)
+    target = str(out.target.values[0])
+    name, year = target[:-1].split("[")
+    y = ens[name].sel(year=int(year))
+    y = (y.sum([d for d in y.dims if d != "draw"]) if y.ndim > 1 else y).values
+    zs = (f.values - f.values.mean(0)) / f.values.std(0, ddof=1)
+    beta = np.linalg.lstsq(
+        np.column_stack([np.ones(30), zs]), (y - y.mean()) / y.std(ddof=1), rcond=None
+    )[0][1:]
+    assert f.shape[1] + 1 < 30  # identified
+    np.testing.assert_allclose(out.sensitivity_src.sel(target=target).values, beta, atol=1e-8)
     total = ens.stock.sum("product").transpose("draw", "year").values
     np.testing.assert_allclose(
         out.stock_total.sel(stat="q50").values, np.quantile(total, 0.5, axis=0), rtol=1e-12
