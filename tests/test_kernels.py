@@ -319,31 +319,6 @@ def test_params_kernels_equal_pdf_kernels(rng, model, p1, p2, shift):
         np.testing.assert_array_equal(u, v)
 
 
-def test_jitted_callees_live_in_the_file_of_their_callers():
-    """numba's cache checks only the cached function's own file: every compiled function of
-    the stock kernels (the lifetime pdfs they call included) must come from that one file."""
-    import numba
-
-    import ndsim.kernels.lifetime as lt
-
-    compiled = [
-        obj
-        for obj in vars(K).values()
-        if isinstance(obj, numba.core.registry.CPUDispatcher | K._LazyGufunc)
-        or type(obj).__name__ in ("GUFunc", "DUFunc")
-    ]
-    assert len(compiled) >= 8
-    assert sum(isinstance(obj, K._LazyGufunc) for obj in compiled) == 6
-    for obj in compiled:
-        func = getattr(obj, "py_func", None) or getattr(obj, "__wrapped__", None)
-        if func is None and hasattr(obj, "gufunc_builder"):
-            func = obj.gufunc_builder.py_func
-        assert func is not None
-        assert func.__code__.co_filename == K.__file__, func.__name__
-    assert lt.pdf_from_params is K.pdf_from_params
-    assert lt.pdf_params is K.pdf_params
-
-
 @pytest.mark.parametrize(
     ("model", "p1", "p2"),
     [("normal", 3.0, 0.9), ("lognormal", 3.0, 0.9), ("weibull", 2.0, 3.4)],
@@ -376,57 +351,7 @@ def test_pdf_tail_below_two_to_minus_64_is_cut_and_nothing_else(model, p1, p2):
     assert np.abs(out_cut - out_exact).max() <= 2.0**-64 * inflow.sum() + 1e-13 * out_exact.max()
 
 
-# --- the vectorisable exp and expm1 of the Weibull kernel ---------------------------
-
-
-def _ulp_diff(got, ref):
-    return np.abs(got - ref) / np.spacing(np.abs(ref))
-
-
-def test_exp_within_one_ulp_of_math_exp_over_the_whole_range():
-    import math
-
-    rng = np.random.default_rng(11)
-    y = np.concatenate(
-        [
-            rng.uniform(-708.0, 709.0, 200_000),
-            rng.uniform(-50.0, 5.0, 200_000),  # where the Weibull kernel uses it
-            rng.uniform(-1e-8, 1e-8, 1000),
-            np.arange(-60, 61) * math.log(2.0),  # the ends of the range reduction
-            np.arange(-60, 61) * math.log(2.0) * (1 + 1e-15),
-        ]
-    )
-    got = np.empty_like(y)
-    K._exp_into(y, got)
-    ref = np.array([math.exp(v) for v in y])
-    assert _ulp_diff(got, ref).max() <= 1.0
-    # subnormal results: within one least subnormal; beyond the range 0
-    ys = rng.uniform(-745.0, -708.5, 10_000)
-    K._exp_into(ys, got[: ys.size])
-    ref = np.array([math.exp(v) for v in ys])
-    assert np.abs(got[: ys.size] - ref).max() <= 5e-324
-    edge = np.array([-np.inf, -1e4, 0.0, -0.0])
-    K._exp_into(edge, got[:4])
-    assert got[:4].tolist() == [0.0, 0.0, 1.0, 1.0]
-
-
-def test_expm1_neg_within_one_ulp_of_math_expm1_down_to_tiny_arguments():
-    import math
-
-    rng = np.random.default_rng(12)
-    x = -np.concatenate(
-        [
-            rng.uniform(0.0, math.log(2.0), 200_000),
-            math.log(2.0) * 10.0 ** rng.uniform(-300, 0, 20_000),
-            [0.0, 0.5 * math.log(2.0), math.log(2.0), 1e-300],
-        ]
-    )
-    got = np.empty_like(x)
-    K._expm1_neg_into(x, got)
-    ref = np.array([math.expm1(v) for v in x])
-    nz = ref != 0.0
-    assert _ulp_diff(got[nz], ref[nz]).max() <= 1.0
-    assert (got[~nz] == 0.0).all()
+# --- the Weibull pdf (its exp and expm1: tests/test_kernels_fastmath.py) ---------------
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.5, 0.25])
@@ -541,32 +466,7 @@ def test_stock_driven_zeroes_a_gap_output_holding_garbage(rng):
             assert (gap[8:] == 0.0).all()
 
 
-# --- the vectorisable erfc of the normal kernel ----------------------------------------
-
-
-def test_erfc_within_8_ulp_of_math_erfc_and_4_ulp_of_the_exact_value():
-    import math
-
-    import mpmath
-
-    rng = np.random.default_rng(13)
-    x = np.concatenate(
-        [
-            rng.uniform(0.0, 26.0, 200_000),
-            rng.uniform(0.0, 7.0, 200_000),  # where the normal kernel uses it
-            rng.uniform(0.0, 1e-6, 1000),
-            [0.0, 0.5, 1.0, 2.0, 6.4, 26.0],
-        ]
-    )
-    got = np.empty_like(x)
-    K._erfc_pos_into(x, got)
-    ref = np.array([math.erfc(v) for v in x])
-    assert _ulp_diff(got, ref).max() <= 8.0
-    assert got[-6] == 1.0 or abs(got[-6] - 1.0) <= 2.2e-16
-    with mpmath.workdps(40):
-        sample = rng.choice(x.size, 500, replace=False)
-        exact = np.array([float(mpmath.erfc(mpmath.mpf(float(x[i])))) for i in sample])
-    assert _ulp_diff(got[sample], exact).max() <= 6.0
+# --- the normal pdf (its erfc: tests/test_kernels_fastmath.py) --------------------------
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.5, 0.25])

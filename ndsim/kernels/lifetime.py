@@ -1,10 +1,9 @@
 """Lifetime pdf kernels: re-exported from :mod:`ndsim.kernels.stock`.
 
 The compiled lifetime functions live in :mod:`ndsim.kernels.stock`, next to
-the stock-model kernels that call them, because numba's on-disk cache only
-checks the source file of the cached function itself: a callee in another
-file could change without invalidating its callers' cached machine code.
-This module keeps the import names working.
+the stock-model kernels that call them. (Callees in other kernel files are
+safe for numba's cache too, see :mod:`ndsim.kernels._cache`.) This module
+keeps the import names working.
 """
 
 from ndsim.kernels.stock import (

@@ -45,12 +45,13 @@ for bit, without reloading a year's outflow right after storing it); the
 stock-driven kernel, which must finish a year before the next, one cohort
 at a time.
 
-Cache safety: numba's on-disk cache (``cache=True``) checks only the source
-file of the cached function, not the files of the compiled functions it
-calls. Every jitted function that another jitted function calls therefore
-lives in this one file (the lifetime pdfs included), so any edit of it, or
-an upgrade of ndsim that changes it, invalidates all of its cached kernels
-together. :mod:`ndsim.kernels.lifetime` only re-exports names from here.
+Cache safety: numba's on-disk cache (``cache=True``) by itself checks only
+the source file of the cached function, not the files of the compiled
+functions it calls. :mod:`ndsim.kernels._cache` stamps every kernel's cache
+with all kernel files instead, so the kernels here call the exp, expm1 and
+erfc of :mod:`ndsim.kernels.fastmath` safely: an edit of either file, or an
+upgrade of ndsim that changes one, invalidates all cached kernels together.
+:mod:`ndsim.kernels.lifetime` only re-exports names from here.
 
 Parallelism: none inside the kernels (no ``parallel=True``); the callers
 run independent blocks of draws on threads (dask chunks along ``draw``, or
@@ -94,18 +95,15 @@ distribution F and above it of the survival function S, each evaluated with
 ``erfc`` / ``expm1``, so small probabilities in either tail keep their full
 relative precision (a difference of two numbers near 1 would lose it).
 
-Speed: the Weibull pdf uses its own exp and expm1 (:func:`_exp`,
-:func:`_expm1_neg`: Cody-Waite range reduction and a Taylor polynomial,
-within 1 ulp of ``math.exp`` / ``math.expm1`` in the tests) in loops without
-branches or calls over blocks of ages, which the compiler turns into vector
-instructions; the polynomial uses fused multiply-adds (``llvm.fma``: one
-rounding per step, not an approximation), no fastmath. The normal pdf
-likewise uses its own erfc (:func:`_erfc_pos`, within 6 ulp of
-``math.erfc``, 4 ulp of the exact value in the tests; pdf values within
-3e-14 of those from ``math.erfc``); the log-normal pdf calls ``math.erfc``
-per age.
+Speed: the Weibull pdf uses the exp and expm1 of :mod:`ndsim.kernels.fastmath`
+(within 1 ulp of ``math.exp`` / ``math.expm1`` in the tests) in loops
+without branches or calls over blocks of ages, which the compiler turns into
+vector instructions, no fastmath. The normal pdf likewise uses its erfc
+(within 6 ulp of ``math.erfc``, 4 ulp of the exact value in the tests; pdf
+values within 3e-14 of those from ``math.erfc``); the log-normal pdf calls
+``math.erfc`` per age.
 
-Imports only numpy, numba (with its llvmlite) and math.
+Imports only numpy, numba and math (and :mod:`ndsim.kernels.fastmath`).
 """
 
 from __future__ import annotations
@@ -114,9 +112,9 @@ import math
 import threading
 
 import numpy as np
-from llvmlite import ir as llvm_ir
-from numba import guvectorize, njit, types
-from numba.extending import intrinsic
+from numba import guvectorize, njit
+
+from ndsim.kernels import fastmath as fm
 
 # --- gufuncs, built on first use ----------------------------------------------------
 
@@ -130,7 +128,6 @@ class _LazyGufunc:
     (``nin``, ``ntypes``, ...) builds it once, under a lock (threads may
     call it at once); ``signature`` and ``__name__`` are known without
     building. Pickles by name, so dask workers find the module's own object.
-    The compiled function stays in this file (see 'Cache safety').
     """
 
     def __init__(self, name, types, signature, py_func):
@@ -221,138 +218,6 @@ def _log_age(a, shift):
     return math.log(a + shift)
 
 
-# --- exp and expm1 that the compiler vectorises ------------------------------------
-# Cody-Waite range reduction y = n ln2 + r, |r| <= ln2 / 2, with ln2 split in
-# two: _LN2_HI is ln 2 cut to 32 significant bits, so n * _LN2_HI is exact for
-# |n| < 2**21, and _LN2_LO = ln 2 - _LN2_HI rounded (computed at 200 bits).
-_LN2 = 0.6931471805599453
-_LN2_HI = 0.6931471803691238  # 0x1.62e42fee00000p-1
-_LN2_LO = 1.9082149292705877e-10
-_INV_LN2 = 1.4426950408889634
-#: 1.5 * 2**52: adding it rounds to an integer, which then sits in the low mantissa bits
-_SHIFTER = 6755399441055744.0
-_SHIFTER_BITS = int(np.float64(_SHIFTER).view(np.int64))
-# Taylor coefficients 1/j!, j = 2..14, of expm1(r) = r + r**2 (1/2 + r/6 + ...):
-# on |r| <= ln2 / 2 the first term left out, r**15 / 15!, is below 1e-19 relative
-_C2 = 1.0 / 2
-_C3 = 1.0 / 6
-_C4 = 1.0 / 24
-_C5 = 1.0 / 120
-_C6 = 1.0 / 720
-_C7 = 1.0 / 5040
-_C8 = 1.0 / 40320
-_C9 = 1.0 / 362880
-_C10 = 1.0 / 3628800
-_C11 = 1.0 / 39916800
-_C12 = 1.0 / 479001600
-_C13 = 1.0 / 6227020800
-_C14 = 1.0 / 87178291200
-
-
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """a * b + c rounded once (LLVM's fma: the processor's instruction where it has one)."""
-    sig = types.float64(types.float64, types.float64, types.float64)
-
-    def codegen(context, builder, signature, args):
-        dbl = llvm_ir.DoubleType()
-        fnty = llvm_ir.FunctionType(dbl, [dbl, dbl, dbl])
-        fn = builder.module.declare_intrinsic("llvm.fma", [dbl], fnty)
-        return builder.call(fn, args)
-
-    return sig, codegen
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _expm1_poly(r):
-    """expm1(r) for |r| <= ln 2 / 2: r + r**2 P(r), P of degree 12 (Taylor: 1/2!, ..., 1/14!).
-
-    P is evaluated in Estrin's scheme (a short dependency chain, so a
-    vectorised loop does not wait on one long Horner chain), with fused
-    multiply-adds.
-    """
-    r2 = r * r
-    r4 = r2 * r2
-    r8 = r4 * r4
-    q0 = _fma(_fma(_C5, r, _C4), r2, _fma(_C3, r, _C2))
-    q1 = _fma(_fma(_C9, r, _C8), r2, _fma(_C7, r, _C6))
-    q2 = _fma(_fma(_C13, r, _C12), r2, _fma(_C11, r, _C10))
-    p = _fma(_fma(_C14, r4, q2), r8, _fma(q1, r4, q0))
-    return _fma(r2, p, r)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _expm1_reduced(y):
-    """(q, n) with exp(y) = 2**n (1 + q), |q| < 0.42, without branches or calls.
-
-    y is clamped to [-1000, 709] (-inf gives the value at -1000); NaN is not
-    handled (the callers never pass it).
-
-    Notes
-    -----
-    Range reduction after Cody & Waite (1980): n = round(y / ln 2) (adding
-    and subtracting 1.5 * 2**52 rounds to an integer), r = (y - n ln2_hi) -
-    n ln2_lo with |r| <= ln 2 / 2, where n ln2_hi is exact (ln2_hi has 32
-    significant bits). q = expm1(r) by its Taylor polynomial of degree 14
-    (:func:`_expm1_poly`).
-    Cody, W.J. & Waite, W. (1980) Software Manual for the Elementary
-    Functions. Prentice-Hall.
-    """
-    y = min(max(y, -1000.0), 709.0)
-    t = y * _INV_LN2 + _SHIFTER
-    nf = t - _SHIFTER
-    r = (y - nf * _LN2_HI) - nf * _LN2_LO
-    n = np.float64(t).view(np.int64) - _SHIFTER_BITS
-    return _expm1_poly(r), n
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _scale2(x, n):
-    """x * 2**n for -2044 <= n <= 2046, as two normal powers of two (gradual underflow right)."""
-    n1 = n >> 1
-    s1 = np.int64((n1 + 1023) << 52).view(np.float64)
-    s2 = np.int64((n - n1 + 1023) << 52).view(np.float64)
-    return x * s1 * s2
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _exp(y):
-    """exp(y) without branches or calls, so loops over it vectorise (no fastmath needed).
-
-    Within 2 ulp of ``math.exp`` on [-708, 709] and within one least
-    subnormal below; 0 below -1000 (also at -inf); y > 709 is taken as 709
-    (tested in ``tests/test_kernels.py``). See :func:`_expm1_reduced`.
-    """
-    q, n = _expm1_reduced(y)
-    return _scale2(1.0 + q, n)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _expm1_neg(x):
-    """expm1(x) = exp(x) - 1 for -ln 2 <= x <= 0, without branches or calls.
-
-    Within 2 ulp of ``math.expm1`` on that range, so full relative precision
-    for tiny x (tested in ``tests/test_kernels.py``). With n = 0 or -1 from
-    :func:`_expm1_reduced`, expm1(x) = q, resp. (1 + q) / 2 - 1 = q / 2 - 1/2.
-    """
-    q, n = _expm1_reduced(x)
-    return 0.5 * q - 0.5 if n < 0 else q
-
-
-@njit(cache=True, nogil=True)
-def _exp_into(y, out):
-    """out[i] = _exp(y[i]) (for tests; the kernels inline _exp in their own loops)."""
-    for i in range(y.shape[0]):
-        out[i] = _exp(y[i])
-
-
-@njit(cache=True, nogil=True)
-def _expm1_neg_into(x, out):
-    """out[i] = _expm1_neg(x[i]) (for tests)."""
-    for i in range(x.shape[0]):
-        out[i] = _expm1_neg(x[i])
-
-
 #: ln(a) for a = 0.._N_LOG - 1 (-inf at 0): the year ends of the Weibull kernel's vector loop
 with np.errstate(divide="ignore"):
     _LOG_INT = np.log(np.arange(_N_LOG, dtype=np.float64))
@@ -375,9 +240,9 @@ def _weibull_share(u):
 
     One range reduction serves both: n = 0 or -1 where u <= ln 2.
     """
-    q, n = _expm1_reduced(-u)
+    q, n = fm.expm1_reduced(-u)
     f = 0.0 - (0.5 * q - 0.5 if n < 0 else q)
-    return -f if u <= _LN2 else _scale2(1.0 + q, n)
+    return -f if u <= fm.LN2 else fm.scale2(1.0 + q, n)
 
 
 @njit(cache=True, nogil=True)
@@ -390,7 +255,7 @@ def _weibull_pdf(shape, scale, shift, buf, m):
     F = -expm1(-u) while u <= ln 2 (F <= 1/2), S = exp(-u) above: the same
     rule and tail stop as the other models. A first pass evaluates the ages
     up to the first one past the tail (u > 44.5, so S < 2**-64) with
-    :func:`_exp` and :func:`_weibull_share` in blocks of ``_BLOCK`` ages, a
+    :func:`~ndsim.kernels.fastmath.exp` and :func:`_weibull_share` in blocks of ``_BLOCK`` ages, a
     loop the compiler vectorises; it stores -F or S, told apart by the sign
     bit. A second pass takes the differences in order.
     """
@@ -406,136 +271,25 @@ def _weibull_pdf(shape, scale, shift, buf, m):
         for b in range(n_pad // _BLOCK):
             for j in range(_BLOCK):
                 a = b * _BLOCK + j
-                buf[a] = _weibull_share(_exp(shape * (_LOG_INT[a] - log_scale)))
+                buf[a] = _weibull_share(fm.exp(shape * (_LOG_INT[a] - log_scale)))
     elif n_pad <= _N_LOG and shift == 0.5:
         for b in range(n_pad // _BLOCK):
             for j in range(_BLOCK):
                 a = b * _BLOCK + j
-                buf[a] = _weibull_share(_exp(shape * (_LOG_MID[a] - log_scale)))
+                buf[a] = _weibull_share(fm.exp(shape * (_LOG_MID[a] - log_scale)))
     else:
         for a in range(n_eval):
             x = a + shift
-            u = _exp(shape * (math.log(x) - log_scale)) if x > 0.0 else 0.0
+            u = fm.exp(shape * (math.log(x) - log_scale)) if x > 0.0 else 0.0
             buf[a] = _weibull_share(u)
     _differences(buf, n_eval, m)
-
-
-#: P(s) = sum_j _ERFC_P[j] s**j, s = (58 t - 31) / 27 on t = 2 / (2 + x) in [2/29, 1]
-#: (x in [0, 27]), with ln(erfc(x) / t) + x**2 = P(s): Chebyshev interpolation at 27 nodes
-#: computed at 60 digits (mpmath), the monomial coefficients rounded to double; the
-#: rounded polynomial is within 5.2e-17 of P on a grid of 2001 points
-_ERFC_P = (
-    -0.625195311888113,
-    0.631699684589737,
-    0.032409287681125644,
-    -0.039698260230707105,
-    -0.0050576925081895156,
-    0.006518319887893146,
-    0.0004070716711824388,
-    -0.0014044549465327446,
-    0.00013733780981709746,
-    0.00029909671803117726,
-    -9.848993775970855e-05,
-    -4.8744698848683275e-05,
-    3.6966078178290743e-05,
-    1.6047801050141116e-06,
-    -9.517970094867774e-06,
-    2.552992908823641e-06,
-    1.452151906339517e-06,
-    -1.0776249380885625e-06,
-    3.4448971740581883e-08,
-    2.284018985416021e-07,
-    -8.721396570684752e-08,
-    -1.8300879917826953e-08,
-    2.2941814762453887e-08,
-    -3.034478900022919e-09,
-    -2.5505275715903408e-09,
-    7.012528771878236e-10,
-    5.0212895335890276e-11,
-)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _exp_sum(yh, yl):
-    """exp(yh + yl) for |yl| < 1, without rounding yh + yl first (as :func:`_exp`).
-
-    The reduction r = ((yh - n ln2_hi) + yl) - n ln2_lo keeps yl's digits
-    where yh is large: yh - n ln2_hi is exact (n ln2_hi is within a factor
-    2 of yh, or n = 0).
-    """
-    y = min(max(yh + yl, -1000.0), 709.0)
-    yh = min(max(yh, -1001.0), 710.0)
-    t = y * _INV_LN2 + _SHIFTER
-    nf = t - _SHIFTER
-    r = ((yh - nf * _LN2_HI) + yl) - nf * _LN2_LO
-    n = np.float64(t).view(np.int64) - _SHIFTER_BITS
-    return _scale2(1.0 + _expm1_poly(r), n)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _erfc_pos(x):
-    """erfc(x) for x >= 0 (x > 27 is taken as 27: erfc(27) = 5e-319), without branches or calls.
-
-    Within 6 ulp of ``math.erfc`` on [0, 26], 4 ulp of the exact value in a sample
-    (tested in ``tests/test_kernels.py``).
-
-    Notes
-    -----
-    With t = 2 / (2 + x), erfc(x) = t exp(-x**2 + P(t)), P smooth on
-    t in [2/29, 1] (the form of Press et al. 2007, section 6.2, with a
-    polynomial of degree 26 computed for this range, ``_ERFC_P``). x**2 =
-    hi + lo exactly (lo by a fused multiply-add), and exp(-hi + (P - lo)) by
-    :func:`_exp_sum`, so the large exponent loses no digits. Press, W.H.,
-    Teukolsky, S.A., Vetterling, W.T. & Flannery, B.P. (2007) Numerical
-    Recipes, 3rd ed. Cambridge University Press.
-    """
-    x = min(x, 27.0)
-    t = 2.0 / (2.0 + x)
-    s = (58.0 * t - 31.0) / 27.0
-    p = _ERFC_P[26]
-    p = _fma(p, s, _ERFC_P[25])
-    p = _fma(p, s, _ERFC_P[24])
-    p = _fma(p, s, _ERFC_P[23])
-    p = _fma(p, s, _ERFC_P[22])
-    p = _fma(p, s, _ERFC_P[21])
-    p = _fma(p, s, _ERFC_P[20])
-    p = _fma(p, s, _ERFC_P[19])
-    p = _fma(p, s, _ERFC_P[18])
-    p = _fma(p, s, _ERFC_P[17])
-    p = _fma(p, s, _ERFC_P[16])
-    p = _fma(p, s, _ERFC_P[15])
-    p = _fma(p, s, _ERFC_P[14])
-    p = _fma(p, s, _ERFC_P[13])
-    p = _fma(p, s, _ERFC_P[12])
-    p = _fma(p, s, _ERFC_P[11])
-    p = _fma(p, s, _ERFC_P[10])
-    p = _fma(p, s, _ERFC_P[9])
-    p = _fma(p, s, _ERFC_P[8])
-    p = _fma(p, s, _ERFC_P[7])
-    p = _fma(p, s, _ERFC_P[6])
-    p = _fma(p, s, _ERFC_P[5])
-    p = _fma(p, s, _ERFC_P[4])
-    p = _fma(p, s, _ERFC_P[3])
-    p = _fma(p, s, _ERFC_P[2])
-    p = _fma(p, s, _ERFC_P[1])
-    p = _fma(p, s, _ERFC_P[0])
-    hi = x * x
-    lo = _fma(x, x, -hi)
-    return t * _exp_sum(-hi, p - lo)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _erfc_pos_into(x, out):
-    """out[i] = _erfc_pos(x[i]) (for tests)."""
-    for i in range(x.shape[0]):
-        out[i] = _erfc_pos(x[i])
 
 
 #: 0.5 erfc(z) < 2**-64 = _TAIL for every z above this (erfc(6.4) = 1.0e-19)
 _Z_TAIL = 6.5
 
 
-# error_model="numpy": no zero-division check in the division of _erfc_pos (2 + x > 0),
+# error_model="numpy": no zero-division check in the division of fm.erfc_pos (2 + x > 0),
 # which would keep the compiler from vectorising the loop
 @njit(cache=True, nogil=True, error_model="numpy")
 def _normal_pdf(mean, sd, shift, buf, m):
@@ -543,7 +297,7 @@ def _normal_pdf(mean, sd, shift, buf, m):
 
     ``buf`` holds at least ``_padded(m)`` elements; those past m are scratch.
     z(a) = (a + shift - mean) / (sd sqrt 2); F = erfc(-z) / 2 where z <= 0,
-    S = erfc(z) / 2 above, by :func:`_erfc_pos` in blocks of ``_BLOCK`` ages
+    S = erfc(z) / 2 above, by :func:`~ndsim.kernels.fastmath.erfc_pos` in blocks of ``_BLOCK`` ages
     (vectorised) up to the first age past the tail (z > 6.5, S < 2**-64);
     -F or S is stored (told apart by the sign bit), then the differences as
     in :func:`_weibull_pdf`.
@@ -557,7 +311,7 @@ def _normal_pdf(mean, sd, shift, buf, m):
         for j in range(_BLOCK):
             a = b * _BLOCK + j
             z = (a + shift - mean) * inv
-            w = 0.5 * _erfc_pos(abs(z))
+            w = 0.5 * fm.erfc_pos(abs(z))
             buf[a] = w if z > 0.0 else -w
     _differences(buf, n_eval, m)
 

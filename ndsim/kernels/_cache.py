@@ -1,0 +1,141 @@
+"""numba's on-disk cache for the kernels, invalidated by an edit of any kernel file.
+
+numba's cache (``cache=True``) stamps the cached machine code of a function
+with a hash of that function's own source file only. A compiled function
+contains the code of the compiled functions it calls, inlined or linked in,
+so when a callee in another file changes, the caller's stamp still matches
+and numba loads the old code (numba issue #1833). Here every kernel
+is stamped instead with one hash of all kernel files (``ndsim/kernels/*.py``,
+names and contents): any edit of any of them, or an upgrade of ndsim that
+changes one, invalidates the cached code of every kernel at once, and the
+kernels may call each other across files (:mod:`ndsim.kernels.fastmath`).
+
+Mechanism: :func:`install` puts :class:`KernelCacheLocator` first in
+numba's list of cache locators (``numba.core.caching.CacheImpl._locator_classes``,
+read when a function with ``cache=True`` is decorated, and for the wrappers
+of gufuncs). It answers only for functions defined in ``ndsim/kernels``
+and wraps the locator numba would have chosen for them, so the cache stays
+where numba puts it (``$NUMBA_CACHE_DIR`` when set, else ``__pycache__``
+next to the file, else the user's cache folder), with the same file names;
+only the stamp in each index file differs. A stale index is discarded and
+its entries are overwritten as numba does for an edited file, so no stale
+files pile up. Functions defined elsewhere keep numba's own locators.
+:mod:`ndsim.kernels` calls :func:`install` before it imports any kernel.
+
+Limits: with ``NUMBA_CACHE_LOCATOR_CLASSES`` set, numba uses the locators
+named there and not this one (the kernels then get numba's per-file stamps
+back). Compiled functions outside ``ndsim/kernels`` that call a kernel are
+not covered; none does. The stamp is computed when a function is decorated
+(as numba computes its own), so an edit made while a process runs takes
+effect in the next process.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+
+from numba.core import caching
+
+#: the folder of the kernel modules, whose ``*.py`` files make up the stamp
+KERNEL_DIR = os.path.dirname(os.path.realpath(__file__))
+
+
+def kernel_files() -> list[str]:
+    """Paths of the kernel modules (``*.py`` directly in ``ndsim/kernels``), sorted by name."""
+    names = sorted(n for n in os.listdir(KERNEL_DIR) if n.endswith(".py"))
+    return [os.path.join(KERNEL_DIR, n) for n in names]
+
+
+@functools.lru_cache(maxsize=8)
+def _hash_files(stats: tuple[tuple[str, int, int], ...]) -> str:
+    # keyed on (path, mtime, size) of every file, as numba's own file hash: a file
+    # that changes while the process runs is read again
+    h = hashlib.sha256()
+    for path, _mtime, _size in stats:
+        with open(path, "rb") as f:
+            data = f.read()
+        h.update(os.path.basename(path).encode())
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def source_stamp() -> str:
+    """SHA-256 (hex) of the names and contents of all kernel modules.
+
+    Returns
+    -------
+    str
+        Changes whenever a kernel file is edited, added, removed or renamed.
+    """
+    stats = []
+    for path in kernel_files():
+        st = os.stat(path)
+        stats.append((path, st.st_mtime_ns, st.st_size))
+    return _hash_files(tuple(stats))
+
+
+def _is_kernel_file(py_file: str) -> bool:
+    return os.path.dirname(os.path.realpath(py_file)) == KERNEL_DIR
+
+
+class KernelCacheLocator(caching._CacheLocator):
+    """numba's cache locator for a kernel, stamped with all kernel files (:func:`source_stamp`).
+
+    Wraps the locator numba itself would choose for the function (cache
+    folder, file names, disambiguator) and replaces only its source stamp.
+
+    Parameters
+    ----------
+    inner : numba.core.caching._CacheLocator
+        numba's locator for the function.
+    """
+
+    def __init__(self, inner: caching._CacheLocator) -> None:
+        self._inner = inner
+
+    def ensure_cache_path(self) -> None:
+        """Create the cache folder and check that it is writable (numba's check)."""
+        self._inner.ensure_cache_path()
+
+    def get_cache_path(self) -> str:
+        """The folder numba's own locator puts the function's cache in."""
+        return self._inner.get_cache_path()
+
+    def get_source_stamp(self) -> tuple[str, str]:
+        """``("ndsim.kernels", sha256 of all kernel files)``, stored in and checked against the index."""
+        return ("ndsim.kernels", source_stamp())
+
+    def get_disambiguator(self) -> str:
+        """numba's own disambiguator (the line number of the function)."""
+        return self._inner.get_disambiguator()
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        """The locator of a function defined in ``ndsim/kernels``; None for any other function."""
+        if not _is_kernel_file(py_file):
+            return None
+        try:
+            source_stamp()
+        except OSError:  # files not readable as such (e.g. a zip import): numba's own stamps
+            return None
+        for other in caching.CacheImpl._locator_classes:
+            if other is cls:
+                continue
+            inner = other.from_function(py_func, py_file)
+            if inner is not None:
+                return cls(inner)
+        return None
+
+
+def install() -> None:
+    """Put :class:`KernelCacheLocator` first in numba's cache locators (once; idempotent).
+
+    Must run before the first kernel is decorated: :mod:`ndsim.kernels`
+    calls it before importing its modules.
+    """
+    locators = caching.CacheImpl._locator_classes
+    if KernelCacheLocator not in locators:
+        locators.insert(0, KernelCacheLocator)

@@ -1,0 +1,169 @@
+"""numba's cache of the kernels is invalidated by an edit of any kernel file.
+
+numba by itself stamps a cached function with its own source file only, so
+a caller would keep the machine code of an edited callee in another file;
+:mod:`ndsim.kernels._cache` stamps every kernel with all kernel files. The
+end-to-end test edits :mod:`ndsim.kernels.fastmath` in a copy of the package
+and checks that a kernel of :mod:`ndsim.kernels.stock` that calls it is
+compiled again, and that an unchanged run loads it from the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import numpy as np
+from numba.core import caching
+
+import ndsim
+from ndsim.kernels import _cache
+from ndsim.kernels import fastmath as fm
+from ndsim.kernels import stock as K
+
+
+def _dispatchers(module):
+    return [v for v in vars(module).values() if isinstance(v, numba.core.registry.CPUDispatcher)]
+
+
+def test_every_kernel_is_stamped_with_all_kernel_files():
+    jitted = _dispatchers(K) + _dispatchers(fm)
+    assert len(jitted) >= 20
+    for disp in jitted:
+        if disp.py_func.__module__ != K.__name__ and disp.py_func.__module__ != fm.__name__:
+            continue  # (a name imported from elsewhere)
+        assert os.path.dirname(disp.py_func.__code__.co_filename) == _cache.KERNEL_DIR
+        locator = disp._cache._impl.locator
+        assert isinstance(locator, _cache.KernelCacheLocator), disp
+        assert locator.get_source_stamp() == ("ndsim.kernels", _cache.source_stamp())
+    # the gufuncs: their kernel and their wrapper
+    from numba.np.ufunc.wrappers import GufWrapperCache
+
+    gufunc = K.inflow_driven.build()
+    locator = gufunc.gufunc_builder.nb_func.cache._impl.locator
+    assert isinstance(locator, _cache.KernelCacheLocator)
+    wrapper = GufWrapperCache(py_func=K.inflow_driven.py_func)
+    assert isinstance(wrapper._impl.locator, _cache.KernelCacheLocator)
+
+
+def test_the_cache_stays_where_numba_puts_it():
+    """Same folder, file names and line-number disambiguator as numba's own locator."""
+    py_func = K._differences.py_func
+    ours = _cache.KernelCacheLocator.from_function(py_func, py_func.__code__.co_filename)
+    for cls in caching.CacheImpl._locator_classes:
+        if cls is _cache.KernelCacheLocator:
+            continue
+        theirs = cls.from_function(py_func, py_func.__code__.co_filename)
+        if theirs is not None:
+            break
+    assert ours.get_cache_path() == theirs.get_cache_path()
+    assert ours.get_disambiguator() == theirs.get_disambiguator()
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        assert Path(ours.get_cache_path()).parent == Path(os.environ["NUMBA_CACHE_DIR"])
+
+
+def test_functions_outside_the_kernels_keep_numbas_locators():
+    from ndsim import balance
+
+    assert _cache.KernelCacheLocator.from_function(_cache.install, ndsim.__file__) is None
+    for disp in _dispatchers(balance):
+        assert not isinstance(disp._cache._impl.locator, _cache.KernelCacheLocator)
+
+
+def test_install_is_idempotent():
+    _cache.install()
+    _cache.install()
+    locators = caching.CacheImpl._locator_classes
+    assert locators.count(_cache.KernelCacheLocator) == 1
+    assert locators[0] is _cache.KernelCacheLocator
+
+
+def test_source_stamp_covers_every_kernel_file():
+    names = [os.path.basename(p) for p in _cache.kernel_files()]
+    assert {"__init__.py", "_cache.py", "fastmath.py", "lifetime.py", "stock.py"} <= set(names)
+    assert len(_cache.source_stamp()) == 64
+
+
+# --- end to end: an edit of fastmath.py reaches its callers in stock.py ---------------
+
+#: a Weibull pdf: stock.pdf_from_params -> stock._weibull_pdf -> fastmath.exp (inlined)
+_RUN = """
+import json, sys
+import numpy as np
+from ndsim.kernels import stock as K
+pdf = np.empty(16)
+K.pdf_from_params(3, 2.0, 4.0, 0.0, pdf)
+stats = K.pdf_from_params.stats
+print(json.dumps({
+    "file": K.__file__,
+    "pdf": pdf.tolist(),
+    "hits": sum(stats.cache_hits.values()),
+    "misses": sum(stats.cache_misses.values()),
+}))
+"""
+
+#: appended to the copy of fastmath.py: a different exp (stock.py binds the last definition)
+_EDIT = '''
+
+@njit(cache=True, nogil=True, inline="always")
+def exp(y):
+    """exp(y) off by a factor 2 (a deliberate edit)."""
+    q, n = expm1_reduced(y)
+    return 2.0 * scale2(1.0 + q, n)
+'''
+
+
+def _run(pkg_root: Path, cache_dir: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(pkg_root)
+    env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    env.pop("NUMBA_CACHE_LOCATOR_CLASSES", None)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    out = subprocess.run(
+        [sys.executable, "-c", _RUN],
+        env=env,
+        cwd=pkg_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert Path(res["file"]).resolve().is_relative_to(pkg_root.resolve())
+    return res
+
+
+def test_an_edit_of_fastmath_recompiles_its_callers_in_other_files(tmp_path):
+    pkg_root = tmp_path / "src"
+    shutil.copytree(
+        Path(ndsim.__file__).parent,
+        pkg_root / "ndsim",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    cache = tmp_path / "numba_cache"
+
+    first = _run(pkg_root, cache)
+    assert first["hits"] == 0 and first["misses"] >= 1  # compiled and saved
+    again = _run(pkg_root, cache)
+    assert again["hits"] >= 1 and again["misses"] == 0  # loaded from the cache
+    assert again["pdf"] == first["pdf"]
+
+    fastmath = pkg_root / "ndsim" / "kernels" / "fastmath.py"
+    fastmath.write_text(fastmath.read_text() + _EDIT)
+
+    edited = _run(pkg_root, cache)
+    assert edited["hits"] == 0 and edited["misses"] >= 1  # stale code not loaded
+    assert edited["pdf"] != first["pdf"]
+    # the same pdf as the edited code compiled without any cache
+    fresh = _run(pkg_root, tmp_path / "fresh_cache")
+    assert fresh["hits"] == 0
+    np.testing.assert_array_equal(edited["pdf"], fresh["pdf"])
+    # and the recompiled code is cached in turn
+    edited_again = _run(pkg_root, cache)
+    assert edited_again["hits"] >= 1 and edited_again["misses"] == 0
+    assert edited_again["pdf"] == edited["pdf"]
