@@ -49,53 +49,12 @@ import numpy as np
 import xarray as xr
 
 from ndsim import conventions as cv
-from ndsim.conventions import AGE, COHORT, DRAW, PRODUCT, YEAR, Variable, register
+from ndsim.conventions import AGE, COHORT, DRAW, PRODUCT, YEAR
 from ndsim.errors import ValidationError
 from ndsim.kernels import stock as _k
 from ndsim.lifetime import Lifetime, common_timing, pdf_by_product
 
 __all__ = ["inflow_driven", "stock_driven"]
-
-#: the variables this module defines: their attributes on its outputs are these, whatever
-#: another module registered under the same name first (the registry keeps the first one)
-_OWN: dict[str, Variable] = {}
-
-
-def _own(variable: Variable) -> Variable:
-    _OWN[variable.name] = variable
-    return register(variable)
-
-
-_own(
-    Variable(
-        "unmet_stock_decline",
-        (PRODUCT, YEAR),
-        cv.STOCK_UNITS,
-        "unmet stock decline",
-        "stock-driven model, policy clip: in-use stock above the target because the target fell "
-        "faster than products retire (inflow set to 0), at the end of the year",
-    )
-)
-_own(
-    Variable(
-        "early_retirement",
-        (PRODUCT, YEAR),
-        cv.FLOW_UNITS,
-        "early retirement",
-        "stock-driven model, policy retire_early: outflow beyond the lifetime model's, taken "
-        "from all cohorts in use in proportion to their stock, so the stock meets the target",
-    )
-)
-_own(
-    Variable(
-        "stock_by_cohort",
-        (PRODUCT, YEAR, COHORT),
-        cv.STOCK_UNITS,
-        "in-use stock by cohort",
-        "in-use stock at the end of the year by inflow year (cohort); cohorts before the first "
-        "year hold the initial stock",
-    )
-)
 
 _INIT_AGE = "initial_age"
 _MIN_BLOCK = 64  # series per thread block below which threads do not pay
@@ -356,8 +315,7 @@ def _plain(v) -> str:
 
 
 def _finish(arr: xr.DataArray, name: str, extra: dict[str, str]) -> xr.DataArray:
-    own = _OWN[name].attrs if name in _OWN else cv.attrs(name)
-    arr.attrs = {**own, **extra}
+    arr.attrs = {**cv.attrs(name), **extra}
     return arr.rename(name)
 
 

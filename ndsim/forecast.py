@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,9 @@ import xarray as xr
 from ndsim import conventions as cv
 from ndsim import fleet as fl
 from ndsim.errors import ScenarioError, ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ndsim.scenario import ForecastOptions
 
 __all__ = [
     "project",
@@ -81,135 +85,47 @@ FIT_VARIABLES = (
 METHODS = ("fleet", "gompertz", "growth", "level", "hold", "sales_share", "units")
 #: the standard-normal draws of the ownership-curve parameters (SPEC §5), one per parameter
 Z_VARIABLES = ("gompertz_z1", "gompertz_z2", "gompertz_z3")
-THETA = "gompertz_parameter"
+THETA = cv.GOMPERTZ_PARAMETER
 
 _P = cv.PRODUCT
 _Y = cv.YEAR
 _D = cv.DRAW
 
-_EXTRA = [
-    cv.Variable(
-        "unmet_fleet_decline",
-        (_P, _Y),
-        cv.COUNT_UNITS,
-        "unmet fleet decline",
-        "fleet-driven forecast: units in use above the target fleet that retirements could "
-        "not remove under the decline policy `clip` (sales set to 0 instead of negative)",
-    ),
-    cv.Variable(
-        "gompertz_saturation",
-        (_P,),
-        "1",
-        "ownership curve saturation",
-        "VS of eq. 7 [units per household or person, ownership_basis], fitted to the "
-        "ownership statistic of the product's group (each member carries its group's curve)",
-    ),
-    cv.Variable("gompertz_alpha", (_P,), "1", "ownership curve alpha", "alpha of eq. 7 (< 0)"),
-    cv.Variable(
-        "gompertz_beta",
-        (_P,),
-        "person yr USD-1",
-        "ownership curve beta",
-        "beta of eq. 7 (< 0), per unit of the data set's GDP per capita",
-    ),
-    cv.Variable(
-        "gompertz_theta",
-        (_P, THETA),
-        "1",
-        "ownership curve parameters as fitted",
-        "(ln VS, ln(-beta scale), ln(-alpha)), without ln VS where the saturation was "
-        "given; NaN where not fitted",
-    ),
-    cv.Variable(
-        "gompertz_cov",
-        (_P, THETA, f"{THETA}_2"),
-        "1",
-        "covariance of the ownership curve parameters",
-        "covariance of gompertz_theta from the Jacobian at the optimum and the residual "
-        "variance; Monte Carlo draws take theta + L z (L its Cholesky factor)",
-    ),
-    cv.Variable(
-        "gompertz_scale",
-        (_P,),
-        "person yr USD-1",
-        "GDP scale of the parameters",
-        "beta = -exp(theta[k]) / scale, k the position of ln(-beta scale) in gompertz_theta",
-    ),
-    cv.Variable(
-        "gompertz_method",
-        (_P,),
-        "1",
-        "ownership curve fit",
-        "the statistic and years the curve was fitted to, and the parameters fitted",
-    ),
-    cv.Variable(
-        "gompertz_basis",
-        (_P,),
-        "1",
-        "ownership curve basis",
-        "household or person: what the curve counts units per",
-    ),
-    cv.Variable(
-        "gompertz_rmse_log",
-        (_P,),
-        "1",
-        "ownership curve fit RMSE (log)",
-        "root mean square of ln(fitted) - ln(statistic) over the fitted points",
-    ),
-    cv.Variable(
-        "gdp_per_capita_trend",
-        (_Y,),
-        "",
-        "GDP per capita, smoothed",
-        "Hodrick-Prescott trend (lambda 100) of ln GDP per capita: the driver of the "
-        "ownership curves",
-    ),
-    cv.Variable(
-        "sales_ratio_first_forecast_year",
-        (_P,),
-        "1",
-        "unit sales, first forecast year over last accounted",
-        "units_sales(T + 1) / units_sales(T)",
-    ),
-    cv.Variable(
-        "inflow_ratio_first_forecast_year",
-        (_P,),
-        "1",
-        "use-stage inflow, first forecast year over last accounted",
-        "inflow(T + 1) / inflow(T) in t Nd: with adoption 'full' the intensity step shows here",
-    ),
-]
-for _v in _EXTRA:
-    cv.register(_v)
+#: the scenario file named in errors when the caller gives none
+NO_FILE = "<scenario>"
 
 
-# --- scenario access ------------------------------------------------------------------
-def _get(obj, name, default=None):
-    """Field of a scenario part: attribute or mapping key, `default` if absent or None."""
-    if obj is None:
-        return default
-    if isinstance(obj, Mapping):
-        value = obj.get(name, default)
-    else:
-        value = getattr(obj, name, default)
-    return default if value is None else value
-
-
-def _scenario_file(scenario) -> str:
-    path = _get(scenario, "path")
-    return getattr(path, "name", None) or "<scenario>"
-
-
-def forecast_methods(inputs: xr.Dataset, scenario) -> dict[str, str]:
+def forecast_methods(
+    inputs: xr.Dataset, options: ForecastOptions, *, file: str = NO_FILE
+) -> dict[str, str]:
     """Forecast method of each product: the data set's, overridden by the scenario's tables.
 
     A product named in ``forecast.growth_rates`` is a growth product, in
-    ``forecast.levels`` a level product, in ``forecast.hold`` a held product.
+    ``forecast.levels`` a level product, in ``forecast.hold`` a held product,
+    in ``forecast.sales_share`` a sales-share product, in ``forecast.units``
+    a units product.
+
+    Parameters
+    ----------
+    inputs : xarray.Dataset
+        Canonical inputs with the ``forecast_method`` coordinate on ``product``
+        (every product ``hold`` without it).
+    options : ndsim.scenario.ForecastOptions
+        The scenario's ``[forecast]`` table.
+    file : str
+        The scenario file named in errors.
+
+    Returns
+    -------
+    dict
+        product -> method (one of :data:`METHODS`).
 
     Raises
     ------
     ScenarioError
         A product in two of these tables.
+    ValidationError
+        An unknown ``forecast_method`` in the data set.
     """
     products = [str(p) for p in inputs[_P].values]
     if "forecast_method" in inputs.coords:
@@ -218,16 +134,15 @@ def forecast_methods(inputs: xr.Dataset, scenario) -> dict[str, str]:
         }
     else:
         methods = dict.fromkeys(products, "hold")
-    fc = _get(scenario, "forecast")
     named: dict[str, list[str]] = {}
-    for key, method in (
-        ("growth_rates", "growth"),
-        ("levels", "level"),
-        ("hold", "hold"),
-        ("sales_share", "sales_share"),
-        ("units", "units"),
+    for key, method, table in (
+        ("growth_rates", "growth", options.growth_rates),
+        ("levels", "level", options.levels),
+        ("hold", "hold", options.hold or ()),
+        ("sales_share", "sales_share", options.sales_share),
+        ("units", "units", options.units),
     ):
-        for p in _get(fc, key, ()) or ():
+        for p in table:
             named.setdefault(str(p), []).append(f"forecast.{key}")
             methods[str(p)] = method
     twice = {p: k for p, k in named.items() if len(k) > 1}
@@ -236,7 +151,7 @@ def forecast_methods(inputs: xr.Dataset, scenario) -> dict[str, str]:
         raise ScenarioError(
             f"key {keys[0]}: product(s) {', '.join(twice)} named in more than one of "
             f"{', '.join(keys)}",
-            file=_scenario_file(scenario),
+            file=file,
         )
     bad = {p: m for p, m in methods.items() if m not in METHODS}
     if bad:
@@ -348,13 +263,13 @@ def share_path(held: xr.DataArray, spec, years: np.ndarray, last: int) -> xr.Dat
     Y, :func:`_logistic`).
     """
     if isinstance(spec, Mapping):
-        return _logistic(held, float(_get(spec, "level")), int(_get(spec, "year")), years, last)
+        return _logistic(held, float(spec["level"]), int(spec["year"]), years, last)
     return _piecewise_linear(held, spec, years, last)
 
 
 def adoption_path(
     adoption: xr.DataArray,
-    scenario,
+    options: ForecastOptions,
     years: np.ndarray,
     last: int,
     full_for: list[str] | None = None,
@@ -365,8 +280,8 @@ def adoption_path(
     ----------
     adoption : xarray.DataArray
         AR (..., product, year) [1] over (at least) the accounted years.
-    scenario
-        ``forecast.adoption``: ``"hold"`` (held at T), ``"full"`` (1 for every
+    options : ndsim.scenario.ForecastOptions
+        Its ``adoption``: ``"hold"`` (held at T), ``"full"`` (1 for every
         cohort sold after T: the paper's eq. 8 as printed), or per product a
         table of (year, AR) points or ``{level, year}`` for a logistic path;
         products not named are held.
@@ -383,7 +298,7 @@ def adoption_path(
     acc = adoption.sel({_Y: slice(None, last)})
     held = acc.sel({_Y: last}, drop=True)
     future = years[years > last]
-    spec = _get(_get(scenario, "forecast"), "adoption", "hold")
+    spec = options.adoption
     fut = held.expand_dims({_Y: future}).copy()
     if isinstance(spec, str) and spec == "full":
         targets = [str(p) for p in held[_P].values] if full_for is None else full_for
@@ -397,13 +312,15 @@ def adoption_path(
     return out.sel({_Y: years})
 
 
-def intensity_path(content: xr.DataArray, scenario, years: np.ndarray, last: int) -> xr.DataArray:
+def intensity_path(
+    content: xr.DataArray, options: ForecastOptions, years: np.ndarray, last: int
+) -> xr.DataArray:
     """Nd per unit at full adoption, k MI, over all years: constant to T, then the scenario's factor.
 
-    ``forecast.intensity``: per product a path of the factor on k MI (1 at T): a
-    table of (year, factor) points or ``{level, year}`` (logistic).
+    ``options.intensity`` (``[forecast.intensity]``): per product a path of the factor on
+    k MI (1 at T): a table of (year, factor) points or ``{level, year}`` (logistic).
     """
-    spec = _get(_get(scenario, "forecast"), "intensity", {}) or {}
+    spec = options.intensity
     ones = xr.DataArray(np.ones(years.size), dims=_Y, coords={_Y: years})
     factor = (content * 0.0 + 1.0) * ones
     future = years[years > last]
@@ -414,9 +331,9 @@ def intensity_path(content: xr.DataArray, scenario, years: np.ndarray, last: int
     return content * factor
 
 
-def _rates(products: list[str], scenario, years: np.ndarray) -> xr.DataArray:
+def _rates(products: list[str], options: ForecastOptions, years: np.ndarray) -> xr.DataArray:
     """Growth rates (product, year) from the scenario's periods; NaN where a year is not covered."""
-    table = _get(_get(scenario, "forecast"), "growth_rates", {})
+    table = options.growth_rates
     rates = np.full((len(products), years.size), np.nan)
     for i, p in enumerate(products):
         for a, b, r in table.get(p, ()):
@@ -427,11 +344,13 @@ def _rates(products: list[str], scenario, years: np.ndarray) -> xr.DataArray:
 # --- ownership fits ---------------------------------------------------------------------
 def fit_fleets(
     inputs: xr.Dataset,
-    scenario,
+    options: ForecastOptions,
     groups: Mapping[str, list[str]],
-    methods,
+    methods: Mapping[str, str],
     hist: xr.Dataset | None = None,
-):
+    *,
+    file: str = NO_FILE,
+) -> dict[str, fl.FleetFit]:
     """The ownership curve of each group with a fleet-driven member (deterministic inputs).
 
     A group without an ownership statistic is fitted to its accounted fleet per
@@ -439,14 +358,28 @@ def fit_fleets(
     level from the scenario (``forecast.gompertz.<product>.saturation``, with its
     source in the scenario file).
 
+    Parameters
+    ----------
+    inputs : xarray.Dataset
+        Canonical inputs (drivers, ownership statistics, ``ownership_basis``).
+    options : ndsim.scenario.ForecastOptions
+        Its ``gompertz`` table: given parameters per product.
+    groups : Mapping[str, list[str]]
+        Ownership group -> member products (:func:`ndsim.fleet.groups_of`).
+    methods : Mapping[str, str]
+        Forecast method of each product (:func:`forecast_methods`).
+    hist : xarray.Dataset, optional
+        The accounting (``units_in_use``), for groups without a statistic.
+    file : str
+        The scenario file named in errors.
+
     Returns
     -------
     dict
         group -> :class:`ndsim.fleet.FleetFit`; the driver is the smoothed GDP
         per capita (:func:`ndsim.fleet.smooth_gdp`).
     """
-    file = _scenario_file(scenario)
-    given_all = _get(_get(scenario, "forecast"), "gompertz", {}) or {}
+    given_all = options.gompertz
     gdp = fl.smooth_gdp(_det(inputs["gdp_per_capita"]))
     first = int(inputs.attrs.get("first_year", int(inputs[_Y].min())))
     out = {}
@@ -576,9 +509,11 @@ def _mean_age(pdf, products: list[str], n_ages: int) -> xr.DataArray:
 def project(
     inputs: xr.Dataset,
     hist: xr.Dataset,
-    scenario,
+    options: ForecastOptions,
     pdf: xr.DataArray | Mapping,
     *,
+    decline_policy: str = "clip",
+    file: str = NO_FILE,
     fits: Mapping[str, fl.FleetFit] | None = None,
     diagnostics: bool = True,
 ) -> xr.Dataset:
@@ -597,12 +532,17 @@ def project(
         ``inflow``, ``exports_final``, ``imports_final`` [t yr-1], ``production``,
         ``units_exports``, ``units_imports``, ``units_sales`` [count yr-1],
         ``units_in_use`` [count], ``nd_intensity`` [t count-1] (..., product, year).
-    scenario : ndsim.scenario.Scenario
-        ``forecast`` (growth rates, levels, hold, adoption and intensity paths,
-        ownership-curve settings ``gompertz``, ``join_years``, last year) and
-        ``run.decline_policy``.
+    options : ndsim.scenario.ForecastOptions
+        The scenario's ``[forecast]`` table: growth rates, levels, hold, adoption
+        and intensity paths, ownership-curve settings ``gompertz``, ``join_years``,
+        last year.
     pdf : xarray.DataArray or mapping of product -> ndsim.lifetime.Lifetime
         Lifetime pdf (product, [draw], age) or the lifetimes it comes from.
+    decline_policy : str
+        ``run.decline_policy`` of the scenario: ``clip`` or ``retire_early``
+        (:func:`ndsim.dsm.stock_driven`).
+    file : str
+        The scenario file named in errors.
     fits : mapping, optional
         The ownership curves of the deterministic run (:func:`fits_from_dataset`);
         None: read from the inputs' :data:`FIT_VARIABLES` if present, else fitted
@@ -632,16 +572,14 @@ def project(
     """
     from ndsim import dsm
 
-    file = _scenario_file(scenario)
-    fc = _get(scenario, "forecast")
     last = int(hist[_Y].max())
     first = int(hist[_Y].min())
-    end = _get(fc, "last_year") or int(inputs.attrs.get("forecast_last", int(inputs[_Y].max())))
-    if not _get(fc, "enabled", True):
+    end = options.last_year or int(inputs.attrs.get("forecast_last", int(inputs[_Y].max())))
+    if not options.enabled:
         end = last
     years = np.arange(first, end + 1)
     future = years[years > last]
-    methods = forecast_methods(inputs, scenario)
+    methods = forecast_methods(inputs, options, file=file)
     products = [str(p) for p in hist[_P].values]
     fleet_p = [p for p in products if methods[p] in fl.FLEET_METHODS]
     flow_p = [p for p in products if methods[p] in ("growth", "level", "hold", "units")]
@@ -662,12 +600,12 @@ def project(
     # cohort intensity after T (SPEC §2.4): adoption and intensity paths from the values of T
     ar = adoption_path(
         inputs["adoption_rate"],
-        scenario,
+        options,
         years,
         last,
         full_for=[p for p in products if methods[p] in (*fl.FLEET_METHODS, "sales_share")],
     )
-    content = intensity_path(unit_content(inputs), scenario, years, last)
+    content = intensity_path(unit_content(inputs), options, years, last)
     m = (content * ar).transpose(..., _P, _Y)
     m = xr.concat([hist["nd_intensity"], m.sel({_Y: future})], dim=_Y).transpose(..., _P, _Y)
     # trade in units held at its share of production in T: Q = P (1 - e + i)
@@ -683,7 +621,7 @@ def project(
     pieces = []
     growth = [p for p in products if methods[p] == "growth"]
     if growth:
-        rates = _rates(growth, scenario, future)
+        rates = _rates(growth, options, future)
         gaps = [p for p in growth if bool(rates.sel({_P: p}).isnull().any())]
         if gaps:
             p = gaps[0]
@@ -698,20 +636,16 @@ def project(
         pieces.append(growth_path(dc_t.sel({_P: growth}), rates))
     level = [p for p in products if methods[p] == "level"]
     if level:
-        table = _get(fc, "levels", {})
-        no_level = [p for p in level if p not in table]
+        levels = options.levels
+        no_level = [p for p in level if p not in levels]
         if no_level:
             raise ScenarioError(
                 f"key forecast.levels: no level for the product(s) {', '.join(no_level)} "
                 "(forecast_method level)",
                 file=file,
             )
-        lv = xr.DataArray(
-            [float(_get(table[p], "value")) for p in level], dims=_P, coords={_P: level}
-        )
-        ly = xr.DataArray(
-            [float(_get(table[p], "year")) for p in level], dims=_P, coords={_P: level}
-        )
+        lv = xr.DataArray([float(levels[p].value) for p in level], dims=_P, coords={_P: level})
+        ly = xr.DataArray([float(levels[p].year) for p in level], dims=_P, coords={_P: level})
         pieces.append(level_path(dc_t.sel({_P: level}), lv, ly, future, last))
     hold = [p for p in products if methods[p] == "hold"]
     if hold:
@@ -719,10 +653,10 @@ def project(
         pieces.append(dc_t.sel({_P: hold}) * ones)
     in_units = [p for p in products if methods[p] == "units"]
     if in_units:  # units sold into use on a path from Q(T); DC = P m with P = Q / (1 - e + i)
-        table = _get(fc, "units", {})
+        unit_paths = options.units
         q_t = hist["units_sales"].sel({_Y: last}, drop=True)
         for p in in_units:
-            q_p = share_path(q_t.sel({_P: p}, drop=True), table[p], future, last)
+            q_p = share_path(q_t.sel({_P: p}, drop=True), unit_paths[p], future, last)
             m_p = m_f.sel({_P: p}, drop=True)
             dc_p = q_p / keep.sel({_P: p}, drop=True).where(keep.sel({_P: p}, drop=True) > 0) * m_p
             pieces.append(dc_p.fillna(0.0).expand_dims({_P: [p]}))
@@ -765,11 +699,11 @@ def project(
                     "draw is independent of the chunking",
                     stacklevel=2,
                 )
-            fits = fit_fleets(inputs, scenario, groups, methods, hist)
+            fits = fit_fleets(inputs, options, groups, methods, hist, file=file)
         gdp = fl.smooth_gdp(_det(inputs["gdp_per_capita"])).reindex({_Y: years})
-        tau_all = _get(fc, "join_years")
+        tau_all = options.join_years
         mean_life = _mean_age(pdf, fleet_p, years.size + 1)
-        shares_spec = _get(fc, "sales_share", {}) or {}
+        shares_spec = options.sales_share
         targets, lifetimes, splits, fitted = [], {}, {}, {}
         for group, members in groups.items():
             fit = fits.get(group)
@@ -830,9 +764,8 @@ def project(
                 {_P: keys}
             )
         )
-        policy = _get(_get(scenario, "run"), "decline_policy", "clip")
         sd = dsm.stock_driven(
-            stock_arg.transpose(..., _P, _Y), life, policy=policy, inflow_history=hist_q
+            stock_arg.transpose(..., _P, _Y), life, policy=decline_policy, inflow_history=hist_q
         )
         q_keys = sd["inflow"]
         unmet_parts = []

@@ -52,9 +52,11 @@ from scipy.special import ndtr, ndtri
 
 from ndsim import conventions as cv
 from ndsim.errors import ScenarioError, ValidationError
+from ndsim.scenario import Scenario, UncertaintyOptions
 
-#: inputs sampled when a scenario does not say otherwise (SPEC §5; the paper's three)
-DEFAULT_INPUTS = ("production", "nd_content", "adoption_rate")
+#: inputs sampled when a scenario does not say otherwise (SPEC §5; the paper's three): the
+#: default of ``[uncertainty] inputs``
+DEFAULT_INPUTS = UncertaintyOptions().inputs
 
 #: inputs that are shares in [0, 1] (truncated at 1 / max(x) as well as at 0)
 SHARE_INPUTS = frozenset(
@@ -210,23 +212,36 @@ def truncated_normal_factor(
 # --- which inputs, which CV -------------------------------------------------------
 
 
-def _uncertainty(scenario) -> tuple[tuple[str, ...], bool, dict[str, float]]:
-    unc = getattr(scenario, "uncertainty", None) if scenario is not None else None
-    names = tuple(getattr(unc, "inputs", None) or DEFAULT_INPUTS)
-    per_year = bool(getattr(unc, "per_year", False))
-    overrides = dict(getattr(unc, "cv", None) or {})
-    return names, per_year, overrides
+def _uncertainty(scenario: Scenario | None) -> UncertaintyOptions:
+    """The scenario's ``[uncertainty]`` table; None: its defaults (SPEC §5)."""
+    return UncertaintyOptions() if scenario is None else scenario.uncertainty
 
 
-def uncertain_inputs(inputs: xr.Dataset, scenario=None) -> tuple[str, ...]:
+def _scenario_file(scenario: Scenario | None) -> str | None:
+    return None if scenario is None else scenario.file_name
+
+
+def uncertain_inputs(inputs: xr.Dataset, scenario: Scenario | None = None) -> tuple[str, ...]:
     """Names of the input variables sampled under `scenario` (groups expanded, in Dataset order).
+
+    Parameters
+    ----------
+    inputs : xarray.Dataset
+        Canonical input Dataset.
+    scenario : Scenario or None
+        Its ``uncertainty.inputs`` and ``uncertainty.cv``; None: SPEC §5 defaults.
+
+    Returns
+    -------
+    tuple of str
 
     Raises
     ------
     ScenarioError
         If the scenario names an input that is neither a variable of `inputs` nor a group.
     """
-    names, _, overrides = _uncertainty(scenario)
+    options = _uncertainty(scenario)
+    names, overrides = options.inputs, options.cv
     wanted: list[str] = []
     unknown = []
     for name in names:
@@ -264,11 +279,6 @@ def uncertain_inputs(inputs: xr.Dataset, scenario=None) -> tuple[str, ...]:
     for w in wanted:
         seen.setdefault(w, None)
     return tuple(seen)
-
-
-def _scenario_file(scenario) -> str | None:
-    path = getattr(scenario, "path", None)
-    return None if path is None else str(getattr(path, "name", path))
 
 
 def _parameter_template(inputs: xr.Dataset, name: str) -> xr.DataArray:
@@ -359,7 +369,11 @@ def _series_keys(name: str, da: xr.DataArray, per_year: bool) -> tuple[np.ndarra
 
 
 def draw_factors(
-    inputs: xr.Dataset, scenario, draws: np.ndarray, seed: int, plan: list | None = None
+    inputs: xr.Dataset,
+    scenario: Scenario | None,
+    draws: np.ndarray,
+    seed: int,
+    plan: list | None = None,
 ) -> dict[str, xr.DataArray]:
     """Per-draw scaling factors of every uncertain input.
 
@@ -387,7 +401,7 @@ def draw_factors(
     return factors_from_plan(plan, draws, seed)
 
 
-def factor_plan(inputs: xr.Dataset, scenario) -> list[dict]:
+def factor_plan(inputs: xr.Dataset, scenario: Scenario | None) -> list[dict]:
     """Everything :func:`draw_factors` needs that does not depend on the draws or the seed.
 
     One entry per sampled input: its stream keys, the distinct (stream, CV,
@@ -395,7 +409,8 @@ def factor_plan(inputs: xr.Dataset, scenario) -> list[dict]:
     coordinates and the ``sampled`` mask. An ensemble computes it once and
     reuses it for every chunk (:func:`factors_from_plan`).
     """
-    _, per_year, overrides = _uncertainty(scenario)
+    options = _uncertainty(scenario)
+    per_year, overrides = options.per_year, options.cv
     plan = []
     for name in uncertain_inputs(inputs, scenario):
         parameter = name not in inputs.data_vars
@@ -484,7 +499,9 @@ def _factors_of(item: dict, u: np.ndarray, draws: np.ndarray) -> xr.DataArray:
 _SALTELLI_B = label_key("saltelli-B")
 
 
-def saltelli_groups(plan: list[dict], scenario=None) -> list[tuple[int, int, str]]:
+def saltelli_groups(
+    plan: list[dict], scenario: Scenario | None = None
+) -> list[tuple[int, int, str]]:
     """The inputs of a Sobol analysis: every sampled series, as (plan item, stream, label).
 
     Labels are those of :func:`regressors` (e.g. ``"production[AC]"``), so
@@ -496,7 +513,7 @@ def saltelli_groups(plan: list[dict], scenario=None) -> list[tuple[int, int, str
         With ``[uncertainty] per_year = true`` (a series is then many
         factors; Sobol indices here are per series).
     """
-    if _uncertainty(scenario)[1]:
+    if _uncertainty(scenario).per_year:
         raise ScenarioError(
             "key uncertainty.per_year: Sobol indices need one factor per series (per_year = false)",
             file=_scenario_file(scenario),
@@ -542,7 +559,9 @@ def saltelli_factors(
     return out
 
 
-def sample_inputs(inputs: xr.Dataset, scenario, draws: np.ndarray, seed: int) -> xr.Dataset:
+def sample_inputs(
+    inputs: xr.Dataset, scenario: Scenario | None, draws: np.ndarray, seed: int
+) -> xr.Dataset:
     """Return `inputs` with a leading ``draw`` dim on every sampled variable.
 
     Parameters

@@ -304,11 +304,12 @@ class Scenario:
         raise ScenarioError(
             f"key data: no data set {self.data!r} (neither a folder next to the scenario "
             "file nor a shipped data set)",
-            file=self._file,
+            file=self.file_name,
         )
 
     @property
-    def _file(self) -> str:
+    def file_name(self) -> str:
+        """The scenario file's name, for messages (``<scenario>`` if not read from a file)."""
         return self.path.name if self.path is not None else "<scenario>"
 
 
@@ -706,7 +707,7 @@ def check_against(scenario: Scenario, inputs) -> None:
     ScenarioError
         Naming the file and dotted key and listing the offending entries.
     """
-    file = scenario._file
+    file = scenario.file_name
     products = [str(p) for p in inputs["product"].values]
     last = _attr_year(inputs, "last_year", "last")
     fc = scenario.forecast
@@ -797,14 +798,14 @@ def _check_lifetimes(scenario: Scenario, inputs) -> None:
                 raise ScenarioError(
                     f"key lifetimes.{p}: give a model and its parameters, or parameters to "
                     "change (mean, sd, shape, scale)",
-                    file=scenario._file,
+                    file=scenario.file_name,
                 )
             continue
         given = set(life.parameters())
         if not any(set(need) <= given for need in LIFETIME_NEEDS[life.model]):
             options = " or ".join("+".join(n) for n in LIFETIME_NEEDS[life.model])
             raise ScenarioError(
-                f"key lifetimes.{p}: model {life.model!r} needs {options}", file=scenario._file
+                f"key lifetimes.{p}: model {life.model!r} needs {options}", file=scenario.file_name
             )
 
 
@@ -850,13 +851,11 @@ def apply_lifetimes(scenario: Scenario, inputs):
 
 def _check_forecast_methods(scenario: Scenario, inputs, last: int, forecast_last: int) -> None:
     """Each product's forecast method has what it needs, and no table names a product it does not use."""
-    try:
-        from ndsim.forecast import forecast_methods
-    except ImportError:  # a build without the forecast
-        return
-    file = scenario._file
+    from ndsim.forecast import forecast_methods
+
+    file = scenario.file_name
     fc = scenario.forecast
-    methods = forecast_methods(inputs, scenario)  # raises on a product in two tables
+    methods = forecast_methods(inputs, fc, file=file)  # raises on a product in two tables
     other = [p for p in fc.gompertz if methods.get(p) not in ("fleet", "gompertz")]
     if other:
         p = other[0]

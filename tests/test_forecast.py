@@ -9,8 +9,6 @@ a closed form.
 
 from __future__ import annotations
 
-from types import SimpleNamespace as NS
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -19,6 +17,7 @@ from ndsim import fleet as fl
 from ndsim import forecast as fc
 from ndsim import gompertz as gz
 from ndsim.errors import ScenarioError
+from ndsim.scenario import ForecastOptions, Level
 
 FIRST, LAST, END = 2000, 2017, 2050
 YEARS = np.arange(FIRST, END + 1)
@@ -114,7 +113,7 @@ def make_scenario(**forecast):
         enabled=True,
         last_year=None,
         growth_rates={"B": ((2018, 2030, 0.05), (2031, 2050, -0.01))},
-        levels={"C": NS(year=2050, value=5.0)},
+        levels={"C": Level(year=2050, value=5.0)},
         hold=None,
         adoption="hold",
         trade_shares="hold",
@@ -125,7 +124,7 @@ def make_scenario(**forecast):
         join_years=None,
     )
     options.update(forecast)
-    return NS(path=None, run=NS(decline_policy="clip"), forecast=NS(**options))
+    return ForecastOptions(**options)
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def runs():
 
 def _series(inputs, sc, res, name):
     """The checked unit (or Nd) series: each fleet-driven product, and each sales-share group."""
-    methods = forecast_methods(inputs, sc)
+    methods = forecast_methods(inputs, sc.forecast)
     da = res[name]
     out = {p: da.sel(product=p) for p, m in methods.items() if m in FLEET_METHODS}
     groups = {}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -13,6 +11,7 @@ from scipy import stats
 
 from ndsim import sampling
 from ndsim.errors import ScenarioError, ValidationError
+from ndsim.scenario import Scenario, UncertaintyOptions
 
 YEARS = np.arange(2000, 2005)
 PRODUCTS = ["A", "B", "C"]
@@ -43,9 +42,8 @@ def inputs() -> xr.Dataset:
 
 
 def scen(inputs=None, per_year=False, cv=None):
-    return SimpleNamespace(
-        uncertainty=SimpleNamespace(inputs=inputs, per_year=per_year, cv=cv or {}), path=None
-    )
+    names = sampling.DEFAULT_INPUTS if inputs is None else tuple(inputs)
+    return Scenario(uncertainty=UncertaintyOptions(inputs=names, per_year=per_year, cv=cv or {}))
 
 
 def splitmix_reference(seed: int, key: int, d: int) -> float:
@@ -327,15 +325,8 @@ def test_sampled_exports_never_exceed_production():
         coords=coords,
     )
 
-    class Unc:
-        inputs = ("production", "final_trade")
-        per_year = False
-        cv = {}
-
-    class Sc:
-        uncertainty = Unc()
-
-    factors = sampling.draw_factors(inputs, Sc(), np.arange(4000), seed=3)
+    sc = scen(inputs=("production", "final_trade"))
+    factors = sampling.draw_factors(inputs, sc, np.arange(4000), seed=3)
     f_e = factors["units_exports"].sel(product="A").values
     assert f_e.max() <= 1 / 0.95 + 1e-12
     assert f_e.max() > 1.04  # the bound is reached, not a cap far below it

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace as NS
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +9,7 @@ import xarray as xr
 
 from ndsim import conventions as cv
 from ndsim.processes import supply
+from ndsim.scenario import SupplyOptions
 
 YEARS = np.arange(2015, 2021)
 LAST = 2017
@@ -72,7 +71,7 @@ def make_result():
 
 def scenario(base="total_mining", growth=None):
     growth = {"S1": 0.02, "S2": 0.05, "S3": 0.08} if growth is None else growth
-    return NS(supply=NS(base=base, growth=growth))
+    return SupplyOptions(base=base, growth=growth)
 
 
 INPUTS = xr.Dataset(attrs={"last_year": LAST})
@@ -102,7 +101,7 @@ def test_supply_variables_against_hand_computation(base_name, base):
     for name in supply.SUPPLY_VARIABLES:
         assert out[name].dims == ("scenario", "year")
         assert out[name].attrs["units"] == cv.VARIABLES[name].units
-    for s, g in sc.supply.growth.items():
+    for s, g in sc.growth.items():
         for y in range(LAST, 2021):
             ref = hand(y, g, base)
             at = {"scenario": s, "year": y}
@@ -155,7 +154,7 @@ def test_summary_first_deficit_and_rates():
     sc = scenario(growth={"S1": 0.02, "S9": 0.9})
     out = supply.supply_scenarios(make_result(), INPUTS, sc)
     table = supply.supply_summary(out, years=(2019, 2020))
-    for s, g in sc.supply.growth.items():
+    for s, g in sc.growth.items():
         gaps = {y: hand(y, g, 140.0)["gap"] for y in range(LAST + 1, 2021)}
         first = min((y for y, v in gaps.items() if v > 0), default=None)
         got = table.loc[s, "first_deficit_year"]

@@ -31,7 +31,8 @@ stocks and flows analysis in China. Resources, Conservation and Recycling 174,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,9 @@ import xarray as xr
 
 from ndsim import conventions as cv
 from ndsim.errors import ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ndsim.scenario import SupplyOptions
 
 __all__ = ["supply_scenarios", "supply_summary", "primary_supply_base", "requirement"]
 
@@ -53,40 +57,6 @@ SUPPLY_VARIABLES = (
     "required_recycling_rate",
     "required_recycling_share_of_supply",
 )
-
-for _v in (
-    cv.Variable(
-        "required_recycling_rate_above_1",
-        (_S, _Y),
-        "1",
-        "required recycling rate above 1",
-        "true where the recycling rate that closes the gap exceeds the whole end-of-life flow "
-        "(not reachable by recycling alone)",
-    ),
-    cv.Variable(
-        "supply_growth_rate",
-        (_S,),
-        "yr-1",
-        "primary supply growth rate",
-        "g of each supply scenario: Q(t) = Q(T) (1 + g)^(t - T)",
-    ),
-    cv.Variable(
-        "supply_upstream_share",
-        (),
-        "1",
-        "upstream net exports and losses per unit of domestic consumption",
-        "(net exports of concentrate, primary and intermediate products + process losses) / "
-        "domestic consumption, in the last accounted year; held in the requirement",
-    ),
-):
-    cv.register(_v)
-
-
-def _get(obj, name, default=None):
-    if obj is None:
-        return default
-    value = obj.get(name, default) if isinstance(obj, Mapping) else getattr(obj, name, default)
-    return default if value is None else value
 
 
 def _last_year(result: xr.Dataset, inputs: xr.Dataset | None) -> int:
@@ -184,7 +154,9 @@ def requirement(
     return d.where(d[_Y] >= last), share
 
 
-def supply_scenarios(result: xr.Dataset, inputs: xr.Dataset | None, scenario) -> xr.Dataset:
+def supply_scenarios(
+    result: xr.Dataset, inputs: xr.Dataset | None, options: SupplyOptions
+) -> xr.Dataset:
     """The six supply variables of SPEC §6 over (scenario, year), and flags.
 
     Parameters
@@ -198,9 +170,10 @@ def supply_scenarios(result: xr.Dataset, inputs: xr.Dataset | None, scenario) ->
     inputs : xarray.Dataset or None
         Canonical inputs (attribute ``last_year`` names the last accounted year T;
         without it, the last year with unregistered mining).
-    scenario : ndsim.scenario.Scenario
-        ``supply.base`` (``total_mining`` default, ``official_mining``) and
-        ``supply.growth`` (scenario name -> g [yr-1]).
+    options : ndsim.scenario.SupplyOptions
+        The scenario's ``[supply]`` table: ``base`` (``total_mining`` or
+        ``official_mining``), ``net_exports`` (``share`` or ``tonnes``) and
+        ``growth`` (supply scenario name -> g [yr-1]).
 
     Returns
     -------
@@ -218,10 +191,9 @@ def supply_scenarios(result: xr.Dataset, inputs: xr.Dataset | None, scenario) ->
     (SPEC §4). With the ``total_mining`` base the gap of T is zero up to the
     balance residual of the accounting.
     """
-    sup = _get(scenario, "supply")
-    base = _get(sup, "base", "total_mining")
-    net_exports = _get(sup, "net_exports", "share")
-    growth = dict(_get(sup, "growth", {"S1": 0.02, "S2": 0.05, "S3": 0.08}))
+    base = options.base
+    net_exports = options.net_exports
+    growth = dict(options.growth)
     last = _last_year(result, inputs)
     years = result[_Y]
     after = years >= last
@@ -268,7 +240,7 @@ def supply_scenarios(result: xr.Dataset, inputs: xr.Dataset | None, scenario) ->
     return out
 
 
-def supply_summary(result: xr.Dataset, years=(2030, 2050)) -> pd.DataFrame:
+def supply_summary(result: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
     """Per supply scenario: first year of deficit and the required recycling in given years.
 
     Parameters
@@ -276,8 +248,8 @@ def supply_summary(result: xr.Dataset, years=(2030, 2050)) -> pd.DataFrame:
     result : xarray.Dataset
         Output of :func:`supply_scenarios` (or a run holding its variables); a
         ``draw`` dimension is averaged.
-    years : tuple of int
-        Years of the required recycling rate and share.
+    years : sequence of int
+        Years of the required recycling rate and share (those outside the run are left out).
 
     Returns
     -------

@@ -11,27 +11,6 @@ from ndsim import conventions as cv
 
 __all__ = ["trade_shares", "extend_by_shares"]
 
-cv.register(
-    cv.Variable(
-        "exports_final",
-        (cv.PRODUCT, cv.YEAR),
-        cv.FLOW_UNITS,
-        "exports of final products",
-        "E_j, element contained in exported final products (eq. 3); after the "
-        "last accounted year held at its share of DC",
-    )
-)
-cv.register(
-    cv.Variable(
-        "imports_final",
-        (cv.PRODUCT, cv.YEAR),
-        cv.FLOW_UNITS,
-        "imports of final products",
-        "I_j, element contained in imported final products (eq. 4); after the "
-        "last accounted year held at its share of DC",
-    )
-)
-
 
 def trade_shares(
     domestic_consumption: xr.DataArray, exports: xr.DataArray, imports: xr.DataArray, year: int

@@ -26,17 +26,6 @@ from ndsim import conventions as cv
 
 __all__ = ["manufacturing", "fabrication", "refining", "mining"]
 
-cv.register(
-    cv.Variable(
-        "mining_total",
-        (cv.YEAR,),
-        cv.FLOW_UNITS,
-        "total mining",
-        "official production + unregistered mining (the paper's total mining), on the basis "
-        "of the official figures (attribute basis)",
-    )
-)
-
 
 def manufacturing(
     domestic_consumption: xr.DataArray,

@@ -9,26 +9,6 @@ from ndsim import conventions as cv
 
 __all__ = ["waste_management", "recycling_path"]
 
-cv.register(
-    cv.Variable(
-        "recycling_rate",
-        (cv.YEAR,),
-        "1",
-        "end-of-life recycling rate",
-        "r: share of end-of-life flow collected for recycling; data over the "
-        "accounted years, the scenario's path after",
-    )
-)
-cv.register(
-    cv.Variable(
-        "recovery_efficiency",
-        (cv.YEAR,),
-        "1",
-        "recovery efficiency",
-        "eta: share of the collected element recovered and returned to refining",
-    )
-)
-
 
 def waste_management(
     outflow: xr.DataArray, recycling_rate: xr.DataArray, recovery_efficiency: xr.DataArray
