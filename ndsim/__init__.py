@@ -9,20 +9,32 @@ from __future__ import annotations
 
 from ndsim._version import __version__
 
-__all__ = ["__version__", "run", "ensemble", "load_dataset", "inflow_driven", "stock_driven"]
+__all__ = [
+    "__version__",
+    "run",
+    "run_ensemble",
+    "load_dataset",
+    "inflow_driven",
+    "stock_driven",
+]
 
+#: public name -> the module that defines it (imported on first use)
 _LAZY = {
     "run": "ndsim.api",
-    "ensemble": "ndsim.api",
+    "run_ensemble": "ndsim.ensemble",
     "load_dataset": "ndsim.io.readers",
     "inflow_driven": "ndsim.dsm",
     "stock_driven": "ndsim.dsm",
 }
+#: subpackages reachable as attributes before their first import (``ndsim.ensemble.…``)
+_SUBPACKAGES = ("ensemble",)
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"ndsim.{name}")
     raise AttributeError(f"module 'ndsim' has no attribute {name!r}")

@@ -1,50 +1,22 @@
-"""The library's entry points: run a scenario, or an ensemble of it, and get an xarray Dataset."""
+"""The library's public entry points: run a scenario, or an ensemble of it, and get a Dataset.
+
+A facade only: every function lives in its own module and is re-exported
+here (:func:`ndsim.inputs.prepare`, :func:`ndsim.ensemble.run_ensemble`);
+ndsim's own modules import them from there, never from this module.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import xarray as xr
+from ndsim.ensemble import run_ensemble
+from ndsim.inputs import prepare
 
-__all__ = ["run", "ensemble", "prepare"]
+if TYPE_CHECKING:
+    import xarray as xr
 
-
-def prepare(
-    scenario: str | Path | None = None, *, data: str | Path | None = None
-) -> tuple[xr.Dataset, object]:
-    """Load and check a scenario and its data set, before any computation.
-
-    Parameters
-    ----------
-    scenario : str or Path, optional
-        A scenario file or the name of a shipped scenario; default ``baseline``.
-    data : str or Path, optional
-        A data-set folder overriding the scenario's ``data``.
-
-    Returns
-    -------
-    (inputs, scenario)
-        The canonical input Dataset and the :class:`ndsim.scenario.Scenario`.
-
-    Raises
-    ------
-    ndsim.errors.ScenarioError, ndsim.errors.ValidationError
-        Bad scenario or data, with a one-line message naming file and field.
-    """
-    from ndsim.errors import UsageError
-    from ndsim.io.readers import load_dataset
-    from ndsim.scenario import apply_lifetimes, check_against, load_scenario
-
-    sc = load_scenario(scenario)
-    if data is not None:
-        folder = Path(data)
-        if not folder.is_dir():
-            raise UsageError(f"--data {data}: no such folder")
-    else:
-        folder = sc.data_path()
-    inputs = load_dataset(folder)
-    check_against(sc, inputs)
-    return apply_lifetimes(sc, inputs), sc
+__all__ = ["prepare", "run", "run_ensemble"]
 
 
 def run(scenario: str | Path | None = None, *, data: str | Path | None = None) -> xr.Dataset:
@@ -74,10 +46,3 @@ def run(scenario: str | Path | None = None, *, data: str | Path | None = None) -
 
     inputs, sc = prepare(scenario, data=data)
     return pipeline.run(inputs, sc)
-
-
-def ensemble(scenario: str | Path | None = None, **kwargs) -> xr.Dataset:
-    """Run a Monte Carlo ensemble of a scenario (see :func:`ndsim.ensemble.run_ensemble`)."""
-    from ndsim.ensemble import run_ensemble
-
-    return run_ensemble(scenario, **kwargs)

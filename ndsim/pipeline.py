@@ -15,16 +15,13 @@ doi:10.1016/j.resconrec.2021.105752.
 
 from __future__ import annotations
 
-import importlib
-import warnings
-
 import numpy as np
 import xarray as xr
 
-from ndsim import balance
+from ndsim import balance, forecast
 from ndsim import conventions as cv
 from ndsim.errors import ValidationError
-from ndsim.processes import consumption, products, trade, upstream, use, waste
+from ndsim.processes import consumption, products, supply, trade, upstream, use, waste
 from ndsim.scenario import Scenario
 
 __all__ = ["run", "accounted_years", "model_years", "history_start"]
@@ -162,8 +159,14 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
                 "nd_intensity": intensity,
             }
         )
-        projected = _optional("ndsim.forecast").project(
-            inputs, hist, scenario, pdf, diagnostics=diagnostics
+        projected = forecast.project(
+            inputs,
+            hist,
+            scenario.forecast,
+            pdf,
+            decline_policy=opts.decline_policy,
+            file=scenario.file_name,
+            diagnostics=diagnostics,
         )
         projected = projected.sel({cv.YEAR: slice(start, int(years[-1]))})
         dc = projected["domestic_consumption"].assign_attrs(cv.attrs("domestic_consumption"))
@@ -301,8 +304,8 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
     result["plausibility_flag"] = plausibility_flag(result, inputs)
 
     # 9. supply scenarios against the requirement (SPEC §4)
-    if forecasting and (supply := _optional("ndsim.processes.supply")) is not None:
-        result = result.merge(supply.supply_scenarios(result, inputs, scenario))
+    if forecasting:
+        result = result.merge(supply.supply_scenarios(result, inputs, scenario.supply))
 
     # 10. mass balance of every process, and signs (SPEC §3)
     result["balance_residual"] = balance.check_balance(
@@ -561,7 +564,7 @@ def model_years(inputs: xr.Dataset, scenario: Scenario) -> np.ndarray:
     """The years of the run: accounted years, plus the forecast years if the forecast is enabled."""
     first, last = accounted_years(inputs)
     end = last
-    if scenario.forecast.enabled and _optional("ndsim.forecast") is not None:
+    if scenario.forecast.enabled:
         end = scenario.forecast.last_year or int(inputs.attrs.get("forecast_last_year", last))
     return np.arange(first, end + 1)
 
@@ -651,7 +654,7 @@ def _finish(result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario) -> xr.Da
     }
     if scenario.forecast.enabled and "forecast_method" in coords:
         # the method each product is forecast by in this run (the scenario may override)
-        methods = _optional("ndsim.forecast").forecast_methods(inputs, scenario)
+        methods = forecast.forecast_methods(inputs, scenario.forecast, file=scenario.file_name)
         coords["forecast_method"] = xr.DataArray(
             [methods[str(p)] for p in inputs[cv.PRODUCT].values],
             dims=cv.PRODUCT,
@@ -681,15 +684,7 @@ def _finish(result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario) -> xr.Da
         "last_accounted_year": last,
         "draws": int(result.sizes.get(cv.DRAW, 0)),
     }
+    for key in ("summary_years", "supply_years"):  # the data set's report years, where given
+        if inputs.attrs.get(key):
+            result.attrs[key] = np.asarray(inputs.attrs[key], dtype=np.int64)
     return result
-
-
-def _optional(module: str):
-    """A module of a part that a build may not have yet (forecast, supply), or None with a warning."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        warnings.warn(f"{module} is not available: that part of the run is skipped", stacklevel=3)
-        return None

@@ -576,6 +576,9 @@ def datapackage(folder: str | Path | None = None) -> dict[str, Any]:
     }
     if meta.get("sources"):
         package["ore_sources"] = list(meta["sources"])
+    for key in ("summary_years", "supply_years"):  # the years the run summary reports
+        if meta.get(key):
+            package[key] = [int(y) for y in meta[key]]
     package["resources"] = [
         _resource(folder, name, records.get(name), checked) for name in _table_order(folder)
     ]

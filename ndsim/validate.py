@@ -673,7 +673,8 @@ class CheckedData:
     ----------
     folder : Path
     meta : dict
-        ``dataset.toml``: name, title, element, first, last, forecast_last.
+        ``dataset.toml``: name, title, element, region, history_first, first, last,
+        forecast_last, sources, summary_years, supply_years.
     products : dict of str to numpy.ndarray
         The columns of ``products.csv`` (``in_total_demand`` as bool).
     intermediates, sources, variants : tuple of str
@@ -781,6 +782,10 @@ def _check_toml(folder: Path) -> dict:
         raise ValidationError(
             "must be a list of distinct non-empty codes", file=label, field="sources"
         )
+    summary_years = _summary_years(meta.get("summary_years", []), first, forecast_last, label)
+    supply_years = _summary_years(
+        meta.get("supply_years", []), first, forecast_last, label, "supply_years"
+    )
     return {
         "name": name,
         "title": str(meta.get("title", name)),
@@ -791,7 +796,39 @@ def _check_toml(folder: Path) -> dict:
         "last": last,
         "forecast_last": forecast_last,
         "sources": tuple(sources) if sources else None,
+        "summary_years": summary_years,
+        "supply_years": supply_years,
     }
+
+
+def _summary_years(
+    value: object, first: int, forecast_last: int, label: str, key: str = "summary_years"
+) -> tuple[int, ...]:
+    """Report years of ``dataset.toml``: distinct integer years in first..forecast_last.
+
+    ``summary_years``: the years a run's summary shows besides the last
+    accounted and the last forecast year; ``supply_years``: the years of its
+    supply table. None where the key is absent.
+    """
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(y, int) and not isinstance(y, bool) for y in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ValidationError(
+            f"must be a list of distinct integer years, got {value!r}",
+            file=label,
+            field=key,
+        )
+    outside = [y for y in value if not first <= y <= forecast_last]
+    if outside:
+        raise ValidationError(
+            f"year(s) {', '.join(map(str, outside))} outside the data set's years "
+            f"{first}-{forecast_last} (first..forecast_last)",
+            file=label,
+            field=key,
+        )
+    return tuple(sorted(value))
 
 
 def _check_products(folder: Path) -> dict[str, np.ndarray]:

@@ -247,12 +247,12 @@ def test_bad_options_refused_before_loading(tmp_path, monkeypatch, args, start):
     """Options and output locations are checked first (no data loaded, nothing computed)."""
     (tmp_path / "blocker").write_text("a file where a folder is expected")
     monkeypatch.chdir(tmp_path)
-    import ndsim.api
+    import ndsim.inputs
 
     def no_loading(*a, **k):
         raise AssertionError("data loaded before the options were checked")
 
-    monkeypatch.setattr(ndsim.api, "prepare", no_loading)
+    monkeypatch.setattr(ndsim.inputs, "prepare", no_loading)
     args = [a.format(tmp=tmp_path) for a in args]
     code, stdout, stderr = _cli(args)
     _assert_refused(code, stderr, stdout, start.format(tmp=tmp_path), tmp_path)

@@ -30,6 +30,7 @@ import xarray as xr
 
 import ndsim.ensemble as en
 from ndsim import cli, pipeline
+from ndsim.ensemble import executors
 
 TINY = Path(__file__).parent / "data" / "tiny"
 SCENARIO = f"""
@@ -328,10 +329,10 @@ def test_wait_raises_when_no_worker_is_alive(monkeypatch):
         def is_alive(self):
             return False
 
-    executor = en._PoolExecutor.__new__(en._PoolExecutor)
+    executor = executors.PoolExecutor.__new__(executors.PoolExecutor)
     executor.pool = type("Pool", (), {"_processes": {1: Dead(), 2: Dead()}})()
-    monkeypatch.setattr(en, "WAIT_POLL", 0.01)
-    monkeypatch.setattr(en, "DEAD_POOL_GRACE", 0.05)
+    monkeypatch.setattr(executors, "WAIT_POLL", 0.01)
+    monkeypatch.setattr(executors, "DEAD_POOL_GRACE", 0.05)
     with pytest.raises(BrokenProcessPool, match=r"exit codes \[-9\]"):
         executor.wait(Future())  # a future no worker will ever complete
 
@@ -342,8 +343,6 @@ def test_local_cluster_workers_log_errors_only(monkeypatch):
     import logging
 
     import distributed
-
-    import ndsim.ensemble as en
 
     seen = {}
 
@@ -364,11 +363,14 @@ def test_local_cluster_workers_log_errors_only(monkeypatch):
         def scatter(self, items, broadcast=False):
             return list(items)
 
+        def run(self, fn, *args, **kwargs):
+            return {}
+
         def close(self):
             pass
 
     monkeypatch.setattr(distributed, "LocalCluster", FakeCluster)
     monkeypatch.setattr(distributed, "Client", FakeClient)
-    ex = en._DistributedExecutor(object(), workers=2, scheduler=None)
+    ex = executors.DistributedExecutor(object(), workers=2, scheduler=None)
     assert seen["silence_logs"] == logging.ERROR and ex.n_workers == 2
     ex.close()

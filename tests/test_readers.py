@@ -248,3 +248,40 @@ def test_data_sets_load(folder):
         assert not bool(accounted[name].isnull().any()), name
         assert bool((accounted[name] >= 0).all()), name
     assert bool(((accounted["adoption_rate"] >= 0) & (accounted["adoption_rate"] <= 1)).all())
+
+
+def test_summary_years_are_read_from_dataset_toml(tmp_path):
+    """``summary_years`` (optional) reaches the Dataset sorted, as ints; none where absent."""
+    assert load_dataset(TINY).attrs["summary_years"] == ()
+    folder = tmp_path / "tiny"
+    shutil.copytree(TINY, folder)
+    toml = folder / "dataset.toml"
+    toml.write_text(toml.read_text().replace("[years]", "summary_years = [2008, 2005]\n[years]"))
+    assert load_dataset(folder).attrs["summary_years"] == (2005, 2008)
+
+
+def test_supply_years_reach_the_run_summary(tmp_path):
+    """``supply_years`` of dataset.toml decide the supply table's years; without it, the last year."""
+    from ndsim.commands.run import _report_years, _supply_table
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(TINY, folder)
+    toml = folder / "dataset.toml"
+    toml.write_text(toml.read_text().replace("[years]", "supply_years = [2009, 2006]\n[years]"))
+    assert load_dataset(folder).attrs["supply_years"] == (2006, 2009)
+    years = np.arange(2004, 2011)
+    ds = xr.Dataset(
+        {
+            v: (("scenario", "year"), np.ones((1, years.size)))
+            for v in ("primary_supply", "secondary_supply", "supply_gap",
+                      "required_recycling_rate", "required_recycling_share_of_supply")
+        },
+        coords={"scenario": ["S1"], "year": years},
+    )  # fmt: skip
+    ds.attrs["supply_years"] = np.array([2006, 2009])
+    assert _report_years(ds, "supply_years") == (2006, 2009)
+    head = _supply_table(ds, 2010).splitlines()[0]
+    assert "primary 2006" in head and "primary 2009" in head and "2010" not in head
+    del ds.attrs["supply_years"]
+    head = _supply_table(ds, 2010).splitlines()[0]
+    assert "primary 2010" in head and "2009" not in head

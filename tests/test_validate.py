@@ -200,6 +200,8 @@ CASES = [
     ("toml syntax", raw_edit("dataset.toml", lambda t: t + "\nname = \n"), "dataset.toml", None, "TOML does not parse"),
     ("toml years", raw_edit("dataset.toml", lambda t: re.sub(r"forecast_last\s*=\s*\d+", "forecast_last = 1990", t)), "dataset.toml", "years", "first <= last"),
     ("toml misspelled key", raw_edit("dataset.toml", lambda t: t.replace("forecast_last", "forcast_last")), "dataset.toml", "forcast_last", "did you mean 'forecast_last'"),
+    ("summary year outside", raw_edit("dataset.toml", lambda t: re.sub(r"(?m)^summary_years.*\n", "", t).replace("[years]", "summary_years = [1990]\n[years]", 1)), "dataset.toml", "summary_years", "outside the data set's years"),
+    ("summary years not years", raw_edit("dataset.toml", lambda t: re.sub(r"(?m)^summary_years.*\n", "", t).replace("[years]", 'summary_years = ["2005", "2005"]\n[years]', 1)), "dataset.toml", "summary_years", "distinct integer years"),
     ("unreadable", write_bytes("mining.csv", b"\xff\xfe\x00\x81garbage"), "mining.csv", None, "not UTF-8"),
     ("NUL bytes", write_bytes("mining.csv", b"ore_source,year\x00,value\n"), "mining.csv", None, "unreadable CSV"),
     ("empty file", write_bytes("nd_content.csv", b""), "nd_content.csv", None, "no header"),

@@ -71,7 +71,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="run on an existing dask.distributed cluster (tcp://host:port)",
+        help="run on an existing dask.distributed cluster (tcp://host:port); its workers "
+        "must run the same ndsim, numba and numpy (and kernel sources) as this one",
+    )
+    p.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="with --workers: serve the cluster's dask dashboard and print its link "
+        '(needs bokeh: pip install "ndsim[cluster]")',
     )
     add_shared_options(p, "ndsim_output/<scenario>/<scenario>_ensemble.nc")
     p.add_argument(
@@ -98,17 +105,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ndsim import api
     from ndsim.commands._common import check_output_file, check_output_folder
-    from ndsim.ensemble import _check_options
+    from ndsim.ensemble.plan import check_options
+    from ndsim.errors import UsageError
+    from ndsim.inputs import prepare
     from ndsim.io.lock import output_locks
 
-    _check_options(args.draws, args.chunk_size, args.seed, args.workers)
+    check_options(args.draws, args.chunk_size, args.seed, args.workers)
+    if args.dashboard and args.workers is None:
+        raise UsageError("--dashboard needs --workers (the dashboard of the cluster ndsim starts)")
     if args.output is not None:
         check_output_file(args.output, "--output")
     if args.figures is not None:
         check_output_folder(args.figures, "--figures")
-    inputs, sc = api.prepare(args.scenario, data=args.data)
+    inputs, sc = prepare(args.scenario, data=args.data)
     folder = DEFAULT_OUTPUT_DIR / sc.name  # each scenario its own folder
     output = Path(args.output) if args.output else folder / f"{sc.name}_ensemble.nc"
     check_output_file(output, "--output")
@@ -136,6 +146,7 @@ def _compute_and_write(args, inputs, sc, output, figures) -> int:
                 seed=args.seed,
                 workers=args.workers,
                 scheduler=args.scheduler,
+                dashboard=args.dashboard,
                 output=output,
                 full=args.full,
                 resume=args.resume,
@@ -202,6 +213,8 @@ def _resume_command(args: argparse.Namespace) -> str:
             argv.append("--no-figures")
         if args.full:
             argv.append("--full")
+        if args.dashboard:
+            argv.append("--dashboard")
     if "--resume" not in argv:
         argv = [*argv, "--resume"]
     return "ndsim " + " ".join(shlex.quote(a) for a in argv)

@@ -37,7 +37,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ndsim import api, pipeline
+    from ndsim import pipeline
     from ndsim.commands._common import (
         check_output_file,
         check_output_folder,
@@ -45,6 +45,7 @@ def main(args: argparse.Namespace) -> int:
         violations_as_lines,
         write_failed,
     )
+    from ndsim.inputs import prepare
     from ndsim.io.lock import output_locks
     from ndsim.io.writers import write_netcdf
 
@@ -53,7 +54,7 @@ def main(args: argparse.Namespace) -> int:
     if args.figures is not None:
         check_output_folder(args.figures, "--figures")
     scenario, data, note = _default_data(args.scenario, args.data)
-    inputs, sc = api.prepare(scenario, data=data)
+    inputs, sc = prepare(scenario, data=data)
     from ndsim.validate import long_lifetimes
 
     for line in long_lifetimes(inputs, sc.run.lifetime_variant):
@@ -324,8 +325,13 @@ def _units_note(ds: xr.Dataset, first: int, last: int) -> str:
     return "\n".join(lines)
 
 
+def _report_years(ds: xr.Dataset, key: str) -> tuple[int, ...]:
+    """The data set's report years (``summary_years``, ``supply_years``) the file carries."""
+    return tuple(int(y) for y in np.atleast_1d(ds.attrs.get(key, ())))
+
+
 def _forecast_table(ds: xr.Dataset, last: int, end: int) -> str:
-    years = [y for y in (last, 2025, 2035, 2050, end) if last <= y <= end]
+    years = [y for y in (last, *_report_years(ds, "summary_years"), end) if last <= y <= end]
     years = sorted(set(years))
     head = f"{'forecast [t/yr]':<46}" + "".join(f"{y:>10}" for y in years)
     lines = [head, "-" * len(head)]
@@ -344,7 +350,7 @@ def _supply_table(ds: xr.Dataset, end: int) -> str:
 
     A negative gap is oversupply: printed as such, never as a negative rate (SPEC §4).
     """
-    years = [y for y in (2030, 2050) if y <= end]
+    years = [y for y in _report_years(ds, "supply_years") if y <= end] or [end]
     head = f"{'supply [t/yr]':<14}{'first deficit':>14}" + "".join(
         f"{'primary ' + str(y):>14}{'recycled ' + str(y):>15}{'gap ' + str(y):>11}"
         f"{'r* ' + str(y):>13}{'share ' + str(y):>12}"

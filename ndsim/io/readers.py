@@ -32,7 +32,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ndsim.conventions import INTERMEDIATE, PRODUCT, SOURCE, VARIABLES, YEAR, Variable, register
+from ndsim.conventions import (
+    INPUT_VARIABLES,
+    INTERMEDIATE,
+    PRODUCT,
+    SOURCE,
+    VARIABLES,
+    VARIANT,
+    YEAR,
+)
 from ndsim.validate import (
     PRIMARY_FLOWS,
     TRADE_FLOWS,
@@ -45,235 +53,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
 __all__ = ["load_dataset", "build_dataset", "dataset_sha256", "resolve_data_dir", "INPUT_VARIABLES"]
-
-VARIANT = "variant"
-COUNT_FLOW = "count yr-1"
-
-_INPUTS = [
-    Variable(
-        "production",
-        (PRODUCT, YEAR),
-        COUNT_FLOW,
-        "domestic production",
-        "P of eq. 1, in the product's count_unit per year (units, MW newly installed, t of "
-        "the element for non-magnet end uses)",
-    ),
-    Variable(
-        "nd_content",
-        (PRODUCT,),
-        "t count-1",
-        "element content per counted item",
-        "MI of eq. 1, tonnes of the element per unit of the product's count_unit",
-    ),
-    Variable(
-        "adoption_rate",
-        (PRODUCT, YEAR),
-        "1",
-        "adoption rate",
-        "AR of eq. 1: share of the products made with the technology that contains the element",
-    ),
-    Variable(
-        "intensity_calibration",
-        (PRODUCT,),
-        "1",
-        "intensity calibration factor",
-        "k of the cohort intensity m = k * MI * AR (SPEC §2.1): the factor that brings the "
-        "last accounted year's domestic consumption to a reference level; the unit flows are "
-        "never scaled. 1 where the data set gives none",
-    ),
-    Variable(
-        "exports_intermediate",
-        (INTERMEDIATE, YEAR),
-        "t yr-1",
-        "exports of intermediates",
-        "element contained in exported intermediate products",
-    ),
-    Variable(
-        "imports_intermediate",
-        (INTERMEDIATE, YEAR),
-        "t yr-1",
-        "imports of intermediates",
-        "element contained in imported intermediate products",
-    ),
-    Variable(
-        "exports_primary",
-        (YEAR,),
-        "t yr-1",
-        "registered exports of primary products",
-        "element in registered exports of primary products (oxides, metal, salts)",
-    ),
-    Variable(
-        "imports_primary",
-        (YEAR,),
-        "t yr-1",
-        "imports of primary products",
-        "element in imports of primary products",
-    ),
-    Variable(
-        "exports_primary_unregistered",
-        (YEAR,),
-        "t yr-1",
-        "unregistered exports of primary products",
-        "mirror statistics minus registered exports (an input where reconstructed)",
-    ),
-    Variable(
-        "exports_concentrate",
-        (YEAR,),
-        "t yr-1",
-        "exports of concentrates",
-        "element in exported ore concentrates",
-    ),
-    Variable(
-        "imports_concentrate",
-        (YEAR,),
-        "t yr-1",
-        "imports of concentrates",
-        "element in imported ore concentrates",
-    ),
-    Variable(
-        "mining",
-        (SOURCE, YEAR),
-        "t yr-1",
-        "official mining",
-        "official mine production by ore source, in t of the element",
-    ),
-    Variable(
-        "unregistered_mining_prior",
-        (YEAR,),
-        "t yr-1",
-        "prior of unregistered mining",
-        "independent estimate of unregistered mining on the basis of official output, with its "
-        "sd in sd_unregistered_mining_prior (a measurement of the reconciliation); NaN where none",
-    ),
-    Variable(
-        "intermediate_production_statistic",
-        (INTERMEDIATE, YEAR),
-        "t yr-1",
-        "intermediate production statistic",
-        "public production statistic of an intermediate in t of the element, with its sd in "
-        "sd_intermediate_production_statistic (a measurement of the reconciliation); NaN where none",
-    ),
-    Variable(
-        "yield_mining",
-        (YEAR,),
-        "1",
-        "yield of mining and beneficiation",
-        "share of the element in mined ore that reaches the concentrate",
-    ),
-    Variable(
-        "yield_refining",
-        (YEAR,),
-        "1",
-        "yield of refining and separation",
-        "share of the element in concentrates that reaches primary products",
-    ),
-    Variable(
-        "yield_fabrication",
-        (INTERMEDIATE, YEAR),
-        "1",
-        "yield of fabrication",
-        "share of the element in primary products that reaches each intermediate",
-    ),
-    Variable(
-        "yield_manufacturing",
-        (INTERMEDIATE, YEAR),
-        "1",
-        "yield of manufacturing",
-        "share of the element in each intermediate that reaches final products",
-    ),
-    Variable(
-        "recycling_rate",
-        (YEAR,),
-        "1",
-        "end-of-life recycling rate",
-        "r(t): share of the end-of-life flow collected for recycling",
-    ),
-    Variable(
-        "recovery_efficiency",
-        (),
-        "1",
-        "recovery efficiency",
-        "eta: share of the collected element recovered by recycling",
-    ),
-    Variable("lifetime_mean", (VARIANT, PRODUCT), "yr", "mean lifetime", "lifetime parameter"),
-    Variable(
-        "lifetime_sd",
-        (VARIANT, PRODUCT),
-        "yr",
-        "standard deviation of the lifetime",
-        "lifetime parameter",
-    ),
-    Variable(
-        "lifetime_shape",
-        (VARIANT, PRODUCT),
-        "1",
-        "shape of the lifetime distribution",
-        "lifetime parameter (Weibull or gamma shape)",
-    ),
-    Variable(
-        "lifetime_scale",
-        (VARIANT, PRODUCT),
-        "yr",
-        "scale of the lifetime distribution",
-        "lifetime parameter (Weibull or gamma scale)",
-    ),
-    Variable(
-        "lifetime_model",
-        (VARIANT, PRODUCT),
-        "",
-        "lifetime model",
-        "fixed, normal, lognormal, weibull or gamma (read by ndsim.lifetime)",
-    ),
-    Variable("population", (YEAR,), "person", "population", "resident population"),
-    Variable("households", (YEAR,), "household", "households", "number of households"),
-    Variable(
-        "gdp_per_capita",
-        (YEAR,),
-        "",
-        "GDP per capita",
-        "gross domestic product per person, in the unit stated in drivers.csv",
-    ),
-    Variable(
-        "ownership_nonhousehold_share",
-        (PRODUCT,),
-        "1",
-        "non-household share of units in use",
-        "share of the units in use outside households (commercial, office) by which a "
-        "household survey is divided; 0 where none is given",
-    ),
-    Variable(
-        "plausibility_units_per_year",
-        (PRODUCT,),
-        COUNT_FLOW,
-        "plausibility bound: units per year",
-        "sourced upper bound of the units sold into use per year (plausibility.csv; SPEC §2.4); "
-        "NaN where none",
-    ),
-    Variable(
-        "plausibility_units_per_person",
-        (PRODUCT,),
-        "count person-1",
-        "plausibility bound: units in use per person",
-        "sourced upper bound of the units in use per person (plausibility.csv); NaN where none",
-    ),
-    Variable(
-        "ownership",
-        (PRODUCT, YEAR),
-        "count person-1",
-        "observed ownership",
-        "products in use per person (for Gompertz fits); NaN where not observed",
-    ),
-    Variable(
-        "ownership_household",
-        (PRODUCT, YEAR),
-        "count household-1",
-        "observed ownership per household",
-        "products in use per household (shape data for Gompertz fits where ownership per "
-        "person is not observed; a household size is data, not a unit); NaN where not observed",
-    ),
-]
-#: the input variables of the canonical Dataset (also added to ndsim.conventions)
-INPUT_VARIABLES = {v.name: register(v) if v.name not in ("mining",) else v for v in _INPUTS}
 
 
 def dataset_sha256(folder: str | Path) -> str:
@@ -364,7 +143,8 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
     t = checked.tables
 
     def put(name, dims, values, quality, units=None):
-        # inputs that are also outputs of the contract (units_exports, ...) are declared there
+        # inputs that are also outputs of the same meaning (units_exports, ...) are declared
+        # in the output table only
         var = INPUT_VARIABLES.get(name) or VARIABLES[name]
         attrs = dict(var.attrs)
         if units is not None:
@@ -508,6 +288,8 @@ def build_dataset(checked: CheckedData) -> xr.Dataset:
             "first_year": int(first),
             "last_year": int(last),
             "forecast_last_year": int(forecast_last),
+            "summary_years": meta["summary_years"],
+            "supply_years": meta["supply_years"],
             "mining_basis": t.get("mining_basis", "ore"),
         }
     )
@@ -592,7 +374,9 @@ def load_dataset(folder: str | Path | None = None) -> xr.Dataset:
         Values in canonical units (see the module docstring), quality
         arrays ``q_<name>``, and attrs ``name``, ``title``, ``element``,
         ``dataset_path``, ``dataset_sha256``, ``first_year``, ``last_year``,
-        ``forecast_last_year``.
+        ``forecast_last_year``, ``summary_years`` (tuple of int: the years a
+        run's summary shows besides the last accounted and the last forecast
+        year, from ``dataset.toml``; empty where it names none).
 
     Raises
     ------

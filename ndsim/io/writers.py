@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +16,7 @@ from ndsim import conventions as cv
 from ndsim._version import __version__
 from ndsim.io.atomic import atomic_target
 
-__all__ = ["write_netcdf", "global_attrs", "cf_prepare"]
+__all__ = ["write_netcdf", "global_attrs", "cf_prepare", "DrawsGroup"]
 
 #: unit strings UDUNITS cannot read, and the UDUNITS string written in their place; the
 #: ndsim string (which says more: persons, households, currency) stays in ``ndsim_units``
@@ -75,25 +78,30 @@ def cf_prepare(ds: xr.Dataset) -> xr.Dataset:
     if scenario and "run_scenario" not in out.coords:
         out = out.assign_coords(run_scenario=scenario)
     for name in list(out.variables):
-        attrs = dict(out[name].attrs)
-        if name in out.coords and "long_name" not in attrs:
-            attrs["long_name"] = COORD_LONG_NAMES.get(str(name), str(name).replace("_", " "))
-        if name == cv.YEAR:
-            attrs.pop("units", None)
-            attrs["long_name"] = COORD_LONG_NAMES[cv.YEAR]
-        if name == cv.DRAW:
-            attrs["standard_name"] = "realization"
-        if out[name].dtype == bool:
-            attrs["flag_values"] = np.array([0, 1], dtype="i1")
-            attrs["flag_meanings"] = "false true"
-        unit = attrs.get("units")
-        if isinstance(unit, str) and unit in UDUNITS_EQUIVALENT:
-            attrs["ndsim_units"] = unit
-            attrs["units"] = UDUNITS_EQUIVALENT[unit]
-        out[name].attrs = attrs
+        out[name].attrs = _cf_attrs(name, out[name].attrs, out[name].dtype, name in out.coords)
     out.attrs.setdefault("references", REFERENCES)
     out.attrs.setdefault("institution", "ndsim (open-source software; see CITATION.cff)")
     return out
+
+
+def _cf_attrs(name: object, attrs: dict, dtype: np.dtype, coord: bool) -> dict:
+    """One variable's attributes after the CF housekeeping of :func:`cf_prepare`."""
+    attrs = dict(attrs)
+    if coord and "long_name" not in attrs:
+        attrs["long_name"] = COORD_LONG_NAMES.get(str(name), str(name).replace("_", " "))
+    if name == cv.YEAR:
+        attrs.pop("units", None)
+        attrs["long_name"] = COORD_LONG_NAMES[cv.YEAR]
+    if name == cv.DRAW:
+        attrs["standard_name"] = "realization"
+    if np.dtype(dtype).kind == "b":
+        attrs["flag_values"] = np.array([0, 1], dtype="i1")
+        attrs["flag_meanings"] = "false true"
+    unit = attrs.get("units")
+    if isinstance(unit, str) and unit in UDUNITS_EQUIVALENT:
+        attrs["ndsim_units"] = unit
+        attrs["units"] = UDUNITS_EQUIVALENT[unit]
+    return attrs
 
 
 def global_attrs(ds: xr.Dataset, *, now: _dt.datetime | None = None) -> dict[str, str | int]:
@@ -140,7 +148,46 @@ def global_attrs(ds: xr.Dataset, *, now: _dt.datetime | None = None) -> dict[str
     return {k: _attr_value(v) for k, v in attrs.items()}
 
 
-def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+@dataclass
+class DrawsGroup:
+    """Every draw of an ensemble, for the NetCDF group ``draws`` of its file (``--full``).
+
+    Attributes
+    ----------
+    template : xarray.Dataset
+        One run without draws (the deterministic one): dims, coordinates and
+        attributes of every variable in ``names``.
+    names : list of str
+        The variables of the group.
+    n : int
+        Number of draws [-].
+    chunks : iterable of mapping of str to numpy.ndarray
+        Per-chunk arrays in draw order, consumed once: shape ``(draws, *dims)``
+        for a variable that varies, and in the first chunk only, the
+        variable's array without draws for one that does not.
+    exact : tuple of str
+        Variables written as float64 (the rest float32).
+    description : str
+        The group's ``description`` attribute.
+    """
+
+    template: xr.Dataset
+    names: list[str]
+    n: int
+    chunks: Iterable[Mapping[str, np.ndarray]]
+    exact: tuple[str, ...] = ()
+    description: str = ""
+
+
+#: draws per HDF5 chunk of the per-draw variables of a draws group
+DRAW_CHUNK = 1000
+#: dimensions a draws group's HDF5 chunks split one by one (the rest whole)
+_ONE_PER_CHUNK = (cv.PRODUCT, cv.ORIGIN, cv.SCENARIO)
+
+
+def write_netcdf(
+    ds: xr.Dataset, path: str | os.PathLike, *, draws: DrawsGroup | None = None
+) -> Path:
     """Write a results Dataset to a NetCDF-4 file, atomically.
 
     Parameters
@@ -150,6 +197,10 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     path : str or PathLike
         Target file; its folder is created. The file is either absent, the
         previous complete file or the new complete file, never partial.
+    draws : DrawsGroup, optional
+        Every draw of an ensemble, written chunk by chunk into the group
+        ``draws`` (compressed, HDF5 chunks of :data:`DRAW_CHUNK` draws by one
+        product, origin node or scenario); the draws are never all in memory.
 
     Returns
     -------
@@ -168,7 +219,108 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     }
     with atomic_target(target) as tmp:
         out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+        if draws is not None:
+            _write_draws_group(tmp, draws)
     return target
+
+
+def _write_draws_group(path: Path, draws: DrawsGroup) -> None:
+    """Append the group ``draws`` to the NetCDF-4 file at ``path``."""
+    import netCDF4
+
+    chunks = iter(draws.chunks)
+    first = next(chunks)
+    template = draws.template
+    varying = [v for v in draws.names if first[v].ndim == template[v].ndim + 1]
+    with netCDF4.Dataset(path, "a") as nc:
+        grp = nc.createGroup("draws")
+        if draws.description:
+            grp.setncattr("description", draws.description)
+        _group_dimensions(grp, template, draws.names, draws.n)
+        for name in draws.names:
+            if name not in varying:  # the same in every draw: written once
+                dims = tuple(str(d) for d in template[name].dims)
+                var = grp.createVariable(name, "f4", dims, zlib=True)
+                var[:] = first[name]
+                _set_attrs(var, _variable_attrs(template, name))
+        variables = {name: _draws_variable(grp, template, name, draws) for name in varying}
+        _stream(variables, itertools.chain([first], chunks), draws.n)
+
+
+def _group_dimensions(grp, template: xr.Dataset, names: list[str], n: int) -> None:
+    sizes = {cv.DRAW: n}
+    for name in names:
+        for d in template[name].dims:
+            sizes[str(d)] = template.sizes[d]
+    for d, size in sizes.items():
+        grp.createDimension(d, size)
+        if d == cv.DRAW:
+            var = grp.createVariable(d, "i8", (d,))
+            var[:] = np.arange(n)
+        elif d in template.coords and template[d].dtype.kind in "iuf":
+            var = grp.createVariable(d, template[d].dtype, (d,))
+            var[:] = template[d].values
+        elif d in template.coords:
+            var = grp.createVariable(d, str, (d,))
+            var[:] = np.array([str(x) for x in template[d].values], dtype=object)
+        else:
+            continue
+        attrs = template[d].attrs if d in template.coords else {}
+        dtype = template[d].dtype if d in template.coords else np.dtype("i8")
+        _set_attrs(var, _cf_attrs(d, attrs, dtype, coord=True))
+
+
+def _variable_attrs(template: xr.Dataset, name: str) -> dict:
+    attrs = cv.attrs(name) if name in cv.VARIABLES else template[name].attrs
+    return _cf_attrs(name, attrs, template[name].dtype, coord=False)
+
+
+def _set_attrs(var, attrs: Mapping) -> None:
+    for key, value in attrs.items():
+        var.setncattr(key, _attr_value(value))
+
+
+def _draws_variable(grp, template: xr.Dataset, name: str, draws: DrawsGroup):
+    dims = template[name].dims
+    chunks = [min(draws.n, DRAW_CHUNK)] + [
+        1 if d in _ONE_PER_CHUNK else template.sizes[d] for d in dims
+    ]
+    exact = name in draws.exact
+    var = grp.createVariable(
+        name,
+        "f8" if exact else "f4",
+        (cv.DRAW, *dims),
+        zlib=True,
+        complevel=1,
+        shuffle=True,
+        chunksizes=chunks,
+        fill_value=np.float64(np.nan) if exact else np.float32(np.nan),
+    )
+    _set_attrs(var, _variable_attrs(template, name))
+    return var
+
+
+def _stream(variables: dict, chunks: Iterable[Mapping[str, np.ndarray]], n: int) -> None:
+    """Write the chunks, in draw order, in whole HDF5 chunks of draws where possible."""
+    if not variables:
+        return
+    first = next(iter(variables))
+    buffers: dict[str, list[np.ndarray]] = {v: [] for v in variables}
+    written = buffered = 0
+    step = min(n, DRAW_CHUNK)
+    for chunk in chunks:
+        for name in variables:
+            buffers[name].append(chunk[name])
+        buffered += chunk[first].shape[0]
+        last = written + buffered >= n
+        if buffered >= step or last:
+            take = buffered if last else (buffered // step) * step
+            for name, var in variables.items():
+                block = np.concatenate(buffers[name])
+                var[written : written + take] = block[:take]
+                buffers[name] = [block[take:]] if take < block.shape[0] else []
+            written += take
+            buffered -= take
 
 
 def _attr_value(v):

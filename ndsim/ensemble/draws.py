@@ -1,0 +1,161 @@
+"""Running the model on draws: one function for every path, and the tasks built on it.
+
+:func:`run_draws` is the one place where sampled factors, the deterministic
+run's ownership fits and the model meet: the deterministic run, the chunks,
+the pilot that places the histogram bins and the rows of the Saltelli design
+all end there, as pvlib's ``ModelChain.run_model*`` entry points all end in
+one helper. The tasks below run where the chunks run (this process, a local
+pool's worker, a dask worker) and return only small reductions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from ndsim import conventions as cv
+from ndsim import sampling, summarize
+from ndsim.ensemble.plan import DERIVED, INPUT_FACTOR, Plan
+
+__all__ = [
+    "ChunkResult",
+    "chunk_task",
+    "design_task",
+    "pilot_task",
+    "run_draws",
+    "with_derived",
+    "worse",
+]
+
+
+def with_derived(result: xr.Dataset) -> xr.Dataset:
+    """``result`` with the totals over products (:data:`ndsim.ensemble.plan.DERIVED`)."""
+    for name, source in DERIVED.items():
+        if source in result and name not in result:
+            result[name] = result[source].sum(cv.PRODUCT, skipna=False)
+            result[name].attrs = dict(cv.attrs(name))
+    return result
+
+
+def run_draws(
+    inputs: xr.Dataset,
+    scenario: object,
+    factors: Mapping[str, xr.DataArray] | None,
+    *,
+    model: Callable,
+    fits: xr.Dataset | None,
+) -> xr.Dataset:
+    """Run the model on the inputs scaled by per-draw factors, with the totals over products.
+
+    Parameters
+    ----------
+    inputs : xarray.Dataset
+        The canonical inputs, without draws.
+    scenario : ndsim.scenario.Scenario
+        The checked scenario.
+    factors : mapping of str to xarray.DataArray, or None
+        Per-draw factors of the sampled inputs (:func:`ndsim.sampling.draw_factors`,
+        :func:`ndsim.sampling.saltelli_factors`); None runs the inputs as they are
+        (the deterministic run).
+    model : callable
+        ``model(inputs, scenario) -> Dataset`` (:func:`ndsim.pipeline.run`).
+    fits : xarray.Dataset or None
+        The ownership fits every draw uses (:func:`ndsim.ensemble.plan.deterministic_fits`);
+        None lets the model fit its own (the deterministic run). The model reads them
+        from its inputs' :data:`ndsim.forecast.FIT_VARIABLES`, so they join the inputs
+        here, and only here.
+
+    Returns
+    -------
+    xarray.Dataset
+        The model's output with ``stock_total`` and ``outflow_total``.
+    """
+    sampled = inputs if factors is None else sampling.apply_factors(inputs, factors)
+    if fits is not None:
+        sampled = sampled.assign(fits.data_vars)
+    return with_derived(model(sampled, scenario))
+
+
+def _sampled_run(plan: Plan, start: int, stop: int):
+    """The model on draws [start, stop): result, flat summarised values, regression rows."""
+    factors = sampling.factors_from_plan(plan.factor_plan, np.arange(start, stop), plan.seed)
+    result = run_draws(plan.inputs, plan.scenario, factors, model=plan.model, fits=plan.fits)
+    n = stop - start
+    values = plan.layout.flatten(result, n)
+    reg = sampling.regressors(factors)
+    if [str(x) for x in reg.input.values] != plan.regressor_labels:
+        raise RuntimeError("sensitivity regressors differ between chunks")
+    z = np.concatenate([reg.values.reshape(n, -1), values[:, [i for _, i in plan.targets]]], axis=1)
+    return result, values, z
+
+
+@dataclass
+class ChunkResult:
+    """What a chunk sends back: its reduction, worst balance residual and, for --full, its draws."""
+
+    partial: summarize.ChunkPartial
+    worst_residual: np.ndarray | None
+    full: dict[str, np.ndarray] | None
+
+
+def chunk_task(plan: Plan, start: int, stop: int, hist=None) -> ChunkResult:
+    """Run the model on draws [start, stop) and reduce them (executed where the chunk runs)."""
+    result, values, z = _sampled_run(plan, start, stop)
+    partial = summarize.reduce_chunk(values, z, start, hist=hist, keep_values=plan.exact)
+    worst = None
+    if "balance_residual" in result:
+        worst = result["balance_residual"].transpose(cv.PROCESS, cv.YEAR).values.copy()
+    return ChunkResult(partial, worst, _full_values(plan, result, z, start) if plan.full else None)
+
+
+def _full_values(plan: Plan, result: xr.Dataset, z: np.ndarray, start: int) -> dict:
+    """The per-draw values kept for --full (float32) and the sampled factors (float64)."""
+    full = {}
+    for name in plan.full:
+        da = result[name]
+        if cv.DRAW in da.dims:
+            full[name] = da.transpose(cv.DRAW, ...).values.astype(np.float32)
+        elif start == 0:  # the same in every draw: kept once
+            full[name] = da.values.astype(np.float32)
+    # each draw's sampled input factors, exact, for the user's own sensitivity analysis
+    full[INPUT_FACTOR] = z[:, : len(plan.regressor_labels)].copy()
+    return full
+
+
+def pilot_task(plan: Plan, start: int, stop: int) -> dict:
+    """Ranges of draws [start, stop) for the histogram bins (:func:`ndsim.summarize.pilot_stats`)."""
+    return summarize.pilot_stats(_sampled_run(plan, start, stop)[1])
+
+
+def design_task(plan: Plan, start: int, stop: int, groups) -> np.ndarray:
+    """Targets of rows [start, stop) of the Saltelli design (executed where the chunk runs)."""
+    rows = np.arange(start, stop)
+    factors = sampling.saltelli_factors(plan.factor_plan, groups, rows, plan.seed)
+    result = run_draws(plan.inputs, plan.scenario, factors, model=plan.model, fits=plan.fits)
+    return target_values(plan, result, stop - start)
+
+
+def target_values(plan: Plan, result: xr.Dataset, n: int) -> np.ndarray:
+    """(n, T) values of the sensitivity targets in a run of n draws."""
+    out = np.empty((n, len(plan.targets)))
+    layout = plan.layout
+    for j, (_, flat) in enumerate(plan.targets):
+        i = int(np.searchsorted(layout.offsets, flat, side="right")) - 1
+        name, dims = layout.names[i], layout.dims[i]
+        da = result[name]
+        x = da.transpose(cv.DRAW, *dims).values if cv.DRAW in da.dims else da.values[None]
+        out[:, j] = x.reshape(x.shape[0], -1)[:, flat - layout.offsets[i]]
+    return out
+
+
+def worse(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """Elementwise the residual of larger magnitude (order-independent up to exact ties)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    aa, bb = np.abs(np.nan_to_num(a, nan=-1.0)), np.abs(np.nan_to_num(b, nan=-1.0))
+    return np.where(bb > aa, b, a)

@@ -1,0 +1,146 @@
+"""The shape of ndsim.ensemble: a package, one executor protocol, one function that runs draws."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import ndsim
+from ndsim.ensemble import draws, executors
+from ndsim.ensemble.executors import Executor
+
+PACKAGE = Path(ndsim.__file__).parent
+TINY = Path(__file__).parent / "data" / "tiny"
+
+
+def _sources() -> dict[Path, str]:
+    return {p: p.read_text(encoding="utf-8") for p in PACKAGE.rglob("*.py")}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from ndsim.io.readers import load_dataset
+    from ndsim.scenario import ForecastOptions, Scenario
+
+    scenario = dataclasses.replace(
+        Scenario(), name="tiny", forecast=ForecastOptions(enabled=False), sha256="0" * 64
+    )
+    return load_dataset(TINY), scenario
+
+
+def test_ensemble_is_a_package_and_not_callable():
+    import ndsim.ensemble
+
+    assert isinstance(ndsim.ensemble, types.ModuleType)
+    assert hasattr(ndsim.ensemble, "__path__")  # a package
+    assert type(ndsim.ensemble) is types.ModuleType  # no module-class swap
+    assert not callable(ndsim.ensemble)
+    assert ndsim.run_ensemble is ndsim.ensemble.run_ensemble
+
+
+def test_no_module_imports_the_public_facade():
+    """ndsim.api re-exports; ndsim's own modules import from where functions live."""
+    pattern = re.compile(
+        r"^\s*(from\s+ndsim\s+import\s+[^#\n]*\bapi\b|import\s+ndsim\.api\b|from\s+ndsim\.api\s+import)",
+        re.MULTILINE,
+    )
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path, text in _sources().items()
+        if path.name != "api.py" and pattern.search(text)
+    ]
+    assert offenders == []
+    init = (PACKAGE / "__init__.py").read_text(encoding="utf-8")
+    assert "import ndsim.api" not in init and "from ndsim.api" not in init  # lazy table only
+
+
+def test_no_hasattr_dispatch_on_executors():
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path, text in _sources().items()
+        if "hasattr(executor" in text or "isinstance(executor" in text
+    ]
+    assert offenders == []
+
+
+def test_the_draws_writer_lives_with_the_writers():
+    ensemble = [p for p in _sources() if p.parent.name == "ensemble"]
+    assert ensemble and not any("netCDF4" in p.read_text(encoding="utf-8") for p in ensemble)
+
+
+def test_every_executor_is_an_executor(tiny):
+    from ndsim.ensemble.plan import make_plan
+
+    inputs, scenario = tiny
+    from ndsim import pipeline
+
+    det = draws.run_draws(inputs, scenario, None, model=pipeline.run, fits=None)
+    plan = make_plan(
+        inputs, scenario, det, seed=0, draws=4, exact_budget=10**9, full=False,
+        model=pipeline.run, shipped=False,
+    )  # fmt: skip
+    local = executors.InProcessExecutor(plan)
+    pool = executors.PoolExecutor(plan, 1)
+    try:
+        assert isinstance(local, Executor) and isinstance(pool, Executor)
+    finally:
+        pool.close()
+    assert not isinstance(object(), Executor)
+
+
+def test_fits_are_an_argument_of_run_draws():
+    """The fits join the model's inputs in run_draws only: None lets the model fit its own."""
+    inputs = xr.Dataset({"x": ("product", [1.0, 2.0])}, coords={"product": ["A", "B"]})
+    fits = xr.Dataset({"gompertz_alpha": ("product", [-1.0, -2.0])}, coords=inputs.coords)
+
+    def model(ins, scenario):
+        seen = float(ins["gompertz_alpha"].sum()) if "gompertz_alpha" in ins else 0.0
+        return xr.Dataset({"seen": ((), seen)})
+
+    assert float(draws.run_draws(inputs, None, None, model=model, fits=fits)["seen"]) == -3.0
+    assert float(draws.run_draws(inputs, None, None, model=model, fits=None)["seen"]) == 0.0
+
+
+def test_every_path_runs_draws_through_one_function(tiny, monkeypatch):
+    """Deterministic run, pilot, chunks and the Saltelli design all call run_draws."""
+    import ndsim.ensemble.core as core
+
+    monkeypatch.setenv("NDSIM_WORKERS", "1")
+    calls = []
+    original = draws.run_draws
+
+    def spy(inputs, scenario, factors, *, model, fits):
+        n = 0 if factors is None else next(iter(factors.values())).sizes["draw"]
+        calls.append((factors is None, n))
+        assert "gompertz_alpha" not in inputs  # the fits never travel inside the inputs
+        return original(inputs, scenario, factors, model=model, fits=fits)
+
+    monkeypatch.setattr(draws, "run_draws", spy)
+    monkeypatch.setattr(core, "run_draws", spy)
+    inputs, scenario = tiny
+    out = ndsim.ensemble.ensemble_from_inputs(
+        inputs, scenario, draws=6, chunk_size=3, seed=2, progress=False, exact_budget=0, sobol=2
+    )
+    assert calls[0] == (True, 0)  # the deterministic run
+    sampled = [n for det, n in calls[1:] if not det]
+    assert len(sampled) == len(calls) - 1 >= 4  # pilot, two chunks, the design
+    assert "sobol_first" in out and "stock" in out
+
+
+def test_plan_holds_the_fits_apart_from_the_inputs():
+    from ndsim.ensemble.plan import deterministic_fits
+
+    det = xr.Dataset(
+        {"gompertz_alpha": ("product", [-1.0]), "stock": ("product", [2.0])},
+        coords={"product": ["A"]},
+    )
+    fits = deterministic_fits(det)
+    assert fits is not None and list(fits.data_vars) == ["gompertz_alpha"]
+    assert deterministic_fits(det[["stock"]]) is None
+    np.testing.assert_array_equal(fits["gompertz_alpha"].values, [-1.0])
