@@ -15,7 +15,7 @@ stock-driven, for N draws in (1, 100, 1 000, 10 000, 100 000). Tools:
 - ``ndsim-1t``: the same with ``NDSIM_NUM_THREADS=1`` (full run only);
 - ``numpy``: a vectorised numpy/scipy baseline (``_workload.run_numpy``);
 - ``flodym-dims``: flodym 1.1 with the draws as an extra dimension, in chunks
-  of 1 000 draws, up to N = 10 000;
+  of 500 draws (its fastest batch, ``_anchors.FLODYM_CHUNK``), up to N = 10 000;
 - ``flodym-loop``: flodym looped over draws, up to N = 1 000;
 - ``dsm``: dynamic-stock-model 1.0 looped over draws and products, 2 draws
   (normal and Weibull; it has no lognormal).
