@@ -138,3 +138,26 @@ def test_reconciled_needs_a_measurement_beyond_the_balances(tmp_path):
     (folder / "intermediate_production.csv").unlink()
     with pytest.raises(ValidationError, match="unregistered_mining_prior.csv"):
         pipeline.run(load_dataset(folder), scenario("reconciled"))
+
+
+def test_the_summary_gives_the_chi2_test_of_each_year(runs):
+    """The run summary's p-value per year is the chi2 survival function of scipy.stats."""
+    from scipy.stats import chi2
+
+    from ndsim.commands.run import _reconciliation_note
+
+    _, rec = runs
+    first, last = int(rec.attrs["first_year"]), int(rec.attrs["last_accounted_year"])
+    text = _reconciliation_note(rec, first, last)
+    tested = 0
+    for line in text.splitlines():
+        cells = line.split()
+        if not cells or not cells[0].isdigit() or "no" in cells[4:6]:
+            continue
+        year, dof, p = int(cells[0]), int(cells[3]), float(cells[5])
+        assert dof == int(rec["reconciliation_dof"].sel(year=year))
+        assert p == pytest.approx(
+            chi2.sf(float(rec["reconciliation_chi2"].sel(year=year)), dof), abs=6e-4
+        )
+        tested += 1
+    assert tested >= 1
