@@ -545,8 +545,8 @@ def project(
         The scenario file named in errors.
     fits : mapping, optional
         The ownership curves of the deterministic run (:func:`fits_from_dataset`);
-        None: read from the inputs' :data:`FIT_VARIABLES` if present, else fitted
-        here (on the draw mean, with a warning, when the data carry draws). With
+        None: fitted here (on the draw mean, with a warning, when the data carry
+        draws). With
         draws and ``gompertz_z1..3`` in the inputs, each draw's parameters are
         θ + L z (SPEC §5); each draw's fleet starts at its own accounted fleet.
     diagnostics : bool
@@ -689,13 +689,11 @@ def project(
     sales_parts = [q_all] if flow_p else []
     unmet = None
     if fleet_p:
-        if fits is None and all(v in inputs for v in ("gompertz_saturation", "gompertz_theta")):
-            fits = fits_from_dataset(inputs)  # the deterministic run's, carried by the inputs
         if fits is None:
             if _D in inputs.dims or _D in hist.dims:
                 warnings.warn(
                     "ownership curves fitted on the mean of the draws: pass the deterministic "
-                    "run's fits (inputs variables ndsim.forecast.FIT_VARIABLES) so that every "
+                    "run's fits (fits=ndsim.forecast.fits_from_dataset(run)) so that every "
                     "draw is independent of the chunking",
                     stacklevel=2,
                 )

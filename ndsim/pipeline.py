@@ -15,6 +15,9 @@ doi:10.1016/j.resconrec.2021.105752.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import numpy as np
 import xarray as xr
 
@@ -23,6 +26,9 @@ from ndsim import conventions as cv
 from ndsim.errors import ValidationError
 from ndsim.processes import consumption, products, supply, trade, upstream, use, waste
 from ndsim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from ndsim.fleet import FleetFit
 
 __all__ = ["run", "accounted_years", "model_years", "history_start"]
 
@@ -79,7 +85,13 @@ PRODUCT_COORDS = (
 )
 
 
-def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> xr.Dataset:
+def run(
+    inputs: xr.Dataset,
+    scenario: Scenario,
+    *,
+    diagnostics: bool = True,
+    fits: Mapping[str, FleetFit] | None = None,
+) -> xr.Dataset:
     """Run the accounting (and the forecast and supply scenarios if enabled).
 
     Parameters
@@ -93,6 +105,9 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
         Include the forecast's diagnostic variables (Gompertz fits, implied
         units and ownership; see :func:`ndsim.forecast.project`). Ensemble
         chunks run without them.
+    fits : mapping of str to ndsim.fleet.FleetFit, optional
+        Ownership curves to use instead of fitting them (an ensemble's draws
+        use the deterministic run's: :func:`ndsim.forecast.fits_from_dataset`).
 
     Returns
     -------
@@ -166,6 +181,7 @@ def run(inputs: xr.Dataset, scenario: Scenario, *, diagnostics: bool = True) -> 
             pdf,
             decline_policy=opts.decline_policy,
             file=scenario.file_name,
+            fits=fits,
             diagnostics=diagnostics,
         )
         projected = projected.sel({cv.YEAR: slice(start, int(years[-1]))})

@@ -95,16 +95,18 @@ def test_every_executor_is_an_executor(tiny):
 
 
 def test_fits_are_an_argument_of_run_draws():
-    """The fits join the model's inputs in run_draws only: None lets the model fit its own."""
+    """run_draws hands the fits to the model as an argument; None lets the model fit its own."""
     inputs = xr.Dataset({"x": ("product", [1.0, 2.0])}, coords={"product": ["A", "B"]})
-    fits = xr.Dataset({"gompertz_alpha": ("product", [-1.0, -2.0])}, coords=inputs.coords)
+    fits = {"A": "the curve of A"}
+    seen = []
 
-    def model(ins, scenario):
-        seen = float(ins["gompertz_alpha"].sum()) if "gompertz_alpha" in ins else 0.0
-        return xr.Dataset({"seen": ((), seen)})
+    def model(ins, scenario, fits=None):
+        seen.append((fits, sorted(ins.data_vars)))
+        return xr.Dataset({"y": ((), 1.0)})
 
-    assert float(draws.run_draws(inputs, None, None, model=model, fits=fits)["seen"]) == -3.0
-    assert float(draws.run_draws(inputs, None, None, model=model, fits=None)["seen"]) == 0.0
+    draws.run_draws(inputs, None, None, model=model, fits=fits)
+    draws.run_draws(inputs, None, None, model=model, fits=None)
+    assert seen == [(fits, ["x"]), (None, ["x"])]  # never inside the inputs
 
 
 def test_every_path_runs_draws_through_one_function(tiny, monkeypatch):
@@ -133,14 +135,19 @@ def test_every_path_runs_draws_through_one_function(tiny, monkeypatch):
     assert "sobol_first" in out and "stock" in out
 
 
-def test_plan_holds_the_fits_apart_from_the_inputs():
+def test_plan_holds_the_fits_of_the_deterministic_run():
+    """The plan's fits are the deterministic run's curves, rebuilt from its fit variables."""
+    from ndsim import pipeline
     from ndsim.ensemble.plan import deterministic_fits
+    from ndsim.inputs import prepare
 
-    det = xr.Dataset(
-        {"gompertz_alpha": ("product", [-1.0]), "stock": ("product", [2.0])},
-        coords={"product": ["A"]},
-    )
+    inputs, scenario = prepare("baseline")
+    det = pipeline.run(inputs, scenario)
     fits = deterministic_fits(det)
-    assert fits is not None and list(fits.data_vars) == ["gompertz_alpha"]
+    assert fits is not None and fits
+    for fit in fits.values():
+        lead = fit.members[0]
+        assert fit.saturation == float(det["gompertz_saturation"].sel(product=lead))
     assert deterministic_fits(det[["stock"]]) is None
-    np.testing.assert_array_equal(fits["gompertz_alpha"].values, [-1.0])
+    again = pipeline.run(inputs, scenario, fits=fits)  # the same curves: the same run
+    np.testing.assert_array_equal(again["stock"].values, det["stock"].values)

@@ -62,11 +62,10 @@ def run_draws(
         (the deterministic run).
     model : callable
         ``model(inputs, scenario) -> Dataset`` (:func:`ndsim.pipeline.run`).
-    fits : xarray.Dataset or None
-        The ownership fits every draw uses (:func:`ndsim.ensemble.plan.deterministic_fits`);
-        None lets the model fit its own (the deterministic run). The model reads them
-        from its inputs' :data:`ndsim.forecast.FIT_VARIABLES`, so they join the inputs
-        here, and only here.
+    fits : dict of str to ndsim.fleet.FleetFit, or None
+        The ownership fits every draw uses (:func:`ndsim.ensemble.plan.deterministic_fits`),
+        handed to the model as ``model(inputs, scenario, fits=fits)``; None lets the
+        model fit its own (the deterministic run) and calls ``model(inputs, scenario)``.
 
     Returns
     -------
@@ -74,9 +73,8 @@ def run_draws(
         The model's output with ``stock_total`` and ``outflow_total``.
     """
     sampled = inputs if factors is None else sampling.apply_factors(inputs, factors)
-    if fits is not None:
-        sampled = sampled.assign(fits.data_vars)
-    return with_derived(model(sampled, scenario))
+    result = model(sampled, scenario) if fits is None else model(sampled, scenario, fits=fits)
+    return with_derived(result)
 
 
 def _sampled_run(plan: Plan, start: int, stop: int):

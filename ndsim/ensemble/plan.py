@@ -15,10 +15,11 @@ import numpy as np
 import xarray as xr
 
 from ndsim import conventions as cv
-from ndsim import sampling, summarize
+from ndsim import forecast, sampling, summarize
 from ndsim.errors import UsageError
 
 if TYPE_CHECKING:
+    from ndsim.fleet import FleetFit
     from ndsim.scenario import Scenario
 
 __all__ = [
@@ -127,8 +128,8 @@ class Plan:
         ``model(inputs, scenario) -> Dataset``: :func:`ndsim.pipeline.run` or a test's.
     factor_plan : list
         :func:`ndsim.sampling.factor_plan` of the inputs (computed once).
-    fits : xarray.Dataset or None
-        The deterministic run's ownership fits (:data:`ndsim.forecast.FIT_VARIABLES`),
+    fits : dict of str to ndsim.fleet.FleetFit, or None
+        The deterministic run's ownership fits (:func:`ndsim.forecast.fits_from_dataset`),
         used by every draw, so that a draw does not depend on the other draws of its
         chunk; None without a fleet forecast.
     """
@@ -143,7 +144,7 @@ class Plan:
     full: list[str]
     model: Callable
     factor_plan: list
-    fits: xr.Dataset | None = None
+    fits: dict[str, FleetFit] | None = None
 
 
 def _whole(x: object) -> bool:
@@ -168,16 +169,11 @@ def check_sobol(sobol: object) -> None:
         raise UsageError(f"--sobol {sobol}: must be a whole number of base samples, at least 2")
 
 
-def deterministic_fits(det: xr.Dataset) -> xr.Dataset | None:
+def deterministic_fits(det: xr.Dataset) -> dict[str, FleetFit] | None:
     """The ownership fits of the deterministic run (SPEC §5), or None if it fitted none."""
-    try:
-        from ndsim.forecast import FIT_VARIABLES
-    except ImportError:  # a build without the forecast
+    if not all(v in det.data_vars for v in ("gompertz_saturation", "gompertz_theta")):
         return None
-    names = [v for v in FIT_VARIABLES if v in det.data_vars]
-    if not names:
-        return None
-    return xr.Dataset({v: det[v].reset_coords(drop=True) for v in names})
+    return forecast.fits_from_dataset(det)
 
 
 def summary_variables(det: xr.Dataset) -> list[str]:
