@@ -110,6 +110,17 @@ class Variable:
         return {"units": self.units, "long_name": self.long_name, "description": self.description}
 
 
+#: k of the cohort intensity: an input of the data set that the output carries unchanged
+_INTENSITY_CALIBRATION = Variable(
+    "intensity_calibration",
+    (PRODUCT,),
+    "1",
+    "intensity calibration factor",
+    "k of the cohort intensity m = k * MI * AR (SPEC §2.1): the factor that brings the "
+    "last accounted year's domestic consumption to a reference level; the unit flows are "
+    "never scaled. 1 where the data set gives none",
+)
+
 #: the output variables of the contract (SPEC §6)
 _CONTRACT = [
     Variable(
@@ -440,15 +451,7 @@ _EXTRA = [
         "eta: share of the collected element recovered and returned to refining",
     ),
     # --- inputs carried into the output --------------------------------------------------
-    Variable(
-        "intensity_calibration",
-        (PRODUCT,),
-        "1",
-        "intensity calibration factor",
-        "k of the cohort intensity m = k * MI * AR (SPEC §2.1): the factor that brings the "
-        "last accounted year's domestic consumption to a reference level; the unit flows are "
-        "never scaled. 1 where the data set gives none",
-    ),
+    _INTENSITY_CALIBRATION,
     Variable("population", (YEAR,), "person", "population", "resident population"),
     Variable("households", (YEAR,), "household", "households", "number of households"),
     # --- the dynamic stock model (ndsim.dsm) ------------------------------------------------
@@ -621,15 +624,7 @@ _INPUT_VARIABLES = [
         "adoption rate",
         "AR of eq. 1: share of the products made with the technology that contains the element",
     ),
-    Variable(
-        "intensity_calibration",
-        (PRODUCT,),
-        "1",
-        "intensity calibration factor",
-        "k of the cohort intensity m = k * MI * AR (SPEC §2.1): the factor that brings the "
-        "last accounted year's domestic consumption to a reference level; the unit flows are "
-        "never scaled. 1 where the data set gives none",
-    ),
+    _INTENSITY_CALIBRATION,
     Variable(
         "exports_intermediate",
         (INTERMEDIATE, YEAR),
