@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
@@ -19,6 +20,9 @@ import xarray as xr
 from ndsim import conventions as cv
 from ndsim import sampling, summarize
 from ndsim.ensemble.plan import DERIVED, INPUT_FACTOR, Plan
+
+if TYPE_CHECKING:
+    from ndsim.fleet import FleetFit
 
 __all__ = [
     "ChunkResult",
@@ -46,7 +50,7 @@ def run_draws(
     factors: Mapping[str, xr.DataArray] | None,
     *,
     model: Callable,
-    fits: xr.Dataset | None,
+    fits: Mapping[str, FleetFit] | None,
 ) -> xr.Dataset:
     """Run the model on the inputs scaled by per-draw factors, with the totals over products.
 
