@@ -440,6 +440,8 @@ def production_units(paper, mi, ar) -> tuple[dict[str, Series], list[dict], dict
         "e-bike production (cumulative output of the year; statistical source not named)",
     ):
         eb |= points("production_points_extra.csv", ser)
+    # output points the sources give as next year's output and its growth (2003 = 2004 / 1.70)
+    EB_DERIVED = {2003, 2008, 2010, 2012, 2016}
     eb_years = (1998, 2002, 2003, 2004, 2005, 2008, 2009, 2010, 2011, 2012, 2013, 2016, 2017, 2018)
     eb_pts = {y: eb[y] for y in eb_years}
     eb_src = (
@@ -454,7 +456,12 @@ def production_units(paper, mi, ar) -> tuple[dict[str, Series], list[dict], dict
     s = Series("EB")
     for y, v in zip(HYEARS, path, strict=True):
         if y in eb_pts and y <= LAST:
-            s.put(y, eb_pts[y], "statistic", eb_src, "")
+            derived = (
+                "derived: the next year's output / (1 + the growth the source states)"
+                if y in EB_DERIVED
+                else ""
+            )
+            s.put(y, eb_pts[y], "statistic", eb_src, derived)
             add_stat(
                 "EB",
                 y,
@@ -635,6 +642,10 @@ def reconstructed(paper, mi, ar, S, stat, g_total, total_2000) -> None:
         2010: "Daxue Consulting (output 2011 and its growth: 2010 derived)",
         2011: "Daxue Consulting (output 2011; primary source not named)",
     }
+    MO_METHOD = {
+        2003: "ovens made in China plants and sold in 62 economies, taken as China's output",
+        2010: "derived: the 2011 output / 1.0156 (the growth the source states)",
+    }
     p17 = p2017_paper(paper, mi, ar, "MO")
     mo_pts = {y: mo[y] for y in sorted(mo_src)}
     path = log_interp(mo_pts | {LAST: p17}, YEARS)
@@ -642,14 +653,16 @@ def reconstructed(paper, mi, ar, S, stat, g_total, total_2000) -> None:
     for y, v in zip(YEARS, path, strict=True):
         y = int(y)
         if y in mo_pts:
-            s.put(y, mo_pts[y], "statistic", mo_src[y], "")
+            # a consultancy that names no primary source, and a survey of ovens sold in 62
+            # economies (not China's output): literature, not statistics
+            s.put(y, mo_pts[y], "literature", mo_src[y], MO_METHOD.get(y, ""))
             stat.append(
                 dict(
                     product="MO",
                     year=y,
                     value=mo_pts[y],
                     unit="unit yr-1",
-                    quality="statistic",
+                    quality="literature",
                     series="microwave ovens: output 2000, 2010 (derived), 2011; 2003 = ovens made in China "
                     "plants sold in 62 economies (JEMA survey)",
                     source=mo_src[y],
@@ -741,10 +754,10 @@ def disc_series(stat) -> Series:
     nbs = disc_players()
     dvd = points("china_other_product_points.csv", "DVD player production")
     s = Series("CP")
-    s.put(
+    s.put(  # a share of a trade-press world total: literature
         2003,
         dvd[2003],
-        "statistic",
+        "literature",
         "Home Media Magazine 2006-12-07 (DVD Forum)",
         "derived: 70 % of ~100 m players made worldwide in 2003",
     )
@@ -754,7 +767,7 @@ def disc_series(stat) -> Series:
             year=2003,
             value=dvd[2003],
             unit="unit yr-1",
-            quality="statistic",
+            quality="literature",
             series="DVD players made in China, 2003 (70 % of ~100 m, derived)",
             source="Home Media Magazine 2006-12-07 (DVD Forum)",
         )
@@ -1655,7 +1668,8 @@ def main(argv: list[str] | None = None) -> None:
     for c in MAGNET_CODES:
         flag = "" if 0.5 <= k[c] <= 2 else "  <-- outside [0.5, 2]"
         print(f"  {c:4s} P(2017) {S[c].get(LAST):14,.0f}  k {k[c]:8.4f}{flag}")
-    ps = prod_stat[prod_stat["year"].between(FIRST, LAST)].groupby("product")["year"].nunique()
+    is_stat = prod_stat["year"].between(FIRST, LAST) & (prod_stat["quality"] == "statistic")
+    ps = prod_stat[is_stat].groupby("product")["year"].nunique()
     n10 = int((ps >= 10).sum())
     print(f"products with >= 10 statistic years 2000-2017 in production_statistic.csv: {n10} of 17")
     print("  " + ", ".join(f"{c} {int(ps.get(c, 0))}" for c in MAGNET_CODES))
