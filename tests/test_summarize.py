@@ -336,7 +336,8 @@ def test_src_is_not_identified_with_as_many_unknowns_as_draws(rng):
         assert exact is not identified  # the reference: a plain least-squares fit
         zc = np.cov(np.column_stack([xs, y]), rowvar=False)
         src, r2 = sm.src_from_comoments(zc, p, n)
-        assert np.isnan(src).all() is not identified and np.isnan(r2).all() is not identified
+        assert bool(np.isnan(src).all()) == (not identified)
+        assert bool(np.isnan(r2).all()) == (not identified)
 
 
 def test_src_precision_against_repeated_regressions(rng):
