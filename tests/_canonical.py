@@ -6,8 +6,23 @@ files: every number is given here, in canonical units.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import xarray as xr
+
+#: the tiny data set of the command-line and ensemble tests
+TINY = Path(__file__).parent / "data" / "tiny"
+
+
+def tiny_scenario(path: Path, name: str = "tiny") -> Path:
+    """Write the scenario the ensemble tests run on ``tests/data/tiny`` (no forecast; three
+    sampled inputs) to ``path`` and return it."""
+    path.write_text(
+        f'name = "{name}"\ndata = "{TINY.as_posix()}"\n[forecast]\nenabled = false\n'
+        '[uncertainty]\ninputs = ["production", "nd_content", "adoption_rate"]\n'
+    )
+    return path
 
 
 def canonical(

@@ -12,22 +12,13 @@ import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
+from _canonical import TINY, tiny_scenario
 
 import ndsim.ensemble as en
 from ndsim import conventions as cv
 from ndsim import sampling
 from ndsim.ensemble import executors
 from ndsim.errors import UsageError
-
-TINY = Path(__file__).parent / "data" / "tiny"
-SCENARIO_TOML = """
-name = "tiny_ensemble"
-data = "{data}"
-[forecast]
-enabled = false
-[uncertainty]
-inputs = ["production", "nd_content", "adoption_rate"]
-"""
 
 
 @pytest.fixture(scope="module")
@@ -273,8 +264,7 @@ def test_public_names():
 @pytest.fixture
 def scenario_file(tmp_path) -> Path:
     path = tmp_path / "tiny.toml"
-    path.write_text(SCENARIO_TOML.format(data=TINY.as_posix()))
-    return path
+    return tiny_scenario(path, "tiny_ensemble")
 
 
 @pytest.mark.parametrize(

@@ -13,21 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _canonical import TINY, tiny_scenario
 
 from ndsim import cli
 from ndsim.ensemble import ensemble_from_inputs, executors, workers
 from ndsim.ensemble.executors import Executor
 from ndsim.errors import UsageError
-
-TINY = Path(__file__).parent / "data" / "tiny"
-SCENARIO = f"""
-name = "tiny_cluster"
-data = "{TINY.as_posix()}"
-[forecast]
-enabled = false
-[uncertainty]
-inputs = ["production", "nd_content", "adoption_rate"]
-"""
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +47,7 @@ def tiny():
 @pytest.fixture
 def scenario_file(tmp_path) -> Path:
     path = tmp_path / "tiny.toml"
-    path.write_text(SCENARIO)
-    return path
+    return tiny_scenario(path, "tiny_cluster")
 
 
 @pytest.fixture
@@ -233,11 +223,6 @@ def test_same_versions_pass_and_mismatch_names_the_worker():
     assert line is not None and "tcp://b:2" in line and "\n" not in line
 
 
-def test_kernel_source_hash_follows_the_files(tmp_path, monkeypatch):
-    assert len(workers.kernel_source_sha256()) == 64
-    assert workers.versions()["kernel sources"] == workers.kernel_source_sha256()[:12]
-
-
 # --- --dashboard ---------------------------------------------------------------------------
 
 
@@ -277,3 +262,18 @@ def test_dashboard_link_printed_with_bokeh(monkeypatch, capsys):
     finally:
         made.close()
     assert distributed  # imported for the cluster
+
+
+def test_a_worker_prepared_by_client_run_is_not_prepared_again(monkeypatch):
+    """The first task of a worker that client.run prepared does not size threads and warm the
+    kernels a second time; a worker that joined late is prepared by its first task."""
+    calls = []
+    monkeypatch.setattr(workers, "prepare_worker", lambda w=None: calls.append("setup") or 1)
+    monkeypatch.setattr(executors, "_PREPARED", False)
+    executors._prepare_worker()  # client.run on the workers present
+    assert executors._dask_call(executors._prepare_worker, lambda plan: "ran", None) == "ran"
+    assert calls == ["setup"]  # client.run's, and no other
+    monkeypatch.setattr(executors, "_PREPARED", False)  # a worker that joined late
+    executors._dask_call(executors._prepare_worker, lambda plan: "ran", None)
+    executors._dask_call(executors._prepare_worker, lambda plan: "ran", None)
+    assert calls == ["setup", "setup"]  # prepared by its first task only

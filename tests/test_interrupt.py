@@ -27,20 +27,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from _canonical import TINY, tiny_scenario
 
 import ndsim.ensemble as en
 from ndsim import cli, pipeline
 from ndsim.ensemble import executors
 
-TINY = Path(__file__).parent / "data" / "tiny"
-SCENARIO = f"""
-name = "tiny_interrupt"
-data = "{TINY.as_posix()}"
-[forecast]
-enabled = false
-[uncertainty]
-inputs = ["production", "nd_content", "adoption_rate"]
-"""
 MAIN_PID = os.getpid()
 
 
@@ -59,8 +51,7 @@ def _leftovers(folder: Path) -> list[str]:
 @pytest.fixture
 def scenario(tmp_path) -> Path:
     path = tmp_path / "tiny.toml"
-    path.write_text(SCENARIO)
-    return path
+    return tiny_scenario(path, "tiny_interrupt")
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +141,7 @@ def reference(tmp_path_factory) -> Path:
     """An uninterrupted ensemble, the result every resumed run must equal bit for bit."""
     folder = tmp_path_factory.mktemp("reference")
     scenario = folder / "tiny.toml"
-    scenario.write_text(SCENARIO)
+    tiny_scenario(scenario, "tiny_interrupt")
     out = folder / "ref.nc"
     env = {"NDSIM_NO_PROGRESS": "1", "NDSIM_WORKERS": "1"}
     old = {k: os.environ.get(k) for k in env}
@@ -221,8 +212,7 @@ def test_sigterm_in_process_keeps_finished_chunks(tmp_path, monkeypatch):
     from ndsim.scenario import load_scenario
 
     monkeypatch.setenv("NDSIM_WORKERS", "1")
-    path = tmp_path / "tiny.toml"
-    path.write_text(SCENARIO)
+    path = tiny_scenario(tmp_path / "tiny.toml", "tiny_interrupt")
     sc = load_scenario(path)
     inputs = load_dataset(TINY)
     out = tmp_path / "t.nc"

@@ -83,10 +83,27 @@ def test_install_is_idempotent():
     assert locators[0] is _cache.KernelCacheLocator
 
 
-def test_source_stamp_covers_every_kernel_file():
+def test_source_stamp_follows_every_kernel_file(tmp_path, monkeypatch):
+    """Editing, adding or removing a kernel file changes the stamp; the same files give it again."""
+    import shutil
+
     names = [os.path.basename(p) for p in _cache.kernel_files()]
     assert {"__init__.py", "_cache.py", "fastmath.py", "lifetime.py", "stock.py"} <= set(names)
-    assert len(_cache.source_stamp()) == 64
+    copy = tmp_path / "kernels"
+    shutil.copytree(_cache.KERNEL_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(_cache, "KERNEL_DIR", str(copy))
+    first = _cache.source_stamp()
+    assert (
+        first
+        == _cache.source_stamp()
+        == _cache._hash_files.__wrapped__(tuple((str(copy / n), 0, 0) for n in sorted(names)))
+    )
+    with open(copy / "fastmath.py", "a") as f:
+        f.write("\n# edited\n")
+    edited = _cache.source_stamp()
+    (copy / "extra.py").write_text("x = 1\n")
+    added = _cache.source_stamp()
+    assert len({first, edited, added}) == 3
 
 
 # --- end to end: an edit of fastmath.py reaches its callers in stock.py ---------------

@@ -362,23 +362,26 @@ class DistributedExecutor:
             self.cluster.close()
 
 
+#: set in a worker process once it is prepared (by client.run, or by its first task)
+_PREPARED = False
+
+
 def _prepare_worker(dask_worker: object | None = None) -> int:
+    global _PREPARED
+    _PREPARED = True
     return workers.prepare_worker(dask_worker)
 
 
 def _prepare_started_worker(dask_worker: object | None = None) -> int:
+    global _PREPARED
+    _PREPARED = True
     return workers.prepare_started_worker(dask_worker)
-
-
-_PREPARED = False
 
 
 def _dask_call(setup: Callable, fn: Callable, plan: Plan, *args: Any) -> Any:
     """``fn(plan, *args)`` on a dask worker, prepared once (a worker that joined late, too)."""
-    global _PREPARED
     if not _PREPARED:
         setup()
-        _PREPARED = True
     return fn(plan, *args)
 
 

@@ -18,13 +18,10 @@ thread pool is sized only where something else has started it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
-from pathlib import Path
 
 __all__ = [
-    "kernel_source_sha256",
     "kernel_threads",
     "prepare_started_worker",
     "prepare_worker",
@@ -133,30 +130,19 @@ def warm_kernels() -> None:
     dsm.stock_driven(out["stock"], Lifetime("weibull", shape=2.0, scale=2.0))
 
 
-def kernel_source_sha256() -> str:
-    """sha256 of the kernel sources (names and contents of ``ndsim/kernels/*.py``)."""
-    folder = Path(__file__).resolve().parent.parent / "kernels"
-    h = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        data = path.read_bytes()
-        h.update(path.name.encode())
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
-
-
 def versions() -> dict[str, str]:
     """The versions a chunk's result depends on: ndsim, numba, numpy and the kernel sources."""
     import numba
     import numpy
 
     from ndsim._version import __version__
+    from ndsim.kernels._cache import source_stamp
 
     return {
         "ndsim": __version__,
         "numba": numba.__version__,
         "numpy": numpy.__version__,
-        "kernel sources": kernel_source_sha256()[:12],
+        "kernel sources": source_stamp()[:12],
     }
 
 
