@@ -105,6 +105,19 @@ def say_compiling() -> None:
         )
 
 
+def figure_count(paths) -> int:
+    """How many figures (PNG and HTML, not the shared plotly.js) ``paths`` holds."""
+    return sum(1 for p in paths or [] if Path(p).suffix in (".png", ".html"))
+
+
+def write_figures(ds, folder: Path) -> None:
+    """Draw a run's or an ensemble's figures into ``folder`` and say where."""
+    from ndsim.report.figures import write_all
+
+    n = figure_count(write_all(ds, folder))
+    print(f"figures: {folder}" + (f" ({n} files)" if n else ""))
+
+
 def write_failed(exc: OSError) -> int:
     """One line on stderr for a failed write (full disk, lost permission); exit code 1.
 

@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ndsim.commands._common import add_shared_options
+from ndsim.commands._common import add_shared_options, write_figures
 
 HELP = "Monte Carlo ensemble: summary statistics (or every draw) in one NetCDF file"
 DEFAULT_OUTPUT_DIR = Path("ndsim_output")
@@ -173,7 +173,7 @@ def _compute_and_write(args, inputs, sc, output, figures) -> int:
     print(f"results: {output}")
     if figures is not None:
         try:
-            _write_figures(out, figures)
+            write_figures(out, figures)
         except OSError as exc:
             return write_failed(exc)
     print()
@@ -218,16 +218,3 @@ def _resume_command(args: argparse.Namespace) -> str:
     if "--resume" not in argv:
         argv = [*argv, "--resume"]
     return "ndsim " + " ".join(shlex.quote(a) for a in argv)
-
-
-def _write_figures(out, folder: Path) -> None:
-    try:
-        from ndsim.report.figures import write_all
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("ndsim.report.figures", "ndsim.report"):
-            raise
-        print("figures: not available in this version")
-        return
-    written = write_all(out, folder)
-    n = sum(1 for p in written or [] if Path(p).suffix in (".png", ".html"))
-    print(f"figures: {folder} ({n} files)")

@@ -46,7 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ndsim.commands._common import check_output_folder, write_failed
+    from ndsim.commands._common import check_output_folder, figure_count, write_failed
     from ndsim.errors import UsageError
     from ndsim.report import _select
     from ndsim.report.figures import write_all
@@ -87,6 +87,5 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if draws is not None:
                 draws.close()
-    n = sum(1 for p in paths if Path(p).suffix in (".png", ".html"))
-    print(f"{n} figures written to {out}")
+    print(f"{figure_count(paths)} figures written to {out}")
     return 0

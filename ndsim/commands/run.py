@@ -6,7 +6,6 @@ A thin shell: parse -> load and check (before computing) -> run -> write.
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ndsim.commands._common import add_shared_options
+from ndsim.commands._common import add_shared_options, write_figures
 
 HELP = "run a scenario: NetCDF results, figures and a summary table"
 DEFAULT_OUTPUT_DIR = Path("ndsim_output")
@@ -80,7 +79,7 @@ def main(args: argparse.Namespace) -> int:
             written = write_netcdf(result, output)
             print(f"results: {written}")
             if figures is not None:
-                _write_figures(result, figures)
+                write_figures(result, figures)
         except OSError as exc:
             return write_failed(exc)
     print()
@@ -111,19 +110,6 @@ def _without_case_parameters(sc):
     from ndsim.scenario import ForecastOptions
 
     return dataclasses.replace(sc, name="tiny_example", forecast=ForecastOptions(enabled=False))
-
-
-def _write_figures(result: xr.Dataset, folder: Path) -> None:
-    try:
-        figures = importlib.import_module("ndsim.report.figures")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("ndsim.report.figures", "ndsim.report"):
-            raise
-        print("figures: not available in this version")
-        return
-    written = figures.write_all(result, folder)
-    n = sum(1 for p in written or [] if Path(p).suffix in (".png", ".html"))
-    print(f"figures: {folder}" + (f" ({n} files)" if n else ""))
 
 
 # --- the summary table ----------------------------------------------------------

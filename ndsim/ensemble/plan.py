@@ -171,9 +171,7 @@ def check_sobol(sobol: object) -> None:
 
 def deterministic_fits(det: xr.Dataset) -> dict[str, FleetFit] | None:
     """The ownership fits of the deterministic run (SPEC §5), or None if it fitted none."""
-    if not all(v in det.data_vars for v in ("gompertz_saturation", "gompertz_theta")):
-        return None
-    return forecast.fits_from_dataset(det)
+    return forecast.fits_from_dataset(det) or None
 
 
 def summary_variables(det: xr.Dataset) -> list[str]:

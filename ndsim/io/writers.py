@@ -56,6 +56,8 @@ COORD_LONG_NAMES = {
     "variant": "lifetime table",
     "run_scenario": "scenario of the run",
 }
+#: the CF ``institution`` of ndsim's files, unless a Dataset names its own
+INSTITUTION = "ndsim (open-source software; see CITATION.cff)"
 REFERENCES = (
     "Yao, Geng, Sarkis, Xiao & Gao (2021), Dynamic neodymium stocks and flows analysis in "
     "China, Resources, Conservation and Recycling 174:105752, doi:10.1016/j.resconrec.2021.105752 "
@@ -80,7 +82,7 @@ def cf_prepare(ds: xr.Dataset) -> xr.Dataset:
     for name in list(out.variables):
         out[name].attrs = _cf_attrs(name, out[name].attrs, out[name].dtype, name in out.coords)
     out.attrs.setdefault("references", REFERENCES)
-    out.attrs.setdefault("institution", "ndsim (open-source software; see CITATION.cff)")
+    out.attrs.setdefault("institution", INSTITUTION)
     return out
 
 
@@ -139,9 +141,7 @@ def global_attrs(ds: xr.Dataset, *, now: _dt.datetime | None = None) -> dict[str
             "lifetime_timing": attrs.get("lifetime_timing", cv.DEFAULT_TIMING),
             "creation_time": stamp,
             "references": attrs.get("references", REFERENCES),
-            "institution": attrs.get(
-                "institution", "ndsim (open-source software; see CITATION.cff)"
-            ),
+            "institution": attrs.get("institution", INSTITUTION),
             "source": "ndsim, dynamic material flow analysis (https://doi.org/10.1016/j.resconrec.2021.105752 for the default case)",
         }
     )
