@@ -892,3 +892,15 @@ def test_comparison_names_each_run_once_and_says_where_they_coincide(
     }
     assert notes[changed] is False and notes["total demand (paper definition)"] is False
     assert all(notes[g] for g in groups if g != changed)
+
+
+def test_the_shared_plotly_js_is_replaced_when_its_content_differs(tmp_path):
+    """A plotly.min.js of the same size but other content (another plotly) is written again."""
+    from plotly.offline import get_plotlyjs
+
+    path = sankey.write_plotlyjs(tmp_path)
+    data = get_plotlyjs().encode("utf-8")
+    assert path.read_bytes() == data
+    path.write_bytes(b"x" * len(data))  # same size, other content
+    sankey.write_plotlyjs(tmp_path)
+    assert path.read_bytes() == data

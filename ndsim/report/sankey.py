@@ -545,14 +545,14 @@ def write_plotlyjs(folder: str | Path) -> Path:
     from plotly.offline import get_plotlyjs
 
     target = Path(folder) / PLOTLYJS
-    text = get_plotlyjs()
+    data = get_plotlyjs().encode("utf-8")
     try:
-        same = target.stat().st_size == len(text.encode("utf-8"))
+        same = target.read_bytes() == data  # another plotly version may have the same size
     except OSError:
         same = False
     if not same:
         with atomic_target(target) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+            tmp.write_bytes(data)
     return target
 
 
