@@ -68,6 +68,8 @@ UNCERTAIN_INPUTS = (
 )
 #: parameters of a Gompertz curve a scenario may set (eq. 7)
 GOMPERTZ_PARAMETERS = ("saturation", "alpha", "beta")
+#: how a supply scenario counts net exports (``[supply] net_exports``)
+NET_EXPORTS = ("share", "tonnes")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
@@ -558,7 +560,7 @@ SCHEMA = _Table(
         "supply": _Table(
             {
                 "base": _string(("total_mining", "official_mining")),
-                "net_exports": _string(("share", "tonnes")),
+                "net_exports": _string(NET_EXPORTS),
                 "growth": _Map(_number(-1.0, 1.0, lo_open=True)),
             },
             build=SupplyOptions,

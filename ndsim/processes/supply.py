@@ -40,6 +40,7 @@ import xarray as xr
 
 from ndsim import conventions as cv
 from ndsim.errors import ValidationError
+from ndsim.scenario import NET_EXPORTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ndsim.scenario import SupplyOptions
@@ -104,10 +105,6 @@ def _flow_sum(flow: xr.DataArray, pairs) -> xr.DataArray:
         if total is not None
         else xr.zeros_like(flow.isel({cv.ORIGIN: 0, cv.DESTINATION: 0}, drop=True))
     )
-
-
-#: how the requirement carries net exports after T (SPEC §4)
-NET_EXPORTS = ("share", "tonnes")
 
 
 def requirement(
