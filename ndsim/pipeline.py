@@ -309,7 +309,11 @@ def run(
             "recycling_rate": rate,
             "recovery_efficiency": eta,
             **units,
-            **{d: inputs[d] for d in ("population", "households") if d in inputs},
+            **{
+                d: inputs[d].reindex({cv.YEAR: years})
+                for d in ("population", "households")
+                if d in inputs
+            },
         }
     ).reindex({cv.YEAR: years})
     result = result.merge(extras, compat="override", join="left")
@@ -438,22 +442,11 @@ def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, ba
     # the flows before reconciliation: the measured value where the edge is measured (the
     # prior of unregistered mining), the residual chain's value elsewhere
     im_prior = rec["prior"].sel(flow_name="unregistered", drop=True) / y_min
-    im_edge = {cv.ORIGIN: "unregistered_mining", cv.DESTINATION: "mining"}
-    prior = result["flow"].copy()
-    residual_im = prior.sel(im_edge).sel({cv.YEAR: im_prior[cv.YEAR]})
-    prior.loc[{**im_edge, cv.YEAR: im_prior[cv.YEAR]}] = im_prior.fillna(residual_im).transpose(
-        *[x for x in residual_im.dims]
-    )
-    flow = result["flow"].copy()
-    for (o, d), da in edges.items():
-        flow.loc[{cv.ORIGIN: o, cv.DESTINATION: d, cv.YEAR: da[cv.YEAR]}] = da.transpose(
-            *[x for x in flow.dims if x in da.dims]
-        )
-    flow_sd = xr.zeros_like(prior).where(prior[cv.YEAR] <= last)
-    for (o, d), da in edge_sd.items():
-        flow_sd.loc[{cv.ORIGIN: o, cv.DESTINATION: d, cv.YEAR: da[cv.YEAR]}] = da.transpose(
-            *[x for x in flow_sd.dims if x in da.dims]
-        )
+    im_edge = ("unregistered_mining", "mining")
+    residual_im = _edge(result["flow"], im_edge).sel({cv.YEAR: im_prior[cv.YEAR]})
+    prior = _with_edges(result["flow"], {im_edge: im_prior.fillna(residual_im)})
+    flow = _with_edges(result["flow"], edges)
+    flow_sd = _with_edges(xr.zeros_like(result["flow"]).where(result[cv.YEAR] <= last), edge_sd)
     out = result.copy()
     out["flow"] = flow
     out["flow_prior"] = prior
@@ -487,6 +480,34 @@ def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, ba
         (role == reconciled.UNKNOWN).sum("flow_name").reindex({cv.YEAR: years}, fill_value=0)
     )
     return out
+
+
+def _edge(flow: xr.DataArray, edge: tuple[str, str]) -> xr.DataArray:
+    """One edge of a ``flow`` matrix, (..., year)."""
+    return flow.sel({cv.ORIGIN: edge[0], cv.DESTINATION: edge[1]}, drop=True)
+
+
+def _with_edges(flow: xr.DataArray, edges: Mapping[tuple[str, str], xr.DataArray]) -> xr.DataArray:
+    """A copy of ``flow`` (..., origin, destination, year) with some edges replaced.
+
+    Each edge (..., year) covers a run of consecutive years of ``flow`` and at
+    most its leading dimensions; it is written into its slot of one copied
+    array (no alignment per edge).
+    """
+    nodes = [str(x) for x in flow[cv.ORIGIN].values]
+    lead = [d for d in flow.dims if d not in (cv.ORIGIN, cv.DESTINATION, cv.YEAR)]
+    flow = flow.transpose(*lead, cv.ORIGIN, cv.DESTINATION, cv.YEAR)
+    out = flow.values.copy()
+    years = flow[cv.YEAR].values
+    for (origin, destination), da in edges.items():
+        y = da[cv.YEAR].values
+        i0 = int(np.searchsorted(years, y[0]))
+        if not np.array_equal(years[i0 : i0 + y.size], y):
+            raise ValueError(f"edge {origin}->{destination}: years not a run of the flow's")
+        shape = [flow.sizes[d] if d in da.dims else 1 for d in lead] + [y.size]
+        arr = da.transpose(*[d for d in lead if d in da.dims], cv.YEAR).values.reshape(shape)
+        out[..., nodes.index(origin), nodes.index(destination), i0 : i0 + y.size] = arr
+    return flow.copy(data=out)
 
 
 def accounted_years(inputs: xr.Dataset) -> tuple[int, int]:

@@ -899,8 +899,10 @@ class Layout:
 
     ``keep[i]``, if not None, lists the flat positions (C order over the
     variable's dims without ``draw``) of variable i that are summarised; the
-    others are structural zeros (e.g. node pairs of ``flow`` without an edge),
-    left out of the matrix and put back as 0 by :meth:`unflatten`.
+    others are the same in every draw by construction (node pairs of ``flow``
+    without an edge: 0; years a flow is not modelled: NaN), left out of the
+    matrix and put back by :meth:`unflatten` from ``fill[i]``, the variable's
+    flat values in the Dataset the layout was made of.
     """
 
     names: list[str]
@@ -910,6 +912,7 @@ class Layout:
     attrs: dict
     offsets: list[int]
     keep: list[np.ndarray | None] | None = None
+    fill: list[np.ndarray | None] | None = None
 
     @property
     def size(self) -> int:
@@ -920,7 +923,7 @@ class Layout:
 
     @classmethod
     def of(cls, ds: xr.Dataset, names, keep: dict[str, np.ndarray] | None = None) -> Layout:
-        dims, shapes, offsets, attrs, kept = [], [], [0], {}, []
+        dims, shapes, offsets, attrs, kept, fill = [], [], [0], {}, [], []
         coords = {}
         for name in names:
             da = ds[name]
@@ -929,13 +932,18 @@ class Layout:
             shapes.append(tuple(da.sizes[x] for x in d))
             k = None if keep is None or name not in keep else np.asarray(keep[name], np.int64)
             kept.append(k)
+            if k is None:
+                fill.append(None)
+            else:  # what the left-out positions hold (the same in every draw)
+                one = da.isel({cv.DRAW: 0}) if cv.DRAW in da.dims else da
+                fill.append(np.asarray(one.transpose(*d).values, dtype=np.float64).ravel())
             width = int(np.prod(shapes[-1], dtype=np.int64)) if k is None else k.size
             offsets.append(offsets[-1] + width)
             attrs[name] = dict(da.attrs)
             for c in da.coords:
                 if cv.DRAW not in da[c].dims:
                     coords[c] = da[c].variable
-        return cls(list(names), dims, coords, shapes, attrs, offsets, kept)
+        return cls(list(names), dims, coords, shapes, attrs, offsets, kept, fill)
 
     def flatten(self, ds: xr.Dataset, n: int) -> np.ndarray:
         """(n, size) float64 matrix of the variables, draw first (broadcast if no draw dim)."""
@@ -968,7 +976,10 @@ class Layout:
             if k is None:
                 values = mat[:, a:b]
             else:
-                values = np.zeros((m, int(np.prod(shp, dtype=np.int64))), dtype=mat.dtype)
+                base = np.zeros(int(np.prod(shp, dtype=np.int64)))
+                if self.fill is not None and self.fill[i] is not None:
+                    base = self.fill[i]
+                values = np.repeat(base[None, :].astype(mat.dtype), m, axis=0)
                 values[:, k] = mat[:, a:b]
             data[name] = xr.Variable((lead, *d), values.reshape((m, *shp)), self.attrs[name])
         ds = xr.Dataset(data)

@@ -315,3 +315,28 @@ def test_a_draw_gives_the_same_bits_alone_or_with_others():
         )
         for key in ("flow", "sd", "chi2", "adjustment", "sd_loss"):
             assert np.array_equal(batch[key][d : d + 1], alone[key], equal_nan=True), key
+
+
+def test_common_layout_equals_xarray_broadcast():
+    """The plain-array layout of the reconciliation's inputs is xarray's broadcast, in the
+    same (draw, year) order, whether the arrays share their layout or not."""
+    import xarray as xr
+
+    from ndsim.processes.reconciled import _common_layout
+
+    rng = np.random.default_rng(3)
+    years = [2000, 2001, 2002]
+    a = xr.DataArray(rng.normal(size=(4, 3)), dims=("draw", "year"), coords={"year": years})
+    b = xr.DataArray(rng.normal(size=(3, 4)), dims=("year", "draw"), coords={"year": years})
+    c = xr.DataArray(rng.normal(size=3), dims="year", coords={"year": years})
+    shifted = c.assign_coords(year=[2001, 2002, 2003])  # other years: the general path
+    for arrays in ({"a": a, "b": b, "c": c, "k": 2.0}, {"a": a, "c": c, "s": shifted}):
+        lead, year, _, out = _common_layout(arrays, "year")
+        parts = xr.broadcast(*[x if isinstance(x, xr.DataArray) else xr.DataArray(x)
+                               for x in arrays.values()])  # fmt: skip
+        assert lead == ["draw"]
+        for name, part in zip(arrays, parts, strict=True):
+            assert np.array_equal(
+                out[name], part.transpose("draw", "year").values, equal_nan=True
+            ), name
+        assert list(year.values) == list(parts[0]["year"].values)

@@ -162,6 +162,26 @@ def test_layout_roundtrip_and_summary_dataset(rng):
     assert out.stock.dims == ("stat", "product", "year") and out.stock.attrs["units"] == "t"
 
 
+def test_left_out_columns_come_back_as_the_deterministic_values(rng):
+    """Positions outside ``keep`` (0 off the edges, NaN where not modelled) are not in the
+    matrix; every statistic there is the value they hold in every draw."""
+    x = np.zeros((4, 3, 2))  # (draw, pair, year): pair 1 is an edge, 0 and 2 are not
+    x[:, 1, :] = rng.normal(size=(4, 2))
+    x[:, :, 1] = np.where(np.arange(3) == 1, x[:, :, 1], np.nan)  # year 1: NaN off the edge
+    ds = xr.Dataset({"m": (("draw", "pair", "year"), x)}, coords={"draw": np.arange(4)})
+    keep = np.array([2, 3])  # flat (pair, year) positions of pair 1
+    lay = sm.Layout.of(ds, ["m"], {"m": keep})
+    mat = lay.flatten(ds, 4)
+    assert mat.shape == (4, 2) and np.array_equal(mat, x[:, 1, :])
+    back = lay.unflatten(mat, "draw", np.arange(4))
+    assert np.array_equal(back.m.values, x, equal_nan=True)
+    stats = {k: mat.mean(axis=0) for k in ["mean", "sd", *sm.QUANTILES]}
+    out = sm.summary_dataset(lay, stats, mat[0])
+    expect = np.array([[0.0, np.nan], [np.nan, np.nan], [0.0, np.nan]])
+    expect[1] = x[:, 1, :].mean(axis=0)
+    assert np.array_equal(out.m.sel(stat="mean").values, expect, equal_nan=True)
+
+
 @pytest.mark.parametrize("chunk", [1, 37, 500])
 def test_fixed_columns_count_as_if_every_value_were_binned(rng, chunk):
     """Columns constant in the pilot (value, zero, NaN) are counted without binning each

@@ -182,10 +182,13 @@ def summary_variables(det: xr.Dataset) -> list[str]:
 
 
 def flow_edge_columns(flow: xr.DataArray) -> np.ndarray:
-    """Flat positions of ``flow`` (without draw) on the pipeline's edges; the rest is 0.
+    """Flat positions of a flow matrix (without draw) on the pipeline's edges.
 
-    The summaries then carry the 22 edges, not all 169 node pairs (their
-    zeros are put back in the output).
+    The rest is 0 (or NaN in years the matrix does not cover, as ``flow_sd``
+    after the accounted years) in every draw by construction. The summaries
+    then carry the 22 edges, not all 169 node pairs; the rest is put back in
+    the output from the deterministic run (:class:`ndsim.summarize.Layout`).
+    ``flow``, ``flow_prior`` and ``flow_sd`` share the edges.
     """
     from ndsim.pipeline import FLOW_EDGES
 
@@ -197,8 +200,9 @@ def flow_edge_columns(flow: xr.DataArray) -> np.ndarray:
         where = {cv.ORIGIN: origins.index(origin), cv.DESTINATION: destinations.index(destination)}
         mask[tuple(where.get(d, slice(None)) for d in dims)] = True
     values = flow.transpose(..., *dims).values.reshape(-1, mask.size)
-    if np.any(values[:, ~mask.ravel()] != 0.0):
-        raise RuntimeError("flow is nonzero outside pipeline.FLOW_EDGES")
+    off = values[:, ~mask.ravel()]
+    if np.any((off != 0.0) & ~np.isnan(off)):
+        raise RuntimeError(f"{flow.name} is nonzero outside pipeline.FLOW_EDGES")
     return np.flatnonzero(mask.ravel())
 
 
@@ -238,7 +242,8 @@ def make_plan(
     restricts the summarised variables (default :func:`summary_variables`).
     """
     names = list(variables) if variables is not None else summary_variables(det)
-    keep = {"flow": flow_edge_columns(det["flow"])} if shipped and "flow" in names else None
+    matrices = [n for n in ("flow", "flow_prior", "flow_sd") if n in names] if shipped else []
+    keep = {n: flow_edge_columns(det[n]) for n in matrices} or None
     layout = summarize.Layout.of(det, names, keep)
     factor_plan = sampling.factor_plan(inputs, scenario)
     labels = sampling.regressors(sampling.factors_from_plan(factor_plan, np.arange(1), seed))

@@ -296,8 +296,52 @@ def reconcile_chain(
 # --- the run's inputs and outputs (labels at the edge) ------------------------------------
 
 
+def _common_layout(arrays: Mapping, year: str):
+    """Arrays (..., year) broadcast to one layout (lead dims..., year), as plain numpy.
+
+    ``arrays`` holds DataArrays over the same years with at most the same leading
+    dimensions (and scalars). Returns the leading dims, the year coordinate, the
+    leading coordinates and the arrays.
+    """
+    import xarray as xr
+
+    labelled = [a for a in arrays.values() if isinstance(a, xr.DataArray)]
+    ref = max(labelled, key=lambda a: a.ndim)
+    lead = [d for d in ref.dims if d != year]
+    years = ref[year]
+    same_layout = all(
+        set(a.dims) <= set(ref.dims)
+        and (year not in a.dims or np.array_equal(a[year].values, years.values))
+        for a in labelled
+    )
+    if not same_layout:  # the general case: xarray's broadcast and alignment
+        parts = xr.broadcast(
+            *[a if isinstance(a, xr.DataArray) else xr.DataArray(a) for a in arrays.values()]
+        )
+        ref = parts[0]
+        lead = [d for d in ref.dims if d != year]
+        years = ref[year]
+        arrays = dict(zip(arrays, parts, strict=True))
+    shape = tuple(ref.sizes[d] for d in lead) + (years.size,)
+    out = {}
+    for name, a in arrays.items():
+        if not isinstance(a, xr.DataArray):
+            out[name] = np.broadcast_to(np.asarray(a, dtype=float), shape)
+            continue
+        order = [d for d in (*lead, year) if d in a.dims]
+        values = a.transpose(*order).values
+        expand = tuple(slice(None) if d in a.dims else None for d in (*lead, year))
+        out[name] = np.broadcast_to(values[expand], shape)
+    coords = {d: ref[d] for d in lead if d in ref.coords}
+    return lead, years, coords, out
+
+
 def measurement_sd(inputs, acc, name: str):
     """σ of a measured input in the accounted years: its stated sd, else its quality's CV x |x|."""
+    return _measurement_sd(inputs, acc, name)
+
+
+def _measurement_sd(inputs, acc, name: str):
     import xarray as xr
 
     from ndsim import conventions as cv
@@ -349,6 +393,12 @@ def reconcile_upstream(inputs, acc, manufacturing_input, recycled, basis: str) -
     to_conc = y_min if basis == "ore" else 1.0  # official and prior on the concentrate basis
 
     named: dict[str, tuple] = {}  # name -> (value, sd) DataArrays over (..., year)
+    sds: dict[str, xr.DataArray] = {}
+
+    def measurement_sd(inputs, acc, var):  # each input's σ once
+        if var not in sds:
+            sds[var] = _measurement_sd(inputs, acc, var)
+        return sds[var]
 
     def add(name, value, sd):
         named[name] = (value, sd)
@@ -411,12 +461,7 @@ def reconcile_upstream(inputs, acc, manufacturing_input, recycled, basis: str) -
         for f, w in ws.items()
         if isinstance(w, xr.DataArray)
     }
-    names = list(arrays)
-    parts = xr.broadcast(
-        *[xr.DataArray(a) if not isinstance(a, xr.DataArray) else a for a in arrays.values()]
-    )
-    lead = [d for d in parts[0].dims if d != Y]
-    np_arrays = {n: p.transpose(*lead, Y).values for n, p in zip(names, parts, strict=True)}
+    lead, year, lead_coords, np_arrays = _common_layout(arrays, Y)
     for c, ws in combos.items():
         for f, w in ws.items():
             if isinstance(w, xr.DataArray):
@@ -430,9 +475,6 @@ def reconcile_upstream(inputs, acc, manufacturing_input, recycled, basis: str) -
         {k: np_arrays[f"y:{k}"] for k in inters},
         combinations=combos,
     )
-    template = parts[0].transpose(*lead, Y)
-    lead_coords = {d: template[d] for d in lead if d in template.coords}
-    year = template[Y]
     flow_coord = xr.DataArray(list(chain.flows), dims="flow_name")
 
     def lab(a, with_flow=False):
