@@ -23,6 +23,7 @@ import xarray as xr
 from numba import njit
 
 from ndsim import conventions as cv
+from ndsim import flows
 from ndsim.errors import BalanceError
 
 __all__ = ["BalanceWarning", "residuals", "check_balance", "check_nonnegative", "worst_over_draws"]
@@ -62,6 +63,8 @@ def residuals(
         the process is not modelled that year.
     """
     procs = list(cv.PROCESSES)
+    if flows.is_edges(flow):
+        return _edge_residuals(flow, stock, initial_stock)
     nodes = [str(n) for n in flow[cv.ORIGIN].values]
     if [str(n) for n in flow[cv.DESTINATION].values] != nodes:
         raise ValueError("flow: origin and destination must list the same nodes in the same order")
@@ -75,32 +78,76 @@ def residuals(
     lead_shape = tuple(f.sizes[d] for d in lead)
     n_lead = math.prod(lead_shape)
     fv = np.ascontiguousarray(f.values, dtype=np.float64).reshape(n_lead, n_nodes, n_nodes, n_years)
+    index = np.array([nodes.index(p) for p in procs], dtype=np.int64)
+    tv, init, use_pos = _stock_terms(
+        stock, initial_stock, f.isel({cv.ORIGIN: 0, cv.DESTINATION: 0}, drop=True), lead
+    )
+    res = np.empty((n_lead, len(procs), n_years))
+    tol = np.empty_like(res)
+    _residuals_kernel(fv, index, use_pos, tv, init, res, tol)
+    return _residual_dataset(res, tol, f, lead, lead_shape, procs, years)
+
+
+def _edge_residuals(flow, stock, initial_stock) -> xr.Dataset:
+    """:func:`residuals` of flows kept as edges (:mod:`ndsim.flows`): the same sums.
+
+    Each process sums its edges in node order, as the matrix's rows and
+    columns are summed (the pairs without an edge add 0), so the residuals
+    equal those of the matrix to the last bit.
+    """
+    procs = list(cv.PROCESSES)
+    lead = [d for d in flow.dims if d not in (flows.EDGE, cv.YEAR)]
+    f = flow.transpose(*lead, flows.EDGE, cv.YEAR)
+    years = f[cv.YEAR]
+    n_years = years.size
+    lead_shape = tuple(f.sizes[d] for d in lead)
+    n_lead = math.prod(lead_shape)
+    fv = np.ascontiguousarray(f.values, dtype=np.float64).reshape(n_lead, len(flows.EDGES), n_years)
+    into = np.full((len(procs), len(flows.EDGES)), -1, dtype=np.int64)
+    out_of = np.full_like(into, -1)
+    for i, p in enumerate(procs):
+        ins = [e for e, (_, d) in enumerate(flows.EDGES) if d == p]
+        outs = [e for e, (o, _) in enumerate(flows.EDGES) if o == p]
+        into[i, : len(ins)] = ins
+        out_of[i, : len(outs)] = outs
+    tv, init, use_pos = _stock_terms(stock, initial_stock, f.isel({flows.EDGE: 0}, drop=True), lead)
+    res = np.empty((n_lead, len(procs), n_years))
+    tol = np.empty_like(res)
+    _edge_residuals_kernel(fv, into, out_of, use_pos, tv, init, res, tol)
+    return _residual_dataset(res, tol, f, lead, lead_shape, procs, years)
+
+
+def _stock_terms(stock, initial_stock, template, lead):
+    """The stock over products (n, year), the stock before the first year (n,), use's position."""
+    procs = list(cv.PROCESSES)
+    years = template[cv.YEAR]
+    n_lead = math.prod(template.sizes[d] for d in lead)
     if stock is not None:
         total = stock.sum(cv.PRODUCT, skipna=False).reindex({cv.YEAR: years.values})
         extra = [d for d in total.dims if d not in lead and d != cv.YEAR]
         if extra:
             raise ValueError(f"stock: dimension(s) {', '.join(extra)} are not dimensions of flow")
-        total = total.broadcast_like(f.isel({cv.ORIGIN: 0, cv.DESTINATION: 0}, drop=True))
+        total = total.broadcast_like(template)
         tv = np.ascontiguousarray(total.transpose(*lead, cv.YEAR).values, dtype=np.float64)
-        tv = tv.reshape(n_lead, n_years)
+        tv = tv.reshape(n_lead, years.size)
         use_pos = procs.index("use")
     else:
-        tv = np.zeros((n_lead, n_years))
+        tv = np.zeros((n_lead, years.size))
         use_pos = -1
-    index = np.array([nodes.index(p) for p in procs], dtype=np.int64)
-    res = np.empty((n_lead, len(procs), n_years))
-    tol = np.empty_like(res)
     if isinstance(initial_stock, xr.DataArray):
-        init = initial_stock.broadcast_like(f.isel({cv.ORIGIN: 0, cv.DESTINATION: 0, cv.YEAR: 0}))
+        init = initial_stock.broadcast_like(template.isel({cv.YEAR: 0}))
         init = np.ascontiguousarray(init.transpose(*lead).values, dtype=np.float64)
         init = init.reshape(n_lead)
     else:
         init = np.full(n_lead, float(initial_stock))
-    _residuals_kernel(fv, index, use_pos, tv, init, res, tol)
+    return tv, init, use_pos
+
+
+def _residual_dataset(res, tol, f, lead, lead_shape, procs, years) -> xr.Dataset:
     dims = (*lead, cv.PROCESS, cv.YEAR)
     coords = {d: f[d] for d in lead if d in f.coords}
     coords.update({cv.PROCESS: procs, cv.YEAR: years})
-    shape = (*lead_shape, len(procs), n_years)
+    shape = (*lead_shape, len(procs), years.size)
     return xr.Dataset(
         {
             "residual": (dims, res.reshape(shape)),
@@ -135,6 +182,48 @@ def _residuals_kernel(flow, procs, use_pos, total, initial, residual, tolerance)
                         scale = abs(x)
                 for q in range(n_nodes):
                     x = flow[k, p, q, t]
+                    s_out += x
+                    if abs(x) > scale:
+                        scale = abs(x)
+                change = 0.0
+                if i == use_pos:
+                    now = total[k, t]
+                    before = initial[k]
+                    if t > 0 and not math.isnan(total[k, t - 1]):
+                        before = total[k, t - 1]
+                    change = now - before
+                    scale = max(scale, abs(now), abs(before))
+                    if math.isnan(now):
+                        scale = math.nan
+                r = s_in - s_out - change
+                residual[k, i, t] = r
+                tolerance[k, i, t] = TOLERANCE_FACTOR * EPS * scale if r == r else math.nan
+
+
+@njit(cache=True, nogil=True)
+def _edge_residuals_kernel(flow, into, out_of, use_pos, total, initial, residual, tolerance):
+    """:func:`_residuals_kernel` over edges: flow (n, edge, year); into/out_of (process,
+    slot) the edges into and out of each process in node order, -1 after the last."""
+    n, _, n_years = flow.shape
+    for k in range(n):
+        for i in range(into.shape[0]):
+            for t in range(n_years):
+                s_in = 0.0
+                s_out = 0.0
+                scale = 0.0
+                for j in range(into.shape[1]):
+                    e = into[i, j]
+                    if e < 0:
+                        break
+                    x = flow[k, e, t]
+                    s_in += x
+                    if abs(x) > scale:
+                        scale = abs(x)
+                for j in range(out_of.shape[1]):
+                    e = out_of[i, j]
+                    if e < 0:
+                        break
+                    x = flow[k, e, t]
                     s_out += x
                     if abs(x) > scale:
                         scale = abs(x)

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from ndsim import balance, forecast
+from ndsim import balance, flows, forecast
 from ndsim import conventions as cv
 from ndsim.errors import ValidationError
+from ndsim.flows import FLOW_EDGES  # noqa: F401 (re-exported: pipeline.FLOW_EDGES)
 from ndsim.processes import consumption, products, supply, trade, upstream, use, waste
 from ndsim.scenario import Scenario
 
@@ -34,32 +35,6 @@ __all__ = ["run", "accounted_years", "model_years", "history_start"]
 
 #: processes and trade that are accounted for the retrospective years only (SPEC §3)
 UPSTREAM = ("mining", "refining", "fabrication", "manufacturing")
-#: the (origin, destination) pairs of the ``flow`` variable that carry a flow; every
-#: other pair is 0 by construction (:func:`flow_matrix`), which summaries may rely on
-FLOW_EDGES = (
-    ("ore", "mining"),
-    ("unregistered_mining", "mining"),
-    ("import", "mining"),
-    ("mining", "refining"),
-    ("mining", "export"),
-    ("mining", "loss"),
-    ("import", "refining"),
-    ("waste", "refining"),
-    ("refining", "fabrication"),
-    ("refining", "export"),
-    ("refining", "export_unregistered"),
-    ("refining", "loss"),
-    ("import", "fabrication"),
-    ("fabrication", "manufacturing"),
-    ("fabrication", "export"),
-    ("fabrication", "loss"),
-    ("manufacturing", "use"),
-    ("manufacturing", "export"),
-    ("manufacturing", "loss"),
-    ("import", "use"),
-    ("use", "waste"),
-    ("waste", "landfill"),
-)
 #: the unit layer's variables (SPEC §2.1, §6), accounted and forecast
 UNIT_VARIABLES = (
     "units_production",
@@ -91,6 +66,7 @@ def run(
     *,
     diagnostics: bool = True,
     fits: Mapping[str, FleetFit] | None = None,
+    flow_form: str = "matrix",
 ) -> xr.Dataset:
     """Run the accounting (and the forecast and supply scenarios if enabled).
 
@@ -108,6 +84,11 @@ def run(
     fits : mapping of str to ndsim.fleet.FleetFit, optional
         Ownership curves to use instead of fitting them (an ensemble's draws
         use the deterministic run's: :func:`ndsim.forecast.fits_from_dataset`).
+    flow_form : {"matrix", "edges"}
+        ``flow``, ``flow_prior`` and ``flow_sd`` as the (origin, destination, year)
+        matrix of the output contract, or (``"edges"``, ensemble chunks) over the
+        22 edges only, (..., edge, year) (:mod:`ndsim.flows`). The model is the
+        same; only the last step differs.
 
     Returns
     -------
@@ -251,7 +232,7 @@ def run(
     )
 
     # the flows between processes (a Sankey can be drawn from them alone), FLOW_EDGES
-    flow = flow_matrix(
+    flow = flows.edge_array(
         {
             ("ore", "mining"): mine["official_ore"],
             ("unregistered_mining", "mining"): mine["unregistered_ore"],
@@ -359,7 +340,7 @@ def run(
         ],
         on_violation=opts.on_violation,
     )
-    return _finish(result, inputs, scenario)
+    return _finish(result, inputs, scenario, flow_form)
 
 
 # --- helpers ----------------------------------------------------------------
@@ -443,7 +424,7 @@ def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, ba
     # prior of unregistered mining), the residual chain's value elsewhere
     im_prior = rec["prior"].sel(flow_name="unregistered", drop=True) / y_min
     im_edge = ("unregistered_mining", "mining")
-    residual_im = _edge(result["flow"], im_edge).sel({cv.YEAR: im_prior[cv.YEAR]})
+    residual_im = flows.edge(result["flow"], *im_edge).sel({cv.YEAR: im_prior[cv.YEAR]})
     prior = _with_edges(result["flow"], {im_edge: im_prior.fillna(residual_im)})
     flow = _with_edges(result["flow"], edges)
     flow_sd = _with_edges(xr.zeros_like(result["flow"]).where(result[cv.YEAR] <= last), edge_sd)
@@ -482,21 +463,15 @@ def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, ba
     return out
 
 
-def _edge(flow: xr.DataArray, edge: tuple[str, str]) -> xr.DataArray:
-    """One edge of a ``flow`` matrix, (..., year)."""
-    return flow.sel({cv.ORIGIN: edge[0], cv.DESTINATION: edge[1]}, drop=True)
-
-
 def _with_edges(flow: xr.DataArray, edges: Mapping[tuple[str, str], xr.DataArray]) -> xr.DataArray:
-    """A copy of ``flow`` (..., origin, destination, year) with some edges replaced.
+    """A copy of ``flow`` (..., edge, year) with some edges replaced.
 
     Each edge (..., year) covers a run of consecutive years of ``flow`` and at
     most its leading dimensions; it is written into its slot of one copied
     array (no alignment per edge).
     """
-    nodes = [str(x) for x in flow[cv.ORIGIN].values]
-    lead = [d for d in flow.dims if d not in (cv.ORIGIN, cv.DESTINATION, cv.YEAR)]
-    flow = flow.transpose(*lead, cv.ORIGIN, cv.DESTINATION, cv.YEAR)
+    lead = [d for d in flow.dims if d not in (flows.EDGE, cv.YEAR)]
+    flow = flow.transpose(*lead, flows.EDGE, cv.YEAR)
     out = flow.values.copy()
     years = flow[cv.YEAR].values
     for (origin, destination), da in edges.items():
@@ -506,7 +481,7 @@ def _with_edges(flow: xr.DataArray, edges: Mapping[tuple[str, str], xr.DataArray
             raise ValueError(f"edge {origin}->{destination}: years not a run of the flow's")
         shape = [flow.sizes[d] if d in da.dims else 1 for d in lead] + [y.size]
         arr = da.transpose(*[d for d in lead if d in da.dims], cv.YEAR).values.reshape(shape)
-        out[..., nodes.index(origin), nodes.index(destination), i0 : i0 + y.size] = arr
+        out[..., flows.EDGES.index((origin, destination)), i0 : i0 + y.size] = arr
     return flow.copy(data=out)
 
 
@@ -633,38 +608,9 @@ def flow_matrix(edges: dict[tuple[str, str], xr.DataArray], years: np.ndarray) -
     """The ``flow`` variable (..., origin, destination, year) from a mapping of edges.
 
     Edges given over fewer years are NaN in the others (not modelled); node
-    pairs with no edge are 0. Built in one preallocated array (an edge is a
-    copy into its slot), so the cost per draw is one write of the matrix.
+    pairs with no edge are 0 (:func:`ndsim.flows.edge_array`, :func:`ndsim.flows.to_matrix`).
     """
-    nodes = list(cv.NODES)
-    index = {n: i for i, n in enumerate(nodes)}
-    unknown = [pair for pair in edges if pair not in FLOW_EDGES]
-    if unknown:  # a new edge must be declared, so summaries do not take it for a zero
-        raise ValueError(f"flow_matrix: edge(s) {unknown} are not in pipeline.FLOW_EDGES")
-    years = np.asarray(years)
-    parts = [da.reindex({cv.YEAR: years}) for da in edges.values()]
-    # the leading dims of the result: those of the edges, in order of first appearance
-    lead: dict[str, int] = {}
-    for da in parts:
-        for d in da.dims:
-            if d != cv.YEAR and d not in lead:
-                lead[d] = da.sizes[d]
-    lead_coords = {}
-    for da in parts:
-        for d in lead:
-            if d in da.coords and d not in lead_coords:
-                lead_coords[d] = da[d]
-    shape = (*lead.values(), len(nodes), len(nodes), years.size)
-    out = np.zeros(shape)
-    for (origin, destination), da in zip(edges, parts, strict=True):
-        present = [d for d in lead if d in da.dims]
-        arr = da.transpose(*present, cv.YEAR).values
-        # missing lead dims: size-1 axes that broadcast
-        arr = arr.reshape([lead[d] if d in da.dims else 1 for d in lead] + [years.size])
-        out[..., index[origin], index[destination], :] = arr
-    coords = {**lead_coords, cv.ORIGIN: nodes, cv.DESTINATION: nodes, cv.YEAR: years}
-    flow = xr.DataArray(out, dims=(*lead, cv.ORIGIN, cv.DESTINATION, cv.YEAR), coords=coords)
-    return flow.rename("flow").assign_attrs(cv.attrs("flow"))
+    return flows.to_matrix(flows.edge_array(edges, years))
 
 
 def _by_stage(concentrate, primary, intermediate, final) -> xr.DataArray:
@@ -674,11 +620,27 @@ def _by_stage(concentrate, primary, intermediate, final) -> xr.DataArray:
     )
 
 
-def _finish(result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario) -> xr.Dataset:
+def _finish(
+    result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario, flow_form: str = "matrix"
+) -> xr.Dataset:
     """Attach names, units, descriptions, product coordinates and provenance."""
+    if flow_form == "matrix":  # the output contract's (origin, destination, year) matrices
+        last = accounted_years(inputs)[1]
+        for name in ("flow", "flow_prior", "flow_sd"):
+            if name in result and flows.is_edges(result[name]):
+                off = 0.0
+                if name == "flow_sd":  # not reconciled after the accounted years: NaN
+                    off = xr.zeros_like(result[cv.YEAR], dtype=float).where(result[cv.YEAR] <= last)
+                result[name] = flows.to_matrix(result[name], off)
+        result = result.drop_vars(flows.EDGE, errors="ignore")
+    elif flow_form != "edges":
+        raise ValueError(f"flow_form must be 'matrix' or 'edges', not {flow_form!r}")
     variables = {}
     for name, da in result.data_vars.items():
-        if name in cv.VARIABLES:
+        if flows.is_edges(da):
+            da = da.copy(deep=False)
+            da.attrs = dict(cv.attrs(name))
+        elif name in cv.VARIABLES:
             leading = [d for d in da.dims if d not in cv.VARIABLES[name].dims]
             da = da.transpose(*leading, *cv.VARIABLES[name].dims)
             da.attrs = dict(cv.attrs(name))

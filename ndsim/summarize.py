@@ -952,36 +952,47 @@ class Layout:
             zip(self.names, self.dims, self.offsets[:-1], self.offsets[1:], strict=True)
         ):
             da = ds[name]
+            k = self._kept(i)
+            if k is not None and not set(d) <= set(da.dims):
+                # already only the kept positions, in their order (flows kept as edges,
+                # ndsim.flows): (draw, ...) with the kept positions' count per draw
+                x = da.transpose(cv.DRAW, ...).values.reshape(n, -1)
+                if x.shape[1] != b - a:
+                    raise ValueError(f"{name}: {x.shape[1]} values per draw, layout has {b - a}")
+                out[:, a:b] = x
+                continue
             if cv.DRAW in da.dims:
                 arr = da.transpose(cv.DRAW, *d).values
             else:
                 arr = np.broadcast_to(da.transpose(*d).values, (n, *da.shape))
-            k = self._kept(i)
             if k is None:
                 out[:, a:b] = arr.reshape(n, b - a)
             else:
                 out[:, a:b] = arr.reshape(n, -1)[:, k]
         return out
 
+    def expand(self, name: str, values: np.ndarray) -> np.ndarray:
+        """(n, *shape) values of ``name`` from its (n, kept) values: the rest from ``fill``."""
+        i = self.names.index(name)
+        k = self._kept(i)
+        n = values.shape[0]
+        if k is None:
+            return values.reshape((n, *self.shapes[i]))
+        base = np.zeros(int(np.prod(self.shapes[i], dtype=np.int64)))
+        if self.fill is not None and self.fill[i] is not None:
+            base = self.fill[i]
+        out = np.repeat(base[None, :].astype(values.dtype), n, axis=0)
+        out[:, k] = values.reshape(n, -1)
+        return out.reshape((n, *self.shapes[i]))
+
     def unflatten(self, mat: np.ndarray, lead: str, lead_coord) -> xr.Dataset:
         """Dataset with dims (lead, *dims) from a (m, size) matrix."""
-        m = mat.shape[0]
         data = {}
-        for i, (name, d, shp, a, b) in enumerate(
-            zip(
-                self.names, self.dims, self.shapes, self.offsets[:-1], self.offsets[1:], strict=True
-            )
+        for name, d, a, b in zip(
+            self.names, self.dims, self.offsets[:-1], self.offsets[1:], strict=True
         ):
-            k = self._kept(i)
-            if k is None:
-                values = mat[:, a:b]
-            else:
-                base = np.zeros(int(np.prod(shp, dtype=np.int64)))
-                if self.fill is not None and self.fill[i] is not None:
-                    base = self.fill[i]
-                values = np.repeat(base[None, :].astype(mat.dtype), m, axis=0)
-                values[:, k] = mat[:, a:b]
-            data[name] = xr.Variable((lead, *d), values.reshape((m, *shp)), self.attrs[name])
+            values = self.expand(name, mat[:, a:b])
+            data[name] = xr.Variable((lead, *d), values, self.attrs[name])
         ds = xr.Dataset(data)
         for c, var in self.coords.items():
             if set(var.dims) <= set(ds.dims):

@@ -215,13 +215,15 @@ def _plan(
         from ndsim import pipeline
 
         model = pipeline.run
-        # chunks summarise contract variables only: they skip the forecast's diagnostics
-        chunk_model = functools.partial(pipeline.run, diagnostics=False)
+        # chunks summarise contract variables only: they skip the forecast's diagnostics,
+        # and keep the flows on their edges (the summaries carry only those)
+        chunk_model = functools.partial(pipeline.run, diagnostics=False, flow_form="edges")
     shipped = chunk_model is not model
     # the ownership curves are fitted here, once (SPEC §5); every draw uses these fits
     det = run_draws(inputs, scenario, None, model=model, fits=None)
     names = list(variables) if variables is not None else summary_variables(det)
-    if any(v not in cv.CONTRACT_VARIABLES and v not in DERIVED for v in names):
+    lean = (*cv.CONTRACT_VARIABLES, *cv.RECONCILED_VARIABLES, *DERIVED)
+    if any(v not in lean for v in names):
         chunk_model = model  # a diagnostic variable asked for by name
     plan = make_plan(
         inputs,

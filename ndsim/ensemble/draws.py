@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from ndsim import conventions as cv
-from ndsim import sampling, summarize
+from ndsim import flows, sampling, summarize
 from ndsim.ensemble.plan import DERIVED, INPUT_FACTOR, Plan
 
 if TYPE_CHECKING:
@@ -118,7 +118,10 @@ def _full_values(plan: Plan, result: xr.Dataset, z: np.ndarray, start: int) -> d
     full = {}
     for name in plan.full:
         da = result[name]
-        if cv.DRAW in da.dims:
+        if flows.is_edges(da):  # the output's (origin, destination, year) matrix per draw
+            values = da.transpose(cv.DRAW, ...).values.reshape(da.sizes[cv.DRAW], -1)
+            full[name] = plan.layout.expand(name, values).astype(np.float32)
+        elif cv.DRAW in da.dims:
             full[name] = da.transpose(cv.DRAW, ...).values.astype(np.float32)
         elif start == 0:  # the same in every draw: kept once
             full[name] = da.values.astype(np.float32)

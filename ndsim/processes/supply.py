@@ -39,6 +39,7 @@ import pandas as pd
 import xarray as xr
 
 from ndsim import conventions as cv
+from ndsim import flows
 from ndsim.errors import ValidationError
 from ndsim.scenario import NET_EXPORTS
 
@@ -92,19 +93,16 @@ def primary_supply_base(result: xr.Dataset, last: int, base: str = "total_mining
 
 
 def _flow_sum(flow: xr.DataArray, pairs) -> xr.DataArray:
-    """Sum of flow[origin, destination] over the pairs present in the flow matrix."""
-    origins = set(flow[cv.ORIGIN].values.tolist())
-    dests = set(flow[cv.DESTINATION].values.tolist())
+    """Sum of flow[origin, destination] over the pairs present in the flows (edges or matrix)."""
     total = None
     for o, d in pairs:
-        if o in origins and d in dests:
-            x = flow.sel({cv.ORIGIN: o, cv.DESTINATION: d}, drop=True).fillna(0.0)
+        if flows.has_edge(flow, o, d):
+            x = flows.edge(flow, o, d).fillna(0.0)
             total = x if total is None else total + x
-    return (
-        total
-        if total is not None
-        else xr.zeros_like(flow.isel({cv.ORIGIN: 0, cv.DESTINATION: 0}, drop=True))
-    )
+    if total is not None:
+        return total
+    first = {flows.EDGE: 0} if flows.is_edges(flow) else {cv.ORIGIN: 0, cv.DESTINATION: 0}
+    return xr.zeros_like(flow.isel(first, drop=True))
 
 
 def requirement(

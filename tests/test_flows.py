@@ -1,0 +1,144 @@
+"""Flows kept as edges (ndsim.flows): the same numbers as the matrix, everywhere they are used."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+import pytest
+import xarray as xr
+from _canonical import hand_case
+
+from ndsim import balance, flows, forecast, pipeline
+from ndsim import conventions as cv
+from ndsim.ensemble.core import ensemble_from_inputs
+from ndsim.inputs import prepare
+from ndsim.processes import supply
+from ndsim.scenario import ForecastOptions, Scenario, load_scenario
+
+ACCOUNTING = dataclasses.replace(Scenario(), forecast=ForecastOptions(enabled=False))
+
+
+@pytest.fixture(scope="module")
+def china():
+    inputs, scenario = prepare("baseline")
+    factor = xr.DataArray([1.0, 1.07, 0.93], dims="draw", coords={"draw": [0, 1, 2]})
+    drawn = inputs.assign(production=inputs["production"] * factor)
+    fits = forecast.fits_from_dataset(pipeline.run(inputs, scenario))
+    return (
+        inputs,
+        scenario,
+        pipeline.run(drawn, scenario, diagnostics=False, fits=fits),
+        pipeline.run(drawn, scenario, diagnostics=False, fits=fits, flow_form="edges"),
+    )
+
+
+def test_edges_are_in_the_order_of_the_matrix():
+    """Flattened, the edges of one draw are the matrix's nonzero pairs in C order."""
+    nodes = list(cv.NODES)
+    flat = [nodes.index(o) * len(nodes) + nodes.index(d) for o, d in flows.EDGES]
+    assert flat == sorted(flat) and len(set(flows.EDGES)) == len(flows.FLOW_EDGES) == 22
+    assert set(flows.EDGES) == set(pipeline.FLOW_EDGES)
+
+
+def test_edges_and_matrix_of_a_run_hold_the_same_numbers(china):
+    """Every edge of the edge form equals its pair of the matrix, bit for bit; every pair
+    without an edge is 0 (and flow_sd NaN after the accounted years); the other
+    variables are identical."""
+    inputs, _, dense, edges = china
+    last = pipeline.accounted_years(inputs)[1]
+    for name in ("flow", "flow_prior", "flow_sd"):
+        e, m = edges[name], dense[name]
+        assert e.dims == ("draw", "edge", "year") and m.dims[1:] == cv.VARIABLES[name].dims
+        seen = np.zeros((len(cv.NODES), len(cv.NODES)), dtype=bool)
+        for i, (o, d) in enumerate(flows.EDGES):  # a plain loop over the pairs
+            a = e.isel(edge=i).values
+            b = m.sel(origin=o, destination=d).values
+            assert np.array_equal(a, b, equal_nan=True), (name, o, d)
+            seen[cv.NODES.index(o), cv.NODES.index(d)] = True
+        off = m.transpose("origin", "destination", "draw", "year").values[~seen]
+        years = m.year.values
+        if name == "flow_sd":
+            assert (off[..., years <= last] == 0.0).all() and np.isnan(off[..., years > last]).all()
+        else:
+            assert (off == 0.0).all()
+    for name in dense.data_vars:
+        if name not in ("flow", "flow_prior", "flow_sd"):
+            xr.testing.assert_identical(edges[name], dense[name])
+
+
+def test_balance_of_edges_equals_the_balance_of_the_matrix(china):
+    """The residuals from edges are those from the matrix to the last bit, also where a
+    process is out of balance."""
+    _, _, dense, edges = china
+    flow_e = edges["flow"].copy()
+    k = flows.EDGES.index(("refining", "fabrication"))
+    flow_e[dict(draw=1, edge=k, year=3)] += 5.0  # refining and fabrication out by 5 t
+    flow_m = flows.to_matrix(flow_e)
+    a = balance.residuals(flow_e, dense["stock"], initial_stock=7.0)
+    b = balance.residuals(flow_m, dense["stock"], initial_stock=7.0)
+    for v in ("residual", "tolerance"):
+        assert np.array_equal(a[v].values, b[v].values, equal_nan=True), v
+    year = int(flow_e.year[3])
+    assert float(a.residual.sel(draw=1, process="refining", year=year)) == pytest.approx(-5.0)
+    assert float(a.residual.sel(draw=1, process="fabrication", year=year)) == pytest.approx(5.0)
+    with pytest.raises(Exception, match="mass balance"):
+        balance.check_balance(flow_e, dense["stock"], initial_stock=7.0)
+
+
+def test_supply_sums_over_edges_or_the_matrix_alike(china):
+    _, _, dense, edges = china
+    pairs = [("mining", "export"), ("refining", "export_unregistered"), ("use", "export")]
+    year = {cv.YEAR: int(dense.year[5])}
+    a = supply._flow_sum(edges["flow"].sel(year), pairs)
+    b = supply._flow_sum(dense["flow"].sel(year), pairs)
+    expect = (
+        dense["flow"].sel(year).sel(origin="mining", destination="export")
+        + dense["flow"].sel(year).sel(origin="refining", destination="export_unregistered")
+    ).fillna(0.0)
+    assert np.array_equal(a.values, b.values) and np.allclose(a.values, expect.values)
+
+
+def test_to_matrix_against_a_plain_loop():
+    rng = np.random.default_rng(5)
+    years = np.array([2000, 2001, 2002])
+    parts = {
+        e: xr.DataArray(rng.normal(size=(2, 3)), dims=("draw", "year"), coords={"year": years})
+        for e in flows.FLOW_EDGES[::4]
+    }
+    assert ("use", "waste") in parts
+    parts[("use", "waste")] = parts[("use", "waste")].isel(year=slice(0, 2))  # NaN in 2002
+    m = pipeline.flow_matrix(parts, years)
+    nodes = list(cv.NODES)
+    expect = np.zeros((2, len(nodes), len(nodes), 3))
+    for (o, d), da in parts.items():
+        for t, y in enumerate(years):
+            v = da.sel(year=y).values if y in da.year.values else np.full(2, np.nan)
+            expect[:, nodes.index(o), nodes.index(d), t] = v
+    assert np.array_equal(m.values, expect, equal_nan=True)
+    with pytest.raises(ValueError, match="not in pipeline.FLOW_EDGES"):
+        flows.edge_array({("use", "landfill"): parts[("use", "waste")]}, years)
+
+
+def test_an_ensemble_with_edges_summarises_the_flows_of_the_matrix(tmp_path):
+    """Chunks that keep flows as edges (the default) give the summaries, and with --full
+    the per-draw matrices, of chunks that build the whole matrix."""
+    scenario = load_scenario("baseline")
+    inputs, _ = prepare("baseline")
+    common = dict(draws=6, chunk_size=4, seed=3, progress=False, full=True)
+    a = ensemble_from_inputs(inputs, scenario, output=tmp_path / "a.nc", **common)
+    dense = functools.partial(pipeline.run, diagnostics=False)  # the matrix in every chunk
+    b = ensemble_from_inputs(inputs, scenario, output=tmp_path / "b.nc", model=dense, **common)
+    for name in ("flow", "flow_prior", "flow_sd", "stock", "balance_residual"):
+        assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
+    da = xr.open_dataset(tmp_path / "a.nc", group="draws")
+    db = xr.open_dataset(tmp_path / "b.nc", group="draws")
+    for name in ("flow", "flow_prior", "flow_sd"):
+        assert da[name].dims == ("draw", "origin", "destination", "year")
+        assert np.array_equal(da[name].values, db[name].values, equal_nan=True), name
+
+
+def test_an_unknown_flow_form_is_refused():
+    with pytest.raises(ValueError, match="flow_form"):
+        pipeline.run(hand_case(), ACCOUNTING, flow_form="sparse")
