@@ -296,7 +296,7 @@ def run(
                 if d in inputs
             },
         }
-    ).reindex({cv.YEAR: years})
+    ).reindex({cv.YEAR: years}, copy=False)  # no copy of the variables already on them
     result = result.merge(extras, compat="override", join="left")
     result.attrs["mining_basis"] = basis
     if scenario.run.upstream == "reconciled":
