@@ -30,9 +30,11 @@ process flow rates by matrix projection. AIChE Journal 29(6), 881-888.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 __all__ = ["Classification", "classify", "reconcile", "UnobservableError"]
 
@@ -81,17 +83,29 @@ class Classification:
 def _contract(a: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Σ_j a[..., j] m[j]: a batched (..., J), m constant (J, *rest) -> (..., *rest).
 
-    A loop over the structural index j (flows or balances, a few dozen), each step an
-    elementwise multiply-add: the order of the sum is fixed, so every draw gets the same
-    bits alone or in a batch (``einsum`` and ``matmul`` may change their loops, and so
-    their rounding, with the batch shape).
+    Each element sums over the structural index j (flows or balances, a few dozen)
+    in order from 0: every draw gets the same bits alone or in a batch (``einsum``
+    and ``matmul`` may change their loops, and so their rounding, with the batch
+    shape). One compiled pass over the batch.
     """
     a = np.asarray(a, dtype=float)
     m = np.asarray(m, dtype=float)
-    out = np.zeros(a.shape[:-1] + m.shape[1:])
-    for j in range(a.shape[-1]):
-        out += a[..., j].reshape(a.shape[:-1] + (1,) * (m.ndim - 1)) * m[j]
-    return out
+    batch, rest = a.shape[:-1], m.shape[1:]
+    a2 = np.ascontiguousarray(a).reshape(math.prod(batch), a.shape[-1])
+    m2 = np.ascontiguousarray(m).reshape(m.shape[0], math.prod(rest))
+    out = np.empty((a2.shape[0], m2.shape[1]))
+    _contract_kernel(a2, m2, out)
+    return out.reshape(batch + rest)
+
+
+@njit(cache=True, nogil=True)
+def _contract_kernel(a, m, out):
+    for i in range(a.shape[0]):
+        for r in range(m.shape[1]):
+            acc = 0.0
+            for j in range(a.shape[1]):
+                acc += a[i, j] * m[j, r]
+            out[i, r] = acc
 
 
 def _matvec(mat: np.ndarray, vec: np.ndarray) -> np.ndarray:
@@ -102,32 +116,63 @@ def _matvec(mat: np.ndarray, vec: np.ndarray) -> np.ndarray:
     return out
 
 
+def _batched(x: np.ndarray, batch: tuple[int, ...], core: int) -> np.ndarray:
+    """x broadcast to ``batch`` + its last ``core`` dims, contiguous, batch flattened."""
+    shape = batch + x.shape[x.ndim - core :]
+    return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(
+        (math.prod(batch), *shape[len(batch) :])
+    )
+
+
 def _quad(s_inv: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Σ_{d,d'} h[d] s_inv[d, d'] h[d']: s_inv (..., D, D), h (..., D, E) or (D, E) -> (..., E)."""
-    dof = s_inv.shape[-1]
-    out = np.zeros(np.broadcast_shapes(s_inv.shape[:-2], h.shape[:-2]) + h.shape[-1:])
-    for d in range(dof):
-        for e in range(dof):
-            out += s_inv[..., d, e, None] * h[..., d, :] * h[..., e, :]
-    return out
+    batch = np.broadcast_shapes(s_inv.shape[:-2], h.shape[:-2])
+    s2, h2 = _batched(s_inv, batch, 2), _batched(h, batch, 2)
+    out = np.empty((s2.shape[0], h2.shape[-1]))
+    _quad_kernel(s2, h2, out)
+    return out.reshape(batch + h.shape[-1:])
+
+
+@njit(cache=True, nogil=True)
+def _quad_kernel(s_inv, h, out):
+    n_dof = s_inv.shape[1]
+    for i in range(s_inv.shape[0]):
+        for k in range(h.shape[2]):
+            acc = 0.0
+            for d in range(n_dof):
+                for e in range(n_dof):
+                    acc += s_inv[i, d, e] * h[i, d, k] * h[i, e, k]
+            out[i, k] = acc
 
 
 def _variance(h: np.ndarray, v: np.ndarray, b: np.ndarray, s_inv: np.ndarray | None) -> np.ndarray:
     """Var(h x̂) for rows h (..., e, n) or constant (e, n): H V Hᵀ - (B V Hᵀ)ᵀ S⁻¹ (B V Hᵀ), diagonal."""
     batch = v.shape[:-1]
-    n = v.shape[-1]
-    var = np.zeros(batch + (h.shape[-2],))
-    w = None if s_inv is None else np.zeros(batch + (b.shape[0], h.shape[-2]))
-    for j in range(n):
-        hj = h[..., j]  # (..., e) or (e,)
-        vj = v[..., j, None]  # (..., 1)
-        var += hj * hj * vj
-        if w is not None:
-            for d in range(b.shape[0]):
-                w[..., d, :] += b[d, j] * vj * hj
-    if w is not None:
-        var -= _quad(s_inv, w)
+    h2 = _batched(h, batch, 2)
+    v2 = np.ascontiguousarray(v).reshape(math.prod(batch), v.shape[-1])
+    var = np.empty((v2.shape[0], h2.shape[1]))
+    w = np.empty((v2.shape[0], b.shape[0], h2.shape[1]))
+    _variance_kernel(h2, v2, np.ascontiguousarray(b, dtype=float), var, w)
+    var = var.reshape(batch + (h.shape[-2],))
+    if s_inv is not None:
+        var -= _quad(s_inv, w.reshape(batch + w.shape[1:]))
     return var
+
+
+@njit(cache=True, nogil=True)
+def _variance_kernel(h, v, b, var, w):
+    """var[i, k] = Σ_j h[i, k, j]² v[i, j]; w[i, d, k] = Σ_j b[d, j] v[i, j] h[i, k, j] (j in order)."""
+    for i in range(h.shape[0]):
+        for k in range(h.shape[1]):
+            acc = 0.0
+            for j in range(h.shape[2]):
+                acc += h[i, k, j] * h[i, k, j] * v[i, j]
+            var[i, k] = acc
+            for d in range(b.shape[0]):
+                acc = 0.0
+                for j in range(h.shape[2]):
+                    acc += b[d, j] * v[i, j] * h[i, k, j]
+                w[i, d, k] = acc
 
 
 def _rank(s: np.ndarray, shape: tuple[int, int]) -> int:
