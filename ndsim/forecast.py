@@ -830,14 +830,16 @@ def project(
     )
     # Nd per cohort: F_in = Q m; DC = P m with P = Q / (1 - e + i) (DC as given for the
     # flow-driven products after T); end-of-life and stock from the whole Nd inflow series
-    inflow = (q * m).where(q[_Y] > last, hist["inflow"].reindex({_Y: years}))
-    production = (q / keep.where(keep > 0)).fillna(0.0)
-    production = production.where(q[_Y] > last, hist["production"].reindex({_Y: years}))
-    dc = production * m
+    # (the accounting to T, the projection after: each computed over its own years)
+    q_f, m_f = q.sel({_Y: future}), m.sel({_Y: future})
+    inflow = _after(hist["inflow"], q_f * m_f)
+    production_f = (q_f / keep.where(keep > 0)).fillna(0.0)
+    production = _after(hist["production"], production_f)
+    dc_f = production_f * m_f
     if flow_p:
-        dc_flow = dc_future["flow"].reindex({_Y: years})
-        dc = dc.where(~(dc[_P].isin(flow_p) & (dc[_Y] > last)), dc_flow.reindex({_P: products}))
-    dc = dc.where(dc[_Y] > last, hist["domestic_consumption"].reindex({_Y: years}))
+        dc_flow = dc_future["flow"].reindex({_Y: future, _P: products})
+        dc_f = dc_f.where(~dc_f[_P].isin(flow_p), dc_flow)
+    dc = _after(hist["domestic_consumption"], dc_f)
     nd = dsm.inflow_driven(inflow.transpose(..., _P, _Y), _pdf_of(pdf, products))
     out = xr.Dataset(
         {
@@ -846,12 +848,8 @@ def project(
             "outflow": nd["outflow"],
             "stock": nd["stock"],
             "units_production": production.transpose(..., _P, _Y),
-            "units_exports": (production * e).where(
-                production[_Y] > last, hist["units_exports"].reindex({_Y: years})
-            ),
-            "units_imports": (production * i).where(
-                production[_Y] > last, hist["units_imports"].reindex({_Y: years})
-            ),
+            "units_exports": _after(hist["units_exports"], production_f * e),
+            "units_imports": _after(hist["units_imports"], production_f * i),
             "units_sales": q,
             "units_retired": units["units_retired"],
             "units_in_use": units["units_in_use"],
@@ -877,6 +875,12 @@ def project(
     out.attrs["last_accounted_year"] = last
     out.attrs["forecast_methods"] = ", ".join(f"{p}:{methods[p]}" for p in products)
     return out
+
+
+def _after(before: xr.DataArray, after: xr.DataArray) -> xr.DataArray:
+    """``before`` (the years to T) followed by ``after`` (the years after T) along year."""
+    before, after = xr.broadcast(before, after, exclude=[_Y])
+    return xr.concat([before, after.transpose(*before.dims)], dim=_Y)
 
 
 def _pdf_of(pdf, products: list[str]):

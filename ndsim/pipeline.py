@@ -428,7 +428,7 @@ def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, ba
     prior = _with_edges(result["flow"], {im_edge: im_prior.fillna(residual_im)})
     flow = _with_edges(result["flow"], edges)
     flow_sd = _with_edges(xr.zeros_like(result["flow"]).where(result[cv.YEAR] <= last), edge_sd)
-    out = result.copy()
+    out = {}
     out["flow"] = flow
     out["flow_prior"] = prior
     out["flow_sd"] = flow_sd
@@ -460,7 +460,7 @@ def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, ba
     out["reconciliation_unknowns"] = (
         (role == reconciled.UNKNOWN).sum("flow_name").reindex({cv.YEAR: years}, fill_value=0)
     )
-    return out
+    return result.assign(out)  # one merge for every replaced variable
 
 
 def _with_edges(flow: xr.DataArray, edges: Mapping[tuple[str, str], xr.DataArray]) -> xr.DataArray:

@@ -594,20 +594,23 @@ def sample_inputs(
 
 def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray]) -> xr.Dataset:
     """`inputs` with each sampled variable multiplied by its factors (see :func:`draw_factors`)."""
-    out = inputs.copy()
+    new = {}
     for name, f in factors.items():
         if name not in inputs.data_vars:  # factor of a scenario parameter
-            out[name] = f.transpose(cv.DRAW, cv.PRODUCT)
-            out[name].attrs = {
+            v = f.transpose(cv.DRAW, cv.PRODUCT)
+            v.attrs = {
                 "units": "1",
                 "long_name": name.replace("_", " "),
                 "description": "per-draw factor the forecast multiplies the scenario parameter by",
             }
+            new[name] = v
             continue
         x = inputs[name]
         v = (f * x.astype(float)).transpose(cv.DRAW, *x.dims)
         v.attrs = dict(x.attrs)
-        out[name] = v
+        new[name] = v
+    out = inputs.copy()
+    out.update(new)  # one merge for all sampled variables
     return _trade_follows_consumption(inputs, out)
 
 
