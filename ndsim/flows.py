@@ -11,7 +11,8 @@ are the nonzero pairs of the matrix in C order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -72,8 +73,8 @@ def edge_array(edges: Mapping[tuple[str, str], xr.DataArray], years: np.ndarray)
     years = np.asarray(years)
     parts = [da.reindex({cv.YEAR: years}, copy=False) for da in edges.values()]
     # the leading dims of the result: those of the edges, in order of first appearance
-    lead: dict[str, int] = {}
-    lead_coords = {}
+    lead: dict[Hashable, int] = {}
+    lead_coords: dict[Hashable, Any] = {}
     for da in parts:
         for d in da.dims:
             if d != cv.YEAR and d not in lead:
@@ -87,7 +88,7 @@ def edge_array(edges: Mapping[tuple[str, str], xr.DataArray], years: np.ndarray)
         # missing lead dims: size-1 axes that broadcast
         arr = arr.reshape([lead[d] if d in da.dims else 1 for d in lead] + [years.size])
         out[..., _POSITION[pair], :] = arr
-    coords = {**lead_coords, EDGE: list(LABELS), cv.YEAR: years}
+    coords: dict[Hashable, Any] = {**lead_coords, EDGE: list(LABELS), cv.YEAR: years}
     flow = xr.DataArray(out, dims=(*lead, EDGE, cv.YEAR), coords=coords)
     return flow.rename("flow").assign_attrs(cv.attrs("flow"))
 
@@ -116,7 +117,7 @@ def to_matrix(flow: xr.DataArray, off_edge: float | xr.DataArray = 0.0) -> xr.Da
     flow = flow.transpose(*lead, EDGE, cv.YEAR)
     nodes = list(cv.NODES)
     n_years = flow.sizes[cv.YEAR]
-    fill = off_edge
+    fill: Any = off_edge
     if isinstance(off_edge, xr.DataArray):
         fill = off_edge.transpose(cv.YEAR).values
     out = np.empty((*flow.shape[:-2], len(nodes), len(nodes), n_years))
@@ -124,7 +125,7 @@ def to_matrix(flow: xr.DataArray, off_edge: float | xr.DataArray = 0.0) -> xr.Da
     o = np.array([nodes.index(a) for a, _ in EDGES])
     d = np.array([nodes.index(b) for _, b in EDGES])
     out[..., o, d, :] = flow.values
-    coords = {c: flow[c] for c in lead if c in flow.coords}
+    coords: dict[Hashable, Any] = {c: flow[c] for c in lead if c in flow.coords}
     coords.update({cv.ORIGIN: nodes, cv.DESTINATION: nodes, cv.YEAR: flow[cv.YEAR].values})
     return xr.DataArray(
         out,

@@ -123,7 +123,10 @@ def run(
     # product, age) array); the same numbers as the pdf of use.lifetime_pdf
     pdf = use.lifetime_specs(inputs, opts.lifetime_variant, opts.timing)
     fleet = use.use_stage(sales, pdf)  # the same cohorts in units: retired units, fleet
-    in_use = use.use_stage(inflow, pdf)
+    # the Nd in use over the history alone, where there is no forecast (the forecast runs
+    # the use stage over all years)
+    if not forecasting:
+        in_use = use.use_stage(inflow, pdf)
 
     # 3. forecast (eq. 7-10) and the use stage over all years (eq. 5-6)
     extras = xr.Dataset()
@@ -143,8 +146,6 @@ def run(
             {
                 "domestic_consumption": dc,
                 "inflow": inflow,
-                "outflow": in_use["outflow"],
-                "stock": in_use["stock"],
                 "exports_final": exports_final,
                 "imports_final": imports_final,
                 "production": his["production"],
@@ -626,12 +627,12 @@ def _finish(
     """Attach names, units, descriptions, product coordinates and provenance."""
     if flow_form == "matrix":  # the output contract's (origin, destination, year) matrices
         last = accounted_years(inputs)[1]
-        for name in ("flow", "flow_prior", "flow_sd"):
-            if name in result and flows.is_edges(result[name]):
-                off = 0.0
-                if name == "flow_sd":  # not reconciled after the accounted years: NaN
+        for matrix in ("flow", "flow_prior", "flow_sd"):
+            if matrix in result and flows.is_edges(result[matrix]):
+                off: float | xr.DataArray = 0.0
+                if matrix == "flow_sd":  # not reconciled after the accounted years: NaN
                     off = xr.zeros_like(result[cv.YEAR], dtype=float).where(result[cv.YEAR] <= last)
-                result[name] = flows.to_matrix(result[name], off)
+                result[matrix] = flows.to_matrix(result[matrix], off)
         result = result.drop_vars(flows.EDGE, errors="ignore")
     elif flow_form != "edges":
         raise ValueError(f"flow_form must be 'matrix' or 'edges', not {flow_form!r}")

@@ -153,10 +153,10 @@ def _variance(h: np.ndarray, v: np.ndarray, b: np.ndarray, s_inv: np.ndarray | N
     var = np.empty((v2.shape[0], h2.shape[1]))
     w = np.empty((v2.shape[0], b.shape[0], h2.shape[1]))
     _variance_kernel(h2, v2, np.ascontiguousarray(b, dtype=float), var, w)
-    var = var.reshape(batch + (h.shape[-2],))
+    out = var.reshape(batch + (h.shape[-2],))
     if s_inv is not None:
-        var -= _quad(s_inv, w.reshape(batch + w.shape[1:]))
-    return var
+        out = out - _quad(s_inv, w.reshape(batch + w.shape[1:]))
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -923,7 +923,8 @@ class Layout:
 
     @classmethod
     def of(cls, ds: xr.Dataset, names, keep: dict[str, np.ndarray] | None = None) -> Layout:
-        dims, shapes, offsets, attrs, kept, fill = [], [], [0], {}, [], []
+        dims, shapes, offsets, attrs, kept = [], [], [0], {}, []
+        fill: list[np.ndarray | None] = []
         coords = {}
         for name in names:
             da = ds[name]
@@ -978,9 +979,8 @@ class Layout:
         n = values.shape[0]
         if k is None:
             return values.reshape((n, *self.shapes[i]))
-        base = np.zeros(int(np.prod(self.shapes[i], dtype=np.int64)))
-        if self.fill is not None and self.fill[i] is not None:
-            base = self.fill[i]
+        filled = None if self.fill is None else self.fill[i]
+        base = np.zeros(int(np.prod(self.shapes[i], dtype=np.int64))) if filled is None else filled
         out = np.repeat(base[None, :].astype(values.dtype), n, axis=0)
         out[:, k] = values.reshape(n, -1)
         return out.reshape((n, *self.shapes[i]))

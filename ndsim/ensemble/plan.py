@@ -243,7 +243,7 @@ def make_plan(
     """
     names = list(variables) if variables is not None else summary_variables(det)
     matrices = [n for n in ("flow", "flow_prior", "flow_sd") if n in names] if shipped else []
-    keep = {n: flow_edge_columns(det[n]) for n in matrices} or None
+    keep: dict[str, np.ndarray] | None = {n: flow_edge_columns(det[n]) for n in matrices} or None
     layout = summarize.Layout.of(det, names, keep)
     factor_plan = sampling.factor_plan(inputs, scenario)
     labels = sampling.regressors(sampling.factors_from_plan(factor_plan, np.arange(1), seed))
