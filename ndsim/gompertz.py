@@ -24,7 +24,6 @@ import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import least_squares
 
 __all__ = [
     "GompertzFit",
@@ -39,6 +38,8 @@ MAX_SATURATION_FACTOR = 20.0
 MAX_SATURATION_SE_LOG = 0.5
 #: fewest degrees of freedom (points - free parameters) for a free saturation to count as identified
 MIN_DOF_SATURATION = 2
+#: the fits kept in the cache folder (the most recently used)
+FIT_CACHE_ENTRIES = 64
 
 
 def gompertz(gdp, saturation, alpha, beta):
@@ -158,9 +159,63 @@ def fit_gompertz(
     small values like its late ones. Parameters are searched in transformed
     form (ln VS, ln(-beta * max GDP), ln(-alpha)), which keeps alpha, beta < 0
     and VS above the data; a few starting points guard against local minima.
+
+    A fit is a function of its arguments alone, and the twelve searches take a
+    good part of a run's time: the result is kept in ndsim's cache folder
+    (:func:`ndsim.io.readers.cache_dir`), keyed on the bytes of the arguments
+    and on ndsim's source and library versions
+    (:func:`ndsim.io.readers.source_stamp`), and a later call with the same
+    arguments returns it. Other data is a new key, fitted from scratch.
     """
     x_gdp = np.asarray(gdp, dtype=float).ravel()
     y = np.asarray(ownership, dtype=float).ravel()
+    key = _fit_key(x_gdp, y, saturation, max_saturation_factor)
+    if key is not None:
+        from ndsim.io.readers import cache_get
+
+        cached = cache_get("fits", key)
+        if isinstance(cached, GompertzFit):
+            return cached
+    fit = _fit(x_gdp, y, saturation, max_saturation_factor)
+    if key is not None:
+        from ndsim.io.readers import cache_put
+
+        cache_put("fits", key, fit, FIT_CACHE_ENTRIES)
+    return fit
+
+
+def _fit_key(
+    x_gdp: np.ndarray, y: np.ndarray, saturation: float | None, max_saturation_factor: float
+) -> str | None:
+    """Cache key of a fit: its arguments, ndsim's source and the machine; None without a cache."""
+    import hashlib
+    import platform
+
+    from ndsim.io.readers import cache_dir, source_stamp
+
+    if cache_dir() is None:
+        return None
+    digest = hashlib.sha256()
+    for part in (
+        "gompertz",
+        source_stamp(),
+        platform.machine(),
+        *(
+            f"{type(v).__module__}.{type(v).__qualname__} {v!r}"
+            for v in (saturation, max_saturation_factor)
+        ),
+    ):
+        digest.update(part.encode() + b"\0")
+    for values in (x_gdp, y):
+        digest.update(values.size.to_bytes(8, "little"))
+        digest.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
+    return digest.hexdigest()
+
+
+def _fit(
+    x_gdp: np.ndarray, y: np.ndarray, saturation: float | None, max_saturation_factor: float
+) -> GompertzFit:
+    """The fit of :func:`fit_gompertz` (no cache)."""
     if x_gdp.shape != y.shape:
         raise ValueError("gdp and ownership must have the same length")
     ok = np.isfinite(x_gdp) & np.isfinite(y)
@@ -203,6 +258,8 @@ def fit_gompertz(
     lo += [np.log(1e-3), np.log(1e-6)]
     hi += [np.log(60.0), np.log(1e4)]
     lo, hi = np.array(lo), np.array(hi)
+
+    from scipy.optimize import least_squares
 
     best = None
     vs_starts = [1.05, 1.5, 3.0, 8.0] if free_vs else [None]

@@ -24,7 +24,10 @@ defines them:
   purchasing-power parity and is a dimension too.
 
 The registry is created on first use, so that ``import ndsim`` does not
-import pint.
+import pint. pint keeps its parsed default definitions in ndsim's cache
+folder (``pint/`` in :func:`ndsim.io.readers.cache_dir`; pint keys them on
+the content of its definition files), which saves most of the time the
+registry takes to build; without a cache folder it parses them each time.
 
 Examples
 --------
@@ -89,8 +92,19 @@ def registry() -> pint.UnitRegistry:
     """
     import pint
 
+    from ndsim.io.readers import cache_dir
+
     # force_ndarray_like: what pint-xarray requires of a registry (``ds.pint.quantify``)
-    ureg = pint.UnitRegistry(on_redefinition="ignore", cache_folder=None, force_ndarray_like=True)
+    options: dict[str, Any] = {"on_redefinition": "ignore", "force_ndarray_like": True}
+    ureg = None
+    root = cache_dir()
+    if root is not None:  # pint's own cache of its parsed definitions, keyed on their content
+        try:
+            ureg = pint.UnitRegistry(cache_folder=root / "pint", **options)
+        except Exception:  # noqa: BLE001 - an unusable cache: parse the definitions instead
+            ureg = None
+    if ureg is None:
+        ureg = pint.UnitRegistry(cache_folder=None, **options)
     for definition in _DEFINITIONS:
         ureg.define(definition)
     for code in _CURRENCIES:

@@ -1467,13 +1467,14 @@ def long_lifetimes(inputs, variant: str | None = None) -> list[str]:
     variants = [variant] if variant is not None else [str(v) for v in inputs["variant"].values]
     out = []
     for v in variants:
-        at = {"variant": v}
-        for p in inputs["product"].values:
-            sel = {**at, "product": p}
-            model = str(inputs["lifetime_model"].sel(sel).values)
-            mean = float(inputs["lifetime_mean"].sel(sel))
-            shape = float(inputs["lifetime_shape"].sel(sel))
-            scale = float(inputs["lifetime_scale"].sel(sel))
+        # one selection per variable and variant, then plain arrays (product order)
+        models, means, shapes, scales = (
+            inputs[f"lifetime_{name}"].sel(variant=v).transpose("product").values
+            for name in ("model", "mean", "shape", "scale")
+        )
+        for i, p in enumerate(inputs["product"].values):
+            model = str(models[i])
+            mean, shape, scale = float(means[i]), float(shapes[i]), float(scales[i])
             if not math.isfinite(mean) and math.isfinite(shape) and math.isfinite(scale):
                 mean = shape * scale if model == "gamma" else scale * math.gamma(1 + 1 / shape)
             if math.isfinite(mean) and mean > horizon:

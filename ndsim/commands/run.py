@@ -9,11 +9,12 @@ import argparse
 import math
 import sys
 from pathlib import Path
-
-import numpy as np
-import xarray as xr
+from typing import TYPE_CHECKING
 
 from ndsim.commands._common import add_shared_options, write_figures
+
+if TYPE_CHECKING:  # numpy and xarray load when a run starts, not for --help
+    import xarray as xr
 
 HELP = "run a scenario: NetCDF results, figures and a summary table"
 DEFAULT_OUTPUT_DIR = Path("ndsim_output")
@@ -142,7 +143,11 @@ def summary(ds: xr.Dataset) -> str:
 
 
 def _accounting_table(ds: xr.Dataset, years) -> str:
-    sel = ds.sel(year=list(years))
+    import numpy as np
+
+    used = ["exports", "exports_unregistered", "imports", "mining_total", "mining_unregistered"]
+    used += ["total_demand", "stock", "outflow"]
+    sel = ds[used].sel(year=list(years))  # the variables of the table only
     exports = sel["exports"].sum("stage", skipna=False) + sel["exports_unregistered"]
     net_exports = exports - sel["imports"].sum("stage", skipna=False)
     rows = [
@@ -180,7 +185,11 @@ def _reconciliation_note(ds: xr.Dataset, first: int, last: int) -> str:
         return ""
     from scipy.special import chdtrc  # chi2 survival function (scipy.stats takes ~1 s to import)
 
-    sel = ds.sel(year=slice(first, last))
+    used = [n for n in ds.data_vars if str(n).startswith("reconciliation_")]
+    used += ["mining_unregistered", "mining_unregistered_sd", "mining", "intermediate_production"]
+    used += ["imports", "exports"]
+    # the variables of the note only
+    sel = ds[[n for n in dict.fromkeys(used) if n in ds]].sel(year=slice(first, last))
     head = (
         f"{'reconciliation':<15}{'measured':>9}{'unknown':>9}{'dof':>5}{'chi2':>9}"
         f"{'p (chi2)':>10}   unregistered mining [t/yr]"
@@ -231,18 +240,20 @@ def _reconciliation_note(ds: xr.Dataset, first: int, last: int) -> str:
 
 def _clipped_decline(ds: xr.Dataset, last: int, end: int) -> str:
     """The fleet declines the forecast could not follow (decline policy ``clip``), when present."""
+    import numpy as np
+
     lines = []
     for name, unit in (("unmet_fleet_decline", "units"), ("unmet_stock_decline", "t")):
         if name not in ds:
             continue
-        da = ds[name].sel(year=slice(last + 1, end))
-        for p in da["product"].values:
-            v = da.sel(product=p)
-            years = v.year.values[(v > 0).values]
-            if years.size:
+        da = ds[name].sel(year=slice(last + 1, end)).transpose("product", "year")
+        all_years = da["year"].values
+        for p, v in zip(da["product"].values, da.values, strict=True):
+            years = all_years[v > 0]
+            if years.size:  # some value > 0: its maximum is not NaN
                 lines.append(
                     f"  {p}: {years.size} year(s) {int(years[0])}-{int(years[-1])}, at most "
-                    f"{_fmt(float(v.max()))} {unit} above the target"
+                    f"{_fmt(float(np.nanmax(v)))} {unit} above the target"
                 )
     if not lines:
         return ""
@@ -254,6 +265,8 @@ def _clipped_decline(ds: xr.Dataset, last: int, end: int) -> str:
 
 def _negative_unregistered(ds: xr.Dataset, first: int, last: int) -> str:
     """A note on the years where unregistered mining is below zero (a result, SPEC §3)."""
+    import numpy as np
+
     if "mining_unregistered" not in ds:
         return ""
     um = ds["mining_unregistered"].sel(year=slice(first, last))
@@ -275,6 +288,8 @@ OWNERSHIP_TOLERANCE = 0.25
 
 def _units_note(ds: xr.Dataset, first: int, last: int) -> str:
     """Units first (SPEC §2.1-2.2): the history, flagged calibration factors, the fleet check."""
+    import numpy as np
+
     from ndsim.report._select import ownership_comparison
 
     lines = []
@@ -313,6 +328,8 @@ def _units_note(ds: xr.Dataset, first: int, last: int) -> str:
 
 def _report_years(ds: xr.Dataset, key: str) -> tuple[int, ...]:
     """The data set's report years (``summary_years``, ``supply_years``) the file carries."""
+    import numpy as np
+
     return tuple(int(y) for y in np.atleast_1d(ds.attrs.get(key, ())))
 
 
@@ -373,6 +390,8 @@ def _supply_table(ds: xr.Dataset, end: int) -> str:
 
 def _plausibility(ds: xr.Dataset, last: int, end: int) -> str:
     """Units per year and per person with the flags of the sourced bounds (SPEC §2.4)."""
+    import numpy as np
+
     if "units_sales" not in ds:
         return ""
     from ndsim.forecast import plausibility_table

@@ -22,11 +22,33 @@ non-dimension coordinates ``name``, ``category``, ``group``,
 ``product_intermediate`` (the ``intermediate`` column: ``intermediate`` is
 already the name of a dimension), ``count_unit``, ``in_total_demand`` and
 ``forecast_method``.
+
+Cache
+-----
+Checking and converting a data set takes a while (the unit registry alone is
+a good part of a second), so :func:`load_dataset` keeps the canonical Dataset
+of each data set it has checked in a cache folder, ``$NDSIM_CACHE_DIR`` or
+the user's cache folder (``~/.cache/ndsim`` on Linux); an empty
+``NDSIM_CACHE_DIR`` turns the cache off. An entry is keyed on the folder's
+path, the content of the data set (:func:`dataset_sha256`: ``dataset.toml``
+and every CSV table, which are all the files the checks read), the source
+of ndsim (every module, so an edited check invalidates it) and the versions
+of Python and of the libraries the Dataset is built with. Any change to any
+table is therefore a new key: the data set is checked again from scratch,
+and a data set that fails its checks is never stored. A cache that cannot be
+read or written is skipped silently. The entries are Python pickles, so the
+folder must be one only its user can write to (the user's cache folder is).
+The ownership fits (:func:`ndsim.gompertz.fit_gompertz`) keep their results
+in the same folder, keyed the same way on their arguments.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
+import pickle
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,7 +74,22 @@ from ndsim.validate import (
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["load_dataset", "build_dataset", "dataset_sha256", "resolve_data_dir", "INPUT_VARIABLES"]
+__all__ = [
+    "load_dataset",
+    "build_dataset",
+    "dataset_sha256",
+    "resolve_data_dir",
+    "cache_dir",
+    "cache_get",
+    "cache_put",
+    "source_stamp",
+    "INPUT_VARIABLES",
+]
+
+#: the entries of the data-set cache kept (the most recently used)
+CACHE_ENTRIES = 16
+#: the libraries whose versions are part of a cache key (:func:`source_stamp`)
+_STAMPED_LIBRARIES = ("numpy", "pandas", "xarray", "pint", "scipy")
 
 
 def dataset_sha256(folder: str | Path) -> str:
@@ -361,6 +398,8 @@ def _pad_years(values: np.ndarray, quality: np.ndarray, accounted: np.ndarray):
 def load_dataset(folder: str | Path | None = None) -> xr.Dataset:
     """Check a data set and load it into the canonical input Dataset.
 
+    A data set checked before, unchanged, is read from the cache (module docstring).
+
     Parameters
     ----------
     folder : str or Path, optional
@@ -389,4 +428,120 @@ def load_dataset(folder: str | Path | None = None) -> xr.Dataset:
     >>> ds = load_dataset("tests/data/tiny")  # doctest: +SKIP
     >>> (ds.production * ds.nd_content * ds.adoption_rate).sel(year=2000)  # t yr-1  # doctest: +SKIP
     """
-    return build_dataset(check_dataset(resolve_data_dir(folder)))
+    import xarray as xr
+
+    path = resolve_data_dir(folder)
+    key, content = _cache_key(path)
+    if key is not None:
+        cached = cache_get("datasets", key)
+        if isinstance(cached, xr.Dataset):
+            return cached
+    ds = build_dataset(check_dataset(path))
+    # the tables hashed again after reading (build_dataset): stored only if nothing changed
+    if key is not None and ds.attrs.get("dataset_sha256") == content:
+        cache_put("datasets", key, ds)
+    return ds
+
+
+# --- the data-set cache (see the module docstring) -------------------------------------
+def cache_dir() -> Path | None:
+    """The folder of ndsim's caches: ``$NDSIM_CACHE_DIR``, else the user's cache folder.
+
+    Returns None (no cache) when ``NDSIM_CACHE_DIR`` is set to an empty string.
+    """
+    value = os.environ.get("NDSIM_CACHE_DIR")
+    if value is not None:
+        return Path(value).expanduser() if value.strip() else None
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = str(Path.home() / "Library" / "Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ndsim"
+
+
+@functools.lru_cache(maxsize=1)
+def source_stamp() -> str:
+    """SHA-256 of ndsim's source (every ``*.py`` of the package, names and bytes) and of the
+    versions of Python and of the libraries cached results depend on."""
+    from importlib import metadata
+
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    digest.update(sys.version.encode() + b"\0")
+    for name in _STAMPED_LIBRARIES:
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = "-"
+        digest.update(f"{name} {version}".encode() + b"\0")
+    for path in sorted(package.rglob("*.py")):
+        data = path.read_bytes()
+        digest.update(str(path.relative_to(package)).encode() + b"\0")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _cache_key(folder: Path) -> tuple[str | None, str | None]:
+    """(cache key, content hash) of a data-set folder; (None, None) without a cache."""
+    if cache_dir() is None or not folder.is_dir():
+        return None, None
+    try:
+        content = dataset_sha256(folder)
+        stamp = source_stamp()
+        where = str(folder.resolve())
+    except OSError:  # an unreadable file: the checks say which
+        return None, None
+    digest = hashlib.sha256()
+    for part in ("dataset", where, content, stamp):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest(), content
+
+
+def _cache_file(kind: str, key: str) -> Path | None:
+    root = cache_dir()
+    return None if root is None else root / kind / f"{key}.pickle"
+
+
+def cache_get(kind: str, key: str) -> object | None:
+    """The object stored under `key` in the cache folder `kind`, or None (absent or unreadable).
+
+    Keys are content hashes made by the caller (with :func:`source_stamp`)."""
+    path = _cache_file(kind, key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as f:
+            value = pickle.load(f)
+        os.utime(path)  # most recently used: kept longest
+    except Exception:  # noqa: BLE001 - a broken entry is a miss
+        return None
+    return value
+
+
+def cache_put(kind: str, key: str, value: object, entries: int = CACHE_ENTRIES) -> None:
+    """Store `value` under `key` in the cache folder `kind` (a temporary file renamed into
+    place) and keep its newest `entries` entries. Any failure leaves the cache as it was."""
+    import tempfile
+
+    path = _cache_file(kind, key)
+    if path is None:
+        return
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        tmp = None
+        stored = sorted(path.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in stored[entries:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
