@@ -301,7 +301,10 @@ def run(
     result = result.merge(extras, compat="override", join="left")
     result.attrs["mining_basis"] = basis
     if scenario.run.upstream == "reconciled":
-        result = _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, basis)
+        result = _reconciled(
+            result, inputs, acc, made, eol, exports_final, imports_final, basis,
+            scenario.uncertainty.cv,
+        )  # fmt: skip
 
     result["plausibility_flag"] = plausibility_flag(result, inputs)
 
@@ -345,7 +348,9 @@ def run(
 
 
 # --- helpers ----------------------------------------------------------------
-def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, basis):
+def _reconciled(
+    result, inputs, acc, made, eol, exports_final, imports_final, basis, cv_overrides=None
+):
     """Replace the upstream flows by their reconciliation (SPEC §3); the residual ones stay as prior."""
     from ndsim.processes import reconciled
 
@@ -361,7 +366,9 @@ def _reconciled(result, inputs, acc, made, eol, exports_final, imports_final, ba
             field="run.upstream",
         )
     recycled = eol["recycled"].sel({cv.YEAR: slice(first, last)})
-    rec = reconciled.reconcile_upstream(inputs, acc, made["input"], recycled, basis)
+    rec = reconciled.reconcile_upstream(
+        inputs, acc, made["input"], recycled, basis, cv_overrides=cv_overrides
+    )
     z, sd = rec["z"], rec["sd"]
 
     def f(name):

@@ -291,6 +291,14 @@ def _parameter_template(inputs: xr.Dataset, name: str) -> xr.DataArray:
     )
 
 
+def cv_override(name: str, overrides: Mapping[str, float]) -> float | None:
+    """The CV a scenario's ``uncertainty.cv`` gives an input: its own, else its group's, else None."""
+    if name in overrides:
+        return float(overrides[name])
+    groups = {**INPUT_GROUPS, **PARAMETER_FACTORS}
+    return next((float(overrides[g]) for g in groups if g in overrides and name in groups[g]), None)
+
+
 def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.DataArray:
     groups = {**INPUT_GROUPS, **PARAMETER_FACTORS}
     group_cv = {g: overrides[g] for g in groups if g in overrides and name in groups[g]}
@@ -301,10 +309,9 @@ def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.
         )
         c = next(iter(group_cv.values()), default)
         return xr.full_like(_parameter_template(inputs, name), float(c), dtype=float)
-    if name in overrides:
-        return xr.full_like(inputs[name], float(overrides[name]), dtype=float)
-    if group_cv:
-        return xr.full_like(inputs[name], float(next(iter(group_cv.values()))), dtype=float)
+    given = cv_override(name, overrides)
+    if given is not None:
+        return xr.full_like(inputs[name], given, dtype=float)
     sd_name = f"sd_{name}"
     if sd_name in inputs:  # a stated sd (e.g. the Nd share of an ore): its CV, where it has one
         x = inputs[name]

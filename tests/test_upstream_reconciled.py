@@ -161,3 +161,30 @@ def test_the_summary_gives_the_chi2_test_of_each_year(runs):
         )
         tested += 1
     assert tested >= 1
+
+
+def test_the_scenarios_cv_is_the_measurements_sd_too(runs):
+    """uncertainty.cv gives an input (or its group) the CV the ensemble samples it with; the
+    reconciliation takes the same σ = CV |x| for it, so a larger CV on the measured trade
+    can only lower each year's χ² (the same least squares with smaller weights)."""
+    from ndsim.processes.reconciled import measurement_sd
+    from ndsim.scenario import UncertaintyOptions
+
+    inputs = load_dataset(TINY)
+    acc = inputs.sel(year=YEARS)
+    x = acc["imports_primary"]
+    by_flag = measurement_sd(inputs, acc, "imports_primary")
+    own = measurement_sd(inputs, acc, "imports_primary", {"imports_primary": 0.4})
+    group = measurement_sd(inputs, acc, "imports_primary", {"primary_trade": 0.3})
+    assert np.allclose(own.values, 0.4 * np.abs(x.values))
+    assert np.allclose(group.values, 0.3 * np.abs(x.values))
+    assert not np.allclose(by_flag.values, own.values)
+    wide = dataclasses.replace(
+        scenario("reconciled"),
+        uncertainty=UncertaintyOptions(cv={"primary_trade": 1.0, "concentrate_trade": 1.0}),
+    )
+    base = runs[1]["reconciliation_chi2"].sel(year=YEARS).values
+    out = pipeline.run(inputs, wide)["reconciliation_chi2"].sel(year=YEARS).values
+    tested = base > 0
+    assert tested.any()
+    assert (out[tested] <= base[tested] * (1 + 1e-12)).all() and (out[tested] < base[tested]).any()

@@ -336,17 +336,27 @@ def _common_layout(arrays: Mapping, year: str):
     return lead, years, coords, out
 
 
-def measurement_sd(inputs, acc, name: str):
-    """σ of a measured input in the accounted years: its stated sd, else its quality's CV x |x|."""
-    return _measurement_sd(inputs, acc, name)
+def measurement_sd(inputs, acc, name: str, cv_overrides: Mapping[str, float] | None = None):
+    """σ of a measured input in the accounted years.
+
+    The scenario's CV for the input or its group (``uncertainty.cv``, the one
+    the ensemble samples it with: :func:`ndsim.sampling.cv_override`) x |x|
+    where it gives one; else the input's stated sd; else its quality flag's
+    CV x |x| (SPEC §3, §5).
+    """
+    return _measurement_sd(inputs, acc, name, cv_overrides)
 
 
-def _measurement_sd(inputs, acc, name: str):
+def _measurement_sd(inputs, acc, name: str, cv_overrides: Mapping[str, float] | None = None):
     import xarray as xr
 
     from ndsim import conventions as cv
+    from ndsim.sampling import cv_override
 
     x = acc[name]
+    override = cv_override(name, cv_overrides or {})
+    if override is not None:
+        return override * abs(x)
     sd_name = f"sd_{name}"
     if sd_name in inputs:
         return inputs[sd_name].sel({cv.YEAR: x[cv.YEAR]}).fillna(0.0)
@@ -356,7 +366,14 @@ def _measurement_sd(inputs, acc, name: str):
     return c * abs(x)
 
 
-def reconcile_upstream(inputs, acc, manufacturing_input, recycled, basis: str) -> dict:
+def reconcile_upstream(
+    inputs,
+    acc,
+    manufacturing_input,
+    recycled,
+    basis: str,
+    cv_overrides: Mapping[str, float] | None = None,
+) -> dict:
     """Reconcile the accounted upstream (SPEC §3) and return labelled results.
 
     Parameters
@@ -371,6 +388,8 @@ def reconcile_upstream(inputs, acc, manufacturing_input, recycled, basis: str) -
         R (..., year) [t yr-1], held fixed.
     basis : str
         ``concentrate`` or ``ore``: the basis of official output and of the prior.
+    cv_overrides : mapping of str to float, optional
+        The scenario's ``uncertainty.cv`` (:func:`measurement_sd`).
 
     Returns
     -------
@@ -397,7 +416,7 @@ def reconcile_upstream(inputs, acc, manufacturing_input, recycled, basis: str) -
 
     def measurement_sd(inputs, acc, var):  # each input's σ once
         if var not in sds:
-            sds[var] = _measurement_sd(inputs, acc, var)
+            sds[var] = _measurement_sd(inputs, acc, var, cv_overrides)
         return sds[var]
 
     def add(name, value, sd):
