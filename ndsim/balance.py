@@ -77,14 +77,18 @@ def residuals(
     n_nodes, n_years = len(nodes), years.size
     lead_shape = tuple(f.sizes[d] for d in lead)
     n_lead = math.prod(lead_shape)
-    fv = np.ascontiguousarray(f.values, dtype=np.float64).reshape(n_lead, n_nodes, n_nodes, n_years)
-    index = np.array([nodes.index(p) for p in procs], dtype=np.int64)
-    tv, init, use_pos = _stock_terms(
-        stock, initial_stock, f.isel({cv.ORIGIN: 0, cv.DESTINATION: 0}, drop=True), lead
+    # the matrix as n_nodes² edges: each process sums its column and its row in node order
+    fv = np.ascontiguousarray(f.values, dtype=np.float64).reshape(
+        n_lead, n_nodes * n_nodes, n_years
     )
+    index = np.array([nodes.index(p) for p in procs], dtype=np.int64)
+    into = index[:, None] + n_nodes * np.arange(n_nodes)[None, :]  # (o, p): o * n + p
+    out_of = index[:, None] * n_nodes + np.arange(n_nodes)[None, :]  # (p, q): p * n + q
+    template = f.isel({cv.ORIGIN: 0, cv.DESTINATION: 0}, drop=True)
+    tv, init, use_pos = _stock_terms(stock, initial_stock, template, lead)
     res = np.empty((n_lead, len(procs), n_years))
     tol = np.empty_like(res)
-    _residuals_kernel(fv, index, use_pos, tv, init, res, tol)
+    _edge_residuals_kernel(fv, into, out_of, use_pos, tv, init, res, tol)
     return _residual_dataset(res, tol, f, lead, lead_shape, procs, years)
 
 
@@ -158,52 +162,16 @@ def _residual_dataset(res, tol, f, lead, lead_shape, procs, years) -> xr.Dataset
 
 
 @njit(cache=True, nogil=True)
-def _residuals_kernel(flow, procs, use_pos, total, initial, residual, tolerance):
-    """Residual and tolerance of each process in one pass over the flow matrix.
-
-    flow (n, node, node, year) [t yr-1]; procs (process,) node index of each
-    process; use_pos: position of ``use`` in procs (-1: no stock); total (n,
-    year) the stock over products [t]; outputs (n, process, year). Sums run
-    over the nodes in order, NaN propagating (not modelled); the scale skips
-    NaN. The stock before the first year (or after a NaN year) is ``initial[k]``.
-    """
-    n, n_nodes, _, n_years = flow.shape
-    for k in range(n):
-        for i in range(procs.shape[0]):
-            p = procs[i]
-            for t in range(n_years):
-                s_in = 0.0
-                s_out = 0.0
-                scale = 0.0
-                for o in range(n_nodes):
-                    x = flow[k, o, p, t]
-                    s_in += x
-                    if abs(x) > scale:
-                        scale = abs(x)
-                for q in range(n_nodes):
-                    x = flow[k, p, q, t]
-                    s_out += x
-                    if abs(x) > scale:
-                        scale = abs(x)
-                change = 0.0
-                if i == use_pos:
-                    now = total[k, t]
-                    before = initial[k]
-                    if t > 0 and not math.isnan(total[k, t - 1]):
-                        before = total[k, t - 1]
-                    change = now - before
-                    scale = max(scale, abs(now), abs(before))
-                    if math.isnan(now):
-                        scale = math.nan
-                r = s_in - s_out - change
-                residual[k, i, t] = r
-                tolerance[k, i, t] = TOLERANCE_FACTOR * EPS * scale if r == r else math.nan
-
-
-@njit(cache=True, nogil=True)
 def _edge_residuals_kernel(flow, into, out_of, use_pos, total, initial, residual, tolerance):
-    """:func:`_residuals_kernel` over edges: flow (n, edge, year); into/out_of (process,
-    slot) the edges into and out of each process in node order, -1 after the last."""
+    """Residual and tolerance of each process in one pass over the flows.
+
+    flow (n, edge, year) [t yr-1]; into/out_of (process, slot) the edges into
+    and out of each process in node order, -1 after the last; use_pos: position
+    of ``use`` among the processes (-1: no stock); total (n, year) the stock
+    over products [t]; outputs (n, process, year). Sums run over the edges in
+    order, NaN propagating (not modelled); the scale skips NaN. The stock
+    before the first year (or after a NaN year) is ``initial[k]``.
+    """
     n, _, n_years = flow.shape
     for k in range(n):
         for i in range(into.shape[0]):
