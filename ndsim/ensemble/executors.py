@@ -38,6 +38,10 @@ WAIT_POLL = 2.0
 DEAD_POOL_GRACE = 10.0
 #: seconds to connect to a ``--scheduler``
 CONNECT_TIMEOUT = "20s"
+#: seconds a stopped run lets the local pool's running chunks finish before ending them
+#: (a worker ended while it writes its result leaves a partial message in the result pipe,
+#: and the pool's manager thread, which the interpreter joins at exit, waits for the rest)
+CLOSE_GRACE = 3.0
 
 
 @runtime_checkable
@@ -156,6 +160,7 @@ class PoolExecutor:
         self.n_workers = n_workers
         self.payload = cloudpickle.dumps(plan)
         self.hist = None
+        self.futures: list = []  # submitted, not yet known to be done
         self.pool = self._start()
 
     @property
@@ -209,7 +214,9 @@ class PoolExecutor:
         main = sys.modules.get("__main__")
         sys.modules["__main__"] = types.ModuleType("__main__")
         try:
-            return self.pool.submit(fn, *args)
+            future = self.pool.submit(fn, *args)
+            self.futures = [f for f in self.futures if not f.done()] + [future]
+            return future
         finally:
             if main is not None:
                 sys.modules["__main__"] = main
@@ -254,8 +261,14 @@ class PoolExecutor:
         if not failed:  # every chunk merged: the workers exit normally
             self.pool.shutdown(wait=True)
             return
+        from concurrent.futures import wait
+
         procs = self._processes()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        running = [f for f in self.futures if not f.done()]
+        if running and any(p.is_alive() for p in procs):  # whole results, then the end
+            wait(running, timeout=CLOSE_GRACE)
+        self.futures = []
         for proc in procs:  # a chunk still running when the run stops early
             if proc.is_alive():
                 proc.terminate()
