@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
 # no progress bars and no "compiling" line in the tests (their stderr is checked line by line)
 os.environ.setdefault("NDSIM_NO_PROGRESS", "1")
-# checked data sets and ownership fits are cached in a folder of this test session only, so
-# no test depends on what an earlier session left in the user's cache
+# checked data sets and ownership fits are cached in a folder of this test run only, so no
+# test depends on what an earlier run left in the user's cache
 _CACHE = tempfile.mkdtemp(prefix="ndsim-test-cache-")
 os.environ.setdefault("NDSIM_CACHE_DIR", _CACHE)
 atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
