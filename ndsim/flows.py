@@ -19,7 +19,7 @@ import xarray as xr
 
 from ndsim import conventions as cv
 
-__all__ = ["EDGE", "EDGES", "FLOW_EDGES", "edge", "edge_array", "is_edges", "to_matrix"]
+__all__ = ["EDGE", "EDGES", "FLOW_EDGES", "edge", "edge_array", "has_edge", "is_edges", "to_matrix"]
 
 #: the (origin, destination) pairs of the ``flow`` variable that carry a flow; every
 #: other pair is 0 by construction, which summaries may rely on
@@ -69,7 +69,7 @@ def edge_array(edges: Mapping[tuple[str, str], xr.DataArray], years: np.ndarray)
     """
     unknown = [pair for pair in edges if pair not in _POSITION]
     if unknown:  # a new edge must be declared, so summaries do not take it for a zero
-        raise ValueError(f"flow_matrix: edge(s) {unknown} are not in pipeline.FLOW_EDGES")
+        raise ValueError(f"flow edge(s) {unknown} are not in ndsim.flows.FLOW_EDGES")
     years = np.asarray(years)
     parts = [da.reindex({cv.YEAR: years}, copy=False) for da in edges.values()]
     # the leading dims of the result: those of the edges, in order of first appearance

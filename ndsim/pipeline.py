@@ -24,7 +24,6 @@ import xarray as xr
 from ndsim import balance, flows, forecast
 from ndsim import conventions as cv
 from ndsim.errors import ValidationError
-from ndsim.flows import FLOW_EDGES  # noqa: F401 (re-exported: pipeline.FLOW_EDGES)
 from ndsim.processes import consumption, products, supply, trade, upstream, use, waste
 from ndsim.scenario import Scenario
 
@@ -232,7 +231,7 @@ def run(
         basis,
     )
 
-    # the flows between processes (a Sankey can be drawn from them alone), FLOW_EDGES
+    # the flows between processes (a Sankey can be drawn from them alone), flows.FLOW_EDGES
     flow = flows.edge_array(
         {
             ("ore", "mining"): mine["official_ore"],
@@ -610,15 +609,6 @@ def product_intermediate(inputs: xr.Dataset) -> xr.DataArray:
         if name in inputs.coords and inputs[name].dims == (cv.PRODUCT,):
             return inputs[name].reset_coords(drop=True) if name != cv.INTERMEDIATE else inputs[name]
     raise ValidationError("no intermediate per product", file="products.csv", field="intermediate")
-
-
-def flow_matrix(edges: dict[tuple[str, str], xr.DataArray], years: np.ndarray) -> xr.DataArray:
-    """The ``flow`` variable (..., origin, destination, year) from a mapping of edges.
-
-    Edges given over fewer years are NaN in the others (not modelled); node
-    pairs with no edge are 0 (:func:`ndsim.flows.edge_array`, :func:`ndsim.flows.to_matrix`).
-    """
-    return flows.to_matrix(flows.edge_array(edges, years))
 
 
 def _by_stage(concentrate, primary, intermediate, final) -> xr.DataArray:

@@ -291,23 +291,25 @@ def _parameter_template(inputs: xr.Dataset, name: str) -> xr.DataArray:
     )
 
 
-def cv_override(name: str, overrides: Mapping[str, float]) -> float | None:
-    """The CV a scenario's ``uncertainty.cv`` gives an input: its own, else its group's, else None."""
-    if name in overrides:
-        return float(overrides[name])
+def _group_cv(name: str, overrides: Mapping[str, float]) -> float | None:
+    """The CV ``uncertainty.cv`` gives the group of an input or parameter factor, or None."""
     groups = {**INPUT_GROUPS, **PARAMETER_FACTORS}
     return next((float(overrides[g]) for g in groups if g in overrides and name in groups[g]), None)
 
 
+def cv_override(name: str, overrides: Mapping[str, float]) -> float | None:
+    """The CV a scenario's ``uncertainty.cv`` gives an input: its own, else its group's, else None."""
+    return float(overrides[name]) if name in overrides else _group_cv(name, overrides)
+
+
 def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.DataArray:
-    groups = {**INPUT_GROUPS, **PARAMETER_FACTORS}
-    group_cv = {g: overrides[g] for g in groups if g in overrides and name in groups[g]}
     if name not in inputs.data_vars:  # a scenario parameter factor
         default = next(
             (PARAMETER_DEFAULT_CV[g] for g, names in PARAMETER_FACTORS.items() if name in names),
             PARAMETER_CV,
         )
-        c = next(iter(group_cv.values()), default)
+        group = _group_cv(name, overrides)
+        c = default if group is None else group
         return xr.full_like(_parameter_template(inputs, name), float(c), dtype=float)
     given = cv_override(name, overrides)
     if given is not None:
@@ -316,12 +318,12 @@ def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.
     if sd_name in inputs:  # a stated sd (e.g. the Nd share of an ore): its CV, where it has one
         x = inputs[name]
         stated = (inputs[sd_name] / abs(x)).where((x != 0) & np.isfinite(x))
-        by_flag = _cv_by_flag(inputs, name)
+        by_flag = cv_by_flag(inputs, name)
         return stated.fillna(by_flag).broadcast_like(x)
-    return _cv_by_flag(inputs, name)
+    return cv_by_flag(inputs, name)
 
 
-def _cv_by_flag(inputs: xr.Dataset, name: str) -> xr.DataArray:
+def cv_by_flag(inputs: xr.Dataset, name: str) -> xr.DataArray:
     """The CV of each value of an input from its quality flag (SPEC §5)."""
     flag = f"q_{name}"
     if flag not in inputs:

@@ -12,7 +12,7 @@ import xarray as xr
 from _canonical import hand_case
 
 from ndsim import conventions as cv
-from ndsim import pipeline
+from ndsim import flows, pipeline
 from ndsim.errors import BalanceError
 from ndsim.resources import data_dir
 from ndsim.scenario import ForecastOptions, RunOptions, Scenario, load_scenario
@@ -289,10 +289,10 @@ def test_flow_is_zero_off_the_declared_edges_and_new_edges_must_be_declared(chin
     _, res = china
     nodes = list(res.origin.values)
     mask = np.zeros((len(nodes), len(nodes)), dtype=bool)
-    for o, d in pipeline.FLOW_EDGES:
+    for o, d in flows.FLOW_EDGES:
         mask[nodes.index(o), nodes.index(d)] = True
     f = res.flow.transpose("origin", "destination", "year").values
     assert (f[~mask] == 0.0).all() and (np.nan_to_num(f[mask]) != 0.0).any()
     one = xr.DataArray([1.0], dims="year", coords={"year": [2000]})
-    with pytest.raises(ValueError, match="not in pipeline.FLOW_EDGES"):
-        pipeline.flow_matrix({("use", "landfill"): one}, np.array([2000]))
+    with pytest.raises(ValueError, match="not in ndsim.flows.FLOW_EDGES"):
+        flows.edge_array({("use", "landfill"): one}, np.array([2000]))

@@ -190,7 +190,7 @@ def flow_edge_columns(flow: xr.DataArray) -> np.ndarray:
     the output from the deterministic run (:class:`ndsim.summarize.Layout`).
     ``flow``, ``flow_prior`` and ``flow_sd`` share the edges.
     """
-    from ndsim.pipeline import FLOW_EDGES
+    from ndsim.flows import FLOW_EDGES
 
     dims = [str(d) for d in flow.dims if d != cv.DRAW]
     mask = np.zeros([flow.sizes[d] for d in dims], dtype=bool)
@@ -202,7 +202,7 @@ def flow_edge_columns(flow: xr.DataArray) -> np.ndarray:
     values = flow.transpose(..., *dims).values.reshape(-1, mask.size)
     off = values[:, ~mask.ravel()]
     if np.any((off != 0.0) & ~np.isnan(off)):
-        raise RuntimeError(f"{flow.name} is nonzero outside pipeline.FLOW_EDGES")
+        raise RuntimeError(f"{flow.name} is nonzero outside ndsim.flows.FLOW_EDGES")
     return np.flatnonzero(mask.ravel())
 
 

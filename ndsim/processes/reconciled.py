@@ -344,14 +344,8 @@ def measurement_sd(inputs, acc, name: str, cv_overrides: Mapping[str, float] | N
     where it gives one; else the input's stated sd; else its quality flag's
     CV x |x| (SPEC §3, §5).
     """
-    return _measurement_sd(inputs, acc, name, cv_overrides)
-
-
-def _measurement_sd(inputs, acc, name: str, cv_overrides: Mapping[str, float] | None = None):
-    import xarray as xr
-
     from ndsim import conventions as cv
-    from ndsim.sampling import cv_override
+    from ndsim.sampling import cv_by_flag, cv_override
 
     x = acc[name]
     override = cv_override(name, cv_overrides or {})
@@ -360,10 +354,7 @@ def _measurement_sd(inputs, acc, name: str, cv_overrides: Mapping[str, float] | 
     sd_name = f"sd_{name}"
     if sd_name in inputs:
         return inputs[sd_name].sel({cv.YEAR: x[cv.YEAR]}).fillna(0.0)
-    q = inputs[f"q_{name}"].sel({cv.YEAR: x[cv.YEAR]}).astype(str)
-    lookup = np.vectorize(lambda f: cv.QUALITY_CV.get(f, 0.0), otypes=[float])
-    c = xr.DataArray(lookup(q.values), dims=q.dims, coords=q.coords)
-    return c * abs(x)
+    return cv_by_flag(inputs, name).sel({cv.YEAR: x[cv.YEAR]}) * abs(x)
 
 
 def reconcile_upstream(
@@ -414,22 +405,22 @@ def reconcile_upstream(
     named: dict[str, tuple] = {}  # name -> (value, sd) DataArrays over (..., year)
     sds: dict[str, xr.DataArray] = {}
 
-    def measurement_sd(inputs, acc, var):  # each input's σ once
+    def sd_of(var):  # each input's σ once
         if var not in sds:
-            sds[var] = _measurement_sd(inputs, acc, var, cv_overrides)
+            sds[var] = measurement_sd(inputs, acc, var, cv_overrides)
         return sds[var]
 
     def add(name, value, sd):
         named[name] = (value, sd)
 
-    off_sd = measurement_sd(inputs, acc, "mining")
+    off_sd = sd_of("mining")
     for s in sources:
         add(f"official:{s}", acc["mining"].sel({S: s}) * to_conc, off_sd.sel({S: s}) * to_conc)
     if "unregistered_mining_prior" in acc:
         add(
             "unregistered",
             acc["unregistered_mining_prior"] * to_conc,
-            measurement_sd(inputs, acc, "unregistered_mining_prior") * to_conc,
+            sd_of("unregistered_mining_prior") * to_conc,
         )
     for name, var in (
         ("imports_concentrate", "imports_concentrate"),
@@ -438,18 +429,18 @@ def reconcile_upstream(
         ("exports_primary", "exports_primary"),
         ("exports_unregistered", "exports_primary_unregistered"),
     ):
-        add(name, acc[var], measurement_sd(inputs, acc, var))
+        add(name, acc[var], sd_of(var))
     for k in inters:
         for name, var in (
             ("imports_intermediate", "imports_intermediate"),
             ("exports_intermediate", "exports_intermediate"),
         ):
-            add(f"{name}:{k}", acc[var].sel({K: k}), measurement_sd(inputs, acc, var).sel({K: k}))
+            add(f"{name}:{k}", acc[var].sel({K: k}), sd_of(var).sel({K: k}))
         if "intermediate_production_statistic" in acc:
             add(
                 f"intermediate_production:{k}",
                 acc["intermediate_production_statistic"].sel({K: k}),
-                measurement_sd(inputs, acc, "intermediate_production_statistic").sel({K: k}),
+                sd_of("intermediate_production_statistic").sel({K: k}),
             )
     fixed = {"recycled": recycled} | {
         f"manufacturing_input:{k}": manufacturing_input.sel({K: k}) for k in inters
