@@ -145,9 +145,7 @@ def summary(ds: xr.Dataset) -> str:
 def _accounting_table(ds: xr.Dataset, years) -> str:
     import numpy as np
 
-    used = ["exports", "exports_unregistered", "imports", "mining_total", "mining_unregistered"]
-    used += ["total_demand", "stock", "outflow"]
-    sel = ds[used].sel(year=list(years))  # the variables of the table only
+    sel = ds.sel(year=list(years))
     exports = sel["exports"].sum("stage", skipna=False) + sel["exports_unregistered"]
     net_exports = exports - sel["imports"].sum("stage", skipna=False)
     rows = [
@@ -185,11 +183,7 @@ def _reconciliation_note(ds: xr.Dataset, first: int, last: int) -> str:
         return ""
     from scipy.special import chdtrc  # chi2 survival function (scipy.stats takes ~1 s to import)
 
-    used = [n for n in ds.data_vars if str(n).startswith("reconciliation_")]
-    used += ["mining_unregistered", "mining_unregistered_sd", "mining", "intermediate_production"]
-    used += ["imports", "exports"]
-    # the variables of the note only
-    sel = ds[[n for n in dict.fromkeys(used) if n in ds]].sel(year=slice(first, last))
+    sel = ds.sel(year=slice(first, last))
     head = (
         f"{'reconciliation':<15}{'measured':>9}{'unknown':>9}{'dof':>5}{'chi2':>9}"
         f"{'p (chi2)':>10}   unregistered mining [t/yr]"
