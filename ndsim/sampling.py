@@ -330,21 +330,22 @@ def cv_by_flag(inputs: xr.Dataset, name: str) -> xr.DataArray:
         raise ValidationError(
             f"no quality flag {flag} and no CV override", file="inputs", field=name
         )
-    q = inputs[flag].astype(str).broadcast_like(inputs[name])
+    x = inputs[name]
+    q = inputs[flag].astype(str)  # flags do not vary by draw: look up each distinct one once
+    codes, where = np.unique(q.values, return_inverse=True)
+    unknown = [c for c in codes.tolist() if c not in cv.QUALITY_CV and c != ""]
     # no flag where there is no value (e.g. years padded after the accounted period)
-    known = np.isin(q.values, list(cv.QUALITY_CV)) | (
-        (q.values == "") & np.isnan(inputs[name].values.astype(float))
-    )
-    if not known.all():
+    if "" in codes and not bool(((q != "") | np.isnan(x.astype(float))).all()):
+        unknown.append("")
+    if unknown:
         raise ValidationError(
-            f"unknown quality flags {sorted(set(q.values[~known].tolist()))}; "
-            f"valid: {list(cv.QUALITY_CV)}",
+            f"unknown quality flags {sorted(unknown)}; valid: {list(cv.QUALITY_CV)}",
             file="inputs",
             field=flag,
         )
-    lookup = np.vectorize(lambda f: cv.QUALITY_CV.get(f, 0.0), otypes=[float])
-    out = xr.DataArray(lookup(q.values), dims=q.dims, coords=q.coords)
-    return out.broadcast_like(inputs[name])
+    table = np.array([cv.QUALITY_CV.get(c, 0.0) for c in codes.tolist()], dtype=float)
+    out = xr.DataArray(table[where.reshape(q.shape)], dims=q.dims, coords=q.coords)
+    return out.broadcast_like(x)
 
 
 def kind_of(name: str) -> str:
