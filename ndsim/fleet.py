@@ -344,12 +344,26 @@ def fitted_curve(fit: FleetFit, gdp: xr.DataArray, z: xr.DataArray | None = None
     """
     if z is None or not fit.cov:
         return gz.gompertz(gdp, fit.saturation, fit.alpha, fit.beta)
+    vs, a, b = curve_parameters(fit, np.asarray(z.values, dtype=float))
+    dim = z.dims[0]
+    coords = {dim: z[dim].values} if dim in z.coords else {}
+
+    def da(v):
+        return xr.DataArray(v, dims=dim, coords=coords)
+
+    return gz.gompertz(gdp, da(vs), da(a), da(b))
+
+
+def curve_parameters(fit: FleetFit, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """VS, α, β per draw (draw,) from standard normal draws ``z`` (draw, >= k) of a fit.
+
+    θ_d = θ + L z_d with L the Cholesky factor of the fit's covariance (SPEC §5);
+    the fit must have a covariance.
+    """
     theta = np.asarray(fit.theta, dtype=float)
-    cov = np.asarray(fit.cov, dtype=float)
     k = theta.size
-    chol = _cholesky(cov)
-    zz = np.asarray(z.values, dtype=float)[:, :k]
-    draws = theta[None, :] + zz @ chol.T  # (draw, k)
+    chol = _cholesky(np.asarray(fit.cov, dtype=float))
+    draws = theta[None, :] + z[:, :k] @ chol.T  # (draw, k)
     # the order in which ndsim.gompertz.fit_gompertz searches them: ln VS (when fitted),
     # ln(-beta scale), ln(-alpha)
     if k == 3:
@@ -360,13 +374,7 @@ def fitted_curve(fit: FleetFit, gdp: xr.DataArray, z: xr.DataArray | None = None
         vs = np.full(draws.shape[0], fit.saturation)
         b = -np.exp(draws[:, 0]) / fit.scale
         a = -np.exp(draws[:, 1])
-    dim = z.dims[0]
-    coords = {dim: z[dim].values} if dim in z.coords else {}
-
-    def da(v):
-        return xr.DataArray(v, dims=dim, coords=coords)
-
-    return gz.gompertz(gdp, da(vs), da(a), da(b))
+    return vs, a, b
 
 
 def _cholesky(cov: np.ndarray) -> np.ndarray:
@@ -413,12 +421,29 @@ def join(
     >>> float(n.sel(year=2017)), float(n.sel(year=2018) - n.sel(year=2017))  # level, slope 5
     (95.0, 5.0)
     """
-    a = accounted.sel({_Y: last}, drop=True) - target.sel({_Y: last}, drop=True)
-    a1 = accounted.sel({_Y: last - 1}, drop=True) - target.sel({_Y: last - 1}, drop=True)
-    r = np.exp(-1.0 / tau)
-    b = (2.0 * a - a1) / r - a
     years = target[_Y].values
     future = years[years >= last]
     s = xr.DataArray((future - last).astype(float), dims=_Y, coords={_Y: future})
+    return join_values(
+        accounted.sel({_Y: last}, drop=True),
+        accounted.sel({_Y: last - 1}, drop=True),
+        target.sel({_Y: last}, drop=True),
+        target.sel({_Y: last - 1}, drop=True),
+        target.sel({_Y: future}),
+        s,
+        tau,
+    )
+
+
+def join_values(acc_last, acc_prev, target_last, target_prev, target_future, s, tau):
+    """The join of :func:`join` on its parts: numpy arrays (broadcasting by position) or DataArrays.
+
+    ``acc_*`` and ``target_*`` are the accounted fleet and the target at T and T - 1,
+    ``target_future`` the target over T .. the last year, ``s`` those years minus T.
+    """
+    a = acc_last - target_last
+    a1 = acc_prev - target_prev
+    r = np.exp(-1.0 / tau)
+    b = (2.0 * a - a1) / r - a
     gap = (a + b * s) * r**s
-    return target.sel({_Y: future}) + gap
+    return target_future + gap

@@ -50,6 +50,7 @@ import xarray as xr
 
 from ndsim import conventions as cv
 from ndsim import fleet as fl
+from ndsim import gompertz as gz
 from ndsim.errors import ScenarioError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -486,16 +487,46 @@ def _det(x: xr.DataArray) -> xr.DataArray:
     return x.mean(_D) if _D in x.dims else x
 
 
-def _z_of(inputs: xr.Dataset, product: str) -> xr.DataArray | None:
-    """Standard-normal draws (draw, k) of a product's curve parameters, if sampled (SPEC §5).
+def _z_values(inputs: xr.Dataset) -> tuple[np.ndarray | None, dict[str, int]]:
+    """Standard-normal draws (draw, product, k) of the curve parameters, if sampled (SPEC §5).
 
     The sampler draws them as signed factors N(1, cv²) (``gompertz_z1..3``, cv 1 by
     default): z = factor - 1; a ``[uncertainty] cv`` scales the fit's standard errors.
+    Also the index of each product along the second axis.
     """
     if Z_VARIABLES[0] not in inputs:
-        return None
-    zs = [inputs[name].sel({_P: product}, drop=True) - 1.0 for name in Z_VARIABLES]
-    return xr.concat(zs, dim="k").transpose(_D, "k")
+        return None, {}
+    index = {str(p): i for i, p in enumerate(inputs[_P].values)}
+    z = np.stack([inputs[name].transpose(_D, _P).values - 1.0 for name in Z_VARIABLES], -1)
+    return z, index
+
+
+def _draw_coord(*objs) -> np.ndarray | None:
+    """The draw labels of the first of some Datasets that has draws, or None."""
+    for o in objs:
+        if _D in o.dims:
+            return o[_D].values
+    return None
+
+
+def _lead(x: xr.DataArray, n: int, *dims: str) -> np.ndarray:
+    """x's values as (draw, *dims), the draw axis of length `n` broadcast if x has none."""
+    if _D in x.dims:
+        return x.transpose(_D, *dims).values
+    v = x.transpose(*dims).values
+    return np.broadcast_to(v[None], (n, *v.shape))
+
+
+def _labelled(values: np.ndarray, draws, products=None, years=None) -> xr.DataArray:
+    """(draw, [product], [year]) values as a DataArray; without draws the axis (length 1) goes."""
+    dims, coords = [], {}
+    for dim, labels in ((_P, products), (_Y, years)):
+        if labels is not None:
+            dims.append(dim)
+            coords[dim] = labels
+    if draws is None:
+        return xr.DataArray(values[0], dims=dims, coords=coords)
+    return xr.DataArray(values, dims=[_D, *dims], coords={_D: draws, **coords})
 
 
 def _mean_age(pdf, products: list[str], n_ages: int) -> xr.DataArray:
@@ -686,8 +717,19 @@ def project(
     )
 
     extras = {}
-    sales_parts = [q_all] if flow_p else []
-    unmet = None
+    # unit sales and unmet fleet decline of every product, on plain arrays with a leading
+    # draw axis (length 1 without draws); the labels are put back once, below
+    lead = _draw_coord(hist, inputs)
+    n_lead = 1 if lead is None else lead.size
+    index = {p: i for i, p in enumerate(products)}
+    n_years = years.size
+    i_last = int(np.searchsorted(years, last))
+    q_vals = np.full((n_lead, len(products), n_years), np.nan)
+    unmet_vals = np.zeros((n_lead, len(products), n_years))
+    q_attrs: dict = {}
+    unmet_attrs: dict = {}
+    if flow_p:
+        q_vals[:, [index[p] for p in flow_p], :] = _lead(q_all, n_lead, _P, _Y)
     if fleet_p:
         if fits is None:
             if _D in inputs.dims or _D in hist.dims:
@@ -700,61 +742,86 @@ def project(
             fits = fit_fleets(inputs, options, groups, methods, hist, file=file)
         gdp = fl.smooth_gdp(_det(inputs["gdp_per_capita"])).reindex({_Y: years})
         tau_all = options.join_years
-        mean_life = _mean_age(pdf, fleet_p, years.size + 1)
+        mean_life = _mean_age(pdf, fleet_p, n_years + 1).transpose(_P, ...).values
         shares_spec = options.sales_share
-        targets, lifetimes, splits, fitted = [], {}, {}, {}
+        in_use = _lead(hist["units_in_use"].reset_coords(drop=True), n_lead, _P, _Y)
+        sold = _lead(q_hist, n_lead, _P, _Y)
+        z_all, z_index = _z_values(inputs)
+        ff = None if flow_fleet is None else _lead(flow_fleet, n_lead, _P, _Y)
+        s = (future - last).astype(float)
+        if not np.array_equal(hist[_Y].values, years[: i_last + 1]):
+            raise ValueError("the accounting's years must be the first years of the projection")
+        curve_draws = False
+        drivers: dict[str, np.ndarray] = {}
+        keys: list[str] = []
+        stock_rows, hist_rows, lifetimes, splits, fitted = [], [], {}, {}, {}
+
+        def tau_of(p):
+            if tau_all:
+                return float(tau_all)
+            t = mean_life[fleet_p.index(p)]
+            return t[:, None] if t.ndim else t
+
+        def joined(acc, target, tau):  # (n, years to T), (n or 1, years) -> (n, future)
+            return fl.join_values(
+                acc[:, i_last, None],
+                acc[:, i_last - 1, None],
+                target[:, i_last, None],
+                target[:, i_last - 1, None],
+                target[:, i_last + 1 :],
+                s,
+                tau,
+            )
+
         for group, members in groups.items():
             fit = fits.get(group)
             if fit is None:
                 raise ValidationError(f"no ownership curve for the group {group}")
             own = [p for p in members if methods[p] in fl.FLEET_METHODS]
             shared = [p for p in members if methods[p] == "sales_share"]
-            lead = own[0]
-            curve = fl.fitted_curve(fit, gdp, _z_of(inputs, lead))
+            lead_p = own[0]
+            if z_all is None or not fit.cov:
+                curve = gz.gompertz(gdp.values, fit.saturation, fit.alpha, fit.beta)[None, :]
+            else:
+                vs, a, b = fl.curve_parameters(fit, z_all[:, z_index[lead_p], :])
+                curve = gz.gompertz(gdp.values[None, :], vs[:, None], a[:, None], b[:, None])
+                curve_draws = True
             fitted[group] = curve
-            driver = fl.smooth_driver(
-                _det(inputs["households" if fit.basis == "household" else "population"])
-            )
-            target = curve * driver.reindex({_Y: years})
+            basis = "households" if fit.basis == "household" else "population"
+            if basis not in drivers:
+                drivers[basis] = fl.smooth_driver(_det(inputs[basis])).reindex({_Y: years}).values
+            target = curve * drivers[basis]
             others = [p for p in members if p not in own and p not in shared]
             if others:  # the others' own fleets (e.g. EV in CV + EV) come off the group's
-                target = target - flow_fleet.sel({_P: others}).sum(_P)
-            tau = float(tau_all) if tau_all else mean_life.sel({_P: lead}, drop=True)
+                assert ff is not None
+                rows = ff[:, [in_groups.index(p) for p in others], :]
+                target = target - np.nansum(rows, axis=1)
             if shared:  # one fleet; the shared products take their share of its sales
                 names = own + shared
-                acc = hist["units_in_use"].sel({_P: names}).sum(_P)
-                n_g = fl.join(acc, target.sel({_Y: slice(last - 1, None)}), last, tau)
+                acc = np.nansum(in_use[:, [index[p] for p in names], :], axis=1)
                 key = f"group:{group}"
-                targets.append(n_g.clip(min=0.0).expand_dims({_P: [key]}))
-                lifetimes[key] = _pdf_of(pdf, [lead])[lead] if isinstance(pdf, Mapping) else None
+                keys.append(key)
+                stock_rows.append(np.clip(joined(acc, target, tau_of(lead_p)), 0.0, None))
+                hist_rows.append(np.nansum(sold[:, [index[p] for p in names], :], axis=1))
+                lifetimes[key] = (
+                    _pdf_of(pdf, [lead_p])[lead_p] if isinstance(pdf, Mapping) else None
+                )
                 splits[key] = (own, shared, group)
                 continue
-            acc = hist["units_in_use"].sel({_P: own})
-            total_t = acc.sel({_Y: last}, drop=True).sum(_P)
-            share = acc.sel({_Y: last}, drop=True) / total_t.where(total_t > 0)
-            for p in own:
-                tau_p = float(tau_all) if tau_all else mean_life.sel({_P: p}, drop=True)
-                t_p = (target * share.sel({_P: p}, drop=True)).sel({_Y: slice(last - 1, None)})
-                n_p = fl.join(acc.sel({_P: p}, drop=True), t_p, last, tau_p)
-                targets.append(n_p.clip(min=0.0).expand_dims({_P: [p]}))
+            acc = in_use[:, [index[p] for p in own], :]
+            total_t = np.nansum(acc[:, :, i_last], axis=1)
+            share = acc[:, :, i_last] / np.where(total_t > 0, total_t, np.nan)[:, None]
+            for j, p in enumerate(own):
+                t_p = target * share[:, j, None]
+                keys.append(p)
+                stock_rows.append(np.clip(joined(acc[:, j], t_p, tau_of(p)), 0.0, None))
+                hist_rows.append(sold[:, index[p], :])
                 lifetimes[p] = _pdf_of(pdf, [p])[p] if isinstance(pdf, Mapping) else None
-        # some groups' curves carry draws (sampled parameters) and others not: broadcast first
-        with_draws = [t for t in targets if _D in t.dims]
-        if with_draws:
-            draws = with_draws[0][_D]
-            targets = [t if _D in t.dims else t.expand_dims({_D: draws}) for t in targets]
-        targets = [t.reset_coords(drop=True) for t in targets]
-        stock_t = xr.concat(targets, dim=_P).transpose(..., _P, _Y)
-        keys = [str(k) for k in stock_t[_P].values]
-        stock_arg = stock_t.reindex({_Y: years}).where(lambda x: x[_Y] > last)
-        q_hist_keys = []
-        for k in keys:
-            if k in splits:
-                own, shared, _ = splits[k]
-                q_hist_keys.append(q_hist.sel({_P: own + shared}).sum(_P).expand_dims({_P: [k]}))
-            else:
-                q_hist_keys.append(q_hist.sel({_P: [k]}))
-        hist_q = xr.concat(q_hist_keys, dim=_P).reindex({_Y: years}).transpose(..., _P, _Y)
+        stock_vals = np.full((n_lead, len(keys), n_years), np.nan)
+        hist_vals = np.full((n_lead, len(keys), n_years), np.nan)
+        for row in range(len(keys)):
+            stock_vals[:, row, i_last + 1 :] = stock_rows[row]
+            hist_vals[:, row, : i_last + 1] = hist_rows[row]
         life = (
             lifetimes
             if isinstance(pdf, Mapping)
@@ -763,63 +830,58 @@ def project(
             )
         )
         sd = dsm.stock_driven(
-            stock_arg.transpose(..., _P, _Y), life, policy=decline_policy, inflow_history=hist_q
+            _labelled(stock_vals, lead, keys, years),
+            life,
+            policy=decline_policy,
+            inflow_history=_labelled(hist_vals, lead, keys, years),
         )
-        q_keys = sd["inflow"]
-        unmet_parts = []
-        for k in keys:
+        q_keys = _lead(sd["inflow"], n_lead, _P, _Y)
+        q_attrs, unmet_attrs = sd["inflow"].attrs, sd["unmet_stock_decline"].attrs
+        unmet_keys = _lead(sd["unmet_stock_decline"], n_lead, _P, _Y)
+        for kk, k in enumerate(keys):
             if k not in splits:
-                sales_parts.append(q_keys.sel({_P: [k]}))
-                unmet_parts.append(sd["unmet_stock_decline"].sel({_P: [k]}))
+                q_vals[:, index[k], :] = q_keys[:, kk, :]
+                unmet_vals[:, index[k], :] = unmet_keys[:, kk, :]
                 continue
             own, shared, group = splits[k]
-            q_g = q_keys.sel({_P: k}, drop=True)
-            q_h = q_hist.sel({_P: own + shared})
-            q_t = q_h.sel({_Y: last}, drop=True)
-            total_t = q_t.sum(_P)
+            q_g = q_keys[:, kk, i_last + 1 :]
+            q_last = sold[:, [index[p] for p in own + shared], i_last]
+            total_t = np.nansum(q_last, axis=1)
             part = {}
-            rest = 1.0
-            for p in shared:  # each shared product's path from its share of T
-                held = q_t.sel({_P: p}, drop=True) / total_t.where(total_t > 0)
-                path = share_path(held.fillna(0.0), shares_spec[p], future, last)
+            rest: np.ndarray | float = 1.0
+            for j, p in enumerate(shared):  # each shared product's path from its share of T
+                held = q_last[:, len(own) + j] / np.where(total_t > 0, total_t, np.nan)
+                held_t = _labelled(np.where(np.isnan(held), 0.0, held), lead)
+                path = _lead(share_path(held_t, shares_spec[p], future, last), n_lead, _Y)
                 part[p] = path
                 rest = rest - path
-            own_t = q_t.sel({_P: own}).sum(_P)
-            for p in own:
-                part[p] = rest * (q_t.sel({_P: p}, drop=True) / own_t.where(own_t > 0)).fillna(
-                    1.0 / len(own)
-                )
+            own_t = np.nansum(q_last[:, : len(own)], axis=1)
+            for j, p in enumerate(own):
+                ratio = q_last[:, j] / np.where(own_t > 0, own_t, np.nan)
+                part[p] = rest * np.where(np.isnan(ratio), 1.0 / len(own), ratio)[:, None]
             for p in own + shared:
-                q_f = (q_g.sel({_Y: future}) * part[p]).clip(min=0.0)
-                q_p = xr.concat([q_hist.sel({_P: p}, drop=True), q_f], dim=_Y)
-                sales_parts.append(q_p.expand_dims({_P: [p]}))
-                gap = sd["unmet_stock_decline"].sel({_P: k}, drop=True)
-                unmet_parts.append((gap if p == own[0] else 0.0 * gap).expand_dims({_P: [p]}))
-        unmet = xr.concat(unmet_parts, dim=_P)
+                q_vals[:, index[p], : i_last + 1] = sold[:, index[p], :]
+                q_vals[:, index[p], i_last + 1 :] = np.clip(q_g * part[p], 0.0, None)
+                gap = unmet_keys[:, kk, :]
+                unmet_vals[:, index[p], :] = gap if p == own[0] else 0.0 * gap
         # ownership_fitted is a contract variable (SPEC §6): ensemble chunks carry it too;
         # each member of a group carries its group's curve (with draws where it has them)
-        curves = [
-            fitted[group].reset_coords(drop=True).expand_dims({_P: [p]})
-            for group, members in groups.items()
-            for p in members
-        ]
-        with_draws = [c for c in curves if _D in c.dims]
-        if with_draws:
-            draws_c = with_draws[0][_D]
-            curves = [c if _D in c.dims else c.expand_dims({_D: draws_c}) for c in curves]
-        extras["ownership_fitted"] = (
-            xr.concat(curves, dim=_P).reindex({_P: products}).transpose(..., _P, _Y)
+        curves = np.full((n_lead if curve_draws else 1, len(products), n_years), np.nan)
+        for group, members in groups.items():
+            for p in members:
+                curves[:, index[p], :] = fitted[group]
+        extras["ownership_fitted"] = _labelled(
+            curves, lead if curve_draws else None, products, years
         )
         if diagnostics:
             extras.update(_fit_variables(fits, products))
             extras["gdp_per_capita_trend"] = gdp
 
-    sales_parts = [pt.reset_coords(drop=True) for pt in sales_parts]
-    q = xr.concat(sales_parts, dim=_P, join="outer").reindex({_P: products, _Y: years})
-    q = q.transpose(..., _P, _Y)
+    q = _labelled(q_vals, lead, products, years)
+    q.attrs = dict(q_all.attrs if flow_p else q_attrs)
     u = dsm.inflow_driven(q, _pdf_of(pdf, products))
-    zero = xr.zeros_like(q)
-    unmet = zero if unmet is None else unmet.reindex_like(q).fillna(0.0)
+    unmet = _labelled(np.where(np.isnan(unmet_vals), 0.0, unmet_vals), lead, products, years)
+    unmet.attrs = dict(unmet_attrs if fleet_p else q.attrs)
     units = xr.Dataset(
         {
             "units_sales": q,
