@@ -882,40 +882,41 @@ def project(
     u = dsm.inflow_driven(q, _pdf_of(pdf, products))
     unmet = _labelled(np.where(np.isnan(unmet_vals), 0.0, unmet_vals), lead, products, years)
     unmet.attrs = dict(unmet_attrs if fleet_p else q.attrs)
-    units = xr.Dataset(
-        {
-            "units_sales": q,
-            "units_retired": u["outflow"],
-            "units_in_use": u["stock"],
-            "unmet_fleet_decline": unmet.transpose(..., _P, _Y),
-        }
-    )
     # Nd per cohort: F_in = Q m; DC = P m with P = Q / (1 - e + i) (DC as given for the
     # flow-driven products after T); end-of-life and stock from the whole Nd inflow series
     # (the accounting to T, the projection after: each computed over its own years)
-    q_f, m_f = q.sel({_Y: future}), m.sel({_Y: future})
-    inflow = _after(hist["inflow"], q_f * m_f)
-    production_f = (q_f / keep.where(keep > 0)).fillna(0.0)
-    production = _after(hist["production"], production_f)
-    dc_f = production_f * m_f
+    sales_f = q_vals[:, :, i_last + 1 :]
+    m_after = _lead(m, n_lead, _P, _Y)[:, :, i_last + 1 :]
+    keep_v = _lead(keep, n_lead, _P)[:, :, None]
+    production_f = sales_f / np.where(keep_v > 0, keep_v, np.nan)
+    production_f = np.where(np.isnan(production_f), 0.0, production_f)
+    dc_after = production_f * m_after
     if flow_p:
-        dc_flow = dc_future["flow"].reindex({_Y: future, _P: products})
-        dc_f = dc_f.where(~dc_f[_P].isin(flow_p), dc_flow)
-    dc = _after(hist["domestic_consumption"], dc_f)
-    nd = dsm.inflow_driven(inflow.transpose(..., _P, _Y), _pdf_of(pdf, products))
+        dc_flow = dc_future["flow"].reindex({_Y: future}, copy=False)
+        dc_after[:, [index[p] for p in flow_p], :] = _lead(dc_flow, n_lead, _P, _Y)
+
+    def then(name: str, values: np.ndarray) -> xr.DataArray:  # the accounting to T, then values
+        before = hist[name].reset_coords(drop=True)
+        both = np.concatenate([_lead(before, n_lead, _P, _Y), values], axis=-1)
+        da = _labelled(both, lead, products, years)
+        da.attrs = dict(before.attrs)
+        return da
+
+    inflow = then("inflow", sales_f * m_after)
+    nd = dsm.inflow_driven(inflow, _pdf_of(pdf, products))
     out = xr.Dataset(
         {
-            "domestic_consumption": dc.transpose(..., _P, _Y),
-            "inflow": inflow.transpose(..., _P, _Y),
+            "domestic_consumption": then("domestic_consumption", dc_after),
+            "inflow": inflow,
             "outflow": nd["outflow"],
             "stock": nd["stock"],
-            "units_production": production.transpose(..., _P, _Y),
-            "units_exports": _after(hist["units_exports"], production_f * e),
-            "units_imports": _after(hist["units_imports"], production_f * i),
+            "units_production": then("production", production_f),
+            "units_exports": then("units_exports", production_f * _lead(e, n_lead, _P)[..., None]),
+            "units_imports": then("units_imports", production_f * _lead(i, n_lead, _P)[..., None]),
             "units_sales": q,
-            "units_retired": units["units_retired"],
-            "units_in_use": units["units_in_use"],
-            "unmet_fleet_decline": units["unmet_fleet_decline"],
+            "units_retired": u["outflow"],
+            "units_in_use": u["stock"],
+            "unmet_fleet_decline": unmet,
             "nd_intensity": m,
         }
     )
@@ -937,12 +938,6 @@ def project(
     out.attrs["last_accounted_year"] = last
     out.attrs["forecast_methods"] = ", ".join(f"{p}:{methods[p]}" for p in products)
     return out
-
-
-def _after(before: xr.DataArray, after: xr.DataArray) -> xr.DataArray:
-    """``before`` (the years to T) followed by ``after`` (the years after T) along year."""
-    before, after = xr.broadcast(before, after, exclude=[_Y])
-    return xr.concat([before, after.transpose(*before.dims)], dim=_Y)
 
 
 def _pdf_of(pdf, products: list[str]):
