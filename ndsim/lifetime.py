@@ -104,14 +104,20 @@ def _offending(mask, value) -> str:
 
 
 def _check(name: str, field: str, value: Param, ok) -> None:
-    """Raise ValidationError if ``ok(value)`` is False anywhere (NaN counts as bad)."""
-    arr = value if isinstance(value, xr.DataArray) else np.asarray(value, dtype=float)
+    """Raise ValidationError if ``ok(value)`` is False anywhere (NaN counts as bad).
+
+    ``ok`` runs on the plain numbers (a DataArray's ``.values``): no xarray
+    operation unless a value is bad and the message names its position.
+    """
+    is_array = isinstance(value, xr.DataArray)
+    arr = value.values if is_array else np.asarray(value, dtype=float)
     with np.errstate(invalid="ignore"):
         good = ok(arr)
-    bad = ~good
-    if bool(np.any(bad)):
+    if not np.all(good):
+        bad = ~good
+        mask = value.copy(data=bad) if is_array else bad
         raise ValidationError(
-            f"lifetime {name!r}: {field} out of range: {_offending(bad, value)}", field=field
+            f"lifetime {name!r}: {field} out of range: {_offending(mask, value)}", field=field
         )
 
 

@@ -218,6 +218,31 @@ def test_pdf_by_product_stacks_and_requires_one_timing():
         )
 
 
+def test_pdf_by_product_with_draws_matches_each_products_pdf(rng):
+    mean = xr.DataArray(rng.uniform(5, 15, 5), dims=["draw"], coords={"draw": np.arange(5, 10)})
+    specs = {
+        "A": Lifetime("fixed", mean=mean),
+        "B": Lifetime("normal", mean=mean, sd=2.0),
+        "C": Lifetime("weibull", shape=mean / 5, scale=mean),
+        "D": Lifetime("lognormal", mean=12.0, sd=3.0),  # no draws: the same for each
+    }
+    f = pdf_by_product(specs, 30)
+    assert f.dims == ("product", "draw", "age")
+    assert list(f.coords) == ["draw", "age", "product"]
+    np.testing.assert_array_equal(f["draw"].values, mean["draw"].values)
+    for p, spec in specs.items():
+        single = spec.pdf(30).broadcast_like(mean).transpose("draw", "age")
+        np.testing.assert_array_equal(f.sel(product=p).values, single.values)
+    # draws labelled otherwise: aligned on the union of the labels, NaN where missing
+    other = mean.assign_coords(draw=np.arange(7, 12))
+    g = pdf_by_product({**specs, "E": Lifetime("fixed", mean=other)}, 30)
+    assert g.dims == ("product", "draw", "age") and g.sizes["draw"] == 7
+    assert np.isnan(g.sel(product="E", draw=5)).all()
+    np.testing.assert_array_equal(g.sel(product="B", draw=7).values, f.sel(product="B", draw=7))
+    with pytest.raises(ValidationError, match="n_ages must be >= 1"):
+        pdf_by_product(specs, 0)
+
+
 def test_errors_name_the_field():
     with pytest.raises(ValidationError, match="model 'weird' unknown"):
         Lifetime("weird", mean=3)
