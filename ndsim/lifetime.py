@@ -109,13 +109,13 @@ def _check(name: str, field: str, value: Param, ok) -> None:
     ``ok`` runs on the plain numbers (a DataArray's ``.values``): no xarray
     operation unless a value is bad and the message names its position.
     """
-    is_array = isinstance(value, xr.DataArray)
-    arr = value.values if is_array else np.asarray(value, dtype=float)
+    labelled = value if isinstance(value, xr.DataArray) else None
+    arr = np.asarray(labelled.values if labelled is not None else value, dtype=float)
     with np.errstate(invalid="ignore"):
         good = ok(arr)
     if not np.all(good):
         bad = ~good
-        mask = value.copy(data=bad) if is_array else bad
+        mask = labelled.copy(data=bad) if labelled is not None else bad
         raise ValidationError(
             f"lifetime {name!r}: {field} out of range: {_offending(mask, value)}", field=field
         )
