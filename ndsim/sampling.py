@@ -330,22 +330,31 @@ def cv_by_flag(inputs: xr.Dataset, name: str) -> xr.DataArray:
         raise ValidationError(
             f"no quality flag {flag} and no CV override", file="inputs", field=name
         )
-    x = inputs[name]
-    q = inputs[flag].astype(str)  # flags do not vary by draw: look up each distinct one once
-    codes, where = np.unique(q.values, return_inverse=True)
-    unknown = [c for c in codes.tolist() if c not in cv.QUALITY_CV and c != ""]
+    x, q = inputs[name], inputs[flag]
+    # flags do not vary by draw: look up each distinct one once
+    codes, where = np.unique(q.values.astype(str), return_inverse=True)
+    codes, where = codes.tolist(), where.reshape(q.shape)
+    dims = {**x.sizes, **q.sizes}  # the value's dims, then any the flag adds
+
+    def broadcast(values):  # an array over the flag's dims on `dims`, as broadcast_like
+        return xr.Variable(q.dims, values).set_dims(dims)
+
+    unknown = [c for c in codes if c not in cv.QUALITY_CV and c != ""]
     # no flag where there is no value (e.g. years padded after the accounted period)
-    if "" in codes and not bool(((q != "") | np.isnan(x.astype(float))).all()):
-        unknown.append("")
+    if "" in codes:
+        blank = broadcast(where == codes.index("")).values
+        if (blank & ~np.isnan(x.variable.astype(float).set_dims(dims).values)).any():
+            unknown.append("")
     if unknown:
         raise ValidationError(
             f"unknown quality flags {sorted(unknown)}; valid: {list(cv.QUALITY_CV)}",
             file="inputs",
             field=flag,
         )
-    table = np.array([cv.QUALITY_CV.get(c, 0.0) for c in codes.tolist()], dtype=float)
-    out = xr.DataArray(table[where.reshape(q.shape)], dims=q.dims, coords=q.coords)
-    return out.broadcast_like(x)
+    table = np.array([cv.QUALITY_CV.get(c, 0.0) for c in codes], dtype=float)
+    out = broadcast(table[where])
+    coords = {**q.coords.variables, **{d: x.coords.variables[d] for d in x.dims if d in x.xindexes}}
+    return xr.DataArray(out, coords=coords, dims=out.dims)
 
 
 def kind_of(name: str) -> str:

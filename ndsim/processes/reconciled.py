@@ -245,9 +245,10 @@ def reconcile_chain(
         years = np.flatnonzero(np.ravel(which) == p)
         meas, unk, fix = (np.flatnonzero(pattern == r) for r in (MEASURED, UNKNOWN, FIXED))
         sub = (..., years, slice(None))
+        idx, idx_u = (..., *np.ix_(years, meas)), (..., *np.ix_(years, unk))
         known = _contract(fixed_e[sub], a_fixed.T)
         if fix.size:
-            known = known + _contract(xe[sub][..., fix], a[:, fix].T)
+            known = known + _contract(xe[(..., *np.ix_(years, fix))], a[:, fix].T)
         g = None
         if combos:  # sparse rows over (measured, unknown) columns, weights per draw and year
             order = {int(j): col for col, j in enumerate(np.concatenate([meas, unk]))}
@@ -263,17 +264,15 @@ def reconcile_chain(
         out = reconcile(
             a[:, meas],
             a[:, unk],
-            xe[sub][..., meas],
-            se[sub][..., meas],
+            xe[idx],
+            se[idx],
             known,
             names_unknown=[flows[j] for j in unk],
             combinations=g,
         )
-        idx = (..., *np.ix_(years, meas))
         flow_e[idx] = out["x"]
         sd_e[idx] = out["sd_x"]
         adjustment[idx] = out["adjustment"]
-        idx_u = (..., *np.ix_(years, unk))
         flow_e[idx_u] = out["u"]
         sd_e[idx_u] = out["sd_u"]
         chi2[..., years] = out["chi2"]
@@ -296,44 +295,77 @@ def reconcile_chain(
 # --- the run's inputs and outputs (labels at the edge) ------------------------------------
 
 
-def _common_layout(arrays: Mapping, year: str):
+def _common_layout(arrays: Mapping, year: str, items: Sequence[str] = ()):
     """Arrays (..., year) broadcast to one layout (lead dims..., year), as plain numpy.
 
     ``arrays`` holds DataArrays over the same years with at most the same leading
-    dimensions (and scalars). Returns the leading dims, the year coordinate, the
-    leading coordinates and the arrays.
+    dimensions (and scalars). An array may also carry one of the ``items``
+    dimensions (e.g. source), kept as its axis before the year. Returns the leading
+    dims, the year coordinate, the leading coordinates and the arrays.
     """
     import xarray as xr
 
+    def lead_of(a):
+        return [d for d in a.dims if d != year and d not in items]
+
     labelled = [a for a in arrays.values() if isinstance(a, xr.DataArray)]
-    ref = max(labelled, key=lambda a: a.ndim)
-    lead = [d for d in ref.dims if d != year]
+    ref = max(labelled, key=lambda a: len(lead_of(a)))
+    lead = lead_of(ref)
     years = ref[year]
     same_layout = all(
-        set(a.dims) <= set(ref.dims)
-        and (year not in a.dims or np.array_equal(a[year].values, years.values))
+        set(a.dims) - set(items) <= set(ref.dims)
+        and (year not in a.dims or np.array_equal(a.get_index(year).values, years.values))
         for a in labelled
     )
     if not same_layout:  # the general case: xarray's broadcast and alignment
         parts = xr.broadcast(
-            *[a if isinstance(a, xr.DataArray) else xr.DataArray(a) for a in arrays.values()]
+            *[a if isinstance(a, xr.DataArray) else xr.DataArray(a) for a in arrays.values()],
+            exclude=items,
         )
         ref = parts[0]
-        lead = [d for d in ref.dims if d != year]
+        lead = lead_of(ref)
         years = ref[year]
         arrays = dict(zip(arrays, parts, strict=True))
-    shape = tuple(ref.sizes[d] for d in lead) + (years.size,)
+    lead_shape = tuple(ref.sizes[d] for d in lead)
     out = {}
     for name, a in arrays.items():
         if not isinstance(a, xr.DataArray):
-            out[name] = np.broadcast_to(np.asarray(a, dtype=float), shape)
+            out[name] = np.broadcast_to(np.asarray(a, dtype=float), lead_shape + (years.size,))
             continue
-        order = [d for d in (*lead, year) if d in a.dims]
-        values = a.transpose(*order).values
-        expand = tuple(slice(None) if d in a.dims else None for d in (*lead, year))
+        item = [d for d in a.dims if d in items]
+        dims = (*lead, *item, year)
+        values = np.transpose(a.values, [a.dims.index(d) for d in dims if d in a.dims])
+        expand = tuple(slice(None) if d in a.dims else None for d in dims)
+        shape = lead_shape + tuple(a.sizes[d] for d in item) + (years.size,)
         out[name] = np.broadcast_to(values[expand], shape)
     coords = {d: ref[d] for d in lead if d in ref.coords}
     return lead, years, coords, out
+
+
+def _sd_source(inputs, name: str, cv_overrides: Mapping[str, float] | None):
+    """What the σ of a measured input is made of (the rule of :func:`measurement_sd`).
+
+    ``("cv", c)`` for σ = c |x|, c the scenario's CV (a float) or the quality flags'
+    (a DataArray over the inputs' years); ``("sd", s)`` for the stated sd s (NaN is 0).
+    """
+    from ndsim.sampling import cv_by_flag, cv_override
+
+    override = cv_override(name, cv_overrides or {})
+    if override is not None:
+        return "cv", override
+    sd_name = f"sd_{name}"
+    if sd_name in inputs:
+        return "sd", inputs[sd_name]
+    return "cv", cv_by_flag(inputs, name)
+
+
+def _at_years(da, year: str, years):
+    """``da.sel({year: years})`` (a pandas Index): the same values and errors, by position."""
+    if year in da.dims:
+        at = da.get_index(year).get_indexer(years)
+        if (at >= 0).all():
+            return da.isel({year: at})
+    return da.sel({year: years})
 
 
 def measurement_sd(inputs, acc, name: str, cv_overrides: Mapping[str, float] | None = None):
@@ -345,16 +377,28 @@ def measurement_sd(inputs, acc, name: str, cv_overrides: Mapping[str, float] | N
     CV x |x| (SPEC §3, §5).
     """
     from ndsim import conventions as cv
-    from ndsim.sampling import cv_by_flag, cv_override
 
     x = acc[name]
-    override = cv_override(name, cv_overrides or {})
-    if override is not None:
-        return override * abs(x)
-    sd_name = f"sd_{name}"
-    if sd_name in inputs:
-        return inputs[sd_name].sel({cv.YEAR: x[cv.YEAR]}).fillna(0.0)
-    return cv_by_flag(inputs, name).sel({cv.YEAR: x[cv.YEAR]}) * abs(x)
+    kind, source = _sd_source(inputs, name, cv_overrides)
+    if isinstance(source, float):
+        return source * abs(x)
+    source = source.sel({cv.YEAR: x[cv.YEAR]})
+    return source.fillna(0.0) if kind == "sd" else source * abs(x)
+
+
+#: measured flows of the chain (the name before ":") and the inputs that measure them
+_MEASURED_INPUTS = {
+    "official": "mining",
+    "unregistered": "unregistered_mining_prior",
+    "imports_concentrate": "imports_concentrate",
+    "exports_concentrate": "exports_concentrate",
+    "imports_primary": "imports_primary",
+    "exports_primary": "exports_primary",
+    "exports_unregistered": "exports_primary_unregistered",
+    "imports_intermediate": "imports_intermediate",
+    "exports_intermediate": "exports_intermediate",
+    "intermediate_production": "intermediate_production_statistic",
+}
 
 
 def reconcile_upstream(
@@ -396,114 +440,90 @@ def reconcile_upstream(
     from ndsim import conventions as cv
 
     Y, S, K = cv.YEAR, cv.SOURCE, cv.INTERMEDIATE
-    sources = tuple(str(s) for s in acc[S].values)
-    inters = tuple(str(k) for k in acc[K].values)
+    sources = tuple(str(s) for s in acc.get_index(S))
+    inters = tuple(str(k) for k in acc.get_index(K))
     chain = Chain(sources, inters)
     y_min, y_ref, y_fab = acc["yield_mining"], acc["yield_refining"], acc["yield_fabrication"]
-    to_conc = y_min if basis == "ore" else 1.0  # official and prior on the concentrate basis
+    optional = ("unregistered_mining_prior", "intermediate_production_statistic")
+    measured = {n: v for n, v in _MEASURED_INPUTS.items() if v in acc or v not in optional}
 
-    named: dict[str, tuple] = {}  # name -> (value, sd) DataArrays over (..., year)
-    sds: dict[str, xr.DataArray] = {}
-
-    def sd_of(var):  # each input's σ once
-        if var not in sds:
-            sds[var] = measurement_sd(inputs, acc, var, cv_overrides)
-        return sds[var]
-
-    def add(name, value, sd):
-        named[name] = (value, sd)
-
-    off_sd = sd_of("mining")
-    for s in sources:
-        add(f"official:{s}", acc["mining"].sel({S: s}) * to_conc, off_sd.sel({S: s}) * to_conc)
-    if "unregistered_mining_prior" in acc:
-        add(
-            "unregistered",
-            acc["unregistered_mining_prior"] * to_conc,
-            sd_of("unregistered_mining_prior") * to_conc,
-        )
-    for name, var in (
-        ("imports_concentrate", "imports_concentrate"),
-        ("exports_concentrate", "exports_concentrate"),
-        ("imports_primary", "imports_primary"),
-        ("exports_primary", "exports_primary"),
-        ("exports_unregistered", "exports_primary_unregistered"),
-    ):
-        add(name, acc[var], sd_of(var))
-    for k in inters:
-        for name, var in (
-            ("imports_intermediate", "imports_intermediate"),
-            ("exports_intermediate", "exports_intermediate"),
-        ):
-            add(f"{name}:{k}", acc[var].sel({K: k}), sd_of(var).sel({K: k}))
-        if "intermediate_production_statistic" in acc:
-            add(
-                f"intermediate_production:{k}",
-                acc["intermediate_production_statistic"].sel({K: k}),
-                sd_of("intermediate_production_statistic").sel({K: k}),
-            )
-    fixed = {"recycled": recycled} | {
-        f"manufacturing_input:{k}": manufacturing_input.sel({K: k}) for k in inters
+    # every input once, on plain arrays of one layout (lead..., [source or intermediate,] year);
+    # the first with the most leading dims gives their order
+    labelled, sd_sources = {}, {}
+    for var in measured.values():
+        labelled[var] = acc[var]
+        sd_sources[var] = _sd_source(inputs, var, cv_overrides)
+    if basis == "ore":  # official and prior on the concentrate basis
+        labelled = {"mining": labelled.pop("mining"), "yield_mining": y_min} | labelled
+    labelled |= {
+        f"sd:{var}": _at_years(source, Y, acc.get_index(Y))
+        for var, (_, source) in sd_sources.items()
+        if isinstance(source, xr.DataArray)
     }
-    yf = {k: y_fab.sel({K: k}) for k in inters}
-    inv = 1.0 / y_min
+    if not manufacturing_input.get_index(K).equals(acc.get_index(K)):  # in the order of acc
+        manufacturing_input = xr.concat([manufacturing_input.sel({K: k}) for k in inters], K)
+    labelled |= {
+        "recycled": recycled,
+        "manufacturing_input": manufacturing_input,
+        "yield_refining": y_ref,
+        "yield_fabrication": y_fab,
+        "yield_mining": y_min,
+    }
+    lead, year, lead_coords, a = _common_layout(labelled, Y, items=(S, K))
+
+    value: dict[str, np.ndarray] = {}
+    sd: dict[str, np.ndarray] = {}
+    for name, var in measured.items():
+        x, (kind, source) = a[var], sd_sources[var]
+        c = a[f"sd:{var}"] if isinstance(source, xr.DataArray) else source
+        s = np.where(np.isnan(c), 0.0, c) if kind == "sd" else c * np.abs(x)  # as measurement_sd
+        dims = labelled[var].dims
+        if S not in dims and K not in dims:
+            value[name], sd[name] = x, s
+            continue
+        for i, label in enumerate(sources if S in dims else inters):
+            value[f"{name}:{label}"], sd[f"{name}:{label}"] = x[..., i, :], s[..., i, :]
+    to_conc = a["yield_mining"] if basis == "ore" else 1.0
+    for n in value:  # official output and the prior on the concentrate basis
+        if n.partition(":")[0] in ("official", "unregistered"):
+            value[n], sd[n] = value[n] * to_conc, sd[n] * to_conc
+    fixed = {"recycled": a["recycled"]} | {
+        f"manufacturing_input:{k}": a["manufacturing_input"][..., i, :]
+        for i, k in enumerate(inters)
+    }
+    yf = {k: a["yield_fabrication"][..., i, :] for i, k in enumerate(inters)}
+    inv = 1.0 / a["yield_mining"]
     combos = {
         "official_total": {f"official:{s}": 1.0 for s in sources},
         "mining_total": {f"official:{s}": 1.0 for s in sources} | {"unregistered": 1.0},
         "ore_official": {f"official:{s}": inv for s in sources},
         "ore_unregistered": {"unregistered": inv},
         "mining_loss": {f"official:{s}": inv - 1.0 for s in sources} | {"unregistered": inv - 1.0},
-        "refining_loss": {"concentrate_to_refining": 1.0 - y_ref},
+        "refining_loss": {"concentrate_to_refining": 1.0 - a["yield_refining"]},
         "to_fabrication": {f"primary_to_fabrication:{k}": 1.0 for k in inters},
         "fabrication_imports": {f"imports_intermediate:{k}": 1.0 for k in inters},
         "fabrication_exports": {f"exports_intermediate:{k}": 1.0 for k in inters},
         "fabrication_loss": {f"primary_to_fabrication:{k}": 1.0 - yf[k] for k in inters},
     }
-    # one broadcast of every array to the same (..., year) layout
-    arrays = {f"v:{n}": v for n, (v, _) in named.items()} | {
-        f"s:{n}": s for n, (_, s) in named.items()
-    }
-    arrays |= {f"f:{n}": v for n, v in fixed.items()} | {"y_ref": y_ref}
-    arrays |= {f"y:{k}": v for k, v in yf.items()}
-    arrays |= {
-        f"c:{c}:{f}": w
-        for c, ws in combos.items()
-        for f, w in ws.items()
-        if isinstance(w, xr.DataArray)
-    }
-    lead, year, lead_coords, np_arrays = _common_layout(arrays, Y)
-    for c, ws in combos.items():
-        for f, w in ws.items():
-            if isinstance(w, xr.DataArray):
-                ws[f] = np_arrays[f"c:{c}:{f}"]
-    out = reconcile_chain(
-        chain,
-        {n: np_arrays[f"v:{n}"] for n in named},
-        {n: np_arrays[f"s:{n}"] for n in named},
-        {n: np_arrays[f"f:{n}"] for n in fixed},
-        np_arrays["y_ref"],
-        {k: np_arrays[f"y:{k}"] for k in inters},
-        combinations=combos,
-    )
+    out = reconcile_chain(chain, value, sd, fixed, a["yield_refining"], yf, combinations=combos)
+
+    # one set of coordinates for every output
+    coords = {**lead_coords, Y: year}
+    by_year = xr.DataArray(out["chi2"], dims=(*lead, Y), coords=coords)
     flow_coord = xr.DataArray(list(chain.flows), dims="flow_name")
-
-    def lab(a, with_flow=False):
-        dims = (*lead, Y, "flow_name") if with_flow else (*lead, Y)
-        coords = {**lead_coords, Y: year}
-        if with_flow:
-            coords["flow_name"] = flow_coord
-        return xr.DataArray(a, dims=dims, coords=coords)
-
+    by_flow = xr.DataArray(
+        out["flow"], dims=(*lead, Y, "flow_name"), coords=coords | {"flow_name": flow_coord}
+    )
     res = {
-        "prior": lab(out["prior"], True),
-        "z": lab(out["flow"], True),
-        "sd": lab(out["sd"], True),
-        "adjustment": lab(out["adjustment"], True),
-        "chi2": lab(out["chi2"]),
+        "prior": by_flow.copy(deep=False, data=out["prior"]),
+        "z": by_flow,
+        "sd": by_flow.copy(deep=False, data=out["sd"]),
+        "adjustment": by_flow.copy(deep=False, data=out["adjustment"]),
+        "chi2": by_year,
         "dof": xr.DataArray(out["dof"], dims=(Y,), coords={Y: year}),
         "role": xr.DataArray(
             out["role"], dims=(Y, "flow_name"), coords={Y: year, "flow_name": flow_coord}
         ),
     }
-    res |= {k: lab(v) for k, v in out.items() if k.startswith("sd_")}
+    res |= {k: by_year.copy(deep=False, data=v) for k, v in out.items() if k.startswith("sd_")}
     return res

@@ -92,17 +92,27 @@ def primary_supply_base(result: xr.Dataset, last: int, base: str = "total_mining
     )
 
 
-def _flow_sum(flow: xr.DataArray, pairs) -> xr.DataArray:
+def _flow_sum(flow: xr.DataArray, pairs) -> xr.Variable:
     """Sum of flow[origin, destination] over the pairs present in the flows (edges or matrix)."""
     total = None
     for o, d in pairs:
         if flows.has_edge(flow, o, d):
-            x = flows.edge(flow, o, d).fillna(0.0)
+            x = flows.edge(flow, o, d).variable.fillna(0.0)
             total = x if total is None else total + x
     if total is not None:
         return total
     first = {flows.EDGE: 0} if flows.is_edges(flow) else {cv.ORIGIN: 0, cv.DESTINATION: 0}
-    return xr.zeros_like(flow.isel(first, drop=True))
+    return xr.zeros_like(flow.isel(first, drop=True)).variable
+
+
+def _labelled(result: xr.Dataset, variable: xr.Variable) -> xr.DataArray:
+    """A variable computed from those of ``result``, with the coordinates of ``result`` it spans."""
+    return xr.DataArray(variable, coords=_coords(result, variable.dims))
+
+
+def _coords(result: xr.Dataset, dims) -> dict:
+    """The coordinates of ``result`` over some of ``dims``."""
+    return {k: v for k, v in result.coords.variables.items() if set(v.dims) <= set(dims)}
 
 
 def requirement(
@@ -122,6 +132,14 @@ def requirement(
     compared with a requirement without the beneficiation losses, which happen
     before it is counted.
     """
+    d, share = _requirement(result, last, net_exports)
+    return _labelled(result, d), _labelled(result, share)
+
+
+def _requirement(
+    result: xr.Dataset, last: int, net_exports: str
+) -> tuple[xr.Variable, xr.Variable]:
+    """:func:`requirement` on the variables of ``result`` (one set of coordinates: no alignment)."""
     if net_exports not in NET_EXPORTS:
         raise ValidationError(
             f"unknown supply.net_exports {net_exports!r}; valid: {', '.join(NET_EXPORTS)}",
@@ -129,24 +147,26 @@ def requirement(
             field="supply.net_exports",
         )
     flow = result["flow"].sel({_Y: last}, drop=True)
+    at_last = {_Y: result.get_index(_Y).get_loc(last)}
     exports = _flow_sum(flow, [(o, d) for o in UPSTREAM for d in ("export", "export_unregistered")])
     imports = _flow_sum(flow, [("import", d) for d in UPSTREAM])
     processes = LOSS_PROCESSES
     if result.attrs.get("mining_basis") == "concentrate":
         processes = tuple(p for p in LOSS_PROCESSES if p != "mining")
     losses = _flow_sum(flow, [(o, "loss") for o in processes])
-    dc = result["domestic_consumption"].sum(_P)
-    dc_t = dc.sel({_Y: last}, drop=True)
+    dc = result["domestic_consumption"].variable.sum(_P)
+    dc_t = dc.isel(at_last)
     per_dc = 1.0 / dc_t.where(dc_t != 0)
-    net_final = (result["exports_final"] - result["imports_final"]).sum(_P)
+    net_final = (result["exports_final"].variable - result["imports_final"].variable).sum(_P)
+    inflow = result["inflow"].variable.sum(_P)
     if net_exports == "share":
         share = ((exports - imports + losses) * per_dc).fillna(0.0)
-        d = result["inflow"].sum(_P) + net_final + share * dc
+        d = inflow + net_final + share * dc
     else:
         share = (losses * per_dc).fillna(0.0)
-        held = net_final.sel({_Y: last}, drop=True) + exports - imports
-        d = result["inflow"].sum(_P) + held + share * dc
-    return d.where(d[_Y] >= last), share
+        held = net_final.isel(at_last) + exports - imports
+        d = inflow + held + share * dc
+    return d.where(result[_Y].variable >= last), share
 
 
 def supply_scenarios(
@@ -190,49 +210,51 @@ def supply_scenarios(
     net_exports = options.net_exports
     growth = dict(options.growth)
     last = _last_year(result, inputs)
-    years = result[_Y]
+    # on the variables of `result` (one set of coordinates: no alignment), labelled at the end
+    years = result[_Y].variable
     after = years >= last
 
     names = list(growth)
-    g = xr.DataArray([float(growth[n]) for n in names], dims=_S, coords={_S: names})
-    q_t = primary_supply_base(result, last, base)
+    g = xr.Variable(_S, [float(growth[n]) for n in names])
+    q_t = primary_supply_base(result, last, base).variable
     q = (q_t * (1.0 + g) ** (years - last)).where(after)
-    d, share = requirement(result, last, net_exports)
-    eol = result["outflow"].sum(_P)
-    eta = result["recovery_efficiency"]
-    r = (result["recycling_rate"] * eta * eol).where(after)
+    d, share = _requirement(result, last, net_exports)
+    eol = result["outflow"].variable.sum(_P)
+    eta = result["recovery_efficiency"].variable
+    r = (result["recycling_rate"].variable * eta * eol).where(after)
     gap = d - q - r
     need = d - q
     rate = need / (eta * eol).where(eol > 0)
-    out = xr.Dataset(
-        {
-            "primary_supply": q,
-            "secondary_supply": r + 0.0 * g,
-            "supply_requirement": d + 0.0 * g,
-            "supply_gap": gap,
-            "required_recycling_rate": rate.where(after),
-            "required_recycling_share_of_supply": (need / d.where(d != 0)).where(after),
-        }
-    )
-    out = out.transpose(*[dim for dim in (cv.DRAW, _S, _Y) if dim in out.dims])
-    for name in out.data_vars:
+    out = {
+        "primary_supply": q,
+        "secondary_supply": r + 0.0 * g,
+        "supply_requirement": d + 0.0 * g,
+        "supply_gap": gap,
+        "required_recycling_rate": rate.where(after),
+        "required_recycling_share_of_supply": (need / d.where(d != 0)).where(after),
+    }
+    for name, v in out.items():
+        out[name] = v.transpose(*[dim for dim in (cv.DRAW, _S, _Y) if dim in v.dims])
         out[name].attrs.update(cv.attrs(name))
     above = out["required_recycling_rate"] > 1.0
-    out["required_recycling_rate_above_1"] = above.assign_attrs(
-        cv.attrs("required_recycling_rate_above_1")
-    )
+    above.attrs.update(cv.attrs("required_recycling_rate_above_1"))
+    out["required_recycling_rate_above_1"] = above
     out["required_recycling_rate"].attrs["flag"] = (
         "values above 1 need more than the whole end-of-life flow: see required_recycling_rate_above_1"
     )
-    out["supply_growth_rate"] = g.assign_attrs(cv.attrs("supply_growth_rate"))
-    out["supply_upstream_share"] = share.assign_attrs(cv.attrs("supply_upstream_share"))
+    out["supply_growth_rate"] = xr.Variable(g.dims, g.data, cv.attrs("supply_growth_rate"))
+    out["supply_upstream_share"] = xr.Variable(
+        share.dims, share.data, share.attrs | cv.attrs("supply_upstream_share")
+    )
     out["primary_supply"].attrs["base"] = f"{base} in {last}"
     out["supply_requirement"].attrs["net_exports"] = (
         "held as a share of domestic consumption"
         if net_exports == "share"
         else f"held at their tonnes of {last}"
     )
-    return out
+    coords = _coords(result, {dim for v in out.values() for dim in v.dims}) | {_S: names}
+    order = [dim for dim in (cv.DRAW, _S, _Y) if dim in coords]  # the order of the dims first
+    return xr.Dataset(out, coords={dim: coords[dim] for dim in order} | coords)
 
 
 def supply_summary(result: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
