@@ -274,7 +274,11 @@ def check_nonnegative(
     for name, da in variables:
         if cv.YEAR in da.dims and da.dtype == np.float64 and da.size:
             x = np.asarray(da.transpose(..., cv.YEAR).values)
-            if not _any_negative(np.ascontiguousarray(x).reshape(-1, x.shape[-1])):
+            # series over years as (a, b, year), a view whatever the memory order where it can
+            x3 = x.reshape((1,) * (3 - x.ndim) + x.shape) if x.ndim <= 3 else None
+            if x3 is None:
+                x3 = np.ascontiguousarray(x).reshape(1, -1, x.shape[-1])
+            if not _any_negative(x3):
                 continue  # the common case, in one compiled pass; else locate it below
         scale = abs(da).max(cv.YEAR) if cv.YEAR in da.dims else abs(da)
         bad = da < -TOLERANCE_FACTOR * EPS * scale
@@ -290,16 +294,17 @@ def check_nonnegative(
 
 @njit(cache=True, nogil=True)
 def _any_negative(x):
-    """True if some x[i, t] < -100 eps max_t |x[i, t]| (NaN skipped), rows i of series over years."""
+    """True if some x[i, j, t] < -100 eps max_t |x[i, j, t]| (NaN skipped): series over years."""
     for i in range(x.shape[0]):
-        scale = 0.0
-        for t in range(x.shape[1]):
-            if abs(x[i, t]) > scale:
-                scale = abs(x[i, t])
-        limit = -TOLERANCE_FACTOR * EPS * scale
-        for t in range(x.shape[1]):
-            if x[i, t] < limit:
-                return True
+        for j in range(x.shape[1]):
+            scale = 0.0
+            for t in range(x.shape[2]):
+                if abs(x[i, j, t]) > scale:
+                    scale = abs(x[i, j, t])
+            limit = -TOLERANCE_FACTOR * EPS * scale
+            for t in range(x.shape[2]):
+                if x[i, j, t] < limit:
+                    return True
     return False
 
 

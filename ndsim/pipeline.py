@@ -548,10 +548,13 @@ def _unit_outputs(fleet_vars: xr.Dataset, inputs: xr.Dataset, first: int) -> dic
         if name not in fleet_vars:
             continue
         da = fleet_vars[name].sel(span)
-        if name != "nd_intensity":
-            da = da.where(counted)
-        if name == "unmet_fleet_decline":
-            da = da.fillna(0.0).where(counted)
+        if name != "nd_intensity":  # NaN for the end uses without a unit layer
+            on = counted.reindex({cv.PRODUCT: da[cv.PRODUCT].values}).values
+            shape = [da.sizes[d] if d == cv.PRODUCT else 1 for d in da.dims]
+            x = da.values
+            if name == "unmet_fleet_decline":
+                x = np.where(np.isnan(x), 0.0, x)
+            da = da.copy(data=np.where(on.reshape(shape), x, np.nan))
         units[name] = da.rename(name).assign_attrs(cv.attrs(name))
     units["intensity_calibration"] = inputs["intensity_calibration"]
     basis = (

@@ -287,6 +287,25 @@ def test_negative_values_are_reported_with_variable_product_year_draw():
     balance.check_nonnegative([("stock", da)])
 
 
+@pytest.mark.parametrize("memory", ["year first", "four dims"])
+def test_negative_values_are_found_whatever_the_memory_order(memory):
+    """The compiled check reads series over years in any layout: the same verdicts."""
+    dims = ("draw", "product", "year")
+    if memory == "year first":  # (year, draw, product) in memory, (draw, product, year) dims
+        da = xr.DataArray(np.ones((4, 3, 2)), dims=("year", "draw", "product")).transpose(*dims)
+        assert not da.values.flags.c_contiguous
+        where = {"draw": 2, "product": 1, "year": 3}
+    else:
+        da = xr.DataArray(np.ones((2, 2, 3, 4)), dims=("scenario", *dims))
+        where = {"scenario": 1, "draw": 0, "product": 1, "year": 2}
+    balance.check_nonnegative([("stock", da)])
+    da[where] = -1e-17  # rounding against values of 1
+    balance.check_nonnegative([("stock", da)])
+    da[where] = -0.5
+    with pytest.raises(BalanceError, match="stock is negative"):
+        balance.check_nonnegative([("stock", da)])
+
+
 def test_residuals_equal_a_plain_loop_over_processes_years_and_draws(rng):
     """The one-pass kernel against sums written out per process, year and draw."""
     nodes = list(cv.NODES)

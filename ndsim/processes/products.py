@@ -23,6 +23,7 @@ doi:10.1016/j.resconrec.2021.105752 (eq. 1-6, applied per cohort).
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
 from ndsim import conventions as cv
@@ -135,12 +136,15 @@ def ownership_model(
         (..., product, year) [1]; NaN where the product has no basis or the
         driver is missing.
     """
-    out = xr.full_like(units_in_use, float("nan"))
+    # each product's driver over the years (NaN without a basis): one division
+    years = units_in_use[cv.YEAR].values
+    kinds = np.asarray(basis.values).astype(str)
+    per = np.full((kinds.size, years.size), np.nan)
     for name, driver in (("household", households), ("person", population)):
-        if driver is None:
-            continue
-        on = basis == name
-        out = xr.where(
-            on, units_in_use / driver.reindex({cv.YEAR: units_in_use[cv.YEAR].values}), out
-        )
+        if driver is not None:
+            per[kinds == name, :] = driver.reindex({cv.YEAR: years}).values
+    divisor = xr.DataArray(per, dims=(cv.PRODUCT, cv.YEAR), coords={cv.YEAR: years})
+    if cv.PRODUCT in basis.coords:
+        divisor = divisor.assign_coords({cv.PRODUCT: basis[cv.PRODUCT].values})
+    out = units_in_use / divisor
     return out.rename("ownership_model").assign_attrs(cv.attrs("ownership_model"))
