@@ -179,6 +179,7 @@ def run(
         )
         exports_final = trade.extend_by_shares(exports_final, dc, e_share)
         imports_final = trade.extend_by_shares(imports_final, dc, i_share)
+        del hist, nd, sales, fleet, intensity  # the history's arrays: the projection has them
     stock_before = (
         in_use["stock"].sum(cv.PRODUCT).sel({cv.YEAR: first - 1}, drop=True)
         if start < first
