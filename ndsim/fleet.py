@@ -64,7 +64,10 @@ __all__ = [
     "smooth_driver",
     "fit_group",
     "fitted_curve",
+    "curve_values",
+    "curve_parameters",
     "join",
+    "join_values",
     "groups_of",
 ]
 
@@ -340,18 +343,29 @@ def fitted_curve(fit: FleetFit, gdp: xr.DataArray, z: xr.DataArray | None = None
     Returns
     -------
     xarray.DataArray
-        (year) or (draw, year) [units per household or person].
+        (year) or (draw, year) [units per household or person] (:func:`curve_values`).
+    """
+    zz = None if z is None else np.asarray(z.values, dtype=float)
+    values = curve_values(fit, np.asarray(gdp.values, dtype=float), zz)
+    coords = {k: c for k, c in gdp.coords.items() if set(c.dims) <= set(gdp.dims)}
+    if z is None or values.ndim == gdp.ndim:
+        return xr.DataArray(values, dims=gdp.dims, coords=coords)
+    dim = z.dims[0]
+    if dim in z.coords:
+        coords[dim] = z[dim].values
+    return xr.DataArray(values, dims=(dim, *gdp.dims), coords=coords)
+
+
+def curve_values(fit: FleetFit, gdp: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+    """V(GDP) of a fit on plain arrays: (year,), or (draw, year) from normal draws z (draw, k).
+
+    Per draw when ``z`` is given and the fit has a covariance
+    (:func:`curve_parameters`); otherwise the fitted curve.
     """
     if z is None or not fit.cov:
         return gz.gompertz(gdp, fit.saturation, fit.alpha, fit.beta)
-    vs, a, b = curve_parameters(fit, np.asarray(z.values, dtype=float))
-    dim = z.dims[0]
-    coords = {dim: z[dim].values} if dim in z.coords else {}
-
-    def da(v):
-        return xr.DataArray(v, dims=dim, coords=coords)
-
-    return gz.gompertz(gdp, da(vs), da(a), da(b))
+    vs, a, b = curve_parameters(fit, z)
+    return gz.gompertz(gdp[None, :], vs[:, None], a[:, None], b[:, None])
 
 
 def curve_parameters(fit: FleetFit, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -50,7 +50,6 @@ import xarray as xr
 
 from ndsim import conventions as cv
 from ndsim import fleet as fl
-from ndsim import gompertz as gz
 from ndsim.errors import ScenarioError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -780,12 +779,12 @@ def project(
             own = [p for p in members if methods[p] in fl.FLEET_METHODS]
             shared = [p for p in members if methods[p] == "sales_share"]
             lead_p = own[0]
-            if z_all is None or not fit.cov:
-                curve = gz.gompertz(gdp.values, fit.saturation, fit.alpha, fit.beta)[None, :]
-            else:
-                vs, a, b = fl.curve_parameters(fit, z_all[:, z_index[lead_p], :])
-                curve = gz.gompertz(gdp.values[None, :], vs[:, None], a[:, None], b[:, None])
+            z = None if z_all is None else z_all[:, z_index[lead_p], :]
+            curve = fl.curve_values(fit, gdp.values, z)
+            if curve.ndim == 2:  # per draw (sampled parameters)
                 curve_draws = True
+            else:
+                curve = curve[None, :]
             fitted[group] = curve
             basis = "households" if fit.basis == "household" else "population"
             if basis not in drivers:
