@@ -359,13 +359,14 @@ def _sd_source(inputs, name: str, cv_overrides: Mapping[str, float] | None):
     return "cv", cv_by_flag(inputs, name)
 
 
-def _at_years(da, year: str, years):
-    """``da.sel({year: years})`` (a pandas Index): the same values and errors, by position."""
-    if year in da.dims:
-        at = da.get_index(year).get_indexer(years)
-        if (at >= 0).all():
-            return da.isel({year: at})
-    return da.sel({year: years})
+def _sigma(kind: str, c, x):
+    """σ from what :func:`_sd_source` returns: c |x|, or the stated sd c (NaN: 0, held fixed).
+
+    On DataArrays (:func:`measurement_sd`) or on the plain arrays of the reconciliation.
+    """
+    if kind == "cv":
+        return c * abs(x)
+    return c.fillna(0.0) if hasattr(c, "fillna") else np.where(np.isnan(c), 0.0, c)
 
 
 def measurement_sd(inputs, acc, name: str, cv_overrides: Mapping[str, float] | None = None):
@@ -380,10 +381,9 @@ def measurement_sd(inputs, acc, name: str, cv_overrides: Mapping[str, float] | N
 
     x = acc[name]
     kind, source = _sd_source(inputs, name, cv_overrides)
-    if isinstance(source, float):
-        return source * abs(x)
-    source = source.sel({cv.YEAR: x[cv.YEAR]})
-    return source.fillna(0.0) if kind == "sd" else source * abs(x)
+    if not isinstance(source, float):  # over the inputs' years: the accounted ones
+        source = source.sel({cv.YEAR: x[cv.YEAR]})
+    return _sigma(kind, source, x)
 
 
 #: measured flows of the chain (the name before ":") and the inputs that measure them
@@ -456,7 +456,7 @@ def reconcile_upstream(
     if basis == "ore":  # official and prior on the concentrate basis
         labelled = {"mining": labelled.pop("mining"), "yield_mining": y_min} | labelled
     labelled |= {
-        f"sd:{var}": _at_years(source, Y, acc.get_index(Y))
+        f"sd:{var}": source.sel({Y: acc.get_index(Y)})
         for var, (_, source) in sd_sources.items()
         if isinstance(source, xr.DataArray)
     }
@@ -476,7 +476,7 @@ def reconcile_upstream(
     for name, var in measured.items():
         x, (kind, source) = a[var], sd_sources[var]
         c = a[f"sd:{var}"] if isinstance(source, xr.DataArray) else source
-        s = np.where(np.isnan(c), 0.0, c) if kind == "sd" else c * np.abs(x)  # as measurement_sd
+        s = _sigma(kind, c, x)
         dims = labelled[var].dims
         if S not in dims and K not in dims:
             value[name], sd[name] = x, s
