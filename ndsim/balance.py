@@ -274,11 +274,10 @@ def check_nonnegative(
     for name, da in variables:
         if cv.YEAR in da.dims and da.dtype == np.float64 and da.size:
             x = np.asarray(da.transpose(..., cv.YEAR).values)
-            # series over years as (a, b, year), a view whatever the memory order where it can
-            x3 = x.reshape((1,) * (3 - x.ndim) + x.shape) if x.ndim <= 3 else None
-            if x3 is None:
-                x3 = np.ascontiguousarray(x).reshape(1, -1, x.shape[-1])
-            if not _any_negative(x3):
+            if x.ndim > 3:  # series over years as rows: a copy unless in C order
+                x = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+            # (a, b, year): a view of up to three dims, whatever their memory order
+            if not _any_negative(x.reshape((1,) * (3 - x.ndim) + x.shape)):
                 continue  # the common case, in one compiled pass; else locate it below
         scale = abs(da).max(cv.YEAR) if cv.YEAR in da.dims else abs(da)
         bad = da < -TOLERANCE_FACTOR * EPS * scale
