@@ -71,7 +71,7 @@ def edge_array(edges: Mapping[tuple[str, str], xr.DataArray], years: np.ndarray)
     if unknown:  # a new edge must be declared, so summaries do not take it for a zero
         raise ValueError(f"flow edge(s) {unknown} are not in ndsim.flows.FLOW_EDGES")
     years = np.asarray(years)
-    parts = [da.reindex({cv.YEAR: years}, copy=False) for da in edges.values()]
+    parts = list(edges.values())
     # the leading dims of the result: those of the edges, in order of first appearance
     lead: dict[Hashable, int] = {}
     lead_coords: dict[Hashable, Any] = {}
@@ -83,11 +83,19 @@ def edge_array(edges: Mapping[tuple[str, str], xr.DataArray], years: np.ndarray)
                 lead_coords[d] = da[d]
     out = np.zeros((*lead.values(), len(EDGES), years.size))
     for pair, da in zip(edges, parts, strict=True):
+        # the edge's years among the result's: the others are dropped, and the result's
+        # years the edge does not cover are NaN
+        y = da[cv.YEAR].values
+        at = np.minimum(np.searchsorted(years, y), years.size - 1)
+        hit = years[at] == y
         present = [d for d in lead if d in da.dims]
         arr = da.transpose(*present, cv.YEAR).values
         # missing lead dims: size-1 axes that broadcast
-        arr = arr.reshape([lead[d] if d in da.dims else 1 for d in lead] + [years.size])
-        out[..., _POSITION[pair], :] = arr
+        arr = arr.reshape([lead[d] if d in da.dims else 1 for d in lead] + [y.size])
+        slot = out[..., _POSITION[pair], :]
+        if not hit.all() or y.size != years.size:
+            slot[...] = np.nan
+        slot[..., at[hit]] = arr[..., hit]
     coords: dict[Hashable, Any] = {**lead_coords, EDGE: list(LABELS), cv.YEAR: years}
     flow = xr.DataArray(out, dims=(*lead, EDGE, cv.YEAR), coords=coords)
     return flow.rename("flow").assign_attrs(cv.attrs("flow"))

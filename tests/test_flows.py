@@ -108,6 +108,9 @@ def test_to_matrix_against_a_plain_loop():
     }
     assert ("use", "waste") in parts
     parts[("use", "waste")] = parts[("use", "waste")].isel(year=slice(0, 2))  # NaN in 2002
+    # over 2001-2003: NaN in 2000, and 2003 is not a year of the flows
+    late = xr.DataArray(rng.normal(size=(2, 3)), dims=("draw", "year"), coords={"year": years + 1})
+    parts[flows.FLOW_EDGES[1]] = late
     m = flows.to_matrix(flows.edge_array(parts, years))
     nodes = list(cv.NODES)
     expect = np.zeros((2, len(nodes), len(nodes), 3))

@@ -85,6 +85,19 @@ def test_trade_shares_and_extension():
     ext = trade.extend_by_shares(e, dc, e_share)
     np.testing.assert_allclose(ext.sel(product="A").values, [1.0, 4.0, 8.0, 16.0])
     np.testing.assert_allclose(ext.sel(product="B").values, [0.0, 0.0, 0.0, 0.0])
+    # products in another order than DC's, draws on DC and the share only: the accounted
+    # products' order, the draws after them; DC's years before the accounted ones are NaN
+    draws = xr.DataArray([1.0, 2.0], dims="draw")
+    early = xr.DataArray(
+        [[3.0], [7.0]], dims=("product", "year"), coords={"product": ["A", "B"], "year": [1999]}
+    )
+    dc_d = xr.concat([early, dc], dim="year") * draws
+    ext = trade.extend_by_shares(e.isel(product=[1, 0]), dc_d, e_share * draws)
+    assert ext.dims == ("product", "year", "draw")
+    assert list(ext["product"].values) == ["B", "A"] and list(ext["year"].values) == [1999, *years]
+    for k, d in enumerate((1.0, 2.0)):
+        a = ext.sel(product="A").isel(draw=k).values
+        np.testing.assert_allclose(a, [np.nan, 1.0, 4.0, 0.2 * d * 40.0 * d, 0.2 * d * 80.0 * d])
 
 
 def test_waste_splits_end_of_life_into_recycled_and_landfill():

@@ -37,7 +37,9 @@ def extend_by_shares(
     share : xr.DataArray
         The held share of DC (product) [1], from :func:`trade_shares`.
     """
-    years = domestic_consumption[cv.YEAR]
-    after = years > accounted[cv.YEAR].max()
-    projected = (domestic_consumption * share).where(after)
-    return accounted.reindex({cv.YEAR: years}).fillna(projected).assign_attrs(accounted.attrs)
+    years = domestic_consumption[cv.YEAR].values
+    after = domestic_consumption.isel({cv.YEAR: years > accounted[cv.YEAR].values.max()})
+    # the accounted years, then the projected ones, on the accounted products (the years of
+    # `domestic_consumption` before the accounted ones, if any, are NaN)
+    both = xr.concat([accounted, after * share], dim=cv.YEAR, join="left")
+    return both.reindex({cv.YEAR: years}, copy=False).assign_attrs(accounted.attrs)
