@@ -377,13 +377,16 @@ def _reconciled(
     def s(name):
         return sd.sel(flow_name=name, drop=True)
 
-    sources = [str(x) for x in acc[cv.SOURCE].values]
-    inters = [str(x) for x in acc[cv.INTERMEDIATE].values]
-    official = xr.concat([f(f"official:{x}") for x in sources], dim=acc[cv.SOURCE])
-    p_k = xr.concat([f(f"primary_to_fabrication:{k}") for k in inters], dim=acc[cv.INTERMEDIATE])
-    o_k = xr.concat([f(f"intermediate_production:{k}") for k in inters], dim=acc[cv.INTERMEDIATE])
-    ii_k = xr.concat([f(f"imports_intermediate:{k}") for k in inters], dim=acc[cv.INTERMEDIATE])
-    xi_k = xr.concat([f(f"exports_intermediate:{k}") for k in inters], dim=acc[cv.INTERMEDIATE])
+    def by(prefix, dim):  # the flows "prefix:<label>" over the labels of dim, dim first
+        labels = acc[dim]
+        part = z.sel(flow_name=[f"{prefix}:{x}" for x in labels.values])
+        return part.rename(flow_name=dim).assign_coords({dim: labels}).transpose(dim, ...)
+
+    official = by("official", cv.SOURCE)
+    p_k = by("primary_to_fabrication", cv.INTERMEDIATE)
+    o_k = by("intermediate_production", cv.INTERMEDIATE)
+    ii_k = by("imports_intermediate", cv.INTERMEDIATE)
+    xi_k = by("exports_intermediate", cv.INTERMEDIATE)
     y_min = acc["yield_mining"]
     to_conc = y_min if basis == "ore" else 1.0
     off_total, im = official.sum(cv.SOURCE), f("unregistered")
