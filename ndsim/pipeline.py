@@ -369,30 +369,35 @@ def _reconciled(
     rec = reconciled.reconcile_upstream(
         inputs, acc, made["input"], recycled, basis, cv_overrides=cv_overrides
     )
-    z, sd = rec["z"], rec["sd"]
+    # on Variables over the accounted years: broadcast by dimension name, no alignment
+    acc_years = rec["z"][cv.YEAR].values
+    if not np.array_equal(acc_years, acc[cv.YEAR].values):
+        raise ValueError("the reconciliation's years are not the accounted years")
+    column = {str(n): i for i, n in enumerate(rec["z"]["flow_name"].values)}
+    z, sd = rec["z"].variable, rec["sd"].variable
 
     def f(name):
-        return z.sel(flow_name=name, drop=True)
+        return z[{"flow_name": column[name]}]
 
     def s(name):
-        return sd.sel(flow_name=name, drop=True)
+        return sd[{"flow_name": column[name]}]
 
     def by(prefix, dim):  # the flows "prefix:<label>" over the labels of dim, dim first
-        labels = acc[dim]
-        part = z.sel(flow_name=[f"{prefix}:{x}" for x in labels.values])
-        return part.rename(flow_name=dim).assign_coords({dim: labels}).transpose(dim, ...)
+        at = [column[f"{prefix}:{x}"] for x in acc[dim].values]
+        return _renamed(z[{"flow_name": at}], "flow_name", dim).transpose(dim, ...)
 
     official = by("official", cv.SOURCE)
     p_k = by("primary_to_fabrication", cv.INTERMEDIATE)
     o_k = by("intermediate_production", cv.INTERMEDIATE)
     ii_k = by("imports_intermediate", cv.INTERMEDIATE)
     xi_k = by("exports_intermediate", cv.INTERMEDIATE)
-    y_min = acc["yield_mining"]
+    y_min = acc["yield_mining"].variable
     to_conc = y_min if basis == "ore" else 1.0
     off_total, im = official.sum(cv.SOURCE), f("unregistered")
     ic, xc, c = f("imports_concentrate"), f("exports_concentrate"), f("concentrate_to_refining")
     ip, xp, xu = f("imports_primary"), f("exports_primary"), f("exports_unregistered")
-    m_total = made["input"].sum(cv.INTERMEDIATE)
+    m_total = made["input"].variable.sum(cv.INTERMEDIATE)
+    recycled = recycled.variable
     # losses as differences: every balance closes exactly in float64 (SPEC §3)
     edges = {
         ("ore", "mining"): off_total / y_min,
@@ -415,84 +420,103 @@ def _reconciled(
         - edges[("fabrication", "export")]
     )  # fmt: skip
     edge_sd = {
-        ("ore", "mining"): rec["sd_ore_official"],
-        ("unregistered_mining", "mining"): rec["sd_ore_unregistered"],
+        ("ore", "mining"): rec["sd_ore_official"].variable,
+        ("unregistered_mining", "mining"): rec["sd_ore_unregistered"].variable,
         ("import", "mining"): s("imports_concentrate"),
         ("mining", "refining"): s("concentrate_to_refining"),
         ("mining", "export"): s("exports_concentrate"),
-        ("mining", "loss"): rec["sd_mining_loss"],
+        ("mining", "loss"): rec["sd_mining_loss"].variable,
         ("import", "refining"): s("imports_primary"),
-        ("refining", "fabrication"): rec["sd_to_fabrication"],
+        ("refining", "fabrication"): rec["sd_to_fabrication"].variable,
         ("refining", "export"): s("exports_primary"),
         ("refining", "export_unregistered"): s("exports_unregistered"),
-        ("refining", "loss"): rec["sd_refining_loss"],
-        ("import", "fabrication"): rec["sd_fabrication_imports"],
-        ("fabrication", "export"): rec["sd_fabrication_exports"],
-        ("fabrication", "loss"): rec["sd_fabrication_loss"],
+        ("refining", "loss"): rec["sd_refining_loss"].variable,
+        ("import", "fabrication"): rec["sd_fabrication_imports"].variable,
+        ("fabrication", "export"): rec["sd_fabrication_exports"].variable,
+        ("fabrication", "loss"): rec["sd_fabrication_loss"].variable,
     }
     years = result[cv.YEAR].values
+    i0 = int(np.searchsorted(years, acc_years[0]))
+    if not np.array_equal(years[i0 : i0 + acc_years.size], acc_years):
+        raise ValueError("the accounted years are not a run of the model's years")
+    after = years.size - i0 - acc_years.size
+
+    def on_years(var, fill=np.nan):  # the accounted years of the model's years, fill elsewhere
+        return var.pad({cv.YEAR: (i0, after)}, constant_values=fill)
+
     # the flows before reconciliation: the measured value where the edge is measured (the
     # prior of unregistered mining), the residual chain's value elsewhere
-    im_prior = rec["prior"].sel(flow_name="unregistered", drop=True) / y_min
+    im_prior = rec["prior"].variable[{"flow_name": column["unregistered"]}] / y_min
     im_edge = ("unregistered_mining", "mining")
-    residual_im = flows.edge(result["flow"], *im_edge).sel({cv.YEAR: im_prior[cv.YEAR]})
-    prior = _with_edges(result["flow"], {im_edge: im_prior.fillna(residual_im)})
-    flow = _with_edges(result["flow"], edges)
-    flow_sd = _with_edges(xr.zeros_like(result["flow"]).where(result[cv.YEAR] <= last), edge_sd)
-    out = {}
-    out["flow"] = flow
-    out["flow_prior"] = prior
-    out["flow_sd"] = flow_sd
-    out["mining"] = (official / to_conc).reindex({cv.YEAR: years})
-    out["mining_unregistered"] = (im / to_conc).reindex({cv.YEAR: years})
-    out["mining_unregistered_sd"] = (s("unregistered") / to_conc).reindex({cv.YEAR: years})
-    out["mining_total"] = ((off_total + im) / to_conc).reindex({cv.YEAR: years})
-    out["intermediate_production"] = o_k.reindex({cv.YEAR: years})
-    out["imports"] = _by_stage(
-        ic, ip, ii_k.sum(cv.INTERMEDIATE),
-        imports_final.sel({cv.YEAR: slice(first, last)}).sum(cv.PRODUCT),
-    ).reindex({cv.YEAR: years})  # fmt: skip
-    out["exports"] = _by_stage(
-        xc, xp, xi_k.sum(cv.INTERMEDIATE),
-        exports_final.sel({cv.YEAR: slice(first, last)}).sum(cv.PRODUCT),
-    ).reindex({cv.YEAR: years})  # fmt: skip
-    out["exports_unregistered"] = xu.reindex({cv.YEAR: years})
-    measured = (rec["role"] == reconciled.MEASURED).any(cv.YEAR)
-    names = rec["role"]["flow_name"].values[measured.values]
-    out["reconciliation_adjustment"] = (
-        rec["adjustment"].sel(flow_name=names).rename(flow_name="measurement")
-    ).reindex({cv.YEAR: years})
-    out["reconciliation_chi2"] = rec["chi2"].reindex({cv.YEAR: years})
-    out["reconciliation_dof"] = rec["dof"].reindex({cv.YEAR: years}, fill_value=-1)
-    role = rec["role"]
-    out["reconciliation_measurements"] = (
-        (role == reconciled.MEASURED).sum("flow_name").reindex({cv.YEAR: years}, fill_value=0)
+    residual_im = flows.edge(result["flow"], *im_edge).variable[
+        {cv.YEAR: slice(i0, i0 + acc_years.size)}
+    ]
+    flow = result["flow"]
+    unreconciled = np.where(years <= last, 0.0, np.nan)  # flow_sd after the accounted years
+    out = {
+        "flow": _with_edges(flow, edges, i0),
+        "flow_prior": _with_edges(flow, {im_edge: im_prior.fillna(residual_im)}, i0),
+        "flow_sd": _with_edges(flow, edge_sd, i0, base=unreconciled),
+    }
+    final = {cv.YEAR: slice(first, last)}
+    out["mining"] = on_years(official / to_conc)
+    out["mining_unregistered"] = on_years(im / to_conc)
+    out["mining_unregistered_sd"] = on_years(s("unregistered") / to_conc)
+    out["mining_total"] = on_years((off_total + im) / to_conc)
+    out["intermediate_production"] = on_years(o_k)
+    out["imports"] = on_years(
+        _stages(
+            ic, ip, ii_k.sum(cv.INTERMEDIATE), imports_final.sel(final).variable.sum(cv.PRODUCT)
+        )
     )
-    out["reconciliation_unknowns"] = (
-        (role == reconciled.UNKNOWN).sum("flow_name").reindex({cv.YEAR: years}, fill_value=0)
+    out["exports"] = on_years(
+        _stages(
+            xc, xp, xi_k.sum(cv.INTERMEDIATE), exports_final.sel(final).variable.sum(cv.PRODUCT)
+        )
     )
+    out["exports_unregistered"] = on_years(xu)
+    role = rec["role"].variable
+    measured = (role == reconciled.MEASURED).values.any(axis=role.get_axis_num(cv.YEAR))
+    names = rec["role"]["flow_name"].values[measured]
+    adjustment = rec["adjustment"].variable[{"flow_name": np.flatnonzero(measured)}]
+    out["reconciliation_adjustment"] = xr.DataArray(
+        on_years(_renamed(adjustment, "flow_name", "measurement")), coords={"measurement": names}
+    )
+    out["reconciliation_chi2"] = on_years(rec["chi2"].variable)
+    out["reconciliation_dof"] = on_years(rec["dof"].variable, -1)
+    out["reconciliation_measurements"] = on_years((role == reconciled.MEASURED).sum("flow_name"), 0)
+    out["reconciliation_unknowns"] = on_years((role == reconciled.UNKNOWN).sum("flow_name"), 0)
     return result.assign(out)  # one merge for every replaced variable
 
 
-def _with_edges(flow: xr.DataArray, edges: Mapping[tuple[str, str], xr.DataArray]) -> xr.DataArray:
+def _renamed(var: xr.Variable, old: str, new: str) -> xr.Variable:
+    """``var`` with its dimension ``old`` called ``new`` (the same data)."""
+    return xr.Variable([new if d == old else d for d in var.dims], var.data, var.attrs)
+
+
+def _with_edges(
+    flow: xr.DataArray,
+    edges: Mapping[tuple[str, str], xr.Variable],
+    start: int,
+    base: np.ndarray | None = None,
+) -> xr.DataArray:
     """A copy of ``flow`` (..., edge, year) with some edges replaced.
 
-    Each edge (..., year) covers a run of consecutive years of ``flow`` and at
-    most its leading dimensions; it is written into its slot of one copied
-    array (no alignment per edge).
+    Each edge (..., year) is a Variable over the run of ``flow``'s years from position
+    ``start``, with at most its leading dimensions; it is written into its slot of
+    one array: a copy of ``flow``'s values, or ``base`` (year) broadcast if given.
     """
     lead = [d for d in flow.dims if d not in (flows.EDGE, cv.YEAR)]
     flow = flow.transpose(*lead, flows.EDGE, cv.YEAR)
-    out = flow.values.copy()
-    years = flow[cv.YEAR].values
-    for (origin, destination), da in edges.items():
-        y = da[cv.YEAR].values
-        i0 = int(np.searchsorted(years, y[0]))
-        if not np.array_equal(years[i0 : i0 + y.size], y):
-            raise ValueError(f"edge {origin}->{destination}: years not a run of the flow's")
-        shape = [flow.sizes[d] if d in da.dims else 1 for d in lead] + [y.size]
-        arr = da.transpose(*[d for d in lead if d in da.dims], cv.YEAR).values.reshape(shape)
-        out[..., flows.EDGES.index((origin, destination)), i0 : i0 + y.size] = arr
+    if base is None:
+        out = flow.values.copy()
+    else:
+        out = np.array(np.broadcast_to(base, flow.shape), dtype=float)
+    for (origin, destination), var in edges.items():
+        n = var.sizes[cv.YEAR]
+        shape = [flow.sizes[d] if d in var.dims else 1 for d in lead] + [n]
+        arr = var.transpose(*[d for d in lead if d in var.dims], cv.YEAR).values.reshape(shape)
+        out[..., flows.EDGES.index((origin, destination)), start : start + n] = arr
     return flow.copy(data=out)
 
 
@@ -623,6 +647,15 @@ def _by_stage(concentrate, primary, intermediate, final) -> xr.DataArray:
         [concentrate, primary, intermediate, final],
         dim=xr.DataArray(list(cv.STAGES), dims=cv.STAGE),
     )
+
+
+def _stages(*parts: xr.Variable) -> xr.Variable:
+    """The Variables of :func:`_by_stage`, broadcast by name and stacked on ``stage`` first."""
+    dims: dict = {}
+    for part in parts:
+        for d in part.dims:
+            dims.setdefault(d, part.sizes[d])
+    return xr.Variable.concat([part.set_dims(dims) for part in parts], dim=cv.STAGE)
 
 
 def _finish(
