@@ -538,19 +538,25 @@ def plausibility_flag(result: xr.Dataset, inputs: xr.Dataset) -> xr.DataArray:
     (``plausibility.csv``) or the data set no population.
     """
     names = ("plausibility_units_per_year", "plausibility_units_per_person")
-    none = xr.full_like(result["units_sales"], np.nan)
-    per_year, per_person = (
-        inputs[n] if n in inputs else xr.full_like(inputs["nd_content"], np.nan) for n in names
-    )
     made = result["units_sales"]
     if "population" not in inputs:
+        none = xr.full_like(made, np.nan)
         return none.rename("plausibility_flag").assign_attrs(cv.attrs("plausibility_flag"))
-    pop = inputs["population"].reindex({cv.YEAR: result[cv.YEAR].values})
-    owned = result["units_in_use"] / pop
-    over = (made > per_year) | (owned > per_person)
+    if not result.get_index(cv.PRODUCT).equals(inputs.get_index(cv.PRODUCT)):
+        raise ValueError("plausibility_flag: the result's products are not the inputs'")
+    # on Variables (the products and years checked to be the same): no alignment per step
+    per_year, per_person = (
+        inputs[n].variable if n in inputs else xr.full_like(inputs["nd_content"], np.nan).variable
+        for n in names
+    )
+    pop = inputs["population"].reindex({cv.YEAR: result[cv.YEAR].values}).variable
+    owned = result["units_in_use"].variable / pop
+    over = (made.variable > per_year) | (owned > per_person)
     has = per_year.notnull() | per_person.notnull()
-    flag = xr.where(over, 1.0, 0.0).where(has & made.notnull())
-    return flag.rename("plausibility_flag").assign_attrs(cv.attrs("plausibility_flag"))
+    flag = over.copy(data=np.where(over.values, 1.0, 0.0)).where(has & made.variable.notnull())
+    return xr.DataArray(flag, coords=made.coords, name="plausibility_flag").assign_attrs(
+        cv.attrs("plausibility_flag")
+    )
 
 
 def history_start(inputs: xr.Dataset, scenario: Scenario) -> int:
@@ -572,12 +578,12 @@ def _unit_outputs(fleet_vars: xr.Dataset, inputs: xr.Dataset, first: int) -> dic
     counted = products.unit_layer(inputs["count_unit"])
     span = {cv.YEAR: slice(first, None)}
     units = {}
+    on = counted.reindex({cv.PRODUCT: fleet_vars[cv.PRODUCT].values}).values  # one Dataset's
     for name in UNIT_VARIABLES:
         if name not in fleet_vars:
             continue
         da = fleet_vars[name].sel(span)
         if name != "nd_intensity":  # NaN for the end uses without a unit layer
-            on = counted.reindex({cv.PRODUCT: da[cv.PRODUCT].values}).values
             shape = [da.sizes[d] if d == cv.PRODUCT else 1 for d in da.dims]
             x = da.values
             if name == "unmet_fleet_decline":
