@@ -331,6 +331,19 @@ def merge_pilot_stats(pieces: list[dict]) -> dict:
     return out
 
 
+def count_dtype(n: int) -> type[np.unsignedinteger]:
+    """The smallest unsigned integer that holds counts of up to n draws per bin.
+
+    The histogram counts are the largest arrays of a summary (values x 1,026 bins):
+    a chunk of up to 65,535 draws sends them back as uint16, an ensemble of up to
+    2^32 - 1 draws adds them up as uint32.
+    """
+    for dtype in (np.uint16, np.uint32):
+        if n <= np.iinfo(dtype).max:
+            return dtype
+    return np.uint64
+
+
 def reduce_chunk(
     values: np.ndarray,
     z: np.ndarray,
@@ -372,7 +385,7 @@ def reduce_chunk(
         x = np.ascontiguousarray(values, dtype=np.float64)
         inv_w = 1.0 / hist.width
         cols = hist.varying_cols
-        counts = np.zeros((cols.size, hist.nbins + 2), dtype=np.int32)
+        counts = np.zeros((cols.size, hist.nbins + 2), dtype=count_dtype(n))
         nanc = np.zeros(cols.size, dtype=np.int64)
         _hist_add(x, cols, hist.lo, inv_w, hist.nbins, counts, nanc)
         part.counts, part.nan_count = counts, nanc
@@ -440,7 +453,7 @@ class Accumulator:
         s = self.n_values
         if self.hist is not None and self.counts is None:
             nv = self.hist.varying_cols.size
-            self.counts = np.zeros((nv, self.hist.nbins + 2), dtype=np.int64)
+            self.counts = np.zeros((nv, self.hist.nbins + 2), dtype=count_dtype(self.n_draws))
             self.nan_count = np.zeros(nv, dtype=np.int64)
             self.fixed_equal = np.zeros(self.hist.fixed_cols.size, dtype=np.int64)
         if self.hist is None and self.values is None:
@@ -652,6 +665,23 @@ def hist_quantiles(
     error is below one bin width w; in the under- or overflow bin it is
     taken as the exact minimum or maximum. Results are clipped to [min, max].
     """
+    s = counts.shape[0]
+    out = np.empty((len(probs), s))
+    for a in range(0, s, _QUANTILE_ROWS):  # rows in blocks: int64 temporaries of a block only
+        b = min(a + _QUANTILE_ROWS, s)
+        block = HistSpec(hist.lo[a:b], hist.width[a:b], hist.nbins)
+        out[:, a:b] = _hist_quantiles_rows(counts[a:b], block, probs, vmin[a:b], vmax[a:b])
+    return out
+
+
+#: values per block of :func:`hist_quantiles`
+_QUANTILE_ROWS = 4096
+
+
+def _hist_quantiles_rows(
+    counts: np.ndarray, hist: HistSpec, probs: np.ndarray, vmin: np.ndarray, vmax: np.ndarray
+) -> np.ndarray:
+    """:func:`hist_quantiles` of some rows."""
     counts = np.asarray(counts, dtype=np.int64)
     s, nb2 = counts.shape
     nbins = nb2 - 2

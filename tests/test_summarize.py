@@ -102,6 +102,30 @@ def test_histogram_resolution_coarse_bins_still_bounded(rng):
     assert np.max(errs) > 1e-3  # the histogram is really approximate at this resolution
 
 
+def test_histogram_percentiles_in_blocks_of_values_and_small_count_types(rng, monkeypatch):
+    """Blocks of 3 values give the percentiles of one block; uint16 chunk counts and uint32
+    totals give those of int64 counts; the count types follow the largest count."""
+    x = rng.normal(size=(3000, 8)) * np.arange(1, 9)
+    z = np.zeros((3000, 1))
+    hist = sm.HistSpec.from_pilot(x[:1000])
+    stats, _ = run(x, z, 700, hist)
+    counts = np.zeros((8, hist.nbins + 2), dtype=np.int64)  # counted by hand
+    t = (x - hist.lo) * (1.0 / hist.width)  # as the compiled counter computes it
+    b = np.where(t < 0, 0, np.where(t >= hist.nbins, hist.nbins + 1, np.floor(t).astype(int) + 1))
+    for j in range(8):
+        np.add.at(counts[j], b[:, j], 1)
+    probs = np.array(list(sm.QUANTILES.values()))
+    whole = sm.hist_quantiles(counts, hist, probs, x.min(axis=0), x.max(axis=0))
+    monkeypatch.setattr(sm, "_QUANTILE_ROWS", 3)
+    blocks = sm.hist_quantiles(counts, hist, probs, x.min(axis=0), x.max(axis=0))
+    assert np.array_equal(whole, blocks)
+    for k, name in enumerate(sm.QUANTILES):
+        assert np.array_equal(stats[name], whole[k])
+    assert sm.reduce_chunk(x[:700], z[:700], 0, hist=hist).counts.dtype == np.uint16
+    assert sm.count_dtype(65_535) is np.uint16 and sm.count_dtype(65_536) is np.uint32
+    assert sm.count_dtype(2**32 - 1) is np.uint32 and sm.count_dtype(2**32) is np.uint64
+
+
 def test_histogram_outside_pilot_range_uses_extremes():
     x = np.concatenate([np.zeros(100), np.arange(1.0, 11.0) * 1e6]).reshape(-1, 1)
     z = np.zeros((110, 1))

@@ -106,11 +106,13 @@ class ChunkResult:
 def chunk_task(plan: Plan, start: int, stop: int, hist=None) -> ChunkResult:
     """Run the model on draws [start, stop) and reduce them (executed where the chunk runs)."""
     result, values, z = _sampled_run(plan, start, stop)
-    partial = summarize.reduce_chunk(values, z, start, hist=hist, keep_values=plan.exact)
     worst = None
     if "balance_residual" in result:
         worst = result["balance_residual"].transpose(cv.PROCESS, cv.YEAR).values.copy()
-    return ChunkResult(partial, worst, _full_values(plan, result, z, start) if plan.full else None)
+    full = _full_values(plan, result, z, start) if plan.full else None
+    del result  # the model's arrays go before the reduction allocates its own
+    partial = summarize.reduce_chunk(values, z, start, hist=hist, keep_values=plan.exact)
+    return ChunkResult(partial, worst, full)
 
 
 def _full_values(plan: Plan, result: xr.Dataset, z: np.ndarray, start: int) -> dict:
