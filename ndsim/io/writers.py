@@ -79,8 +79,8 @@ def cf_prepare(ds: xr.Dataset) -> xr.Dataset:
     scenario = str(out.attrs.get("scenario", ""))
     if scenario and "run_scenario" not in out.coords:
         out = out.assign_coords(run_scenario=scenario)
-    for name in list(out.variables):
-        out[name].attrs = _cf_attrs(name, out[name].attrs, out[name].dtype, name in out.coords)
+    for name, var in out.variables.items():  # the Variables: no DataArray built per name
+        var.attrs = _cf_attrs(name, var.attrs, var.dtype, name in out.coords)
     out.attrs.setdefault("references", REFERENCES)
     out.attrs.setdefault("institution", INSTITUTION)
     return out
@@ -210,18 +210,40 @@ def write_netcdf(
     target = Path(path)
     out = cf_prepare(ds)
     out.attrs = global_attrs(out)
-    for name in list(out.variables):
-        out[name].attrs = {k: _attr_value(v) for k, v in out[name].attrs.items()}
+    for var in out.variables.values():
+        var.attrs = {k: _attr_value(v) for k, v in var.attrs.items()}
     encoding = {
         name: {"zlib": True, "complevel": 4, "_FillValue": np.nan}
-        for name, var in out.data_vars.items()
-        if np.issubdtype(var.dtype, np.floating)
+        for name, var in out.variables.items()
+        if name in out.data_vars and np.issubdtype(var.dtype, np.floating)
     }
     with atomic_target(target) as tmp:
-        out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+        _to_netcdf4(out, tmp, encoding)
         if draws is not None:
             _write_draws_group(tmp, draws)
     return target
+
+
+def _to_netcdf4(ds: xr.Dataset, path: Path, encoding: dict) -> None:
+    """``ds.to_netcdf(path, engine="netcdf4", format="NETCDF4", encoding=encoding)`` for numpy data.
+
+    The same store and encoding as xarray's ``to_netcdf``, without its question which dask
+    scheduler is active (``xarray.backends.locks.get_dask_scheduler``), which imports
+    ``distributed`` (~0.2 s) even for a Dataset without dask arrays. A Dataset holding dask
+    arrays goes through ``to_netcdf``.
+    """
+    from xarray.backends import NetCDF4DataStore
+    from xarray.backends.netCDF4_ import NETCDF4_PYTHON_LOCK
+
+    if any(var.chunks is not None for var in ds.variables.values()):
+        ds.to_netcdf(path, engine="netcdf4", format="NETCDF4", encoding=encoding)
+        return
+    # the lock xarray takes for netCDF4, without the per-file lock of the dask scheduler
+    store = NetCDF4DataStore.open(path, mode="w", format="NETCDF4", lock=NETCDF4_PYTHON_LOCK)
+    try:
+        ds.dump_to_store(store, encoding=encoding)  # numpy data: written here, nothing to sync
+    finally:
+        store.close()
 
 
 def _write_draws_group(path: Path, draws: DrawsGroup) -> None:
