@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -151,6 +152,8 @@ def _blocked(gufunc):
 
 
 def _is_dask(*objs) -> bool:
+    if "dask" not in sys.modules:  # no dask array exists (and dask is not imported to say so)
+        return False
     from xarray.namedarray.utils import is_duck_dask_array
 
     return any(isinstance(o, xr.DataArray) and is_duck_dask_array(o.data) for o in objs)

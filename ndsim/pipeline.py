@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from ndsim import balance, flows, forecast
+# first: _xarray_lazy keeps xarray from importing dask.array to ask of each array it wraps
+from ndsim import _xarray_lazy, balance, flows, forecast  # noqa: F401
 from ndsim import conventions as cv
 from ndsim.errors import ValidationError
 from ndsim.processes import consumption, products, supply, trade, upstream, use, waste

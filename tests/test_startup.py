@@ -182,3 +182,30 @@ def test_help_imports_neither_numpy_nor_xarray(cli_env):
         "print(sorted(m for m in ('numpy', 'xarray') if m in sys.modules))"
     )
     assert _run(code, cli_env) == "[]"
+
+
+def test_a_run_imports_neither_dask_array_nor_distributed(cli_env, tmp_path):
+    """xarray asks "is this a dask array?" of every array it wraps; ndsim answers "no" while
+    dask.array is not imported (no object can be one), instead of importing it."""
+    code = (
+        "import sys\n"
+        "from ndsim import cli\n"
+        f"cli.main(['run', '--no-figures', '--output', r'{tmp_path / 'out.nc'}'])\n"
+        "print(sorted(m for m in ('dask.array', 'distributed') if m in sys.modules))"
+    )
+    assert _run(code, cli_env).splitlines()[-1] == "[]"
+
+
+def test_xarray_still_tells_dask_and_pint_arrays_once_they_are_imported():
+    code = (
+        "import ndsim.pipeline, numpy as np, xarray as xr\n"
+        "from xarray.namedarray.pycompat import array_type\n"
+        "a = xr.DataArray(np.ones(3))\n"  # before the import: the stand-in answers
+        "import dask.array as da, pint\n"
+        "d = xr.DataArray(da.ones(4, chunks=2))\n"
+        "q = xr.DataArray(pint.UnitRegistry().Quantity(np.ones(2), 'm'))\n"
+        "print(d.chunks, isinstance(d.data, array_type('dask')), type(q.data).__name__,\n"
+        "      isinstance(a.data, array_type('dask')), float(d.sum()))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["((2,", "2),)", "True", "Quantity", "False", "4.0"]
