@@ -49,7 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the cyclic garbage collector's generation-0 threshold in a command-line process (Python's
+#: default is 700): the imports create ~150 000 objects, and a collection every 700
+#: allocations costs ~0.1 s of a run; memory held by unreachable cycles stays small
+GC_THRESHOLD = (10_000, 50, 100)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The ``ndsim`` command: ``argv`` (default ``sys.argv[1:]``) -> exit code.
+
+    From the command line (``argv`` None) the process's garbage collector runs less often,
+    and at the end every object is moved out of its reach (``gc.freeze``): the process is
+    about to exit, and the collections during the interpreter's shutdown cost ~0.2 s.
+    Called with ``argv`` (tests, scripts), the process's collector is left as it is.
+    """
+    import gc
+
+    if argv is not None:
+        return _main(argv)
+    gc.set_threshold(*GC_THRESHOLD)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()
+        gc.freeze()
+
+
+def _main(argv: list[str] | None) -> int:
     from ndsim.errors import NdsimError
 
     parser = build_parser()
