@@ -56,7 +56,7 @@ LABELS = tuple(f"{o}->{d}" for o, d in EDGES)
 _POSITION = {e: i for i, e in enumerate(EDGES)}
 
 
-def is_edges(flow: xr.DataArray) -> bool:
+def is_edges(flow: xr.DataArray | xr.Variable) -> bool:
     """True if ``flow`` is kept as edges (..., edge, year), False for a matrix."""
     return EDGE in flow.dims
 

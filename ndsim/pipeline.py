@@ -681,15 +681,16 @@ def _finish(
     elif flow_form != "edges":
         raise ValueError(f"flow_form must be 'matrix' or 'edges', not {flow_form!r}")
     variables = {}
-    for name, da in result.data_vars.items():
-        if flows.is_edges(da):
-            da = da.copy(deep=False)
-            da.attrs = dict(cv.attrs(name))
+    for name in result.data_vars:  # on the Variables: no DataArray built per variable
+        var = result.variables[name]
+        if flows.is_edges(var):
+            var = var.copy(deep=False)
+            var.attrs = dict(cv.attrs(name))
         elif name in cv.VARIABLES:
-            leading = [d for d in da.dims if d not in cv.VARIABLES[name].dims]
-            da = da.transpose(*leading, *cv.VARIABLES[name].dims)
-            da.attrs = dict(cv.attrs(name))
-        variables[name] = da.variable
+            leading = [d for d in var.dims if d not in cv.VARIABLES[name].dims]
+            var = var.transpose(*leading, *cv.VARIABLES[name].dims)
+            var.attrs = dict(cv.attrs(name))
+        variables[name] = var
     result = xr.Dataset(variables, coords=result.coords)  # one construction, no per-variable merge
     coords = {
         c: inputs[c]
