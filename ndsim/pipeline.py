@@ -180,7 +180,8 @@ def run(
         )
         exports_final = trade.extend_by_shares(exports_final, dc, e_share)
         imports_final = trade.extend_by_shares(imports_final, dc, i_share)
-        del hist, nd, sales, fleet, intensity  # the history's arrays: the projection has them
+        # the history's arrays: the projection has them; and the projection's own Dataset
+        del hist, nd, sales, fleet, intensity, projected
     stock_before = (
         in_use["stock"].sum(cv.PRODUCT).sel({cv.YEAR: first - 1}, drop=True)
         if start < first
@@ -193,6 +194,7 @@ def run(
     if cv.YEAR in extras.dims:
         extras = extras.sel({cv.YEAR: slice(first, None)})
     units = _unit_outputs(fleet_vars, inputs, first)
+    del fleet_vars  # the unit layer over all its years: units holds what the output keeps
 
     # 4. waste management: R = r x eta x F_out to refining, the rest to landfill
     rate = waste.recycling_path(acc["recycling_rate"], years, last, scenario.recycling.rate)
