@@ -651,15 +651,19 @@ def product_intermediate(inputs: xr.Dataset) -> xr.DataArray:
     raise ValidationError("no intermediate per product", file="products.csv", field="intermediate")
 
 
-def _by_stage(concentrate, primary, intermediate, final) -> xr.DataArray:
-    return xr.concat(
-        [concentrate, primary, intermediate, final],
-        dim=xr.DataArray(list(cv.STAGES), dims=cv.STAGE),
-    )
+def _by_stage(*parts: xr.DataArray) -> xr.DataArray:
+    """(stage, ...) from one array per stage (concentrate, primary, intermediate, final).
+
+    The labelled form of :func:`_stages`: the parts must share their years.
+    """
+    parts = xr.align(*parts, join="exact")
+    coords = {k: c.variable for part in parts for k, c in part.coords.items()}
+    stacked = _stages(*(part.variable for part in parts))
+    return xr.DataArray(stacked, coords=coords | {cv.STAGE: list(cv.STAGES)})
 
 
 def _stages(*parts: xr.Variable) -> xr.Variable:
-    """The Variables of :func:`_by_stage`, broadcast by name and stacked on ``stage`` first."""
+    """One Variable per stage, broadcast by dimension name and stacked on ``stage`` first."""
     dims: dict = {}
     for part in parts:
         for d in part.dims:
