@@ -71,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     finally:
-        sys.stdout.flush()
         gc.freeze()
 
 

@@ -209,3 +209,19 @@ def test_xarray_still_tells_dask_and_pint_arrays_once_they_are_imported():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.split() == ["((2,", "2),)", "True", "Quantity", "False", "4.0"]
+
+
+def test_the_command_tunes_the_garbage_collector_and_a_call_from_python_does_not(cli_env):
+    code = (
+        "import contextlib, gc, io, sys\n"
+        "from ndsim import cli\n"
+        "before = gc.get_threshold()\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    cli.main(['--version'])\n"
+        "print(gc.get_threshold() == before, gc.get_freeze_count() == 0)\n"
+        "sys.argv = ['ndsim', '--version']\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    cli.main()\n"
+        "print(gc.get_threshold() == cli.GC_THRESHOLD, gc.get_freeze_count() > 0)"
+    )
+    assert _run(code, cli_env).split() == ["True", "True", "True", "True"]
