@@ -90,11 +90,10 @@ class Sidecar:
             np.savez(fh, **full)
         os.replace(tmp, self.chunk_path(start))
 
-    def chunks(self, n: int, k: int):
-        """The kept per-draw chunks of draws 0..n in chunks of k, in draw order (dicts)."""
-        for start in range(0, n, k):
-            with np.load(self.chunk_path(start)) as data:
-                yield {name: data[name] for name in data.files}
+    def load_chunk(self, start: int) -> dict[str, np.ndarray]:
+        """The kept per-draw values of the chunk that starts at draw ``start``."""
+        with np.load(self.chunk_path(start)) as data:
+            return {name: data[name] for name in data.files}
 
     def has_chunks(self) -> bool:
         return self.chunk_path(0).is_file()

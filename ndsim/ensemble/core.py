@@ -36,6 +36,7 @@ from ndsim.ensemble.plan import (
 from ndsim.errors import UsageError
 
 if TYPE_CHECKING:
+    from ndsim.io.writers import DrawsWriter
     from ndsim.scenario import Scenario
 
 __all__ = ["ensemble_from_inputs", "run_ensemble"]
@@ -179,10 +180,18 @@ def ensemble_from_inputs(
 
     det, plan = _plan(inputs, scenario, model, variables, seed, n, exact_budget, full)
     where = _Where(workers, scheduler, dashboard)
-    sidecar, done = _run(plan, n, k, target, resume, sobol, progress, where)
-    out = _assemble(plan, det, done, n, k)
-    if target is not None:
-        _write(out, det, plan, sidecar, target, n, k)
+    # with --full, the draws are written while they compute (see DrawsWriter)
+    start_writer = None
+    if plan.full and target is not None:
+        start_writer = functools.partial(_draws_writer, plan, det, target, n, k)
+    sidecar, done, writer = _run(plan, n, k, target, resume, sobol, progress, where, start_writer)
+    try:
+        out = _assemble(plan, det, done, n, k)
+        if target is not None:
+            _write(out, sidecar, target, n, k, writer)
+    finally:
+        if writer is not None:
+            writer.discard()  # a no-op once the file is in place
     return out
 
 
@@ -252,9 +261,12 @@ def _executor(plan: Plan, remaining: int, k: int, where: _Where) -> executors.Ex
 
 
 def _run(
-    plan, n, k, target, resume, sobol, progress, where
-) -> tuple[checkpoint.Sidecar | None, _Done]:
-    """Drive every chunk (and the Sobol design); keep finished work if the run stops."""
+    plan, n, k, target, resume, sobol, progress, where, start_writer
+) -> tuple[checkpoint.Sidecar | None, _Done, DrawsWriter | None]:
+    """Drive every chunk (and the Sobol design); keep finished work if the run stops.
+
+    ``start_writer(sidecar)`` starts the :class:`~ndsim.io.writers.DrawsWriter` of ``--full``.
+    """
     manifest = checkpoint.manifest(
         plan.inputs,
         plan.scenario,
@@ -266,10 +278,13 @@ def _run(
     )
     sidecar, acc, worst = checkpoint.open_sidecar(target, manifest, resume)
     state = drive.Progress(acc, worst) if acc is not None else None
-    executor = bar = None
+    executor = bar = draws = None
     failed = True
     previous = drive.install_sigterm()
     try:
+        if start_writer is not None and sidecar is not None:
+            draws = start_writer(sidecar)
+            draws.ready(acc.next_draw if acc is not None else 0)  # the chunks kept before
         executor = _executor(plan, n - (acc.next_draw if acc is not None else 0), k, where)
         if state is None:  # histogram bins from the first draws, computed where chunks run
             hist = None if plan.exact else drive.pilot_hist(executor, n)
@@ -277,7 +292,7 @@ def _run(
             state = drive.Progress(summarize.Accumulator(n, plan.layout.size, width, hist=hist))
         executor.set_hist(state.acc.hist)
         bar = drive.progress_bar(n, state.acc.next_draw, progress)
-        drive.drive(executor, n, k, state, sidecar, bar)
+        drive.drive(executor, n, k, state, sidecar, bar, draws)
         if sidecar is not None:  # every draw done: kept before the final write
             sidecar.save_state(state.acc, state.worst)
         stats, root = state.acc.result()
@@ -300,7 +315,9 @@ def _run(
             bar.close()
         if executor is not None:
             executor.close(failed)
-    return sidecar, _Done(stats, root, state.acc.hist, state.worst, indices)
+        if failed and draws is not None:
+            draws.discard()
+    return sidecar, _Done(stats, root, state.acc.hist, state.worst, indices), draws
 
 
 def _assemble(plan: Plan, det: xr.Dataset, done: _Done, n: int, k: int) -> xr.Dataset:
@@ -344,28 +361,36 @@ DRAWS_DESCRIPTION = (
 )
 
 
-def _write(out, det, plan, sidecar, target: Path, n: int, k: int) -> None:
-    """The summary (root group) and, for --full, every draw (group ``draws``), atomically."""
-    from ndsim.io.writers import DrawsGroup, write_netcdf
+def _draws_writer(
+    plan: Plan, det: xr.Dataset, target: Path, n: int, k: int, sidecar: checkpoint.Sidecar
+) -> DrawsWriter:
+    """The writer of the group ``draws`` (--full), reading each chunk back from the sidecar."""
+    from ndsim.io.writers import DrawsGroup, DrawsWriter
 
-    draws = None
-    if plan.full:  # the sampled factors travel with the draws
-        factor = xr.DataArray(
-            np.ones(len(plan.regressor_labels)),
-            dims="input",
-            coords={"input": np.array(plan.regressor_labels, dtype=str)},
-            attrs=INPUT_FACTOR_ATTRS,
-        )
-        draws = DrawsGroup(
-            template=det.assign({INPUT_FACTOR: factor}),
-            names=[*plan.full, INPUT_FACTOR],
-            n=n,
-            chunks=sidecar.chunks(n, k),
-            exact=(INPUT_FACTOR,),
-            description=DRAWS_DESCRIPTION,
-        )
+    # the sampled factors travel with the draws
+    factor = xr.DataArray(
+        np.ones(len(plan.regressor_labels)),
+        dims="input",
+        coords={"input": np.array(plan.regressor_labels, dtype=str)},
+        attrs=INPUT_FACTOR_ATTRS,
+    )
+    group = DrawsGroup(
+        template=det.assign({INPUT_FACTOR: factor}),
+        names=[*plan.full, INPUT_FACTOR],
+        n=n,
+        chunks=(),
+        exact=(INPUT_FACTOR,),
+        description=DRAWS_DESCRIPTION,
+    )
+    return DrawsWriter(target, group, range(0, n, k), sidecar.load_chunk)
+
+
+def _write(out, sidecar, target: Path, n: int, k: int, writer: DrawsWriter | None) -> None:
+    """The summary (root group) and, for --full, every draw (group ``draws``), atomically."""
+    from ndsim.io.writers import write_netcdf
+
     try:
-        write_netcdf(out, target, draws=draws)
+        write_netcdf(out, target, draws=writer)
     except BaseException as exc:  # e.g. a full disk: every draw is kept for --resume
         if sidecar is not None:
             checkpoint.report_kept(exc, n, n, k, sidecar)

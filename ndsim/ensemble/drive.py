@@ -69,12 +69,14 @@ def drive(
     state: Progress,
     sidecar: checkpoint.Sidecar | None,
     bar: Any,
+    draws: Any = None,
 ) -> None:
     """Submit chunks (a bounded window), merge their results in draw order, keep finished work.
 
     A worker process that dies breaks the local pool and fails every chunk
     in flight; those that had not finished run once more on a fresh pool.
-    A second death stops the run (the finished chunks are kept).
+    A second death stops the run (the finished chunks are kept). ``draws``, a
+    :class:`~ndsim.io.writers.DrawsWriter`, is told of every chunk kept.
     """
     from concurrent.futures.process import BrokenProcessPool
 
@@ -116,6 +118,8 @@ def drive(
             continue
         if sidecar is not None and res.full is not None:
             sidecar.save_chunk(s, res.full)
+            if draws is not None:
+                draws.ready(res.partial.stop)
         state.acc.add(res.partial)
         state.worst = worse(state.worst, res.worst_residual)
         state.merged += 1
@@ -129,6 +133,7 @@ def drive(
             last_save = now
         if fault_after is not None and state.merged == fault_after and not last_chunk:
             _inject_fault(state.merged)
+        del future, res  # merged: its arrays go before the next chunk's arrive
 
 
 def _inject_fault(merged: int) -> None:

@@ -242,9 +242,12 @@ class PoolExecutor:
         dead_since = None
         while True:
             try:
-                return future.result(timeout=WAIT_POLL)
+                result = future.result(timeout=WAIT_POLL)
             except FutureTimeout:
                 pass
+            else:  # a done future holds its result: only the caller keeps it now
+                self.futures = [f for f in self.futures if f is not future]
+                return result
             procs = self._processes()
             if procs and not any(p.is_alive() for p in procs):
                 dead_since = dead_since or time.monotonic()

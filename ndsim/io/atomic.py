@@ -56,11 +56,22 @@ def _fault(target: Path) -> bool:
     return bool(pattern) and (pattern == "1" or fnmatch.fnmatch(target.name, pattern))
 
 
+def temporary_path(path: str | os.PathLike) -> Path:
+    """A new, empty temporary file next to `path` (its folder is created), for :func:`atomic_target`."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return Path(tmp_name)
+
+
 @contextlib.contextmanager
-def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_target(path: str | os.PathLike, tmp: Path | None = None) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success rename it onto `path`.
 
     On any exception the temporary file is removed and `path` is left as it was.
+    ``tmp``, from :func:`temporary_path`, is a temporary file begun earlier (a file
+    written while a long run computes) to finish and rename instead of a new one.
 
     Examples
     --------
@@ -68,10 +79,8 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     ...     df.to_csv(tmp)
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    if tmp is None:
+        tmp = temporary_path(target)
     try:
         yield tmp
         if tmp.exists():

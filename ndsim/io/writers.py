@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
-import itertools
 import os
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import xarray as xr
 
 from ndsim import conventions as cv
 from ndsim._version import __version__
-from ndsim.io.atomic import atomic_target
+from ndsim.io.atomic import atomic_target, temporary_path
 
-__all__ = ["write_netcdf", "global_attrs", "cf_prepare", "DrawsGroup"]
+__all__ = ["write_netcdf", "global_attrs", "cf_prepare", "DrawsGroup", "DrawsWriter"]
 
 #: unit strings UDUNITS cannot read, and the UDUNITS string written in their place; the
 #: ndsim string (which says more: persons, households, currency) stays in ``ndsim_units``
@@ -186,7 +188,7 @@ _ONE_PER_CHUNK = (cv.PRODUCT, cv.ORIGIN, cv.SCENARIO)
 
 
 def write_netcdf(
-    ds: xr.Dataset, path: str | os.PathLike, *, draws: DrawsGroup | None = None
+    ds: xr.Dataset, path: str | os.PathLike, *, draws: DrawsGroup | DrawsWriter | None = None
 ) -> Path:
     """Write a results Dataset to a NetCDF-4 file, atomically.
 
@@ -197,10 +199,12 @@ def write_netcdf(
     path : str or PathLike
         Target file; its folder is created. The file is either absent, the
         previous complete file or the new complete file, never partial.
-    draws : DrawsGroup, optional
+    draws : DrawsGroup or DrawsWriter, optional
         Every draw of an ensemble, written chunk by chunk into the group
         ``draws`` (compressed, HDF5 chunks of :data:`DRAW_CHUNK` draws by one
         product, origin node or scenario); the draws are never all in memory.
+        A :class:`DrawsWriter` has written them while they were computed:
+        its file is finished with ``ds`` as the root group and renamed.
 
     Returns
     -------
@@ -217,6 +221,10 @@ def write_netcdf(
         for name, var in out.variables.items()
         if name in out.data_vars and np.issubdtype(var.dtype, np.floating)
     }
+    if isinstance(draws, DrawsWriter):
+        with atomic_target(target, draws.finish()) as tmp:
+            _to_netcdf4(out, tmp, encoding, mode="a")
+        return target
     with atomic_target(target) as tmp:
         _to_netcdf4(out, tmp, encoding)
         if draws is not None:
@@ -224,37 +232,38 @@ def write_netcdf(
     return target
 
 
-def _to_netcdf4(ds: xr.Dataset, path: Path, encoding: dict) -> None:
+def _to_netcdf4(ds: xr.Dataset, path: Path, encoding: dict, mode: Literal["w", "a"] = "w") -> None:
     """``ds.to_netcdf(path, engine="netcdf4", format="NETCDF4", encoding=encoding)`` for numpy data.
 
     The same store and encoding as xarray's ``to_netcdf``, without its question which dask
     scheduler is active (``xarray.backends.locks.get_dask_scheduler``), which imports
     ``distributed`` (~0.2 s) even for a Dataset without dask arrays. A Dataset holding dask
-    arrays goes through ``to_netcdf``.
+    arrays goes through ``to_netcdf``. ``mode="a"`` adds ``ds`` as the root group of a file
+    that holds the group ``draws`` already.
     """
     from xarray.backends import NetCDF4DataStore
     from xarray.backends.netCDF4_ import NETCDF4_PYTHON_LOCK
 
     if any(var.chunks is not None for var in ds.variables.values()):
-        ds.to_netcdf(path, engine="netcdf4", format="NETCDF4", encoding=encoding)
+        ds.to_netcdf(path, mode=mode, engine="netcdf4", format="NETCDF4", encoding=encoding)
         return
     # the lock xarray takes for netCDF4, without the per-file lock of the dask scheduler
-    store = NetCDF4DataStore.open(path, mode="w", format="NETCDF4", lock=NETCDF4_PYTHON_LOCK)
+    store = NetCDF4DataStore.open(path, mode=mode, format="NETCDF4", lock=NETCDF4_PYTHON_LOCK)
     try:
         ds.dump_to_store(store, encoding=encoding)  # numpy data: written here, nothing to sync
     finally:
         store.close()
 
 
-def _write_draws_group(path: Path, draws: DrawsGroup) -> None:
-    """Append the group ``draws`` to the NetCDF-4 file at ``path``."""
+def _write_draws_group(path: Path, draws: DrawsGroup, mode: Literal["w", "a"] = "a") -> None:
+    """Add the group ``draws`` to the NetCDF-4 file at ``path`` (``mode="w"``: a new file)."""
     import netCDF4
 
     chunks = iter(draws.chunks)
     first = next(chunks)
     template = draws.template
     varying = [v for v in draws.names if first[v].ndim == template[v].ndim + 1]
-    with netCDF4.Dataset(path, "a") as nc:
+    with netCDF4.Dataset(path, mode, format="NETCDF4") as nc:
         grp = nc.createGroup("draws")
         if draws.description:
             grp.setncattr("description", draws.description)
@@ -266,7 +275,112 @@ def _write_draws_group(path: Path, draws: DrawsGroup) -> None:
                 var[:] = first[name]
                 _set_attrs(var, _variable_attrs(template, name))
         variables = {name: _draws_variable(grp, template, name, draws) for name in varying}
-        _stream(variables, itertools.chain([first], chunks), draws.n)
+        every = _first_then(first, chunks)
+        del first  # held only until it is written
+        _stream(variables, every, draws.n)
+
+
+def _first_then(first, rest: Iterator) -> Iterator:
+    """``first``, then the items of ``rest``; unlike ``itertools.chain``, not holding ``first`` after."""
+    box = [first]
+    del first
+    yield box.pop()
+    yield from rest
+
+
+class _Stopped(Exception):
+    """The run the draws came from stopped: the writer closes its file and ends."""
+
+
+class DrawsWriter:
+    """The group ``draws`` of an ensemble's file, written in a thread while the draws compute.
+
+    Compressing every draw is the costly part of ``--full`` (zlib at about 50 MB/s
+    for the float32 values of one variable): done after the last chunk, it keeps
+    one core busy while the others wait. This writer starts with the run instead:
+    a thread writes each chunk, in draw order, as soon as it is kept, and the
+    netCDF library releases the GIL while it compresses. The chunks are read back
+    with ``load`` (from the run's checkpoint folder) only when their turn comes,
+    so memory holds one chunk, whatever the lead of the computation.
+
+    :func:`write_netcdf` with ``draws=`` the writer waits for the last chunk,
+    adds the summary as the root group and renames the file into place; if the
+    run stops first, :meth:`discard` ends the thread and removes the file.
+
+    Parameters
+    ----------
+    target : path
+        The file the run writes; the draws go to a temporary file next to it.
+    group : DrawsGroup
+        What the group holds; its ``chunks`` are replaced by the chunks ``load``
+        returns, in the order of ``starts``.
+    starts : sequence of int
+        First draw of every chunk, ascending.
+    load : callable
+        ``load(start)``: the chunk's arrays (see :class:`DrawsGroup`).
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike,
+        group: DrawsGroup,
+        starts: Sequence[int],
+        load: Callable[[int], Mapping[str, np.ndarray]],
+    ):
+        self.path = temporary_path(target)
+        self._starts = list(starts)
+        self._load = load
+        self._ready = 0  # chunks starting below this draw may be loaded
+        self._stopped = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        chunked = dataclasses.replace(group, chunks=self._chunks())
+        self._thread = threading.Thread(
+            target=self._write, args=(chunked,), name="ndsim-draws", daemon=True
+        )
+        self._thread.start()
+
+    def ready(self, stop: int) -> None:
+        """The chunks of the draws below ``stop`` are kept: they may be written."""
+        with self._cond:
+            self._ready = max(self._ready, stop)
+            self._cond.notify()
+        if self._error is not None:  # e.g. a full disk: the run stops now, not at the end
+            raise self._error
+
+    def finish(self) -> Path:
+        """Wait until every chunk is written; the temporary file holding the group."""
+        self.ready(self._starts[-1] + 1 if self._starts else 0)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.path
+
+    def discard(self) -> None:
+        """End the thread and remove the temporary file (a no-op once the file is renamed)."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join()
+        if self.path.exists():
+            self.path.unlink()
+
+    def _chunks(self) -> Iterator[Mapping[str, np.ndarray]]:
+        for start in self._starts:
+            with self._cond:
+                while self._ready <= start and not self._stopped:
+                    self._cond.wait()
+                if self._stopped:
+                    raise _Stopped
+            yield self._load(start)
+
+    def _write(self, group: DrawsGroup) -> None:
+        try:
+            _write_draws_group(self.path, group, mode="w")
+        except _Stopped:
+            pass
+        except BaseException as exc:  # raised in the run's thread by ready() and finish()
+            self._error = exc
 
 
 def _group_dimensions(grp, template: xr.Dataset, names: list[str], n: int) -> None:
@@ -318,6 +432,9 @@ def _draws_variable(grp, template: xr.Dataset, name: str, draws: DrawsGroup):
         chunksizes=chunks,
         fill_value=np.float64(np.nan) if exact else np.float32(np.nan),
     )
+    # no chunk cache: each HDF5 chunk is compressed and written as its draws arrive (they
+    # arrive whole), not all at once when the file closes, and memory holds none of them
+    var.set_var_chunk_cache(size=1, nelems=1, preemption=1.0)
     _set_attrs(var, _variable_attrs(template, name))
     return var
 
@@ -338,11 +455,17 @@ def _stream(variables: dict, chunks: Iterable[Mapping[str, np.ndarray]], n: int)
         if buffered >= step or last:
             take = buffered if last else (buffered // step) * step
             for name, var in variables.items():
-                block = np.concatenate(buffers[name])
-                var[written : written + take] = block[:take]
-                buffers[name] = [block[take:]] if take < block.shape[0] else []
+                buffers[name] = _write_block(var, buffers[name], written, take)
             written += take
             buffered -= take
+        del chunk  # written or buffered: nothing else holds it while the next is awaited
+
+
+def _write_block(var, parts: list[np.ndarray], written: int, take: int) -> list[np.ndarray]:
+    """Write the first ``take`` draws of ``parts`` at draw ``written``; the draws left over."""
+    block = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    var[written : written + take] = block[:take]
+    return [block[take:]] if take < block.shape[0] else []
 
 
 def _attr_value(v):
