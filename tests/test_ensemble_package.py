@@ -109,6 +109,20 @@ def test_fits_are_an_argument_of_run_draws():
     assert seen == [(fits, ["x"]), (None, ["x"])]  # never inside the inputs
 
 
+def test_run_draws_lets_the_factors_go_before_the_model_runs():
+    """The factors are as large as the sampled inputs: the model must not run with both held."""
+    inputs = xr.Dataset({"x": ("product", [1.0, 2.0])}, coords={"product": ["A", "B"]})
+    factors = {"x": xr.DataArray([[2.0, 3.0]], dims=("draw", "product"))}
+    seen = []
+
+    def model(ins, scenario, fits=None):
+        seen.append((dict(factors), ins["x"].transpose("draw", "product").values.tolist()))
+        return xr.Dataset({"y": ((), 1.0)})
+
+    draws.run_draws(inputs, None, factors, model=model, fits=None)
+    assert seen == [({}, [[2.0, 6.0]])]  # scaled by hand: 1 x 2, 2 x 3
+
+
 def test_every_path_runs_draws_through_one_function(tiny, monkeypatch):
     """Deterministic run, pilot, chunks and the Saltelli design all call run_draws."""
     import ndsim.ensemble.core as core

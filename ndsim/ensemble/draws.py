@@ -10,7 +10,7 @@ pool's worker, a dask worker) and return only small reductions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,7 +47,7 @@ def with_derived(result: xr.Dataset) -> xr.Dataset:
 def run_draws(
     inputs: xr.Dataset,
     scenario: object,
-    factors: Mapping[str, xr.DataArray] | None,
+    factors: MutableMapping[str, xr.DataArray] | None,
     *,
     model: Callable,
     fits: Mapping[str, FleetFit] | None,
@@ -60,10 +60,12 @@ def run_draws(
         The canonical inputs, without draws.
     scenario : ndsim.scenario.Scenario
         The checked scenario.
-    factors : mapping of str to xarray.DataArray, or None
+    factors : dict of str to xarray.DataArray, or None
         Per-draw factors of the sampled inputs (:func:`ndsim.sampling.draw_factors`,
         :func:`ndsim.sampling.saltelli_factors`); None runs the inputs as they are
-        (the deterministic run).
+        (the deterministic run). The dict is emptied once the inputs are scaled,
+        so the factors, as large as the sampled inputs, are not held while the
+        model runs (where a chunk peaks): take what else you need of them first.
     model : callable
         ``model(inputs, scenario) -> Dataset`` (:func:`ndsim.pipeline.run`).
     fits : dict of str to ndsim.fleet.FleetFit, or None
@@ -76,7 +78,10 @@ def run_draws(
     xarray.Dataset
         The model's output with ``stock_total`` and ``outflow_total``.
     """
-    sampled = inputs if factors is None else sampling.apply_factors(inputs, factors)
+    sampled = inputs
+    if factors is not None:
+        sampled = sampling.apply_factors(inputs, factors)
+        factors.clear()
     result = model(sampled, scenario) if fits is None else model(sampled, scenario, fits=fits)
     return with_derived(result)
 
@@ -84,10 +89,10 @@ def run_draws(
 def _sampled_run(plan: Plan, start: int, stop: int):
     """The model on draws [start, stop): result, flat summarised values, regression rows."""
     factors = sampling.factors_from_plan(plan.factor_plan, np.arange(start, stop), plan.seed)
+    reg = sampling.regressors(factors)  # before run_draws lets the factors go
     result = run_draws(plan.inputs, plan.scenario, factors, model=plan.model, fits=plan.fits)
     n = stop - start
     values = plan.layout.flatten(result, n)
-    reg = sampling.regressors(factors)
     if [str(x) for x in reg.input.values] != plan.regressor_labels:
         raise RuntimeError("sensitivity regressors differ between chunks")
     z = np.concatenate([reg.values.reshape(n, -1), values[:, [i for _, i in plan.targets]]], axis=1)
