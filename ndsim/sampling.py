@@ -190,11 +190,10 @@ def truncated_normal_factor(
     is used, Φ⁻¹(1 - [(1 - Φ(b)) + (1 - u)(Φ(b) - Φ(a))]), so no precision is
     lost near 1.
     """
-    u, c, lo, hi = np.broadcast_arrays(
-        np.asarray(u, float),
-        np.asarray(cv_, float),
-        np.asarray(lower, float),
-        np.asarray(upper, float),
+    u = np.asarray(u, float)
+    # the bounds' probabilities once per (cv, lower, upper), not once per uniform
+    c, lo, hi = np.broadcast_arrays(
+        np.asarray(cv_, float), np.asarray(lower, float), np.asarray(upper, float)
     )
     safe = np.where(c > 0, c, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -204,7 +203,10 @@ def truncated_normal_factor(
     qa, qb = ndtr(-a), ndtr(-b)  # upper-tail probabilities
     p = pa + u * (pb - pa)
     q = qb + (1.0 - u) * (qa - qb)
-    z = np.where(p < 0.5, ndtri(np.minimum(p, 0.5)), -ndtri(np.minimum(q, 0.5)))
+    lower_half = p < 0.5
+    # one inverse per uniform: of p below the median, of the upper tail q above it
+    z = ndtri(np.minimum(np.where(lower_half, p, q), 0.5))
+    z = np.where(lower_half, z, -z)
     z = np.clip(z, a, b)
     return np.where(c > 0, 1.0 + c * z, 1.0)
 

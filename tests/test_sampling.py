@@ -124,6 +124,21 @@ def test_truncated_normal_factor_matches_scipy():
     assert np.all(sampling.truncated_normal_factor(u, 0.0, 0.0, np.inf) == 1.0)
 
 
+def test_truncated_normal_factor_per_column_parameters_match_scipy():
+    # uniforms (draw, column) against one (cv, lower, upper) per column, as a chunk draws them
+    u = np.linspace(0.001, 0.999, 101)[:, None]
+    c = np.array([0.1, 0.3, 0.05, 0.8, 0.0])
+    lo = np.array([0.0, 0.0, -np.inf, 0.0, 0.0])
+    hi = np.array([np.inf, 1.25, np.inf, 2.0, np.inf])
+    f = sampling.truncated_normal_factor(u, c, lo, hi)
+    assert f.shape == (101, 5)
+    for j in range(4):
+        a, b = (lo[j] - 1) / c[j], (hi[j] - 1) / c[j]
+        ref = stats.truncnorm.ppf(u[:, 0], a, b, loc=1, scale=c[j])
+        np.testing.assert_allclose(f[:, j], ref, rtol=1e-9, atol=1e-12)
+    assert np.all(f[:, 4] == 1.0)
+
+
 def test_series_mode_one_factor_per_series(inputs):
     f = sampling.draw_factors(inputs, None, np.arange(200), seed=1)["production"]
     assert f.dims == ("draw", "product", "year")
