@@ -53,7 +53,7 @@ from ndsim import conventions as cv
 from ndsim.conventions import AGE, COHORT, DRAW, PRODUCT, YEAR
 from ndsim.errors import ValidationError
 from ndsim.kernels import stock as _k
-from ndsim.lifetime import Lifetime, common_timing, pdf_by_product
+from ndsim.lifetime import Lifetime, common_timing, pdf_by_product, stacked_kernel_params
 
 __all__ = ["inflow_driven", "stock_driven"]
 
@@ -198,38 +198,7 @@ def _kernel_params(pdf, products):
             return None
         code, p1, p2, shift = pdf.kernel_params()
         return code, p1, p2, shift, pdf.attrs()
-    specs = _specs_for(pdf, products)
-    if not all(s.fusable for s in specs.values()):
-        return None
-    timing = common_timing(specs)
-    rows = [s.kernel_params() for s in specs.values()]
-    names = list(specs)
-    code = xr.DataArray(np.array([r[0] for r in rows], dtype=np.int64), dims=[PRODUCT])
-    code = code.assign_coords({PRODUCT: names})
-
-    def stack(j):
-        vals = [r[j] if isinstance(r[j], xr.DataArray) else xr.DataArray(float(r[j])) for r in rows]
-        first = vals[0]
-        if all(v.dims == first.dims and v.shape == first.shape for v in vals) and all(
-            d in v.indexes and v.indexes[d].equals(first.indexes[d])
-            for v in vals
-            for d in first.indexes
-        ):  # the common case (e.g. every product drawn over the same draws): one numpy stack
-            data = np.stack([np.asarray(v.values, dtype=float) for v in vals], axis=0)
-            coords = dict(first.coords)  # as concat(compat="override"): the first's
-            return xr.DataArray(
-                data, dims=(PRODUCT, *first.dims), coords={**coords, PRODUCT: names}
-            )
-        vals = xr.broadcast(*vals)
-        return xr.concat(vals, dim=PRODUCT, coords="minimal", compat="override").assign_coords(
-            {PRODUCT: names}
-        )
-
-    attrs = {
-        "lifetime_model": ",".join(f"{p}:{s.model}" for p, s in specs.items()),
-        "lifetime_timing": timing,
-    }
-    return code, stack(1), stack(2), rows[0][3], attrs
+    return stacked_kernel_params(_specs_for(pdf, products))
 
 
 def _specs_for(specs: Mapping[str, Lifetime], products) -> dict[str, Lifetime]:

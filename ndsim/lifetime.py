@@ -68,7 +68,15 @@ from ndsim.conventions import AGE, DEFAULT_TIMING, PRODUCT, TIMING_CONVENTIONS
 from ndsim.errors import ValidationError
 from ndsim.kernels.lifetime import MODEL_CODES
 
-__all__ = ["MODELS", "TIMING_SHIFT", "Lifetime", "common_timing", "from_table", "pdf_by_product"]
+__all__ = [
+    "MODELS",
+    "TIMING_SHIFT",
+    "Lifetime",
+    "common_timing",
+    "from_table",
+    "pdf_by_product",
+    "stacked_kernel_params",
+]
 
 #: parameters each model accepts (alternatives separated)
 MODEL_PARAMS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -419,6 +427,67 @@ def _weibull_log_shape_bisect(target):
     return 0.5 * (lo + hi)
 
 
+def stacked_kernel_params(
+    specs: Mapping[str, Lifetime],
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray, float, dict[str, str]] | None:
+    """(code, p1, p2, shift, attrs) of several products for the kernels, stacked along ``product``.
+
+    ``code`` has dims (product,), ``p1`` and ``p2`` (product, [the parameters' dims]);
+    None if a model is not evaluated in the kernels (:attr:`Lifetime.fusable`).
+    """
+    if not all(s.fusable for s in specs.values()):
+        return None
+    timing = common_timing(specs)
+    rows = [s.kernel_params() for s in specs.values()]
+    names = list(specs)
+    code = xr.DataArray(np.array([r[0] for r in rows], dtype=np.int64), dims=[PRODUCT])
+    code = code.assign_coords({PRODUCT: names})
+
+    def stack(j):
+        vals = [r[j] if isinstance(r[j], xr.DataArray) else xr.DataArray(float(r[j])) for r in rows]
+        first = vals[0]
+        if _same_labels(vals):  # the common case (e.g. every product drawn over the same
+            # draws): one numpy stack
+            data = np.stack([np.asarray(v.values, dtype=float) for v in vals], axis=0)
+            coords = dict(first.coords)  # as concat(compat="override"): the first's
+            return xr.DataArray(
+                data, dims=(PRODUCT, *first.dims), coords={**coords, PRODUCT: names}
+            )
+        vals = xr.broadcast(*vals)  # parameters labelled otherwise: the union, NaN where missing
+        return xr.concat(
+            vals, dim=PRODUCT, coords="minimal", compat="override", join="outer"
+        ).assign_coords({PRODUCT: names})
+
+    attrs = {
+        "lifetime_model": ",".join(f"{p}:{s.model}" for p, s in specs.items()),
+        "lifetime_timing": timing,
+    }
+    return code, stack(1), stack(2), float(rows[0][3]), attrs
+
+
+def _same_labels(vals: list[xr.DataArray]) -> bool:
+    """True if the arrays have the same dims, shape and index labels."""
+    first = vals[0]
+    return all(v.dims == first.dims and v.shape == first.shape for v in vals) and all(
+        d in v.indexes and v.indexes[d].equals(first.indexes[d])
+        for v in vals
+        for d in first.indexes
+    )
+
+
+def _consistent_labels(specs: Mapping[str, Lifetime]) -> bool:
+    """True if every labelled dim has the same labels in every parameter of every spec."""
+    seen: dict = {}
+    for spec in specs.values():
+        for v in spec.params.values():
+            if not isinstance(v, xr.DataArray):
+                continue
+            for d, index in v.indexes.items():
+                if not seen.setdefault(d, index).equals(index):
+                    return False
+    return True
+
+
 def pdf_by_product(specs: Mapping[str, Lifetime], n_ages: int) -> xr.DataArray:
     """Stack the pdfs of several products along ``product``.
 
@@ -434,11 +503,39 @@ def pdf_by_product(specs: Mapping[str, Lifetime], n_ages: int) -> xr.DataArray:
     xarray.DataArray
         Dims (product, [other parameter dims, e.g. draw], age) [1].
     """
+    if int(n_ages) < 1:
+        raise ValidationError(f"lifetime pdf: n_ages must be >= 1, got {n_ages}")
     timing = common_timing(specs)
-    pdfs = [spec.pdf(n_ages) for spec in specs.values()]
-    pdfs = xr.broadcast(*pdfs)
-    out = xr.concat(pdfs, dim=PRODUCT, coords="minimal", compat="override", join="outer")
-    out = out.assign_coords({PRODUCT: list(specs)}).transpose(PRODUCT, ..., AGE)
+    params = stacked_kernel_params(specs) if _consistent_labels(specs) else None
+    if params is not None:
+        # one kernel call for all products, as dsm's fused kernels (parameters labelled
+        # otherwise from product to product go through each product's pdf below)
+        from ndsim.kernels.lifetime import pdf_params
+
+        code, p1, p2, shift, _ = params
+        ages = xr.DataArray(np.arange(int(n_ages), dtype=float), dims=[AGE])
+        out = xr.apply_ufunc(
+            pdf_params,
+            code,
+            p1,
+            p2,
+            shift,
+            ages,
+            input_core_dims=[[], [], [], [], [AGE]],
+            output_core_dims=[[AGE]],
+            dask="parallelized",
+            output_dtypes=[float],
+        )
+        # the coordinates in the order of the stacking below: the parameters', age, product
+        out = out.drop_vars(PRODUCT).assign_coords(
+            {AGE: np.arange(int(n_ages)), PRODUCT: list(specs)}
+        )
+        out = out.transpose(PRODUCT, ..., AGE)
+    else:
+        pdfs = [spec.pdf(n_ages) for spec in specs.values()]
+        pdfs = xr.broadcast(*pdfs)
+        out = xr.concat(pdfs, dim=PRODUCT, coords="minimal", compat="override", join="outer")
+        out = out.assign_coords({PRODUCT: list(specs)}).transpose(PRODUCT, ..., AGE)
     out.attrs = {
         "units": "1",
         "long_name": "share of a cohort retiring at each age",
