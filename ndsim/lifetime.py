@@ -304,25 +304,10 @@ class Lifetime:
         n_ages = int(n_ages)
         if n_ages < 1:
             raise ValidationError(f"lifetime pdf: n_ages must be >= 1, got {n_ages}")
-        ages = xr.DataArray(np.arange(n_ages, dtype=float), dims=[AGE])
         if self.fusable:
-            from ndsim.kernels.lifetime import pdf_params
-
-            code, p1, p2, shift = self.kernel_params()
-            out = xr.apply_ufunc(
-                pdf_params,
-                code,
-                p1,
-                p2,
-                shift,
-                ages,
-                input_core_dims=[[], [], [], [], [AGE]],
-                output_core_dims=[[AGE]],
-                dask="parallelized",
-                output_dtypes=[float],
-            )
+            out = _kernel_pdf(*self.kernel_params(), n_ages)
         elif self._model == "gamma":
-            out = self._gamma_pdf(ages)
+            out = self._gamma_pdf(xr.DataArray(np.arange(n_ages, dtype=float), dims=[AGE]))
         else:
             out = self._table_pdf(n_ages)
         out = out.assign_coords({AGE: np.arange(n_ages)})
@@ -364,6 +349,25 @@ class Lifetime:
 
     def __reduce__(self):
         return (_rebuild, (self._model, self._timing, dict(self._params)))
+
+
+def _kernel_pdf(code, p1, p2, shift, n_ages: int) -> xr.DataArray:
+    """The pdf (..., age) of model ``code`` from its parameters, by the kernels' ``pdf_params``."""
+    from ndsim.kernels.lifetime import pdf_params
+
+    ages = xr.DataArray(np.arange(n_ages, dtype=float), dims=[AGE])
+    return xr.apply_ufunc(
+        pdf_params,
+        code,
+        p1,
+        p2,
+        shift,
+        ages,
+        input_core_dims=[[], [], [], [], [AGE]],
+        output_core_dims=[[AGE]],
+        dask="parallelized",
+        output_dtypes=[float],
+    )
 
 
 def _rebuild(model: str, timing: str, params: dict) -> Lifetime:
@@ -510,22 +514,7 @@ def pdf_by_product(specs: Mapping[str, Lifetime], n_ages: int) -> xr.DataArray:
     if params is not None:
         # one kernel call for all products, as dsm's fused kernels (parameters labelled
         # otherwise from product to product go through each product's pdf below)
-        from ndsim.kernels.lifetime import pdf_params
-
-        code, p1, p2, shift, _ = params
-        ages = xr.DataArray(np.arange(int(n_ages), dtype=float), dims=[AGE])
-        out = xr.apply_ufunc(
-            pdf_params,
-            code,
-            p1,
-            p2,
-            shift,
-            ages,
-            input_core_dims=[[], [], [], [], [AGE]],
-            output_core_dims=[[AGE]],
-            dask="parallelized",
-            output_dtypes=[float],
-        )
+        out = _kernel_pdf(*params[:4], int(n_ages))
         # the coordinates in the order of the stacking below: the parameters', age, product
         out = out.drop_vars(PRODUCT).assign_coords(
             {AGE: np.arange(int(n_ages)), PRODUCT: list(specs)}
