@@ -627,12 +627,23 @@ def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray]) -> xr
             new[name] = v
             continue
         x = inputs[name]
-        v = (f * x.astype(float)).transpose(cv.DRAW, *x.dims)
-        v.attrs = dict(x.attrs)
+        if f.dims == (cv.DRAW, *x.dims) and _same_indexes(f, x):
+            # the factors are laid out on the input's own labels (factor_plan): the product
+            # directly, without xarray's alignment
+            data = f.values * x.values.astype(float)
+            v = xr.DataArray(data, dims=f.dims, coords=f.coords, attrs=dict(x.attrs))
+        else:
+            v = (f * x.astype(float)).transpose(cv.DRAW, *x.dims)
+            v.attrs = dict(x.attrs)
         new[name] = v
     out = inputs.copy()
     out.update(new)  # one merge for all sampled variables
     return _trade_follows_consumption(inputs, out)
+
+
+def _same_indexes(a: xr.DataArray, b: xr.DataArray) -> bool:
+    """True if every index of ``b`` is one of ``a`` with the same labels."""
+    return all(d in a.indexes and a.indexes[d].equals(idx) for d, idx in b.indexes.items())
 
 
 #: final-product trade in units, held at its share of production in every draw
@@ -651,12 +662,24 @@ def _trade_follows_consumption(inputs: xr.Dataset, out: xr.Dataset) -> xr.Datase
     if "production" not in inputs.data_vars or cv.DRAW not in out["production"].dims:
         return out
     det = inputs["production"]
-    ratio = xr.where(det > 0, out["production"] / det.where(det > 0), 1.0)
+    prod = out["production"]
+    plain = prod.dims == (cv.DRAW, *det.dims) and _same_indexes(prod, det)
+    if plain:  # the layout apply_factors gives: the ratio on plain arrays
+        d = det.values
+        with np.errstate(invalid="ignore"):
+            ratio_values = np.where(d > 0, prod.values / np.where(d > 0, d, np.nan), 1.0)
+    else:
+        ratio = xr.where(det > 0, prod / det.where(det > 0), 1.0)
     for name in FOLLOWS_PRODUCTION:
         if name not in out.data_vars:
             continue
         x = out[name]
-        v = (ratio * x).transpose(cv.DRAW, *[d for d in x.dims if d != cv.DRAW])
+        if plain and x.dims in (prod.dims, det.dims) and _same_indexes(prod, x):
+            v = prod.copy(data=ratio_values * x.values)
+        else:
+            if plain:
+                ratio = prod.copy(data=ratio_values)
+            v = (ratio * x).transpose(cv.DRAW, *[d for d in x.dims if d != cv.DRAW])
         v.attrs = dict(x.attrs)
         out[name] = v
     return out

@@ -319,6 +319,30 @@ def test_final_trade_keeps_its_share_of_production_in_every_draw():
         assert (p_d - out.units_exports.sel(draw=d).values >= 0).all()
 
 
+def test_apply_factors_multiplies_by_label_whatever_the_factors_order():
+    """Factors on the input's own labels, and the same factors with products in another
+    order: both scale each (draw, product, year) by its own factor (numpy oracle)."""
+    import xarray as xr
+
+    products, years = ["A", "B", "C"], [2000, 2001]
+    x = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    inputs = xr.Dataset(
+        {"nd_content": (("product", "year"), x)}, coords={"product": products, "year": years}
+    )
+    f = np.arange(1.0, 13.0).reshape(2, 3, 2) / 4.0  # (draw, product, year)
+    same = xr.DataArray(
+        f,
+        dims=("draw", "product", "year"),
+        coords={"draw": [0, 1], "product": products, "year": years},
+    )
+    flipped = same.isel(product=[2, 0, 1])  # labels C, A, B
+    for factors in (same, flipped):
+        out = sampling.apply_factors(inputs, {"nd_content": factors})["nd_content"]
+        assert out.dims == ("draw", "product", "year")
+        got = out.transpose("draw", "product", "year").sel(product=products).values
+        np.testing.assert_array_equal(got, f * x[None])
+
+
 def test_sampled_exports_never_exceed_production():
     """Exports at 95 % of production, sampled with a CV of 10 % (quality estimate) on top of
     production's own draw: the factor is truncated at 1 / max(E / P), so no draw sells a
