@@ -44,6 +44,7 @@ Recycling 174, 105752. doi:10.1016/j.resconrec.2021.105752
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -718,13 +719,12 @@ def regressors(factors: Mapping[str, xr.DataArray]) -> xr.DataArray:
         other = [d for d in g.dims if d != cv.DRAW]
         mask = f.attrs.get("sampled")
         if other:
-            stacked = g.stack(_series=other).transpose(cv.DRAW, "_series")
-            idx = stacked.indexes["_series"]
+            # one column per element, in C order over the other dims (as stack() would)
+            arr = g.transpose(cv.DRAW, *other).values.reshape(g.sizes[cv.DRAW], -1)
             names = [
-                f"{name}[{','.join(str(v) for v in (i if isinstance(i, tuple) else (i,)))}]"
-                for i in idx
+                f"{name}[{','.join(str(v) for v in i)}]"
+                for i in itertools.product(*(g[d].values for d in other))
             ]
-            arr = stacked.values
             keep = (
                 np.ones(len(names), bool)
                 if mask is None

@@ -244,6 +244,30 @@ def test_regressors_columns(inputs):
     )
 
 
+def test_regressors_of_two_dims_in_c_order_by_hand():
+    """Factors over (source, product) and over a dim without labels: one column per element,
+    the last dim fastest, labelled by hand; the 'sampled' mask drops a column."""
+    import xarray as xr
+
+    f = xr.DataArray(
+        np.arange(12.0).reshape(2, 2, 3),
+        dims=("draw", "source", "product"),
+        coords={"draw": [0, 1], "source": ["s1", "s2"], "product": ["A", "B", "C"]},
+    )
+    f.attrs["sampled"] = xr.DataArray(
+        [[True, True, True], [True, False, True]], dims=("source", "product")
+    )
+    g = xr.DataArray(np.array([[1.0, 2.0], [3.0, 4.0]]), dims=("draw", "slot"))
+    x = sampling.regressors({"share": f, "k": g})
+    assert list(x.input.values) == [
+        "share[s1,A]", "share[s1,B]", "share[s1,C]", "share[s2,A]", "share[s2,C]",
+        "k[0]", "k[1]",
+    ]  # fmt: skip
+    np.testing.assert_array_equal(
+        x.values, [[0.0, 1.0, 2.0, 3.0, 5.0, 1.0, 2.0], [6.0, 7.0, 8.0, 9.0, 11.0, 3.0, 4.0]]
+    )
+
+
 def test_scenario_parameter_factors(inputs):
     out = sampling.sample_inputs(
         inputs, scen(inputs=["growth_rates", "gompertz"], cv={"gompertz": 0.2}), np.arange(8000), 6
