@@ -664,22 +664,24 @@ def _trade_follows_consumption(inputs: xr.Dataset, out: xr.Dataset) -> xr.Datase
         return out
     det = inputs["production"]
     prod = out["production"]
-    plain = prod.dims == (cv.DRAW, *det.dims) and _same_indexes(prod, det)
-    if plain:  # the layout apply_factors gives: the ratio on plain arrays
+    if prod.dims == (cv.DRAW, *det.dims) and _same_indexes(prod, det):
+        # the layout apply_factors gives: the ratio on plain arrays
         d = det.values
         with np.errstate(invalid="ignore"):
-            ratio_values = np.where(d > 0, prod.values / np.where(d > 0, d, np.nan), 1.0)
+            ratio = prod.copy(data=np.where(d > 0, prod.values / np.where(d > 0, d, np.nan), 1.0))
     else:
         ratio = xr.where(det > 0, prod / det.where(det > 0), 1.0)
     for name in FOLLOWS_PRODUCTION:
         if name not in out.data_vars:
             continue
         x = out[name]
-        if plain and x.dims in (prod.dims, det.dims) and _same_indexes(prod, x):
-            v = prod.copy(data=ratio_values * x.values)
+        if (
+            ratio.dims[0] == cv.DRAW
+            and x.dims in (ratio.dims, ratio.dims[1:])
+            and _same_indexes(ratio, x)
+        ):  # the same labels, draws first: numpy broadcasts x over the draws
+            v = ratio.copy(data=ratio.values * x.values)
         else:
-            if plain:
-                ratio = prod.copy(data=ratio_values)
             v = (ratio * x).transpose(cv.DRAW, *[d for d in x.dims if d != cv.DRAW])
         v.attrs = dict(x.attrs)
         out[name] = v

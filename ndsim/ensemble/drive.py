@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from ndsim.ensemble import checkpoint
 from ndsim.ensemble.draws import pilot_task, worse
 from ndsim.ensemble.executors import Executor
 from ndsim.ensemble.plan import DEFAULT_CHUNK
+
+if TYPE_CHECKING:
+    from ndsim.io.writers import DrawsWriter
 
 __all__ = [
     "Progress",
@@ -69,7 +72,7 @@ def drive(
     state: Progress,
     sidecar: checkpoint.Sidecar | None,
     bar: Any,
-    draws: Any = None,
+    draws: DrawsWriter | None = None,
 ) -> None:
     """Submit chunks (a bounded window), merge their results in draw order, keep finished work.
 
