@@ -2,7 +2,7 @@
 
 One command::
 
-    python benchmarks/bench_ensemble.py                 # 1e3, 1e4, 1e5 summary; 1e5 --full
+    python benchmarks/bench_ensemble.py                 # 1e3, 1e4, 1e5 summary; 1e5 --full (zlib, zstd)
     python benchmarks/bench_ensemble.py --large         # adds 1e6 (slow)
     python benchmarks/bench_ensemble.py --sizes 1000 --full-sizes 1000 --workers 2
 
@@ -100,7 +100,9 @@ class PeakMemory:
         self._update()
 
 
-def run_case(n: int, full: bool, workers: int | None, chunk: int | None, on_violation: str) -> dict:
+def run_case(
+    n: int, full: bool, workers: int | None, chunk: int | None, on_violation: str, codec: str
+) -> dict:
     """One timed ensemble (in this process): the CLI's work without the figures."""
     os.environ.setdefault("NDSIM_NO_PROGRESS", "1")
     from ndsim import api
@@ -111,7 +113,8 @@ def run_case(n: int, full: bool, workers: int | None, chunk: int | None, on_viol
         sc = dataclasses.replace(sc, run=dataclasses.replace(sc.run, on_violation=on_violation))
     with tempfile.TemporaryDirectory() as tmp:
         # warm-up: imports, numba, one small ensemble (not timed)
-        ensemble_from_inputs(inputs, sc, draws=10, seed=1, output=Path(tmp) / "warm.nc", full=full)
+        warm = Path(tmp) / "warm.nc"
+        ensemble_from_inputs(inputs, sc, draws=10, seed=1, output=warm, full=full, codec=codec)
         out = Path(tmp) / "out.nc"
         with PeakMemory() as mem:
             t0 = time.perf_counter()
@@ -124,12 +127,14 @@ def run_case(n: int, full: bool, workers: int | None, chunk: int | None, on_viol
                 workers=workers,  # None: the default local process pool
                 output=out,
                 full=full,
+                codec=codec,
             )
             wall = time.perf_counter() - t0
         size = out.stat().st_size
     return {
         "draws": n,
         "full": full,
+        "codec": codec if full else None,
         "executor": (
             f"dask.distributed LocalCluster, {workers} workers"
             if workers
@@ -206,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="*", default=[1000, 10_000, 100_000])
     p.add_argument("--full-sizes", type=int, nargs="*", default=[100_000])
+    p.add_argument(
+        "--codecs",
+        nargs="*",
+        default=["zlib", "zstd"],
+        help="compressions of the --full cases, each a case (default: zlib zstd)",
+    )
     p.add_argument("--large", action="store_true", help="add N = 1e6 (summary output)")
     p.add_argument(
         "--workers",
@@ -222,13 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         help="sign/balance violations of single draws: warn (default here) or stop the run",
     )
     p.add_argument("--output", type=Path, default=RESULTS / "ensemble.json")
-    p.add_argument("--case", nargs=2, metavar=("N", "FULL"), help=argparse.SUPPRESS)
+    p.add_argument("--case", nargs=3, metavar=("N", "FULL", "CODEC"), help=argparse.SUPPRESS)
     p.add_argument("--flodym", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.case:  # child process: one case
-        n, full = int(args.case[0]), args.case[1] == "1"
-        print(json.dumps(run_case(n, full, args.workers, args.chunk_size, args.on_violation)))
+        n, full, codec = int(args.case[0]), args.case[1] == "1", args.case[2]
+        case = run_case(n, full, args.workers, args.chunk_size, args.on_violation, codec)
+        print(json.dumps(case))
         return 0
     if args.flodym:
         print(json.dumps(flodym_case(args.flodym_draws, sorted(set(args.sizes)))))
@@ -242,11 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         common += ["--chunk-size", str(args.chunk_size)]
     cases = []
     for n in sizes:
-        cases.append(_child(["--case", str(n), "0", *common]))
+        cases.append(_child(["--case", str(n), "0", "zlib", *common]))
         print(json.dumps(cases[-1]), flush=True)
     for n in args.full_sizes:
-        cases.append(_child(["--case", str(n), "1", *common]))
-        print(json.dumps(cases[-1]), flush=True)
+        for codec in args.codecs:
+            cases.append(_child(["--case", str(n), "1", codec, *common]))
+            print(json.dumps(cases[-1]), flush=True)
     flo = _child(
         ["--flodym", "--flodym-draws", str(args.flodym_draws), "--sizes", *map(str, sizes)]
     )

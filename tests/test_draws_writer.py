@@ -100,6 +100,30 @@ def test_the_same_file_as_the_group_written_after_the_run(tmp_path):
         assert var.chunking() == [N, 1, 2] and var.filters()["zlib"]
 
 
+@pytest.mark.parametrize("codec", writers.CODECS)
+def test_each_codec_stores_the_draws_as_given(tmp_path, codec):
+    group = DrawsGroup(
+        template=_template(),
+        names=["stock", "price"],
+        n=N,
+        chunks=[_chunk(s) for s in (0, 4, 8)],
+        codec=codec,
+    )
+    path = write_netcdf(_summary(), tmp_path / "out.nc", draws=group)
+    expected = np.concatenate([_chunk(s)["stock"] for s in (0, 4, 8)])
+    with netCDF4.Dataset(path) as nc:
+        filters = nc["draws"]["stock"].filters()
+        used = [k for k in ("zlib", "zstd", "blosc", "szip", "bzip2") if filters[k]]
+        assert used == [codec] and filters["complevel"] == 1
+        assert filters["shuffle"] == (codec == "zlib")  # netCDF4 sets none before zstd
+        np.testing.assert_array_equal(nc["draws"]["stock"][:], expected)
+
+
+def test_an_unknown_codec_is_refused():
+    with pytest.raises(writers.UsageError, match="--codec lz4: must be one of zlib, zstd"):
+        writers.check_codec("lz4")
+
+
 def test_discard_ends_the_thread_and_removes_the_file(tmp_path):
     writer = DrawsWriter(tmp_path / "out.nc", _group(), range(0, N, K), _chunk)
     writer.ready(4)  # one chunk written, the thread waits for the next

@@ -146,6 +146,21 @@ def test_distributed_local_cluster_bit_identical(tiny, tmp_path):
         assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
 
 
+def test_zstd_draws_are_the_zlib_draws(tiny, tmp_path):
+    """--codec zstd changes how the draws are stored, not one bit of what is read back."""
+    run(tiny, draws=12, chunk_size=5, seed=6, output=tmp_path / "zlib.nc", full=True)
+    run(tiny, draws=12, chunk_size=5, seed=6, output=tmp_path / "zstd.nc", full=True, codec="zstd")
+    a, b = draws_group(tmp_path / "zlib.nc"), draws_group(tmp_path / "zstd.nc")
+    assert list(a.data_vars) == list(b.data_vars)
+    for name in a.data_vars:
+        assert a[name].dtype == b[name].dtype, name
+        assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
+    with netCDF4.Dataset(tmp_path / "zstd.nc") as nc:
+        per_draw = [v for v in nc["draws"].variables.values() if v.dimensions[:1] == ("draw",)]
+        per_draw = [v for v in per_draw if v.ndim > 1]
+        assert per_draw and all(v.filters()["zstd"] and not v.filters()["zlib"] for v in per_draw)
+
+
 def test_local_process_pool_bit_identical(tiny, tmp_path, monkeypatch):
     """The default local pool (2 processes) gives what one process gives, bit for bit."""
     monkeypatch.setenv("NDSIM_WORKERS", "1")
@@ -228,6 +243,8 @@ def test_resume_refuses_changed_data(tiny, tmp_path, monkeypatch):
         ({"draws": 10, "chunk_size": 0}, "--chunk-size"),
         ({"draws": 10, "seed": -1}, "--seed"),
         ({"draws": 10, "workers": 0}, "--workers"),
+        ({"draws": 10, "codec": "lz4"}, "--codec lz4: must be one of zlib, zstd"),
+        ({"draws": 10, "codec": "zstd"}, "--codec zstd needs --full"),
     ],
 )
 def test_bad_options(tiny, kw, message):
@@ -274,6 +291,8 @@ def scenario_file(tmp_path) -> Path:
         (["--draws", "5", "--chunk-size", "0"], "--chunk-size"),
         (["--draws", "5", "--seed", "-3"], "--seed"),
         (["--draws", "5", "--sobol", "1"], "--sobol"),
+        (["--draws", "5", "--full", "--codec", "gzip"], "--codec gzip"),
+        (["--draws", "5", "--codec", "zstd"], "needs --full"),
     ],
 )
 def test_cli_bad_options_one_line_exit_2(cli_env, ndsim_cmd, tmp_path, args, message):
