@@ -165,3 +165,60 @@ def test_plan_holds_the_fits_of_the_deterministic_run():
     assert deterministic_fits(det[["stock"]]) is None
     again = pipeline.run(inputs, scenario, fits=fits)  # the same curves: the same run
     np.testing.assert_array_equal(again["stock"].values, det["stock"].values)
+
+
+def test_a_chunk_stages_its_own_draws_where_told(tiny, tmp_path):
+    """With a folder, a chunk writes the draws it would send back there, and sends none."""
+    from ndsim import pipeline
+    from ndsim.ensemble import checkpoint
+    from ndsim.ensemble.plan import make_plan
+
+    inputs, scenario = tiny
+    det = draws.run_draws(inputs, scenario, None, model=pipeline.run, fits=None)
+    plan = make_plan(
+        inputs, scenario, det, seed=3, draws=9, exact_budget=10**9, full=True,
+        model=pipeline.run, shipped=False,
+    )  # fmt: skip
+    sidecar = checkpoint.Sidecar(tmp_path / "out.nc")
+    sidecar.dir.mkdir()
+    sent = draws.chunk_task(plan, 4, 9)
+    kept = draws.chunk_task(plan, 4, 9, keep=str(sidecar.dir))
+    assert sent.full and sent.staged is None
+    assert kept.full is None and kept.staged is not None
+    # staged: a temporary file until the chunk is merged, then the kept chunk
+    assert [p.name for p in sidecar.dir.iterdir()] == [Path(kept.staged).name]
+    assert Path(kept.staged).name.startswith(".") and kept.staged.endswith(".tmp")
+    sidecar.keep_staged(4, kept.staged)
+    assert [p.name for p in sidecar.dir.iterdir()] == [sidecar.chunk_path(4).name]
+    data = sidecar.load_chunk(4)
+    assert sorted(data) == sorted(sent.full)
+    for name, values in sent.full.items():
+        assert data[name].dtype == values.dtype
+        np.testing.assert_array_equal(data[name], values)
+    # the reduction is the same either way
+    np.testing.assert_array_equal(kept.partial.vmin, sent.partial.vmin)
+
+
+def test_only_workers_on_this_machine_keep_their_draws(tiny):
+    """A scheduler's workers may be elsewhere: their draws come back with the result."""
+    remote = object.__new__(executors.DistributedExecutor)
+    remote.cluster = None  # connected to a scheduler, not a cluster ndsim started
+    remote.set_keep("folder")
+    assert remote.keep is None
+    started = object.__new__(executors.DistributedExecutor)
+    started.cluster = object()
+    started.set_keep("folder")
+    assert started.keep == "folder"
+
+
+def test_unfinished_chunk_files_are_removed(tmp_path):
+    from ndsim.ensemble import checkpoint
+
+    sidecar = checkpoint.Sidecar(tmp_path / "out.nc")
+    sidecar.dir.mkdir()
+    sidecar.save_chunk(0, {"a": np.arange(3.0)})
+    checkpoint.stage_chunk(sidecar.dir, 1000, {"a": np.arange(2.0)})  # never merged
+    (sidecar.dir / ".draws_000000002000.123.tmp").write_bytes(b"half")
+    sidecar.remove_unfinished()
+    assert [p.name for p in sidecar.dir.iterdir()] == ["draws_000000000000.npz"]
+    np.testing.assert_array_equal(sidecar.load_chunk(0)["a"], [0.0, 1.0, 2.0])

@@ -82,24 +82,48 @@ class Sidecar:
         return summarize.Accumulator.from_state(data), worst
 
     def chunk_path(self, start: int) -> Path:
-        return self.dir / f"draws_{start:012d}.npz"
+        return chunk_path(self.dir, start)
 
     def save_chunk(self, start: int, full: dict[str, np.ndarray]) -> None:
-        tmp = self.dir / f".draws_{start:012d}.tmp"
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **full)
-        os.replace(tmp, self.chunk_path(start))
+        self.keep_staged(start, stage_chunk(self.dir, start, full))
+
+    def keep_staged(self, start: int, staged: str | os.PathLike) -> None:
+        """Keep the chunk a worker staged (:func:`stage_chunk`), now that it is merged."""
+        os.replace(staged, self.chunk_path(start))
 
     def load_chunk(self, start: int) -> dict[str, np.ndarray]:
         """The kept per-draw values of the chunk that starts at draw ``start``."""
         with np.load(self.chunk_path(start)) as data:
             return {name: data[name] for name in data.files}
 
+    def remove_unfinished(self) -> None:
+        """Remove the chunks staged but never merged (or half written) by a stopped run."""
+        for path in self.dir.glob(".draws_*.tmp"):
+            path.unlink(missing_ok=True)
+
     def has_chunks(self) -> bool:
         return self.chunk_path(0).is_file()
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def chunk_path(folder: str | os.PathLike, start: int) -> Path:
+    """The file of the kept draws of the chunk that starts at draw ``start``."""
+    return Path(folder) / f"draws_{start:012d}.npz"
+
+
+def stage_chunk(folder: str | os.PathLike, start: int, full: dict[str, np.ndarray]) -> str:
+    """Write a chunk's draws to a temporary file in ``folder`` (also in a worker); its path.
+
+    The chunk counts as kept once :meth:`Sidecar.keep_staged` renames the file, when
+    its reduction is merged: the folder keeps the chunks of the merged draws only.
+    """
+    path = chunk_path(folder, start)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **full)
+    return str(tmp)
 
 
 def _replace_bytes(path: Path, data: bytes) -> None:
@@ -155,6 +179,7 @@ def _resume(sidecar: Sidecar, manifest: dict):
             f"--resume: {', '.join(changed)} changed since the interrupted run kept in "
             f"{sidecar.dir}; rerun with the same options, or delete that folder to start again"
         )
+    sidecar.remove_unfinished()
     loaded = sidecar.load_state()
     return loaded if loaded is not None else (None, None)
 

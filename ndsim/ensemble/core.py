@@ -310,6 +310,8 @@ def _run(
             width = len(plan.regressor_labels) + len(plan.targets)
             state = drive.Progress(summarize.Accumulator(n, plan.layout.size, width, hist=hist))
         executor.set_hist(state.acc.hist)
+        if plan.full and sidecar is not None:  # workers on this machine keep their own draws
+            executor.set_keep(str(sidecar.dir))
         bar = drive.progress_bar(n, state.acc.next_draw, progress)
         drive.drive(executor, n, k, state, sidecar, bar, draws)
         if sidecar is not None:  # every draw done: kept before the final write
@@ -334,6 +336,8 @@ def _run(
             bar.close()
         if executor is not None:
             executor.close(failed)
+        if failed and sidecar is not None:  # the workers are gone: no chunk is being saved
+            sidecar.remove_unfinished()
         if failed and draws is not None:
             draws.discard()
     return sidecar, _Done(stats, root, state.acc.hist, state.worst, indices), draws

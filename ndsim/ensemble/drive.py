@@ -119,10 +119,12 @@ def drive(
                 t: finished.get(t) or executor.submit(t, min(t + k, n)) for t in sorted(pending)
             }
             continue
-        if sidecar is not None and res.full is not None:
+        if sidecar is not None and res.staged is not None:
+            sidecar.keep_staged(s, res.staged)
+        elif sidecar is not None and res.full is not None:
             sidecar.save_chunk(s, res.full)
-            if draws is not None:
-                draws.ready(res.partial.stop)
+        if draws is not None and (res.staged is not None or res.full is not None):
+            draws.ready(res.partial.stop)
         state.acc.add(res.partial)
         state.worst = worse(state.worst, res.worst_residual)
         state.merged += 1

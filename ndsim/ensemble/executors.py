@@ -60,6 +60,11 @@ class Executor(Protocol):
         """Histogram bins every later chunk reduces into (None: exact percentiles)."""
         ...
 
+    def set_keep(self, folder: str | None) -> None:
+        """Where later chunks save their draws themselves (``--full``), if the workers
+        share this machine's files; else (or None) the draws come back with the result."""
+        ...
+
     def submit(self, start: int, stop: int) -> Any:
         """Start the chunk of draws [start, stop); a future."""
         ...
@@ -111,6 +116,7 @@ class InProcessExecutor:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.hist = None
+        self.keep: str | None = None
 
     @property
     def window(self) -> int:
@@ -119,8 +125,11 @@ class InProcessExecutor:
     def set_hist(self, hist: Any) -> None:
         self.hist = hist
 
+    def set_keep(self, folder: str | None) -> None:
+        self.keep = folder
+
     def submit(self, start: int, stop: int) -> _Done:
-        return _Done(chunk_task(self.plan, start, stop, self.hist))
+        return _Done(chunk_task(self.plan, start, stop, self.hist, self.keep))
 
     def wait(self, future: Any) -> ChunkResult:
         return future.result()
@@ -160,6 +169,7 @@ class PoolExecutor:
         self.n_workers = n_workers
         self.payload = cloudpickle.dumps(plan)
         self.hist = None
+        self.keep: str | None = None
         self.futures: list = []  # submitted, not yet known to be done
         self.pool = self._start()
 
@@ -228,8 +238,11 @@ class PoolExecutor:
     def set_hist(self, hist: Any) -> None:
         self.hist = hist
 
+    def set_keep(self, folder: str | None) -> None:
+        self.keep = folder
+
     def submit(self, start: int, stop: int):
-        return self._submit(_pool_call, chunk_task, start, stop, self.hist)
+        return self._submit(_pool_call, chunk_task, start, stop, self.hist, self.keep)
 
     def _processes(self) -> list:
         return list((getattr(self.pool, "_processes", None) or {}).values())
@@ -329,6 +342,7 @@ class DistributedExecutor:
                 print(f"dashboard: {self.cluster.dashboard_link}", file=sys.stderr)
             self._setup = _prepare_started_worker
         self.hist_future = None
+        self.keep: str | None = None
         try:
             self.n_workers = max(
                 1, len(self.client.scheduler_info().get("workers", {})) or (workers or 1)
@@ -354,6 +368,10 @@ class DistributedExecutor:
         if hist is not None:
             [self.hist_future] = self.client.scatter([hist], broadcast=True)
 
+    def set_keep(self, folder: str | None) -> None:
+        # a scheduler's workers may run on other machines: their draws come back
+        self.keep = folder if self.cluster is not None else None
+
     def submit(self, start: int, stop: int):
         return self.client.submit(
             _dask_call,
@@ -363,6 +381,7 @@ class DistributedExecutor:
             start,
             stop,
             self.hist_future,
+            self.keep,
             pure=False,
         )
 
