@@ -89,15 +89,27 @@ def run_draws(
 
 def _sampled_run(plan: Plan, start: int, stop: int):
     """The model on draws [start, stop): result, flat summarised values, regression rows."""
+    result, reg = _sampled_result(plan, start, stop)
+    values, z = _summarised(plan, result, reg)
+    return result, values, z
+
+
+def _sampled_result(plan: Plan, start: int, stop: int) -> tuple[xr.Dataset, np.ndarray]:
+    """The model on draws [start, stop), and the sampled factors as regressors (n, inputs)."""
     factors = sampling.factors_from_plan(plan.factor_plan, np.arange(start, stop), plan.seed)
     reg = sampling.regressors(factors)  # before run_draws lets the factors go
-    result = run_draws(plan.inputs, plan.scenario, factors, model=plan.model, fits=plan.fits)
-    n = stop - start
-    values = plan.layout.flatten(result, n)
     if [str(x) for x in reg.input.values] != plan.regressor_labels:
         raise RuntimeError("sensitivity regressors differ between chunks")
-    z = np.concatenate([reg.values.reshape(n, -1), values[:, [i for _, i in plan.targets]]], axis=1)
-    return result, values, z
+    result = run_draws(plan.inputs, plan.scenario, factors, model=plan.model, fits=plan.fits)
+    return result, reg.values.reshape(stop - start, -1)
+
+
+def _summarised(plan: Plan, result: xr.Dataset, reg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flat summarised values (n, values) and the regression rows (regressors, targets)."""
+    n = reg.shape[0]
+    values = plan.layout.flatten(result, n)
+    z = np.concatenate([reg, values[:, [i for _, i in plan.targets]]], axis=1)
+    return values, z
 
 
 @dataclass
@@ -122,21 +134,22 @@ def chunk_task(
     far (about 180 MB per 1,000 draws of the China case), and the process that merges the
     results also compresses them into the output file.
     """
-    result, values, z = _sampled_run(plan, start, stop)
+    result, reg = _sampled_result(plan, start, stop)
     worst = None
     if "balance_residual" in result:
         worst = result["balance_residual"].transpose(cv.PROCESS, cv.YEAR).values.copy()
-    full = _full_values(plan, result, z, start) if plan.full else None
-    del result  # the model's arrays go before the reduction allocates its own
+    full = _full_values(plan, result, reg, start) if plan.full else None
     staged = None
-    if full is not None and keep is not None:
+    if full is not None and keep is not None:  # written and let go before the flattening
         staged = checkpoint.stage_chunk(keep, start, full)
         full = None
+    values, z = _summarised(plan, result, reg)
+    del result  # the model's arrays go before the reduction allocates its own
     partial = summarize.reduce_chunk(values, z, start, hist=hist, keep_values=plan.exact)
     return ChunkResult(partial, worst, full, staged)
 
 
-def _full_values(plan: Plan, result: xr.Dataset, z: np.ndarray, start: int) -> dict:
+def _full_values(plan: Plan, result: xr.Dataset, reg: np.ndarray, start: int) -> dict:
     """The per-draw values kept for --full (float32) and the sampled factors (float64)."""
     full = {}
     for name in plan.full:
@@ -149,7 +162,7 @@ def _full_values(plan: Plan, result: xr.Dataset, z: np.ndarray, start: int) -> d
         elif start == 0:  # the same in every draw: kept once
             full[name] = da.values.astype(np.float32)
     # each draw's sampled input factors, exact, for the user's own sensitivity analysis
-    full[INPUT_FACTOR] = z[:, : len(plan.regressor_labels)].copy()
+    full[INPUT_FACTOR] = reg.copy()
     return full
 
 
