@@ -637,6 +637,7 @@ def project(
     )
     content = intensity_path(unit_content(inputs), options, years, last)
     m = (content * ar).transpose(..., _P, _Y)
+    del content, ar  # (draw, product, year) each: not held to the end, where a chunk peaks
     m = xr.concat([hist["nd_intensity"], m.sel({_Y: future})], dim=_Y).transpose(..., _P, _Y)
     # trade in units held at its share of production in T: Q = P (1 - e + i)
     p_t = hist["production"].sel({_Y: last}, drop=True)
@@ -696,14 +697,13 @@ def project(
         dc_f = xr.concat([pc.reset_coords(drop=True) for pc in pieces], dim=_P)
         dc_f = dc_f.reindex({_P: flow_p}).transpose(..., _P, _Y)
         mm = m_f.sel({_P: flow_p})
-        units = (dc_f / mm.where(mm > 0)).fillna(0.0)
-        q_future["flow"] = units * keep.sel({_P: flow_p})
+        q_future["flow"] = (dc_f / mm.where(mm > 0)).fillna(0.0) * keep.sel({_P: flow_p})
         dc_future["flow"] = dc_f
     q_hist = hist["units_sales"].reset_coords(drop=True)
 
     # --- unit sales of the flow-driven products over all years
     if flow_p:
-        q_all = xr.concat([q_hist.sel({_P: flow_p}), q_future["flow"]], dim=_Y)
+        q_all = xr.concat([q_hist.sel({_P: flow_p}), q_future.pop("flow")], dim=_Y)
         q_all = q_all.transpose(..., _P, _Y)
     groups = fl.groups_of(inputs, methods) if fleet_p else {}
     # the fleets of flow-driven products in a group with fleet-driven ones (EV in CV + EV)
@@ -834,6 +834,7 @@ def project(
             policy=decline_policy,
             inflow_history=_labelled(hist_vals, lead, keys, years),
         )
+        del stock_rows, hist_rows, stock_vals, hist_vals
         q_keys = _lead(sd["inflow"], n_lead, _P, _Y)
         q_attrs, unmet_attrs = sd["inflow"].attrs, sd["unmet_stock_decline"].attrs
         unmet_keys = _lead(sd["unmet_stock_decline"], n_lead, _P, _Y)
@@ -863,6 +864,7 @@ def project(
                 q_vals[:, index[p], i_last + 1 :] = np.clip(q_g * part[p], 0.0, None)
                 gap = unmet_keys[:, kk, :]
                 unmet_vals[:, index[p], :] = gap if p == own[0] else 0.0 * gap
+        del sd, q_keys, unmet_keys  # copied into q_vals and unmet_vals
         # ownership_fitted is a contract variable (SPEC §6): ensemble chunks carry it too;
         # each member of a group carries its group's curve (with draws where it has them)
         curves = np.full((n_lead if curve_draws else 1, len(products), n_years), np.nan)
@@ -879,7 +881,8 @@ def project(
     q = _labelled(q_vals, lead, products, years)
     q.attrs = dict(q_all.attrs if flow_p else q_attrs)
     u = dsm.inflow_driven(q, _pdf_of(pdf, products))
-    unmet = _labelled(np.where(np.isnan(unmet_vals), 0.0, unmet_vals), lead, products, years)
+    unmet_vals[np.isnan(unmet_vals)] = 0.0
+    unmet = _labelled(unmet_vals, lead, products, years)
     unmet.attrs = dict(unmet_attrs if fleet_p else q.attrs)
     # Nd per cohort: F_in = Q m; DC = P m with P = Q / (1 - e + i) (DC as given for the
     # flow-driven products after T); end-of-life and stock from the whole Nd inflow series
