@@ -43,6 +43,7 @@ The American Statistician 50(4), 361-365. doi:10.1080/00031305.1996.10473566
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -370,48 +371,112 @@ def reduce_chunk(
     keep_values : bool
         Hand the raw values back too (exact percentiles).
     """
-    n = values.shape[0]
-    stop = start + n
-    cuts = sorted({start, stop, *range((start // leaf + 1) * leaf, stop, leaf)})
-    segments: list = []
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        x, zz = values[a - start : b - start], z[a - start : b - start]
-        if a % leaf == 0 and b - a == leaf:
-            segments.append(leaf_node(x, zz))
-        else:
-            segments.append((np.array(x), np.array(zz)))
-    part = ChunkPartial(start, stop, segments)
-    if hist is not None:
-        x = np.ascontiguousarray(values, dtype=np.float64)
-        inv_w = 1.0 / hist.width
-        cols = hist.varying_cols
-        counts = np.zeros((cols.size, hist.nbins + 2), dtype=count_dtype(n))
-        nanc = np.zeros(cols.size, dtype=np.int64)
-        _hist_add(x, cols, hist.lo, inv_w, hist.nbins, counts, nanc)
-        part.counts, part.nan_count = counts, nanc
-        other = np.zeros(hist.fixed_cols.size, dtype=np.int64)
-        _count_other(x, hist.fixed_cols, hist.fixed_value, other)
-        where = np.flatnonzero(other).astype(np.int64)
-        part.other_cols = where
-        part.other_counts = np.zeros((where.size, hist.nbins + 2), dtype=np.int64)
-        part.other_nan = np.zeros(where.size, dtype=np.int64)
-        if where.size:  # fixed columns that moved in this chunk: bin all their values
-            _hist_add(
-                x,
-                hist.fixed_cols[where],
-                hist.lo,
-                inv_w,
-                hist.nbins,
-                part.other_counts,
-                part.other_nan,
-            )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN values (not modelled)
-        part.vmin = np.nanmin(values, axis=0) if n else None
-        part.vmax = np.nanmax(values, axis=0) if n else None
+    part = reduce_blocks([(0, values)], values.shape[1], z, start, leaf=leaf, hist=hist)
     if keep_values:
         part.values = values
     return part
+
+
+def reduce_blocks(
+    blocks: Iterable[tuple[int, np.ndarray]],
+    size: int,
+    z: np.ndarray,
+    start: int,
+    *,
+    leaf: int = LEAF,
+    hist: HistSpec | None = None,
+) -> ChunkPartial:
+    """:func:`reduce_chunk` of values given as blocks of columns, never all at once.
+
+    ``blocks`` yields ``(first column, values (n, width))`` covering the ``size``
+    columns in order. Every statistic is per column, so the partial is the one
+    :func:`reduce_chunk` makes of the whole matrix, bit for bit.
+    """
+    n = z.shape[0]
+    stop = start + n
+    cuts = sorted({start, stop, *range((start // leaf + 1) * leaf, stop, leaf)})
+    pieces = list(zip(cuts[:-1], cuts[1:], strict=True))
+    # a whole leaf's moments, or the raw values of a piece of a leaf cut by the chunk
+    moments = {k: (np.empty(size), np.empty(size)) for k, (a, b) in enumerate(pieces)
+               if a % leaf == 0 and b - a == leaf}  # fmt: skip
+    raw = {k: np.empty((b - a, size)) for k, (a, b) in enumerate(pieces) if k not in moments}
+    vmin, vmax = np.empty(size), np.empty(size)
+    counter = None if hist is None else _BlockCounts(hist, n)
+    covered = 0
+    for c0, block in blocks:
+        x = np.ascontiguousarray(block, dtype=np.float64)
+        c1 = c0 + x.shape[1]
+        if c0 != covered:
+            raise ValueError(f"blocks of columns: {c0} follows {covered}")
+        covered = c1
+        for k, (a, b) in enumerate(pieces):
+            if k in moments:
+                mean, m2 = moments[k]
+                _leaf_moments(x[a - start : b - start], mean[c0:c1], m2[c0:c1])
+            else:
+                raw[k][:, c0:c1] = x[a - start : b - start]
+        if counter is not None:
+            counter.add(x, c0, c1)
+        if n:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN values (not modelled)
+                np.nanmin(x, axis=0, out=vmin[c0:c1])
+                np.nanmax(x, axis=0, out=vmax[c0:c1])
+    if covered != size:
+        raise ValueError(f"blocks of columns cover {covered} of {size}")
+    segments: list = []
+    for k, (a, b) in enumerate(pieces):
+        zz = z[a - start : b - start]
+        if k in moments:
+            zmean, zc = leaf_comoments(zz)
+            segments.append(Node(0, b - a, *moments[k], zmean, zc))
+        else:
+            segments.append((raw[k], np.array(zz)))
+    part = ChunkPartial(start, stop, segments)
+    if counter is not None:
+        counter.finish(part)
+    part.vmin = vmin if n else None
+    part.vmax = vmax if n else None
+    return part
+
+
+class _BlockCounts:
+    """The histogram counts of :func:`reduce_blocks`, added a block of columns at a time."""
+
+    def __init__(self, hist: HistSpec, n: int):
+        self.hist = hist
+        self.inv_w = 1.0 / hist.width
+        self.counts = np.zeros((hist.varying_cols.size, hist.nbins + 2), dtype=count_dtype(n))
+        self.nan_count = np.zeros(hist.varying_cols.size, dtype=np.int64)
+        self.other = np.zeros(hist.fixed_cols.size, dtype=np.int64)
+        self.fixed_value = np.zeros(0) if hist.fixed_value is None else hist.fixed_value
+        self.moved_counts: list[np.ndarray] = []
+        self.moved_nan: list[np.ndarray] = []
+
+    def add(self, x: np.ndarray, c0: int, c1: int) -> None:
+        h, nb = self.hist, self.hist.nbins
+        lo, inv_w = h.lo[c0:c1], self.inv_w[c0:c1]
+        v0, v1 = np.searchsorted(h.varying_cols, [c0, c1])
+        cols = h.varying_cols[v0:v1] - c0
+        _hist_add(x, cols, lo, inv_w, nb, self.counts[v0:v1], self.nan_count[v0:v1])
+        f0, f1 = np.searchsorted(h.fixed_cols, [c0, c1])
+        fixed = h.fixed_cols[f0:f1] - c0
+        _count_other(x, fixed, self.fixed_value[f0:f1], self.other[f0:f1])
+        moved = np.flatnonzero(self.other[f0:f1])
+        if moved.size:  # fixed columns that moved in this chunk: bin all their values
+            counts = np.zeros((moved.size, nb + 2), dtype=np.int64)
+            nanc = np.zeros(moved.size, dtype=np.int64)
+            _hist_add(x, fixed[moved], lo, inv_w, nb, counts, nanc)
+            self.moved_counts.append(counts)
+            self.moved_nan.append(nanc)
+
+    def finish(self, part: ChunkPartial) -> None:
+        part.counts, part.nan_count = self.counts, self.nan_count
+        part.other_cols = np.flatnonzero(self.other).astype(np.int64)
+        width = self.hist.nbins + 2
+        moved = self.moved_counts or [np.zeros((0, width), dtype=np.int64)]
+        part.other_counts = np.concatenate(moved)
+        part.other_nan = np.concatenate(self.moved_nan or [np.zeros(0, dtype=np.int64)])
 
 
 # --- the accumulator ------------------------------------------------------------------
@@ -979,28 +1044,42 @@ class Layout:
     def flatten(self, ds: xr.Dataset, n: int) -> np.ndarray:
         """(n, size) float64 matrix of the variables, draw first (broadcast if no draw dim)."""
         out = np.empty((n, self.size))
-        for i, (name, d, a, b) in enumerate(
-            zip(self.names, self.dims, self.offsets[:-1], self.offsets[1:], strict=True)
-        ):
-            da = ds[name]
-            k = self._kept(i)
-            if k is not None and not set(d) <= set(da.dims):
-                # already only the kept positions, in their order (flows kept as edges,
-                # ndsim.flows): (draw, ...) with the kept positions' count per draw
-                x = da.transpose(cv.DRAW, ...).values.reshape(n, -1)
-                if x.shape[1] != b - a:
-                    raise ValueError(f"{name}: {x.shape[1]} values per draw, layout has {b - a}")
-                out[:, a:b] = x
-                continue
-            if cv.DRAW in da.dims:
-                arr = da.transpose(cv.DRAW, *d).values
-            else:
-                arr = np.broadcast_to(da.transpose(*d).values, (n, *da.shape))
-            if k is None:
-                out[:, a:b] = arr.reshape(n, b - a)
-            else:
-                out[:, a:b] = arr.reshape(n, -1)[:, k]
+        for a, block in self.blocks(ds, n):
+            out[:, a : a + block.shape[1]] = block
         return out
+
+    def blocks(self, ds: xr.Dataset, n: int) -> Iterator[tuple[int, np.ndarray]]:
+        """The columns of :meth:`flatten`, one variable at a time: (first column, (n, width))."""
+        for i in range(len(self.names)):
+            yield self.offsets[i], self._block(ds, n, i)
+
+    def columns(self, ds: xr.Dataset, n: int, cols) -> np.ndarray:
+        """(n, len(cols)) the columns ``cols`` of :meth:`flatten`, without the rest."""
+        cols = np.asarray(cols, dtype=np.int64)
+        out = np.empty((n, cols.size))
+        for i, (a, b) in enumerate(zip(self.offsets[:-1], self.offsets[1:], strict=True)):
+            inside = np.flatnonzero((cols >= a) & (cols < b))
+            if inside.size:
+                out[:, inside] = self._block(ds, n, i)[:, cols[inside] - a]
+        return out
+
+    def _block(self, ds: xr.Dataset, n: int, i: int) -> np.ndarray:
+        """(n, width) the columns of variable i."""
+        name, d, a, b = self.names[i], self.dims[i], self.offsets[i], self.offsets[i + 1]
+        da = ds[name]
+        k = self._kept(i)
+        if k is not None and not set(d) <= set(da.dims):
+            # already only the kept positions, in their order (flows kept as edges,
+            # ndsim.flows): (draw, ...) with the kept positions' count per draw
+            x = da.transpose(cv.DRAW, ...).values.reshape(n, -1)
+            if x.shape[1] != b - a:
+                raise ValueError(f"{name}: {x.shape[1]} values per draw, layout has {b - a}")
+            return x
+        if cv.DRAW in da.dims:
+            arr = da.transpose(cv.DRAW, *d).values
+        else:
+            arr = np.broadcast_to(da.transpose(*d).values, (n, *da.shape))
+        return arr.reshape(n, b - a) if k is None else arr.reshape(n, -1)[:, k]
 
     def expand(self, name: str, values: np.ndarray) -> np.ndarray:
         """(n, *shape) values of ``name`` from its (n, kept) values: the rest from ``fill``."""

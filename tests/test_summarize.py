@@ -410,3 +410,46 @@ def test_src_precision_against_repeated_regressions(rng):
     empirical = srcs[:, 2].std()
     assert 0.8 < empirical / se_mean[0] < 1.25, (empirical, se_mean[0])
     assert np.isnan(sm.src_precision(np.array([0.5]), p + 1, p)[0]).all()
+
+
+def test_reduce_blocks_is_the_reduction_of_the_whole_matrix(rng):
+    """Columns in uneven blocks give the partial of the whole matrix, field by field; the
+    counts are those counted by hand, fixed columns that move included."""
+    n, s, start = 300, 11, 130  # leaves of 100: a piece, two whole leaves, a piece
+    x = rng.normal(size=(n, s)) * np.arange(1, s + 1)
+    x[:, 2] = 7.0  # fixed in the pilot, and stays
+    x[:, 5] = 0.0  # fixed in the pilot, moves in this chunk
+    x[:, 8] = np.nan  # not modelled
+    pilot = x.copy()
+    x[[3, 60, 61], 5] = [1.0, -2.0, np.nan]
+    x[40, 9] = np.nan
+    z = rng.normal(size=(n, 2))
+    hist = sm.HistSpec.from_pilot(pilot)
+    assert list(hist.fixed_cols) == [2, 5, 8]
+    edges = [0, 1, 4, 5, 6, 11]
+    blocks = [(a, x[:, a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    part = sm.reduce_blocks(blocks, s, z, start, hist=hist)
+    whole = sm.reduce_chunk(x, z, start, hist=hist)
+    assert [type(g).__name__ for g in part.segments] == ["tuple", "Node", "Node", "tuple"]
+    for g, h in zip(part.segments, whole.segments, strict=True):
+        if isinstance(g, sm.Node):
+            for f in ("n", "mean", "m2", "zmean", "zc"):
+                assert np.array_equal(getattr(g, f), getattr(h, f), equal_nan=True), f
+        else:
+            assert np.array_equal(g[0], h[0], equal_nan=True) and np.array_equal(g[1], h[1])
+    for f in ("counts", "nan_count", "vmin", "vmax", "other_cols", "other_counts", "other_nan"):
+        assert np.array_equal(getattr(part, f), getattr(whole, f), equal_nan=True), f
+    # counted by hand: varying columns bin every value, a moved fixed column all of its own
+    t = (x - hist.lo) * (1.0 / hist.width)
+    b = np.where(t < 0, 0, np.where(t >= hist.nbins, hist.nbins + 1, np.floor(t) + 1))
+    for row, j in enumerate(hist.varying_cols):
+        ok = ~np.isnan(x[:, j])
+        expected = np.bincount(b[ok, j].astype(int), minlength=hist.nbins + 2)
+        assert np.array_equal(part.counts[row], expected) and part.nan_count[row] == (~ok).sum()
+    assert part.other_cols.tolist() == [1]  # column 5, the second fixed column
+    ok = ~np.isnan(x[:, 5])
+    expected = np.bincount(b[ok, 5].astype(int), minlength=hist.nbins + 2)
+    assert np.array_equal(part.other_counts[0], expected) and part.other_nan.tolist() == [1]
+    np.testing.assert_array_equal(part.vmin[[0, 5, 9]], np.nanmin(x[:, [0, 5, 9]], axis=0))
+    with pytest.raises(ValueError, match="cover 5 of 11"):
+        sm.reduce_blocks(blocks[:3], s, z, start, hist=hist)

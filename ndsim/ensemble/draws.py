@@ -143,9 +143,16 @@ def chunk_task(
     if full is not None and keep is not None:  # written and let go before the flattening
         staged = checkpoint.stage_chunk(keep, start, full)
         full = None
-    values, z = _summarised(plan, result, reg)
-    del result  # the model's arrays go before the reduction allocates its own
-    partial = summarize.reduce_chunk(values, z, start, hist=hist, keep_values=plan.exact)
+    if plan.exact:  # every value goes back to be kept
+        values, z = _summarised(plan, result, reg)
+        del result  # the model's arrays go before the reduction allocates its own
+        partial = summarize.reduce_chunk(values, z, start, hist=hist, keep_values=True)
+    else:  # reduced a variable at a time: no (draws, values) matrix (184 MB per 1,000 draws)
+        layout = plan.layout
+        targets = layout.columns(result, stop - start, [i for _, i in plan.targets])
+        z = np.concatenate([reg, targets], axis=1)
+        blocks = layout.blocks(result, stop - start)
+        partial = summarize.reduce_blocks(blocks, layout.size, z, start, hist=hist)
     return ChunkResult(partial, worst, full, staged)
 
 
