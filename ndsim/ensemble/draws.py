@@ -140,7 +140,7 @@ def chunk_task(
         worst = result["balance_residual"].transpose(cv.PROCESS, cv.YEAR).values.copy()
     full = _full_values(plan, result, reg, start) if plan.full else None
     staged = None
-    if full is not None and keep is not None:  # written and let go before the flattening
+    if full is not None and keep is not None:  # written and let go before the reduction
         staged = checkpoint.stage_chunk(keep, start, full)
         full = None
     if plan.exact:  # every value goes back to be kept
