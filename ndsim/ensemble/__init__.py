@@ -30,7 +30,7 @@ forked from a fork server (a fresh single-threaded process that imported
 ndsim and loaded the compiled kernels once, started while the deterministic
 run computes), never from this process, which may hold threads; the plan is
 sent once to each worker and only each chunk's reduction (moments of its
-leaves, integer histogram counts: about 57 MB per 1,000 draws of the China
+leaves, integer histogram counts: about 36 MiB per 1,000 draws of the China
 case) travels back; with ``full``, a chunk that runs on this machine writes
 its draws into the run's folder itself. Measured on 2
 cores: about 0.7 s for the first pool of a process, 0.03 s for a later one;
