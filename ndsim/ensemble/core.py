@@ -311,7 +311,7 @@ def _run(
             state = drive.Progress(summarize.Accumulator(n, plan.layout.size, width, hist=hist))
         executor.set_hist(state.acc.hist)
         if plan.full and sidecar is not None:  # workers on this machine keep their own draws
-            executor.set_keep(str(sidecar.dir))
+            executor.set_keep(str(sidecar.dir.resolve()))  # their working folder may differ
         bar = drive.progress_bar(n, state.acc.next_draw, progress)
         drive.drive(executor, n, k, state, sidecar, bar, draws)
         if sidecar is not None:  # every draw done: kept before the final write
