@@ -74,17 +74,21 @@ def test_the_draws_writer_lives_with_the_writers():
     assert ensemble and not any("netCDF4" in p.read_text(encoding="utf-8") for p in ensemble)
 
 
-def test_every_executor_is_an_executor(tiny):
+def _tiny_plan(tiny, *, seed: int, n: int, full: bool):
+    """The plan of an ensemble of the tiny case (exact percentiles)."""
+    from ndsim import pipeline
     from ndsim.ensemble.plan import make_plan
 
     inputs, scenario = tiny
-    from ndsim import pipeline
-
     det = draws.run_draws(inputs, scenario, None, model=pipeline.run, fits=None)
-    plan = make_plan(
-        inputs, scenario, det, seed=0, draws=4, exact_budget=10**9, full=False,
+    return make_plan(
+        inputs, scenario, det, seed=seed, draws=n, exact_budget=10**9, full=full,
         model=pipeline.run, shipped=False,
     )  # fmt: skip
+
+
+def test_every_executor_is_an_executor(tiny):
+    plan = _tiny_plan(tiny, seed=0, n=4, full=False)
     local = executors.InProcessExecutor(plan)
     pool = executors.PoolExecutor(plan, 1)
     try:
@@ -169,16 +173,9 @@ def test_plan_holds_the_fits_of_the_deterministic_run():
 
 def test_a_chunk_stages_its_own_draws_where_told(tiny, tmp_path):
     """With a folder, a chunk writes the draws it would send back there, and sends none."""
-    from ndsim import pipeline
     from ndsim.ensemble import checkpoint
-    from ndsim.ensemble.plan import make_plan
 
-    inputs, scenario = tiny
-    det = draws.run_draws(inputs, scenario, None, model=pipeline.run, fits=None)
-    plan = make_plan(
-        inputs, scenario, det, seed=3, draws=9, exact_budget=10**9, full=True,
-        model=pipeline.run, shipped=False,
-    )  # fmt: skip
+    plan = _tiny_plan(tiny, seed=3, n=9, full=True)
     sidecar = checkpoint.Sidecar(tmp_path / "out.nc")
     sidecar.dir.mkdir()
     sent = draws.chunk_task(plan, 4, 9)
