@@ -444,3 +444,19 @@ def test_too_few_draws_leave_the_regression_indices_unidentified(tiny, tmp_path)
     text = en.sensitivity_table(few)
     assert f"not identified: {p + 1} draws of {p} varying inputs" in text
     assert tornado(few, tmp_path) == [] and tornado(many, tmp_path)
+
+
+def test_resume_command_keeps_the_codec(monkeypatch):
+    """The command printed to resume a stopped run repeats --full and --codec."""
+    from ndsim.cli import build_parser
+    from ndsim.commands.ensemble import _resume_command
+
+    monkeypatch.setattr("sys.argv", ["python"])  # not run as `ndsim ensemble ...`
+    args = build_parser().parse_args(
+        ["ensemble", "--draws", "50", "--full", "--codec", "zstd", "--output", "o.nc"]
+    )
+    command = _resume_command(args)
+    assert command.startswith("ndsim ensemble --draws 50 --seed 0 ")
+    assert command.endswith("--output o.nc --full --codec zstd --resume")
+    plain = build_parser().parse_args(["ensemble", "--draws", "50", "--output", "o.nc"])
+    assert "--codec" not in _resume_command(plain)
