@@ -451,7 +451,7 @@ def test_resume_command_keeps_the_codec(monkeypatch):
     from ndsim.cli import build_parser
     from ndsim.commands.ensemble import _resume_command
 
-    monkeypatch.setattr("sys.argv", ["python"])  # not run as `ndsim ensemble ...`
+    monkeypatch.setattr("sys.argv", ["pytest"])  # not run as `ndsim ensemble ...`
     args = build_parser().parse_args(
         ["ensemble", "--draws", "50", "--full", "--codec", "zstd", "--output", "o.nc"]
     )
