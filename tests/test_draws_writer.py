@@ -7,6 +7,7 @@ import errno
 import gc
 import threading
 import weakref
+from collections.abc import Mapping
 
 import netCDF4
 import numpy as np
@@ -194,3 +195,39 @@ def test_a_waited_future_is_dropped_by_the_pool_executor():
     pool.futures = [done, running]
     assert pool.wait(done) == "result"
     assert pool.futures == [running]
+
+
+class _OnAccess(Mapping):
+    """A chunk that makes each array when it is accessed, as ``np.load`` of an npz does."""
+
+    def __init__(self, start: int, alive: list):
+        self.start, self.alive = start, alive
+
+    def __getitem__(self, name):
+        gc.collect()
+        # the chunk's earlier arrays are written and dropped before the next is read
+        assert all(ref() is None for ref in self.alive), (self.start, name)
+        values = _chunk(self.start)["stock"] * (2.0 if name == "twice" else 1.0)
+        self.alive.append(weakref.ref(values))
+        return values
+
+    def __iter__(self):
+        return iter(["stock", "twice"])
+
+    def __len__(self):
+        return 2
+
+
+def test_a_whole_chunk_is_written_a_variable_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(writers, "DRAW_CHUNK", K)  # each chunk is one whole HDF5 chunk of draws
+    template = _template().drop_vars("price").assign(twice=lambda d: 2 * d["stock"])
+    alive: list[weakref.ref] = []
+    starts = list(range(0, N, K))
+    group = DrawsGroup(template=template, names=["stock", "twice"], n=N, chunks=())
+    writer = DrawsWriter(tmp_path / "out.nc", group, starts, lambda s: _OnAccess(s, alive))
+    writer.ready(N)
+    target = write_netcdf(_summary(), tmp_path / "out.nc", draws=writer)
+    with xr.open_dataset(target, group="draws") as g:
+        expected = np.concatenate([_chunk(s)["stock"] for s in starts])
+        np.testing.assert_array_equal(g["stock"].values, expected)
+        np.testing.assert_array_equal(g["twice"].values, 2 * expected)

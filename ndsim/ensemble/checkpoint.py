@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -91,10 +92,14 @@ class Sidecar:
         """Keep the chunk a worker staged (:func:`stage_chunk`), now that it is merged."""
         os.replace(staged, self.chunk_path(start))
 
-    def load_chunk(self, start: int) -> dict[str, np.ndarray]:
-        """The kept per-draw values of the chunk that starts at draw ``start``."""
-        with np.load(self.chunk_path(start)) as data:
-            return {name: data[name] for name in data.files}
+    def load_chunk(self, start: int) -> Mapping[str, np.ndarray]:
+        """The kept per-draw values of the chunk that starts at draw ``start``.
+
+        A mapping that reads each array from the file when it is accessed
+        (:class:`numpy.lib.npyio.NpzFile`; the file closes with it), so a
+        writer can take one variable at a time.
+        """
+        return np.load(self.chunk_path(start))
 
     def remove_unfinished(self) -> None:
         """Remove the chunks staged but never merged (or half written) by a stopped run."""

@@ -474,7 +474,14 @@ def _draws_variable(grp, template: xr.Dataset, name: str, draws: DrawsGroup):
 
 
 def _stream(variables: dict, chunks: Iterable[Mapping[str, np.ndarray]], n: int) -> None:
-    """Write the chunks, in draw order, in whole HDF5 chunks of draws where possible."""
+    """Write the chunks, in draw order, in whole HDF5 chunks of draws where possible.
+
+    A chunk that is whole HDF5 chunks of draws (the usual case) is written a
+    variable at a time, read from ``chunk[name]`` only then: a chunk that reads
+    its arrays on access (:meth:`ndsim.ensemble.checkpoint.Sidecar.load_chunk`)
+    is then never all in memory. Other chunks are buffered until whole HDF5
+    chunks can be written.
+    """
     if not variables:
         return
     first = next(iter(variables))
@@ -482,9 +489,19 @@ def _stream(variables: dict, chunks: Iterable[Mapping[str, np.ndarray]], n: int)
     written = buffered = 0
     step = min(n, DRAW_CHUNK)
     for chunk in chunks:
+        head: np.ndarray | None = chunk[first]
+        size = head.shape[0]  # type: ignore[union-attr]
+        if not buffered and (size % step == 0 or written + size == n):
+            for name, var in variables.items():  # `first` comes first
+                var[written : written + size] = head if name == first else chunk[name]
+                head = None
+            written += size
+            del chunk
+            continue
+        del head
         for name in variables:
             buffers[name].append(chunk[name])
-        buffered += chunk[first].shape[0]
+        buffered += size
         last = written + buffered >= n
         if buffered >= step or last:
             take = buffered if last else (buffered // step) * step
