@@ -177,6 +177,9 @@ def test_layout_roundtrip_and_summary_dataset(rng):
     lay = sm.Layout.of(ds, ["stock", "total_demand", "fixed"])
     mat = lay.flatten(ds, 5)
     assert mat.shape == (5, 6 + 3 + 3)
+    picked = lay.columns(ds, 5, [7, 0, 11])  # total_demand 2001, stock a 2000, fixed 2002
+    expected = [ds.total_demand.values[:, 1], ds.stock.values[:, 0, 0], np.full(5, 2.0)]
+    assert np.array_equal(picked, np.column_stack(expected))
     back = lay.unflatten(mat, "draw", np.arange(5))
     xr.testing.assert_equal(back.stock, ds.stock)
     assert np.all(back.fixed.values == np.arange(3.0))
@@ -197,6 +200,8 @@ def test_left_out_columns_come_back_as_the_deterministic_values(rng):
     lay = sm.Layout.of(ds, ["m"], {"m": keep})
     mat = lay.flatten(ds, 4)
     assert mat.shape == (4, 2) and np.array_equal(mat, x[:, 1, :])
+    # a column by its place among the kept positions (as sensitivity targets are picked)
+    assert np.array_equal(lay.columns(ds, 4, [1]), x[:, 1, 1:])
     back = lay.unflatten(mat, "draw", np.arange(4))
     assert np.array_equal(back.m.values, x, equal_nan=True)
     stats = {k: mat.mean(axis=0) for k in ["mean", "sd", *sm.QUANTILES]}

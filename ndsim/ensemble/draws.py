@@ -87,13 +87,6 @@ def run_draws(
     return with_derived(result)
 
 
-def _sampled_run(plan: Plan, start: int, stop: int):
-    """The model on draws [start, stop): result, flat summarised values, regression rows."""
-    result, reg = _sampled_result(plan, start, stop)
-    values, z = _summarised(plan, result, reg)
-    return result, values, z
-
-
 def _sampled_result(plan: Plan, start: int, stop: int) -> tuple[xr.Dataset, np.ndarray]:
     """The model on draws [start, stop), and the sampled factors as regressors (n, inputs)."""
     factors = sampling.factors_from_plan(plan.factor_plan, np.arange(start, stop), plan.seed)
@@ -106,8 +99,7 @@ def _sampled_result(plan: Plan, start: int, stop: int) -> tuple[xr.Dataset, np.n
 
 def _summarised(plan: Plan, result: xr.Dataset, reg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The flat summarised values (n, values) and the regression rows (regressors, targets)."""
-    n = reg.shape[0]
-    values = plan.layout.flatten(result, n)
+    values = plan.layout.flatten(result, reg.shape[0])
     z = np.concatenate([reg, values[:, [i for _, i in plan.targets]]], axis=1)
     return values, z
 
@@ -148,11 +140,9 @@ def chunk_task(
         del result  # the model's arrays go before the reduction allocates its own
         partial = summarize.reduce_chunk(values, z, start, hist=hist, keep_values=True)
     else:  # reduced a variable at a time: no (draws, values) matrix (184 MB per 1,000 draws)
-        layout = plan.layout
-        targets = layout.columns(result, stop - start, [i for _, i in plan.targets])
-        z = np.concatenate([reg, targets], axis=1)
-        blocks = layout.blocks(result, stop - start)
-        partial = summarize.reduce_blocks(blocks, layout.size, z, start, hist=hist)
+        z = np.concatenate([reg, target_values(plan, result, stop - start)], axis=1)
+        blocks = plan.layout.blocks(result, stop - start)
+        partial = summarize.reduce_blocks(blocks, plan.layout.size, z, start, hist=hist)
     return ChunkResult(partial, worst, full, staged)
 
 
@@ -175,7 +165,8 @@ def _full_values(plan: Plan, result: xr.Dataset, reg: np.ndarray, start: int) ->
 
 def pilot_task(plan: Plan, start: int, stop: int) -> dict:
     """Ranges of draws [start, stop) for the histogram bins (:func:`ndsim.summarize.pilot_stats`)."""
-    return summarize.pilot_stats(_sampled_run(plan, start, stop)[1])
+    result, reg = _sampled_result(plan, start, stop)
+    return summarize.pilot_stats(plan.layout.flatten(result, reg.shape[0]))
 
 
 def design_task(plan: Plan, start: int, stop: int, groups) -> np.ndarray:
@@ -188,15 +179,7 @@ def design_task(plan: Plan, start: int, stop: int, groups) -> np.ndarray:
 
 def target_values(plan: Plan, result: xr.Dataset, n: int) -> np.ndarray:
     """(n, T) values of the sensitivity targets in a run of n draws."""
-    out = np.empty((n, len(plan.targets)))
-    layout = plan.layout
-    for j, (_, flat) in enumerate(plan.targets):
-        i = int(np.searchsorted(layout.offsets, flat, side="right")) - 1
-        name, dims = layout.names[i], layout.dims[i]
-        da = result[name]
-        x = da.transpose(cv.DRAW, *dims).values if cv.DRAW in da.dims else da.values[None]
-        out[:, j] = x.reshape(x.shape[0], -1)[:, flat - layout.offsets[i]]
-    return out
+    return plan.layout.columns(result, n, [i for _, i in plan.targets])
 
 
 def worse(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:

@@ -489,16 +489,13 @@ def _stream(variables: dict, chunks: Iterable[Mapping[str, np.ndarray]], n: int)
     written = buffered = 0
     step = min(n, DRAW_CHUNK)
     for chunk in chunks:
-        head: np.ndarray | None = chunk[first]
-        size = head.shape[0]  # type: ignore[union-attr]
+        size = chunk[first].shape[0]
         if not buffered and (size % step == 0 or written + size == n):
-            for name, var in variables.items():  # `first` comes first
-                var[written : written + size] = head if name == first else chunk[name]
-                head = None
+            for name, var in variables.items():
+                var[written : written + size] = chunk[name]
             written += size
             del chunk
             continue
-        del head
         for name in variables:
             buffers[name].append(chunk[name])
         buffered += size
