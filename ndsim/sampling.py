@@ -487,32 +487,91 @@ def factor_plan(inputs: xr.Dataset, scenario: Scenario | None) -> list[dict]:
                 "shape": x.shape,
                 "coords": dict(x.coords.items()),
                 "sampled": sampled,
+                "regressor_keep": _regressor_keep(x.dims, sampled),
             }
         )
     return plan
 
 
+def _regressor_keep(dims: tuple, sampled) -> np.ndarray:
+    """Which regressor columns of a plan item are kept (:func:`regressors`), flat in C order."""
+    other = [d for d in dims if d != cv.YEAR]
+    if not other:
+        return np.array([bool(np.asarray(sampled).any())])
+    return np.asarray(sampled.transpose(*other).values, dtype=bool).reshape(-1)
+
+
+class Factors:
+    """Per-draw factors of the sampled inputs on plain arrays, labelled by their plan.
+
+    What the chunks of an ensemble use: ``arrays[name]`` is the factor array
+    (draw, *dims of the input) of each item of a :func:`factor_plan`, the same
+    numbers as :func:`draw_factors` gives as DataArrays (:meth:`labelled`).
+    :func:`apply_factors` and :meth:`regressors` read them without building a
+    labelled object per input.
+    """
+
+    __slots__ = ("plan", "draws", "arrays")
+
+    def __init__(self, plan: list[dict], draws: np.ndarray, arrays: dict[str, np.ndarray]):
+        self.plan = plan
+        self.draws = draws
+        self.arrays = arrays
+
+    def labelled(self) -> dict[str, xr.DataArray]:
+        """The factors as DataArrays (draw, *input dims), as :func:`draw_factors` returns them."""
+        return {
+            item["name"]: xr.DataArray(
+                self.arrays[item["name"]],
+                dims=(cv.DRAW, *item["dims"]),
+                coords={**item["coords"], cv.DRAW: self.draws},
+                attrs={"sampled": item["sampled"]},
+            )
+            for item in self.plan
+            if item["name"] in self.arrays
+        }
+
+    def regressors(self) -> np.ndarray:
+        """(draws, regressors) values of :func:`regressors` (the plan's columns, in its order)."""
+        n = self.draws.size
+        cols = []
+        for item in self.plan:
+            f = self.arrays[item["name"]]
+            if cv.YEAR in item["dims"]:  # the mean over years, added in year order
+                by_year = np.moveaxis(f, 1 + item["dims"].index(cv.YEAR), 0)
+                acc = by_year[0].copy()
+                for t in range(1, by_year.shape[0]):
+                    acc += by_year[t]
+                f = acc / by_year.shape[0]
+            cols.append(f.reshape(n, -1)[:, item["regressor_keep"]])
+        return np.concatenate(cols, axis=1) if cols else np.zeros((n, 0))
+
+    def clear(self) -> None:
+        """Let the arrays go (see :func:`ndsim.ensemble.draws.run_draws`)."""
+        self.arrays.clear()
+
+
+def factor_arrays(plan: list[dict], draws: np.ndarray, seed: int) -> Factors:
+    """The factors of :func:`draw_factors` for the given draws, on plain arrays."""
+    draws = np.asarray(draws, dtype=np.int64).reshape(-1)
+    values = {
+        item["name"]: _factor_values(item, uniforms(seed, item["keys"], draws)) for item in plan
+    }
+    return Factors(plan, draws, values)
+
+
 def factors_from_plan(plan: list[dict], draws: np.ndarray, seed: int) -> dict[str, xr.DataArray]:
     """The factors of :func:`draw_factors` for the given draws, from a :func:`factor_plan`."""
-    draws = np.asarray(draws, dtype=np.int64).reshape(-1)
-    return {
-        item["name"]: _factors_of(item, uniforms(seed, item["keys"], draws), draws) for item in plan
-    }
+    return factor_arrays(plan, draws, seed).labelled()
 
 
-def _factors_of(item: dict, u: np.ndarray, draws: np.ndarray) -> xr.DataArray:
-    """Factors of one plan item from its uniforms u (n, streams)."""
+def _factor_values(item: dict, u: np.ndarray) -> np.ndarray:
+    """Factors (n, *shape) of one plan item from its uniforms u (n, streams)."""
     uniq = item["uniq"]
     fu = truncated_normal_factor(
         u[:, uniq[:, 0].astype(np.int64)], uniq[:, 1], uniq[:, 2], uniq[:, 3]
     )
-    f = fu[:, item["inverse"]].reshape((draws.size, *item["shape"]))
-    return xr.DataArray(
-        f,
-        dims=(cv.DRAW, *item["dims"]),
-        coords={**item["coords"], cv.DRAW: draws},
-        attrs={"sampled": item["sampled"]},
-    )
+    return fu[:, item["inverse"]].reshape((u.shape[0], *item["shape"]))
 
 
 # --- Saltelli design (Sobol indices) ---------------------------------------------------
@@ -557,6 +616,13 @@ def saltelli_groups(
 def saltelli_factors(
     plan: list[dict], groups: list[tuple[int, int, str]], rows: np.ndarray, seed: int
 ) -> dict[str, xr.DataArray]:
+    """Factors of rows of a Saltelli design as DataArrays (see :func:`saltelli_factor_arrays`)."""
+    return saltelli_factor_arrays(plan, groups, rows, seed).labelled()
+
+
+def saltelli_factor_arrays(
+    plan: list[dict], groups: list[tuple[int, int, str]], rows: np.ndarray, seed: int
+) -> Factors:
     """Factors of rows of a Saltelli design, each depending only on (seed, row).
 
     With k = len(groups) and m = k + 2, row r belongs to base sample n = r // m
@@ -567,7 +633,7 @@ def saltelli_factors(
     rows = np.asarray(rows, dtype=np.int64).reshape(-1)
     m = len(groups) + 2
     base, block = rows // m, rows % m
-    out: dict[str, xr.DataArray] = {}
+    out: dict[str, np.ndarray] = {}
     for i, item in enumerate(plan):
         u = uniforms(seed, item["keys"], base)
         with np.errstate(over="ignore"):
@@ -577,8 +643,8 @@ def saltelli_factors(
             if gi == i:
                 sel = block == 2 + g
                 u[sel, j] = ub[sel, j]
-        out[item["name"]] = _factors_of(item, u, rows)
-    return out
+        out[item["name"]] = _factor_values(item, u)
+    return Factors(plan, rows, out)
 
 
 def sample_inputs(
@@ -614,17 +680,21 @@ def sample_inputs(
     return apply_factors(inputs, draw_factors(inputs, scenario, draws, seed))
 
 
-def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray]) -> xr.Dataset:
-    """`inputs` with each sampled variable multiplied by its factors (see :func:`draw_factors`)."""
+def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray] | Factors) -> xr.Dataset:
+    """`inputs` with each sampled variable multiplied by its factors (see :func:`draw_factors`).
+
+    ``factors`` as DataArrays are matched to the inputs by label; as :class:`Factors` (an
+    ensemble's chunks) they are laid out on the inputs' own dims by their plan and go in
+    as plain arrays, the same numbers; their arrays are then used up (scaled in place,
+    they become the sampled variables') and ``factors`` is left empty.
+    """
+    if isinstance(factors, Factors):
+        return _trade_follows_consumption(inputs, _scaled(inputs, factors))
     new = {}
     for name, f in factors.items():
         if name not in inputs.data_vars:  # factor of a scenario parameter
             v = f.transpose(cv.DRAW, cv.PRODUCT)
-            v.attrs = {
-                "units": "1",
-                "long_name": name.replace("_", " "),
-                "description": "per-draw factor the forecast multiplies the scenario parameter by",
-            }
+            v.attrs = _parameter_attrs(name)
             new[name] = v
             continue
         x = inputs[name]
@@ -640,6 +710,42 @@ def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray]) -> xr
     out = inputs.copy()
     out.update(new)  # one merge for all sampled variables
     return _trade_follows_consumption(inputs, out)
+
+
+def _parameter_attrs(name: str) -> dict[str, str]:
+    """Attributes of a scenario parameter's factor variable in the sampled inputs."""
+    return {
+        "units": "1",
+        "long_name": name.replace("_", " "),
+        "description": "per-draw factor the forecast multiplies the scenario parameter by",
+    }
+
+
+def _scaled(inputs: xr.Dataset, factors: Factors) -> xr.Dataset:
+    """`inputs` with each variable of ``factors`` multiplied by its factors, on plain arrays.
+
+    The factors are used up: each array is scaled in place and becomes the sampled
+    variable's (no second array of the size of the sampled inputs), and ``factors`` is
+    left empty.
+    """
+    new = {}
+    for item in factors.plan:
+        name = item["name"]
+        if name not in factors.arrays:
+            continue
+        f = factors.arrays.pop(name)
+        dims = (cv.DRAW, *item["dims"])
+        if name not in inputs.data_vars:  # factor of a scenario parameter (draw, product)
+            new[name] = xr.Variable(dims, f, _parameter_attrs(name))
+            continue
+        x = inputs[name].variable
+        if x.dims != tuple(item["dims"]) or x.shape != f.shape[1:]:
+            raise ValueError(f"the factors of {name} do not fit the inputs: another plan's")
+        np.multiply(f, x.values.astype(float), out=f)
+        new[name] = xr.Variable(dims, f, dict(x.attrs))
+    out = inputs.assign_coords({cv.DRAW: factors.draws})
+    out.update(new)  # one merge for all sampled variables, no alignment
+    return out
 
 
 def _same_indexes(a: xr.DataArray, b: xr.DataArray) -> bool:
@@ -671,6 +777,7 @@ def _trade_follows_consumption(inputs: xr.Dataset, out: xr.Dataset) -> xr.Datase
             ratio = prod.copy(data=np.where(d > 0, prod.values / np.where(d > 0, d, np.nan), 1.0))
     else:
         ratio = xr.where(det > 0, prod / det.where(det > 0), 1.0)
+    updates = {}
     for name in FOLLOWS_PRODUCTION:
         if name not in out.data_vars:
             continue
@@ -684,7 +791,8 @@ def _trade_follows_consumption(inputs: xr.Dataset, out: xr.Dataset) -> xr.Datase
         else:
             v = (ratio * x).transpose(cv.DRAW, *[d for d in x.dims if d != cv.DRAW])
         v.attrs = dict(x.attrs)
-        out[name] = v
+        updates[name] = v
+    out.update(updates)
     return out
 
 

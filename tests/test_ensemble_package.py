@@ -136,7 +136,7 @@ def test_every_path_runs_draws_through_one_function(tiny, monkeypatch):
     original = draws.run_draws
 
     def spy(inputs, scenario, factors, *, model, fits):
-        n = 0 if factors is None else next(iter(factors.values())).sizes["draw"]
+        n = 0 if factors is None else factors.draws.size
         calls.append((factors is None, n))
         assert "gompertz_alpha" not in inputs  # the fits never travel inside the inputs
         return original(inputs, scenario, factors, model=model, fits=fits)

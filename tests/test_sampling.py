@@ -398,6 +398,39 @@ def test_sampled_exports_never_exceed_production():
     assert float(sales.min()) >= -1e-9
 
 
+@pytest.mark.parametrize("per_year", [False, True])
+def test_plain_array_factors_give_the_labelled_sample(inputs, per_year):
+    """The chunks' factors on plain arrays scale the inputs as the labelled factors do.
+
+    The labelled path matches each factor to its input by label with xarray; the array
+    path lays the factors out by the plan. Both must give the same sampled inputs (with
+    scenario parameters added) and the same regressors, bit for bit.
+    """
+    sc = scen(
+        inputs=["production", "nd_content", "adoption_rate", "growth_rates"], per_year=per_year
+    )
+    plan = sampling.factor_plan(inputs, sc)
+    draws = np.array([0, 5, 6, 41])
+    labelled = sampling.factors_from_plan(plan, draws, 9)
+    expected = sampling.apply_factors(inputs, labelled)
+    arrays = sampling.factor_arrays(plan, draws, 9)
+    reg = arrays.regressors()
+    got = sampling.apply_factors(inputs, arrays)
+    xr.testing.assert_identical(got, expected)
+    assert list(got.data_vars) == list(expected.data_vars)
+    assert "growth_rate_factor" in got and got["production"].dims == ("draw", "product", "year")
+    np.testing.assert_array_equal(reg, sampling.regressors(labelled).values)
+    assert reg.shape[0] == 4 and reg.shape[1] >= 3
+    assert not arrays.arrays  # used up: its arrays became the sampled variables
+    # the regressors are each series' factor (its mean over years per year), by hand
+    f = labelled["production"].sel(product="B").values  # (draw, year)
+    col = list(sampling.regressors(labelled).input.values).index("production[B]")
+    mean = f[:, 0].copy()
+    for t in range(1, f.shape[1]):
+        mean += f[:, t]
+    np.testing.assert_array_equal(reg[:, col], mean / f.shape[1])
+
+
 def test_saltelli_design_rows(inputs):
     """A rows are the ensemble's draws, AB_i differs from A in series i only (taken from B)."""
     plan = sampling.factor_plan(inputs, None)

@@ -48,7 +48,7 @@ def with_derived(result: xr.Dataset) -> xr.Dataset:
 def run_draws(
     inputs: xr.Dataset,
     scenario: object,
-    factors: MutableMapping[str, xr.DataArray] | None,
+    factors: MutableMapping[str, xr.DataArray] | sampling.Factors | None,
     *,
     model: Callable,
     fits: Mapping[str, FleetFit] | None,
@@ -61,10 +61,11 @@ def run_draws(
         The canonical inputs, without draws.
     scenario : ndsim.scenario.Scenario
         The checked scenario.
-    factors : dict of str to xarray.DataArray, or None
+    factors : dict of str to xarray.DataArray, ndsim.sampling.Factors, or None
         Per-draw factors of the sampled inputs (:func:`ndsim.sampling.draw_factors`,
-        :func:`ndsim.sampling.saltelli_factors`); None runs the inputs as they are
-        (the deterministic run). The dict is emptied once the inputs are scaled,
+        :func:`ndsim.sampling.saltelli_factors`, or on plain arrays, as the chunks use
+        them, :func:`ndsim.sampling.factor_arrays`); None runs the inputs as they are
+        (the deterministic run). The factors are emptied once the inputs are scaled,
         so the factors, as large as the sampled inputs, are not held while the
         model runs (where a chunk peaks): take what else you need of them first.
     model : callable
@@ -89,12 +90,12 @@ def run_draws(
 
 def _sampled_result(plan: Plan, start: int, stop: int) -> tuple[xr.Dataset, np.ndarray]:
     """The model on draws [start, stop), and the sampled factors as regressors (n, inputs)."""
-    factors = sampling.factors_from_plan(plan.factor_plan, np.arange(start, stop), plan.seed)
-    reg = sampling.regressors(factors)  # before run_draws lets the factors go
-    if [str(x) for x in reg.input.values] != plan.regressor_labels:
+    factors = sampling.factor_arrays(plan.factor_plan, np.arange(start, stop), plan.seed)
+    reg = factors.regressors()  # before run_draws lets the factors go
+    if reg.shape[1] != len(plan.regressor_labels):
         raise RuntimeError("sensitivity regressors differ between chunks")
     result = run_draws(plan.inputs, plan.scenario, factors, model=plan.model, fits=plan.fits)
-    return result, reg.values.reshape(stop - start, -1)
+    return result, reg
 
 
 def _summarised(plan: Plan, result: xr.Dataset, reg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +173,7 @@ def pilot_task(plan: Plan, start: int, stop: int) -> dict:
 def design_task(plan: Plan, start: int, stop: int, groups) -> np.ndarray:
     """Targets of rows [start, stop) of the Saltelli design (executed where the chunk runs)."""
     rows = np.arange(start, stop)
-    factors = sampling.saltelli_factors(plan.factor_plan, groups, rows, plan.seed)
+    factors = sampling.saltelli_factor_arrays(plan.factor_plan, groups, rows, plan.seed)
     result = run_draws(plan.inputs, plan.scenario, factors, model=plan.model, fits=plan.fits)
     return target_values(plan, result, stop - start)
 
