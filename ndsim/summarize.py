@@ -43,7 +43,7 @@ The American Statistician 50(4), 361-365. doi:10.1080/00031305.1996.10473566
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -336,8 +336,9 @@ def count_dtype(n: int) -> type[np.unsignedinteger]:
     """The smallest unsigned integer that holds counts of up to n draws per bin.
 
     The histogram counts are the largest arrays of a summary (values x 1,026 bins):
-    a chunk of up to 65,535 draws sends them back as uint16, an ensemble of up to
-    2^32 - 1 draws adds them up as uint32.
+    a chunk of up to 65,535 draws sends them back as uint16. (The ensemble's
+    :class:`Accumulator` adds them up as uint16 too, whatever the number of draws,
+    with the rare bins that pass 65,535 carried apart.)
     """
     for dtype in (np.uint16, np.uint32):
         if n <= np.iinfo(dtype).max:
@@ -513,12 +514,16 @@ class Accumulator:
     fixed_equal: np.ndarray | None = None
     #: fixed columns that took another value in some chunk: position -> (counts, NaN count)
     moved: dict = field(default_factory=dict)
+    #: what the uint16 ``counts`` do not hold: flat position -> multiples of 65,536 draws
+    carry: dict = field(default_factory=dict)
 
     def __post_init__(self):
         s = self.n_values
         if self.hist is not None and self.counts is None:
             nv = self.hist.varying_cols.size
-            self.counts = np.zeros((nv, self.hist.nbins + 2), dtype=count_dtype(self.n_draws))
+            # uint16 at any number of draws (memory flat in N): a bin's count is
+            # counts + 65,536 x carry, and few bins ever pass 65,535 draws
+            self.counts = np.zeros((nv, self.hist.nbins + 2), dtype=np.uint16)
             self.nan_count = np.zeros(nv, dtype=np.int64)
             self.fixed_equal = np.zeros(self.hist.fixed_cols.size, dtype=np.int64)
         if self.hist is None and self.values is None:
@@ -556,7 +561,7 @@ class Accumulator:
                 if sum(p[0].shape[0] for p in self.pending) == self.leaf:
                     self._flush_pending()
         if part.counts is not None:
-            self.counts += part.counts
+            self._add_counts(part.counts)
             self.nan_count += part.nan_count
             n = part.stop - part.start
             self.fixed_equal += n
@@ -570,6 +575,36 @@ class Accumulator:
         if self.exact:
             self.values[part.start : part.stop] = part.values
         self.next_draw = part.stop
+
+    def _add_counts(self, counts: np.ndarray) -> None:
+        """Add a chunk's counts; what passes 65,535 in a bin goes to :attr:`carry`.
+
+        Integer counts add up exactly in any order, so the carries change nothing
+        but the memory: rows in blocks, uint32 temporaries of a block only.
+        """
+        low = self.counts
+        assert low is not None
+        if low.dtype != np.uint16:  # e.g. restored from a wider checkpoint
+            low += counts
+            return
+        width = low.shape[1]
+        for a in range(0, low.shape[0], _COUNT_ROWS):
+            b = min(a + _COUNT_ROWS, low.shape[0])
+            total = low[a:b].astype(np.uint32)
+            total += counts[a:b]
+            high = total >> 16
+            over = np.flatnonzero(high)
+            if over.size:
+                carried = high.reshape(-1)[over].tolist()
+                for pos, c in zip((over + a * width).tolist(), carried, strict=True):
+                    self.carry[pos] = self.carry.get(pos, 0) + c
+                total &= 0xFFFF
+            low[a:b] = total
+
+    def full_counts(self) -> _Counts:
+        """The counts with their carries, read a block of rows at a time (int64)."""
+        assert self.counts is not None
+        return _Counts(self.counts, self.carry)
 
     def total(self) -> Node:
         """The root of the fixed tree over every draw added so far."""
@@ -602,7 +637,7 @@ class Accumulator:
         q = np.empty((len(probs), self.n_values))
         vc, fc = h.varying_cols, h.fixed_cols
         sub = HistSpec(h.lo[vc], h.width[vc], h.nbins)
-        qv = hist_quantiles(self.counts, sub, probs, self.vmin[vc], self.vmax[vc])
+        qv = hist_quantiles(self.full_counts(), sub, probs, self.vmin[vc], self.vmax[vc])
         qv[:, self.nan_count > 0] = np.nan
         q[:, vc] = qv
         # a fixed column that never moved: every draw has its value (NaN stays NaN)
@@ -645,6 +680,8 @@ class Accumulator:
             st["hist_nbins"] = np.array(self.hist.nbins)
             st["hist_fixed"], st["hist_fixed_value"] = self.hist.fixed, self.hist.fixed_value
             st["counts"], st["nan_count"] = self.counts, self.nan_count
+            st["carry_pos"] = np.array(sorted(self.carry), dtype=np.int64)
+            st["carry"] = np.array([self.carry[p] for p in sorted(self.carry)], dtype=np.int64)
             st["fixed_equal"] = self.fixed_equal
             pos = sorted(self.moved)
             st["moved_cols"] = np.array(pos, dtype=np.int64)
@@ -686,6 +723,8 @@ class Accumulator:
             acc.pending = [(np.array(st["pending_x"]), np.array(st["pending_z"]))]
         if hist is not None:
             acc.counts, acc.nan_count = np.array(st["counts"]), np.array(st["nan_count"])
+            if "carry_pos" in st:
+                acc.carry = dict(zip(st["carry_pos"].tolist(), st["carry"].tolist(), strict=True))
             acc.fixed_equal = np.array(st["fixed_equal"])
             acc.moved = {
                 int(p): (np.array(row), int(nanc))
@@ -698,18 +737,45 @@ class Accumulator:
         return acc
 
 
+#: rows of counts per block of :meth:`Accumulator._add_counts`
+_COUNT_ROWS = 1024
+
+
+class _Counts:
+    """uint16 counts (s, bins) and their carries, as int64 rows on slicing (for
+    :func:`hist_quantiles`, which reads a block of rows at a time)."""
+
+    def __init__(self, low: np.ndarray, carry: Mapping[int, int]):
+        self.low, self.carry = low, carry
+        self.shape = low.shape
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        a, b, _ = rows.indices(self.shape[0])
+        out = self.low[a:b].astype(np.int64)
+        width = self.shape[1]
+        for pos, c in self.carry.items():
+            if a * width <= pos < b * width:
+                out.reshape(-1)[pos - a * width] += c << 16
+        return out
+
+
 # --- percentiles from counts ------------------------------------------------------------
 
 
 def hist_quantiles(
-    counts: np.ndarray, hist: HistSpec, probs: np.ndarray, vmin: np.ndarray, vmax: np.ndarray
+    counts: np.ndarray | _Counts,
+    hist: HistSpec,
+    probs: np.ndarray,
+    vmin: np.ndarray,
+    vmax: np.ndarray,
 ) -> np.ndarray:
     """Percentiles from integer counts (s, nbins + 2), matching numpy's "linear" method.
 
     Parameters
     ----------
     counts : numpy.ndarray of int, shape (s, nbins + 2)
-        Bin 0 counts values below ``hist.lo``, bin nbins + 1 values at or above the top.
+        Bin 0 counts values below ``hist.lo``, bin nbins + 1 values at or above the top
+        (or an accumulator's :meth:`Accumulator.full_counts`: read a block of rows at a time).
     hist : HistSpec
         The bins.
     probs : numpy.ndarray

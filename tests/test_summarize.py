@@ -126,6 +126,44 @@ def test_histogram_percentiles_in_blocks_of_values_and_small_count_types(rng, mo
     assert sm.count_dtype(2**32 - 1) is np.uint32 and sm.count_dtype(2**32) is np.uint64
 
 
+def hand_counts(x, hist):
+    """Histogram counts (values, bins) as int64, counted with numpy."""
+    counts = np.zeros((x.shape[1], hist.nbins + 2), dtype=np.int64)
+    t = (x - hist.lo) * (1.0 / hist.width)  # as the compiled counter computes it
+    b = np.where(t < 0, 0, np.where(t >= hist.nbins, hist.nbins + 1, np.floor(t).astype(int) + 1))
+    for j in range(x.shape[1]):
+        np.add.at(counts[j], b[:, j], 1)
+    return counts
+
+
+def test_ensemble_counts_carry_bins_past_65535_draws(rng):
+    """The ensemble's uint16 counts carry what passes 65,535 draws in a bin apart: the
+    counts, the percentiles and a checkpoint are those of int64 counts made by hand."""
+    n = 200_000
+    x = rng.integers(0, 3, size=(n, 3)) * 0.25  # three values, about 66,700 draws each
+    x[:, 1] += rng.normal(size=n)  # spread over the bins: no carry
+    x[:, 2] = np.where(rng.uniform(size=n) < 0.9, 0.5, x[:, 2])  # 180,000 draws in a bin
+    z = np.zeros((n, 1))
+    hist = sm.HistSpec.from_pilot(x[:1000])
+    assert hist.varying_cols.tolist() == [0, 1, 2]
+    acc = sm.Accumulator(n, 3, 1, hist=hist)
+    for a in range(0, n, 50_000):
+        acc.add(sm.reduce_chunk(x[a : a + 50_000], z[a : a + 50_000], a, hist=hist))
+        if a == 100_000:  # a checkpoint with carries restores them
+            acc = sm.Accumulator.from_state(acc.state())
+    counts = hand_counts(x, hist)
+    assert acc.counts.dtype == np.uint16 and counts.max() > 2 * 65_535
+    assert sorted(acc.carry.values()) != [] and max(acc.carry.values()) == counts.max() >> 16
+    assert np.array_equal(acc.full_counts()[0:3], counts)
+    assert np.array_equal(acc.full_counts()[1:3], counts[1:3])
+    probs = np.array(list(sm.QUANTILES.values()))
+    expected = sm.hist_quantiles(counts, hist, probs, x.min(axis=0), x.max(axis=0))
+    stats, _ = acc.result()
+    for k, name in enumerate(sm.QUANTILES):
+        assert np.array_equal(stats[name], expected[k])
+    assert stats["q50"][2] == 0.5
+
+
 def test_histogram_outside_pilot_range_uses_extremes():
     x = np.concatenate([np.zeros(100), np.arange(1.0, 11.0) * 1e6]).reshape(-1, 1)
     z = np.zeros((110, 1))
