@@ -196,6 +196,33 @@ def test_a_chunk_stages_its_own_draws_where_told(tiny, tmp_path):
     np.testing.assert_array_equal(kept.partial.vmin, sent.partial.vmin)
 
 
+def test_a_staged_chunk_is_written_an_array_at_a_time(tmp_path):
+    """Arrays given one at a time are written and let go before the next is made."""
+    import gc
+    import weakref
+
+    from ndsim.ensemble import checkpoint
+
+    alive: list[weakref.ref] = []
+
+    def arrays():
+        for k in range(3):
+            gc.collect()
+            assert all(ref() is None for ref in alive), k  # the earlier ones are gone
+            values = np.full((4, 5), float(k), dtype=np.float32)
+            alive.append(weakref.ref(values))
+            yield f"v{k}", values
+            del values
+
+    staged = checkpoint.stage_chunk(tmp_path, 0, arrays())
+    assert len(alive) == 3
+    with np.load(staged) as data:  # an npz file as numpy.savez writes it
+        assert sorted(data.files) == ["v0", "v1", "v2"]
+        for k in range(3):
+            assert data[f"v{k}"].dtype == np.float32
+            np.testing.assert_array_equal(data[f"v{k}"], np.full((4, 5), float(k)))
+
+
 def test_only_workers_on_this_machine_keep_their_draws(tiny):
     """A scheduler's workers may be elsewhere: their draws come back with the result."""
     remote = object.__new__(executors.DistributedExecutor)

@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -118,16 +118,29 @@ def chunk_path(folder: str | os.PathLike, start: int) -> Path:
     return Path(folder) / f"draws_{start:012d}.npz"
 
 
-def stage_chunk(folder: str | os.PathLike, start: int, full: dict[str, np.ndarray]) -> str:
+def stage_chunk(
+    folder: str | os.PathLike,
+    start: int,
+    full: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]],
+) -> str:
     """Write a chunk's draws to a temporary file in ``folder`` (also in a worker); its path.
 
-    The chunk counts as kept once :meth:`Sidecar.keep_staged` renames the file, when
-    its reduction is merged: the folder keeps the chunks of the merged draws only.
+    ``full`` maps names to arrays, or yields (name, array) pairs: each array is written
+    as it comes (an ``.npz`` file, as :func:`numpy.savez` writes it), so a chunk that
+    makes its arrays one at a time never holds them all. The chunk counts as kept once
+    :meth:`Sidecar.keep_staged` renames the file, when its reduction is merged: the
+    folder keeps the chunks of the merged draws only.
     """
+    import zipfile
+
     path = chunk_path(folder, start)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **full)
+    items = full.items() if isinstance(full, Mapping) else full
+    with zipfile.ZipFile(tmp, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, values in items:
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(values), allow_pickle=False)
+            del values  # the next array is made only now
     return str(tmp)
 
 
