@@ -588,6 +588,14 @@ class Accumulator:
             low += counts
             return
         width = low.shape[1]
+        if counts.dtype == np.uint16:  # a bin wraps past 65,535 at most once: one carry
+            for a in range(0, low.shape[0], _COUNT_ROWS):
+                b = min(a + _COUNT_ROWS, low.shape[0])
+                block, add = low[a:b], counts[a:b]
+                np.add(block, add, out=block)  # modulo 65,536
+                for pos in (np.flatnonzero(block < add) + a * width).tolist():
+                    self.carry[pos] = self.carry.get(pos, 0) + 1
+            return
         for a in range(0, low.shape[0], _COUNT_ROWS):
             b = min(a + _COUNT_ROWS, low.shape[0])
             total = low[a:b].astype(np.uint32)

@@ -147,8 +147,11 @@ def test_ensemble_counts_carry_bins_past_65535_draws(rng):
     hist = sm.HistSpec.from_pilot(x[:1000])
     assert hist.varying_cols.tolist() == [0, 1, 2]
     acc = sm.Accumulator(n, 3, 1, hist=hist)
-    for a in range(0, n, 50_000):
-        acc.add(sm.reduce_chunk(x[a : a + 50_000], z[a : a + 50_000], a, hist=hist))
+    # a chunk of over 65,535 draws (uint32 counts, a bin may carry twice), then uint16 ones
+    for a, b in ((0, 100_000), (100_000, 130_000), (130_000, 160_000), (160_000, n)):
+        part = sm.reduce_chunk(x[a:b], z[a:b], a, hist=hist)
+        assert part.counts.dtype == (np.uint32 if b - a > 65_535 else np.uint16)
+        acc.add(part)
         if a == 100_000:  # a checkpoint with carries restores them
             acc = sm.Accumulator.from_state(acc.state())
     counts = hand_counts(x, hist)
