@@ -1090,6 +1090,10 @@ class Layout:
     def _kept(self, i: int) -> np.ndarray | None:
         return None if self.keep is None else self.keep[i]
 
+    def kept(self, name: str) -> np.ndarray | None:
+        """The flat positions of ``name`` that vary (the rest from ``fill``), or None: all."""
+        return self._kept(self.names.index(name))
+
     @classmethod
     def of(cls, ds: xr.Dataset, names, keep: dict[str, np.ndarray] | None = None) -> Layout:
         dims, shapes, offsets, attrs, kept = [], [], [0], {}, []

@@ -360,6 +360,17 @@ def test_full_china_model_per_draw_values_do_not_depend_on_chunk_size(tmp_path):
         assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
     # the forecast really varies between draws
     assert float(a.total_demand.sel(year=2050).std()) > 0
+    # the flow matrices (kept on their edges until the file is written) are those of a
+    # one-draw run of draw 3 on its own, with the deterministic run's ownership curves
+    from ndsim import pipeline, sampling
+    from ndsim.ensemble.plan import deterministic_fits
+
+    fits = deterministic_fits(pipeline.run(inputs, scenario))
+    one = pipeline.run(sampling.sample_inputs(inputs, scenario, [3], 21), scenario, fits=fits)
+    for name in ("flow", "flow_prior", "flow_sd"):
+        ref = one[name].isel(draw=0).transpose(*a[name].dims[1:]).values.astype(np.float32)
+        assert np.array_equal(a[name].sel(draw=3).values, ref, equal_nan=True), name
+        assert np.count_nonzero(ref) > 22
     # a diagnostic variable asked for by name is computed in the chunks too
     diag = en.ensemble_from_inputs(
         inputs, scenario, draws=3, chunk_size=3, seed=21, progress=False,

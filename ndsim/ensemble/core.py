@@ -21,7 +21,7 @@ import xarray as xr
 from ndsim import conventions as cv
 from ndsim import sampling, summarize
 from ndsim.ensemble import checkpoint, drive, executors, sensitivity
-from ndsim.ensemble.draws import run_draws
+from ndsim.ensemble.draws import expanded, run_draws
 from ndsim.ensemble.plan import (
     DEFAULT_CHUNK,
     DERIVED,
@@ -412,7 +412,11 @@ def _draws_writer(
         description=DRAWS_DESCRIPTION,
         codec=codec,
     )
-    return DrawsWriter(target, group, range(0, n, k), sidecar.load_chunk)
+
+    def load(start: int):  # the flows kept on their edges come out as the file's matrices
+        return expanded(sidecar.load_chunk(start), plan.layout)
+
+    return DrawsWriter(target, group, range(0, n, k), load)
 
 
 def _write(out, sidecar, target: Path, n: int, k: int, writer: DrawsWriter | None) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "ChunkResult",
     "chunk_task",
     "design_task",
+    "expanded",
     "pilot_task",
     "run_draws",
     "with_derived",
@@ -151,20 +152,49 @@ def _full_items(
     plan: Plan, result: xr.Dataset, reg: np.ndarray, start: int
 ) -> Iterator[tuple[str, np.ndarray]]:
     """The per-draw values kept for --full (float32) and the sampled factors (float64),
-    one variable at a time."""
+    one variable at a time.
+
+    The flows stay on their edges, (draws, edge x year): the file's (origin, destination,
+    year) matrices are mostly zeros, ten times larger (about 46 MB per 1,000 draws each
+    as float32); :func:`expanded` makes them when the file is written.
+    """
     for name in plan.full:
         da = result[name]
-        if flows.is_edges(da):  # the output's (origin, destination, year) matrix per draw
+        if flows.is_edges(da):
             values = da.transpose(cv.DRAW, ...).values.reshape(da.sizes[cv.DRAW], -1)
-            # float32 before the expansion: the matrix is mostly zeros (about 46 MB per
-            # 1,000 draws as float32, twice that as float64)
-            yield name, plan.layout.expand(name, values.astype(np.float32))
+            yield name, values.astype(np.float32)
         elif cv.DRAW in da.dims:
             yield name, da.transpose(cv.DRAW, ...).values.astype(np.float32)
         elif start == 0:  # the same in every draw: kept once
             yield name, da.values.astype(np.float32)
     # each draw's sampled input factors, exact, for the user's own sensitivity analysis
     yield INPUT_FACTOR, reg.copy()
+
+
+class expanded(Mapping[str, np.ndarray]):  # noqa: N801 - reads as a function
+    """A kept chunk (:func:`_full_items`) with each variable as the file holds it.
+
+    Flows kept on their edges come out as the (draws, origin, destination, year)
+    matrices of the output, built when asked for (float32, like the edges); the other
+    variables as they are. Chunks kept whole (matrices) pass through unchanged.
+    """
+
+    def __init__(self, chunk: Mapping[str, np.ndarray], layout: summarize.Layout):
+        self.chunk, self.layout = chunk, layout
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        values = self.chunk[name]
+        if name in self.layout.names:
+            kept = self.layout.kept(name)
+            if kept is not None and values.ndim == 2 and values.shape[1] == kept.size:
+                return self.layout.expand(name, values)  # (draws, kept positions)
+        return values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.chunk)
+
+    def __len__(self) -> int:
+        return len(self.chunk)
 
 
 def pilot_task(plan: Plan, start: int, stop: int) -> dict:
