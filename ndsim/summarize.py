@@ -580,7 +580,9 @@ class Accumulator:
         """Add a chunk's counts; what passes 65,535 in a bin goes to :attr:`carry`.
 
         Integer counts add up exactly in any order, so the carries change nothing
-        but the memory: rows in blocks, uint32 temporaries of a block only.
+        but the memory. uint16 chunk counts add in place (a bin wraps at most once,
+        where its new count is below the added one); wider ones through uint32
+        temporaries of a block of rows.
         """
         low = self.counts
         assert low is not None
