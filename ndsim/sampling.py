@@ -537,12 +537,8 @@ class Factors:
         cols = []
         for item in self.plan:
             f = self.arrays[item["name"]]
-            if cv.YEAR in item["dims"]:  # the mean over years, added in year order
-                by_year = np.moveaxis(f, 1 + item["dims"].index(cv.YEAR), 0)
-                acc = by_year[0].copy()
-                for t in range(1, by_year.shape[0]):
-                    acc += by_year[t]
-                f = acc / by_year.shape[0]
+            if cv.YEAR in item["dims"]:  # the mean over years
+                f = _mean_in_order(f, 1 + item["dims"].index(cv.YEAR))
             cols.append(f.reshape(n, -1)[:, item["regressor_keep"]])
         return np.concatenate(cols, axis=1) if cols else np.zeros((n, 0))
 
@@ -796,17 +792,23 @@ def _trade_follows_consumption(inputs: xr.Dataset, out: xr.Dataset) -> xr.Datase
     return out
 
 
-def _sequential_mean(f: xr.DataArray, dim: str) -> xr.DataArray:
-    """Mean over `dim` added in index order, elementwise: the same bits for any number of draws.
+def _mean_in_order(x: np.ndarray, axis: int) -> np.ndarray:
+    """Mean over ``axis`` added in index order, elementwise: the same bits for any number of
+    draws (numpy's reductions may group the additions differently for different shapes)."""
+    by = np.moveaxis(x, axis, 0)
+    acc = by[0].copy()
+    for t in range(1, by.shape[0]):
+        acc += by[t]
+    return acc / by.shape[0]
 
-    (numpy's reductions may group the additions differently for different array shapes.)
-    """
+
+def _sequential_mean(f: xr.DataArray, dim: str) -> xr.DataArray:
+    """:func:`_mean_in_order` of a DataArray over ``dim``."""
     g = f.transpose(dim, ...)
-    acc = g.values[0].copy()
-    for t in range(1, g.sizes[dim]):
-        acc += g.values[t]
     return xr.DataArray(
-        acc / g.sizes[dim], dims=g.dims[1:], coords={k: g[k] for k in g.dims[1:] if k in g.coords}
+        _mean_in_order(g.values, 0),
+        dims=g.dims[1:],
+        coords={k: g[k] for k in g.dims[1:] if k in g.coords},
     )
 
 
