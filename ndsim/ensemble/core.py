@@ -21,7 +21,7 @@ import xarray as xr
 from ndsim import conventions as cv
 from ndsim import sampling, summarize
 from ndsim.ensemble import checkpoint, drive, executors, sensitivity
-from ndsim.ensemble.draws import expanded, run_draws
+from ndsim.ensemble.draws import ExpandedChunk, run_draws
 from ndsim.ensemble.plan import (
     DEFAULT_CHUNK,
     DERIVED,
@@ -414,7 +414,7 @@ def _draws_writer(
     )
 
     def load(start: int):  # the flows kept on their edges come out as the file's matrices
-        return expanded(sidecar.load_chunk(start), plan.layout)
+        return ExpandedChunk(sidecar.load_chunk(start), plan.layout)
 
     return DrawsWriter(target, group, range(0, n, k), load)
 

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChunkResult",
+    "ExpandedChunk",
     "chunk_task",
     "design_task",
-    "expanded",
     "pilot_task",
     "run_draws",
     "with_derived",
@@ -156,7 +156,7 @@ def _full_items(
 
     The flows stay on their edges, (draws, edge x year): the file's (origin, destination,
     year) matrices are mostly zeros, ten times larger (about 46 MB per 1,000 draws each
-    as float32); :func:`expanded` makes them when the file is written.
+    as float32); :class:`ExpandedChunk` makes them when the file is written.
     """
     for name in plan.full:
         da = result[name]
@@ -171,7 +171,7 @@ def _full_items(
     yield INPUT_FACTOR, reg.copy()
 
 
-class expanded(Mapping[str, np.ndarray]):  # noqa: N801 - reads as a function
+class ExpandedChunk(Mapping[str, np.ndarray]):
     """A kept chunk (:func:`_full_items`) with each variable as the file holds it.
 
     Flows kept on their edges come out as the (draws, origin, destination, year)
