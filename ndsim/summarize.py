@@ -230,7 +230,7 @@ class ChunkPartial:
     start: int
     stop: int
     segments: list
-    counts: np.ndarray | None = None  # (varying columns, nbins + 2)
+    counts: np.ndarray | PackedCounts | None = None  # (varying columns, nbins + 2)
     nan_count: np.ndarray | None = None
     vmin: np.ndarray | None = None
     vmax: np.ndarray | None = None
@@ -239,6 +239,41 @@ class ChunkPartial:
     other_cols: np.ndarray | None = None  # positions among the fixed columns
     other_counts: np.ndarray | None = None
     other_nan: np.ndarray | None = None
+
+    def __getstate__(self) -> dict:
+        # sent between processes with the counts packed (:class:`PackedCounts`): about half
+        # the size, in the pipe and while a result waits in the parent to be merged
+        state = dict(self.__dict__)
+        if isinstance(self.counts, np.ndarray):
+            state["counts"] = PackedCounts.of(self.counts)
+        return state
+
+
+@dataclass
+class PackedCounts:
+    """Histogram counts as a chunk sends them: one byte per bin, the few large ones apart.
+
+    ``low`` holds every count below 256 (uint8, the shape of the counts) and 0 where
+    the count is larger; ``pos`` and ``value`` hold those (a value with a point mass
+    puts a whole chunk in one bin), at flat positions.
+    """
+
+    low: np.ndarray
+    pos: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def of(cls, counts: np.ndarray) -> PackedCounts:
+        big = np.flatnonzero(counts >= 256)
+        low = counts.astype(np.uint8)
+        low.reshape(-1)[big] = 0
+        return cls(low, big.astype(np.int64), counts.reshape(-1)[big].astype(np.int64))
+
+    def dense(self) -> np.ndarray:
+        """The counts as an int64 array."""
+        out = self.low.astype(np.int64)
+        out.reshape(-1)[self.pos] = self.value
+        return out
 
 
 @dataclass
@@ -266,13 +301,19 @@ class HistSpec:
         self.varying_cols = np.flatnonzero(~self.fixed).astype(np.int64)
         self.fixed_cols = np.flatnonzero(self.fixed).astype(np.int64)
 
-    def bin_of_fixed(self) -> np.ndarray:
-        """The bin of each fixed column's value (-1 for NaN), as the binning kernel assigns it."""
-        x = self.fixed_value.reshape(1, -1).astype(np.float64)
+    def bin_of_fixed(self, pos: np.ndarray | None = None) -> np.ndarray:
+        """The bin of each fixed column's value (-1 for NaN), as the binning kernel assigns it.
+
+        ``pos``: positions among the fixed columns to bin (default all); the kernel
+        counts into a (columns, bins) array, 8 kB per column.
+        """
+        pos = np.arange(self.fixed_cols.size) if pos is None else np.asarray(pos, np.int64)
+        x = self.fixed_value[pos].reshape(1, -1).astype(np.float64)
         cols = np.arange(x.shape[1], dtype=np.int64)
         counts = np.zeros((x.shape[1], self.nbins + 2), dtype=np.int64)
         nanc = np.zeros(x.shape[1], dtype=np.int64)
-        lo, inv_w = self.lo[self.fixed_cols], 1.0 / self.width[self.fixed_cols]
+        fixed = self.fixed_cols[pos]
+        lo, inv_w = self.lo[fixed], 1.0 / self.width[fixed]
         _hist_add(x, cols, lo, inv_w, self.nbins, counts, nanc)
         return np.where(nanc > 0, -1, counts.argmax(axis=1) if x.shape[1] else 0)
 
@@ -576,8 +617,9 @@ class Accumulator:
             self.values[part.start : part.stop] = part.values
         self.next_draw = part.stop
 
-    def _add_counts(self, counts: np.ndarray) -> None:
-        """Add a chunk's counts; what passes 65,535 in a bin goes to :attr:`carry`.
+    def _add_counts(self, counts: np.ndarray | PackedCounts) -> None:
+        """Add a chunk's counts (or as it sent them, packed); what passes 65,535 in a bin
+        goes to :attr:`carry`.
 
         Integer counts add up exactly in any order, so the carries change nothing
         but the memory. uint16 chunk counts add in place (a bin wraps at most once,
@@ -586,17 +628,19 @@ class Accumulator:
         """
         low = self.counts
         assert low is not None
+        if isinstance(counts, PackedCounts):
+            if low.dtype != np.uint16:
+                low += counts.dense().astype(low.dtype)
+                return
+            self._add_small(counts.low)
+            self._add_at(counts.pos, counts.value)
+            return
         if low.dtype != np.uint16:  # e.g. restored from a wider checkpoint
             low += counts
             return
         width = low.shape[1]
-        if counts.dtype == np.uint16:  # a bin wraps past 65,535 at most once: one carry
-            for a in range(0, low.shape[0], _COUNT_ROWS):
-                b = min(a + _COUNT_ROWS, low.shape[0])
-                block, add = low[a:b], counts[a:b]
-                np.add(block, add, out=block)  # modulo 65,536
-                for pos in (np.flatnonzero(block < add) + a * width).tolist():
-                    self.carry[pos] = self.carry.get(pos, 0) + 1
+        if counts.dtype == np.uint16:
+            self._add_small(counts)
             return
         for a in range(0, low.shape[0], _COUNT_ROWS):
             b = min(a + _COUNT_ROWS, low.shape[0])
@@ -610,6 +654,29 @@ class Accumulator:
                     self.carry[pos] = self.carry.get(pos, 0) + c
                 total &= 0xFFFF
             low[a:b] = total
+
+    def _add_small(self, counts: np.ndarray) -> None:
+        """Add uint16 or uint8 counts in place: a bin wraps past 65,535 at most once, where
+        its new count is below the added one (one carry)."""
+        low = self.counts
+        assert low is not None
+        width = low.shape[1]
+        for a in range(0, low.shape[0], _COUNT_ROWS):
+            b = min(a + _COUNT_ROWS, low.shape[0])
+            block, add = low[a:b], counts[a:b]
+            np.add(block, add, out=block)  # modulo 65,536
+            for pos in (np.flatnonzero(block < add) + a * width).tolist():
+                self.carry[pos] = self.carry.get(pos, 0) + 1
+
+    def _add_at(self, pos: np.ndarray, value: np.ndarray) -> None:
+        """Add counts at flat positions (distinct), carrying what passes 65,535."""
+        assert self.counts is not None
+        flat = self.counts.reshape(-1)
+        total = flat[pos].astype(np.int64) + value
+        flat[pos] = total & 0xFFFF
+        high = total >> 16
+        for p, c in zip(pos[high > 0].tolist(), high[high > 0].tolist(), strict=True):
+            self.carry[p] = self.carry.get(p, 0) + c
 
     def full_counts(self) -> _Counts:
         """The counts with their carries, read a block of rows at a time (int64)."""
@@ -654,7 +721,7 @@ class Accumulator:
         q[:, fc] = h.fixed_value
         if self.moved:
             pos = np.array(sorted(self.moved), dtype=np.int64)
-            bins = h.bin_of_fixed()[pos]
+            bins = h.bin_of_fixed(pos)  # the moved columns only
             rows = np.stack([np.asarray(self.moved[p][0], dtype=np.int64) for p in pos])
             nanc = np.array([self.moved[p][1] for p in pos], dtype=np.int64)
             eq = self.fixed_equal[pos]

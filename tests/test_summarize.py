@@ -136,9 +136,53 @@ def hand_counts(x, hist):
     return counts
 
 
+def test_a_partial_travels_with_its_counts_packed(rng):
+    """Pickled, a chunk's counts go as one byte per bin and the large counts apart; merged,
+    they give the counts, carries and percentiles of the partials that never travelled."""
+    import pickle
+
+    n = 3000
+    x = rng.normal(size=(n, 3))
+    x[:, 1] = np.where(rng.uniform(size=n) < 0.95, 2.0, x[:, 1])  # a point mass: big bins
+    z = np.zeros((n, 1))
+    hist = sm.HistSpec.from_pilot(x[:1000])
+    direct = sm.Accumulator(n, 3, 1, hist=hist)
+    sent = sm.Accumulator(n, 3, 1, hist=hist)
+    for a in range(0, n, 1000):
+        part = sm.reduce_chunk(x[a : a + 1000], z[a : a + 1000], a, hist=hist)
+        wire = pickle.dumps(part)
+        back = pickle.loads(wire)
+        assert isinstance(back.counts, sm.PackedCounts) and back.counts.low.dtype == np.uint8
+        assert back.counts.pos.size >= 1 and back.counts.value.max() >= 256
+        np.testing.assert_array_equal(back.counts.dense(), part.counts)
+        assert len(wire) < 0.6 * part.counts.nbytes + 100_000
+        direct.add(part)
+        sent.add(back)
+    np.testing.assert_array_equal(sent.counts, direct.counts)
+    np.testing.assert_array_equal(sent.full_counts()[0:3], hand_counts(x, hist))
+    a, _ = direct.result()
+    b, _ = sent.result()
+    for name in sm.QUANTILES:
+        np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_bins_of_fixed_values_some_or_all():
+    """The bin of a fixed column's value is the one the binning kernel counts it in."""
+    lo, width = np.array([0.0, 0.0, -1.0, 5.0]), np.array([0.5, 1.0, 0.25, 1.0])
+    fixed = np.array([True, False, True, True])
+    hist = sm.HistSpec(lo, width, 4, fixed, np.array([0.75, -2.0, np.nan]))
+    # by hand: (0.75 - 0) / 0.5 = 1.5 -> bin 2; below the range -> 0; NaN -> -1
+    assert hist.bin_of_fixed().tolist() == [2, 0, -1]
+    assert hist.bin_of_fixed(np.array([2, 0])).tolist() == [-1, 2]
+    x = np.array([[0.75, 0.0, -2.0, np.nan]])
+    assert hand_counts(x[:, :1], sm.HistSpec(lo[:1], width[:1], 4))[0].argmax() == 2
+
+
 def test_ensemble_counts_carry_bins_past_65535_draws(rng):
     """The ensemble's uint16 counts carry what passes 65,535 draws in a bin apart: the
     counts, the percentiles and a checkpoint are those of int64 counts made by hand."""
+    import pickle
+
     n = 200_000
     x = rng.integers(0, 3, size=(n, 3)) * 0.25  # three values, about 66,700 draws each
     x[:, 1] += rng.normal(size=n)  # spread over the bins: no carry
@@ -151,6 +195,9 @@ def test_ensemble_counts_carry_bins_past_65535_draws(rng):
     for a, b in ((0, 100_000), (100_000, 130_000), (130_000, 160_000), (160_000, n)):
         part = sm.reduce_chunk(x[a:b], z[a:b], a, hist=hist)
         assert part.counts.dtype == (np.uint32 if b - a > 65_535 else np.uint16)
+        if a >= 130_000:  # as a worker sends it: the counts packed, the large ones apart
+            part = pickle.loads(pickle.dumps(part))
+            assert isinstance(part.counts, sm.PackedCounts)
         acc.add(part)
         if a == 100_000:  # a checkpoint with carries restores them
             acc = sm.Accumulator.from_state(acc.state())
