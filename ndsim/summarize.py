@@ -621,39 +621,18 @@ class Accumulator:
         """Add a chunk's counts (or as it sent them, packed); what passes 65,535 in a bin
         goes to :attr:`carry`.
 
-        Integer counts add up exactly in any order, so the carries change nothing
-        but the memory. uint16 chunk counts add in place (a bin wraps at most once,
-        where its new count is below the added one); wider ones through uint32
-        temporaries of a block of rows.
+        Integer counts add up exactly in any order, so the carries change nothing but
+        the memory. Counts below 65,536 (uint16 or the uint8 of packed ones) add in
+        place; the others (packed apart, or those of a chunk of more than 65,535 draws)
+        add at their positions.
         """
-        low = self.counts
-        assert low is not None
+        if not isinstance(counts, PackedCounts) and counts.dtype != np.uint16:
+            counts = PackedCounts.of(counts)  # wider counts: the large ones apart
         if isinstance(counts, PackedCounts):
-            if low.dtype != np.uint16:
-                low += counts.dense().astype(low.dtype)
-                return
             self._add_small(counts.low)
             self._add_at(counts.pos, counts.value)
-            return
-        if low.dtype != np.uint16:  # e.g. restored from a wider checkpoint
-            low += counts
-            return
-        width = low.shape[1]
-        if counts.dtype == np.uint16:
+        else:
             self._add_small(counts)
-            return
-        for a in range(0, low.shape[0], _COUNT_ROWS):
-            b = min(a + _COUNT_ROWS, low.shape[0])
-            total = low[a:b].astype(np.uint32)
-            total += counts[a:b]
-            high = total >> 16
-            over = np.flatnonzero(high)
-            if over.size:
-                carried = high.reshape(-1)[over].tolist()
-                for pos, c in zip((over + a * width).tolist(), carried, strict=True):
-                    self.carry[pos] = self.carry.get(pos, 0) + c
-                total &= 0xFFFF
-            low[a:b] = total
 
     def _add_small(self, counts: np.ndarray) -> None:
         """Add uint16 or uint8 counts in place: a bin wraps past 65,535 at most once, where
@@ -799,9 +778,14 @@ class Accumulator:
         if "pending_x" in st:
             acc.pending = [(np.array(st["pending_x"]), np.array(st["pending_z"]))]
         if hist is not None:
-            acc.counts, acc.nan_count = np.array(st["counts"]), np.array(st["nan_count"])
-            if "carry_pos" in st:
-                acc.carry = dict(zip(st["carry_pos"].tolist(), st["carry"].tolist(), strict=True))
+            counts, acc.nan_count = np.array(st["counts"]), np.array(st["nan_count"])
+            if counts.dtype == np.uint16:
+                acc.counts = counts
+                if "carry_pos" in st:
+                    carry = zip(st["carry_pos"].tolist(), st["carry"].tolist(), strict=True)
+                    acc.carry = dict(carry)
+            else:  # a checkpoint of wider counts, without carries: as uint16 and carries
+                acc._add_counts(counts)
             acc.fixed_equal = np.array(st["fixed_equal"])
             acc.moved = {
                 int(p): (np.array(row), int(nanc))
@@ -814,7 +798,7 @@ class Accumulator:
         return acc
 
 
-#: rows of counts per block of :meth:`Accumulator._add_counts`
+#: rows of counts per block of :meth:`Accumulator._add_small`
 _COUNT_ROWS = 1024
 
 

@@ -174,8 +174,6 @@ def test_bins_of_fixed_values_some_or_all():
     # by hand: (0.75 - 0) / 0.5 = 1.5 -> bin 2; below the range -> 0; NaN -> -1
     assert hist.bin_of_fixed().tolist() == [2, 0, -1]
     assert hist.bin_of_fixed(np.array([2, 0])).tolist() == [-1, 2]
-    x = np.array([[0.75, 0.0, -2.0, np.nan]])
-    assert hand_counts(x[:, :1], sm.HistSpec(lo[:1], width[:1], 4))[0].argmax() == 2
 
 
 def test_ensemble_counts_carry_bins_past_65535_draws(rng):
@@ -203,7 +201,7 @@ def test_ensemble_counts_carry_bins_past_65535_draws(rng):
             acc = sm.Accumulator.from_state(acc.state())
     counts = hand_counts(x, hist)
     assert acc.counts.dtype == np.uint16 and counts.max() > 2 * 65_535
-    assert sorted(acc.carry.values()) != [] and max(acc.carry.values()) == counts.max() >> 16
+    assert acc.carry and max(acc.carry.values()) == counts.max() >> 16
     assert np.array_equal(acc.full_counts()[0:3], counts)
     assert np.array_equal(acc.full_counts()[1:3], counts[1:3])
     probs = np.array(list(sm.QUANTILES.values()))
@@ -212,6 +210,11 @@ def test_ensemble_counts_carry_bins_past_65535_draws(rng):
     for k, name in enumerate(sm.QUANTILES):
         assert np.array_equal(stats[name], expected[k])
     assert stats["q50"][2] == 0.5
+    # a checkpoint of wider counts without carries (as written before them) restores too
+    wide = acc.state()
+    wide["counts"] = counts.astype(np.uint32)
+    del wide["carry_pos"], wide["carry"]
+    np.testing.assert_array_equal(sm.Accumulator.from_state(wide).full_counts()[0:3], counts)
 
 
 def test_histogram_outside_pilot_range_uses_extremes():
