@@ -830,22 +830,13 @@ def regressors(factors: Mapping[str, xr.DataArray]) -> xr.DataArray:
         g = _sequential_mean(f, cv.YEAR) if cv.YEAR in f.dims else f
         other = [d for d in g.dims if d != cv.DRAW]
         mask = f.attrs.get("sampled")
-        if other:
-            # one column per element, in C order over the other dims (as stack() would)
-            arr = g.transpose(cv.DRAW, *other).values.reshape(g.sizes[cv.DRAW], -1)
-            names = [
-                f"{name}[{','.join(str(v) for v in i)}]"
-                for i in itertools.product(*(g[d].values for d in other))
-            ]
-            keep = (
-                np.ones(len(names), bool)
-                if mask is None
-                else mask.transpose(*other).values.reshape(-1)
-            )
-        else:
-            names = [name]
-            arr = g.values.reshape(-1, 1)
-            keep = np.array([True if mask is None else bool(np.asarray(mask).any())])
+        # one column per element, in C order over the other dims (as stack() would)
+        arr = g.transpose(cv.DRAW, *other).values.reshape(g.sizes[cv.DRAW], -1)
+        names = [
+            f"{name}[{','.join(str(v) for v in i)}]" if other else name
+            for i in itertools.product(*(g[d].values for d in other))
+        ]
+        keep = np.ones(len(names), bool) if mask is None else _regressor_keep(tuple(other), mask)
         cols.append(arr[:, keep])
         labels.extend(np.array(names)[keep].tolist())
     n = next(iter(factors.values())).sizes[cv.DRAW] if factors else 0
