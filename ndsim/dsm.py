@@ -55,7 +55,13 @@ from ndsim.errors import ValidationError
 from ndsim.kernels import stock as _k
 from ndsim.lifetime import Lifetime, common_timing, pdf_by_product, stacked_kernel_params
 
-__all__ = ["inflow_driven", "stock_driven"]
+__all__ = [
+    "inflow_driven",
+    "stock_driven",
+    "inflow_driven_values",
+    "stock_driven_values",
+    "kernel_param_values",
+]
 
 _INIT_AGE = "initial_age"
 _MIN_BLOCK = 64  # series per thread block below which threads do not pay
@@ -289,6 +295,82 @@ def _plain(v) -> str:
 def _finish(arr: xr.DataArray, name: str, extra: dict[str, str]) -> xr.DataArray:
     arr.attrs = {**cv.attrs(name), **extra}
     return arr.rename(name)
+
+
+# --- plain arrays ------------------------------------------------------------------
+
+
+def kernel_param_values(
+    specs: Mapping[str, Lifetime], draws: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, dict[str, str]] | None:
+    """The lifetimes of some series as plain arrays for the fused kernels.
+
+    Parameters
+    ----------
+    specs : mapping of str to Lifetime
+        One lifetime per series (k of them), in the order of the series.
+    draws : numpy.ndarray or None
+        The draw labels of the leading axis (None: one row, no draws).
+
+    Returns
+    -------
+    tuple or None
+        ``code`` (k,), ``p1`` and ``p2`` (n, k) with n the number of draws (1
+        without), ``shift`` and the lifetime attributes; None when a model is
+        not evaluated in the kernels, or a parameter has another dim than
+        ``draw`` or other draw labels (the labelled functions then apply).
+    """
+    params = stacked_kernel_params(specs)
+    if params is None:
+        return None
+    code, p1, p2, shift, attrs = params
+    n = 1 if draws is None else len(draws)
+    out = []
+    for p in (p1, p2):
+        if not set(p.dims) <= {PRODUCT, DRAW}:
+            return None
+        if DRAW in p.dims:
+            if draws is None or not np.array_equal(p[DRAW].values, draws):
+                return None
+            out.append(p.transpose(DRAW, PRODUCT).values)
+        else:
+            out.append(np.broadcast_to(p.values[None, :], (n, p.sizes[PRODUCT])))
+    return code.values, out[0], out[1], shift, attrs
+
+
+def inflow_driven_values(
+    inflow: np.ndarray, code: np.ndarray, p1: np.ndarray, p2: np.ndarray, shift: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`inflow_driven` on plain arrays, with no initial stock.
+
+    ``inflow`` (n, k, year) [t yr-1]; ``code`` (k,), ``p1`` and ``p2`` (n, k)
+    and ``shift`` as :func:`kernel_param_values` gives them. Returns outflow
+    [t yr-1] and stock [t], (n, k, year): the numbers of :func:`inflow_driven`,
+    which runs the same kernel on each series.
+    """
+    return _blocked(_k.inflow_driven_params)(inflow, np.empty(0), code[None, :], p1, p2, shift)
+
+
+def stock_driven_values(
+    stock: np.ndarray,
+    history: np.ndarray,
+    code: np.ndarray,
+    p1: np.ndarray,
+    p2: np.ndarray,
+    shift: float,
+    policy: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`stock_driven` on plain arrays, with no initial stock.
+
+    ``stock`` and ``history`` (n, k, year), lifetimes as in
+    :func:`inflow_driven_values`. Returns inflow, outflow, stock reached and
+    what the policy did (the unmet stock decline under ``clip``, the early
+    retirement under ``retire_early``), each (n, k, year). The caller checks
+    that neither argument is negative (:func:`stock_driven` says where).
+    """
+    return _blocked(_k.stock_driven_params)(
+        stock, np.empty(0), history, code[None, :], p1, p2, shift, _k.POLICIES[policy]
+    )
 
 
 # --- public ---------------------------------------------------------------------

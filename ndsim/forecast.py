@@ -173,6 +173,13 @@ def unit_content(inputs: xr.Dataset) -> xr.DataArray:
 
 
 # --- paths ----------------------------------------------------------------------------
+# Each path is computed on plain arrays (the ``_*_values`` functions, which the
+# projection calls); the public functions put the labels around them.
+def _growth_values(start: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Eq. 10 on arrays: start (...,), rates (..., year) -> (..., year) (NaN rates count as 0)."""
+    return start[..., None] * np.nancumprod(1.0 + rates, axis=-1)
+
+
 def growth_path(start: xr.DataArray, rates: xr.DataArray) -> xr.DataArray:
     """Eq. 10: a compound growth path from a start value.
 
@@ -194,7 +201,21 @@ def growth_path(start: xr.DataArray, rates: xr.DataArray) -> xr.DataArray:
     >>> round(float(growth_path(xr.DataArray(728.0), r).sel(year=2050)))
     41079
     """
-    return start * (1.0 + rates).cumprod(_Y)
+    return xr.apply_ufunc(
+        _growth_values, start, rates, input_core_dims=[[], [_Y]], output_core_dims=[[_Y]]
+    )
+
+
+def _level_values(
+    start: np.ndarray, level: np.ndarray, target_year: np.ndarray, years, last: int
+) -> np.ndarray:
+    """The level path on arrays: start (..., k), level and target year (k,) -> (..., k, year)."""
+    t = np.asarray(years, dtype=float)
+    ty = np.asarray(target_year, dtype=float)[:, None]
+    frac = (np.minimum(t, ty) - last) / (ty - last)
+    safe = np.where(start > 0, start, np.nan)[..., None]
+    out = safe * (np.asarray(level, dtype=float)[:, None] / safe) ** frac
+    return np.where(np.isnan(out), 0.0, out)
 
 
 def level_path(
@@ -216,29 +237,34 @@ def level_path(
     Returns
     -------
     xarray.DataArray
-        DC(t) = DC(T) (L / DC(T))^(min(t, Y) - T) / (Y - T)).
+        DC(t) = DC(T) (L / DC(T))^(min(t, Y) - T) / (Y - T)); 0 where DC(T) <= 0.
     """
-    t = xr.DataArray(np.asarray(years, dtype=float), dims=_Y, coords={_Y: np.asarray(years)})
-    frac = (np.minimum(t, target_year) - last) / (target_year - last)
-    safe = start.where(start > 0)
-    return (safe * (level / safe) ** frac).fillna(0.0)
+    out = xr.apply_ufunc(
+        lambda s, lv, ty: _level_values(s, lv, ty, years, last),
+        start,
+        level,
+        target_year,
+        input_core_dims=[[_P], [_P], [_P]],
+        output_core_dims=[[_P, _Y]],
+    )
+    return out.assign_coords({_Y: np.asarray(years)})
 
 
-def _piecewise_linear(held: xr.DataArray, points, years: np.ndarray, last: int) -> xr.DataArray:
-    """From the held value at T, linearly through (year, value) points after T, flat after the last."""
+def _piecewise_values(held: np.ndarray, points, years: np.ndarray, last: int) -> np.ndarray:
+    """From held (...,) at T linearly through (year, value) points after T, flat after the last."""
     knots = [(last, None)] + [(int(y), float(v)) for y, v in points if int(y) > last]
     kx = np.array([k[0] for k in knots], dtype=float)
+    h = np.asarray(held, dtype=float)[..., None]
     out = None
     for j, (_, v) in enumerate(knots):
         basis = np.interp(years.astype(float), kx, np.eye(len(knots))[j])
-        b = xr.DataArray(basis, dims=_Y, coords={_Y: years})
-        term = b * (held if v is None else v)
+        term = basis * (h if v is None else v)
         out = term if out is None else out + term
     return out
 
 
-def _logistic(held: xr.DataArray, level: float, year: int, years: np.ndarray, last: int):
-    """From the held value at T to `level` in `year` along a logistic in time, flat after.
+def _logistic_values(held: np.ndarray, level: float, year: int, years: np.ndarray, last: int):
+    """From held (...,) at T to `level` in `year` along a logistic in time, flat after.
 
     S(t) = (σ((t - m) / w) - σ((T - m) / w)) / (σ((Y - m) / w) - σ((T - m) / w)),
     m = (T + Y) / 2, w = (Y - T) / 8: S(T) = 0, S(Y) = 1, slow at both ends (the path
@@ -250,9 +276,16 @@ def _logistic(held: xr.DataArray, level: float, year: int, years: np.ndarray, la
         return 1.0 / (1.0 + np.exp(-(t - mid) / width))
 
     t = np.minimum(years.astype(float), float(year))
-    frac = (sig(t) - sig(float(last))) / (sig(float(year)) - sig(float(last)))
-    f = xr.DataArray(np.clip(frac, 0.0, 1.0), dims=_Y, coords={_Y: years})
-    return held + (level - held) * f
+    frac = np.clip((sig(t) - sig(float(last))) / (sig(float(year)) - sig(float(last))), 0.0, 1.0)
+    h = np.asarray(held, dtype=float)[..., None]
+    return h + (level - h) * frac
+
+
+def _share_values(held: np.ndarray, spec, years: np.ndarray, last: int) -> np.ndarray:
+    """:func:`share_path` on arrays: held (...,) -> (..., year)."""
+    if isinstance(spec, Mapping):
+        return _logistic_values(held, float(spec["level"]), int(spec["year"]), years, last)
+    return _piecewise_values(held, spec, years, last)
 
 
 def share_path(held: xr.DataArray, spec, years: np.ndarray, last: int) -> xr.DataArray:
@@ -260,11 +293,32 @@ def share_path(held: xr.DataArray, spec, years: np.ndarray, last: int) -> xr.Dat
 
     ``spec``: a sequence of (year, value) points (a table, linear between, flat
     after the last), or a mapping ``{"level": L, "year": Y}`` (a logistic to L by
-    Y, :func:`_logistic`).
+    Y, slow at both ends). Dims (..., year).
     """
-    if isinstance(spec, Mapping):
-        return _logistic(held, float(spec["level"]), int(spec["year"]), years, last)
-    return _piecewise_linear(held, spec, years, last)
+    out = xr.apply_ufunc(
+        lambda h: _share_values(h, spec, years, last), held, output_core_dims=[[_Y]]
+    )
+    return out.assign_coords({_Y: years})
+
+
+def _adoption_values(
+    held: np.ndarray,
+    products: list[str],
+    spec,
+    future: np.ndarray,
+    last: int,
+    full_for: list[str] | None = None,
+) -> np.ndarray:
+    """AR after T on arrays: AR(T) (..., product) -> (..., product, future year)."""
+    index = {p: i for i, p in enumerate(products)}
+    fut = np.repeat(held[..., None], future.size, axis=-1)
+    if isinstance(spec, str) and spec == "full":
+        targets = products if full_for is None else full_for
+        fut[..., [index[p] for p in targets], :] = 1.0
+    if not isinstance(spec, str):
+        for p, pts in spec.items():
+            fut[..., index[p], :] = _share_values(held[..., index[p]], pts, future, last)
+    return fut
 
 
 def adoption_path(
@@ -296,20 +350,25 @@ def adoption_path(
         consumption (eq. 10) and keep AR(T).
     """
     acc = adoption.sel({_Y: slice(None, last)})
-    held = acc.sel({_Y: last}, drop=True)
+    held = acc.sel({_Y: last}, drop=True).transpose(..., _P)
     future = years[years > last]
-    spec = options.adoption
-    fut = held.expand_dims({_Y: future}).copy()
-    if isinstance(spec, str) and spec == "full":
-        targets = [str(p) for p in held[_P].values] if full_for is None else full_for
-        fut.loc[{_P: targets}] = 1.0
-    if not isinstance(spec, str):
-        for p, pts in spec.items():
-            fut.loc[{_P: p}] = share_path(held.sel({_P: p}), pts, future, last).transpose(
-                *fut.sel({_P: p}).dims
-            )
+    products = [str(p) for p in held[_P].values]
+    values = _adoption_values(held.values, products, options.adoption, future, last, full_for)
+    fut = held.expand_dims({_Y: future}, axis=-1).copy(data=values)
     out = xr.concat([acc, fut.transpose(*acc.dims)], dim=_Y)
     return out.sel({_Y: years})
+
+
+def _intensity_values(
+    content: np.ndarray, products: list[str], spec, years: np.ndarray, last: int
+) -> np.ndarray:
+    """k MI on arrays: (..., product) -> (..., product, year), the scenario's factor after T."""
+    factor = np.repeat((content * 0.0 + 1.0)[..., None], years.size, axis=-1)
+    after = int(np.searchsorted(years, last, side="right"))
+    index = {p: i for i, p in enumerate(products)}
+    for p, pts in spec.items():
+        factor[..., index[p], after:] = _share_values(np.asarray(1.0), pts, years[after:], last)
+    return content[..., None] * factor
 
 
 def intensity_path(
@@ -320,25 +379,20 @@ def intensity_path(
     ``options.intensity`` (``[forecast.intensity]``): per product a path of the factor on
     k MI (1 at T): a table of (year, factor) points or ``{level, year}`` (logistic).
     """
-    spec = options.intensity
-    ones = xr.DataArray(np.ones(years.size), dims=_Y, coords={_Y: years})
-    factor = (content * 0.0 + 1.0) * ones
-    future = years[years > last]
-    for p, pts in spec.items():
-        one = xr.DataArray(1.0)
-        path = share_path(one, pts, future, last)
-        factor.loc[{_P: p, _Y: future}] = path.values
-    return content * factor
+    c = content.transpose(..., _P)
+    products = [str(p) for p in c[_P].values]
+    values = _intensity_values(c.values, products, options.intensity, years, last)
+    return c.expand_dims({_Y: years}, axis=-1).copy(data=values)
 
 
-def _rates(products: list[str], options: ForecastOptions, years: np.ndarray) -> xr.DataArray:
+def _rates(products: list[str], options: ForecastOptions, years: np.ndarray) -> np.ndarray:
     """Growth rates (product, year) from the scenario's periods; NaN where a year is not covered."""
     table = options.growth_rates
     rates = np.full((len(products), years.size), np.nan)
     for i, p in enumerate(products):
         for a, b, r in table.get(p, ()):
             rates[i, (years >= a) & (years <= b)] = r
-    return xr.DataArray(rates, dims=(_P, _Y), coords={_P: products, _Y: years})
+    return rates
 
 
 # --- ownership fits ---------------------------------------------------------------------
@@ -528,11 +582,28 @@ def _labelled(values: np.ndarray, draws, products=None, years=None) -> xr.DataAr
     return xr.DataArray(values, dims=[_D, *dims], coords={_D: draws, **coords})
 
 
-def _mean_age(pdf, products: list[str], n_ages: int) -> xr.DataArray:
-    """Mean lifetime Σ a f(a) of each product's discrete pdf (product, [draw]) [yr]."""
-    f = _pdf_array(pdf, products, n_ages)
-    ages = xr.DataArray(np.arange(f.sizes["age"], dtype=float), dims="age")
-    return (f * ages).sum("age") / f.sum("age")
+def _mean_age(pdf, products: list[str], n_ages: int, lead=None) -> np.ndarray:
+    """Mean lifetime Σ a f(a) of each product's discrete pdf (product, [draw]) [yr].
+
+    With lifetimes the kernels evaluate, the pdfs are computed on plain arrays over
+    the draws ``lead``; otherwise through their labelled pdf (the same numbers).
+    """
+    from ndsim import dsm
+    from ndsim.kernels.lifetime import pdf_params
+
+    params = (
+        dsm.kernel_param_values({p: pdf[p] for p in products}, lead)
+        if isinstance(pdf, Mapping)
+        else None
+    )
+    if params is None:
+        f = _pdf_array(pdf, products, n_ages).transpose(_P, ..., "age").values
+    else:
+        code, p1, p2, shift, _ = params
+        f = pdf_params(code[None, :], p1, p2, shift, np.empty(n_ages)).transpose(1, 0, 2)
+    ages = np.arange(f.shape[-1], dtype=float)
+    # (as xarray's sums: NaN counts as 0)
+    return _nan_to_zero(f * ages).sum(axis=-1) / _nan_to_zero(f).sum(axis=-1)
 
 
 # --- the projection ---------------------------------------------------------------------
@@ -600,8 +671,6 @@ def project(
     ValidationError
         Drivers missing in forecast years.
     """
-    from ndsim import dsm
-
     last = int(hist[_Y].max())
     first = int(hist[_Y].min())
     end = options.last_year or int(inputs.attrs.get("forecast_last", int(inputs[_Y].max())))
@@ -627,44 +696,61 @@ def project(
             field="value",
         )
 
+    # the accounting as plain arrays with a leading draw axis (length 1 without draws);
+    # the labels are put back once, at the end
+    lead = _draw_coord(hist, inputs)
+    n_lead = 1 if lead is None else lead.size
+    index = {p: i for i, p in enumerate(products)}
+    n_years = years.size
+    i_last = int(np.searchsorted(years, last))
+    if not np.array_equal(hist[_Y].values, years[: i_last + 1]):
+        raise ValueError("the accounting's years must be the first years of the projection")
+    if [str(p) for p in inputs[_P].values] != products:
+        inputs = inputs.sel({_P: products})
+
+    def accounted(name: str) -> np.ndarray:  # (draw, product, year to T)
+        return _lead(hist[name].reset_coords(drop=True), n_lead, _P, _Y)
+
+    def at_t(name: str) -> np.ndarray:  # (draw, product) in T
+        return _lead(hist[name].sel({_Y: last}, drop=True).reset_coords(drop=True), n_lead, _P)
+
     # cohort intensity after T (SPEC §2.4): adoption and intensity paths from the values of T
-    ar = adoption_path(
-        inputs["adoption_rate"],
-        options,
-        years,
-        last,
-        full_for=[p for p in products if methods[p] in (*fl.FLEET_METHODS, "sales_share")],
+    full_for = [p for p in products if methods[p] in (*fl.FLEET_METHODS, "sales_share")]
+    held_ar = _lead(inputs["adoption_rate"].sel({_Y: last}, drop=True), n_lead, _P)
+    content = _lead(unit_content(inputs), n_lead, _P)
+    m_f = _intensity_values(content, products, options.intensity, future, last) * (
+        _adoption_values(held_ar, products, options.adoption, future, last, full_for)
     )
-    content = intensity_path(unit_content(inputs), options, years, last)
-    m = (content * ar).transpose(..., _P, _Y)
-    del content, ar  # (draw, product, year) each: not held to the end, where a chunk peaks
-    m = xr.concat([hist["nd_intensity"], m.sel({_Y: future})], dim=_Y).transpose(..., _P, _Y)
+    del held_ar, content
     # trade in units held at its share of production in T: Q = P (1 - e + i)
-    p_t = hist["production"].sel({_Y: last}, drop=True)
-    safe = p_t.where(p_t > 0)
-    e = (hist["units_exports"].sel({_Y: last}, drop=True) / safe).fillna(0.0)
-    i = (hist["units_imports"].sel({_Y: last}, drop=True) / safe).fillna(0.0)
+    p_t = at_t("production")
+    safe = np.where(p_t > 0, p_t, np.nan)
+    e = _nan_to_zero(at_t("units_exports") / safe)
+    i = _nan_to_zero(at_t("units_imports") / safe)
     keep = 1.0 - e + i
-    m_f = m.sel({_Y: future})
 
     # --- flow-driven products: DC by eq. 10, a level path or held; units from the intensity
-    dc_t = hist["domestic_consumption"].sel({_Y: last}, drop=True)
-    pieces = []
+    dc_t = at_t("domestic_consumption")
+    q_t = at_t("units_sales")
+    q_vals = np.full((n_lead, len(products), n_years), np.nan)
+    dc_flow = np.zeros((n_lead, len(products), future.size))
     growth = [p for p in products if methods[p] == "growth"]
     if growth:
         rates = _rates(growth, options, future)
-        gaps = [p for p in growth if bool(rates.sel({_P: p}).isnull().any())]
+        gaps = [p for j, p in enumerate(growth) if bool(np.isnan(rates[j]).any())]
         if gaps:
             p = gaps[0]
-            ys = future[rates.sel({_P: p}).isnull().values]
+            ys = future[np.isnan(rates[growth.index(p)])]
             raise ScenarioError(
                 f"key forecast.growth_rates.{p}: no rate for the years {_span(ys)} "
                 f"(growth products without full coverage: {', '.join(gaps)})",
                 file=file,
             )
+        rows = [index[p] for p in growth]
         if "growth_rate_factor" in inputs:  # Monte Carlo factor on the scenario's rates
-            rates = rates * inputs["growth_rate_factor"].sel({_P: growth})
-        pieces.append(growth_path(dc_t.sel({_P: growth}), rates))
+            factor = _lead(inputs["growth_rate_factor"].sel({_P: growth}), n_lead, _P)
+            rates = rates * factor[..., None]
+        dc_flow[:, rows] = _growth_values(dc_t[:, rows], rates)
     level = [p for p in products if methods[p] == "level"]
     if level:
         levels = options.levels
@@ -675,60 +761,42 @@ def project(
                 "(forecast_method level)",
                 file=file,
             )
-        lv = xr.DataArray([float(levels[p].value) for p in level], dims=_P, coords={_P: level})
-        ly = xr.DataArray([float(levels[p].year) for p in level], dims=_P, coords={_P: level})
-        pieces.append(level_path(dc_t.sel({_P: level}), lv, ly, future, last))
+        lv = np.array([float(levels[p].value) for p in level])
+        ly = np.array([float(levels[p].year) for p in level])
+        rows = [index[p] for p in level]
+        dc_flow[:, rows] = _level_values(dc_t[:, rows], lv, ly, future, last)
     hold = [p for p in products if methods[p] == "hold"]
     if hold:
-        ones = xr.DataArray(np.ones(future.size), dims=_Y, coords={_Y: future})
-        pieces.append(dc_t.sel({_P: hold}) * ones)
-    in_units = [p for p in products if methods[p] == "units"]
-    if in_units:  # units sold into use on a path from Q(T); DC = P m with P = Q / (1 - e + i)
-        unit_paths = options.units
-        q_t = hist["units_sales"].sel({_Y: last}, drop=True)
-        for p in in_units:
-            q_p = share_path(q_t.sel({_P: p}, drop=True), unit_paths[p], future, last)
-            m_p = m_f.sel({_P: p}, drop=True)
-            dc_p = q_p / keep.sel({_P: p}, drop=True).where(keep.sel({_P: p}, drop=True) > 0) * m_p
-            pieces.append(dc_p.fillna(0.0).expand_dims({_P: [p]}))
-    q_future = {}
-    dc_future = {}
+        rows = [index[p] for p in hold]
+        dc_flow[:, rows] = dc_t[:, rows, None] * np.ones(future.size)
+    for p in (p for p in products if methods[p] == "units"):
+        # units sold into use on a path from Q(T); DC = P m with P = Q / (1 - e + i)
+        j = index[p]
+        q_p = _share_values(q_t[:, j], options.units[p], future, last)
+        k_p = np.where(keep[:, j] > 0, keep[:, j], np.nan)[:, None]
+        dc_flow[:, j] = _nan_to_zero(q_p / k_p * m_f[:, j])
+    flow_rows = [index[p] for p in flow_p]
     if flow_p:
-        dc_f = xr.concat([pc.reset_coords(drop=True) for pc in pieces], dim=_P)
-        dc_f = dc_f.reindex({_P: flow_p}).transpose(..., _P, _Y)
-        mm = m_f.sel({_P: flow_p})
-        q_future["flow"] = (dc_f / mm.where(mm > 0)).fillna(0.0) * keep.sel({_P: flow_p})
-        dc_future["flow"] = dc_f
-    q_hist = hist["units_sales"].reset_coords(drop=True)
-
-    # --- unit sales of the flow-driven products over all years
-    if flow_p:
-        q_all = xr.concat([q_hist.sel({_P: flow_p}), q_future.pop("flow")], dim=_Y)
-        q_all = q_all.transpose(..., _P, _Y)
+        mm = m_f[:, flow_rows]
+        q_f = _nan_to_zero(dc_flow[:, flow_rows] / np.where(mm > 0, mm, np.nan))
+        q_vals[:, flow_rows, : i_last + 1] = accounted("units_sales")[:, flow_rows]
+        q_vals[:, flow_rows, i_last + 1 :] = q_f * keep[:, flow_rows, None]
+        del mm, q_f
     groups = fl.groups_of(inputs, methods) if fleet_p else {}
     # the fleets of flow-driven products in a group with fleet-driven ones (EV in CV + EV)
     # come off the group's target: only those are convolved here
     in_groups = [p for members in groups.values() for p in members if p in flow_p]
-    flow_fleet = (
-        dsm.inflow_driven(q_all.sel({_P: in_groups}), _pdf_of(pdf, in_groups))["stock"]
+    ff = (
+        _use_values(q_vals[:, [index[p] for p in in_groups]], pdf, in_groups, lead, years)[1]
         if in_groups
         else None
     )
 
     extras = {}
-    # unit sales and unmet fleet decline of every product, on plain arrays with a leading
-    # draw axis (length 1 without draws); the labels are put back once, below
-    lead = _draw_coord(hist, inputs)
-    n_lead = 1 if lead is None else lead.size
-    index = {p: i for i, p in enumerate(products)}
-    n_years = years.size
-    i_last = int(np.searchsorted(years, last))
-    q_vals = np.full((n_lead, len(products), n_years), np.nan)
+    # unit sales and unmet fleet decline of the fleet-driven products
     unmet_vals = np.zeros((n_lead, len(products), n_years))
-    q_attrs: dict = {}
     unmet_attrs: dict = {}
-    if flow_p:
-        q_vals[:, [index[p] for p in flow_p], :] = _lead(q_all, n_lead, _P, _Y)
+    sd_attrs: dict = {}
     if fleet_p:
         if fits is None:
             if _D in inputs.dims or _D in hist.dims:
@@ -741,15 +809,12 @@ def project(
             fits = fit_fleets(inputs, options, groups, methods, hist, file=file)
         gdp = fl.smooth_gdp(_det(inputs["gdp_per_capita"])).reindex({_Y: years})
         tau_all = options.join_years
-        mean_life = _mean_age(pdf, fleet_p, n_years + 1).transpose(_P, ...).values
+        mean_life = None if tau_all else _mean_age(pdf, fleet_p, n_years + 1, lead)
         shares_spec = options.sales_share
-        in_use = _lead(hist["units_in_use"].reset_coords(drop=True), n_lead, _P, _Y)
-        sold = _lead(q_hist, n_lead, _P, _Y)
+        in_use = accounted("units_in_use")
+        sold = accounted("units_sales")
         z_all, z_index = _z_values(inputs)
-        ff = None if flow_fleet is None else _lead(flow_fleet, n_lead, _P, _Y)
         s = (future - last).astype(float)
-        if not np.array_equal(hist[_Y].values, years[: i_last + 1]):
-            raise ValueError("the accounting's years must be the first years of the projection")
         curve_draws = False
         drivers: dict[str, np.ndarray] = {}
         keys: list[str] = []
@@ -828,16 +893,11 @@ def project(
                 {_P: keys}
             )
         )
-        sd = dsm.stock_driven(
-            _labelled(stock_vals, lead, keys, years),
-            life,
-            policy=decline_policy,
-            inflow_history=_labelled(hist_vals, lead, keys, years),
+        q_keys, unmet_keys, sd_attrs = _stock_values(
+            stock_vals, hist_vals, life, keys, lead, years, decline_policy
         )
         del stock_rows, hist_rows, stock_vals, hist_vals
-        q_keys = _lead(sd["inflow"], n_lead, _P, _Y)
-        q_attrs, unmet_attrs = sd["inflow"].attrs, sd["unmet_stock_decline"].attrs
-        unmet_keys = _lead(sd["unmet_stock_decline"], n_lead, _P, _Y)
+        unmet_attrs = {**cv.attrs("unmet_stock_decline"), **sd_attrs}
         for kk, k in enumerate(keys):
             if k not in splits:
                 q_vals[:, index[k], :] = q_keys[:, kk, :]
@@ -851,8 +911,7 @@ def project(
             rest: np.ndarray | float = 1.0
             for j, p in enumerate(shared):  # each shared product's path from its share of T
                 held = q_last[:, len(own) + j] / np.where(total_t > 0, total_t, np.nan)
-                held_t = _labelled(np.where(np.isnan(held), 0.0, held), lead)
-                path = _lead(share_path(held_t, shares_spec[p], future, last), n_lead, _Y)
+                path = _share_values(_nan_to_zero(held), shares_spec[p], future, last)
                 part[p] = path
                 rest = rest - path
             own_t = np.nansum(q_last[:, : len(own)], axis=1)
@@ -864,7 +923,7 @@ def project(
                 q_vals[:, index[p], i_last + 1 :] = np.clip(q_g * part[p], 0.0, None)
                 gap = unmet_keys[:, kk, :]
                 unmet_vals[:, index[p], :] = gap if p == own[0] else 0.0 * gap
-        del sd, q_keys, unmet_keys  # copied into q_vals and unmet_vals
+        del q_keys, unmet_keys  # copied into q_vals and unmet_vals
         # ownership_fitted is a contract variable (SPEC §6): ensemble chunks carry it too;
         # each member of a group carries its group's curve (with draws where it has them)
         curves = np.full((n_lead if curve_draws else 1, len(products), n_years), np.nan)
@@ -879,8 +938,8 @@ def project(
             extras["gdp_per_capita_trend"] = gdp
 
     q = _labelled(q_vals, lead, products, years)
-    q.attrs = dict(q_all.attrs if flow_p else q_attrs)
-    u = dsm.inflow_driven(q, _pdf_of(pdf, products))
+    q.attrs = dict(hist["units_sales"].attrs) if flow_p else {**cv.attrs("inflow"), **sd_attrs}
+    u_out, u_stock, u_attrs = _use_values(q_vals, pdf, products, lead, years)
     unmet_vals[np.isnan(unmet_vals)] = 0.0
     unmet = _labelled(unmet_vals, lead, products, years)
     unmet.attrs = dict(unmet_attrs if fleet_p else q.attrs)
@@ -888,38 +947,41 @@ def project(
     # flow-driven products after T); end-of-life and stock from the whole Nd inflow series
     # (the accounting to T, the projection after: each computed over its own years)
     sales_f = q_vals[:, :, i_last + 1 :]
-    m_after = _lead(m, n_lead, _P, _Y)[:, :, i_last + 1 :]
-    keep_v = _lead(keep, n_lead, _P)[:, :, None]
-    production_f = sales_f / np.where(keep_v > 0, keep_v, np.nan)
-    production_f = np.where(np.isnan(production_f), 0.0, production_f)
-    dc_after = production_f * m_after
+    keep_v = keep[:, :, None]
+    production_f = _nan_to_zero(sales_f / np.where(keep_v > 0, keep_v, np.nan))
+    dc_after = production_f * m_f
     if flow_p:
-        dc_flow = dc_future["flow"].reindex({_Y: future}, copy=False)
-        dc_after[:, [index[p] for p in flow_p], :] = _lead(dc_flow, n_lead, _P, _Y)
+        dc_after[:, flow_rows] = dc_flow[:, flow_rows]
+    del dc_flow
 
     def then(name: str, values: np.ndarray) -> xr.DataArray:  # the accounting to T, then values
-        before = hist[name].reset_coords(drop=True)
-        both = np.concatenate([_lead(before, n_lead, _P, _Y), values], axis=-1)
-        da = _labelled(both, lead, products, years)
-        da.attrs = dict(before.attrs)
+        da = _labelled(np.concatenate([accounted(name), values], axis=-1), lead, products, years)
+        da.attrs = dict(hist[name].attrs)
         return da
 
-    inflow = then("inflow", sales_f * m_after)
-    nd = dsm.inflow_driven(inflow, _pdf_of(pdf, products))
+    def used(values: np.ndarray, name: str, attrs: dict) -> xr.DataArray:
+        da = _labelled(values, lead, products, years)
+        da.attrs = {**cv.attrs(name), **attrs}
+        return da
+
+    inflow = then("inflow", sales_f * m_f)
+    nd_out, nd_stock, nd_attrs = _use_values(
+        _lead(inflow, n_lead, _P, _Y), pdf, products, lead, years
+    )
     out = xr.Dataset(
         {
             "domestic_consumption": then("domestic_consumption", dc_after),
             "inflow": inflow,
-            "outflow": nd["outflow"],
-            "stock": nd["stock"],
+            "outflow": used(nd_out, "outflow", nd_attrs),
+            "stock": used(nd_stock, "stock", nd_attrs),
             "units_production": then("production", production_f),
-            "units_exports": then("units_exports", production_f * _lead(e, n_lead, _P)[..., None]),
-            "units_imports": then("units_imports", production_f * _lead(i, n_lead, _P)[..., None]),
+            "units_exports": then("units_exports", production_f * e[..., None]),
+            "units_imports": then("units_imports", production_f * i[..., None]),
             "units_sales": q,
-            "units_retired": u["outflow"],
-            "units_in_use": u["stock"],
+            "units_retired": used(u_out, "outflow", u_attrs),
+            "units_in_use": used(u_stock, "stock", u_attrs),
             "unmet_fleet_decline": unmet,
-            "nd_intensity": m,
+            "nd_intensity": then("nd_intensity", m_f),
         }
     )
     for name, da in extras.items():
@@ -940,6 +1002,76 @@ def project(
     out.attrs["last_accounted_year"] = last
     out.attrs["forecast_methods"] = ", ".join(f"{p}:{methods[p]}" for p in products)
     return out
+
+
+def _nan_to_zero(x: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(x), 0.0, x)
+
+
+def _use_values(
+    inflow: np.ndarray, life, keys: list[str], lead, years: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Outflow and stock (draw, key, year) of inflows (draw, key, year), and the lifetime attrs.
+
+    ``life``: the keys' lifetimes (a mapping) or their pdf (key, [draw], age). The
+    kernels run on the arrays when the lifetimes allow it, else through
+    :func:`ndsim.dsm.inflow_driven` (the same kernels, the same numbers).
+    """
+    from ndsim import dsm
+
+    if isinstance(life, Mapping):
+        params = dsm.kernel_param_values({k: life[k] for k in keys}, lead)
+        if params is not None:
+            code, p1, p2, shift, attrs = params
+            outflow, stock = dsm.inflow_driven_values(inflow, code, p1, p2, shift)
+            return outflow, stock, attrs
+    n = inflow.shape[0]
+    res = dsm.inflow_driven(_labelled(inflow, lead, keys, years), _pdf_of(life, keys))
+    return _lead(res["outflow"], n, _P, _Y), _lead(res["stock"], n, _P, _Y), dict(res.attrs)
+
+
+def _stock_values(
+    target: np.ndarray,
+    history: np.ndarray,
+    life,
+    keys: list[str],
+    lead,
+    years: np.ndarray,
+    policy: str,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Inflow and unmet stock decline (draw, key, year) of the stock-driven model, and its attrs.
+
+    As :func:`_use_values`; a negative target or history, or an unknown policy, goes
+    through :func:`ndsim.dsm.stock_driven`, which says where.
+    """
+    from ndsim import dsm
+
+    if (
+        isinstance(life, Mapping)
+        and policy in ("clip", "retire_early")
+        and not (target < 0).any()
+        and not (history < 0).any()
+    ):
+        params = dsm.kernel_param_values({k: life[k] for k in keys}, lead)
+        if params is not None:
+            code, p1, p2, shift, attrs = params
+            inflow, _, _, gap = dsm.stock_driven_values(
+                target, history, code, p1, p2, shift, policy
+            )
+            unmet = gap if policy == "clip" else np.zeros_like(gap)
+            return inflow, unmet, {**attrs, "decline_policy": policy}
+    n = target.shape[0]
+    sd = dsm.stock_driven(
+        _labelled(target, lead, keys, years),
+        life,
+        policy=policy,
+        inflow_history=_labelled(history, lead, keys, years),
+    )
+    return (
+        _lead(sd["inflow"], n, _P, _Y),
+        _lead(sd["unmet_stock_decline"], n, _P, _Y),
+        dict(sd.attrs),
+    )
 
 
 def _pdf_of(pdf, products: list[str]):

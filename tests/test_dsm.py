@@ -218,6 +218,61 @@ def test_stock_driven_policies_and_history(rng):
     assert float(h.stock.sel(year=2005)) == pytest.approx(float(target.sel(year=2005)))
 
 
+def clip_loop(target, history, pdf):
+    """Inflow and unmet decline of one series, stock-driven under ``clip`` (the oracle)."""
+    n = len(target)
+    inflow, gap, stock = np.zeros(n), np.zeros(n), 0.0
+    for t in range(n):
+        old = sum(inflow[c] * pdf[t - c] for c in range(t))
+        if not np.isnan(history[t]):
+            inflow[t] = history[t]
+            stock = stock + inflow[t] - old - inflow[t] * pdf[0]
+        elif target[t] - stock + old >= 0:
+            inflow[t] = (target[t] - stock + old) / (1.0 - pdf[0])
+            stock = target[t]
+        else:
+            stock = stock - old
+            gap[t] = stock - target[t]
+    return inflow, gap
+
+
+def test_plain_array_entry_points(rng):
+    """The array functions the projection runs on: against plain loops, and the labels' rule."""
+    inflow = cube(rng)
+    sp = specs(rng)
+    draws = inflow["draw"].values
+    code, p1, p2, shift, attrs = dsm.kernel_param_values(sp, draws)
+    assert p1.shape == (6, 3) and attrs["lifetime_timing"] == "end"
+    assert (p1[:, 2] == 3.5).all()  # a scalar parameter broadcast over the draws
+    outflow, stock = dsm.inflow_driven_values(inflow.values, code, p1, p2, shift)
+    pdf = pdf_by_product(sp, len(YEARS) + 1)
+    for d, j in [(0, 0), (2, 1), (5, 2)]:
+        f = pdf.isel(product=j, draw=d).values
+        out, st = plain_loop(inflow.values[d, j], f)
+        np.testing.assert_allclose(outflow[d, j], out, rtol=1e-12)
+        np.testing.assert_allclose(stock[d, j], st, rtol=1e-12)
+    # stock-driven, with two years of history and a target that falls in 2010-2014
+    target = np.concatenate([np.linspace(10, 100, 10), np.full(5, 30.0), np.linspace(30, 60, 6)])
+    targets = np.broadcast_to(target * (1 + np.arange(3))[:, None], (6, 3, len(YEARS))).copy()
+    history = np.full_like(targets, np.nan)
+    history[..., :2] = 4.0
+    res = dsm.stock_driven_values(targets, history, code, p1, p2, shift, "clip")
+    assert len(res) == 4
+    for d, j in [(1, 0), (4, 1), (3, 2)]:
+        f = pdf.isel(product=j, draw=d).values
+        x, gap = clip_loop(targets[d, j], history[d, j], f)
+        np.testing.assert_allclose(res[0][d, j], x, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(res[3][d, j], gap, rtol=1e-10, atol=1e-9)
+    assert (res[3][:, :2, 10] > 0).all()  # the fall is faster than retirement there
+    # parameters over other draws, or over another dim, leave it to the labelled functions
+    assert dsm.kernel_param_values(sp, draws + 1) is None
+    assert dsm.kernel_param_values(sp, None) is None
+    other = {"CV": Lifetime("normal", mean=xr.DataArray([5.0, 6.0], dims="region"), sd=1.0)}
+    assert dsm.kernel_param_values(other, None) is None
+    fixed = dsm.kernel_param_values({"MP": sp["MP"]}, None)
+    assert fixed[1].shape == (1, 1) and float(fixed[1][0, 0]) == 3.5
+
+
 def test_errors(rng):
     inflow = cube(rng, draws=1)
     with pytest.raises(ValidationError, match="inflow needs a 'year' dim"):
