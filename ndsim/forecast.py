@@ -582,30 +582,6 @@ def _labelled(values: np.ndarray, draws, products=None, years=None) -> xr.DataAr
     return xr.DataArray(values, dims=[_D, *dims], coords={_D: draws, **coords})
 
 
-def _mean_age(pdf, products: list[str], n_ages: int, lead=None) -> np.ndarray:
-    """Mean lifetime Σ a f(a) of each product's discrete pdf (product, [draw]) [yr].
-
-    With lifetimes the kernels evaluate, the pdfs are computed on plain arrays over
-    the draws ``lead``; otherwise through their labelled pdf (the same numbers).
-    """
-    from ndsim import dsm
-    from ndsim.kernels.lifetime import pdf_params
-
-    params = (
-        dsm.kernel_param_values({p: pdf[p] for p in products}, lead)
-        if isinstance(pdf, Mapping)
-        else None
-    )
-    if params is None:
-        f = _pdf_array(pdf, products, n_ages).transpose(_P, ..., "age").values
-    else:
-        code, p1, p2, shift, _ = params
-        f = pdf_params(code[None, :], p1, p2, shift, np.empty(n_ages)).transpose(1, 0, 2)
-    ages = np.arange(f.shape[-1], dtype=float)
-    # (as xarray's sums: NaN counts as 0)
-    return _nan_to_zero(f * ages).sum(axis=-1) / _nan_to_zero(f).sum(axis=-1)
-
-
 # --- the projection ---------------------------------------------------------------------
 def project(
     inputs: xr.Dataset,
@@ -714,6 +690,8 @@ def project(
     def at_t(name: str) -> np.ndarray:  # (draw, product) in T
         return _lead(hist[name].sel({_Y: last}, drop=True).reset_coords(drop=True), n_lead, _P)
 
+    lives = _Lifetimes(pdf, products, lead, years)
+
     # cohort intensity after T (SPEC §2.4): adoption and intensity paths from the values of T
     full_for = [p for p in products if methods[p] in (*fl.FLEET_METHODS, "sales_share")]
     held_ar = _lead(inputs["adoption_rate"].sel({_Y: last}, drop=True), n_lead, _P)
@@ -786,11 +764,7 @@ def project(
     # the fleets of flow-driven products in a group with fleet-driven ones (EV in CV + EV)
     # come off the group's target: only those are convolved here
     in_groups = [p for members in groups.values() for p in members if p in flow_p]
-    ff = (
-        _use_values(q_vals[:, [index[p] for p in in_groups]], pdf, in_groups, lead, years)[1]
-        if in_groups
-        else None
-    )
+    ff = lives.use(q_vals[:, [index[p] for p in in_groups]], in_groups)[1] if in_groups else None
 
     extras = {}
     # unit sales and unmet fleet decline of the fleet-driven products
@@ -809,7 +783,7 @@ def project(
             fits = fit_fleets(inputs, options, groups, methods, hist, file=file)
         gdp = fl.smooth_gdp(_det(inputs["gdp_per_capita"])).reindex({_Y: years})
         tau_all = options.join_years
-        mean_life = None if tau_all else _mean_age(pdf, fleet_p, n_years + 1, lead)
+        mean_life = None if tau_all else lives.mean_age(fleet_p, n_years + 1)
         shares_spec = options.sales_share
         in_use = accounted("units_in_use")
         sold = accounted("units_sales")
@@ -818,7 +792,7 @@ def project(
         curve_draws = False
         drivers: dict[str, np.ndarray] = {}
         keys: list[str] = []
-        stock_rows, hist_rows, lifetimes, splits, fitted = [], [], {}, {}, {}
+        stock_rows, hist_rows, splits, fitted = [], [], {}, {}
 
         def tau_of(p):
             if tau_all:
@@ -867,9 +841,6 @@ def project(
                 keys.append(key)
                 stock_rows.append(np.clip(joined(acc, target, tau_of(lead_p)), 0.0, None))
                 hist_rows.append(np.nansum(sold[:, [index[p] for p in names], :], axis=1))
-                lifetimes[key] = (
-                    _pdf_of(pdf, [lead_p])[lead_p] if isinstance(pdf, Mapping) else None
-                )
                 splits[key] = (own, shared, group)
                 continue
             acc = in_use[:, [index[p] for p in own], :]
@@ -880,22 +851,13 @@ def project(
                 keys.append(p)
                 stock_rows.append(np.clip(joined(acc[:, j], t_p, tau_of(p)), 0.0, None))
                 hist_rows.append(sold[:, index[p], :])
-                lifetimes[p] = _pdf_of(pdf, [p])[p] if isinstance(pdf, Mapping) else None
         stock_vals = np.full((n_lead, len(keys), n_years), np.nan)
         hist_vals = np.full((n_lead, len(keys), n_years), np.nan)
         for row in range(len(keys)):
             stock_vals[:, row, i_last + 1 :] = stock_rows[row]
             hist_vals[:, row, : i_last + 1] = hist_rows[row]
-        life = (
-            lifetimes
-            if isinstance(pdf, Mapping)
-            else pdf.sel({_P: [splits[k][0][0] if k in splits else k for k in keys]}).assign_coords(
-                {_P: keys}
-            )
-        )
-        q_keys, unmet_keys, sd_attrs = _stock_values(
-            stock_vals, hist_vals, life, keys, lead, years, decline_policy
-        )
+        of = [splits[k][0][0] if k in splits else k for k in keys]
+        q_keys, unmet_keys, sd_attrs = lives.stock(stock_vals, hist_vals, of, keys, decline_policy)
         del stock_rows, hist_rows, stock_vals, hist_vals
         unmet_attrs = {**cv.attrs("unmet_stock_decline"), **sd_attrs}
         for kk, k in enumerate(keys):
@@ -939,7 +901,7 @@ def project(
 
     q = _labelled(q_vals, lead, products, years)
     q.attrs = dict(hist["units_sales"].attrs) if flow_p else {**cv.attrs("inflow"), **sd_attrs}
-    u_out, u_stock, u_attrs = _use_values(q_vals, pdf, products, lead, years)
+    u_out, u_stock, u_attrs = lives.use(q_vals, products)
     unmet_vals[np.isnan(unmet_vals)] = 0.0
     unmet = _labelled(unmet_vals, lead, products, years)
     unmet.attrs = dict(unmet_attrs if fleet_p else q.attrs)
@@ -965,9 +927,7 @@ def project(
         return da
 
     inflow = then("inflow", sales_f * m_f)
-    nd_out, nd_stock, nd_attrs = _use_values(
-        _lead(inflow, n_lead, _P, _Y), pdf, products, lead, years
-    )
+    nd_out, nd_stock, nd_attrs = lives.use(_lead(inflow, n_lead, _P, _Y), products)
     out = xr.Dataset(
         {
             "domestic_consumption": then("domestic_consumption", dc_after),
@@ -1008,77 +968,104 @@ def _nan_to_zero(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), 0.0, x)
 
 
-def _use_values(
-    inflow: np.ndarray, life, keys: list[str], lead, years: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Outflow and stock (draw, key, year) of inflows (draw, key, year), and the lifetime attrs.
+class _Lifetimes:
+    """The products' lifetimes for the kernels on plain arrays, their parameters stacked once.
 
-    ``life``: the keys' lifetimes (a mapping) or their pdf (key, [draw], age). The
-    kernels run on the arrays when the lifetimes allow it, else through
-    :func:`ndsim.dsm.inflow_driven` (the same kernels, the same numbers).
+    ``pdf``: a mapping product -> Lifetime or a pdf (product, [draw], age). The
+    parameters (draw, product) are taken once per projection when every lifetime is
+    one the kernels evaluate (:func:`ndsim.dsm.kernel_param_values`); otherwise each
+    call goes through :mod:`ndsim.dsm`'s labelled functions (the same kernels, the
+    same numbers).
     """
-    from ndsim import dsm
 
-    if isinstance(life, Mapping):
-        params = dsm.kernel_param_values({k: life[k] for k in keys}, lead)
-        if params is not None:
-            code, p1, p2, shift, attrs = params
+    def __init__(self, pdf, products: list[str], lead, years: np.ndarray):
+        from ndsim import dsm
+
+        self.pdf, self.lead, self.years = pdf, lead, years
+        self.index = {p: i for i, p in enumerate(products)}
+        self.params = (
+            dsm.kernel_param_values({p: pdf[p] for p in products}, lead)
+            if isinstance(pdf, Mapping)
+            else None
+        )
+
+    def arrays(self, of: list[str], keys: list[str]):
+        """code, p1, p2, shift and attrs of the products ``of``, named ``keys`` in the attrs."""
+        from ndsim.lifetime import kernel_attrs
+
+        code, p1, p2, shift, _ = self.params
+        rows = [self.index[p] for p in of]
+        attrs = kernel_attrs({k: self.pdf[p] for k, p in zip(keys, of, strict=True)})
+        return code[rows], p1[:, rows], p2[:, rows], shift, attrs
+
+    def labelled(self, of: list[str], keys: list[str]):
+        """The lifetimes of ``of`` for :mod:`ndsim.dsm`'s labelled functions, named ``keys``."""
+        if isinstance(self.pdf, Mapping):
+            return {k: self.pdf[p] for k, p in zip(keys, of, strict=True)}
+        return self.pdf.sel({_P: of}).assign_coords({_P: keys})
+
+    def use(self, inflow: np.ndarray, of: list[str], keys: list[str] | None = None):
+        """Outflow and stock (draw, key, year) of inflows (draw, key, year), and the attrs."""
+        from ndsim import dsm
+
+        keys = of if keys is None else keys
+        if self.params is not None:
+            code, p1, p2, shift, attrs = self.arrays(of, keys)
             outflow, stock = dsm.inflow_driven_values(inflow, code, p1, p2, shift)
             return outflow, stock, attrs
-    n = inflow.shape[0]
-    res = dsm.inflow_driven(_labelled(inflow, lead, keys, years), _pdf_of(life, keys))
-    return _lead(res["outflow"], n, _P, _Y), _lead(res["stock"], n, _P, _Y), dict(res.attrs)
+        n = inflow.shape[0]
+        res = dsm.inflow_driven(
+            _labelled(inflow, self.lead, keys, self.years), self.labelled(of, keys)
+        )
+        return _lead(res["outflow"], n, _P, _Y), _lead(res["stock"], n, _P, _Y), dict(res.attrs)
 
-
-def _stock_values(
-    target: np.ndarray,
-    history: np.ndarray,
-    life,
-    keys: list[str],
-    lead,
-    years: np.ndarray,
-    policy: str,
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Inflow and unmet stock decline (draw, key, year) of the stock-driven model, and its attrs.
-
-    As :func:`_use_values`; a negative target or history, or an unknown policy, goes
-    through :func:`ndsim.dsm.stock_driven`, which says where.
-    """
-    from ndsim import dsm
-
-    if (
-        isinstance(life, Mapping)
-        and policy in ("clip", "retire_early")
-        and not (target < 0).any()
-        and not (history < 0).any()
+    def stock(
+        self, target: np.ndarray, history: np.ndarray, of: list[str], keys: list[str], policy: str
     ):
-        params = dsm.kernel_param_values({k: life[k] for k in keys}, lead)
-        if params is not None:
-            code, p1, p2, shift, attrs = params
+        """Inflow and unmet stock decline (draw, key, year) of the stock-driven model, and attrs.
+
+        A negative target or history, or an unknown policy, goes through
+        :func:`ndsim.dsm.stock_driven`, which says where.
+        """
+        from ndsim import dsm
+
+        if (
+            self.params is not None
+            and policy in ("clip", "retire_early")
+            and not (target < 0).any()
+            and not (history < 0).any()
+        ):
+            code, p1, p2, shift, attrs = self.arrays(of, keys)
             inflow, _, _, gap = dsm.stock_driven_values(
                 target, history, code, p1, p2, shift, policy
             )
             unmet = gap if policy == "clip" else np.zeros_like(gap)
             return inflow, unmet, {**attrs, "decline_policy": policy}
-    n = target.shape[0]
-    sd = dsm.stock_driven(
-        _labelled(target, lead, keys, years),
-        life,
-        policy=policy,
-        inflow_history=_labelled(history, lead, keys, years),
-    )
-    return (
-        _lead(sd["inflow"], n, _P, _Y),
-        _lead(sd["unmet_stock_decline"], n, _P, _Y),
-        dict(sd.attrs),
-    )
+        n = target.shape[0]
+        sd = dsm.stock_driven(
+            _labelled(target, self.lead, keys, self.years),
+            self.labelled(of, keys),
+            policy=policy,
+            inflow_history=_labelled(history, self.lead, keys, self.years),
+        )
+        return (
+            _lead(sd["inflow"], n, _P, _Y),
+            _lead(sd["unmet_stock_decline"], n, _P, _Y),
+            dict(sd.attrs),
+        )
 
+    def mean_age(self, of: list[str], n_ages: int) -> np.ndarray:
+        """Mean lifetime Σ a f(a) / Σ f(a) of each product's discrete pdf (product, draw) [yr]."""
+        from ndsim.kernels.lifetime import pdf_params
 
-def _pdf_of(pdf, products: list[str]):
-    """The lifetimes of some products: a pdf DataArray's selection, or a mapping's subset."""
-    if isinstance(pdf, Mapping):
-        return {p: pdf[p] for p in products}
-    return pdf.sel({_P: products})
+        if self.params is None:
+            f = _pdf_array(self.pdf, of, n_ages).transpose(_P, ..., "age").values
+        else:
+            code, p1, p2, shift, _ = self.arrays(of, of)
+            f = pdf_params(code[None, :], p1, p2, shift, np.empty(n_ages)).transpose(1, 0, 2)
+        ages = np.arange(f.shape[-1], dtype=float)
+        # (as xarray's sums: NaN counts as 0)
+        return _nan_to_zero(f * ages).sum(axis=-1) / _nan_to_zero(f).sum(axis=-1)
 
 
 def _pdf_array(pdf, products: list[str], n_ages: int) -> xr.DataArray:

@@ -441,7 +441,6 @@ def stacked_kernel_params(
     """
     if not all(s.fusable for s in specs.values()):
         return None
-    timing = common_timing(specs)
     rows = [s.kernel_params() for s in specs.values()]
     names = list(specs)
     code = xr.DataArray(np.array([r[0] for r in rows], dtype=np.int64), dims=[PRODUCT])
@@ -462,11 +461,15 @@ def stacked_kernel_params(
             vals, dim=PRODUCT, coords="minimal", compat="override", join="outer"
         ).assign_coords({PRODUCT: names})
 
-    attrs = {
+    return code, stack(1), stack(2), float(rows[0][3]), kernel_attrs(specs)
+
+
+def kernel_attrs(specs: Mapping[str, Lifetime]) -> dict[str, str]:
+    """``lifetime_model`` (``product:model`` pairs) and ``lifetime_timing`` of several lifetimes."""
+    return {
         "lifetime_model": ",".join(f"{p}:{s.model}" for p, s in specs.items()),
-        "lifetime_timing": timing,
+        "lifetime_timing": common_timing(specs),
     }
-    return code, stack(1), stack(2), float(rows[0][3]), attrs
 
 
 def _same_labels(vals: list[xr.DataArray]) -> bool:

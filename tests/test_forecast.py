@@ -465,5 +465,6 @@ def test_lifetimes_as_specs_give_the_numbers_of_their_pdf():
             if a[name].dtype.kind == "f":
                 np.testing.assert_allclose(b[name], a[name], rtol=1e-13, atol=0, err_msg=name)
     # the mean lifetime that joins the fleets (without join_years) is the fixed one
-    np.testing.assert_array_equal(fc._mean_age(specs, ["A", "G"], 40), [[10.0], [9.0]])
-    np.testing.assert_array_equal(fc._mean_age(make_pdf(), ["A", "G"], 40), [10.0, 9.0])
+    for lives, expected in ((specs, [[10.0], [9.0]]), (make_pdf(), [10.0, 9.0])):
+        mean = fc._Lifetimes(lives, PRODUCTS, None, YEARS).mean_age(["A", "G"], 40)
+        np.testing.assert_array_equal(mean, expected)
