@@ -20,6 +20,12 @@ The lifetime argument ``pdf`` is either
 Both paths give the same numbers (the pdf is computed by the same compiled
 function).
 
+Code that already holds plain (draw, series, year) arrays (the forecast of
+:mod:`ndsim.forecast`) calls the same kernels without labels:
+:func:`kernel_param_values` stacks the lifetimes' parameters once, then
+:func:`inflow_driven_values` and :func:`stock_driven_values` run the kernels
+(no initial stock), with the thread blocks below.
+
 Parallelism (one layer): the kernels are serial (no ``parallel=True``) and
 release the GIL. Dask-backed inputs run their chunks on dask's threads; for
 in-memory inputs this module splits the broadcast loop dims into one block

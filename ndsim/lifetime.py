@@ -74,6 +74,7 @@ __all__ = [
     "Lifetime",
     "common_timing",
     "from_table",
+    "kernel_attrs",
     "pdf_by_product",
     "stacked_kernel_params",
 ]
