@@ -107,18 +107,26 @@ def _leaf_comoments(z, mean, c):  # pragma: no cover - compiled
                 c[j, k] += dj * (z[i, k] - mean[k])
 
 
+#: columns per pass of :func:`_hist_add`: their uint16 counts (about 0.5 MiB with 1,026
+#: bins) stay in a core's L2 cache while the rows are read; on the China case's
+#: blocks (1,000 draws x up to 1,122 columns) 256 took 76 ms a chunk against 91 ms
+#: for 64 (median of 9, alternately)
+_HIST_COLS = 256
+
+
 @njit(cache=True)
 def _hist_add(x, cols, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover - compiled
     """Add the values of columns ``cols`` of x (n, s) to integer counts (len(cols), nbins + 2).
 
     Bin 0 counts values below the range, bin nbins + 1 those at or above its
-    top; ``lo``, ``inv_w`` are indexed by column of x. Loops over blocks of 64
-    columns, so the counts of a block stay in cache while the rows are read.
+    top; ``lo``, ``inv_w`` are indexed by column of x. Loops over blocks of
+    ``_HIST_COLS`` columns, so the counts of a block stay in cache while the
+    rows are read.
     """
     n = x.shape[0]
     m = cols.shape[0]
-    for jb in range(0, m, 64):
-        je = min(jb + 64, m)
+    for jb in range(0, m, _HIST_COLS):
+        je = min(jb + _HIST_COLS, m)
         for i in range(n):
             for jj in range(jb, je):
                 j = cols[jj]

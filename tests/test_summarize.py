@@ -136,6 +136,17 @@ def hand_counts(x, hist):
     return counts
 
 
+def test_counts_over_many_columns_are_numpys(rng):
+    """The counter takes the columns in passes of ``_HIST_COLS``; across more than two
+    passes (the last one short) every column's counts are those counted with numpy."""
+    width = 2 * sm._HIST_COLS + 37
+    x = rng.normal(size=(400, width)) * rng.uniform(0.5, 3.0, width)
+    hist = sm.HistSpec.from_pilot(x[:250])  # later values fall outside the range too
+    assert hist.varying_cols.size == width
+    part = sm.reduce_chunk(x, np.zeros((400, 1)), 0, hist=hist)
+    np.testing.assert_array_equal(part.counts, hand_counts(x, hist))
+
+
 def test_a_partial_travels_with_its_counts_packed(rng):
     """Pickled, a chunk's counts go as one byte per bin and the large counts apart; merged,
     they give the counts, carries and percentiles of the partials that never travelled."""
