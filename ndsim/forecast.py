@@ -1004,19 +1004,16 @@ class _Lifetimes:
             return {k: self.pdf[p] for k, p in zip(keys, of, strict=True)}
         return self.pdf.sel({_P: of}).assign_coords({_P: keys})
 
-    def use(self, inflow: np.ndarray, of: list[str], keys: list[str] | None = None):
-        """Outflow and stock (draw, key, year) of inflows (draw, key, year), and the attrs."""
+    def use(self, inflow: np.ndarray, of: list[str]):
+        """Outflow and stock (draw, product, year) of inflows (draw, product, year), and attrs."""
         from ndsim import dsm
 
-        keys = of if keys is None else keys
         if self.params is not None:
-            code, p1, p2, shift, attrs = self.arrays(of, keys)
+            code, p1, p2, shift, attrs = self.arrays(of, of)
             outflow, stock = dsm.inflow_driven_values(inflow, code, p1, p2, shift)
             return outflow, stock, attrs
         n = inflow.shape[0]
-        res = dsm.inflow_driven(
-            _labelled(inflow, self.lead, keys, self.years), self.labelled(of, keys)
-        )
+        res = dsm.inflow_driven(_labelled(inflow, self.lead, of, self.years), self.labelled(of, of))
         return _lead(res["outflow"], n, _P, _Y), _lead(res["stock"], n, _P, _Y), dict(res.attrs)
 
     def stock(
@@ -1024,14 +1021,15 @@ class _Lifetimes:
     ):
         """Inflow and unmet stock decline (draw, key, year) of the stock-driven model, and attrs.
 
-        A negative target or history, or an unknown policy, goes through
+        A negative target or history, or a policy the kernels do not know, goes through
         :func:`ndsim.dsm.stock_driven`, which says where.
         """
         from ndsim import dsm
+        from ndsim.kernels.stock import POLICIES
 
         if (
             self.params is not None
-            and policy in ("clip", "retire_early")
+            and policy in POLICIES
             and not (target < 0).any()
             and not (history < 0).any()
         ):
