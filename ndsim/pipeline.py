@@ -15,7 +15,7 @@ doi:10.1016/j.resconrec.2021.105752.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -264,7 +264,7 @@ def run(
         years,
     )
 
-    result = xr.Dataset(
+    result = _on_years(
         {
             "domestic_consumption": dc,
             "total_demand": consumption.total_demand(dc, inputs["in_total_demand"]),
@@ -299,8 +299,9 @@ def run(
                 for d in ("population", "households")
                 if d in inputs
             },
-        }
-    ).reindex({cv.YEAR: years}, copy=False)  # no copy of the variables already on them
+        },
+        years,
+    )
     result = result.merge(extras, compat="override", join="left")
     result.attrs["mining_basis"] = basis
     if scenario.run.upstream == "reconciled":
@@ -490,6 +491,44 @@ def _reconciled(
     out["reconciliation_measurements"] = on_years((role == reconciled.MEASURED).sum("flow_name"), 0)
     out["reconciliation_unknowns"] = on_years((role == reconciled.UNKNOWN).sum("flow_name"), 0)
     return result.assign(out)  # one merge for every replaced variable
+
+
+def _on_years(arrays: Mapping[str, xr.DataArray], years: np.ndarray) -> xr.Dataset:
+    """One Dataset of ``arrays`` over the run's ``years``, NaN where an array has no value.
+
+    The Dataset ``xr.Dataset(arrays).reindex(year=years)`` gives, without aligning
+    every array on every other: the arrays of one run share the labels of their other
+    dimensions and their coordinates, which is checked (where they do not, that
+    construction itself makes the Dataset). Arrays already on ``years`` are not copied.
+    """
+    years = np.asarray(years)
+    coords: dict[Hashable, xr.Variable] = {}
+    variables = {}
+    for name, da in arrays.items():
+        var, own = da.variable, da.coords.variables
+        if cv.YEAR in da.dims and not np.array_equal(own[cv.YEAR].values, years):
+            y = own[cv.YEAR].values
+            at = np.searchsorted(years, y)
+            if (at >= years.size).any() or not np.array_equal(years[at], y):
+                return xr.Dataset(arrays).reindex({cv.YEAR: years}, copy=False)
+            axis = da.dims.index(cv.YEAR)
+            out = np.full(var.shape[:axis] + (years.size,) + var.shape[axis + 1 :], np.nan)
+            out[(slice(None),) * axis + (at,)] = var.values
+            var = xr.Variable(var.dims, out, var.attrs)
+        for key, coord in own.items():
+            if key == cv.YEAR:
+                continue
+            have = coords.setdefault(key, coord)
+            if have is not coord and not (
+                have.dims == coord.dims and np.array_equal(have.values, coord.values)
+            ):
+                return xr.Dataset(arrays).reindex({cv.YEAR: years}, copy=False)
+        variables[name] = var
+    year = next(
+        (da.coords.variables[cv.YEAR] for da in arrays.values() if cv.YEAR in da.dims), None
+    )
+    coords[cv.YEAR] = xr.Variable(cv.YEAR, years, {} if year is None else year.attrs)
+    return xr.Dataset(variables, coords=coords)
 
 
 def _renamed(var: xr.Variable, old: str, new: str) -> xr.Variable:

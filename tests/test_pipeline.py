@@ -296,3 +296,32 @@ def test_flow_is_zero_off_the_declared_edges_and_new_edges_must_be_declared(chin
     one = xr.DataArray([1.0], dims="year", coords={"year": [2000]})
     with pytest.raises(ValueError, match="not in ndsim.flows.FLOW_EDGES"):
         flows.edge_array({("use", "landfill"): one}, np.array([2000]))
+
+
+def _labelled(values, dims, **coords):
+    return xr.DataArray(np.asarray(values, dtype=float), dims=dims, coords=coords)
+
+
+def test_results_are_assembled_on_the_run_years_as_xarray_would_align_them():
+    years = np.arange(2000, 2006)
+    product = {"product": ["A", "B"], "name": ("product", ["a", "b"])}
+    arrays = {
+        "whole": _labelled(np.arange(12).reshape(2, 6), ("product", "year"), year=years, **product),
+        # accounted years only: NaN after 2002
+        "accounted": _labelled([[1, 2, 3]], ("draw", "year"), draw=[7], year=years[:3]),
+        # the years in between: NaN before and after
+        "middle": _labelled(
+            [[1.5, 2.5], [3.5, 4.5]], ("year", "product"), year=years[2:4], **product
+        ),  # fmt: skip
+        "plain": _labelled([1.0, 2.0], ("product",), **product),
+    }
+    # the reference: xarray's own alignment, as the run built its result before
+    ref = xr.Dataset(arrays).reindex(year=years)
+    got = pipeline._on_years(arrays, years)
+    assert got.identical(ref)
+    assert np.isnan(got["accounted"].values[0, 3:]).all()
+    assert np.shares_memory(got["whole"].values, arrays["whole"].values)  # not copied
+    # arrays that disagree on another dimension's labels: xarray's outer join decides
+    other = dict(arrays, plain=_labelled([1.0, 2.0], ("product",), product=["B", "A"]))
+    assert pipeline._on_years(other, years).identical(xr.Dataset(other).reindex(year=years))
+    assert pipeline._on_years(other, years).sizes["product"] == 2
