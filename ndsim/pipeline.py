@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 
 # first: _xarray_lazy keeps xarray from importing dask.array to ask of each array it wraps
-from ndsim import _xarray_lazy, balance, flows, forecast  # noqa: F401
+from ndsim import _xarray_lazy, balance, flows, forecast, sums  # noqa: F401
 from ndsim import conventions as cv
 from ndsim.errors import ValidationError
 from ndsim.processes import consumption, products, supply, trade, upstream, use, waste
@@ -183,7 +183,10 @@ def run(
         # the history's arrays: the projection has them; and the projection's own Dataset
         del hist, nd, sales, fleet, intensity, projected
     stock_before = (
-        in_use["stock"].sum(cv.PRODUCT).sel({cv.YEAR: first - 1}, drop=True)
+        # (two years: the sum of each year's products as numpy adds them over all years)
+        sums.nansum(in_use["stock"].sel({cv.YEAR: slice(first - 1, first)}), cv.PRODUCT).sel(
+            {cv.YEAR: first - 1}, drop=True
+        )
         if start < first
         else None
     )
@@ -254,10 +257,10 @@ def run(
             ("fabrication", "manufacturing"): made["input"].sum(cv.INTERMEDIATE),
             ("fabrication", "export"): acc["exports_intermediate"].sum(cv.INTERMEDIATE),
             ("fabrication", "loss"): fab["loss"].sum(cv.INTERMEDIATE),
-            ("manufacturing", "use"): (dc - exports_final).sum(cv.PRODUCT),
+            ("manufacturing", "use"): sums.nansum(dc - exports_final, cv.PRODUCT),
             ("manufacturing", "export"): made["exports"],
             ("manufacturing", "loss"): made["loss"].sum(cv.INTERMEDIATE),
-            ("import", "use"): imports_final.sum(cv.PRODUCT),
+            ("import", "use"): sums.nansum(imports_final, cv.PRODUCT),
             ("use", "waste"): eol["end_of_life"],
             ("waste", "landfill"): eol["landfill"],
         },
@@ -281,13 +284,13 @@ def run(
                 acc["imports_concentrate"],
                 acc["imports_primary"],
                 acc["imports_intermediate"].sum(cv.INTERMEDIATE),
-                imports_final.sel({cv.YEAR: slice(first, last)}).sum(cv.PRODUCT),
+                sums.nansum(imports_final.sel({cv.YEAR: slice(first, last)}), cv.PRODUCT),
             ),
             "exports": _by_stage(
                 acc["exports_concentrate"],
                 acc["exports_primary"],
                 acc["exports_intermediate"].sum(cv.INTERMEDIATE),
-                exports_final.sel({cv.YEAR: slice(first, last)}).sum(cv.PRODUCT),
+                sums.nansum(exports_final.sel({cv.YEAR: slice(first, last)}), cv.PRODUCT),
             ),
             "exports_unregistered": acc["exports_primary_unregistered"],
             "flow": flow,
@@ -470,12 +473,18 @@ def _reconciled(
     out["intermediate_production"] = on_years(o_k)
     out["imports"] = on_years(
         _stages(
-            ic, ip, ii_k.sum(cv.INTERMEDIATE), imports_final.sel(final).variable.sum(cv.PRODUCT)
+            ic,
+            ip,
+            ii_k.sum(cv.INTERMEDIATE),
+            sums.nansum(imports_final.sel(final), cv.PRODUCT).variable,
         )
     )
     out["exports"] = on_years(
         _stages(
-            xc, xp, xi_k.sum(cv.INTERMEDIATE), exports_final.sel(final).variable.sum(cv.PRODUCT)
+            xc,
+            xp,
+            xi_k.sum(cv.INTERMEDIATE),
+            sums.nansum(exports_final.sel(final), cv.PRODUCT).variable,
         )
     )
     out["exports_unregistered"] = on_years(xu)

@@ -39,7 +39,7 @@ import pandas as pd
 import xarray as xr
 
 from ndsim import conventions as cv
-from ndsim import flows
+from ndsim import flows, sums
 from ndsim.errors import ValidationError
 from ndsim.scenario import NET_EXPORTS
 
@@ -154,11 +154,11 @@ def _requirement(
     if result.attrs.get("mining_basis") == "concentrate":
         processes = tuple(p for p in LOSS_PROCESSES if p != "mining")
     losses = _flow_sum(flow, [(o, "loss") for o in processes])
-    dc = result["domestic_consumption"].variable.sum(_P)
+    dc = sums.nansum(result["domestic_consumption"].variable, _P)
     dc_t = dc.isel(at_last)
     per_dc = 1.0 / dc_t.where(dc_t != 0)
-    net_final = (result["exports_final"].variable - result["imports_final"].variable).sum(_P)
-    inflow = result["inflow"].variable.sum(_P)
+    net_final = sums.nansum(result["exports_final"].variable - result["imports_final"].variable, _P)
+    inflow = sums.nansum(result["inflow"].variable, _P)
     if net_exports == "share":
         share = ((exports - imports + losses) * per_dc).fillna(0.0)
         d = inflow + net_final + share * dc
@@ -219,7 +219,7 @@ def supply_scenarios(
     q_t = primary_supply_base(result, last, base).variable
     q = (q_t * (1.0 + g) ** (years - last)).where(after)
     d, share = _requirement(result, last, net_exports)
-    eol = result["outflow"].variable.sum(_P)
+    eol = sums.nansum(result["outflow"].variable, _P)
     eta = result["recovery_efficiency"].variable
     r = (result["recycling_rate"].variable * eta * eol).where(after)
     gap = d - q - r
