@@ -916,8 +916,18 @@ def project(
         dc_after[:, flow_rows] = dc_flow[:, flow_rows]
     del dc_flow
 
-    def then(name: str, values: np.ndarray) -> xr.DataArray:  # the accounting to T, then values
-        da = _labelled(np.concatenate([accounted(name), values], axis=-1), lead, products, years)
+    def then(name: str, a: np.ndarray, b: np.ndarray | None = None) -> xr.DataArray:
+        """The accounting to T, then ``a`` (or ``a * b``, computed in place)."""
+        acc = accounted(name)
+        k = acc.shape[-1]
+        after = a.shape if b is None else np.broadcast_shapes(a.shape, b.shape)
+        joined = np.empty(np.broadcast_shapes(acc.shape[:-1], after[:-1]) + (k + after[-1],))
+        joined[..., :k] = acc
+        if b is None:
+            joined[..., k:] = a
+        else:
+            np.multiply(a, b, out=joined[..., k:])
+        da = _labelled(joined, lead, products, years)
         da.attrs = dict(hist[name].attrs)
         return da
 
@@ -926,7 +936,7 @@ def project(
         da.attrs = {**cv.attrs(name), **attrs}
         return da
 
-    inflow = then("inflow", sales_f * m_f)
+    inflow = then("inflow", sales_f, m_f)
     nd_out, nd_stock, nd_attrs = lives.use(_lead(inflow, n_lead, _P, _Y), products)
     out = xr.Dataset(
         {
@@ -935,8 +945,8 @@ def project(
             "outflow": used(nd_out, "outflow", nd_attrs),
             "stock": used(nd_stock, "stock", nd_attrs),
             "units_production": then("production", production_f),
-            "units_exports": then("units_exports", production_f * e[..., None]),
-            "units_imports": then("units_imports", production_f * i[..., None]),
+            "units_exports": then("units_exports", production_f, e[..., None]),
+            "units_imports": then("units_imports", production_f, i[..., None]),
             "units_sales": q,
             "units_retired": used(u_out, "outflow", u_attrs),
             "units_in_use": used(u_stock, "stock", u_attrs),
