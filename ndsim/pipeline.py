@@ -518,10 +518,15 @@ def _on_years(arrays: Mapping[str, xr.DataArray], years: np.ndarray) -> xr.Datas
         if cv.YEAR in da.dims and not np.array_equal(own[cv.YEAR].values, years):
             y = own[cv.YEAR].values
             at = np.searchsorted(years, y)
-            if (at >= years.size).any() or not np.array_equal(years[at], y):
+            if (
+                var.dtype.kind != "f"  # xarray's fill would change the dtype
+                or (at >= years.size).any()
+                or not np.array_equal(years[at], y)
+            ):
                 return xr.Dataset(arrays).reindex({cv.YEAR: years}, copy=False)
             axis = da.dims.index(cv.YEAR)
-            out = np.full(var.shape[:axis] + (years.size,) + var.shape[axis + 1 :], np.nan)
+            shape = var.shape[:axis] + (years.size,) + var.shape[axis + 1 :]
+            out = np.full(shape, np.nan, dtype=var.dtype)
             out[(slice(None),) * axis + (at,)] = var.values
             var = xr.Variable(var.dims, out, var.attrs)
         for key, coord in own.items():

@@ -47,6 +47,7 @@ def nansum(x: T, dim: str) -> T:
         values.dtype != np.float64
         or values.shape[axis] == 0
         or not longer
+        or any(values.strides[k] == 0 for k in longer)  # broadcast: numpy's own order
         or min(longer, key=lambda k: abs(values.strides[k])) == axis
     ):
         return x.sum(dim)

@@ -325,3 +325,14 @@ def test_results_are_assembled_on_the_run_years_as_xarray_would_align_them():
     other = dict(arrays, plain=_labelled([1.0, 2.0], ("product",), product=["B", "A"]))
     assert pipeline._on_years(other, years).identical(xr.Dataset(other).reindex(year=years))
     assert pipeline._on_years(other, years).sizes["product"] == 2
+    # single precision stays single; integers and flags become what xarray's fill makes
+    odd = dict(
+        arrays,
+        single=arrays["accounted"].astype(np.float32),
+        whole_flags=arrays["accounted"] > 1,
+        counts=arrays["accounted"].astype(np.int64),
+    )
+    ref = xr.Dataset(odd).reindex(year=years)
+    got = pipeline._on_years(odd, years)
+    assert got.identical(ref)
+    assert got["single"].dtype == np.float32

@@ -64,6 +64,17 @@ def test_nansum_keeps_the_attributes_xarray_keeps():
             _same(nansum(da, "product"), da.sum("product"))
 
 
+def test_nansum_of_a_broadcast_array_is_xarrays():
+    da = _cube().isel(draw=0, drop=True)
+    wide = xr.DataArray(
+        np.broadcast_to(da.values[None], (5, *da.shape)),
+        dims=("draw", *da.dims),
+        coords=da.coords,
+    )
+    _same(nansum(wide, "product"), wide.sum("product"))
+    _same(nansum(wide, "draw"), wide.sum("draw"))
+
+
 def test_nansum_of_other_dtypes_and_empty_dims_is_xarrays():
     ints = xr.DataArray(np.arange(24).reshape(2, 3, 4), dims=("a", "b", "c"))
     _same(nansum(ints, "b"), ints.sum("b"))
