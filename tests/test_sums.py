@@ -80,3 +80,20 @@ def test_nansum_of_other_dtypes_and_empty_dims_is_xarrays():
     _same(nansum(ints, "b"), ints.sum("b"))
     empty = xr.DataArray(np.zeros((2, 0, 4)), dims=("a", "b", "c"))
     _same(nansum(empty, "b"), empty.sum("b"))
+
+
+def test_nansum_is_xarrays_sum_over_many_memory_layouts():
+    # seeded random layouts: C and Fortran order, steps, reversed axes, transposes, NaN
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        nd = int(rng.integers(1, 5))
+        shape = tuple(int(v) for v in rng.integers(1, 30, nd))
+        x = rng.standard_normal(shape) * 10.0 ** rng.integers(-8, 9, shape)
+        x[rng.random(shape) < 0.1] = np.nan
+        if rng.random() < 0.3:
+            x = np.asfortranarray(x)
+        x = x[tuple(slice(None, None, int(rng.choice([1, 2, -1]))) for _ in range(nd))]
+        x = np.transpose(x, rng.permutation(nd))
+        da = xr.DataArray(x, dims=[f"d{i}" for i in range(nd)])
+        dim = f"d{int(rng.integers(0, nd))}"
+        _same(nansum(da, dim), da.sum(dim))
