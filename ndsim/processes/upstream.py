@@ -23,6 +23,7 @@ from __future__ import annotations
 import xarray as xr
 
 from ndsim import conventions as cv
+from ndsim import sums
 
 __all__ = ["manufacturing", "fabrication", "refining", "mining"]
 
@@ -60,8 +61,8 @@ def manufacturing(
         {
             "input": need,
             "loss": need - made,
-            "to_use": (domestic_consumption - exports_final).sum(cv.PRODUCT),
-            "exports": exports_final.sum(cv.PRODUCT),
+            "to_use": sums.nansum(domestic_consumption - exports_final, cv.PRODUCT),
+            "exports": sums.nansum(exports_final, cv.PRODUCT),
         }
     )
 

@@ -6,6 +6,7 @@ import numpy as np
 import xarray as xr
 
 from ndsim import conventions as cv
+from ndsim import sums
 
 __all__ = ["waste_management", "recycling_path"]
 
@@ -35,7 +36,7 @@ def waste_management(
     R(t) = r(t) * eta(t) * F_out,total(t); landfill = F_out,total - R
     (SPEC §1; Yao et al. 2021, doi:10.1016/j.resconrec.2021.105752, section 4.2).
     """
-    eol = outflow.sum(cv.PRODUCT)
+    eol = sums.nansum(outflow, cv.PRODUCT)
     recycled = recycling_rate * recovery_efficiency * eol
     return xr.Dataset(
         {
