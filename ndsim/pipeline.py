@@ -516,19 +516,13 @@ def _on_years(arrays: Mapping[str, xr.DataArray], years: np.ndarray) -> xr.Datas
     for name, da in arrays.items():
         var, own = da.variable, da.coords.variables
         if cv.YEAR in da.dims and not np.array_equal(own[cv.YEAR].values, years):
+            # a run of the years (the accounted ones): NaN before and after, as in _reconciled
             y = own[cv.YEAR].values
-            at = np.searchsorted(years, y)
-            if (
-                var.dtype.kind != "f"  # xarray's fill would change the dtype
-                or (at >= years.size).any()
-                or not np.array_equal(years[at], y)
-            ):
+            i0 = int(np.searchsorted(years, y[0])) if y.size else 0
+            if var.dtype.kind != "f" or not np.array_equal(years[i0 : i0 + y.size], y):
+                # (xarray's fill changes other dtypes; years not a run: xarray's reindex)
                 return xr.Dataset(arrays).reindex({cv.YEAR: years}, copy=False)
-            axis = da.dims.index(cv.YEAR)
-            shape = var.shape[:axis] + (years.size,) + var.shape[axis + 1 :]
-            out = np.full(shape, np.nan, dtype=var.dtype)
-            out[(slice(None),) * axis + (at,)] = var.values
-            var = xr.Variable(var.dims, out, var.attrs)
+            var = var.pad({cv.YEAR: (i0, years.size - i0 - y.size)}, constant_values=np.nan)
         for key, coord in own.items():
             if key == cv.YEAR:
                 continue

@@ -336,3 +336,8 @@ def test_results_are_assembled_on_the_run_years_as_xarray_would_align_them():
     got = pipeline._on_years(odd, years)
     assert got.identical(ref)
     assert got["single"].dtype == np.float32
+    # years with a gap: xarray's reindex
+    gappy = dict(
+        arrays, gappy=_labelled([[1.0, 3.0]], ("draw", "year"), draw=[7], year=years[[1, 3]])
+    )
+    assert pipeline._on_years(gappy, years).identical(xr.Dataset(gappy).reindex(year=years))
