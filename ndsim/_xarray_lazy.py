@@ -1,4 +1,4 @@
-"""Keep xarray from importing dask.array and pint just to answer "is this a dask/pint array?".
+"""Keep xarray from importing dask and pint just to answer "is this a dask/pint array?".
 
 xarray's duck-array checks (``xarray.namedarray.pycompat.array_type``) import
 the duck-array library on the first check when it is installed: any
@@ -10,9 +10,16 @@ answer is "no" without importing it. Once it is imported (an ensemble with
 dask, a user's own code), the first check removes the stand-in and xarray's
 own lookup takes over: the answers are always the same as xarray's.
 
+The same holds for xarray's other question, "is this a dask collection?"
+(``xarray.namedarray.utils.is_dask_collection``, asked of every array it wraps):
+it imports ``dask`` itself (~0.1 s with the modules dask loads) to ask it. No
+object is a dask collection while ``dask`` is not imported, so until then the
+answer is False; from then on xarray's function answers.
+
 Installed on import (:mod:`ndsim.pipeline` imports this module before any other
-of ndsim's). Uses a private cache of xarray (``_cached_duck_array_modules``); if
-that is gone in a future xarray, :func:`install` does nothing.
+of ndsim's). Uses a private cache of xarray (``_cached_duck_array_modules``) and
+replaces a function of a private module; if either is gone in a future xarray,
+:func:`install` leaves it alone.
 """
 
 from __future__ import annotations
@@ -64,6 +71,18 @@ class _StandIn:
         return DuckArrayModule(self.key).version
 
 
+def _dask_collection_test(xarrays):
+    """xarray's ``is_dask_collection``, answering False while ``dask`` is not imported."""
+
+    def is_dask_collection(x: object) -> bool:
+        if "dask" not in sys.modules:
+            return False
+        return xarrays(x)
+
+    is_dask_collection.__wrapped__ = xarrays  # type: ignore[attr-defined]
+    return is_dask_collection
+
+
 def install() -> None:
     """Put the stand-ins into xarray's duck-array cache (for modules not yet imported)."""
     try:
@@ -75,6 +94,13 @@ def install() -> None:
     for key, (module, _) in _TYPES.items():
         if key not in cache and module not in sys.modules:
             cache[key] = _StandIn(key, cache)  # type: ignore[index,assignment]  # duck-typed
+    try:
+        from xarray.namedarray import utils
+    except ImportError:  # pragma: no cover - a future xarray
+        return
+    current = getattr(utils, "is_dask_collection", None)
+    if callable(current) and not hasattr(current, "__wrapped__"):
+        utils.is_dask_collection = _dask_collection_test(current)
 
 
 install()

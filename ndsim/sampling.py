@@ -49,7 +49,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
-from scipy.special import ndtr, ndtri
 
 from ndsim import conventions as cv
 from ndsim.errors import ScenarioError, ValidationError
@@ -191,6 +190,9 @@ def truncated_normal_factor(
     is used, Φ⁻¹(1 - [(1 - Φ(b)) + (1 - u)(Φ(b) - Φ(a))]), so no precision is
     lost near 1.
     """
+    # (imported here: a deterministic run uses this module's CVs but draws nothing)
+    from scipy.special import ndtr, ndtri
+
     u = np.asarray(u, float)
     # the bounds' probabilities once per (cv, lower, upper), not once per uniform
     c, lo, hi = np.broadcast_arrays(

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from ndsim.reconcile import UnobservableError, classify, reconcile
+from ndsim.reconcile import UnobservableError, chi2_sf, classify, reconcile
 
 MITSAS_X = np.array(
     [100.49, 29.46, 40.41, 30.05, 9.96, 10.05, 9.9, 70.34, 19.8, 10.21, 89.95, 100.0]
@@ -179,3 +179,22 @@ def test_the_worked_example_of_the_docs_by_hand():
     )  # fmt: skip
     assert round(float(out["u"][0]), 3) == 123.051
     assert round(float(out["sd_u"][0]), 3) == 8.733
+
+
+@pytest.mark.parametrize("dof", [1, 2, 3, 4, 7, 12, 25, 40])
+def test_chi2_p_value_against_scipy(dof):
+    """The closed forms of the p value against scipy's chi-squared survival function."""
+    from scipy.special import chdtrc
+
+    for x in [1e-9, 0.01, 0.5, 1.0, 3.84, float(dof), 2.0 * dof, 10.0 + 3.0 * dof, 150.0]:
+        want = float(chdtrc(dof, x))
+        assert chi2_sf(x, dof) == pytest.approx(want, rel=1e-12, abs=1e-300)
+
+
+def test_chi2_p_value_edges():
+    assert chi2_sf(0.0, 3) == 1.0
+    assert np.isnan(chi2_sf(float("nan"), 3))
+    assert chi2_sf(2000.0, 2) == 0.0  # exp(-1000) underflows
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="dof must be a positive integer"):
+            chi2_sf(1.0, bad)

@@ -181,7 +181,7 @@ def _reconciliation_note(ds: xr.Dataset, first: int, last: int) -> str:
     """Per year: measurements, unknowns, dof, the chi2 test, unregistered mining with its sd."""
     if "reconciliation_dof" not in ds:
         return ""
-    from scipy.special import chdtrc  # chi2 survival function (scipy.stats takes ~1 s to import)
+    from ndsim.reconcile import chi2_sf
 
     sel = ds.sel(year=slice(first, last))
     head = (
@@ -193,7 +193,7 @@ def _reconciliation_note(ds: xr.Dataset, first: int, last: int) -> str:
     for i, y in enumerate(sel.year.values):
         dof = int(sel["reconciliation_dof"].values[i])
         c2 = float(sel["reconciliation_chi2"].values[i])
-        test = f"{c2:>9.2f}{chdtrc(dof, c2):>10.3f}" if dof > 0 else f"{'no test':>19}"
+        test = f"{c2:>9.2f}{chi2_sf(c2, dof):>10.3f}" if dof > 0 else f"{'no test':>19}"
         if dof == 0:
             no_test.append(int(y))
         um = float(sel["mining_unregistered"].values[i])
