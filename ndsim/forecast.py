@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -582,10 +583,62 @@ def _labelled(values: np.ndarray, draws, products=None, years=None) -> xr.DataAr
     return xr.DataArray(values, dims=[_D, *dims], coords={_D: draws, **coords})
 
 
+@dataclass
+class History:
+    """The accounting to T for :func:`project`, on plain arrays.
+
+    Attributes
+    ----------
+    values : dict of str to numpy.ndarray
+        The variables :func:`project` names (``domestic_consumption``, ``inflow``,
+        ``exports_final``, ``imports_final``, ``production``, ``units_exports``,
+        ``units_imports``, ``units_sales``, ``nd_intensity`` and optionally
+        ``units_in_use``), each (draw, product, year) with a draw axis of length 1
+        without draws (it may be a broadcast view). Without ``units_in_use``,
+        :func:`project` convolves ``units_sales`` with the lifetimes itself.
+    products : list of str
+    years : numpy.ndarray
+        The use-stage years to T.
+    draws : numpy.ndarray or None
+        The draw labels (None: no draws).
+    has_draws : bool
+        Whether the accounting itself varies by draw (not only the inputs).
+    attrs : dict of str to dict
+        The attributes of each variable.
+    """
+
+    values: dict[str, np.ndarray]
+    products: list[str]
+    years: np.ndarray
+    draws: np.ndarray | None
+    has_draws: bool
+    attrs: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def from_dataset(cls, hist: xr.Dataset, inputs: xr.Dataset) -> History:
+        """The arrays of a Dataset (..., product, year) of the accounting to T."""
+        draws = _draw_coord(hist, inputs)
+        n = 1 if draws is None else draws.size
+        return cls(
+            values={str(k): _lead(v.reset_coords(drop=True), n, _P, _Y) for k, v in hist.items()},
+            products=[str(p) for p in hist[_P].values],
+            years=hist[_Y].values,
+            draws=draws,
+            has_draws=_D in hist.dims,
+            attrs={str(k): dict(v.attrs) for k, v in hist.items()},
+        )
+
+    def labelled(self, name: str) -> xr.DataArray:
+        """One variable as a DataArray ([draw,] product, year)."""
+        da = _labelled(self.values[name], self.draws, self.products, self.years)
+        da.attrs = dict(self.attrs.get(name, {}))
+        return da
+
+
 # --- the projection ---------------------------------------------------------------------
 def project(
     inputs: xr.Dataset,
-    hist: xr.Dataset,
+    hist: xr.Dataset | History,
     options: ForecastOptions,
     pdf: xr.DataArray | Mapping,
     *,
@@ -604,11 +657,13 @@ def project(
         ``adoption_rate``, ``population``, ``households`` and ``gdp_per_capita``
         (to the last forecast year), ``ownership_statistic``, coordinates
         ``forecast_method``, ``ownership_basis``, ``ownership_group``.
-    hist : xarray.Dataset
+    hist : xarray.Dataset or History
         The accounting over the use-stage years up to T: ``domestic_consumption``,
         ``inflow``, ``exports_final``, ``imports_final`` [t yr-1], ``production``,
         ``units_exports``, ``units_imports``, ``units_sales`` [count yr-1],
-        ``units_in_use`` [count], ``nd_intensity`` [t count-1] (..., product, year).
+        ``units_in_use`` [count], ``nd_intensity`` [t count-1] (..., product, year);
+        or the same as plain arrays (:class:`History`, which may leave out
+        ``units_in_use``).
     options : ndsim.scenario.ForecastOptions
         The scenario's ``[forecast]`` table: growth rates, levels, hold, adoption
         and intensity paths, ownership-curve settings ``gompertz``, ``join_years``,
@@ -647,15 +702,17 @@ def project(
     ValidationError
         Drivers missing in forecast years.
     """
-    last = int(hist[_Y].max())
-    first = int(hist[_Y].min())
+    if isinstance(hist, xr.Dataset):
+        hist = History.from_dataset(hist, inputs)
+    last = int(hist.years.max())
+    first = int(hist.years.min())
     end = options.last_year or int(inputs.attrs.get("forecast_last", int(inputs[_Y].max())))
     if not options.enabled:
         end = last
     years = np.arange(first, end + 1)
     future = years[years > last]
     methods = forecast_methods(inputs, options, file=file)
-    products = [str(p) for p in hist[_P].values]
+    products = list(hist.products)
     fleet_p = [p for p in products if methods[p] in fl.FLEET_METHODS]
     flow_p = [p for p in products if methods[p] in ("growth", "level", "hold", "units")]
     driver_years = years[years >= int(inputs.attrs.get("first_year", first))]
@@ -674,23 +731,28 @@ def project(
 
     # the accounting as plain arrays with a leading draw axis (length 1 without draws);
     # the labels are put back once, at the end
-    lead = _draw_coord(hist, inputs)
+    lead = hist.draws
     n_lead = 1 if lead is None else lead.size
     index = {p: i for i, p in enumerate(products)}
     n_years = years.size
     i_last = int(np.searchsorted(years, last))
-    if not np.array_equal(hist[_Y].values, years[: i_last + 1]):
+    if not np.array_equal(hist.years, years[: i_last + 1]):
         raise ValueError("the accounting's years must be the first years of the projection")
     if [str(p) for p in inputs[_P].values] != products:
         inputs = inputs.sel({_P: products})
 
+    acc_values = dict(hist.values)  # (the caller's History is left as it is)
+
     def accounted(name: str) -> np.ndarray:  # (draw, product, year to T)
-        return _lead(hist[name].reset_coords(drop=True), n_lead, _P, _Y)
+        v = acc_values[name]
+        return v if v.shape[0] == n_lead else np.broadcast_to(v, (n_lead, *v.shape[1:]))
 
     def at_t(name: str) -> np.ndarray:  # (draw, product) in T
-        return _lead(hist[name].sel({_Y: last}, drop=True).reset_coords(drop=True), n_lead, _P)
+        return accounted(name)[:, :, i_last]
 
     lives = _Lifetimes(pdf, products, lead, years)
+    if "units_in_use" not in acc_values:  # the fleet to T from the units sold
+        acc_values["units_in_use"] = lives.use(accounted("units_sales"), products)[1]
 
     # cohort intensity after T (SPEC §2.4): adoption and intensity paths from the values of T
     full_for = [p for p in products if methods[p] in (*fl.FLEET_METHODS, "sales_share")]
@@ -773,14 +835,19 @@ def project(
     sd_attrs: dict = {}
     if fleet_p:
         if fits is None:
-            if _D in inputs.dims or _D in hist.dims:
+            if _D in inputs.dims or hist.has_draws:
                 warnings.warn(
                     "ownership curves fitted on the mean of the draws: pass the deterministic "
                     "run's fits (fits=ndsim.forecast.fits_from_dataset(run)) so that every "
                     "draw is independent of the chunking",
                     stacklevel=2,
                 )
-            fits = fit_fleets(inputs, options, groups, methods, hist, file=file)
+            fleet = _labelled(  # (with the accounting's draws, if it has any)
+                accounted("units_in_use"), lead if hist.has_draws else None, products, hist.years
+            )
+            fits = fit_fleets(
+                inputs, options, groups, methods, xr.Dataset({"units_in_use": fleet}), file=file
+            )
         gdp = fl.smooth_gdp(_det(inputs["gdp_per_capita"])).reindex({_Y: years})
         tau_all = options.join_years
         mean_life = None if tau_all else lives.mean_age(fleet_p, n_years + 1)
@@ -900,7 +967,9 @@ def project(
             extras["gdp_per_capita_trend"] = gdp
 
     q = _labelled(q_vals, lead, products, years)
-    q.attrs = dict(hist["units_sales"].attrs) if flow_p else {**cv.attrs("inflow"), **sd_attrs}
+    q.attrs = (
+        dict(hist.attrs.get("units_sales", {})) if flow_p else {**cv.attrs("inflow"), **sd_attrs}
+    )
     u_out, u_stock, u_attrs = lives.use(q_vals, products)
     unmet_vals[np.isnan(unmet_vals)] = 0.0
     unmet = _labelled(unmet_vals, lead, products, years)
@@ -928,7 +997,7 @@ def project(
         else:
             np.multiply(a, b, out=joined[..., k:])
         da = _labelled(joined, lead, products, years)
-        da.attrs = dict(hist[name].attrs)
+        da.attrs = dict(hist.attrs.get(name, {}))
         return da
 
     def used(values: np.ndarray, name: str, attrs: dict) -> xr.DataArray:
@@ -1023,7 +1092,8 @@ class _Lifetimes:
             outflow, stock = dsm.inflow_driven_values(inflow, code, p1, p2, shift)
             return outflow, stock, attrs
         n = inflow.shape[0]
-        res = dsm.inflow_driven(_labelled(inflow, self.lead, of, self.years), self.labelled(of, of))
+        years = self.years[: inflow.shape[-1]]  # (the first years: e.g. the accounting's)
+        res = dsm.inflow_driven(_labelled(inflow, self.lead, of, years), self.labelled(of, of))
         return _lead(res["outflow"], n, _P, _Y), _lead(res["stock"], n, _P, _Y), dict(res.attrs)
 
     def stock(

@@ -111,50 +111,34 @@ def run(
     start = history_start(inputs, scenario)
     his = inputs.sel({cv.YEAR: slice(start, last)})  # the unit-flow years (SPEC §2.2)
 
-    # 1-2. final products in units, Nd per cohort (SPEC §2.1): DC = P m, F_in = Q m (eq. 1-4)
-    intensity = products.cohort_intensity(
-        his["nd_content"], his["adoption_rate"], his["intensity_calibration"]
-    )
-    sales = products.unit_sales(his["production"], his["units_exports"], his["units_imports"])
-    nd = products.nd_flows(his["production"], his["units_exports"], his["units_imports"], intensity)
-    dc, inflow = nd["domestic_consumption"], nd["inflow"]
-    exports_final, imports_final = nd["exports_final"], nd["imports_final"]
     # lifetimes as specs: the kernels evaluate each pdf from its parameters (no (draw,
     # product, age) array); the same numbers as the pdf of use.lifetime_pdf
     pdf = use.lifetime_specs(inputs, opts.lifetime_variant, opts.timing)
-    fleet = use.use_stage(sales, pdf)  # the same cohorts in units: retired units, fleet
-    # the Nd in use over the history alone, where there is no forecast (the forecast runs
-    # the use stage over all years)
-    if not forecasting:
-        in_use = use.use_stage(inflow, pdf)
-
-    # 3. forecast (eq. 7-10) and the use stage over all years (eq. 5-6)
     extras = xr.Dataset()
-    fleet_vars = xr.Dataset(
-        {
-            "units_production": his["production"],
-            "units_exports": his["units_exports"],
-            "units_imports": his["units_imports"],
-            "units_sales": sales,
-            "units_retired": fleet["outflow"],
-            "units_in_use": fleet["stock"],
-            "nd_intensity": intensity,
-        }
-    )
     if forecasting:
-        hist = xr.Dataset(
-            {
-                "domestic_consumption": dc,
-                "inflow": inflow,
-                "exports_final": exports_final,
-                "imports_final": imports_final,
-                "production": his["production"],
-                "units_exports": his["units_exports"],
-                "units_imports": his["units_imports"],
-                "units_sales": sales,
-                "units_in_use": fleet["stock"],
-                "nd_intensity": intensity,
-            }
+        # 1-3. final products in units, Nd per cohort (SPEC §2.1, eq. 1-4), on plain
+        # arrays (draw, product, year); the forecast (eq. 7-10) convolves the units sold
+        # into the fleet to T and runs the use stage over all years (eq. 5-6)
+        lead = his[cv.DRAW].values if cv.DRAW in his.dims else None
+        n = 1 if lead is None else lead.size
+        given = ("production", "units_exports", "units_imports")
+        unit_flows = {v: _lead_values(his[v], n) for v in given}
+        values = products.unit_layer_values(
+            unit_flows["production"],
+            unit_flows["units_exports"],
+            unit_flows["units_imports"],
+            _lead_values(his["nd_content"], n),
+            _lead_values(his["adoption_rate"], n),
+            _lead_values(his["intensity_calibration"], n),
+        )
+        hist = forecast.History(
+            values=unit_flows | values,
+            products=[str(p) for p in his[cv.PRODUCT].values],
+            years=his[cv.YEAR].values,
+            draws=lead,
+            has_draws=lead is not None,
+            attrs={v: dict(his[v].attrs) for v in given}
+            | {v: cv.attrs(v) for v in values if v != "units_sales"},
         )
         projected = forecast.project(
             inputs,
@@ -175,13 +159,40 @@ def run(
         extras = projected.drop_vars(
             ["domestic_consumption", "inflow", "outflow", "stock", *unit_vars]
         )
-        e_share, i_share = trade.trade_shares(
-            hist["domestic_consumption"], exports_final, imports_final, last
+        # trade in final products after T held at its share of DC in T
+        dc_values = _lead_values(dc, n)
+        traded = {}
+        for name in ("exports_final", "imports_final"):
+            x = trade.extended_values(values[name], dc_values)
+            traded[name] = dc.copy(data=x if lead is not None else x[0]).rename(name)
+            traded[name].attrs = cv.attrs(name)
+        exports_final, imports_final = traded["exports_final"], traded["imports_final"]
+        del hist, unit_flows, values, dc_values, traded, projected
+    else:
+        # 1-2. final products in units, Nd per cohort (SPEC §2.1): DC = P m, F_in = Q m
+        # (eq. 1-4); the use stage of units and of Nd over the history (eq. 5-6)
+        intensity = products.cohort_intensity(
+            his["nd_content"], his["adoption_rate"], his["intensity_calibration"]
         )
-        exports_final = trade.extend_by_shares(exports_final, dc, e_share)
-        imports_final = trade.extend_by_shares(imports_final, dc, i_share)
-        # the history's arrays: the projection has them; and the projection's own Dataset
-        del hist, nd, sales, fleet, intensity, projected
+        sales = products.unit_sales(his["production"], his["units_exports"], his["units_imports"])
+        nd = products.nd_flows(
+            his["production"], his["units_exports"], his["units_imports"], intensity
+        )
+        dc, inflow = nd["domestic_consumption"], nd["inflow"]
+        exports_final, imports_final = nd["exports_final"], nd["imports_final"]
+        fleet = use.use_stage(sales, pdf)  # the same cohorts in units: retired units, fleet
+        in_use = use.use_stage(inflow, pdf)
+        fleet_vars = xr.Dataset(
+            {
+                "units_production": his["production"],
+                "units_exports": his["units_exports"],
+                "units_imports": his["units_imports"],
+                "units_sales": sales,
+                "units_retired": fleet["outflow"],
+                "units_in_use": fleet["stock"],
+                "nd_intensity": intensity,
+            }
+        )
     stock_before = (
         # (two years: the sum of each year's products as numpy adds them over all years)
         sums.nansum(in_use["stock"].sel({cv.YEAR: slice(first - 1, first)}), cv.PRODUCT).sel(
@@ -355,6 +366,16 @@ def run(
 
 
 # --- helpers ----------------------------------------------------------------
+def _lead_values(da: xr.DataArray, n: int) -> np.ndarray:
+    """Values ([draw,] product, [year]) of an input as (draw, product, [year]), the draw
+    axis of length ``n`` broadcast (a view) where the input has none."""
+    dims = [d for d in (cv.PRODUCT, cv.YEAR) if d in da.dims]
+    if cv.DRAW in da.dims:
+        return da.transpose(cv.DRAW, *dims).values
+    v = da.transpose(*dims).values
+    return np.broadcast_to(v[None], (n, *v.shape))
+
+
 def _reconciled(
     result, inputs, acc, made, eol, exports_final, imports_final, basis, cv_overrides=None
 ):

@@ -413,3 +413,48 @@ def test_negative_check_tolerance_is_relative_to_the_series(value):
     else:
         with pytest.raises(BalanceError, match="x is negative: product 0, year 2002"):
             balance.check_nonnegative([("x", da)])
+
+
+def test_unit_layer_on_arrays_by_hand_and_as_the_labelled_functions(rng):
+    # by hand: P = 10, E_p = 2, I_p = 1 units; MI = 0.5 kg, k = 2, AR = 0.3
+    v = products.unit_layer_values(
+        np.array([[10.0]]),
+        np.array([[2.0]]),
+        np.array([[1.0]]),
+        np.array([5e-4]),
+        np.array([[0.3]]),
+        np.array([2.0]),
+    )
+    m = 2.0 * 5e-4 * 0.3
+    assert v["nd_intensity"][0, 0] == pytest.approx(m)
+    assert v["units_sales"][0, 0] == 9.0
+    assert v["domestic_consumption"][0, 0] == pytest.approx(10 * m)
+    assert v["inflow"][0, 0] == pytest.approx(9 * m)
+    # with draws on some inputs only: the labelled functions, bit for bit
+    p, e, i, ar = (cube(rng, ("product", "year"), draws=4) for _ in range(4))
+    ar = ar.isel(draw=0, drop=True)
+    mi = xr.DataArray(rng.random(3), dims="product", coords={"product": PRODUCTS})
+    k = mi.copy(data=rng.random(3)).expand_dims(draw=p["draw"].values).transpose()
+    m_l = products.cohort_intensity(mi, ar, k)
+    nd = products.nd_flows(p, e, i, m_l)
+    d3 = ("draw", "product", "year")
+    v = products.unit_layer_values(
+        p.values, e.values, i.values, mi.values, ar.values, k.transpose("draw", "product").values
+    )
+    np.testing.assert_array_equal(v["nd_intensity"], m_l.transpose(*d3).values)
+    np.testing.assert_array_equal(v["units_sales"], products.unit_sales(p, e, i).values)
+    for name in ("domestic_consumption", "exports_final", "imports_final", "inflow"):
+        np.testing.assert_array_equal(v[name], nd[name].transpose(*d3).values)
+
+
+def test_trade_extension_on_arrays_by_hand_and_as_the_labelled_functions(rng):
+    dc = np.array([[10.0, 20.0, 40.0, 80.0], [0.0, 0.0, 0.0, 5.0]])
+    e = np.array([[1.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(
+        trade.extended_values(e, dc), [[1.0, 4.0, 8.0, 16.0], [0.0, 0.0, 0.0, 0.0]]
+    )
+    dc_l = cube(rng, ("product", "year"), draws=2)
+    acc = dc_l.isel(year=slice(0, 3)) * 0.3
+    share, _ = trade.trade_shares(dc_l.isel(year=slice(0, 3)), acc, acc, int(YEARS[2]))
+    want = trade.extend_by_shares(acc, dc_l, share).transpose("draw", "product", "year")
+    np.testing.assert_array_equal(trade.extended_values(acc.values, dc_l.values), want.values)

@@ -28,7 +28,14 @@ import xarray as xr
 
 from ndsim import conventions as cv
 
-__all__ = ["cohort_intensity", "unit_sales", "nd_flows", "ownership_model", "unit_layer"]
+__all__ = [
+    "cohort_intensity",
+    "unit_sales",
+    "nd_flows",
+    "ownership_model",
+    "unit_layer",
+    "unit_layer_values",
+]
 
 #: per-product coordinate of the unit each product is counted in
 COUNT_UNIT = "count_unit"
@@ -106,6 +113,47 @@ def nd_flows(
             "inflow": (dc - e + i).assign_attrs(cv.attrs("inflow")),
         }
     )
+
+
+def unit_layer_values(
+    production: np.ndarray,
+    exports: np.ndarray,
+    imports: np.ndarray,
+    nd_content: np.ndarray,
+    adoption_rate: np.ndarray,
+    calibration: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """:func:`cohort_intensity`, :func:`unit_sales` and :func:`nd_flows` on plain arrays.
+
+    Parameters
+    ----------
+    production, exports, imports : numpy.ndarray
+        P, E_p, I_p (..., product, year) [count yr-1].
+    nd_content, calibration : numpy.ndarray
+        MI [t count-1] and k [1] (..., product).
+    adoption_rate : numpy.ndarray
+        AR (..., product, year) [1].
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``nd_intensity`` m = k MI AR, ``units_sales`` Q = P - E_p + I_p,
+        ``domestic_consumption`` P m, ``exports_final`` E_p m, ``imports_final``
+        I_p m and ``inflow`` DC - E + I, each (..., product, year): the same
+        numbers, operation for operation, as the labelled functions.
+    """
+    m = (calibration * nd_content)[..., None] * adoption_rate
+    dc = production * m
+    e = exports * m
+    i = imports * m
+    return {
+        "nd_intensity": m,
+        "units_sales": production - exports + imports,
+        "domestic_consumption": dc,
+        "exports_final": e,
+        "imports_final": i,
+        "inflow": dc - e + i,
+    }
 
 
 def unit_layer(count_unit: xr.DataArray) -> xr.DataArray:

@@ -10,7 +10,7 @@ import xarray as xr
 
 from ndsim import conventions as cv
 
-__all__ = ["trade_shares", "extend_by_shares"]
+__all__ = ["trade_shares", "extend_by_shares", "extended_values"]
 
 
 def trade_shares(
@@ -88,3 +88,30 @@ def _joined(accounted: xr.DataArray, dc: xr.DataArray, share: xr.DataArray) -> x
     coords |= {c: accounted[c].variable for c in other}
     out = xr.DataArray(values, coords=coords, dims=dims, name=accounted.name)
     return out.assign_attrs(accounted.attrs)
+
+
+def extended_values(accounted: np.ndarray, domestic_consumption: np.ndarray) -> np.ndarray:
+    """:func:`trade_shares` and :func:`extend_by_shares` in one, on plain arrays.
+
+    Parameters
+    ----------
+    accounted : numpy.ndarray
+        E or I over the years to T (..., year) [t yr-1].
+    domestic_consumption : numpy.ndarray
+        DC over all years, the same first years (..., year) [t yr-1].
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., year) over DC's years: ``accounted`` to T, then the share of DC in T
+        (0 where DC(T) = 0) times DC.
+    """
+    k = accounted.shape[-1]
+    dc_t = domestic_consumption[..., k - 1]
+    share = accounted[..., k - 1] / np.where(dc_t != 0, dc_t, np.nan)
+    share = np.where(np.isnan(share), 0.0, share)
+    lead = np.broadcast_shapes(accounted.shape[:-1], domestic_consumption.shape[:-1])
+    out = np.empty((*lead, domestic_consumption.shape[-1]))
+    out[..., :k] = accounted
+    np.multiply(domestic_consumption[..., k:], share[..., None], out=out[..., k:])
+    return out
