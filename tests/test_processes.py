@@ -58,47 +58,6 @@ def test_nd_flows_are_units_times_the_cohort_intensity(rng, draws):
                 assert got["inflow"][d, j, t] == pytest.approx(inflow, rel=1e-12, abs=1e-18)
 
 
-def test_trade_extension_in_one_array_is_xarrays_concat_and_reindex(rng, monkeypatch):
-    """The one-array path (layouts that agree: draws, product coordinates with attributes)
-    gives what xarray's concat and reindex give, values, coordinates and attributes."""
-    years = np.arange(1995, 2010)
-    products = {"product": ("product", ["A", "B", "C"], {"long_name": "end use"})}
-    named = {"name": ("product", ["a", "b", "c"])}
-    acc = xr.DataArray(
-        rng.random((4, 3, 6)),
-        dims=("draw", "product", "year"),
-        coords={
-            "draw": np.arange(4),
-            **products,
-            **named,
-            "year": ("year", years[:6], {"units": "yr"}),
-        },
-        name="exports_final",
-        attrs={"units": "t yr-1"},
-    )
-    dc = xr.DataArray(
-        rng.random((4, 3, 15)),
-        dims=("draw", "product", "year"),
-        coords={"draw": np.arange(4), "product": ["A", "B", "C"], "year": years},
-    )
-    share = xr.DataArray(
-        rng.random((4, 3)),
-        dims=("draw", "product"),
-        coords={"draw": np.arange(4), **products, **named},
-    )
-    assert trade._joined(acc, dc, share) is not None  # the layouts agree
-    fast = trade.extend_by_shares(acc, dc, share)
-    monkeypatch.setattr(trade, "_joined", lambda *args: None)
-    general = trade.extend_by_shares(acc, dc, share)
-    xr.testing.assert_identical(fast, general)
-    for name in fast.coords:
-        assert fast[name].attrs == general[name].attrs
-    np.testing.assert_array_equal(fast.values[..., :6], acc.values)
-    np.testing.assert_array_equal(
-        fast.values[..., 6:], dc.values[..., 6:] * share.values[..., None]
-    )
-
-
 def test_total_demand_counts_only_flagged_products(rng):
     dc = cube(rng, ("product", "year"))
     flag = xr.DataArray([True, False, True], dims="product", coords={"product": PRODUCTS})

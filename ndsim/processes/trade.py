@@ -39,55 +39,11 @@ def extend_by_shares(
         The held share of DC (product) [1], from :func:`trade_shares`.
     """
     years = domestic_consumption[cv.YEAR].values
-    joined = _joined(accounted, domestic_consumption, share)
-    if joined is not None:
-        return joined
     after = domestic_consumption.isel({cv.YEAR: years > accounted[cv.YEAR].values.max()})
     # the accounted years, then the projected ones, on the accounted products (the years of
     # `domestic_consumption` before the accounted ones, if any, are NaN)
     both = xr.concat([accounted, after * share], dim=cv.YEAR, join="left")
     return both.reindex({cv.YEAR: years}, copy=False).assign_attrs(accounted.attrs)
-
-
-def _joined(accounted: xr.DataArray, dc: xr.DataArray, share: xr.DataArray) -> xr.DataArray | None:
-    """:func:`extend_by_shares` in one array when the layouts agree, else None.
-
-    The layouts agree when ``accounted`` has DC's dims in DC's order and its labels, its
-    years are DC's first years, ``share`` has DC's dims but the year, in that order, with
-    the same labels, DC has no other coordinates, and the other coordinates of
-    ``accounted`` (e.g. the products' names) are not over years and are ``share``'s
-    too. The result then has DC's layout and years, and ``accounted``'s coordinates
-    otherwise (with their attributes), as the general path (concat and reindex) gives.
-    """
-    dims = dc.dims
-    if (
-        not dims
-        or dims[-1] != cv.YEAR
-        or accounted.dims != dims
-        or share.dims != dims[:-1]
-        or set(dc.coords) != set(dims)
-    ):
-        return None
-    other = [c for c in accounted.coords if c not in dims]
-    if set(other) != {c for c in share.coords if c not in dims} or any(
-        cv.YEAR in accounted[c].dims or not accounted[c].equals(share[c]) for c in other
-    ):
-        return None
-    k = accounted.sizes[cv.YEAR]
-    if not accounted.get_index(cv.YEAR).equals(dc.get_index(cv.YEAR)[:k]):
-        return None
-    for d in dims[:-1]:
-        index = dc.get_index(d)
-        if not (accounted.get_index(d).equals(index) and share.get_index(d).equals(index)):
-            return None
-    values = np.empty(dc.shape)
-    values[..., :k] = accounted.values
-    np.multiply(dc.values[..., k:], share.values[..., None], out=values[..., k:])
-    year = xr.Variable(cv.YEAR, dc[cv.YEAR].values, attrs=accounted[cv.YEAR].attrs)
-    coords = {d: accounted[d].variable for d in dims[:-1]} | {cv.YEAR: year}
-    coords |= {c: accounted[c].variable for c in other}
-    out = xr.DataArray(values, coords=coords, dims=dims, name=accounted.name)
-    return out.assign_attrs(accounted.attrs)
 
 
 def extended_values(accounted: np.ndarray, domestic_consumption: np.ndarray) -> np.ndarray:
