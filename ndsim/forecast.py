@@ -58,6 +58,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "project",
+    "project_values",
+    "History",
+    "Projection",
     "fit_fleets",
     "fits_from_dataset",
     "growth_path",
@@ -649,6 +652,34 @@ def project(
 ) -> xr.Dataset:
     """Forecast units and Nd of every end use to the last forecast year (SPEC §2.4).
 
+    The labelled form of :func:`project_values` (same arguments): its :class:`Projection`
+    as one Dataset.
+    """
+    return project_values(
+        inputs,
+        hist,
+        options,
+        pdf,
+        decline_policy=decline_policy,
+        file=file,
+        fits=fits,
+        diagnostics=diagnostics,
+    ).dataset()
+
+
+def project_values(
+    inputs: xr.Dataset,
+    hist: xr.Dataset | History,
+    options: ForecastOptions,
+    pdf: xr.DataArray | Mapping,
+    *,
+    decline_policy: str = "clip",
+    file: str = NO_FILE,
+    fits: Mapping[str, fl.FleetFit] | None = None,
+    diagnostics: bool = True,
+) -> Projection:
+    """Forecast units and Nd of every end use to the last forecast year (SPEC §2.4).
+
     Parameters
     ----------
     inputs : xarray.Dataset
@@ -687,12 +718,14 @@ def project(
 
     Returns
     -------
-    xarray.Dataset
-        Over the use-stage years to the last forecast year: ``domestic_consumption``,
-        ``inflow``, ``outflow``, ``stock`` (Nd), ``units_production``,
-        ``units_exports``, ``units_imports``, ``units_sales``, ``units_retired``,
-        ``units_in_use``, ``nd_intensity``, ``unmet_fleet_decline`` (product,
-        year); with diagnostics also ``ownership_fitted`` and the fit variables.
+    Projection
+        Over the use-stage years to the last forecast year, as plain arrays (draw,
+        product, year): ``domestic_consumption``, ``inflow``, ``outflow``, ``stock``
+        (Nd), ``units_production``, ``units_exports``, ``units_imports``,
+        ``units_sales``, ``units_retired``, ``units_in_use``, ``nd_intensity``,
+        ``unmet_fleet_decline``; labelled, ``ownership_fitted`` for the fleet-driven
+        products and with diagnostics the fit variables (:meth:`Projection.dataset`
+        puts them in one Dataset, which :func:`project` returns).
 
     Raises
     ------
@@ -966,14 +999,11 @@ def project(
             extras.update(_fit_variables(fits, products))
             extras["gdp_per_capita_trend"] = gdp
 
-    q = _labelled(q_vals, lead, products, years)
-    q.attrs = (
+    q_attrs = (
         dict(hist.attrs.get("units_sales", {})) if flow_p else {**cv.attrs("inflow"), **sd_attrs}
     )
     u_out, u_stock, u_attrs = lives.use(q_vals, products)
     unmet_vals[np.isnan(unmet_vals)] = 0.0
-    unmet = _labelled(unmet_vals, lead, products, years)
-    unmet.attrs = dict(unmet_attrs if fleet_p else q.attrs)
     # Nd per cohort: F_in = Q m; DC = P m with P = Q / (1 - e + i) (DC as given for the
     # flow-driven products after T); end-of-life and stock from the whole Nd inflow series
     # (the accounting to T, the projection after: each computed over its own years)
@@ -985,7 +1015,7 @@ def project(
         dc_after[:, flow_rows] = dc_flow[:, flow_rows]
     del dc_flow
 
-    def then(name: str, a: np.ndarray, b: np.ndarray | None = None) -> xr.DataArray:
+    def then(name: str, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         """The accounting to T, then ``a`` (or ``a * b``, computed in place)."""
         acc = accounted(name)
         k = acc.shape[-1]
@@ -996,51 +1026,168 @@ def project(
             joined[..., k:] = a
         else:
             np.multiply(a, b, out=joined[..., k:])
-        da = _labelled(joined, lead, products, years)
-        da.attrs = dict(hist.attrs.get(name, {}))
-        return da
-
-    def used(values: np.ndarray, name: str, attrs: dict) -> xr.DataArray:
-        da = _labelled(values, lead, products, years)
-        da.attrs = {**cv.attrs(name), **attrs}
-        return da
+        return joined
 
     inflow = then("inflow", sales_f, m_f)
-    nd_out, nd_stock, nd_attrs = lives.use(_lead(inflow, n_lead, _P, _Y), products)
-    out = xr.Dataset(
-        {
-            "domestic_consumption": then("domestic_consumption", dc_after),
-            "inflow": inflow,
-            "outflow": used(nd_out, "outflow", nd_attrs),
-            "stock": used(nd_stock, "stock", nd_attrs),
-            "units_production": then("production", production_f),
-            "units_exports": then("units_exports", production_f, e[..., None]),
-            "units_imports": then("units_imports", production_f, i[..., None]),
-            "units_sales": q,
-            "units_retired": used(u_out, "outflow", u_attrs),
-            "units_in_use": used(u_stock, "stock", u_attrs),
-            "unmet_fleet_decline": unmet,
-            "nd_intensity": then("nd_intensity", m_f),
-        }
+    nd_out, nd_stock, nd_attrs = lives.use(inflow, products)
+    values = {
+        "domestic_consumption": then("domestic_consumption", dc_after),
+        "inflow": inflow,
+        "outflow": nd_out,
+        "stock": nd_stock,
+        "units_production": then("production", production_f),
+        "units_exports": then("units_exports", production_f, e[..., None]),
+        "units_imports": then("units_imports", production_f, i[..., None]),
+        "units_sales": q_vals,
+        "units_retired": u_out,
+        "units_in_use": u_stock,
+        "unmet_fleet_decline": unmet_vals,
+        "nd_intensity": then("nd_intensity", m_f),
+    }
+    given = {"units_production": "production"}  # the accounting's name, where another
+    attrs = {
+        name: dict(hist.attrs.get(given.get(name, name), {}))
+        for name in ("domestic_consumption", "inflow", "units_production")
+        + ("units_exports", "units_imports", "nd_intensity")
+    }
+    attrs |= {
+        "outflow": {**cv.attrs("outflow"), **nd_attrs},
+        "stock": {**cv.attrs("stock"), **nd_attrs},
+        "units_sales": q_attrs,
+        "units_retired": {**cv.attrs("outflow"), **u_attrs},
+        "units_in_use": {**cv.attrs("stock"), **u_attrs},
+        "unmet_fleet_decline": dict(unmet_attrs if fleet_p else q_attrs),
+    }
+    return Projection(
+        values={name: values[name] for name in _PROJECTED},
+        attrs=attrs,
+        extras=extras,
+        products=products,
+        years=years,
+        draws=lead,
+        last=last,
+        methods=", ".join(f"{p}:{methods[p]}" for p in products),
+        ratios=diagnostics and bool(future.size),
     )
-    for name, da in extras.items():
-        out[name] = da.reset_coords(drop=True)
-    if diagnostics:
-        if future.size:
+
+
+#: the variables of a :class:`Projection`, in the order of :meth:`Projection.dataset`
+_PROJECTED = (
+    "domestic_consumption",
+    "inflow",
+    "outflow",
+    "stock",
+    "units_production",
+    "units_exports",
+    "units_imports",
+    "units_sales",
+    "units_retired",
+    "units_in_use",
+    "unmet_fleet_decline",
+    "nd_intensity",
+)
+
+
+@dataclass
+class Projection:
+    """What :func:`project_values` gives: the projection on plain arrays, labels on demand.
+
+    Attributes
+    ----------
+    values : dict of str to numpy.ndarray
+        Each variable (draw, product, year), the draw axis of length 1 without draws.
+    attrs : dict of str to dict
+        Their attributes as the projection sets them (:meth:`labelled` adds those of
+        the output contract).
+    extras : dict of str to xarray.DataArray
+        ``ownership_fitted`` (fleet-driven products) and, with diagnostics, the fit
+        variables and the smoothed GDP, labelled.
+    products : list of str
+    years : numpy.ndarray
+    draws : numpy.ndarray or None
+    last : int
+        The last accounted year T.
+    methods : str
+        ``product:method, ...``: the forecast method of each product.
+    ratios : bool
+        Whether :meth:`dataset` adds the first-forecast-year ratios (diagnostics).
+    """
+
+    values: dict[str, np.ndarray]
+    attrs: dict[str, dict]
+    extras: dict[str, xr.DataArray]
+    products: list[str]
+    years: np.ndarray
+    draws: np.ndarray | None
+    last: int
+    methods: str
+    ratios: bool
+    _coords: dict = field(default_factory=dict, repr=False)
+
+    def labelled(
+        self, name: str, n_years: int | None = None, *, contract: bool = True
+    ) -> xr.DataArray:
+        """One variable ([draw,] product, year) over the first ``n_years`` years (default all),
+        with the attributes :meth:`dataset` gives it (``contract=False``: the projection's
+        own, without the output contract's)."""
+        n = self.years.size if n_years is None else n_years
+        values = self.values[name][..., :n]
+        dims = (_P, _Y) if self.draws is None else (_D, _P, _Y)
+        da = xr.DataArray(
+            values if self.draws is not None else values[0],
+            coords=self._coordinates(n),
+            dims=dims,
+            name=name,
+        )
+        da.attrs = self._attrs(name, self.attrs[name]) if contract else dict(self.attrs[name])
+        return da
+
+    def extra(self, name: str, n_years: int | None = None) -> xr.DataArray:
+        """One of the :attr:`extras` over the first ``n_years`` years, as :meth:`dataset` has it."""
+        da = self.extras[name].reset_coords(drop=True).rename(name).copy(deep=False)
+        if n_years is not None and _Y in da.dims:
+            da = da.isel({_Y: slice(0, n_years)})
+        da.attrs = self._attrs(name, da.attrs)
+        return da
+
+    def dataset(self, n_years: int | None = None, *, extras_only: bool = False) -> xr.Dataset:
+        """Every variable and extra in one Dataset, with the first-forecast-year ratios.
+
+        ``n_years``: the first years only (default all); ``extras_only``: without the
+        variables of :attr:`values` and ``ownership_fitted``.
+        """
+        names = [] if extras_only else list(self.values)
+        out = xr.Dataset({name: self.labelled(name, n_years) for name in names})
+        for name in self.extras:
+            if not (extras_only and name == "ownership_fitted"):
+                out[name] = self.extra(name, n_years)
+        if self.ratios:
+            t = self.last
             for name, var in (
                 ("sales_ratio_first_forecast_year", "units_sales"),
                 ("inflow_ratio_first_forecast_year", "inflow"),
             ):
-                out[name] = out[var].sel({_Y: last + 1}, drop=True) / out[var].sel(
-                    {_Y: last}, drop=True
-                )
-    for name in out.data_vars:
-        if name in cv.VARIABLES:
-            out[name].attrs.update(cv.attrs(name))
-    out = out.reset_coords(drop=True)
-    out.attrs["last_accounted_year"] = last
-    out.attrs["forecast_methods"] = ", ".join(f"{p}:{methods[p]}" for p in products)
-    return out
+                x = self.labelled(var, n_years, contract=False)
+                ratio = x.sel({_Y: t + 1}, drop=True) / x.sel({_Y: t}, drop=True)
+                ratio.attrs = self._attrs(name, ratio.attrs)
+                out[name] = ratio.rename(name)
+        out = out.reset_coords(drop=True)
+        out.attrs["last_accounted_year"] = self.last
+        out.attrs["forecast_methods"] = self.methods
+        return out
+
+    @staticmethod
+    def _attrs(name: str, attrs: Mapping) -> dict:
+        # the contract's attributes over the projection's (for the variables it names)
+        return {**attrs, **cv.attrs(name)} if name in cv.VARIABLES else dict(attrs)
+
+    def _coordinates(self, n: int) -> xr.Coordinates:
+        # built once per number of years, shared by every variable (no index built again)
+        if n not in self._coords:
+            coords: dict = {} if self.draws is None else {_D: self.draws}
+            coords |= {_P: self.products, _Y: self.years[:n]}
+            self._coords[n] = xr.Coordinates(coords)
+        return self._coords[n]
 
 
 def _nan_to_zero(x: np.ndarray) -> np.ndarray:

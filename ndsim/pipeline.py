@@ -140,7 +140,7 @@ def run(
             attrs={v: dict(his[v].attrs) for v in given}
             | {v: cv.attrs(v) for v in values if v != "units_sales"},
         )
-        projected = forecast.project(
+        projection = forecast.project_values(
             inputs,
             hist,
             scenario.forecast,
@@ -150,15 +150,17 @@ def run(
             fits=fits,
             diagnostics=diagnostics,
         )
-        projected = projected.sel({cv.YEAR: slice(start, int(years[-1]))})
-        dc = projected["domestic_consumption"].assign_attrs(cv.attrs("domestic_consumption"))
-        inflow = projected["inflow"].assign_attrs(cv.attrs("inflow"))
-        in_use = projected[["outflow", "stock"]]
-        unit_vars = [v for v in UNIT_VARIABLES if v in projected]
-        fleet_vars = projected[unit_vars]
-        extras = projected.drop_vars(
-            ["domestic_consumption", "inflow", "outflow", "stock", *unit_vars]
-        )
+        # labelled once, over the model's years (start to the last), what the run keeps
+        n_years = int(np.searchsorted(projection.years, years[-1], side="right"))
+        dc = projection.labelled("domestic_consumption", n_years)
+        inflow = projection.labelled("inflow", n_years)
+        in_use = xr.Dataset({v: projection.labelled(v, n_years) for v in ("outflow", "stock")})
+        fleet_vars: dict[str, xr.DataArray] = {
+            v: projection.labelled(v, n_years) for v in UNIT_VARIABLES if v in projection.values
+        }
+        if "ownership_fitted" in projection.extras:
+            fleet_vars["ownership_fitted"] = projection.extra("ownership_fitted", n_years)
+        extras = projection.dataset(n_years, extras_only=True)
         # trade in final products after T held at its share of DC in T
         dc_values = _lead_values(dc, n)
         traded = {}
@@ -167,7 +169,7 @@ def run(
             traded[name] = dc.copy(data=x if lead is not None else x[0]).rename(name)
             traded[name].attrs = cv.attrs(name)
         exports_final, imports_final = traded["exports_final"], traded["imports_final"]
-        del hist, unit_flows, values, dc_values, traded, projected
+        del hist, unit_flows, values, dc_values, traded, projection
     else:
         # 1-2. final products in units, Nd per cohort (SPEC §2.1): DC = P m, F_in = Q m
         # (eq. 1-4); the use stage of units and of Nd over the history (eq. 5-6)
@@ -182,17 +184,15 @@ def run(
         exports_final, imports_final = nd["exports_final"], nd["imports_final"]
         fleet = use.use_stage(sales, pdf)  # the same cohorts in units: retired units, fleet
         in_use = use.use_stage(inflow, pdf)
-        fleet_vars = xr.Dataset(
-            {
-                "units_production": his["production"],
-                "units_exports": his["units_exports"],
-                "units_imports": his["units_imports"],
-                "units_sales": sales,
-                "units_retired": fleet["outflow"],
-                "units_in_use": fleet["stock"],
-                "nd_intensity": intensity,
-            }
-        )
+        fleet_vars = {
+            "units_production": his["production"],
+            "units_exports": his["units_exports"],
+            "units_imports": his["units_imports"],
+            "units_sales": sales,
+            "units_retired": fleet["outflow"],
+            "units_in_use": fleet["stock"],
+            "nd_intensity": intensity,
+        }
     stock_before = (
         # (two years: the sum of each year's products as numpy adds them over all years)
         sums.nansum(in_use["stock"].sel({cv.YEAR: slice(first - 1, first)}), cv.PRODUCT).sel(
@@ -639,7 +639,7 @@ def history_start(inputs: xr.Dataset, scenario: Scenario) -> int:
     return int(inputs.attrs.get("history_first_year", first))
 
 
-def _unit_outputs(fleet_vars: xr.Dataset, inputs: xr.Dataset, first: int) -> dict:
+def _unit_outputs(fleet_vars: Mapping[str, xr.DataArray], inputs: xr.Dataset, first: int) -> dict:
     """The schema-2 variables of the unit layer from the first accounted year (SPEC §2.1, §6).
 
     NaN for the end uses counted in t of the element (no unit layer); the
@@ -649,7 +649,7 @@ def _unit_outputs(fleet_vars: xr.Dataset, inputs: xr.Dataset, first: int) -> dic
     counted = products.unit_layer(inputs["count_unit"])
     span = {cv.YEAR: slice(first, None)}
     units = {}
-    on = counted.reindex({cv.PRODUCT: fleet_vars[cv.PRODUCT].values}).values  # one Dataset's
+    on = counted.reindex({cv.PRODUCT: fleet_vars["units_sales"][cv.PRODUCT].values}).values
     for name in UNIT_VARIABLES:
         if name not in fleet_vars:
             continue

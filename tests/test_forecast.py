@@ -490,3 +490,20 @@ def test_the_accounting_on_plain_arrays_and_the_fleet_from_the_units_sold():
     # two ways of summing the same cohorts (1e-16) into about 1e-9 of the sales
     for name in ("units_sales", "units_in_use", "inflow", "stock", "domestic_consumption"):
         np.testing.assert_allclose(derived[name].values, given[name].values, rtol=1e-7)
+
+
+def test_the_projection_on_arrays_labelled_over_its_first_years():
+    """What a run keeps of the projection (its first years, labelled one variable at a
+    time, the extras apart) is the projection's Dataset cut by xarray."""
+    inputs, hist, sc, pdf = make_inputs(), make_hist(), make_scenario(), make_pdf()
+    whole = fc.project(inputs, hist, sc, pdf)
+    projection = fc.project_values(inputs, hist, sc, pdf)
+    k = 30
+    cut = whole.isel(year=slice(0, k))
+    for name in projection.values:
+        xr.testing.assert_identical(projection.labelled(name, k), cut[name].rename(name))
+    extras = projection.dataset(k, extras_only=True)
+    assert not set(projection.values) & set(extras.data_vars)
+    assert "ownership_fitted" not in extras and "ownership_fitted" in whole
+    xr.testing.assert_identical(extras, cut[list(extras.data_vars)])
+    xr.testing.assert_identical(projection.extra("ownership_fitted", k), cut["ownership_fitted"])
