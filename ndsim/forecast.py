@@ -61,6 +61,7 @@ __all__ = [
     "project_values",
     "History",
     "Projection",
+    "lead_values",
     "fit_fleets",
     "fits_from_dataset",
     "growth_path",
@@ -566,8 +567,11 @@ def _draw_coord(*objs) -> np.ndarray | None:
     return None
 
 
-def _lead(x: xr.DataArray, n: int, *dims: str) -> np.ndarray:
-    """x's values as (draw, *dims), the draw axis of length `n` broadcast if x has none."""
+def lead_values(x: xr.DataArray, n: int, *dims: str) -> np.ndarray:
+    """x's values as (draw, *dims), the draw axis of length `n` broadcast (a view) if x has none.
+
+    The layout of :class:`History` and :class:`Projection`.
+    """
     if _D in x.dims:
         return x.transpose(_D, *dims).values
     v = x.transpose(*dims).values
@@ -623,7 +627,9 @@ class History:
         draws = _draw_coord(hist, inputs)
         n = 1 if draws is None else draws.size
         return cls(
-            values={str(k): _lead(v.reset_coords(drop=True), n, _P, _Y) for k, v in hist.items()},
+            values={
+                str(k): lead_values(v.reset_coords(drop=True), n, _P, _Y) for k, v in hist.items()
+            },
             products=[str(p) for p in hist[_P].values],
             years=hist[_Y].values,
             draws=draws,
@@ -789,8 +795,8 @@ def project_values(
 
     # cohort intensity after T (SPEC §2.4): adoption and intensity paths from the values of T
     full_for = [p for p in products if methods[p] in (*fl.FLEET_METHODS, "sales_share")]
-    held_ar = _lead(inputs["adoption_rate"].sel({_Y: last}, drop=True), n_lead, _P)
-    content = _lead(unit_content(inputs), n_lead, _P)
+    held_ar = lead_values(inputs["adoption_rate"].sel({_Y: last}, drop=True), n_lead, _P)
+    content = lead_values(unit_content(inputs), n_lead, _P)
     m_f = _intensity_values(content, products, options.intensity, future, last) * (
         _adoption_values(held_ar, products, options.adoption, future, last, full_for)
     )
@@ -821,7 +827,7 @@ def project_values(
             )
         rows = [index[p] for p in growth]
         if "growth_rate_factor" in inputs:  # Monte Carlo factor on the scenario's rates
-            factor = _lead(inputs["growth_rate_factor"].sel({_P: growth}), n_lead, _P)
+            factor = lead_values(inputs["growth_rate_factor"].sel({_P: growth}), n_lead, _P)
             rates = rates * factor[..., None]
         dc_flow[:, rows] = _growth_values(dc_t[:, rows], rates)
     level = [p for p in products if methods[p] == "level"]
@@ -1241,7 +1247,11 @@ class _Lifetimes:
         n = inflow.shape[0]
         years = self.years[: inflow.shape[-1]]  # (the first years: e.g. the accounting's)
         res = dsm.inflow_driven(_labelled(inflow, self.lead, of, years), self.labelled(of, of))
-        return _lead(res["outflow"], n, _P, _Y), _lead(res["stock"], n, _P, _Y), dict(res.attrs)
+        return (
+            lead_values(res["outflow"], n, _P, _Y),
+            lead_values(res["stock"], n, _P, _Y),
+            dict(res.attrs),
+        )
 
     def stock(
         self, target: np.ndarray, history: np.ndarray, of: list[str], keys: list[str], policy: str
@@ -1274,8 +1284,8 @@ class _Lifetimes:
             inflow_history=_labelled(history, self.lead, keys, self.years),
         )
         return (
-            _lead(sd["inflow"], n, _P, _Y),
-            _lead(sd["unmet_stock_decline"], n, _P, _Y),
+            lead_values(sd["inflow"], n, _P, _Y),
+            lead_values(sd["unmet_stock_decline"], n, _P, _Y),
             dict(sd.attrs),
         )
 

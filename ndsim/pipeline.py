@@ -122,14 +122,15 @@ def run(
         lead = his[cv.DRAW].values if cv.DRAW in his.dims else None
         n = 1 if lead is None else lead.size
         given = ("production", "units_exports", "units_imports")
-        unit_flows = {v: _lead_values(his[v], n) for v in given}
+        P, Y = cv.PRODUCT, cv.YEAR
+        unit_flows = {v: forecast.lead_values(his[v], n, P, Y) for v in given}
         values = products.unit_layer_values(
             unit_flows["production"],
             unit_flows["units_exports"],
             unit_flows["units_imports"],
-            _lead_values(his["nd_content"], n),
-            _lead_values(his["adoption_rate"], n),
-            _lead_values(his["intensity_calibration"], n),
+            forecast.lead_values(his["nd_content"], n, P),
+            forecast.lead_values(his["adoption_rate"], n, P, Y),
+            forecast.lead_values(his["intensity_calibration"], n, P),
         )
         hist = forecast.History(
             values=unit_flows | values,
@@ -162,7 +163,7 @@ def run(
             fleet_vars["ownership_fitted"] = projection.extra("ownership_fitted", n_years)
         extras = projection.dataset(n_years, extras_only=True)
         # trade in final products after T held at its share of DC in T
-        dc_values = _lead_values(dc, n)
+        dc_values = forecast.lead_values(dc, n, P, Y)
         traded = {}
         for name in ("exports_final", "imports_final"):
             x = trade.extended_values(values[name], dc_values)
@@ -366,16 +367,6 @@ def run(
 
 
 # --- helpers ----------------------------------------------------------------
-def _lead_values(da: xr.DataArray, n: int) -> np.ndarray:
-    """Values ([draw,] product, [year]) of an input as (draw, product, [year]), the draw
-    axis of length ``n`` broadcast (a view) where the input has none."""
-    dims = [d for d in (cv.PRODUCT, cv.YEAR) if d in da.dims]
-    if cv.DRAW in da.dims:
-        return da.transpose(cv.DRAW, *dims).values
-    v = da.transpose(*dims).values
-    return np.broadcast_to(v[None], (n, *v.shape))
-
-
 def _reconciled(
     result, inputs, acc, made, eol, exports_final, imports_final, basis, cv_overrides=None
 ):
