@@ -650,27 +650,14 @@ def project(
     hist: xr.Dataset | History,
     options: ForecastOptions,
     pdf: xr.DataArray | Mapping,
-    *,
-    decline_policy: str = "clip",
-    file: str = NO_FILE,
-    fits: Mapping[str, fl.FleetFit] | None = None,
-    diagnostics: bool = True,
+    **keywords,
 ) -> xr.Dataset:
     """Forecast units and Nd of every end use to the last forecast year (SPEC §2.4).
 
-    The labelled form of :func:`project_values` (same arguments): its :class:`Projection`
-    as one Dataset.
+    The labelled form of :func:`project_values` (the same arguments and keywords): its
+    :class:`Projection` as one Dataset.
     """
-    return project_values(
-        inputs,
-        hist,
-        options,
-        pdf,
-        decline_policy=decline_policy,
-        file=file,
-        fits=fits,
-        diagnostics=diagnostics,
-    ).dataset()
+    return project_values(inputs, hist, options, pdf, **keywords).dataset()
 
 
 def project_values(
