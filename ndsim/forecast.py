@@ -568,7 +568,8 @@ def _draw_coord(*objs) -> np.ndarray | None:
 
 
 def lead_values(x: xr.DataArray, n: int, *dims: str) -> np.ndarray:
-    """x's values as (draw, *dims), the draw axis of length `n` broadcast (a view) if x has none.
+    """``x``'s values with the axes ``(draw, *dims)``; the draw axis, of length ``n``, is
+    broadcast (a view) if ``x`` has none.
 
     The layout of :class:`History` and :class:`Projection`.
     """
