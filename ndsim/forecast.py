@@ -1116,7 +1116,7 @@ class Projection:
     last: int
     methods: str
     ratios: bool
-    _coords: dict = field(default_factory=dict, repr=False)
+    _coords: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def labelled(
         self, name: str, n_years: int | None = None, *, contract: bool = True
