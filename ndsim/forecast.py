@@ -638,12 +638,6 @@ class History:
             attrs={str(k): dict(v.attrs) for k, v in hist.items()},
         )
 
-    def labelled(self, name: str) -> xr.DataArray:
-        """One variable as a DataArray ([draw,] product, year)."""
-        da = _labelled(self.values[name], self.draws, self.products, self.years)
-        da.attrs = dict(self.attrs.get(name, {}))
-        return da
-
 
 # --- the projection ---------------------------------------------------------------------
 def project(
@@ -1053,7 +1047,7 @@ def project_values(
         "unmet_fleet_decline": dict(unmet_attrs if fleet_p else q_attrs),
     }
     return Projection(
-        values={name: values[name] for name in _PROJECTED},
+        values=values,
         attrs=attrs,
         extras=extras,
         products=products,
@@ -1065,23 +1059,6 @@ def project_values(
     )
 
 
-#: the variables of a :class:`Projection`, in the order of :meth:`Projection.dataset`
-_PROJECTED = (
-    "domestic_consumption",
-    "inflow",
-    "outflow",
-    "stock",
-    "units_production",
-    "units_exports",
-    "units_imports",
-    "units_sales",
-    "units_retired",
-    "units_in_use",
-    "unmet_fleet_decline",
-    "nd_intensity",
-)
-
-
 @dataclass
 class Projection:
     """What :func:`project_values` gives: the projection on plain arrays, labels on demand.
@@ -1089,7 +1066,8 @@ class Projection:
     Attributes
     ----------
     values : dict of str to numpy.ndarray
-        Each variable (draw, product, year), the draw axis of length 1 without draws.
+        Each variable (draw, product, year), the draw axis of length 1 without draws,
+        in the order of :meth:`dataset`.
     attrs : dict of str to dict
         Their attributes as the projection sets them (:meth:`labelled` adds those of
         the output contract).

@@ -138,8 +138,6 @@ def run(
             years=his[cv.YEAR].values,
             draws=lead,
             has_draws=lead is not None,
-            attrs={v: dict(his[v].attrs) for v in given}
-            | {v: cv.attrs(v) for v in values if v != "units_sales"},
         )
         projection = forecast.project_values(
             inputs,
