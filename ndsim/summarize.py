@@ -89,7 +89,11 @@ def _leaf_moments(x, mean, m2):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _leaf_comoments(z, mean, c):  # pragma: no cover - compiled
-    """Mean and co-moment matrix sum (z - mean)(z - mean)^T over rows of z (n, p)."""
+    """Mean and co-moment matrix sum (z - mean)(z - mean)^T over rows of z (n, p).
+
+    Sums the upper triangle in row order and mirrors it: d_j d_k and d_k d_j are the
+    same float64 product, so the lower triangle is the one a full loop would sum.
+    """
     n, p = z.shape
     for j in range(p):
         mean[j] = 0.0
@@ -100,18 +104,26 @@ def _leaf_comoments(z, mean, c):  # pragma: no cover - compiled
             mean[j] += z[i, j]
     for j in range(p):
         mean[j] /= n
+    d = np.empty(p)
     for i in range(n):
         for j in range(p):
-            dj = z[i, j] - mean[j]
-            for k in range(p):
-                c[j, k] += dj * (z[i, k] - mean[k])
+            d[j] = z[i, j] - mean[j]
+        for j in range(p):
+            # row views from index 0: loops the compiler vectorises (no negative-index check)
+            row, rest, dj = c[j, j:], d[j:], d[j]
+            for k in range(p - j):
+                row[k] += dj * rest[k]
+    for j in range(p):
+        for k in range(j):
+            c[j, k] = c[k, j]
 
 
-#: columns per pass of :func:`_hist_add`: their uint16 counts (about 0.5 MiB with 1,026
-#: bins) stay in a core's L2 cache while the rows are read; on the China case's
-#: blocks (1,000 draws x up to 1,122 columns) 256 took 76 ms a chunk against 91 ms
-#: for 64 (median of 9, alternately)
-_HIST_COLS = 256
+#: columns per tile of :func:`_reduce_block`: a tile's uint16 counts (about 0.26 MiB with
+#: 1,026 bins) and a leaf of its values (0.1 MiB) stay in a core's L2 cache while every
+#: statistic is taken; on the China case's blocks (1,000 draws x up to 1,122 columns)
+#: 128 took 110 ms a chunk against 116 ms for 512 and 124 ms for whole blocks (fastest
+#: of 10)
+_TILE = 128
 
 
 @njit(cache=True)
@@ -119,29 +131,24 @@ def _hist_add(x, cols, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover
     """Add the values of columns ``cols`` of x (n, s) to integer counts (len(cols), nbins + 2).
 
     Bin 0 counts values below the range, bin nbins + 1 those at or above its
-    top; ``lo``, ``inv_w`` are indexed by column of x. Loops over blocks of
-    ``_HIST_COLS`` columns, so the counts of a block stay in cache while the
-    rows are read.
+    top; ``lo``, ``inv_w`` are indexed by position in ``cols``.
     """
     n = x.shape[0]
     m = cols.shape[0]
-    for jb in range(0, m, _HIST_COLS):
-        je = min(jb + _HIST_COLS, m)
-        for i in range(n):
-            for jj in range(jb, je):
-                j = cols[jj]
-                v = x[i, j]
-                if v != v:
-                    nan_count[jj] += 1
-                    continue
-                t = (v - lo[j]) * inv_w[j]
-                if t < 0.0:
-                    b = 0
-                elif t >= nbins:
-                    b = nbins + 1
-                else:
-                    b = int(t) + 1
-                counts[jj, b] += 1
+    for i in range(n):
+        for jj in range(m):
+            v = x[i, cols[jj]]
+            if v != v:
+                nan_count[jj] += 1
+                continue
+            t = (v - lo[jj]) * inv_w[jj]
+            if t < 0.0:
+                b = 0
+            elif t >= nbins:
+                b = nbins + 1
+            else:
+                b = int(t) + 1
+            counts[jj, b] += 1
 
 
 @njit(cache=True)
@@ -159,6 +166,105 @@ def _count_other(x, cols, value, other):  # pragma: no cover - compiled
             if v == c or (v != v and c != c):
                 continue
             other[jj] += 1
+
+
+@njit(cache=True)
+def _tile_moments(x, j0, j1, mean, m2):  # pragma: no cover - compiled
+    """:func:`_leaf_moments` of columns [j0, j1) of x (n, s) into mean, m2 (j1 - j0)."""
+    n = x.shape[0]
+    w = j1 - j0
+    for j in range(w):
+        mean[j] = 0.0
+        m2[j] = 0.0
+    for i in range(n):
+        row = x[i, j0:j1]  # a view from index 0: the loop vectorises
+        for j in range(w):
+            mean[j] += row[j]
+    for j in range(w):
+        mean[j] /= n
+    for i in range(n):
+        row = x[i, j0:j1]
+        for j in range(w):
+            d = row[j] - mean[j]
+            m2[j] += d * d
+
+
+@njit(cache=True)
+def _tile_extremes(x, j0, j1, vmin, vmax):  # pragma: no cover - compiled
+    """Fold columns [j0, j1) of x (n, s) into vmin, vmax (j1 - j0), NaN ignored.
+
+    Start from NaN; NaN only where every value is. Of equal values the first
+    stays (0.0 and -0.0 compare equal).
+    """
+    n = x.shape[0]
+    w = j1 - j0
+    for i in range(n):
+        row = x[i, j0:j1]
+        for j in range(w):
+            v = row[j]
+            if v < vmin[j] or vmin[j] != vmin[j]:
+                vmin[j] = v
+            if v > vmax[j] or vmax[j] != vmax[j]:
+                vmax[j] = v
+
+
+@njit(cache=True)
+def _reduce_block(
+    x,
+    cut,
+    leaf_of,
+    mean,
+    m2,
+    c0,
+    vcols,
+    lo,
+    inv_w,
+    nbins,
+    counts,
+    nan_count,
+    fcols,
+    fvalue,
+    other,
+    vmin,
+    vmax,
+    tile,
+):  # pragma: no cover - compiled
+    """Every statistic of a block x (n, w) of a chunk, read once, a tile at a time.
+
+    The rows are cut into pieces [cut[p], cut[p + 1]); a piece with ``leaf_of[p] >= 0``
+    is a whole leaf, whose moments go to row ``leaf_of[p]`` of mean, m2 (leaves, s),
+    columns from c0 on.
+    ``vcols`` (sorted) are the block's binned columns, with their ``lo``, ``inv_w``,
+    ``counts`` and ``nan_count`` rows; ``fcols`` (sorted) its fixed columns, whose values
+    other than ``fvalue`` are counted in ``other``. vmin, vmax (w) are the extremes.
+    Per column, every sum runs in row order as in :func:`_leaf_moments`,
+    :func:`_hist_add` and :func:`_count_other`: the same numbers, bit for bit.
+    """
+    w = x.shape[1]
+    vmin[:] = np.nan
+    vmax[:] = np.nan
+    va = 0
+    fa = 0
+    for j0 in range(0, w, tile):
+        j1 = min(j0 + tile, w)
+        vb = va
+        while vb < vcols.shape[0] and vcols[vb] < j1:
+            vb += 1
+        fb = fa
+        while fb < fcols.shape[0] and fcols[fb] < j1:
+            fb += 1
+        for p in range(cut.shape[0] - 1):
+            rows = x[cut[p] : cut[p + 1]]
+            k = leaf_of[p]
+            if k >= 0:
+                at = slice(c0 + j0, c0 + j1)
+                _tile_moments(rows, j0, j1, mean[k, at], m2[k, at])
+            vc = slice(va, vb)
+            _hist_add(rows, vcols[vc], lo[vc], inv_w[vc], nbins, counts[vc], nan_count[vc])
+            _count_other(rows, fcols[fa:fb], fvalue[fa:fb], other[fa:fb])
+            _tile_extremes(rows, j0, j1, vmin[j0:j1], vmax[j0:j1])
+        va = vb
+        fa = fb
 
 
 def leaf_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -446,12 +552,16 @@ def reduce_blocks(
     stop = start + n
     cuts = sorted({start, stop, *range((start // leaf + 1) * leaf, stop, leaf)})
     pieces = list(zip(cuts[:-1], cuts[1:], strict=True))
-    # a whole leaf's moments, or the raw values of a piece of a leaf cut by the chunk
-    moments = {k: (np.empty(size), np.empty(size)) for k, (a, b) in enumerate(pieces)
-               if a % leaf == 0 and b - a == leaf}  # fmt: skip
-    raw = {k: np.empty((b - a, size)) for k, (a, b) in enumerate(pieces) if k not in moments}
+    # a whole leaf's moments (a row of mean, m2), or the raw values of a piece of a leaf
+    # cut by the chunk
+    whole = [k for k, (a, b) in enumerate(pieces) if a % leaf == 0 and b - a == leaf]
+    leaf_of = np.full(len(pieces), -1, dtype=np.int64)
+    leaf_of[whole] = np.arange(len(whole))
+    mean, m2 = np.empty((len(whole), size)), np.empty((len(whole), size))
+    raw = {k: np.empty((b - a, size)) for k, (a, b) in enumerate(pieces) if leaf_of[k] < 0}
+    rows = np.array(cuts, dtype=np.int64) - start
     vmin, vmax = np.empty(size), np.empty(size)
-    counter = None if hist is None else _BlockCounts(hist, n)
+    counter = _BlockCounts(hist, n, size)
     covered = 0
     for c0, block in blocks:
         x = np.ascontiguousarray(block, dtype=np.float64)
@@ -459,31 +569,30 @@ def reduce_blocks(
         if c0 != covered:
             raise ValueError(f"blocks of columns: {c0} follows {covered}")
         covered = c1
-        for k, (a, b) in enumerate(pieces):
-            if k in moments:
-                mean, m2 = moments[k]
-                _leaf_moments(x[a - start : b - start], mean[c0:c1], m2[c0:c1])
-            else:
-                raw[k][:, c0:c1] = x[a - start : b - start]
-        if counter is not None:
-            counter.add(x, c0, c1)
+        for k, piece in raw.items():
+            piece[:, c0:c1] = x[rows[k] : rows[k + 1]]
         if n:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN values (not modelled)
-                np.nanmin(x, axis=0, out=vmin[c0:c1])
-                np.nanmax(x, axis=0, out=vmax[c0:c1])
+            v, f = counter.columns(c0, c1)
+            _reduce_block(
+                x, rows, leaf_of, mean, m2, c0,
+                counter.vcols[v] - c0, counter.lo[v], counter.inv_w[v], counter.nbins,
+                counter.counts[v], counter.nan_count[v],
+                counter.fcols[f] - c0, counter.fixed_value[f], counter.other[f],
+                vmin[c0:c1], vmax[c0:c1], _TILE,
+            )  # fmt: skip
+            counter.bin_moved(x, c0, f)
     if covered != size:
         raise ValueError(f"blocks of columns cover {covered} of {size}")
     segments: list = []
     for k, (a, b) in enumerate(pieces):
         zz = z[a - start : b - start]
-        if k in moments:
+        if leaf_of[k] >= 0:
             zmean, zc = leaf_comoments(zz)
-            segments.append(Node(0, b - a, *moments[k], zmean, zc))
+            segments.append(Node(0, b - a, mean[leaf_of[k]], m2[leaf_of[k]], zmean, zc))
         else:
             segments.append((raw[k], np.array(zz)))
     part = ChunkPartial(start, stop, segments)
-    if counter is not None:
+    if hist is not None:
         counter.finish(part)
     part.vmin = vmin if n else None
     part.vmax = vmax if n else None
@@ -491,39 +600,54 @@ def reduce_blocks(
 
 
 class _BlockCounts:
-    """The histogram counts of :func:`reduce_blocks`, added a block of columns at a time."""
+    """The histogram counts of :func:`reduce_blocks`, added a block of columns at a time.
 
-    def __init__(self, hist: HistSpec, n: int):
+    Without a histogram (exact percentiles) every column is neither binned nor fixed.
+    """
+
+    def __init__(self, hist: HistSpec | None, n: int, size: int):
         self.hist = hist
-        self.inv_w = 1.0 / hist.width
-        self.counts = np.zeros((hist.varying_cols.size, hist.nbins + 2), dtype=count_dtype(n))
-        self.nan_count = np.zeros(hist.varying_cols.size, dtype=np.int64)
-        self.other = np.zeros(hist.fixed_cols.size, dtype=np.int64)
-        self.fixed_value = np.zeros(0) if hist.fixed_value is None else hist.fixed_value
+        none = np.zeros(0, dtype=np.int64)
+        self.vcols = none if hist is None else hist.varying_cols
+        self.fcols = none if hist is None else hist.fixed_cols
+        self.nbins = HIST_BINS if hist is None else hist.nbins
+        if hist is None:
+            self.lo = self.inv_w = self.fixed_value = np.zeros(0)
+        else:
+            # the bins of the binned columns, in their order (the kernel reads them in turn)
+            self.lo = hist.lo[self.vcols]
+            self.inv_w = 1.0 / hist.width[self.vcols]
+            self.fixed_value = np.zeros(0) if hist.fixed_value is None else hist.fixed_value
+        self.counts = np.zeros((self.vcols.size, self.nbins + 2), dtype=count_dtype(n))
+        self.nan_count = np.zeros(self.vcols.size, dtype=np.int64)
+        self.other = np.zeros(self.fcols.size, dtype=np.int64)
         self.moved_counts: list[np.ndarray] = []
         self.moved_nan: list[np.ndarray] = []
 
-    def add(self, x: np.ndarray, c0: int, c1: int) -> None:
-        h, nb = self.hist, self.hist.nbins
-        lo, inv_w = h.lo[c0:c1], self.inv_w[c0:c1]
-        v0, v1 = np.searchsorted(h.varying_cols, [c0, c1])
-        cols = h.varying_cols[v0:v1] - c0
-        _hist_add(x, cols, lo, inv_w, nb, self.counts[v0:v1], self.nan_count[v0:v1])
-        f0, f1 = np.searchsorted(h.fixed_cols, [c0, c1])
-        fixed = h.fixed_cols[f0:f1] - c0
-        _count_other(x, fixed, self.fixed_value[f0:f1], self.other[f0:f1])
-        moved = np.flatnonzero(self.other[f0:f1])
-        if moved.size:  # fixed columns that moved in this chunk: bin all their values
-            counts = np.zeros((moved.size, nb + 2), dtype=np.int64)
-            nanc = np.zeros(moved.size, dtype=np.int64)
-            _hist_add(x, fixed[moved], lo, inv_w, nb, counts, nanc)
-            self.moved_counts.append(counts)
-            self.moved_nan.append(nanc)
+    def columns(self, c0: int, c1: int) -> tuple[slice, slice]:
+        """The binned and the fixed columns among [c0, c1), as slices of their lists."""
+        v0, v1 = np.searchsorted(self.vcols, [c0, c1])
+        f0, f1 = np.searchsorted(self.fcols, [c0, c1])
+        return slice(int(v0), int(v1)), slice(int(f0), int(f1))
+
+    def bin_moved(self, x: np.ndarray, c0: int, f: slice) -> None:
+        """Bin every value of the fixed columns (slice ``f``) that took another value in x."""
+        moved = np.flatnonzero(self.other[f])
+        if not moved.size:
+            return
+        h = self.hist
+        assert h is not None
+        cols = self.fcols[f][moved]
+        counts = np.zeros((moved.size, self.nbins + 2), dtype=np.int64)
+        nanc = np.zeros(moved.size, dtype=np.int64)
+        _hist_add(x, cols - c0, h.lo[cols], 1.0 / h.width[cols], self.nbins, counts, nanc)
+        self.moved_counts.append(counts)
+        self.moved_nan.append(nanc)
 
     def finish(self, part: ChunkPartial) -> None:
         part.counts, part.nan_count = self.counts, self.nan_count
         part.other_cols = np.flatnonzero(self.other).astype(np.int64)
-        width = self.hist.nbins + 2
+        width = self.nbins + 2
         moved = self.moved_counts or [np.zeros((0, width), dtype=np.int64)]
         part.other_counts = np.concatenate(moved)
         part.other_nan = np.concatenate(self.moved_nan or [np.zeros(0, dtype=np.int64)])
@@ -1205,19 +1329,19 @@ class Layout:
     def _block(self, ds: xr.Dataset, n: int, i: int) -> np.ndarray:
         """(n, width) the columns of variable i."""
         name, d, a, b = self.names[i], self.dims[i], self.offsets[i], self.offsets[i + 1]
-        da = ds[name]
+        var = ds.variables[name]  # the Variable: no DataArray (and its coordinates) built
         k = self._kept(i)
-        if k is not None and not set(d) <= set(da.dims):
+        if k is not None and not set(d) <= set(var.dims):
             # already only the kept positions, in their order (flows kept as edges,
             # ndsim.flows): (draw, ...) with the kept positions' count per draw
-            x = da.transpose(cv.DRAW, ...).values.reshape(n, -1)
+            x = var.transpose(cv.DRAW, ...).values.reshape(n, -1)
             if x.shape[1] != b - a:
                 raise ValueError(f"{name}: {x.shape[1]} values per draw, layout has {b - a}")
             return x
-        if cv.DRAW in da.dims:
-            arr = da.transpose(cv.DRAW, *d).values
+        if cv.DRAW in var.dims:
+            arr = var.transpose(cv.DRAW, *d).values
         else:
-            arr = np.broadcast_to(da.transpose(*d).values, (n, *da.shape))
+            arr = np.broadcast_to(var.transpose(*d).values, (n, *var.shape))
         return arr.reshape(n, b - a) if k is None else arr.reshape(n, -1)[:, k]
 
     def expand(self, name: str, values: np.ndarray) -> np.ndarray:

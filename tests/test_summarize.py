@@ -137,9 +137,9 @@ def hand_counts(x, hist):
 
 
 def test_counts_over_many_columns_are_numpys(rng):
-    """The counter takes the columns in passes of ``_HIST_COLS``; across more than two
-    passes (the last one short) every column's counts are those counted with numpy."""
-    width = 2 * sm._HIST_COLS + 37
+    """The reduction takes the columns in tiles of ``_TILE``; across more than two
+    tiles (the last one short) every column's counts are those counted with numpy."""
+    width = 2 * sm._TILE + 37
     x = rng.normal(size=(400, width)) * rng.uniform(0.5, 3.0, width)
     hist = sm.HistSpec.from_pilot(x[:250])  # later values fall outside the range too
     assert hist.varying_cols.size == width
@@ -560,3 +560,37 @@ def test_reduce_blocks_is_the_reduction_of_the_whole_matrix(rng):
     np.testing.assert_array_equal(part.vmin[[0, 5, 9]], np.nanmin(x[:, [0, 5, 9]], axis=0))
     with pytest.raises(ValueError, match="cover 5 of 11"):
         sm.reduce_blocks(blocks[:3], s, z, start, hist=hist)
+
+
+def test_one_pass_reduction_is_each_statistic_taken_alone(rng):
+    """Over more than two tiles of columns: each whole leaf's moments are those of
+    :func:`leaf_moments` (tested against a plain loop), the extremes numpy's nanmin and
+    nanmax (NaN where every value is), the co-moments a plain loop's sums, bit for bit."""
+    n, s, start = 250, 2 * sm._TILE + 45, 70  # a piece of 30, two whole leaves, 20
+    x = rng.normal(size=(n, s)) * rng.uniform(0.1, 1e4, s)
+    x[rng.uniform(size=(n, s)) < 0.05] = np.nan
+    x[:, 7] = np.nan  # never modelled
+    x[:, sm._TILE] = np.inf  # an infinite value stays the extreme it is
+    x[3, sm._TILE + 1] = -np.inf
+    z = rng.normal(size=(n, 4)) * [1.0, 10.0, 1e-3, 5.0]
+    hist = sm.HistSpec.from_pilot(x[:100])
+    part = sm.reduce_chunk(x, z, start, hist=hist)
+    nodes = [g for g in part.segments if isinstance(g, sm.Node)]
+    assert len(nodes) == 2
+    for node, a in zip(nodes, (30, 130), strict=True):
+        mean, m2 = sm.leaf_moments(x[a : a + 100])
+        assert mean.tobytes() == node.mean.tobytes() and m2.tobytes() == node.m2.tobytes()
+        zz = z[a : a + 100]
+        mu = [sum(zz[i, j] for i in range(100)) / 100 for j in range(4)]
+        for j in range(4):
+            assert node.zmean[j] == mu[j]
+            for k in range(4):
+                c = 0.0
+                for i in range(100):
+                    c += (zz[i, j] - mu[j]) * (zz[i, k] - mu[k])
+                assert node.zc[j, k] == c, (j, k)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        lo, hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
+    assert part.vmin.tobytes() == lo.tobytes() and part.vmax.tobytes() == hi.tobytes()
+    assert np.isnan(part.vmin[7]) and part.vmax[sm._TILE] == np.inf
+    assert part.vmin[sm._TILE + 1] == -np.inf
