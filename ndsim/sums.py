@@ -3,7 +3,8 @@
 xarray's NaN-skipping sum makes three arrays the size of its argument (the
 NaN mask, zeros, the argument with NaN as 0) before numpy adds; in an
 ensemble chunk those copies of (draw, product, year) arrays cost more than
-the sum. :func:`nansum` adds one slice at a time instead, with the same
+the sum. :func:`nansum` adds in one compiled pass instead (or, where the
+array cannot be seen as three dimensions, one slice at a time), with the same
 numbers, bit for bit.
 """
 
@@ -13,6 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 import xarray as xr
+from numba import njit
 
 __all__ = ["nansum"]
 
@@ -24,9 +26,11 @@ def nansum(x: T, dim: str) -> T:
 
     numpy adds along ``dim`` in index order, element by element, when another
     axis of more than one element lies inner in memory (the model's arrays
-    keep the years innermost); so does this, one slice at a time, with only
-    slices as temporaries. Arrays numpy would add otherwise (pairwise, along
-    their innermost axis) and other dtypes go to xarray's sum.
+    keep the years innermost); so does this, in one compiled pass over a
+    (before, dim, after) view of the array, or one slice at a time where the
+    array has no such view or its other axes are not in C order in memory.
+    Arrays numpy would add otherwise (pairwise, along their innermost axis) and
+    other dtypes go to xarray's sum.
 
     Parameters
     ----------
@@ -52,11 +56,50 @@ def nansum(x: T, dim: str) -> T:
     ):
         return x.sum(dim)
     by = np.moveaxis(values, axis, 0)
-    total = np.where(np.isnan(by[0]), 0.0, by[0])
-    for part in by[1:]:
-        total += np.where(np.isnan(part), 0.0, part)
+    three = _three_dims(values, axis)
+    if three is not None and np.empty_like(by[0]).flags.c_contiguous:
+        # (the memory order the slice-by-slice sum gives: later sums add in the same order)
+        flat = np.empty((three.shape[0], three.shape[2]))
+        _nansum_middle(three, flat)
+        total = flat.reshape(by.shape[1:])
+    else:
+        total = np.where(np.isnan(by[0]), 0.0, by[0])
+        for part in by[1:]:
+            total += np.where(np.isnan(part), 0.0, part)
     kept = x.isel({dim: 0}, drop=True) if isinstance(x, xr.DataArray) else x.isel({dim: 0})
     out = kept.copy(data=total)
     # the attributes xarray's sum keeps (its keep_attrs option), from one element's sum
     out.attrs = x.isel({d: slice(0, 1) for d in x.dims if d != dim}).sum(dim).attrs
     return out
+
+
+def _three_dims(values: np.ndarray, axis: int) -> np.ndarray | None:
+    """``values`` as a (before, axis, after) view, or None where that needs a copy."""
+    shape = values.shape
+    three = values.reshape(
+        int(np.prod(shape[:axis], dtype=np.int64)),
+        shape[axis],
+        int(np.prod(shape[axis + 1 :], dtype=np.int64)),
+    )
+    return three if np.may_share_memory(three, values) else None
+
+
+@njit(cache=True)
+def _nansum_middle(x, out):  # pragma: no cover - compiled
+    """out[i, k] = sum over j of x[i, j, k], NaN as 0, added in j order.
+
+    Adds 0.0 for a NaN, as ``total += where(isnan(part), 0.0, part)`` does (so a
+    -0.0 total becomes 0.0 there too).
+    """
+    a, m, b = x.shape
+    for i in range(a):
+        row = out[i]
+        src = x[i, 0]
+        for k in range(b):
+            v = src[k]
+            row[k] = v if v == v else 0.0
+        for j in range(1, m):
+            src = x[i, j]
+            for k in range(b):
+                v = src[k]
+                row[k] += v if v == v else 0.0
