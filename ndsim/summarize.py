@@ -152,23 +152,6 @@ def _hist_add(x, cols, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover
 
 
 @njit(cache=True)
-def _count_other(x, cols, value, other):  # pragma: no cover - compiled
-    """Count, per column of ``cols``, the values of x (n, s) that differ from ``value``.
-
-    NaN equals NaN here (a column NaN in the pilot stays NaN if every value is).
-    """
-    n = x.shape[0]
-    m = cols.shape[0]
-    for i in range(n):
-        for jj in range(m):
-            v = x[i, cols[jj]]
-            c = value[jj]
-            if v == c or (v != v and c != c):
-                continue
-            other[jj] += 1
-
-
-@njit(cache=True)
 def _tile_moments(x, j0, j1, mean, m2):  # pragma: no cover - compiled
     """:func:`_leaf_moments` of columns [j0, j1) of x (n, s) into mean, m2 (j1 - j0)."""
     n = x.shape[0]
@@ -190,11 +173,11 @@ def _tile_moments(x, j0, j1, mean, m2):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _tile_extremes(x, j0, j1, vmin, vmax):  # pragma: no cover - compiled
-    """Fold columns [j0, j1) of x (n, s) into vmin, vmax (j1 - j0), NaN ignored.
+def _tile_extremes(x, j0, j1, vmin, vmax, nan_seen):  # pragma: no cover - compiled
+    """Fold columns [j0, j1) of x (n, s) into vmin, vmax, nan_seen (j1 - j0), NaN ignored.
 
     Start from NaN; NaN only where every value is. Of equal values the first
-    stays (0.0 and -0.0 compare equal).
+    stays (0.0 and -0.0 compare equal). ``nan_seen`` becomes 1 where a value is NaN.
     """
     n = x.shape[0]
     w = j1 - j0
@@ -206,6 +189,7 @@ def _tile_extremes(x, j0, j1, vmin, vmax):  # pragma: no cover - compiled
                 vmin[j] = v
             if v > vmax[j] or vmax[j] != vmax[j]:
                 vmax[j] = v
+            nan_seen[j] |= v != v
 
 
 @njit(cache=True)
@@ -222,11 +206,9 @@ def _reduce_block(
     nbins,
     counts,
     nan_count,
-    fcols,
-    fvalue,
-    other,
     vmin,
     vmax,
+    nan_seen,
     tile,
 ):  # pragma: no cover - compiled
     """Every statistic of a block x (n, w) of a chunk, read once, a tile at a time.
@@ -235,24 +217,21 @@ def _reduce_block(
     is a whole leaf, whose moments go to row ``leaf_of[p]`` of mean, m2 (leaves, s),
     columns from c0 on.
     ``vcols`` (sorted) are the block's binned columns, with their ``lo``, ``inv_w``,
-    ``counts`` and ``nan_count`` rows; ``fcols`` (sorted) its fixed columns, whose values
-    other than ``fvalue`` are counted in ``other``. vmin, vmax (w) are the extremes.
-    Per column, every sum runs in row order as in :func:`_leaf_moments`,
-    :func:`_hist_add` and :func:`_count_other`: the same numbers, bit for bit.
+    ``counts`` and ``nan_count`` rows. vmin, vmax (w) are the extremes, ``nan_seen``
+    (w) 1 where a column holds a NaN (the fixed columns' check,
+    :meth:`_BlockCounts.check_fixed`). Per column, every sum runs in row order as in
+    :func:`_leaf_moments` and :func:`_hist_add`: the same numbers, bit for bit.
     """
     w = x.shape[1]
     vmin[:] = np.nan
     vmax[:] = np.nan
+    nan_seen[:] = 0
     va = 0
-    fa = 0
     for j0 in range(0, w, tile):
         j1 = min(j0 + tile, w)
         vb = va
         while vb < vcols.shape[0] and vcols[vb] < j1:
             vb += 1
-        fb = fa
-        while fb < fcols.shape[0] and fcols[fb] < j1:
-            fb += 1
         for p in range(cut.shape[0] - 1):
             rows = x[cut[p] : cut[p + 1]]
             k = leaf_of[p]
@@ -261,10 +240,8 @@ def _reduce_block(
                 _tile_moments(rows, j0, j1, mean[k, at], m2[k, at])
             vc = slice(va, vb)
             _hist_add(rows, vcols[vc], lo[vc], inv_w[vc], nbins, counts[vc], nan_count[vc])
-            _count_other(rows, fcols[fa:fb], fvalue[fa:fb], other[fa:fb])
-            _tile_extremes(rows, j0, j1, vmin[j0:j1], vmax[j0:j1])
+            _tile_extremes(rows, j0, j1, vmin[j0:j1], vmax[j0:j1], nan_seen[j0:j1])
         va = vb
-        fa = fb
 
 
 def leaf_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -396,10 +373,11 @@ class HistSpec:
 
     ``fixed`` marks the values that were constant in the pilot (e.g. a flow
     that is zero by construction, a variable not modelled in a year) and
-    ``fixed_value`` their value (NaN allowed). A chunk counts, for those, only
-    the draws that differ from that value (normally none) and bins them; the
-    draws equal to it all fall in one known bin. The counts are the same as
-    binning every value, at a fraction of the cost.
+    ``fixed_value`` their value (NaN allowed). A chunk checks, for those, that
+    every draw kept that value (from their extremes and NaN, normally so) and
+    bins every value of a column that did not; the draws equal to it all fall
+    in one known bin. The counts are the same as binning every value, at a
+    fraction of the cost.
     """
 
     lo: np.ndarray
@@ -561,6 +539,7 @@ def reduce_blocks(
     raw = {k: np.empty((b - a, size)) for k, (a, b) in enumerate(pieces) if leaf_of[k] < 0}
     rows = np.array(cuts, dtype=np.int64) - start
     vmin, vmax = np.empty(size), np.empty(size)
+    nan_seen = np.empty(size, dtype=np.uint8)  # (the check of the fixed columns)
     counter = _BlockCounts(hist, n, size)
     covered = 0
     for c0, block in blocks:
@@ -577,10 +556,9 @@ def reduce_blocks(
                 x, rows, leaf_of, mean, m2, c0,
                 counter.vcols[v] - c0, counter.lo[v], counter.inv_w[v], counter.nbins,
                 counter.counts[v], counter.nan_count[v],
-                counter.fcols[f] - c0, counter.fixed_value[f], counter.other[f],
-                vmin[c0:c1], vmax[c0:c1], _TILE,
+                vmin[c0:c1], vmax[c0:c1], nan_seen[c0:c1], _TILE,
             )  # fmt: skip
-            counter.bin_moved(x, c0, f)
+            counter.check_fixed(x, c0, f, vmin, vmax, nan_seen)
     if covered != size:
         raise ValueError(f"blocks of columns cover {covered} of {size}")
     segments: list = []
@@ -620,7 +598,8 @@ class _BlockCounts:
             self.fixed_value = np.zeros(0) if hist.fixed_value is None else hist.fixed_value
         self.counts = np.zeros((self.vcols.size, self.nbins + 2), dtype=count_dtype(n))
         self.nan_count = np.zeros(self.vcols.size, dtype=np.int64)
-        self.other = np.zeros(self.fcols.size, dtype=np.int64)
+        # fixed columns that took another value than their pilot's in this chunk
+        self.moved = np.zeros(self.fcols.size, dtype=bool)
         self.moved_counts: list[np.ndarray] = []
         self.moved_nan: list[np.ndarray] = []
 
@@ -630,14 +609,36 @@ class _BlockCounts:
         f0, f1 = np.searchsorted(self.fcols, [c0, c1])
         return slice(int(v0), int(v1)), slice(int(f0), int(f1))
 
-    def bin_moved(self, x: np.ndarray, c0: int, f: slice) -> None:
-        """Bin every value of the fixed columns (slice ``f``) that took another value in x."""
-        moved = np.flatnonzero(self.other[f])
+    def check_fixed(
+        self,
+        x: np.ndarray,
+        c0: int,
+        f: slice,
+        vmin: np.ndarray,
+        vmax: np.ndarray,
+        nan_seen: np.ndarray,
+    ) -> None:
+        """Find the fixed columns (slice ``f``) of block x that took another value, and bin
+        every value of those.
+
+        From the extremes and NaN flags of every column: a column fixed at a value v
+        kept it in every draw iff its minimum and maximum are v and it holds no NaN; a
+        column fixed at NaN kept it iff its maximum is NaN (every value NaN).
+        """
+        cols = self.fcols[f]
+        if not cols.size:
+            return
+        value = self.fixed_value[f]
+        lo, hi, nan = vmin[cols], vmax[cols], nan_seen[cols] != 0
+        with np.errstate(invalid="ignore"):
+            kept = np.where(np.isnan(value), np.isnan(hi), ~nan & (lo == value) & (hi == value))
+        moved = np.flatnonzero(~kept)
         if not moved.size:
             return
+        self.moved[f][moved] = True
         h = self.hist
         assert h is not None
-        cols = self.fcols[f][moved]
+        cols = cols[moved]
         counts = np.zeros((moved.size, self.nbins + 2), dtype=np.int64)
         nanc = np.zeros(moved.size, dtype=np.int64)
         _hist_add(x, cols - c0, h.lo[cols], 1.0 / h.width[cols], self.nbins, counts, nanc)
@@ -646,7 +647,7 @@ class _BlockCounts:
 
     def finish(self, part: ChunkPartial) -> None:
         part.counts, part.nan_count = self.counts, self.nan_count
-        part.other_cols = np.flatnonzero(self.other).astype(np.int64)
+        part.other_cols = np.flatnonzero(self.moved).astype(np.int64)
         width = self.nbins + 2
         moved = self.moved_counts or [np.zeros((0, width), dtype=np.int64)]
         part.other_counts = np.concatenate(moved)

@@ -318,7 +318,7 @@ def test_fixed_columns_count_as_if_every_value_were_binned(rng, chunk):
     """Columns constant in the pilot (value, zero, NaN) are counted without binning each
     draw; where they move later, the counts must equal binning every value."""
     n = 600
-    x = rng.normal(10, 2, size=(n, 6))
+    x = rng.normal(10, 2, size=(n, 8))
     x[:, 1] = 0.0  # fixed, never moves
     x[:, 2] = np.nan  # fixed NaN, never moves
     x[:, 3] = 4.0
@@ -326,10 +326,16 @@ def test_fixed_columns_count_as_if_every_value_were_binned(rng, chunk):
     x[:, 4] = np.nan
     x[500:510, 4] = 1.0  # NaN in the pilot, values later
     x[:, 5] = -3.0
+    x[:, 6] = 2.5
+    x[520, 6] = np.nan  # fixed in the pilot, one NaN later: its extremes stay 2.5
+    x[:, 7] = 0.0
+    x[530:540, 7] = -0.0  # equal to 0.0: still fixed
     z = rng.normal(size=(n, 2))
     pilot = x[:100]
     hist = sm.HistSpec.from_pilot(pilot)
-    assert hist.fixed.tolist() == [False, True, True, True, True, True]
+    assert hist.fixed.tolist() == [False] + [True] * 7
+    part = sm.reduce_chunk(x[500:], z[500:], 500, hist=hist)
+    assert part.other_cols.tolist() == [2, 3, 5]  # columns 3, 4 and 6 of the fixed ones
     every = sm.HistSpec(hist.lo, hist.width, hist.nbins)  # bins every value of every column
     assert not every.fixed.any()
     a, _ = run(x, z, chunk, hist, checkpoint_at=1)
@@ -337,7 +343,8 @@ def test_fixed_columns_count_as_if_every_value_were_binned(rng, chunk):
     for k in sm.QUANTILES:
         assert np.array_equal(a[k], b[k], equal_nan=True), k
     assert a["q50"][1] == 0.0 and a["q975"][5] == -3.0 and np.isnan(a["q50"][2])
-    assert np.isnan(a["q50"][4])  # NaN in some draws: not summarised
+    assert np.isnan(a["q50"][4]) and np.isnan(a["q50"][6])  # NaN in some draws
+    assert a["q025"][7] == 0.0 and a["q975"][7] == 0.0
     # the moved column really is spread: its percentiles differ from the fixed value
     assert a["q975"][3] > 4.0 and a["q025"][3] < 4.0
 
