@@ -293,17 +293,22 @@ def check_nonnegative(
 
 @njit(cache=True, nogil=True)
 def _any_negative(x):
-    """True if some x[i, j, t] < -100 eps max_t |x[i, j, t]| (NaN skipped): series over years."""
+    """True if some x[i, j, t] < -100 eps max_t |x[i, j, t]| (NaN skipped): series over years.
+
+    One pass per series: its smallest value is below the limit iff some value is.
+    """
     for i in range(x.shape[0]):
         for j in range(x.shape[1]):
             scale = 0.0
+            low = math.inf
             for t in range(x.shape[2]):
-                if abs(x[i, j, t]) > scale:
-                    scale = abs(x[i, j, t])
-            limit = -TOLERANCE_FACTOR * EPS * scale
-            for t in range(x.shape[2]):
-                if x[i, j, t] < limit:
-                    return True
+                v = x[i, j, t]
+                if abs(v) > scale:
+                    scale = abs(v)
+                if v < low:
+                    low = v
+            if low < -TOLERANCE_FACTOR * EPS * scale:
+                return True
     return False
 
 

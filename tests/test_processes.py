@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -372,6 +374,25 @@ def test_negative_check_tolerance_is_relative_to_the_series(value):
     else:
         with pytest.raises(BalanceError, match="x is negative: product 0, year 2002"):
             balance.check_nonnegative([("x", da)])
+
+
+def test_compiled_negative_check_is_numpys_verdict(rng):
+    """The one-pass check against numpy's: some x < -100 eps max|x| in a series, NaN
+    skipped, over series with NaN, infinities and values at the edge of the tolerance."""
+    eps = np.finfo(float).eps
+    for _ in range(400):
+        x = rng.uniform(0.0, 10.0, (2, 3, 6)) * 10.0 ** rng.integers(-5, 6, (2, 3, 1))
+        scale = np.abs(x).max(axis=-1, keepdims=True)
+        pick = rng.random(x.shape)
+        x = np.where(pick < 0.05, -100 * eps * scale * rng.uniform(0.5, 1.5, x.shape), x)
+        x[pick > 0.97] = np.nan
+        x[(pick > 0.955) & (pick <= 0.96)] = np.inf
+        x[(pick > 0.95) & (pick <= 0.955)] = -np.inf
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN series
+            limit = -100 * eps * np.nanmax(np.abs(x), axis=-1, keepdims=True)
+        expected = bool((x < limit).any())
+        assert balance._any_negative(x) == expected
 
 
 def test_unit_layer_on_arrays_by_hand_and_as_the_labelled_functions(rng):
