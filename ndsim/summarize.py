@@ -122,7 +122,7 @@ def _leaf_comoments(z, mean, c):  # pragma: no cover - compiled
 #: 1,026 bins) and a leaf of its values (0.1 MiB) stay in a core's L2 cache while every
 #: statistic is taken; on the China case's blocks (1,000 draws x up to 1,122 columns)
 #: 128 took 110 ms a chunk against 116 ms for 512 and 124 ms for whole blocks (fastest
-#: of 10)
+#: of five, twice)
 _TILE = 128
 
 
