@@ -196,7 +196,7 @@ def test_a_run_imports_neither_dask_array_nor_distributed(cli_env, tmp_path):
     assert _run(code, cli_env).splitlines()[-1] == "[]"
 
 
-def test_wrapping_arrays_imports_no_dask_and_the_run_module_no_scipy_special():
+def test_wrapping_arrays_imports_no_dask_and_the_run_module_no_scipy_special(cli_env):
     """xarray asks "is this a dask collection?" of every array it wraps (importing dask to
     ask); until dask is imported the answer is "no". A run's CVs (ndsim.sampling) and its
     summary's chi2 test need no scipy.special."""
@@ -207,11 +207,10 @@ def test_wrapping_arrays_imports_no_dask_and_the_run_module_no_scipy_special():
         "b = (a * 2).sum('x').assign_coords(y=[4, 5, 6]).sel(y=5)\n"
         "print(sorted(m for m in ('dask', 'scipy.special') if m in sys.modules), float(b))"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert res.stdout.split() == ["[]", "4.0"]
+    assert _run(code, cli_env).split() == ["[]", "4.0"]
 
 
-def test_xarray_still_tells_dask_collections_once_dask_is_imported():
+def test_xarray_still_tells_dask_collections_once_dask_is_imported(cli_env):
     code = (
         "import ndsim.pipeline, numpy as np, xarray as xr\n"
         "from xarray.namedarray.utils import is_dask_collection, is_duck_dask_array\n"
@@ -221,11 +220,10 @@ def test_xarray_still_tells_dask_collections_once_dask_is_imported():
         "print(before, is_dask_collection(d), is_duck_dask_array(d), is_dask_collection(np.ones(2)),\n"
         "      xr.DataArray(d).chunks)"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert res.stdout.split() == ["False", "True", "True", "False", "((2,", "2),)"]
+    assert _run(code, cli_env).split() == ["False", "True", "True", "False", "((2,", "2),)"]
 
 
-def test_xarray_still_tells_dask_and_pint_arrays_once_they_are_imported():
+def test_xarray_still_tells_dask_and_pint_arrays_once_they_are_imported(cli_env):
     code = (
         "import ndsim.pipeline, numpy as np, xarray as xr\n"
         "from xarray.namedarray.pycompat import array_type\n"
@@ -236,8 +234,7 @@ def test_xarray_still_tells_dask_and_pint_arrays_once_they_are_imported():
         "print(d.chunks, isinstance(d.data, array_type('dask')), type(q.data).__name__,\n"
         "      isinstance(a.data, array_type('dask')), float(d.sum()))"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert res.stdout.split() == ["((2,", "2),)", "True", "Quantity", "False", "4.0"]
+    assert _run(code, cli_env).split() == ["((2,", "2),)", "True", "Quantity", "False", "4.0"]
 
 
 def test_the_command_tunes_the_garbage_collector_and_a_call_from_python_does_not(cli_env):
