@@ -69,39 +69,6 @@ def test_total_demand_counts_only_flagged_products(rng):
     assert total.attrs["long_name"] == "total demand (paper definition)"
 
 
-def test_trade_shares_and_extension():
-    years = np.arange(2000, 2004)
-    dc = xr.DataArray(
-        [[10.0, 20.0, 40.0, 80.0], [0.0, 0.0, 0.0, 5.0]],
-        dims=("product", "year"),
-        coords={"product": ["A", "B"], "year": years},
-    )
-    e = xr.DataArray(
-        [[1.0, 4.0], [0.0, 0.0]],
-        dims=("product", "year"),
-        coords={"product": ["A", "B"], "year": years[:2]},
-    )
-    e_share, i_share = trade.trade_shares(dc, e, e * 0.5, 2001)
-    assert float(e_share.sel(product="A")) == pytest.approx(0.2)
-    assert float(e_share.sel(product="B")) == 0.0  # DC = 0: share 0, not NaN
-    ext = trade.extend_by_shares(e, dc, e_share)
-    np.testing.assert_allclose(ext.sel(product="A").values, [1.0, 4.0, 8.0, 16.0])
-    np.testing.assert_allclose(ext.sel(product="B").values, [0.0, 0.0, 0.0, 0.0])
-    # products in another order than DC's, draws on DC and the share only: the accounted
-    # products' order, the draws after them; DC's years before the accounted ones are NaN
-    draws = xr.DataArray([1.0, 2.0], dims="draw")
-    early = xr.DataArray(
-        [[3.0], [7.0]], dims=("product", "year"), coords={"product": ["A", "B"], "year": [1999]}
-    )
-    dc_d = xr.concat([early, dc], dim="year") * draws
-    ext = trade.extend_by_shares(e.isel(product=[1, 0]), dc_d, e_share * draws)
-    assert ext.dims == ("product", "year", "draw")
-    assert list(ext["product"].values) == ["B", "A"] and list(ext["year"].values) == [1999, *years]
-    for k, d in enumerate((1.0, 2.0)):
-        a = ext.sel(product="A").isel(draw=k).values
-        np.testing.assert_allclose(a, [np.nan, 1.0, 4.0, 0.2 * d * 40.0 * d, 0.2 * d * 80.0 * d])
-
-
 def test_waste_splits_end_of_life_into_recycled_and_landfill():
     out = xr.DataArray(
         [[100.0, 200.0], [50.0, 0.0]],
@@ -427,14 +394,22 @@ def test_unit_layer_on_arrays_by_hand_and_as_the_labelled_functions(rng):
         np.testing.assert_array_equal(v[name], nd[name].transpose(*d3).values)
 
 
-def test_trade_extension_on_arrays_by_hand_and_as_the_labelled_functions(rng):
+def test_trade_extension_by_hand_and_as_a_plain_loop(rng):
+    """Data to T, then the share of DC in T (0 where DC(T) = 0) times DC; accounted trade
+    without draws broadcasts over DC's draws."""
     dc = np.array([[10.0, 20.0, 40.0, 80.0], [0.0, 0.0, 0.0, 5.0]])
     e = np.array([[1.0, 4.0], [0.0, 0.0]])
     np.testing.assert_array_equal(
         trade.extended_values(e, dc), [[1.0, 4.0, 8.0, 16.0], [0.0, 0.0, 0.0, 0.0]]
     )
-    dc_l = cube(rng, ("product", "year"), draws=2)
-    acc = dc_l.isel(year=slice(0, 3)) * 0.3
-    share, _ = trade.trade_shares(dc_l.isel(year=slice(0, 3)), acc, acc, int(YEARS[2]))
-    want = trade.extend_by_shares(acc, dc_l, share).transpose("draw", "product", "year")
-    np.testing.assert_array_equal(trade.extended_values(acc.values, dc_l.values), want.values)
+    dc_d = rng.uniform(1.0, 10.0, (3, 2, 6))  # (draw, product, year)
+    dc_d[1, 1, 2] = 0.0  # DC(T) = 0 in one draw: share 0
+    acc = rng.uniform(0.0, 2.0, (2, 3))  # (product, year to T), no draws
+    got = trade.extended_values(acc, dc_d)
+    assert got.shape == (3, 2, 6)
+    for d in range(3):
+        for p in range(2):
+            share = acc[p, 2] / dc_d[d, p, 2] if dc_d[d, p, 2] != 0 else 0.0
+            for t in range(6):
+                want = acc[p, t] if t < 3 else dc_d[d, p, t] * share
+                assert got[d, p, t] == want, (d, p, t)
