@@ -56,9 +56,10 @@ def nansum(x: T, dim: str) -> T:
     ):
         return x.sum(dim)
     by = np.moveaxis(values, axis, 0)
-    three = _three_dims(values, axis)
-    if three is not None and np.empty_like(by[0]).flags.c_contiguous:
-        # (the memory order the slice-by-slice sum gives: later sums add in the same order)
+    # (in C order: the memory order the slice-by-slice sum gives, so later sums add in the
+    # same order; checked first, as the view may cost a copy where it does not exist)
+    three = _three_dims(values, axis) if np.empty_like(by[0]).flags.c_contiguous else None
+    if three is not None:
         flat = np.empty((three.shape[0], three.shape[2]))
         _nansum_middle(three, flat)
         total = flat.reshape(by.shape[1:])
