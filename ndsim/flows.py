@@ -19,7 +19,17 @@ import xarray as xr
 
 from ndsim import conventions as cv
 
-__all__ = ["EDGE", "EDGES", "FLOW_EDGES", "edge", "edge_array", "has_edge", "is_edges", "to_matrix"]
+__all__ = [
+    "EDGE",
+    "EDGES",
+    "FLOW_EDGES",
+    "edge",
+    "edge_array",
+    "edge_values",
+    "has_edge",
+    "is_edges",
+    "to_matrix",
+]
 
 #: the (origin, destination) pairs of the ``flow`` variable that carry a flow; every
 #: other pair is 0 by construction, which summaries may rely on
@@ -65,11 +75,8 @@ def edge_array(edges: Mapping[tuple[str, str], xr.DataArray], years: np.ndarray)
     """Flows (..., edge, year) from a mapping of edges to (..., year) arrays.
 
     Edges given over fewer years are NaN in the others (not modelled); edges
-    not given are 0. Built in one preallocated array.
+    not given are 0. The labelled form of :func:`edge_values`.
     """
-    unknown = [pair for pair in edges if pair not in _POSITION]
-    if unknown:  # a new edge must be declared, so summaries do not take it for a zero
-        raise ValueError(f"flow edge(s) {unknown} are not in ndsim.flows.FLOW_EDGES")
     years = np.asarray(years)
     parts = list(edges.values())
     # the leading dims of the result: those of the edges, in order of first appearance
@@ -81,10 +88,9 @@ def edge_array(edges: Mapping[tuple[str, str], xr.DataArray], years: np.ndarray)
                 lead[d] = da.sizes[d]
             if d != cv.YEAR and d in da.coords and d not in lead_coords:
                 lead_coords[d] = da[d]
-    out = np.zeros((*lead.values(), len(EDGES), years.size))
+    values = {}
     for pair, da in zip(edges, parts, strict=True):
-        # the edge's years among the result's: the others are dropped, and the result's
-        # years the edge does not cover are NaN
+        # the edge's years among the result's: the others are dropped
         y = da[cv.YEAR].values
         at = np.minimum(np.searchsorted(years, y), years.size - 1)
         hit = years[at] == y
@@ -92,13 +98,35 @@ def edge_array(edges: Mapping[tuple[str, str], xr.DataArray], years: np.ndarray)
         arr = da.transpose(*present, cv.YEAR).values
         # missing lead dims: size-1 axes that broadcast
         arr = arr.reshape([lead[d] if d in da.dims else 1 for d in lead] + [y.size])
-        slot = out[..., _POSITION[pair], :]
-        if not hit.all() or y.size != years.size:
-            slot[...] = np.nan
-        slot[..., at[hit]] = arr[..., hit]
+        values[pair] = (arr[..., hit], at[hit])
+    out = edge_values(values, years.size, tuple(lead.values()))
     coords: dict[Hashable, Any] = {**lead_coords, EDGE: list(LABELS), cv.YEAR: years}
     flow = xr.DataArray(out, dims=(*lead, EDGE, cv.YEAR), coords=coords)
     return flow.rename("flow").assign_attrs(cv.attrs("flow"))
+
+
+def edge_values(
+    edges: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray | slice]],
+    n_years: int,
+    lead: tuple[int, ...],
+) -> np.ndarray:
+    """Flows (*lead, edge, year) on plain arrays, built in one preallocated array.
+
+    ``edges`` maps an edge to its values (..., k), broadcast to ``lead``, and
+    where they stand among the ``n_years`` years (k positions, or a slice);
+    an edge is NaN in the years it does not cover (not modelled), and an edge
+    not given is 0.
+    """
+    unknown = [pair for pair in edges if pair not in _POSITION]
+    if unknown:  # a new edge must be declared, so summaries do not take it for a zero
+        raise ValueError(f"flow edge(s) {unknown} are not in ndsim.flows.FLOW_EDGES")
+    out = np.zeros((*lead, len(EDGES), n_years))
+    for pair, (arr, at) in edges.items():
+        slot = out[..., _POSITION[pair], :]
+        if arr.shape[-1] != n_years:
+            slot[...] = np.nan
+        slot[..., at] = arr
+    return out
 
 
 def edge(flow: xr.DataArray, origin: str, destination: str) -> xr.DataArray:

@@ -215,68 +215,127 @@ def run(
     eta = waste.recycling_path(
         acc["recovery_efficiency"], years, last, None if eta_after is None else ((last, eta_after),)
     )
-    eol = waste.waste_management(in_use["outflow"], rate, eta)
+    # 4-8 on plain arrays (draw, ..., year): a draw axis of length 1 where an array has
+    # none, numpy broadcasting where xarray's would; the accounted years come first
+    lead = dc[cv.DRAW].values if cv.DRAW in dc.dims else None
+    n = 1 if lead is None else lead.size
+    P, K, S, Y = cv.PRODUCT, cv.INTERMEDIATE, cv.SOURCE, cv.YEAR
+    acc_v = {
+        name: _lead(acc[name], *dims)
+        for name, dims in (
+            ("yield_manufacturing", (K, Y)),
+            ("exports_intermediate", (K, Y)),
+            ("imports_intermediate", (K, Y)),
+            ("yield_fabrication", (K, Y)),
+            ("exports_primary", (Y,)),
+            ("exports_primary_unregistered", (Y,)),
+            ("imports_primary", (Y,)),
+            ("yield_refining", (Y,)),
+            ("exports_concentrate", (Y,)),
+            ("imports_concentrate", (Y,)),
+            ("mining", (S, Y)),
+            ("yield_mining", (Y,)),
+        )
+    }
+    k = last - first + 1  # the accounted years: the first k of the run's
+    for da in (dc, exports_final, imports_final, in_use["outflow"]):
+        if not np.array_equal(da[Y].values, years):
+            raise ValueError(f"{da.name}: not over the run's years {years[0]}-{years[-1]}")
+    dc_v, ef_v = _lead(dc, P, Y), _lead(exports_final, P, Y)
+    eol = waste.waste_values(_lead(in_use["outflow"], P, Y), _lead(rate, Y), _lead(eta, Y))
 
     # 5-8. top-down over the accounted years: manufacturing, fabrication, refining, mining
-    made = upstream.manufacturing(
-        dc.sel({cv.YEAR: slice(first, last)}),
-        exports_final.sel({cv.YEAR: slice(first, last)}),
-        membership(inputs),
-        acc["yield_manufacturing"],
+    made = upstream.manufacturing_values(
+        dc_v[..., :k],
+        ef_v[..., :k],
+        membership(inputs).transpose(K, P).values,
+        acc_v["yield_manufacturing"],
     )
-    fab = upstream.fabrication(
+    fab = upstream.fabrication_values(
         made["input"],
-        acc["exports_intermediate"],
-        acc["imports_intermediate"],
-        acc["yield_fabrication"],
+        acc_v["exports_intermediate"],
+        acc_v["imports_intermediate"],
+        acc_v["yield_fabrication"],
     )
-    ref = upstream.refining(
-        fab["primary_input"].sum(cv.INTERMEDIATE),
-        acc["exports_primary"],
-        acc["exports_primary_unregistered"],
-        acc["imports_primary"],
-        eol["recycled"].sel({cv.YEAR: slice(first, last)}),
-        acc["yield_refining"],
+    by_k = {name: _sum(x, -2) for name, x in (
+        ("primary_input", fab["primary_input"]),
+        ("imports_intermediate", acc_v["imports_intermediate"]),
+        ("exports_intermediate", acc_v["exports_intermediate"]),
+        ("manufacturing_input", made["input"]),
+        ("manufacturing_loss", made["loss"]),
+        ("fabrication_loss", fab["loss"]),
+    )}  # fmt: skip
+    ref = upstream.refining_values(
+        by_k["primary_input"],
+        acc_v["exports_primary"],
+        acc_v["exports_primary_unregistered"],
+        acc_v["imports_primary"],
+        eol["recycled"][..., :k],
+        acc_v["yield_refining"],
     )
     basis = inputs.attrs.get("mining_basis", "ore")
-    mine = upstream.mining(
+    mine = upstream.mining_values(
         ref["concentrate_input"],
-        acc["exports_concentrate"],
-        acc["imports_concentrate"],
-        acc["mining"],
-        acc["yield_mining"],
+        acc_v["exports_concentrate"],
+        acc_v["imports_concentrate"],
+        acc_v["mining"],
+        acc_v["yield_mining"],
         basis,
     )
+    final_imports = _sum(_lead(imports_final, P, Y), -2)
+    final_exports = _sum(ef_v, -2)
 
     # the flows between processes (a Sankey can be drawn from them alone), flows.FLOW_EDGES
-    flow = flows.edge_array(
+    accounted, every = slice(0, k), slice(None)
+    flow = flows.edge_values(
         {
-            ("ore", "mining"): mine["official_ore"],
-            ("unregistered_mining", "mining"): mine["unregistered_ore"],
-            ("import", "mining"): acc["imports_concentrate"],
-            ("mining", "refining"): ref["concentrate_input"],
-            ("mining", "export"): acc["exports_concentrate"],
-            ("mining", "loss"): mine["loss"],
-            ("import", "refining"): acc["imports_primary"],
-            ("waste", "refining"): eol["recycled"],
-            ("refining", "fabrication"): fab["primary_input"].sum(cv.INTERMEDIATE),
-            ("refining", "export"): acc["exports_primary"],
-            ("refining", "export_unregistered"): acc["exports_primary_unregistered"],
-            ("refining", "loss"): ref["loss"],
-            ("import", "fabrication"): acc["imports_intermediate"].sum(cv.INTERMEDIATE),
-            ("fabrication", "manufacturing"): made["input"].sum(cv.INTERMEDIATE),
-            ("fabrication", "export"): acc["exports_intermediate"].sum(cv.INTERMEDIATE),
-            ("fabrication", "loss"): fab["loss"].sum(cv.INTERMEDIATE),
-            ("manufacturing", "use"): sums.nansum(dc - exports_final, cv.PRODUCT),
-            ("manufacturing", "export"): made["exports"],
-            ("manufacturing", "loss"): made["loss"].sum(cv.INTERMEDIATE),
-            ("import", "use"): sums.nansum(imports_final, cv.PRODUCT),
-            ("use", "waste"): eol["end_of_life"],
-            ("waste", "landfill"): eol["landfill"],
+            ("ore", "mining"): (mine["official_ore"], accounted),
+            ("unregistered_mining", "mining"): (mine["unregistered_ore"], accounted),
+            ("import", "mining"): (acc_v["imports_concentrate"], accounted),
+            ("mining", "refining"): (ref["concentrate_input"], accounted),
+            ("mining", "export"): (acc_v["exports_concentrate"], accounted),
+            ("mining", "loss"): (mine["loss"], accounted),
+            ("import", "refining"): (acc_v["imports_primary"], accounted),
+            ("waste", "refining"): (eol["recycled"], every),
+            ("refining", "fabrication"): (by_k["primary_input"], accounted),
+            ("refining", "export"): (acc_v["exports_primary"], accounted),
+            ("refining", "export_unregistered"): (acc_v["exports_primary_unregistered"], accounted),
+            ("refining", "loss"): (ref["loss"], accounted),
+            ("import", "fabrication"): (by_k["imports_intermediate"], accounted),
+            ("fabrication", "manufacturing"): (by_k["manufacturing_input"], accounted),
+            ("fabrication", "export"): (by_k["exports_intermediate"], accounted),
+            ("fabrication", "loss"): (by_k["fabrication_loss"], accounted),
+            ("manufacturing", "use"): (_sum(dc_v - ef_v, -2), every),
+            ("manufacturing", "export"): (made["exports"], accounted),
+            ("manufacturing", "loss"): (by_k["manufacturing_loss"], accounted),
+            ("import", "use"): (final_imports, every),
+            ("use", "waste"): (eol["end_of_life"], every),
+            ("waste", "landfill"): (eol["landfill"], every),
         },
-        years,
+        years.size,
+        (n,),
     )
 
+    # labelled once, what the result keeps
+    def labelled(x, *dims, on_years=years[:k], **coords):
+        drawn = lead is not None and x.shape[0] == n
+        x = x if drawn else x[0]
+        c = {**coords, Y: on_years} | ({cv.DRAW: lead} if drawn else {})
+        return xr.DataArray(x, dims=((cv.DRAW,) if drawn else ()) + (*dims, Y), coords=c)
+
+    intermediates = {K: acc[K].values}
+    stage_parts = {
+        "imports": (acc_v["imports_concentrate"], acc_v["imports_primary"],
+                    by_k["imports_intermediate"], final_imports[..., :k]),
+        "exports": (acc_v["exports_concentrate"], acc_v["exports_primary"],
+                    by_k["exports_intermediate"], final_exports[..., :k]),
+    }  # fmt: skip
+    by_stage = {
+        name: labelled(
+            np.stack(np.broadcast_arrays(*parts), axis=1), cv.STAGE, stage=list(cv.STAGES)
+        ).transpose(cv.STAGE, ...)
+        for name, parts in stage_parts.items()
+    }
     result = _on_years(
         {
             "domestic_consumption": dc,
@@ -287,23 +346,17 @@ def run(
             "exports_final": exports_final,
             "imports_final": imports_final,
             "mining": acc["mining"],
-            "mining_unregistered": mine["unregistered"],
-            "mining_total": mine["total"],
-            "intermediate_production": fab["production"],
-            "imports": _by_stage(
-                acc["imports_concentrate"],
-                acc["imports_primary"],
-                acc["imports_intermediate"].sum(cv.INTERMEDIATE),
-                sums.nansum(imports_final.sel({cv.YEAR: slice(first, last)}), cv.PRODUCT),
+            "mining_unregistered": labelled(mine["unregistered"]).assign_attrs(
+                cv.attrs("mining_unregistered")
             ),
-            "exports": _by_stage(
-                acc["exports_concentrate"],
-                acc["exports_primary"],
-                acc["exports_intermediate"].sum(cv.INTERMEDIATE),
-                sums.nansum(exports_final.sel({cv.YEAR: slice(first, last)}), cv.PRODUCT),
-            ),
+            "mining_total": labelled(mine["total"]).assign_attrs(cv.attrs("mining_total")),
+            "intermediate_production": labelled(fab["production"], K, **intermediates),
+            "imports": by_stage["imports"],
+            "exports": by_stage["exports"],
             "exports_unregistered": acc["exports_primary_unregistered"],
-            "flow": flow,
+            "flow": labelled(flow, flows.EDGE, on_years=years, edge=list(flows.LABELS))
+            .rename("flow")
+            .assign_attrs(cv.attrs("flow")),
             "recycling_rate": rate,
             "recovery_efficiency": eta,
             **units,
@@ -319,8 +372,9 @@ def run(
     result.attrs["mining_basis"] = basis
     if scenario.run.upstream == "reconciled":
         result = _reconciled(
-            result, inputs, acc, made, eol, exports_final, imports_final, basis,
-            scenario.uncertainty.cv,
+            result, inputs, acc, labelled(made["input"], K, **intermediates),
+            labelled(eol["recycled"][..., :k]), labelled(final_imports[..., :k]),
+            labelled(final_exports[..., :k]), basis, scenario.uncertainty.cv,
         )  # fmt: skip
 
     result["plausibility_flag"] = plausibility_flag(result, inputs)
@@ -366,9 +420,14 @@ def run(
 
 # --- helpers ----------------------------------------------------------------
 def _reconciled(
-    result, inputs, acc, made, eol, exports_final, imports_final, basis, cv_overrides=None
-):
-    """Replace the upstream flows by their reconciliation (SPEC §3); the residual ones stay as prior."""
+    result, inputs, acc, made_input, recycled, final_imports, final_exports, basis,
+    cv_overrides=None,
+):  # fmt: skip
+    """Replace the upstream flows by their reconciliation (SPEC §3); the residual ones stay as prior.
+
+    ``made_input`` (..., intermediate, year), ``recycled`` and the imports and exports of
+    final products summed over products (..., year) are over the accounted years.
+    """
     from ndsim.processes import reconciled
 
     first, last = accounted_years(inputs)
@@ -382,9 +441,8 @@ def _reconciled(
             file="scenario",
             field="run.upstream",
         )
-    recycled = eol["recycled"].sel({cv.YEAR: slice(first, last)})
     rec = reconciled.reconcile_upstream(
-        inputs, acc, made["input"], recycled, basis, cv_overrides=cv_overrides
+        inputs, acc, made_input, recycled, basis, cv_overrides=cv_overrides
     )
     # on Variables over the accounted years: broadcast by dimension name, no alignment
     acc_years = rec["z"][cv.YEAR].values
@@ -413,7 +471,7 @@ def _reconciled(
     off_total, im = official.sum(cv.SOURCE), f("unregistered")
     ic, xc, c = f("imports_concentrate"), f("exports_concentrate"), f("concentrate_to_refining")
     ip, xp, xu = f("imports_primary"), f("exports_primary"), f("exports_unregistered")
-    m_total = made["input"].variable.sum(cv.INTERMEDIATE)
+    m_total = made_input.variable.sum(cv.INTERMEDIATE)
     recycled = recycled.variable
     # losses as differences: every balance closes exactly in float64 (SPEC §3)
     edges = {
@@ -475,7 +533,6 @@ def _reconciled(
         "flow_prior": _with_edges(flow, {im_edge: im_prior.fillna(residual_im)}, i0),
         "flow_sd": _with_edges(flow, edge_sd, i0, base=unreconciled),
     }
-    final = {cv.YEAR: slice(first, last)}
     out["mining"] = on_years(official / to_conc)
     out["mining_unregistered"] = on_years(im / to_conc)
     out["mining_unregistered_sd"] = on_years(s("unregistered") / to_conc)
@@ -486,7 +543,7 @@ def _reconciled(
             ic,
             ip,
             ii_k.sum(cv.INTERMEDIATE),
-            sums.nansum(imports_final.sel(final), cv.PRODUCT).variable,
+            final_imports.variable,
         )
     )
     out["exports"] = on_years(
@@ -494,7 +551,7 @@ def _reconciled(
             xc,
             xp,
             xi_k.sum(cv.INTERMEDIATE),
-            sums.nansum(exports_final.sel(final), cv.PRODUCT).variable,
+            final_exports.variable,
         )
     )
     out["exports_unregistered"] = on_years(xu)
@@ -547,6 +604,21 @@ def _on_years(arrays: Mapping[str, xr.DataArray], years: np.ndarray) -> xr.Datas
     )
     coords[cv.YEAR] = xr.Variable(cv.YEAR, years, {} if year is None else year.attrs)
     return xr.Dataset(variables, coords=coords)
+
+
+def _lead(x: xr.DataArray, *dims: str) -> np.ndarray:
+    """``x``'s values with the axes ``(draw, *dims)``, a draw axis of length 1 if it has none
+    (as xarray broadcasts it: an axis inserted, the values not copied)."""
+    if cv.DRAW in x.dims:
+        return x.transpose(cv.DRAW, *dims).values
+    return x.transpose(*dims).values[None]
+
+
+def _sum(x: np.ndarray, axis: int) -> np.ndarray:
+    """The sum over ``axis`` of a plain array, NaN as 0, as xarray's ``sum`` gives it."""
+    total = sums.nansum_values(x, axis % x.ndim, fallback=True)
+    assert total is not None
+    return total
 
 
 def _renamed(var: xr.Variable, old: str, new: str) -> xr.Variable:
@@ -706,17 +778,6 @@ def product_intermediate(inputs: xr.Dataset) -> xr.DataArray:
         if name in inputs.coords and inputs[name].dims == (cv.PRODUCT,):
             return inputs[name].reset_coords(drop=True) if name != cv.INTERMEDIATE else inputs[name]
     raise ValidationError("no intermediate per product", file="products.csv", field="intermediate")
-
-
-def _by_stage(*parts: xr.DataArray) -> xr.DataArray:
-    """(stage, ...) from one array per stage (concentrate, primary, intermediate, final).
-
-    The labelled form of :func:`_stages`: the parts must share their years.
-    """
-    parts = xr.align(*parts, join="exact")
-    coords = {k: c.variable for part in parts for k, c in part.coords.items()}
-    stacked = _stages(*(part.variable for part in parts))
-    return xr.DataArray(stacked, coords=coords | {cv.STAGE: list(cv.STAGES)})
 
 
 def _stages(*parts: xr.Variable) -> xr.Variable:

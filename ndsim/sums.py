@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 from numba import njit
 
-__all__ = ["nansum"]
+__all__ = ["nansum", "nansum_values"]
 
 T = TypeVar("T", xr.DataArray, xr.Variable)
 
@@ -45,7 +45,24 @@ def nansum(x: T, dim: str) -> T:
         What ``x.sum(dim)`` returns: the same type, coordinates and attributes.
     """
     values = x.values
-    axis = x.dims.index(dim)
+    total = nansum_values(values, x.dims.index(dim))
+    if total is None:
+        return x.sum(dim)
+    kept = x.isel({dim: 0}, drop=True) if isinstance(x, xr.DataArray) else x.isel({dim: 0})
+    out = kept.copy(data=total)
+    # the attributes xarray's sum keeps (its keep_attrs option), from one element's sum
+    out.attrs = x.isel({d: slice(0, 1) for d in x.dims if d != dim}).sum(dim).attrs
+    return out
+
+
+def nansum_values(values: np.ndarray, axis: int, fallback: bool = False) -> np.ndarray | None:
+    """:func:`nansum` on a plain array: the sum over ``axis``, NaN as 0.
+
+    None for an array :func:`nansum` hands to xarray's sum (not float64, an empty or
+    broadcast axis, or ``axis`` innermost in memory); with ``fallback`` that sum
+    instead, as xarray computes it (NaN set to 0, then numpy's sum): the same
+    numbers, bit for bit, as ``x.sum(dim)`` of a labelled array with these values.
+    """
     longer = [k for k in range(values.ndim) if values.shape[k] > 1]
     if (
         values.dtype != np.float64
@@ -54,7 +71,9 @@ def nansum(x: T, dim: str) -> T:
         or any(values.strides[k] == 0 for k in longer)  # broadcast: numpy's own order
         or min(longer, key=lambda k: abs(values.strides[k])) == axis
     ):
-        return x.sum(dim)
+        if not fallback:
+            return None
+        return np.sum(np.where(np.isnan(values), np.zeros_like(values), values), axis=axis)
     by = np.moveaxis(values, axis, 0)
     # (in C order: the memory order the slice-by-slice sum gives, so later sums add in the
     # same order; checked first, as the view may cost a copy where it does not exist)
@@ -62,16 +81,11 @@ def nansum(x: T, dim: str) -> T:
     if three is not None:
         flat = np.empty((three.shape[0], three.shape[2]))
         _nansum_middle(three, flat)
-        total = flat.reshape(by.shape[1:])
-    else:
-        total = np.where(np.isnan(by[0]), 0.0, by[0])
-        for part in by[1:]:
-            total += np.where(np.isnan(part), 0.0, part)
-    kept = x.isel({dim: 0}, drop=True) if isinstance(x, xr.DataArray) else x.isel({dim: 0})
-    out = kept.copy(data=total)
-    # the attributes xarray's sum keeps (its keep_attrs option), from one element's sum
-    out.attrs = x.isel({d: slice(0, 1) for d in x.dims if d != dim}).sum(dim).attrs
-    return out
+        return flat.reshape(by.shape[1:])
+    total = np.where(np.isnan(by[0]), 0.0, by[0])
+    for part in by[1:]:
+        total += np.where(np.isnan(part), 0.0, part)
+    return total
 
 
 def _three_dims(values: np.ndarray, axis: int) -> np.ndarray | None:

@@ -70,16 +70,11 @@ def test_total_demand_counts_only_flagged_products(rng):
 
 
 def test_waste_splits_end_of_life_into_recycled_and_landfill():
-    out = xr.DataArray(
-        [[100.0, 200.0], [50.0, 0.0]],
-        dims=("product", "year"),
-        coords={"product": ["A", "B"], "year": [2000, 2001]},
-    )
-    rate = xr.DataArray([0.1, 0.5], dims="year", coords={"year": [2000, 2001]})
-    res = waste.waste_management(out, rate, xr.DataArray(0.8))
-    np.testing.assert_allclose(res["end_of_life"].values, [150.0, 200.0])
-    np.testing.assert_allclose(res["recycled"].values, [0.1 * 0.8 * 150.0, 0.5 * 0.8 * 200.0])
-    np.testing.assert_allclose(res["landfill"].values, [150.0 - 12.0, 200.0 - 80.0])
+    out = np.array([[100.0, 200.0], [50.0, np.nan]])  # (product, year); NaN: no outflow
+    res = waste.waste_values(out, np.array([0.1, 0.5]), np.array(0.8))
+    np.testing.assert_allclose(res["end_of_life"], [150.0, 200.0])
+    np.testing.assert_allclose(res["recycled"], [0.1 * 0.8 * 150.0, 0.5 * 0.8 * 200.0])
+    np.testing.assert_allclose(res["landfill"], [150.0 - 12.0, 200.0 - 80.0])
 
 
 def test_recycling_path_data_then_points_then_flat():
@@ -126,48 +121,58 @@ def test_upstream_chain_against_a_plain_loop(rng):
     }
     official = cube(rng, ("source", "year"), 10, 60)
 
-    made = upstream.manufacturing(dc, e, member, y_man)
-    fab = upstream.fabrication(made["input"], x_int, i_int, y_fab)
-    ref = upstream.refining(
-        fab["primary_input"].sum("intermediate"),
-        year_only["xp"],
-        year_only["xu"],
-        year_only["ip"],
-        year_only["rec"],
-        year_only["y_ref"],
+    def lead(x):  # (draw, ..., year) as the model hands them: a draw axis of 1 if none
+        return x.values if "draw" in x.dims else x.values[None]
+
+    made = upstream.manufacturing_values(
+        lead(dc), lead(e), member.transpose("intermediate", "product").values, lead(y_man)
     )
-    mine = upstream.mining(
-        ref["concentrate_input"], year_only["xc"], year_only["ic"], official, year_only["y_min"]
+    fab = upstream.fabrication_values(made["input"], lead(x_int), lead(i_int), lead(y_fab))
+    ref = upstream.refining_values(
+        fab["primary_input"].sum(axis=-2),
+        *(lead(year_only[n]) for n in ("xp", "xu", "ip", "rec", "y_ref")),
     )
+    mine = upstream.mining_values(
+        ref["concentrate_input"], lead(year_only["xc"]), lead(year_only["ic"]), lead(official),
+        lead(year_only["y_min"]),
+    )  # fmt: skip
 
     v = {k: da.values for k, da in year_only.items()}
+    assert made["input"].shape == (draws, 2, len(YEARS))
+    assert mine["unregistered"].shape == (draws, len(YEARS))
     for d in range(draws):
         for t in range(len(YEARS)):
             primary = 0.0
             for k, members in enumerate(([0, 1], [2])):
                 m = sum(dc.values[d, j, t] for j in members) / y_man.values[k, t]
-                assert made["input"].values[d, k, t] == pytest.approx(m, rel=1e-14)
+                assert made["input"][d, k, t] == pytest.approx(m, rel=1e-14)
+                made_k = sum(dc.values[d, j, t] for j in members)
+                assert made["loss"][d, k, t] == pytest.approx(m - made_k, rel=1e-12)
                 o = m + x_int.values[k, t] - i_int.values[k, t]
-                assert fab["production"].values[d, k, t] == pytest.approx(o, rel=1e-14)
+                assert fab["production"][d, k, t] == pytest.approx(o, rel=1e-14)
                 primary += o / y_fab.values[k, t]
             c = (primary + v["xp"][t] + v["xu"][t] - v["ip"][t] - v["rec"][t]) / v["y_ref"][t]
-            assert ref["concentrate_input"].values[d, t] == pytest.approx(c, rel=1e-13)
-            assert ref["loss"].values[d, t] == pytest.approx(c * (1 - v["y_ref"][t]), rel=1e-12)
+            assert ref["concentrate_input"][d, t] == pytest.approx(c, rel=1e-13)
+            assert ref["loss"][d, t] == pytest.approx(c * (1 - v["y_ref"][t]), rel=1e-12)
             ore = (c - v["ic"][t] + v["xc"][t]) / v["y_min"][t]
-            assert mine["ore_required"].values[d, t] == pytest.approx(ore, rel=1e-13)
+            assert mine["ore_required"][d, t] == pytest.approx(ore, rel=1e-13)
             im = ore - official.values[0, t] - official.values[1, t]
-            assert mine["unregistered"].values[d, t] == pytest.approx(im, rel=1e-12, abs=1e-9)
+            assert mine["unregistered"][d, t] == pytest.approx(im, rel=1e-12, abs=1e-9)
             to_use = sum(dc.values[d, j, t] - e.values[j, t] for j in range(3))
-            assert made["to_use"].values[d, t] == pytest.approx(to_use, rel=1e-14)
+            assert made["to_use"][d, t] == pytest.approx(to_use, rel=1e-14)
+            exported = sum(e.values[j, t] for j in range(3))
+            assert made["exports"][0, t] == pytest.approx(exported, rel=1e-14)
 
 
 def test_negative_unregistered_mining_is_a_result():
-    official = xr.DataArray(
-        [[500.0]], dims=("source", "year"), coords={"source": ["s"], "year": [2000]}
-    )
-    one = xr.DataArray([1.0], dims="year", coords={"year": [2000]})
-    mine = upstream.mining(100.0 * one, 0 * one, 0 * one, official, 0.5 * one)
-    assert float(mine["unregistered"][0]) == -300.0
+    one = np.ones((1, 1))  # (draw, year)
+    official = np.array([[[500.0]]])  # (draw, source, year)
+    mine = upstream.mining_values(100.0 * one, 0 * one, 0 * one, official, 0.5 * one)
+    assert float(mine["unregistered"][0, 0]) == -300.0
+    # on the concentrate basis the official figure does not pass the beneficiation yield
+    mine = upstream.mining_values(100.0 * one, 0 * one, 0 * one, official, 0.5 * one, "concentrate")
+    assert float(mine["unregistered"][0, 0]) == -400.0
+    assert float(mine["official_ore"][0, 0]) == 1000.0
 
 
 # --- balance -------------------------------------------------------------------

@@ -13,148 +13,145 @@ net exports, divided by its yield:
 Losses are input minus output of each process (refining: C (1 - y_ref), the
 yield applying to the concentrate). IM, the unregistered mining, is the
 balancing item of the whole chain; a negative value is a result, reported as
-such. Every function broadcasts over extra dimensions (e.g. ``draw``).
+such.
+
+Every function works on plain arrays, with the dimensions it names last
+(``(..., product, year)``) and any leading ones (``draw``) broadcast by
+numpy, as the model runs them in the deterministic run and in an ensemble's
+chunks alike.
 
 Reference: Yao et al. (2021), doi:10.1016/j.resconrec.2021.105752, section 2.
 """
 
 from __future__ import annotations
 
-import xarray as xr
+import numpy as np
 
-from ndsim import conventions as cv
 from ndsim import sums
 
-__all__ = ["manufacturing", "fabrication", "refining", "mining"]
+__all__ = ["manufacturing_values", "fabrication_values", "refining_values", "mining_values"]
 
 
-def manufacturing(
-    domestic_consumption: xr.DataArray,
-    exports_final: xr.DataArray,
-    membership: xr.DataArray,
-    yield_manufacturing: xr.DataArray,
-) -> xr.Dataset:
+def manufacturing_values(
+    domestic_consumption: np.ndarray,
+    exports_final: np.ndarray,
+    membership: np.ndarray,
+    yield_manufacturing: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Manufacturing of final products from intermediates.
 
     Parameters
     ----------
-    domestic_consumption : xr.DataArray
-        DC (product, year) [t yr-1].
-    exports_final : xr.DataArray
-        E (product, year) [t yr-1], exported final products.
-    membership : xr.DataArray
-        1 where an end use is made from an intermediate, else 0 (product, intermediate) [1].
-    yield_manufacturing : xr.DataArray
-        y_man (intermediate, year) [1].
+    domestic_consumption : numpy.ndarray
+        DC (..., product, year) [t yr-1].
+    exports_final : numpy.ndarray
+        E (..., product, year) [t yr-1], exported final products.
+    membership : numpy.ndarray
+        (intermediate, product) 1 where an end use is made from an intermediate,
+        else 0 [1] (:func:`ndsim.pipeline.membership`).
+    yield_manufacturing : numpy.ndarray
+        y_man (..., intermediate, year) [1].
 
     Returns
     -------
-    xr.Dataset
-        ``input`` M_k (intermediate, year), ``loss`` (intermediate, year),
-        ``to_use`` = sum_j (DC_j - E_j) and ``exports`` = sum_j E_j (year), all [t yr-1].
+    dict of str to numpy.ndarray
+        ``input`` M_k and ``loss`` (..., intermediate, year); ``to_use`` =
+        sum_j (DC_j - E_j) and ``exports`` = sum_j E_j (..., year); all [t yr-1].
     """
-    made = xr.dot(domestic_consumption, membership, dim=cv.PRODUCT).transpose(
-        ..., cv.INTERMEDIATE, cv.YEAR
-    )
+    made = np.einsum("...py,kp->...yk", domestic_consumption, membership)
+    made = np.swapaxes(made, -1, -2)
     need = made / yield_manufacturing
-    return xr.Dataset(
-        {
-            "input": need,
-            "loss": need - made,
-            "to_use": sums.nansum(domestic_consumption - exports_final, cv.PRODUCT),
-            "exports": sums.nansum(exports_final, cv.PRODUCT),
-        }
-    )
+    axis = domestic_consumption.ndim - 2
+    return {
+        "input": need,
+        "loss": need - made,
+        "to_use": _sum(domestic_consumption - exports_final, axis),
+        "exports": _sum(exports_final, exports_final.ndim - 2),
+    }
 
 
-def fabrication(
-    manufacturing_input: xr.DataArray,
-    exports_intermediate: xr.DataArray,
-    imports_intermediate: xr.DataArray,
-    yield_fabrication: xr.DataArray,
-) -> xr.Dataset:
+def fabrication_values(
+    manufacturing_input: np.ndarray,
+    exports_intermediate: np.ndarray,
+    imports_intermediate: np.ndarray,
+    yield_fabrication: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Fabrication of intermediates from primary products.
 
     Parameters
     ----------
-    manufacturing_input : xr.DataArray
-        M_k (intermediate, year) [t yr-1].
-    exports_intermediate, imports_intermediate : xr.DataArray
-        X_int, I_int (intermediate, year) [t yr-1]; imports enter fabrication.
-    yield_fabrication : xr.DataArray
-        y_fab (intermediate, year) [1].
+    manufacturing_input : numpy.ndarray
+        M_k (..., intermediate, year) [t yr-1].
+    exports_intermediate, imports_intermediate : numpy.ndarray
+        X_int, I_int (..., intermediate, year) [t yr-1]; imports enter fabrication.
+    yield_fabrication : numpy.ndarray
+        y_fab (..., intermediate, year) [1].
 
     Returns
     -------
-    xr.Dataset
+    dict of str to numpy.ndarray
         ``production`` O_k = M_k + X_k - I_k (domestic output), ``primary_input``
-        P_k = O_k / y_fab and ``loss`` P_k - O_k (intermediate, year) [t yr-1].
+        P_k = O_k / y_fab and ``loss`` P_k - O_k (..., intermediate, year) [t yr-1].
     """
     output = manufacturing_input + exports_intermediate - imports_intermediate
     primary = output / yield_fabrication
-    return xr.Dataset(
-        {
-            "production": output.assign_attrs(cv.attrs("intermediate_production")),
-            "primary_input": primary,
-            "loss": primary - output,
-        }
-    )
+    return {"production": output, "primary_input": primary, "loss": primary - output}
 
 
-def refining(
-    primary_to_fabrication: xr.DataArray,
-    exports_primary: xr.DataArray,
-    exports_unregistered: xr.DataArray,
-    imports_primary: xr.DataArray,
-    recycled: xr.DataArray,
-    yield_refining: xr.DataArray,
-) -> xr.Dataset:
+def refining_values(
+    primary_to_fabrication: np.ndarray,
+    exports_primary: np.ndarray,
+    exports_unregistered: np.ndarray,
+    imports_primary: np.ndarray,
+    recycled: np.ndarray,
+    yield_refining: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Refining and separation: the concentrate it needs.
 
     Parameters
     ----------
-    primary_to_fabrication : xr.DataArray
-        sum_k P_k (year) [t yr-1].
-    exports_primary, exports_unregistered, imports_primary : xr.DataArray
+    primary_to_fabrication : numpy.ndarray
+        sum_k P_k (..., year) [t yr-1].
+    exports_primary, exports_unregistered, imports_primary : numpy.ndarray
         Registered exports, unregistered exports (smuggling) and imports of
-        primary products (year) [t yr-1].
-    recycled : xr.DataArray
-        R (year) [t yr-1], recycled element from waste management.
-    yield_refining : xr.DataArray
-        y_ref (year) [1], applied to the concentrate.
+        primary products (..., year) [t yr-1].
+    recycled : numpy.ndarray
+        R (..., year) [t yr-1], recycled element from waste management.
+    yield_refining : numpy.ndarray
+        y_ref (..., year) [1], applied to the concentrate.
 
     Returns
     -------
-    xr.Dataset
-        ``concentrate_input`` C and ``loss`` C (1 - y_ref) (year) [t yr-1].
+    dict of str to numpy.ndarray
+        ``concentrate_input`` C and ``loss`` C (1 - y_ref) (..., year) [t yr-1].
     """
     net = (
         primary_to_fabrication + exports_primary + exports_unregistered - imports_primary - recycled
     )
     concentrate = net / yield_refining
-    return xr.Dataset({"concentrate_input": concentrate, "loss": concentrate - net})
+    return {"concentrate_input": concentrate, "loss": concentrate - net}
 
 
-def mining(
-    concentrate_to_refining: xr.DataArray,
-    exports_concentrate: xr.DataArray,
-    imports_concentrate: xr.DataArray,
-    official: xr.DataArray,
-    yield_mining: xr.DataArray,
+def mining_values(
+    concentrate_to_refining: np.ndarray,
+    exports_concentrate: np.ndarray,
+    imports_concentrate: np.ndarray,
+    official: np.ndarray,
+    yield_mining: np.ndarray,
     basis: str = "ore",
-) -> xr.Dataset:
+) -> dict[str, np.ndarray]:
     """Mining and beneficiation: ore required and unregistered mining.
 
     Parameters
     ----------
-    concentrate_to_refining : xr.DataArray
-        C (year) [t yr-1].
-    exports_concentrate, imports_concentrate : xr.DataArray
-        (year) [t yr-1]; imported concentrate passes through mining to refining.
-    official : xr.DataArray
-        Official production by ore source (source, year) [t yr-1].
-    yield_mining : xr.DataArray
-        y_min (year) [1], beneficiation recovery.
+    concentrate_to_refining : numpy.ndarray
+        C (..., year) [t yr-1].
+    exports_concentrate, imports_concentrate : numpy.ndarray
+        (..., year) [t yr-1]; imported concentrate passes through mining to refining.
+    official : numpy.ndarray
+        Official production by ore source (..., source, year) [t yr-1].
+    yield_mining : numpy.ndarray
+        y_min (..., year) [1], beneficiation recovery.
     basis : {"ore", "concentrate"}
         What the official figures count (SPEC §3): Nd in the ore mined, or Nd in
         the rare-earth oxide of the concentrate; a concentrate figure does not
@@ -162,12 +159,12 @@ def mining(
 
     Returns
     -------
-    xr.Dataset
+    dict of str to numpy.ndarray
         ``concentrate_output`` C_dom = C - I + X, ``ore_required`` C_dom / y_min
         (Nd in the ore mined), ``total`` official + unregistered on the basis of
         the official figures, ``unregistered`` IM on that basis,
         ``official_ore`` and ``unregistered_ore`` (Nd in ore: the flows from the
-        ground) and ``loss`` ore - C_dom (year) [t yr-1].
+        ground) and ``loss`` ore - C_dom (..., year) [t yr-1].
 
     Notes
     -----
@@ -176,21 +173,26 @@ def mining(
     """
     domestic = concentrate_to_refining - imports_concentrate + exports_concentrate
     ore = domestic / yield_mining
-    official_total = official.sum(cv.SOURCE)
+    official_total = _sum(official, official.ndim - 2)
     if basis == "concentrate":
         unregistered = domestic - official_total
         total, official_ore = domestic, official_total / yield_mining
     else:
         unregistered = ore - official_total
         total, official_ore = ore, official_total
-    return xr.Dataset(
-        {
-            "concentrate_output": domestic,
-            "ore_required": ore,
-            "total": total.assign_attrs(cv.attrs("mining_total")),
-            "unregistered": unregistered.assign_attrs(cv.attrs("mining_unregistered")),
-            "official_ore": official_ore,
-            "unregistered_ore": ore - official_ore,
-            "loss": ore - domestic,
-        }
-    )
+    return {
+        "concentrate_output": domestic,
+        "ore_required": ore,
+        "total": total,
+        "unregistered": unregistered,
+        "official_ore": official_ore,
+        "unregistered_ore": ore - official_ore,
+        "loss": ore - domestic,
+    }
+
+
+def _sum(x: np.ndarray, axis: int) -> np.ndarray:
+    """The sum over ``axis``, NaN as 0, as xarray's ``sum`` gives it (:mod:`ndsim.sums`)."""
+    total = sums.nansum_values(x, axis, fallback=True)
+    assert total is not None
+    return total

@@ -8,43 +8,38 @@ import xarray as xr
 from ndsim import conventions as cv
 from ndsim import sums
 
-__all__ = ["waste_management", "recycling_path"]
+__all__ = ["waste_values", "recycling_path"]
 
 
-def waste_management(
-    outflow: xr.DataArray, recycling_rate: xr.DataArray, recovery_efficiency: xr.DataArray
-) -> xr.Dataset:
+def waste_values(
+    outflow: np.ndarray, recycling_rate: np.ndarray, recovery_efficiency: np.ndarray
+) -> dict[str, np.ndarray]:
     """Split end-of-life flows into recycled element and landfill.
 
     Parameters
     ----------
-    outflow : xr.DataArray
-        F_out (product, year) [t yr-1].
-    recycling_rate : xr.DataArray
-        r (year) [1], collection-for-recycling rate.
-    recovery_efficiency : xr.DataArray
-        eta (year) or scalar [1].
+    outflow : numpy.ndarray
+        F_out (..., product, year) [t yr-1].
+    recycling_rate : numpy.ndarray
+        r (..., year) [1], collection-for-recycling rate.
+    recovery_efficiency : numpy.ndarray
+        eta (..., year) or scalar [1].
 
     Returns
     -------
-    xr.Dataset
-        ``end_of_life``, ``recycled`` (to refining) and ``landfill`` (year) [t yr-1],
-        summed over products.
+    dict of str to numpy.ndarray
+        ``end_of_life``, ``recycled`` (to refining) and ``landfill`` (..., year)
+        [t yr-1], summed over products.
 
     Notes
     -----
     R(t) = r(t) * eta(t) * F_out,total(t); landfill = F_out,total - R
     (SPEC §1; Yao et al. 2021, doi:10.1016/j.resconrec.2021.105752, section 4.2).
     """
-    eol = sums.nansum(outflow, cv.PRODUCT)
+    eol = sums.nansum_values(outflow, outflow.ndim - 2, fallback=True)
+    assert eol is not None
     recycled = recycling_rate * recovery_efficiency * eol
-    return xr.Dataset(
-        {
-            "end_of_life": eol.assign_attrs(units=cv.FLOW_UNITS),
-            "recycled": recycled.assign_attrs(units=cv.FLOW_UNITS),
-            "landfill": (eol - recycled).assign_attrs(units=cv.FLOW_UNITS),
-        }
-    )
+    return {"end_of_life": eol, "recycled": recycled, "landfill": eol - recycled}
 
 
 def recycling_path(
