@@ -15,7 +15,7 @@ doi:10.1016/j.resconrec.2021.105752.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -154,11 +154,16 @@ def run(
         dc = projection.labelled("domestic_consumption", n_years)
         inflow = projection.labelled("inflow", n_years)
         in_use = xr.Dataset({v: projection.labelled(v, n_years) for v in ("outflow", "stock")})
-        fleet_vars: dict[str, xr.DataArray] = {
-            v: projection.labelled(v, n_years) for v in UNIT_VARIABLES if v in projection.values
+        # the unit layer from the first accounted year, on arrays
+        i0 = int(np.searchsorted(projection.years, first))
+        fleet = {
+            v: projection.values[v][..., i0:n_years]
+            for v in UNIT_VARIABLES
+            if v in projection.values
         }
+        fitted = None
         if "ownership_fitted" in projection.extras:
-            fleet_vars["ownership_fitted"] = projection.extra("ownership_fitted", n_years)
+            fitted = projection.extra("ownership_fitted", n_years).sel({Y: slice(first, None)})
         extras = projection.dataset(n_years, extras_only=True)
         # trade in final products after T held at its share of DC in T
         dc_values = forecast.lead_values(dc, n, P, Y)
@@ -181,17 +186,22 @@ def run(
         )
         dc, inflow = nd["domestic_consumption"], nd["inflow"]
         exports_final, imports_final = nd["exports_final"], nd["imports_final"]
-        fleet = use.use_stage(sales, pdf)  # the same cohorts in units: retired units, fleet
+        units_in_use = use.use_stage(sales, pdf)  # the same cohorts in units: retired, fleet
         in_use = use.use_stage(inflow, pdf)
-        fleet_vars = {
-            "units_production": his["production"],
-            "units_exports": his["units_exports"],
-            "units_imports": his["units_imports"],
-            "units_sales": sales,
-            "units_retired": fleet["outflow"],
-            "units_in_use": fleet["stock"],
-            "nd_intensity": intensity,
+        P, Y = cv.PRODUCT, cv.YEAR
+        fleet = {
+            name: _lead(da.sel({Y: slice(first, None)}), P, Y)
+            for name, da in (
+                ("units_production", his["production"]),
+                ("units_exports", his["units_exports"]),
+                ("units_imports", his["units_imports"]),
+                ("units_sales", sales),
+                ("units_retired", units_in_use["outflow"]),
+                ("units_in_use", units_in_use["stock"]),
+                ("nd_intensity", intensity),
+            )
         }
+        fitted = None
     stock_before = (
         # (two years: the sum of each year's products as numpy adds them over all years)
         sums.nansum(in_use["stock"].sel({cv.YEAR: slice(first - 1, first)}), cv.PRODUCT).sel(
@@ -206,8 +216,23 @@ def run(
     in_use = in_use.sel({cv.YEAR: slice(first, None)})
     if cv.YEAR in extras.dims:
         extras = extras.sel({cv.YEAR: slice(first, None)})
-    units = _unit_outputs(fleet_vars, inputs, first)
-    del fleet_vars  # the unit layer over all its years: units holds what the output keeps
+    # what the result keeps is labelled once, from arrays (draw, ..., year) with a draw axis
+    # of length 1 where an array has none: over the accounted years unless said
+    lead = dc[cv.DRAW].values if cv.DRAW in dc.dims else None
+    n = 1 if lead is None else lead.size
+    k = last - first + 1  # the accounted years: the first k of the run's
+    products_ = inputs[cv.PRODUCT].values
+
+    def labelled(x, *dims, on_years=years[:k], **coords):
+        drawn = lead is not None and x.shape[0] == n
+        x = x if drawn else x[0]
+        c = {**coords, Y: on_years} | ({cv.DRAW: lead} if drawn else {})
+        return xr.DataArray(x, dims=((cv.DRAW,) if drawn else ()) + (*dims, Y), coords=c)
+
+    units = _unit_outputs(
+        fleet, fitted, inputs, first, lambda x: labelled(x, P, on_years=years, product=products_)
+    )
+    del fleet  # the unit layer over all its years: units holds what the output keeps
 
     # 4. waste management: R = r x eta x F_out to refining, the rest to landfill
     rate = waste.recycling_path(acc["recycling_rate"], years, last, scenario.recycling.rate)
@@ -217,9 +242,7 @@ def run(
     )
     # 4-8 on plain arrays (draw, ..., year): a draw axis of length 1 where an array has
     # none, numpy broadcasting where xarray's would; the accounted years come first
-    lead = dc[cv.DRAW].values if cv.DRAW in dc.dims else None
-    n = 1 if lead is None else lead.size
-    P, K, S, Y = cv.PRODUCT, cv.INTERMEDIATE, cv.SOURCE, cv.YEAR
+    K, S = cv.INTERMEDIATE, cv.SOURCE
     acc_v = {
         name: _lead(acc[name], *dims)
         for name, dims in (
@@ -237,7 +260,6 @@ def run(
             ("yield_mining", (Y,)),
         )
     }
-    k = last - first + 1  # the accounted years: the first k of the run's
     for da in (dc, exports_final, imports_final, in_use["outflow"]):
         if not np.array_equal(da[Y].values, years):
             raise ValueError(f"{da.name}: not over the run's years {years[0]}-{years[-1]}")
@@ -315,13 +337,6 @@ def run(
         years.size,
         (n,),
     )
-
-    # labelled once, what the result keeps
-    def labelled(x, *dims, on_years=years[:k], **coords):
-        drawn = lead is not None and x.shape[0] == n
-        x = x if drawn else x[0]
-        c = {**coords, Y: on_years} | ({cv.DRAW: lead} if drawn else {})
-        return xr.DataArray(x, dims=((cv.DRAW,) if drawn else ()) + (*dims, Y), coords=c)
 
     intermediates = {K: acc[K].values}
     stage_parts = {
@@ -700,50 +715,58 @@ def history_start(inputs: xr.Dataset, scenario: Scenario) -> int:
     return int(inputs.attrs.get("history_first_year", first))
 
 
-def _unit_outputs(fleet_vars: Mapping[str, xr.DataArray], inputs: xr.Dataset, first: int) -> dict:
+def _unit_outputs(
+    fleet: Mapping[str, np.ndarray],
+    fitted: xr.DataArray | None,
+    inputs: xr.Dataset,
+    first: int,
+    labelled: Callable[[np.ndarray], xr.DataArray],
+) -> dict:
     """The schema-2 variables of the unit layer from the first accounted year (SPEC §2.1, §6).
 
-    NaN for the end uses counted in t of the element (no unit layer); the
-    ownership variables on each product's ``ownership_basis``: the accounted
-    fleet to T, the forecast fleet after.
+    ``fleet``: the unit layer's arrays (draw, product, year) over the run's years from
+    ``first``, a draw axis of 1 where they have none; ``fitted``: ``ownership_fitted``
+    (fleet-driven products), or None; ``labelled`` makes a (draw, product, year) array
+    one of the run's. NaN for the end uses counted in t of the element (no unit
+    layer); the ownership variables on each product's ``ownership_basis``: the
+    accounted fleet to T, the forecast fleet after.
     """
-    counted = products.unit_layer(inputs["count_unit"])
-    span = {cv.YEAR: slice(first, None)}
-    units = {}
-    on = counted.reindex({cv.PRODUCT: fleet_vars["units_sales"][cv.PRODUCT].values}).values
+    on = products.unit_layer(inputs["count_unit"]).values[:, None]  # (product, 1)
+    units, kept = {}, {}
     for name in UNIT_VARIABLES:
-        if name not in fleet_vars:
+        if name not in fleet:
             continue
-        da = fleet_vars[name].sel(span)
+        x = fleet[name]
         if name != "nd_intensity":  # NaN for the end uses without a unit layer
-            shape = [da.sizes[d] if d == cv.PRODUCT else 1 for d in da.dims]
-            x = da.values
             if name == "unmet_fleet_decline":
                 x = np.where(np.isnan(x), 0.0, x)
-            da = da.copy(data=np.where(on.reshape(shape), x, np.nan))
-        units[name] = da.rename(name).assign_attrs(cv.attrs(name))
+            x = np.where(on, x, np.nan)
+        kept[name] = x
+        units[name] = labelled(x).rename(name).assign_attrs(cv.attrs(name))
     units["intensity_calibration"] = inputs["intensity_calibration"]
-    basis = (
-        inputs["ownership_basis"]
-        if "ownership_basis" in inputs.coords
-        else xr.full_like(inputs["count_unit"], "", dtype=object)
-    )
+    span = {cv.YEAR: slice(first, None)}
     statistic = (
         inputs["ownership_statistic"].sel(span)
         if "ownership_statistic" in inputs
         else xr.full_like(units["units_in_use"], np.nan)
     )
     units["ownership_fitted"] = (
-        fleet_vars["ownership_fitted"].sel(span)
-        if "ownership_fitted" in fleet_vars
-        else xr.full_like(units["units_in_use"], np.nan)
+        fitted if fitted is not None else xr.full_like(units["units_in_use"], np.nan)
     ).assign_attrs(cv.attrs("ownership_fitted"))
     units["ownership_statistic"] = statistic.assign_attrs(cv.attrs("ownership_statistic"))
-    units["ownership_model"] = products.ownership_model(
-        units["units_in_use"],
-        basis,
+    # the fleet per household or per person, N / H (SPEC §6): one division
+    fleet_years = units["units_in_use"][cv.YEAR].values
+    per = products.ownership_divisor(
+        inputs["ownership_basis"].values if "ownership_basis" in inputs.coords else None,
+        inputs[cv.PRODUCT].size,
+        fleet_years,
         inputs["households"] if "households" in inputs else None,
         inputs["population"] if "population" in inputs else None,
+    )
+    units["ownership_model"] = (
+        labelled(kept["units_in_use"] / per)
+        .rename("ownership_model")
+        .assign_attrs(cv.attrs("ownership_model"))
     )
     return units
 

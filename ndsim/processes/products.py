@@ -32,7 +32,7 @@ __all__ = [
     "cohort_intensity",
     "unit_sales",
     "nd_flows",
-    "ownership_model",
+    "ownership_divisor",
     "unit_layer",
     "unit_layer_values",
 ]
@@ -156,43 +156,27 @@ def unit_layer_values(
     }
 
 
-def unit_layer(count_unit: xr.DataArray) -> xr.DataArray:
-    """True for the products counted in units (or MW), False for end uses counted in t."""
-    return count_unit != NO_UNIT_LAYER
-
-
-def ownership_model(
-    units_in_use: xr.DataArray,
-    basis: xr.DataArray,
+def ownership_divisor(
+    basis: np.ndarray | None,
+    n_products: int,
+    years: np.ndarray,
     households: xr.DataArray | None,
     population: xr.DataArray | None,
-) -> xr.DataArray:
-    """The fleet per household or per person, N / H, on each product's ``ownership_basis``.
-
-    Parameters
-    ----------
-    units_in_use : xr.DataArray
-        N (..., product, year) [count].
-    basis : xr.DataArray
-        ``ownership_basis`` (product): ``household``, ``person`` or ``""`` (no statistic).
-    households, population : xr.DataArray or None
-        H (year) [household] and population (year) [person].
-
-    Returns
-    -------
-    xr.DataArray
-        (..., product, year) [1]; NaN where the product has no basis or the
-        driver is missing.
+) -> np.ndarray:
+    """Each product's driver of ownership over ``years`` (product, year): the households
+    or the population its ``ownership_basis`` names, NaN without a basis (``basis``
+    None: no product has one) or where the driver is missing (the ``ownership_model`` N / H of SPEC §6).
     """
-    # each product's driver over the years (NaN without a basis): one division
-    years = units_in_use[cv.YEAR].values
-    kinds = np.asarray(basis.values).astype(str)
-    per = np.full((kinds.size, years.size), np.nan)
+    per = np.full((n_products, years.size), np.nan)
+    if basis is None:
+        return per
+    kinds = np.asarray(basis).astype(str)
     for name, driver in (("household", households), ("person", population)):
         if driver is not None:
             per[kinds == name, :] = driver.reindex({cv.YEAR: years}).values
-    divisor = xr.DataArray(per, dims=(cv.PRODUCT, cv.YEAR), coords={cv.YEAR: years})
-    if cv.PRODUCT in basis.coords:
-        divisor = divisor.assign_coords({cv.PRODUCT: basis[cv.PRODUCT].values})
-    out = units_in_use / divisor
-    return out.rename("ownership_model").assign_attrs(cv.attrs("ownership_model"))
+    return per
+
+
+def unit_layer(count_unit: xr.DataArray) -> xr.DataArray:
+    """True for the products counted in units (or MW), False for end uses counted in t."""
+    return count_unit != NO_UNIT_LAYER
