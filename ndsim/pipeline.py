@@ -229,7 +229,7 @@ def run(
         c = {**coords, Y: on_years} | ({cv.DRAW: lead} if drawn else {})
         return xr.DataArray(x, dims=((cv.DRAW,) if drawn else ()) + (*dims, Y), coords=c)
 
-    units = _unit_outputs(
+    units, flag = _unit_outputs(
         fleet, fitted, inputs, first, lambda x: labelled(x, P, on_years=years, product=products_)
     )
     del fleet  # the unit layer over all its years: units holds what the output keeps
@@ -392,7 +392,7 @@ def run(
             labelled(final_exports[..., :k]), basis, scenario.uncertainty.cv,
         )  # fmt: skip
 
-    result["plausibility_flag"] = plausibility_flag(result, inputs)
+    result["plausibility_flag"] = flag
 
     # 9. supply scenarios against the requirement (SPEC §4)
     if forecasting:
@@ -675,35 +675,30 @@ def accounted_years(inputs: xr.Dataset) -> tuple[int, int]:
     return first, last
 
 
-def plausibility_flag(result: xr.Dataset, inputs: xr.Dataset) -> xr.DataArray:
+def plausibility_flag(
+    sales: np.ndarray, in_use: np.ndarray, inputs: xr.Dataset, years: np.ndarray
+) -> np.ndarray:
     """1 where the units sold into use per year or in use per person exceed their sourced bound.
 
     (SPEC §2.4: the implied units of the growth-rate products, checked for every product
-    with a bound, in every year.)
+    with a bound, in every year.) ``sales`` and ``in_use`` are the unit layer's
+    (draw, product, year) arrays over ``years``, in the products' order of ``inputs``.
 
     0 where a bound exists and holds, NaN where the product has no bound
     (``plausibility.csv``) or the data set no population.
     """
-    names = ("plausibility_units_per_year", "plausibility_units_per_person")
-    made = result["units_sales"]
     if "population" not in inputs:
-        none = xr.full_like(made, np.nan)
-        return none.rename("plausibility_flag").assign_attrs(cv.attrs("plausibility_flag"))
-    if not result.get_index(cv.PRODUCT).equals(inputs.get_index(cv.PRODUCT)):
-        raise ValueError("plausibility_flag: the result's products are not the inputs'")
-    # on Variables (the products and years checked to be the same): no alignment per step
+        return np.full(sales.shape, np.nan)
     per_year, per_person = (
-        inputs[n].variable if n in inputs else xr.full_like(inputs["nd_content"], np.nan).variable
-        for n in names
+        inputs[n].transpose(cv.PRODUCT).values[:, None]
+        if n in inputs
+        else np.full((inputs[cv.PRODUCT].size, 1), np.nan)
+        for n in ("plausibility_units_per_year", "plausibility_units_per_person")
     )
-    pop = inputs["population"].reindex({cv.YEAR: result[cv.YEAR].values}).variable
-    owned = result["units_in_use"].variable / pop
-    over = (made.variable > per_year) | (owned > per_person)
-    has = per_year.notnull() | per_person.notnull()
-    flag = over.copy(data=np.where(over.values, 1.0, 0.0)).where(has & made.variable.notnull())
-    return xr.DataArray(flag, coords=made.coords, name="plausibility_flag").assign_attrs(
-        cv.attrs("plausibility_flag")
-    )
+    owned = in_use / inputs["population"].reindex({cv.YEAR: years}).values
+    over = (sales > per_year) | (owned > per_person)
+    has = ~np.isnan(per_year) | ~np.isnan(per_person)
+    return np.where(has & ~np.isnan(sales), np.where(over, 1.0, 0.0), np.nan)
 
 
 def history_start(inputs: xr.Dataset, scenario: Scenario) -> int:
@@ -721,7 +716,7 @@ def _unit_outputs(
     inputs: xr.Dataset,
     first: int,
     labelled: Callable[[np.ndarray], xr.DataArray],
-) -> dict:
+) -> tuple[dict, xr.DataArray]:
     """The schema-2 variables of the unit layer from the first accounted year (SPEC §2.1, §6).
 
     ``fleet``: the unit layer's arrays (draw, product, year) over the run's years from
@@ -729,7 +724,8 @@ def _unit_outputs(
     (fleet-driven products), or None; ``labelled`` makes a (draw, product, year) array
     one of the run's. NaN for the end uses counted in t of the element (no unit
     layer); the ownership variables on each product's ``ownership_basis``: the
-    accounted fleet to T, the forecast fleet after.
+    accounted fleet to T, the forecast fleet after. Also returns the
+    ``plausibility_flag`` of the units (:func:`plausibility_flag`).
     """
     on = products.unit_layer(inputs["count_unit"]).values[:, None]  # (product, 1)
     units, kept = {}, {}
@@ -768,7 +764,10 @@ def _unit_outputs(
         .rename("ownership_model")
         .assign_attrs(cv.attrs("ownership_model"))
     )
-    return units
+    flag = plausibility_flag(kept["units_sales"], kept["units_in_use"], inputs, fleet_years)
+    return units, labelled(flag).rename("plausibility_flag").assign_attrs(
+        cv.attrs("plausibility_flag")
+    )
 
 
 def model_years(inputs: xr.Dataset, scenario: Scenario) -> np.ndarray:

@@ -341,3 +341,23 @@ def test_results_are_assembled_on_the_run_years_as_xarray_would_align_them():
         arrays, gappy=_labelled([[1.0, 3.0]], ("draw", "year"), draw=[7], year=years[[1, 3]])
     )
     assert pipeline._on_years(gappy, years).identical(xr.Dataset(gappy).reindex(year=years))
+
+
+def test_plausibility_flag_against_a_hand_case():
+    """1 above a bound, 0 within, NaN without a bound, without units or without population."""
+    p, y = ["A", "B", "C", "D"], [2000, 2001]
+    inputs = xr.Dataset(
+        {
+            "plausibility_units_per_year": ("product", [10.0, np.nan, np.nan, 1.0]),
+            "plausibility_units_per_person": ("product", [np.nan, 0.5, np.nan, np.nan]),
+            "population": ("year", [100.0, 200.0]),
+        },
+        coords={"product": p, "year": y},
+    )
+    sales = np.array([[[5.0, 11.0], [1.0, 1.0], [7.0, 7.0], [np.nan, 2.0]]])
+    in_use = np.array([[[0.0, 0.0], [40.0, 120.0], [1.0, 1.0], [0.0, 0.0]]])
+    flag = pipeline.plausibility_flag(sales, in_use, inputs, np.array(y))
+    want = [[0.0, 1.0], [0.0, 1.0], [np.nan, np.nan], [np.nan, 1.0]]
+    np.testing.assert_array_equal(flag[0], want)
+    no_people = pipeline.plausibility_flag(sales, in_use, inputs.drop_vars("population"), y)
+    assert no_people.shape == sales.shape and np.isnan(no_people).all()
