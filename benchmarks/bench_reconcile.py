@@ -8,11 +8,12 @@ One command::
 For each N, the `baseline` scenario's inputs are sampled for draws 0..N-1 (as
 one ensemble chunk of N draws) and the whole model runs on them twice: with
 the residual upstream and with the reconciled one. Reported: the time of the
-reconciliation call alone (:func:`ndsim.processes.reconciled.reconcile_upstream`,
-every year and draw), the time of the whole chunk with the residual upstream,
-and their ratio (target of issue 13: below 1/5 at N = 10 000 x 18 years). A
-warm-up run (imports, numba compilation) is not timed; each timing is the
-best of ``--repeat`` runs.
+reconciliation call alone
+(:func:`ndsim.processes.reconciled.reconcile_upstream_values`, every year and
+draw), the time of the whole chunk with the residual upstream, and their
+ratio (target of issue 13: below 1/5 at N = 10 000 x 18 years). A warm-up
+run (imports, numba compilation) is not timed; each timing is the best of
+``--repeat`` runs.
 
 Results go to ``benchmarks/results/reconcile.json`` (and are printed).
 """
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     residual = dataclasses.replace(base, run=dataclasses.replace(base.run, upstream="residual"))
     recon = dataclasses.replace(base, run=dataclasses.replace(base.run, upstream="reconciled"))
     calls: list[float] = []
-    original = reconciled.reconcile_upstream
+    original = reconciled.reconcile_upstream_values
 
     def timed(*a, **k):
         t0 = time.perf_counter()
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         calls.append(time.perf_counter() - t0)
         return out
 
-    reconciled.reconcile_upstream = timed
+    reconciled.reconcile_upstream_values = timed
     warm = sampling.sample_inputs(inputs, base, np.arange(10), 1)
     pipeline.run(warm, recon)
     rows = []
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['chunk_reconciled_s']:.2f} s; reconciliation / chunk = "
             f"{row['ratio_reconcile_to_chunk']:.3f}"
         )
-    reconciled.reconcile_upstream = original
+    reconciled.reconcile_upstream_values = original
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"machine": platform.platform(), "python": platform.python_version()}
     args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")

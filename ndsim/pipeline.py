@@ -386,11 +386,18 @@ def run(
     result = result.merge(extras, compat="override", join="left")
     result.attrs["mining_basis"] = basis
     if scenario.run.upstream == "reconciled":
-        result = _reconciled(
-            result, inputs, acc, labelled(made["input"], K, **intermediates),
-            labelled(eol["recycled"][..., :k]), labelled(final_imports[..., :k]),
-            labelled(final_exports[..., :k]), basis, scenario.uncertainty.cv,
-        )  # fmt: skip
+        arrays = {
+            "manufacturing_input": made["input"],
+            "manufacturing_total": by_k["manufacturing_input"],
+            "recycled": eol["recycled"][..., :k],
+            "final_imports": final_imports[..., :k],
+            "final_exports": final_exports[..., :k],
+            "yield_mining": acc_v["yield_mining"],
+        }
+        replaced = _reconciled(
+            inputs, acc, arrays, flow, years, labelled, basis, scenario.uncertainty.cv
+        )
+        result = result.assign(replaced)  # one merge for every replaced variable
 
     result["plausibility_flag"] = flag
 
@@ -435,13 +442,25 @@ def run(
 
 # --- helpers ----------------------------------------------------------------
 def _reconciled(
-    result, inputs, acc, made_input, recycled, final_imports, final_exports, basis,
-    cv_overrides=None,
-):  # fmt: skip
-    """Replace the upstream flows by their reconciliation (SPEC §3); the residual ones stay as prior.
+    inputs: xr.Dataset,
+    acc: xr.Dataset,
+    arrays: Mapping[str, np.ndarray],
+    flow: np.ndarray,
+    years: np.ndarray,
+    labelled: Callable[..., xr.DataArray],
+    basis: str,
+    cv_overrides: Mapping[str, float] | None = None,
+) -> dict:
+    """The upstream flows replaced by their reconciliation (SPEC §3); the residual ones stay
+    as prior.
 
-    ``made_input`` (..., intermediate, year), ``recycled`` and the imports and exports of
-    final products summed over products (..., year) are over the accounted years.
+    ``arrays``: the run's (draw, ..., year) arrays over the accounted years (a draw axis
+    of 1 where they have none) of ``manufacturing_input`` (..., intermediate, year), of
+    ``recycled``, the manufacturing input and the imports and exports of final
+    products summed (..., year), and the inputs ``yield_mining`` and
+    ``exports_primary_unregistered``; ``flow`` the residual flows (draw, edge, year)
+    over the run's ``years``; ``labelled`` labels a (draw, ..., year) array of the
+    run's. Returns the variables that replace the result's.
     """
     from ndsim.processes import reconciled
 
@@ -456,38 +475,48 @@ def _reconciled(
             file="scenario",
             field="run.upstream",
         )
-    rec = reconciled.reconcile_upstream(
-        inputs, acc, made_input, recycled, basis, cv_overrides=cv_overrides
+    K, S, Y = cv.INTERMEDIATE, cv.SOURCE, cv.YEAR
+    made_input = labelled(arrays["manufacturing_input"], K, **{K: acc[K].values})
+    rec = reconciled.reconcile_upstream_values(
+        inputs, acc, made_input, labelled(arrays["recycled"]), basis, cv_overrides=cv_overrides
     )
-    # on Variables over the accounted years: broadcast by dimension name, no alignment
-    acc_years = rec["z"][cv.YEAR].values
-    if not np.array_equal(acc_years, acc[cv.YEAR].values):
+    if not np.array_equal(rec.years, acc[Y].values):
         raise ValueError("the reconciliation's years are not the accounted years")
-    column = {str(n): i for i, n in enumerate(rec["z"]["flow_name"].values)}
-    z, sd = rec["z"].variable, rec["sd"].variable
+    if rec.lead not in ((), (cv.DRAW,)):
+        raise ValueError(f"the reconciliation's leading dimensions {rec.lead} are not (draw,)")
+    # on the run's arrays: (draw, year, flow), a draw axis of 1 without draws
+    out = {k: v if rec.lead or k in ("dof", "role") else v[None] for k, v in rec.values.items()}
+    column = {name: i for i, name in enumerate(rec.flows)}
+    z, sd = out["flow"], out["sd"]
 
     def f(name):
-        return z[{"flow_name": column[name]}]
+        return z[..., column[name]]
 
     def s(name):
-        return sd[{"flow_name": column[name]}]
+        return sd[..., column[name]]
 
-    def by(prefix, dim):  # the flows "prefix:<label>" over the labels of dim, dim first
-        at = [column[f"{prefix}:{x}"] for x in acc[dim].values]
-        return _renamed(z[{"flow_name": at}], "flow_name", dim).transpose(dim, ...)
+    def by(prefix, dim):  # the flows "prefix:<label>" (draw, year, label), as they lie in z
+        return z[..., [column[f"{prefix}:{x}"] for x in acc[dim].values]]
 
-    official = by("official", cv.SOURCE)
-    p_k = by("primary_to_fabrication", cv.INTERMEDIATE)
-    o_k = by("intermediate_production", cv.INTERMEDIATE)
-    ii_k = by("imports_intermediate", cv.INTERMEDIATE)
-    xi_k = by("exports_intermediate", cv.INTERMEDIATE)
-    y_min = acc["yield_mining"].variable
+    def label_first(x):  # (draw, year, label) -> (draw, label, year)
+        return np.moveaxis(x, -1, -2)
+
+    # the sums over sources and intermediates add along the last axis, as they lie in z
+    official, o_k = by("official", S), by("intermediate_production", K)
+    p_k, ii_k, xi_k = (
+        by(name, K)
+        for name in ("primary_to_fabrication", "imports_intermediate", "exports_intermediate")
+    )
+    p_sum, ii_sum, xi_sum = _sum(p_k, -1), _sum(ii_k, -1), _sum(xi_k, -1)
+    y_min = arrays["yield_mining"]
+    # official output and IM on the basis of the official figures (the reconciliation's
+    # are on the concentrate basis)
     to_conc = y_min if basis == "ore" else 1.0
-    off_total, im = official.sum(cv.SOURCE), f("unregistered")
+    to_conc_by_source = y_min[..., None] if basis == "ore" else 1.0
+    off_total, im = _sum(official, -1), f("unregistered")
     ic, xc, c = f("imports_concentrate"), f("exports_concentrate"), f("concentrate_to_refining")
     ip, xp, xu = f("imports_primary"), f("exports_primary"), f("exports_unregistered")
-    m_total = made_input.variable.sum(cv.INTERMEDIATE)
-    recycled = recycled.variable
+    m_total, recycled = arrays["manufacturing_total"], arrays["recycled"]
     # losses as differences: every balance closes exactly in float64 (SPEC §3)
     edges = {
         ("ore", "mining"): off_total / y_min,
@@ -497,91 +526,94 @@ def _reconciled(
         ("mining", "export"): xc,
         ("mining", "loss"): (off_total + im) / y_min + ic - c - xc,
         ("import", "refining"): ip,
-        ("refining", "fabrication"): p_k.sum(cv.INTERMEDIATE),
+        ("refining", "fabrication"): p_sum,
         ("refining", "export"): xp,
         ("refining", "export_unregistered"): xu,
-        ("import", "fabrication"): ii_k.sum(cv.INTERMEDIATE),
+        ("import", "fabrication"): ii_sum,
         ("fabrication", "manufacturing"): m_total,
-        ("fabrication", "export"): xi_k.sum(cv.INTERMEDIATE),
+        ("fabrication", "export"): xi_sum,
     }
-    edges[("refining", "loss")] = c + ip + recycled - edges[("refining", "fabrication")] - xp - xu
-    edges[("fabrication", "loss")] = (
-        edges[("refining", "fabrication")] + edges[("import", "fabrication")] - m_total
-        - edges[("fabrication", "export")]
-    )  # fmt: skip
+    edges[("refining", "loss")] = c + ip + recycled - p_sum - xp - xu
+    edges[("fabrication", "loss")] = p_sum + ii_sum - m_total - xi_sum
     edge_sd = {
-        ("ore", "mining"): rec["sd_ore_official"].variable,
-        ("unregistered_mining", "mining"): rec["sd_ore_unregistered"].variable,
+        ("ore", "mining"): out["sd_ore_official"],
+        ("unregistered_mining", "mining"): out["sd_ore_unregistered"],
         ("import", "mining"): s("imports_concentrate"),
         ("mining", "refining"): s("concentrate_to_refining"),
         ("mining", "export"): s("exports_concentrate"),
-        ("mining", "loss"): rec["sd_mining_loss"].variable,
+        ("mining", "loss"): out["sd_mining_loss"],
         ("import", "refining"): s("imports_primary"),
-        ("refining", "fabrication"): rec["sd_to_fabrication"].variable,
+        ("refining", "fabrication"): out["sd_to_fabrication"],
         ("refining", "export"): s("exports_primary"),
         ("refining", "export_unregistered"): s("exports_unregistered"),
-        ("refining", "loss"): rec["sd_refining_loss"].variable,
-        ("import", "fabrication"): rec["sd_fabrication_imports"].variable,
-        ("fabrication", "export"): rec["sd_fabrication_exports"].variable,
-        ("fabrication", "loss"): rec["sd_fabrication_loss"].variable,
+        ("refining", "loss"): out["sd_refining_loss"],
+        ("import", "fabrication"): out["sd_fabrication_imports"],
+        ("fabrication", "export"): out["sd_fabrication_exports"],
+        ("fabrication", "loss"): out["sd_fabrication_loss"],
     }
-    years = result[cv.YEAR].values
-    i0 = int(np.searchsorted(years, acc_years[0]))
-    if not np.array_equal(years[i0 : i0 + acc_years.size], acc_years):
+    k = rec.years.size
+    i0 = int(np.searchsorted(years, rec.years[0]))
+    if not np.array_equal(years[i0 : i0 + k], rec.years):
         raise ValueError("the accounted years are not a run of the model's years")
-    after = years.size - i0 - acc_years.size
 
-    def on_years(var, fill=np.nan):  # the accounted years of the model's years, fill elsewhere
-        return var.pad({cv.YEAR: (i0, after)}, constant_values=fill)
+    def with_edges(base, replaced):  # base (draw, edge, year), the edges' accounted years replaced
+        new = np.array(np.broadcast_to(base, (max(base.shape[0], z.shape[0]), *base.shape[1:])))
+        for pair, x in replaced.items():
+            new[..., flows.EDGES.index(pair), i0 : i0 + k] = x
+        return new
+
+    def on_years(x, fill=np.nan):  # the accounted years of the model's years, fill elsewhere
+        return np.pad(
+            x, [(0, 0)] * (x.ndim - 1) + [(i0, years.size - i0 - k)], constant_values=fill
+        )
+
+    def variable(x, *dims):  # (draw, ..., year) over the accounted years as the run's Variable
+        return labelled(on_years(x), *dims, on_years=years).variable
 
     # the flows before reconciliation: the measured value where the edge is measured (the
     # prior of unregistered mining), the residual chain's value elsewhere
-    im_prior = rec["prior"].variable[{"flow_name": column["unregistered"]}] / y_min
     im_edge = ("unregistered_mining", "mining")
-    residual_im = flows.edge(result["flow"], *im_edge).variable[
-        {cv.YEAR: slice(i0, i0 + acc_years.size)}
-    ]
-    flow = result["flow"]
+    im_prior = out["prior"][..., column["unregistered"]] / y_min
+    residual_im = flow[..., flows.EDGES.index(im_edge), i0 : i0 + k]
     unreconciled = np.where(years <= last, 0.0, np.nan)  # flow_sd after the accounted years
-    out = {
-        "flow": _with_edges(flow, edges, i0),
-        "flow_prior": _with_edges(flow, {im_edge: im_prior.fillna(residual_im)}, i0),
-        "flow_sd": _with_edges(flow, edge_sd, i0, base=unreconciled),
+    edge_label = {"on_years": years, "edge": list(flows.LABELS)}
+    res: dict = {
+        "flow": with_edges(flow, edges),
+        "flow_prior": with_edges(
+            flow, {im_edge: np.where(np.isnan(im_prior), residual_im, im_prior)}
+        ),
+        "flow_sd": with_edges(np.broadcast_to(unreconciled, flow.shape), edge_sd),
     }
-    out["mining"] = on_years(official / to_conc)
-    out["mining_unregistered"] = on_years(im / to_conc)
-    out["mining_unregistered_sd"] = on_years(s("unregistered") / to_conc)
-    out["mining_total"] = on_years((off_total + im) / to_conc)
-    out["intermediate_production"] = on_years(o_k)
-    out["imports"] = on_years(
-        _stages(
-            ic,
-            ip,
-            ii_k.sum(cv.INTERMEDIATE),
-            final_imports.variable,
-        )
+    res = {name: labelled(x, flows.EDGE, **edge_label).variable for name, x in res.items()}
+    res["mining"] = variable(label_first(official / to_conc_by_source), S)
+    res["mining_unregistered"] = variable(im / to_conc)
+    res["mining_unregistered_sd"] = variable(s("unregistered") / to_conc)
+    res["mining_total"] = variable((off_total + im) / to_conc)
+    res["intermediate_production"] = variable(label_first(o_k), K)
+    stages = {
+        "imports": (ic, ip, ii_sum, arrays["final_imports"]),
+        "exports": (xc, xp, xi_sum, arrays["final_exports"]),
+    }
+    for name, parts in stages.items():
+        res[name] = variable(np.stack(np.broadcast_arrays(*parts), axis=-2), cv.STAGE)
+    res["exports_unregistered"] = variable(xu)
+    role = out["role"]  # (year, flow)
+    measured = np.flatnonzero((role == reconciled.MEASURED).any(axis=0))
+    names = np.asarray(rec.flows)[measured]
+    res["reconciliation_adjustment"] = labelled(
+        on_years(label_first(out["adjustment"][..., measured])),
+        "measurement",
+        on_years=years,
+        measurement=names,
     )
-    out["exports"] = on_years(
-        _stages(
-            xc,
-            xp,
-            xi_k.sum(cv.INTERMEDIATE),
-            final_exports.variable,
-        )
-    )
-    out["exports_unregistered"] = on_years(xu)
-    role = rec["role"].variable
-    measured = (role == reconciled.MEASURED).values.any(axis=role.get_axis_num(cv.YEAR))
-    names = rec["role"]["flow_name"].values[measured]
-    adjustment = rec["adjustment"].variable[{"flow_name": np.flatnonzero(measured)}]
-    out["reconciliation_adjustment"] = xr.DataArray(
-        on_years(_renamed(adjustment, "flow_name", "measurement")), coords={"measurement": names}
-    )
-    out["reconciliation_chi2"] = on_years(rec["chi2"].variable)
-    out["reconciliation_dof"] = on_years(rec["dof"].variable, -1)
-    out["reconciliation_measurements"] = on_years((role == reconciled.MEASURED).sum("flow_name"), 0)
-    out["reconciliation_unknowns"] = on_years((role == reconciled.UNKNOWN).sum("flow_name"), 0)
-    return result.assign(out)  # one merge for every replaced variable
+    res["reconciliation_chi2"] = variable(out["chi2"])
+    for name, x, fill in (
+        ("reconciliation_dof", out["dof"], -1),
+        ("reconciliation_measurements", (role == reconciled.MEASURED).sum(axis=1), 0),
+        ("reconciliation_unknowns", (role == reconciled.UNKNOWN).sum(axis=1), 0),
+    ):
+        res[name] = xr.Variable(Y, on_years(x, fill))
+    return res
 
 
 def _on_years(arrays: Mapping[str, xr.DataArray], years: np.ndarray) -> xr.Dataset:
@@ -634,37 +666,6 @@ def _sum(x: np.ndarray, axis: int) -> np.ndarray:
     total = sums.nansum_values(x, axis % x.ndim, fallback=True)
     assert total is not None
     return total
-
-
-def _renamed(var: xr.Variable, old: str, new: str) -> xr.Variable:
-    """``var`` with its dimension ``old`` called ``new`` (the same data)."""
-    return xr.Variable([new if d == old else d for d in var.dims], var.data, var.attrs)
-
-
-def _with_edges(
-    flow: xr.DataArray,
-    edges: Mapping[tuple[str, str], xr.Variable],
-    start: int,
-    base: np.ndarray | None = None,
-) -> xr.DataArray:
-    """A copy of ``flow`` (..., edge, year) with some edges replaced.
-
-    Each edge (..., year) is a Variable over the run of ``flow``'s years from position
-    ``start``, with at most its leading dimensions; it is written into its slot of
-    one array: a copy of ``flow``'s values, or ``base`` (year) broadcast if given.
-    """
-    lead = [d for d in flow.dims if d not in (flows.EDGE, cv.YEAR)]
-    flow = flow.transpose(*lead, flows.EDGE, cv.YEAR)
-    if base is None:
-        out = flow.values.copy()
-    else:
-        out = np.array(np.broadcast_to(base, flow.shape), dtype=float)
-    for (origin, destination), var in edges.items():
-        n = var.sizes[cv.YEAR]
-        shape = [flow.sizes[d] if d in var.dims else 1 for d in lead] + [n]
-        arr = var.transpose(*[d for d in lead if d in var.dims], cv.YEAR).values.reshape(shape)
-        out[..., flows.EDGES.index((origin, destination)), start : start + n] = arr
-    return flow.copy(data=out)
 
 
 def accounted_years(inputs: xr.Dataset) -> tuple[int, int]:
@@ -800,15 +801,6 @@ def product_intermediate(inputs: xr.Dataset) -> xr.DataArray:
         if name in inputs.coords and inputs[name].dims == (cv.PRODUCT,):
             return inputs[name].reset_coords(drop=True) if name != cv.INTERMEDIATE else inputs[name]
     raise ValidationError("no intermediate per product", file="products.csv", field="intermediate")
-
-
-def _stages(*parts: xr.Variable) -> xr.Variable:
-    """One Variable per stage, broadcast by dimension name and stacked on ``stage`` first."""
-    dims: dict = {}
-    for part in parts:
-        for d in part.dims:
-            dims.setdefault(d, part.sizes[d])
-    return xr.Variable.concat([part.set_dims(dims) for part in parts], dim=cv.STAGE)
 
 
 def _finish(

@@ -42,7 +42,14 @@ import numpy as np
 
 from ndsim.reconcile import _contract, reconcile
 
-__all__ = ["Chain", "reconcile_chain", "MEASURED", "UNKNOWN"]
+__all__ = [
+    "Chain",
+    "Reconciled",
+    "reconcile_chain",
+    "reconcile_upstream_values",
+    "MEASURED",
+    "UNKNOWN",
+]
 
 #: flows (name before ":") whose Nd is counted at the concentrate and at the primary level
 _CONCENTRATE_LEVEL = frozenset(
@@ -401,15 +408,42 @@ _MEASURED_INPUTS = {
 }
 
 
-def reconcile_upstream(
+@dataclass(frozen=True)
+class Reconciled:
+    """The reconciliation of the accounted upstream on plain arrays (:func:`reconcile_upstream_values`).
+
+    Attributes
+    ----------
+    flows : tuple of str
+        The flows of :class:`Chain`, in the order of the arrays' last axis.
+    lead : tuple of str
+        The names of the arrays' leading dimensions (``("draw",)`` or none).
+    lead_coords : dict
+        Their coordinates.
+    years : numpy.ndarray
+        The accounted years.
+    values : dict of str to numpy.ndarray
+        What :func:`reconcile_chain` returns: ``flow``, ``sd``, ``prior`` and
+        ``adjustment`` (*lead, year, flow), ``chi2`` and ``sd_<combination>``
+        (*lead, year), ``dof`` (year), ``role`` (year, flow).
+    """
+
+    flows: tuple[str, ...]
+    lead: tuple[str, ...]
+    lead_coords: dict
+    years: np.ndarray
+    values: dict
+
+
+def reconcile_upstream_values(
     inputs,
     acc,
     manufacturing_input,
     recycled,
     basis: str,
     cv_overrides: Mapping[str, float] | None = None,
-) -> dict:
-    """Reconcile the accounted upstream (SPEC §3) and return labelled results.
+) -> Reconciled:
+    """Reconcile the accounted upstream (SPEC §3) on plain arrays.
 
     Parameters
     ----------
@@ -428,12 +462,12 @@ def reconcile_upstream(
 
     Returns
     -------
-    dict of xarray.DataArray
-        ``z`` (..., flow_name, year) reconciled physical flows of :class:`Chain`
-        (official output and IM on the concentrate basis), ``sd`` their posterior
-        sd, ``adjustment`` (..., flow_name, year), ``chi2`` (..., year),
-        ``dof`` (year), ``role`` (flow_name, year) and ``sd_<combination>``
-        (..., year) for the flow edges that sum several flows.
+    Reconciled
+        The reconciled physical flows of :class:`Chain` (official output and IM on
+        the concentrate basis), their posterior sd, the measured values, the
+        adjustments, χ² and its dof, each flow's role in each year and the
+        posterior sd of the sums of several flows the flow edges need
+        (:func:`reconcile_chain`).
     """
     import xarray as xr
 
@@ -506,24 +540,4 @@ def reconcile_upstream(
         "fabrication_loss": {f"primary_to_fabrication:{k}": 1.0 - yf[k] for k in inters},
     }
     out = reconcile_chain(chain, value, sd, fixed, a["yield_refining"], yf, combinations=combos)
-
-    # one set of coordinates for every output
-    coords = {**lead_coords, Y: year}
-    by_year = xr.DataArray(out["chi2"], dims=(*lead, Y), coords=coords)
-    flow_coord = xr.DataArray(list(chain.flows), dims="flow_name")
-    by_flow = xr.DataArray(
-        out["flow"], dims=(*lead, Y, "flow_name"), coords=coords | {"flow_name": flow_coord}
-    )
-    res = {
-        "prior": by_flow.copy(deep=False, data=out["prior"]),
-        "z": by_flow,
-        "sd": by_flow.copy(deep=False, data=out["sd"]),
-        "adjustment": by_flow.copy(deep=False, data=out["adjustment"]),
-        "chi2": by_year,
-        "dof": xr.DataArray(out["dof"], dims=(Y,), coords={Y: year}),
-        "role": xr.DataArray(
-            out["role"], dims=(Y, "flow_name"), coords={Y: year, "flow_name": flow_coord}
-        ),
-    }
-    res |= {k: by_year.copy(deep=False, data=v) for k, v in out.items() if k.startswith("sd_")}
-    return res
+    return Reconciled(tuple(chain.flows), tuple(lead), dict(lead_coords), np.asarray(year), out)
