@@ -61,6 +61,7 @@ __all__ = [
     "project_values",
     "History",
     "Projection",
+    "Lifetimes",
     "lead_values",
     "fit_fleets",
     "fits_from_dataset",
@@ -771,7 +772,7 @@ def project_values(
     def at_t(name: str) -> np.ndarray:  # (draw, product) in T
         return accounted(name)[:, :, i_last]
 
-    lives = _Lifetimes(pdf, products, lead, years)
+    lives = Lifetimes(pdf, products, lead, years)
     if "units_in_use" not in acc_values:  # the fleet to T from the units sold
         acc_values["units_in_use"] = lives.use(accounted("units_sales"), products)[1]
 
@@ -1166,7 +1167,7 @@ def _nan_to_zero(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), 0.0, x)
 
 
-class _Lifetimes:
+class Lifetimes:
     """The products' lifetimes for the kernels on plain arrays, their parameters stacked once.
 
     ``pdf``: a mapping product -> Lifetime or a pdf (product, [draw], age). The

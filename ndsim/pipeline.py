@@ -115,27 +115,29 @@ def run(
     # product, age) array); the same numbers as the pdf of use.lifetime_pdf
     pdf = use.lifetime_specs(inputs, opts.lifetime_variant, opts.timing)
     extras = xr.Dataset()
+    # 1-2. final products in units, Nd per cohort (SPEC §2.1, eq. 1-4), on plain arrays
+    # (draw, product, year) with a draw axis of length 1 without draws
+    lead = his[cv.DRAW].values if cv.DRAW in his.dims else None
+    n = 1 if lead is None else lead.size
+    P, Y = cv.PRODUCT, cv.YEAR
+    product_names = [str(p) for p in his[P].values]
+    given = ("production", "units_exports", "units_imports")
+    unit_flows = {v: forecast.lead_values(his[v], n, P, Y) for v in given}
+    values = products.unit_layer_values(
+        unit_flows["production"],
+        unit_flows["units_exports"],
+        unit_flows["units_imports"],
+        forecast.lead_values(his["nd_content"], n, P),
+        forecast.lead_values(his["adoption_rate"], n, P, Y),
+        forecast.lead_values(his["intensity_calibration"], n, P),
+    )
     if forecasting:
-        # 1-3. final products in units, Nd per cohort (SPEC §2.1, eq. 1-4), on plain
-        # arrays (draw, product, year); the forecast (eq. 7-10) convolves the units sold
-        # into the fleet to T and runs the use stage over all years (eq. 5-6)
-        lead = his[cv.DRAW].values if cv.DRAW in his.dims else None
-        n = 1 if lead is None else lead.size
-        given = ("production", "units_exports", "units_imports")
-        P, Y = cv.PRODUCT, cv.YEAR
-        unit_flows = {v: forecast.lead_values(his[v], n, P, Y) for v in given}
-        values = products.unit_layer_values(
-            unit_flows["production"],
-            unit_flows["units_exports"],
-            unit_flows["units_imports"],
-            forecast.lead_values(his["nd_content"], n, P),
-            forecast.lead_values(his["adoption_rate"], n, P, Y),
-            forecast.lead_values(his["intensity_calibration"], n, P),
-        )
+        # 3. the forecast (eq. 7-10) convolves the units sold into the fleet to T and runs
+        # the use stage over all years (eq. 5-6)
         hist = forecast.History(
             values=unit_flows | values,
-            products=[str(p) for p in his[cv.PRODUCT].values],
-            years=his[cv.YEAR].values,
+            products=product_names,
+            years=his[Y].values,
             draws=lead,
             has_draws=lead is not None,
         )
@@ -175,33 +177,41 @@ def run(
         exports_final, imports_final = traded["exports_final"], traded["imports_final"]
         del hist, unit_flows, values, dc_values, traded, projection
     else:
-        # 1-2. final products in units, Nd per cohort (SPEC §2.1): DC = P m, F_in = Q m
-        # (eq. 1-4); the use stage of units and of Nd over the history (eq. 5-6)
-        intensity = products.cohort_intensity(
-            his["nd_content"], his["adoption_rate"], his["intensity_calibration"]
+        # the use stage of units and of Nd over the history (eq. 5-6): the forecast's
+        # kernels without the forecast
+        lives = forecast.Lifetimes(pdf, product_names, lead, his[Y].values)
+        u_out, u_stock, _ = lives.use(values["units_sales"], product_names)
+        nd_out, nd_stock, _ = lives.use(values["inflow"], product_names)
+
+        def over_history(x, name):  # (draw, product, year) over the use-stage years
+            dims, c = (P, Y), {P: his[P].values, Y: his[Y].values}
+            if lead is not None:
+                dims, c = (cv.DRAW, *dims), {cv.DRAW: lead, **c}
+            x = x if lead is not None else x[0]
+            return xr.DataArray(x, dims=dims, coords=c, name=name, attrs=cv.attrs(name))
+
+        dc, inflow, exports_final, imports_final = (
+            over_history(values[name], name)
+            for name in ("domestic_consumption", "inflow", "exports_final", "imports_final")
         )
-        sales = products.unit_sales(his["production"], his["units_exports"], his["units_imports"])
-        nd = products.nd_flows(
-            his["production"], his["units_exports"], his["units_imports"], intensity
+        in_use = xr.Dataset(
+            {"outflow": over_history(nd_out, "outflow"), "stock": over_history(nd_stock, "stock")}
         )
-        dc, inflow = nd["domestic_consumption"], nd["inflow"]
-        exports_final, imports_final = nd["exports_final"], nd["imports_final"]
-        units_in_use = use.use_stage(sales, pdf)  # the same cohorts in units: retired, fleet
-        in_use = use.use_stage(inflow, pdf)
-        P, Y = cv.PRODUCT, cv.YEAR
+        i0 = int(np.searchsorted(his[Y].values, first))
         fleet = {
-            name: _lead(da.sel({Y: slice(first, None)}), P, Y)
-            for name, da in (
-                ("units_production", his["production"]),
-                ("units_exports", his["units_exports"]),
-                ("units_imports", his["units_imports"]),
-                ("units_sales", sales),
-                ("units_retired", units_in_use["outflow"]),
-                ("units_in_use", units_in_use["stock"]),
-                ("nd_intensity", intensity),
+            name: x[..., i0:]
+            for name, x in (
+                ("units_production", _lead(his["production"], P, Y)),
+                ("units_exports", _lead(his["units_exports"], P, Y)),
+                ("units_imports", _lead(his["units_imports"], P, Y)),
+                ("units_sales", values["units_sales"]),
+                ("units_retired", u_out),
+                ("units_in_use", u_stock),
+                ("nd_intensity", values["nd_intensity"]),
             )
         }
         fitted = None
+        del unit_flows, values
     stock_before = (
         # (two years: the sum of each year's products as numpy adds them over all years)
         sums.nansum(in_use["stock"].sel({cv.YEAR: slice(first - 1, first)}), cv.PRODUCT).sel(

@@ -466,7 +466,7 @@ def test_lifetimes_as_specs_give_the_numbers_of_their_pdf():
                 np.testing.assert_allclose(b[name], a[name], rtol=1e-13, atol=0, err_msg=name)
     # the mean lifetime that joins the fleets (without join_years) is the fixed one
     for lives, expected in ((specs, [[10.0], [9.0]]), (make_pdf(), [10.0, 9.0])):
-        mean = fc._Lifetimes(lives, PRODUCTS, None, YEARS).mean_age(["A", "G"], 40)
+        mean = fc.Lifetimes(lives, PRODUCTS, None, YEARS).mean_age(["A", "G"], 40)
         np.testing.assert_array_equal(mean, expected)
 
 

@@ -33,30 +33,26 @@ def cube(rng, dims, lo=1.0, hi=10.0, draws=None):
 
 @pytest.mark.parametrize("draws", [None, 3])
 def test_nd_flows_are_units_times_the_cohort_intensity(rng, draws):
-    """DC = P m, E = E_p m, I = I_p m, F_in = DC - E + I, element by element (plain loops)."""
-    p = cube(rng, ("product", "year"), 1e3, 1e6, draws)
-    e_p = cube(rng, ("product", "year"), 0.0, 5e2, draws)
-    i_p = cube(rng, ("product", "year"), 0.0, 5e2)
-    mi = cube(rng, ("product",), 1e-7, 1e-6)
-    ar = cube(rng, ("product", "year"), 0.0, 1.0)
-    k = cube(rng, ("product",), 0.5, 2.0)
-    m = products.cohort_intensity(mi, ar, k)
-    out = products.nd_flows(p, e_p, i_p, m)
-    assert out["domestic_consumption"].attrs["units"] == "t yr-1"
+    """DC = P m, E = E_p m, I = I_p m, F_in = DC - E + I, m = k MI AR, element by element
+    (plain loops); inputs without draws broadcast over the draws of the others."""
     n = 1 if draws is None else draws
     shape = (n, len(PRODUCTS), len(YEARS))
-    pv, ev = p.values.reshape(shape), e_p.values.reshape(shape)
-    got = {
-        name: out[name].transpose(..., "product", "year").values.reshape(shape)
-        for name in ("domestic_consumption", "inflow")
-    }
+    pv, ev = rng.uniform(1e3, 1e6, shape), rng.uniform(0.0, 5e2, shape)
+    iv = rng.uniform(0.0, 5e2, (1, *shape[1:]))  # (no draws)
+    mi = rng.uniform(1e-7, 1e-6, (1, len(PRODUCTS)))
+    ar = rng.uniform(0.0, 1.0, (1, *shape[1:]))
+    k = rng.uniform(0.5, 2.0, (n, len(PRODUCTS)))
+    got = products.unit_layer_values(pv, ev, iv, mi, ar, k)
     for d in range(n):
         for j in range(len(PRODUCTS)):
             for t in range(len(YEARS)):
-                mm = k.values[j] * mi.values[j] * ar.values[j, t]
+                mm = k[d, j] * mi[0, j] * ar[0, j, t]
+                assert got["nd_intensity"][d, j, t] == pytest.approx(mm, rel=1e-15)
+                assert got["units_sales"][d, j, t] == pv[d, j, t] - ev[d, j, t] + iv[0, j, t]
                 dc = pv[d, j, t] * mm
                 assert got["domestic_consumption"][d, j, t] == pytest.approx(dc, rel=1e-14)
-                inflow = dc - ev[d, j, t] * mm + i_p.values[j, t] * mm
+                assert got["exports_final"][d, j, t] == pytest.approx(ev[d, j, t] * mm, rel=1e-14)
+                inflow = dc - ev[d, j, t] * mm + iv[0, j, t] * mm
                 assert got["inflow"][d, j, t] == pytest.approx(inflow, rel=1e-12, abs=1e-18)
 
 
@@ -367,7 +363,7 @@ def test_compiled_negative_check_is_numpys_verdict(rng):
         assert balance._any_negative(x) == expected
 
 
-def test_unit_layer_on_arrays_by_hand_and_as_the_labelled_functions(rng):
+def test_unit_layer_on_arrays_by_hand():
     # by hand: P = 10, E_p = 2, I_p = 1 units; MI = 0.5 kg, k = 2, AR = 0.3
     v = products.unit_layer_values(
         np.array([[10.0]]),
@@ -382,21 +378,6 @@ def test_unit_layer_on_arrays_by_hand_and_as_the_labelled_functions(rng):
     assert v["units_sales"][0, 0] == 9.0
     assert v["domestic_consumption"][0, 0] == pytest.approx(10 * m)
     assert v["inflow"][0, 0] == pytest.approx(9 * m)
-    # with draws on some inputs only: the labelled functions, bit for bit
-    p, e, i, ar = (cube(rng, ("product", "year"), draws=4) for _ in range(4))
-    ar = ar.isel(draw=0, drop=True)
-    mi = xr.DataArray(rng.random(3), dims="product", coords={"product": PRODUCTS})
-    k = mi.copy(data=rng.random(3)).expand_dims(draw=p["draw"].values).transpose()
-    m_l = products.cohort_intensity(mi, ar, k)
-    nd = products.nd_flows(p, e, i, m_l)
-    d3 = ("draw", "product", "year")
-    v = products.unit_layer_values(
-        p.values, e.values, i.values, mi.values, ar.values, k.transpose("draw", "product").values
-    )
-    np.testing.assert_array_equal(v["nd_intensity"], m_l.transpose(*d3).values)
-    np.testing.assert_array_equal(v["units_sales"], products.unit_sales(p, e, i).values)
-    for name in ("domestic_consumption", "exports_final", "imports_final", "inflow"):
-        np.testing.assert_array_equal(v[name], nd[name].transpose(*d3).values)
 
 
 def test_trade_extension_by_hand_and_as_a_plain_loop(rng):

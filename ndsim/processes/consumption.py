@@ -1,7 +1,7 @@
 """The paper's total demand: domestic consumption summed over the end uses it counts (SPEC §1).
 
 Domestic consumption itself, DC = P m (eq. 1 per cohort), is
-:func:`ndsim.processes.products.nd_flows`.
+:func:`ndsim.processes.products.unit_layer_values`.
 
 Every function broadcasts over extra dimensions (e.g. a leading ``draw``).
 """

@@ -1,6 +1,6 @@
 """Trade in final products after the last accounted year: held at its share of DC (SPEC §2.1).
 
-The accounted trade is in units (:func:`ndsim.processes.products.nd_flows`).
+The accounted trade is in units (:func:`ndsim.processes.products.unit_layer_values`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The use stage: in-use stock and end-of-life outflow from the inflow (SPEC §2, eq. 5-6).
+"""The use stage's lifetimes (SPEC §2, eq. 5-6): the data set's lifetime variant by product.
 
-The cohort convolution itself is :func:`ndsim.dsm.inflow_driven`; this module
-picks the data set's lifetime variant and attaches the output names.
+The cohort convolution itself runs in :mod:`ndsim.dsm`'s kernels
+(:class:`ndsim.forecast.Lifetimes` on a run's arrays); this module picks the
+data set's lifetime variant and gives each product's lifetime, as specs or as a pdf.
 """
 
 from __future__ import annotations
@@ -11,47 +12,7 @@ import xarray as xr
 
 from ndsim import conventions as cv
 
-__all__ = ["use_stage", "lifetime_pdf"]
-
-
-def use_stage(
-    inflow: xr.DataArray, pdf: xr.DataArray, *, initial_stock: xr.DataArray | None = None
-) -> xr.Dataset:
-    """Stock and end-of-life outflow of the use stage, driven by the inflow.
-
-    Parameters
-    ----------
-    inflow : xr.DataArray
-        F_in (..., product, year) [t yr-1].
-    pdf : xr.DataArray
-        Discrete lifetime distribution f_j(a) (product, [draw], age) [yr-1],
-        from :func:`lifetime_pdf`.
-    initial_stock : xr.DataArray, optional
-        Stock before the first year [t]; None: empty (the paper's convention).
-
-    Returns
-    -------
-    xr.Dataset
-        ``outflow`` (product, year) [t yr-1] and ``stock`` (product, year) [t],
-        stock at the end of each year.
-
-    Notes
-    -----
-    F_out,j(t) = sum_{c <= t} F_in,j(c) f_j(t - c) generalises the paper's
-    fixed lifetime F_out,j(t) = F_in,j(t - L_j) (eq. 5);
-    S_j(t) - S_j(t - 1) = F_in,j(t) - F_out,j(t) (eq. 6). Yao et al. (2021),
-    doi:10.1016/j.resconrec.2021.105752.
-    """
-    from ndsim.dsm import inflow_driven
-
-    res = inflow_driven(inflow, pdf, initial_stock=initial_stock)
-    out = xr.Dataset(
-        {
-            "outflow": res["outflow"].assign_attrs(cv.attrs("outflow")),
-            "stock": res["stock"].assign_attrs(cv.attrs("stock")),
-        }
-    )
-    return out
+__all__ = ["lifetime_pdf", "lifetime_specs"]
 
 
 def lifetime_pdf(inputs: xr.Dataset, variant: str, timing: str, n_ages: int) -> xr.DataArray:
