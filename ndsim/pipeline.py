@@ -227,11 +227,9 @@ def run(
     if cv.YEAR in extras.dims:
         extras = extras.sel({cv.YEAR: slice(first, None)})
     # what the result keeps is labelled once, from arrays (draw, ..., year) with a draw axis
-    # of length 1 where an array has none: over the accounted years unless said
-    lead = dc[cv.DRAW].values if cv.DRAW in dc.dims else None
-    n = 1 if lead is None else lead.size
+    # of length 1 where an array has none (the draws `lead` of the unit layer's inputs):
+    # over the accounted years unless said
     k = last - first + 1  # the accounted years: the first k of the run's
-    products_ = inputs[cv.PRODUCT].values
 
     def labelled(x, *dims, on_years=years[:k], **coords):
         drawn = lead is not None and x.shape[0] == n
@@ -240,7 +238,11 @@ def run(
         return xr.DataArray(x, dims=((cv.DRAW,) if drawn else ()) + (*dims, Y), coords=c)
 
     units, flag = _unit_outputs(
-        fleet, fitted, inputs, first, lambda x: labelled(x, P, on_years=years, product=products_)
+        fleet,
+        fitted,
+        inputs,
+        first,
+        lambda x: labelled(x, P, on_years=years, product=product_names),
     )
     del fleet  # the unit layer over all its years: units holds what the output keeps
 
