@@ -231,18 +231,33 @@ def run(
     # over the accounted years unless said
     k = last - first + 1  # the accounted years: the first k of the run's
 
-    def labelled(x, *dims, on_years=years[:k], **coords):
+    built: list = []  # coordinates built once for each set of labels (no index built again)
+
+    def labelled(x, *dims, on_years=years[:k], name=None, attrs=None, **coords):
         drawn = lead is not None and x.shape[0] == n
         x = x if drawn else x[0]
         c = {**coords, Y: on_years} | ({cv.DRAW: lead} if drawn else {})
-        return xr.DataArray(x, dims=((cv.DRAW,) if drawn else ()) + (*dims, Y), coords=c)
+        # the same label objects (kept alive in `built`, so never a recycled id): the same coords
+        have = next(
+            (
+                h
+                for labels, h in built
+                if labels.keys() == c.keys() and all(labels[d] is c[d] for d in c)
+            ),
+            None,
+        )
+        if have is None:
+            have = xr.Coordinates(c)
+            built.append((c, have))
+        dims = ((cv.DRAW,) if drawn else ()) + (*dims, Y)
+        return xr.DataArray(x, dims=dims, coords=have, name=name, attrs=attrs)
 
     units, flag = _unit_outputs(
         fleet,
         fitted,
         inputs,
         first,
-        lambda x: labelled(x, P, on_years=years, product=product_names),
+        lambda x, **kw: labelled(x, P, on_years=years, product=product_names, **kw),
     )
     del fleet  # the unit layer over all its years: units holds what the output keeps
 
@@ -728,7 +743,7 @@ def _unit_outputs(
     fitted: xr.DataArray | None,
     inputs: xr.Dataset,
     first: int,
-    labelled: Callable[[np.ndarray], xr.DataArray],
+    labelled: Callable[..., xr.DataArray],
 ) -> tuple[dict, xr.DataArray]:
     """The schema-2 variables of the unit layer from the first accounted year (SPEC §2.1, §6).
 
@@ -751,7 +766,7 @@ def _unit_outputs(
                 x = np.where(np.isnan(x), 0.0, x)
             x = np.where(on, x, np.nan)
         kept[name] = x
-        units[name] = labelled(x).rename(name).assign_attrs(cv.attrs(name))
+        units[name] = labelled(x, name=name, attrs=dict(cv.attrs(name)))
     units["intensity_calibration"] = inputs["intensity_calibration"]
     span = {cv.YEAR: slice(first, None)}
     statistic = (
@@ -772,15 +787,11 @@ def _unit_outputs(
         inputs["households"] if "households" in inputs else None,
         inputs["population"] if "population" in inputs else None,
     )
-    units["ownership_model"] = (
-        labelled(kept["units_in_use"] / per)
-        .rename("ownership_model")
-        .assign_attrs(cv.attrs("ownership_model"))
-    )
+    name = "ownership_model"
+    units[name] = labelled(kept["units_in_use"] / per, name=name, attrs=dict(cv.attrs(name)))
     flag = plausibility_flag(kept["units_sales"], kept["units_in_use"], inputs, fleet_years)
-    return units, labelled(flag).rename("plausibility_flag").assign_attrs(
-        cv.attrs("plausibility_flag")
-    )
+    name = "plausibility_flag"
+    return units, labelled(flag, name=name, attrs=dict(cv.attrs(name)))
 
 
 def model_years(inputs: xr.Dataset, scenario: Scenario) -> np.ndarray:
