@@ -296,7 +296,6 @@ def run(
     # 5-8. top-down over the accounted years: manufacturing, fabrication, refining, mining
     made = upstream.manufacturing_values(
         dc_v[..., :k],
-        ef_v[..., :k],
         membership(inputs).transpose(K, P).values,
         acc_v["yield_manufacturing"],
     )
@@ -306,7 +305,7 @@ def run(
         acc_v["imports_intermediate"],
         acc_v["yield_fabrication"],
     )
-    by_k = {name: _sum(x, -2) for name, x in (
+    by_k = {name: sums.nansum_values(x, -2) for name, x in (
         ("primary_input", fab["primary_input"]),
         ("imports_intermediate", acc_v["imports_intermediate"]),
         ("exports_intermediate", acc_v["exports_intermediate"]),
@@ -331,8 +330,8 @@ def run(
         acc_v["yield_mining"],
         basis,
     )
-    final_imports = _sum(_lead(imports_final, P, Y), -2)
-    final_exports = _sum(ef_v, -2)
+    final_imports = sums.nansum_values(_lead(imports_final, P, Y), -2)
+    final_exports = sums.nansum_values(ef_v, -2)
 
     # the flows between processes (a Sankey can be drawn from them alone), flows.FLOW_EDGES
     accounted, every = slice(0, k), slice(None)
@@ -354,8 +353,8 @@ def run(
             ("fabrication", "manufacturing"): (by_k["manufacturing_input"], accounted),
             ("fabrication", "export"): (by_k["exports_intermediate"], accounted),
             ("fabrication", "loss"): (by_k["fabrication_loss"], accounted),
-            ("manufacturing", "use"): (_sum(dc_v - ef_v, -2), every),
-            ("manufacturing", "export"): (made["exports"], accounted),
+            ("manufacturing", "use"): (sums.nansum_values(dc_v - ef_v, -2), every),
+            ("manufacturing", "export"): (final_exports[..., :k], accounted),
             ("manufacturing", "loss"): (by_k["manufacturing_loss"], accounted),
             ("import", "use"): (final_imports, every),
             ("use", "waste"): (eol["end_of_life"], every),
@@ -388,17 +387,22 @@ def run(
             "exports_final": exports_final,
             "imports_final": imports_final,
             "mining": acc["mining"],
-            "mining_unregistered": labelled(mine["unregistered"]).assign_attrs(
-                cv.attrs("mining_unregistered")
+            "mining_unregistered": labelled(
+                mine["unregistered"], attrs=dict(cv.attrs("mining_unregistered"))
             ),
-            "mining_total": labelled(mine["total"]).assign_attrs(cv.attrs("mining_total")),
+            "mining_total": labelled(mine["total"], attrs=dict(cv.attrs("mining_total"))),
             "intermediate_production": labelled(fab["production"], K, **intermediates),
             "imports": by_stage["imports"],
             "exports": by_stage["exports"],
             "exports_unregistered": acc["exports_primary_unregistered"],
-            "flow": labelled(flow, flows.EDGE, on_years=years, edge=list(flows.LABELS))
-            .rename("flow")
-            .assign_attrs(cv.attrs("flow")),
+            "flow": labelled(
+                flow,
+                flows.EDGE,
+                on_years=years,
+                edge=list(flows.LABELS),
+                name="flow",
+                attrs=dict(cv.attrs("flow")),
+            ),
             "recycling_rate": rate,
             "recovery_efficiency": eta,
             **units,
@@ -484,8 +488,7 @@ def _reconciled(
     ``arrays``: the run's (draw, ..., year) arrays over the accounted years (a draw axis
     of 1 where they have none) of ``manufacturing_input`` (..., intermediate, year), of
     ``recycled``, the manufacturing input and the imports and exports of final
-    products summed (..., year), and the inputs ``yield_mining`` and
-    ``exports_primary_unregistered``; ``flow`` the residual flows (draw, edge, year)
+    products summed (..., year), and the input ``yield_mining``; ``flow`` the residual flows (draw, edge, year)
     over the run's ``years``; ``labelled`` labels a (draw, ..., year) array of the
     run's. Returns the variables that replace the result's.
     """
@@ -534,13 +537,17 @@ def _reconciled(
         by(name, K)
         for name in ("primary_to_fabrication", "imports_intermediate", "exports_intermediate")
     )
-    p_sum, ii_sum, xi_sum = _sum(p_k, -1), _sum(ii_k, -1), _sum(xi_k, -1)
+    p_sum, ii_sum, xi_sum = (
+        sums.nansum_values(p_k, -1),
+        sums.nansum_values(ii_k, -1),
+        sums.nansum_values(xi_k, -1),
+    )
     y_min = arrays["yield_mining"]
     # official output and IM on the basis of the official figures (the reconciliation's
     # are on the concentrate basis)
     to_conc = y_min if basis == "ore" else 1.0
     to_conc_by_source = y_min[..., None] if basis == "ore" else 1.0
-    off_total, im = _sum(official, -1), f("unregistered")
+    off_total, im = sums.nansum_values(official, -1), f("unregistered")
     ic, xc, c = f("imports_concentrate"), f("exports_concentrate"), f("concentrate_to_refining")
     ip, xp, xu = f("imports_primary"), f("exports_primary"), f("exports_unregistered")
     m_total, recycled = arrays["manufacturing_total"], arrays["recycled"]
@@ -686,13 +693,6 @@ def _lead(x: xr.DataArray, *dims: str) -> np.ndarray:
     if cv.DRAW in x.dims:
         return x.transpose(cv.DRAW, *dims).values
     return x.transpose(*dims).values[None]
-
-
-def _sum(x: np.ndarray, axis: int) -> np.ndarray:
-    """The sum over ``axis`` of a plain array, NaN as 0, as xarray's ``sum`` gives it."""
-    total = sums.nansum_values(x, axis % x.ndim, fallback=True)
-    assert total is not None
-    return total
 
 
 def accounted_years(inputs: xr.Dataset) -> tuple[int, int]:

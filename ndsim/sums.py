@@ -29,8 +29,9 @@ def nansum(x: T, dim: str) -> T:
     keep the years innermost); so does this, in one compiled pass over a
     (before, dim, after) view of the array, or one slice at a time where the
     array has no such view or its other axes are not in C order in memory.
-    Arrays numpy would add otherwise (pairwise, along their innermost axis) and
-    other dtypes go to xarray's sum.
+    Arrays numpy would add otherwise (pairwise, along their innermost axis) are
+    summed as xarray does (NaN set to 0, then numpy's sum); other dtypes and an
+    empty ``dim`` go to xarray's sum.
 
     Parameters
     ----------
@@ -44,10 +45,9 @@ def nansum(x: T, dim: str) -> T:
     xarray.DataArray or xarray.Variable
         What ``x.sum(dim)`` returns: the same type, coordinates and attributes.
     """
-    values = x.values
-    total = nansum_values(values, x.dims.index(dim))
-    if total is None:
+    if x.dtype != np.float64 or x.sizes[dim] == 0:
         return x.sum(dim)
+    total = nansum_values(x.values, x.dims.index(dim))
     kept = x.isel({dim: 0}, drop=True) if isinstance(x, xr.DataArray) else x.isel({dim: 0})
     out = kept.copy(data=total)
     # the attributes xarray's sum keeps (its keep_attrs option), from one element's sum
@@ -55,24 +55,24 @@ def nansum(x: T, dim: str) -> T:
     return out
 
 
-def nansum_values(values: np.ndarray, axis: int, fallback: bool = False) -> np.ndarray | None:
-    """:func:`nansum` on a plain array: the sum over ``axis``, NaN as 0.
+def nansum_values(values: np.ndarray, axis: int) -> np.ndarray:
+    """:func:`nansum` on a plain float64 array: the sum over ``axis`` (negative counts from
+    the end), NaN as 0, bit for bit what ``x.sum(dim)`` gives for a labelled array with
+    these values.
 
-    None for an array :func:`nansum` hands to xarray's sum (not float64, an empty or
-    broadcast axis, or ``axis`` innermost in memory); with ``fallback`` that sum
-    instead, as xarray computes it (NaN set to 0, then numpy's sum): the same
-    numbers, bit for bit, as ``x.sum(dim)`` of a labelled array with these values.
+    Where numpy adds along ``axis`` element by element (another axis of more than one
+    element lies inner in memory), in one compiled pass or one slice at a time; else
+    (``axis`` innermost in memory, a broadcast axis) as xarray does: NaN set to 0, then
+    numpy's sum.
     """
+    axis %= values.ndim
     longer = [k for k in range(values.ndim) if values.shape[k] > 1]
     if (
-        values.dtype != np.float64
-        or values.shape[axis] == 0
+        values.shape[axis] == 0
         or not longer
         or any(values.strides[k] == 0 for k in longer)  # broadcast: numpy's own order
         or min(longer, key=lambda k: abs(values.strides[k])) == axis
     ):
-        if not fallback:
-            return None
         return np.sum(np.where(np.isnan(values), np.zeros_like(values), values), axis=axis)
     by = np.moveaxis(values, axis, 0)
     # (in C order: the memory order the slice-by-slice sum gives, so later sums add in the

@@ -34,7 +34,6 @@ __all__ = ["manufacturing_values", "fabrication_values", "refining_values", "min
 
 def manufacturing_values(
     domestic_consumption: np.ndarray,
-    exports_final: np.ndarray,
     membership: np.ndarray,
     yield_manufacturing: np.ndarray,
 ) -> dict[str, np.ndarray]:
@@ -44,8 +43,6 @@ def manufacturing_values(
     ----------
     domestic_consumption : numpy.ndarray
         DC (..., product, year) [t yr-1].
-    exports_final : numpy.ndarray
-        E (..., product, year) [t yr-1], exported final products.
     membership : numpy.ndarray
         (intermediate, product) 1 where an end use is made from an intermediate,
         else 0 [1] (:func:`ndsim.pipeline.membership`).
@@ -55,19 +52,13 @@ def manufacturing_values(
     Returns
     -------
     dict of str to numpy.ndarray
-        ``input`` M_k and ``loss`` (..., intermediate, year); ``to_use`` =
-        sum_j (DC_j - E_j) and ``exports`` = sum_j E_j (..., year); all [t yr-1].
+        ``input`` M_k and ``loss`` (..., intermediate, year) [t yr-1]. (What goes to
+        use and to export are the final products' flows, summed by the caller.)
     """
     made = np.einsum("...py,kp->...yk", domestic_consumption, membership)
     made = np.swapaxes(made, -1, -2)
     need = made / yield_manufacturing
-    axis = domestic_consumption.ndim - 2
-    return {
-        "input": need,
-        "loss": need - made,
-        "to_use": _sum(domestic_consumption - exports_final, axis),
-        "exports": _sum(exports_final, exports_final.ndim - 2),
-    }
+    return {"input": need, "loss": need - made}
 
 
 def fabrication_values(
@@ -173,7 +164,7 @@ def mining_values(
     """
     domestic = concentrate_to_refining - imports_concentrate + exports_concentrate
     ore = domestic / yield_mining
-    official_total = _sum(official, official.ndim - 2)
+    official_total = sums.nansum_values(official, -2)
     if basis == "concentrate":
         unregistered = domestic - official_total
         total, official_ore = domestic, official_total / yield_mining
@@ -189,10 +180,3 @@ def mining_values(
         "unregistered_ore": ore - official_ore,
         "loss": ore - domestic,
     }
-
-
-def _sum(x: np.ndarray, axis: int) -> np.ndarray:
-    """The sum over ``axis``, NaN as 0, as xarray's ``sum`` gives it (:mod:`ndsim.sums`)."""
-    total = sums.nansum_values(x, axis, fallback=True)
-    assert total is not None
-    return total

@@ -36,8 +36,7 @@ def waste_values(
     R(t) = r(t) * eta(t) * F_out,total(t); landfill = F_out,total - R
     (SPEC §1; Yao et al. 2021, doi:10.1016/j.resconrec.2021.105752, section 4.2).
     """
-    eol = sums.nansum_values(outflow, outflow.ndim - 2, fallback=True)
-    assert eol is not None
+    eol = sums.nansum_values(outflow, -2)
     recycled = recycling_rate * recovery_efficiency * eol
     return {"end_of_life": eol, "recycled": recycled, "landfill": eol - recycled}
 
