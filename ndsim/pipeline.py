@@ -726,7 +726,10 @@ def plausibility_flag(
     owned = in_use / inputs["population"].reindex({cv.YEAR: years}).values
     over = (sales > per_year) | (owned > per_person)
     has = ~np.isnan(per_year) | ~np.isnan(per_person)
-    return np.where(has & ~np.isnan(sales), np.where(over, 1.0, 0.0), np.nan)
+    # (a cast and a mask: np.where(over, 1.0, 0.0) takes numpy's slow path for two scalars)
+    flag = over.astype(np.float64)
+    flag[np.isnan(sales) | ~has] = np.nan
+    return flag
 
 
 def history_start(inputs: xr.Dataset, scenario: Scenario) -> int:
@@ -762,9 +765,10 @@ def _unit_outputs(
             continue
         x = fleet[name]
         if name != "nd_intensity":  # NaN for the end uses without a unit layer
+            x = np.array(x)  # (a copy: the masks below write into it)
             if name == "unmet_fleet_decline":
-                x = np.where(np.isnan(x), 0.0, x)
-            x = np.where(on, x, np.nan)
+                x[np.isnan(x)] = 0.0
+            x[:, ~on[:, 0]] = np.nan
         kept[name] = x
         units[name] = labelled(x, name=name, attrs=dict(cv.attrs(name)))
     units["intensity_calibration"] = inputs["intensity_calibration"]
