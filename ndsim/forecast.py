@@ -604,7 +604,8 @@ class History:
         ``units_imports``, ``units_sales``, ``nd_intensity`` and optionally
         ``units_in_use``), each (draw, product, year) with a draw axis of length 1
         without draws (it may be a broadcast view). Without ``units_in_use``,
-        :func:`project` convolves ``units_sales`` with the lifetimes itself.
+        :func:`project` convolves ``units_sales`` with the lifetimes itself
+        (the fleets to T of the products in an ownership group, the only ones it reads).
     products : list of str
     years : numpy.ndarray
         The use-stage years to T.
@@ -773,8 +774,6 @@ def project_values(
         return accounted(name)[:, :, i_last]
 
     lives = Lifetimes(pdf, products, lead, years)
-    if "units_in_use" not in acc_values:  # the fleet to T from the units sold
-        acc_values["units_in_use"] = lives.use(accounted("units_sales"), products)[1]
 
     # cohort intensity after T (SPEC §2.4): adoption and intensity paths from the values of T
     full_for = [p for p in products if methods[p] in (*fl.FLEET_METHODS, "sales_share")]
@@ -845,6 +844,16 @@ def project_values(
         q_vals[:, flow_rows, i_last + 1 :] = q_f * keep[:, flow_rows, None]
         del mm, q_f
     groups = fl.groups_of(inputs, methods) if fleet_p else {}
+    if groups and "units_in_use" not in acc_values:
+        # the fleet to T from the units sold, of the groups' members: the only fleets to T
+        # read (the fitting and the joins below); NaN for the other products
+        members = [p for p in products if any(p in m for m in groups.values())]
+        rows = [index[p] for p in members]
+        sold_to_t = accounted("units_sales")
+        fleet_to_t = np.full(sold_to_t.shape, np.nan)
+        fleet_to_t[:, rows] = lives.use(sold_to_t[:, rows], members)[1]
+        acc_values["units_in_use"] = fleet_to_t
+        del sold_to_t
     # the fleets of flow-driven products in a group with fleet-driven ones (EV in CV + EV)
     # come off the group's target: only those are convolved here
     in_groups = [p for members in groups.values() for p in members if p in flow_p]
