@@ -169,6 +169,11 @@ def test_draws_broadcast():
     res["inflow"] = res["inflow"] * factor
     out = supply.supply_scenarios(res, INPUTS, scenario())
     assert out["supply_requirement"].dims == ("draw", "scenario", "year")
+    # only what the inflow enters varies by draw, as xarray's broadcasting would give it
+    assert out["primary_supply"].dims == ("scenario", "year")
+    assert out["secondary_supply"].dims == ("scenario", "year")
+    assert out["supply_upstream_share"].dims == ()
+    assert out["supply_gap"].dims == ("draw", "scenario", "year")
     d = out["supply_requirement"].sel(scenario="S1", year=2020)
     base = supply.supply_scenarios(make_result(), INPUTS, scenario())["supply_requirement"]
     f_in = make_result()["inflow"].sum("product").sel(year=2020)

@@ -31,7 +31,7 @@ stocks and flows analysis in China. Resources, Conservation and Recycling 174,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,11 +46,22 @@ from ndsim.scenario import NET_EXPORTS
 if TYPE_CHECKING:  # pragma: no cover
     from ndsim.scenario import SupplyOptions
 
-__all__ = ["supply_scenarios", "supply_summary", "primary_supply_base", "requirement"]
+__all__ = [
+    "supply_scenarios",
+    "supply_values",
+    "supply_attrs",
+    "supply_summary",
+    "primary_supply_base",
+    "requirement",
+]
 
 _Y, _S, _P = cv.YEAR, cv.SCENARIO, cv.PRODUCT
 UPSTREAM = ("mining", "refining", "fabrication")
 LOSS_PROCESSES = ("mining", "refining", "fabrication", "manufacturing")
+#: the flows of T in the requirement: the upstream levels' exports and imports, the losses
+EXPORT_PAIRS = tuple((o, d) for o in UPSTREAM for d in ("export", "export_unregistered"))
+IMPORT_PAIRS = tuple(("import", d) for d in UPSTREAM)
+LOSS_PAIRS = tuple((o, "loss") for o in LOSS_PROCESSES)
 SUPPLY_VARIABLES = (
     "primary_supply",
     "secondary_supply",
@@ -81,10 +92,15 @@ def primary_supply_base(result: xr.Dataset, last: int, base: str = "total_mining
         Unknown base (valid: ``total_mining``, ``official_mining``).
     """
     official = result["mining"].sel({_Y: last}, drop=True).sum(cv.SOURCE)
+    return _base(official, lambda: result["mining_unregistered"].sel({_Y: last}, drop=True), base)
+
+
+def _base(official, unregistered, base: str):
+    """Q(T) from official mining and a callable giving unregistered mining (labelled or not)."""
     if base == "official_mining":
         return official
     if base == "total_mining":
-        return official + result["mining_unregistered"].sel({_Y: last}, drop=True)
+        return official + unregistered()
     raise ValidationError(
         f"unknown supply base {base!r}; valid: total_mining, official_mining",
         file="<scenario>",
@@ -92,17 +108,30 @@ def primary_supply_base(result: xr.Dataset, last: int, base: str = "total_mining
     )
 
 
-def _flow_sum(flow: xr.DataArray, pairs) -> xr.Variable:
-    """Sum of flow[origin, destination] over the pairs present in the flows (edges or matrix)."""
+def _pair_sum(flow_t: Mapping[tuple[str, str], np.ndarray], pairs, n: int) -> np.ndarray:
+    """Sum of the flows of the pairs present in ``flow_t`` (NaN as 0), in the pairs' order."""
     total = None
-    for o, d in pairs:
-        if flows.has_edge(flow, o, d):
-            x = flows.edge(flow, o, d).variable.fillna(0.0)
+    for pair in pairs:
+        if pair in flow_t:
+            x = flow_t[pair]
+            x = np.where(np.isnan(x), 0.0, x)
             total = x if total is None else total + x
-    if total is not None:
-        return total
-    first = {flows.EDGE: 0} if flows.is_edges(flow) else {cv.ORIGIN: 0, cv.DESTINATION: 0}
-    return xr.zeros_like(flow.isel(first, drop=True)).variable
+    return np.zeros(n) if total is None else total
+
+
+def _lead(da: xr.DataArray, *dims: str) -> np.ndarray:
+    """``da``'s values (draw, *dims), a draw axis of 1 where it has none (a view)."""
+    if cv.DRAW in da.dims:
+        return da.transpose(cv.DRAW, *dims).values
+    return da.transpose(*dims).values[None]
+
+
+def _flows_at(flow: xr.DataArray, last: int) -> dict[tuple[str, str], np.ndarray]:
+    """The flows of T of the requirement present in a result's flows (edges or matrix), each
+    (draw,)."""
+    flow = flow.sel({_Y: last}, drop=True)
+    pairs = (*EXPORT_PAIRS, *IMPORT_PAIRS, *LOSS_PAIRS)
+    return {(o, d): _lead(flows.edge(flow, o, d)) for o, d in pairs if flows.has_edge(flow, o, d)}
 
 
 def _labelled(result: xr.Dataset, variable: xr.Variable) -> xr.DataArray:
@@ -113,6 +142,69 @@ def _labelled(result: xr.Dataset, variable: xr.Variable) -> xr.DataArray:
 def _coords(result: xr.Dataset, dims) -> dict:
     """The coordinates of ``result`` over some of ``dims``."""
     return {k: v for k, v in result.coords.variables.items() if set(v.dims) <= set(dims)}
+
+
+def _requirement_values(
+    flow_t: Mapping[tuple[str, str], np.ndarray],
+    dc: np.ndarray,
+    exports_final: np.ndarray,
+    imports_final: np.ndarray,
+    inflow: np.ndarray,
+    i_last: int,
+    net_exports: str,
+    concentrate: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`requirement` on arrays (draw, product, year) and the flows of T (draw,): D (draw,
+    year) over all years (NaN before T is applied by the caller) and u(T) (draw,)."""
+    if net_exports not in NET_EXPORTS:
+        raise ValidationError(
+            f"unknown supply.net_exports {net_exports!r}; valid: {', '.join(NET_EXPORTS)}",
+            file="scenario",
+            field="supply.net_exports",
+        )
+    n = dc.shape[0]
+    exports = _pair_sum(flow_t, EXPORT_PAIRS, n)
+    imports = _pair_sum(flow_t, IMPORT_PAIRS, n)
+    losses = _pair_sum(flow_t, [p for p in LOSS_PAIRS if not (concentrate and p[0] == "mining")], n)
+    dc_sum = sums.nansum_values(dc, 1)
+    dc_t = dc_sum[:, i_last]
+    per_dc = 1.0 / np.where(dc_t != 0, dc_t, np.nan)
+    net_final = sums.nansum_values(exports_final - imports_final, 1)
+    inflow_sum = sums.nansum_values(inflow, 1)
+    if net_exports == "share":
+        share = (exports - imports + losses) * per_dc
+        share = np.where(np.isnan(share), 0.0, share)
+        d = inflow_sum + net_final + share[:, None] * dc_sum
+    else:
+        share = losses * per_dc
+        share = np.where(np.isnan(share), 0.0, share)
+        held = net_final[:, i_last] + exports - imports
+        d = inflow_sum + held[:, None] + share[:, None] * dc_sum
+    return d, share
+
+
+def _arrays(result: xr.Dataset, last: int) -> dict:
+    """The arguments of :func:`supply_values` from a run's variables."""
+    return {
+        "official_t": sums.nansum_values(
+            _lead(result["mining"].sel({_Y: last}, drop=True), cv.SOURCE), -1
+        ),
+        "unregistered_t": _lead(result["mining_unregistered"].sel({_Y: last}, drop=True)),
+        "flow_t": _flows_at(result["flow"], last),
+        **{
+            key: _lead(result[name], _P, _Y)
+            for key, name in (
+                ("dc", "domestic_consumption"),
+                ("exports_final", "exports_final"),
+                ("imports_final", "imports_final"),
+                ("inflow", "inflow"),
+                ("outflow", "outflow"),
+            )
+        },
+        "rate": _lead(result["recycling_rate"], _Y),
+        "eta": _lead(result["recovery_efficiency"], _Y),
+        "concentrate": result.attrs.get("mining_basis") == "concentrate",
+    }
 
 
 def requirement(
@@ -132,41 +224,102 @@ def requirement(
     compared with a requirement without the beneficiation losses, which happen
     before it is counted.
     """
-    d, share = _requirement(result, last, net_exports)
-    return _labelled(result, d), _labelled(result, share)
+    a = _arrays(result, last)
+    years = result[_Y].values
+    d, share = _requirement_values(
+        a["flow_t"],
+        a["dc"],
+        a["exports_final"],
+        a["imports_final"],
+        a["inflow"],
+        int(np.searchsorted(years, last)),
+        net_exports,
+        a["concentrate"],
+    )
+    d = np.where(years >= last, d, np.nan)
+    drawn = cv.DRAW in result.dims
+    lead = (cv.DRAW,) if drawn else ()
+    return (
+        _labelled(result, xr.Variable((*lead, _Y), d if drawn else d[0])),
+        _labelled(result, xr.Variable(lead, share if drawn else share[0])),
+    )
 
 
-def _requirement(
-    result: xr.Dataset, last: int, net_exports: str
-) -> tuple[xr.Variable, xr.Variable]:
-    """:func:`requirement` on the variables of ``result`` (one set of coordinates: no alignment)."""
-    if net_exports not in NET_EXPORTS:
-        raise ValidationError(
-            f"unknown supply.net_exports {net_exports!r}; valid: {', '.join(NET_EXPORTS)}",
-            file="scenario",
-            field="supply.net_exports",
+def supply_values(
+    official_t: np.ndarray,
+    unregistered_t: np.ndarray,
+    flow_t: Mapping[tuple[str, str], np.ndarray],
+    dc: np.ndarray,
+    exports_final: np.ndarray,
+    imports_final: np.ndarray,
+    inflow: np.ndarray,
+    outflow: np.ndarray,
+    rate: np.ndarray,
+    eta: np.ndarray,
+    concentrate: bool,
+    years: np.ndarray,
+    last: int,
+    options: SupplyOptions,
+) -> dict[str, np.ndarray]:
+    """:func:`supply_scenarios` on plain arrays with a leading draw axis (of 1 without draws).
+
+    ``official_t`` and ``unregistered_t`` (draw,): official mining of T summed over its
+    sources and unregistered mining of T; ``flow_t``: the flows of T present in the run
+    by (origin, destination), each (draw,); ``dc``, ``exports_final``, ``imports_final``,
+    ``inflow``, ``outflow`` (draw, product, year) and ``rate``, ``eta`` (draw, year) over
+    ``years``; ``concentrate``: official output counted as concentrate. Returns the
+    variables of :func:`supply_scenarios`: the six of SPEC §6 (draw, scenario, year),
+    ``required_recycling_rate_above_1`` (draw, scenario, year),
+    ``supply_growth_rate`` (scenario) and ``supply_upstream_share`` (draw).
+    """
+    growth = dict(options.growth)
+    g = np.array([float(growth[name]) for name in growth])
+    after = years >= last
+    i_last = int(np.searchsorted(years, last))
+    q_t = _base(official_t, lambda: unregistered_t, options.base)
+    q = np.where(after, q_t[:, None, None] * ((1.0 + g)[:, None] ** (years - last)), np.nan)
+    d, share = _requirement_values(
+        flow_t, dc, exports_final, imports_final, inflow, i_last, options.net_exports, concentrate
+    )
+    d = np.where(after, d, np.nan)
+    eol = sums.nansum_values(outflow, 1)
+    r = np.where(after, rate * eta * eol, np.nan)
+    gap = d[:, None] - q - r[:, None]
+    need = d[:, None] - q
+    rate_needed = need / np.where(eol > 0, eta * eol, np.nan)[:, None]
+    out = {
+        "primary_supply": q,
+        "secondary_supply": r[:, None] + (0.0 * g)[:, None],
+        "supply_requirement": d[:, None] + (0.0 * g)[:, None],
+        "supply_gap": gap,
+        "required_recycling_rate": np.where(after, rate_needed, np.nan),
+        "required_recycling_share_of_supply": np.where(
+            after, need / np.where(d != 0, d, np.nan)[:, None], np.nan
+        ),
+    }
+    out["required_recycling_rate_above_1"] = out["required_recycling_rate"] > 1.0
+    out["supply_growth_rate"] = g
+    out["supply_upstream_share"] = share
+    return out
+
+
+def supply_attrs(name: str, options: SupplyOptions, last: int) -> dict[str, str]:
+    """The attributes of a variable of :func:`supply_values` in a run."""
+    attrs = dict(cv.attrs(name))
+    if name == "required_recycling_rate":
+        attrs["flag"] = (
+            "values above 1 need more than the whole end-of-life flow: see "
+            "required_recycling_rate_above_1"
         )
-    flow = result["flow"].sel({_Y: last}, drop=True)
-    at_last = {_Y: result.get_index(_Y).get_loc(last)}
-    exports = _flow_sum(flow, [(o, d) for o in UPSTREAM for d in ("export", "export_unregistered")])
-    imports = _flow_sum(flow, [("import", d) for d in UPSTREAM])
-    processes = LOSS_PROCESSES
-    if result.attrs.get("mining_basis") == "concentrate":
-        processes = tuple(p for p in LOSS_PROCESSES if p != "mining")
-    losses = _flow_sum(flow, [(o, "loss") for o in processes])
-    dc = sums.nansum(result["domestic_consumption"].variable, _P)
-    dc_t = dc.isel(at_last)
-    per_dc = 1.0 / dc_t.where(dc_t != 0)
-    net_final = sums.nansum(result["exports_final"].variable - result["imports_final"].variable, _P)
-    inflow = sums.nansum(result["inflow"].variable, _P)
-    if net_exports == "share":
-        share = ((exports - imports + losses) * per_dc).fillna(0.0)
-        d = inflow + net_final + share * dc
-    else:
-        share = (losses * per_dc).fillna(0.0)
-        held = net_final.isel(at_last) + exports - imports
-        d = inflow + held + share * dc
-    return d.where(result[_Y].variable >= last), share
+    elif name == "primary_supply":
+        attrs["base"] = f"{options.base} in {last}"
+    elif name == "supply_requirement":
+        attrs["net_exports"] = (
+            "held as a share of domestic consumption"
+            if options.net_exports == "share"
+            else f"held at their tonnes of {last}"
+        )
+    return attrs
 
 
 def supply_scenarios(
@@ -204,57 +357,54 @@ def supply_scenarios(
     Q(t) = Q(T) (1 + g)^(t - T); R(t) = r(t) eta(t) F_out,total(t);
     gap = D - Q - R; r* = (D - Q) / (eta F_out,total); share = (D - Q) / D
     (SPEC §4). With the ``total_mining`` base the gap of T is zero up to the
-    balance residual of the accounting.
+    balance residual of the accounting. Computed by :func:`supply_values` on the run's
+    arrays, then labelled.
     """
-    base = options.base
-    net_exports = options.net_exports
-    growth = dict(options.growth)
     last = _last_year(result, inputs)
-    # on the variables of `result` (one set of coordinates: no alignment), labelled at the end
-    years = result[_Y].variable
-    after = years >= last
+    years = result[_Y].values
+    out = supply_values(**_arrays(result, last), years=years, last=last, options=options)
+    drawn = _drawn(result, options.base)
 
-    names = list(growth)
-    g = xr.Variable(_S, [float(growth[n]) for n in names])
-    q_t = primary_supply_base(result, last, base).variable
-    q = (q_t * (1.0 + g) ** (years - last)).where(after)
-    d, share = _requirement(result, last, net_exports)
-    eol = sums.nansum(result["outflow"].variable, _P)
-    eta = result["recovery_efficiency"].variable
-    r = (result["recycling_rate"].variable * eta * eol).where(after)
-    gap = d - q - r
-    need = d - q
-    rate = need / (eta * eol).where(eol > 0)
-    out = {
+    def labelled(name, *dims):  # (draw, *dims) where a draw's inputs made it, else *dims
+        x = out[name]
+        if name in drawn:
+            dims, x = ((cv.DRAW, *dims), x) if drawn[name] else (dims, x[0])
+        return xr.Variable(dims, x, supply_attrs(name, options, last))
+
+    variables = {name: labelled(name, _S, _Y) for name in SUPPLY_VARIABLES}
+    variables["required_recycling_rate_above_1"] = labelled(
+        "required_recycling_rate_above_1", _S, _Y
+    )
+    variables["supply_growth_rate"] = labelled("supply_growth_rate", _S)
+    variables["supply_upstream_share"] = labelled("supply_upstream_share")
+    names = list(dict(options.growth))
+    coords = _coords(result, {d for v in variables.values() for d in v.dims}) | {_S: names}
+    order = [d for d in (cv.DRAW, _S, _Y) if d in coords]  # the order of the dims first
+    return xr.Dataset(variables, coords={d: coords[d] for d in order} | coords)
+
+
+def _drawn(result: xr.Dataset, base: str) -> dict[str, bool]:
+    """Which variables of :func:`supply_values` vary by draw: those computed from a variable
+    of ``result`` with a ``draw`` dimension (as xarray's broadcasting would give them)."""
+
+    def has(*names: str) -> bool:
+        return any(cv.DRAW in result[name].dims for name in names)
+
+    q = has("mining") or (base == "total_mining" and has("mining_unregistered"))
+    share = has("flow", "domestic_consumption")
+    d = share or has("inflow", "exports_final", "imports_final")
+    r = has("recycling_rate", "recovery_efficiency", "outflow")
+    needed = q or d or has("recovery_efficiency", "outflow")
+    return {
         "primary_supply": q,
-        "secondary_supply": r + 0.0 * g,
-        "supply_requirement": d + 0.0 * g,
-        "supply_gap": gap,
-        "required_recycling_rate": rate.where(after),
-        "required_recycling_share_of_supply": (need / d.where(d != 0)).where(after),
+        "secondary_supply": r,
+        "supply_requirement": d,
+        "supply_gap": q or d or r,
+        "required_recycling_rate": needed,
+        "required_recycling_share_of_supply": q or d,
+        "required_recycling_rate_above_1": needed,
+        "supply_upstream_share": share,
     }
-    for name, v in out.items():
-        out[name] = v.transpose(*[dim for dim in (cv.DRAW, _S, _Y) if dim in v.dims])
-        out[name].attrs.update(cv.attrs(name))
-    above = out["required_recycling_rate"] > 1.0
-    above.attrs.update(cv.attrs("required_recycling_rate_above_1"))
-    out["required_recycling_rate_above_1"] = above
-    out["required_recycling_rate"].attrs["flag"] = (
-        "values above 1 need more than the whole end-of-life flow: see required_recycling_rate_above_1"
-    )
-    out["supply_growth_rate"] = xr.Variable(g.dims, g.data, cv.attrs("supply_growth_rate"))
-    out["supply_upstream_share"] = xr.Variable(
-        share.dims, share.data, share.attrs | cv.attrs("supply_upstream_share")
-    )
-    out["primary_supply"].attrs["base"] = f"{base} in {last}"
-    out["supply_requirement"].attrs["net_exports"] = (
-        "held as a share of domestic consumption"
-        if net_exports == "share"
-        else f"held at their tonnes of {last}"
-    )
-    coords = _coords(result, {dim for v in out.values() for dim in v.dims}) | {_S: names}
-    order = [dim for dim in (cv.DRAW, _S, _Y) if dim in coords]  # the order of the dims first
-    return xr.Dataset(out, coords={dim: coords[dim] for dim in order} | coords)
 
 
 def supply_summary(result: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
