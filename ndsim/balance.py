@@ -14,6 +14,7 @@ are results, not violations.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterable
@@ -26,7 +27,15 @@ from ndsim import conventions as cv
 from ndsim import flows
 from ndsim.errors import BalanceError
 
-__all__ = ["BalanceWarning", "residuals", "check_balance", "check_nonnegative", "worst_over_draws"]
+__all__ = [
+    "BalanceWarning",
+    "residuals",
+    "residual_values",
+    "check_balance",
+    "check_balance_values",
+    "check_nonnegative",
+    "worst_over_draws",
+]
 
 EPS = float(np.finfo(np.float64).eps)
 #: tolerance factor: |residual| <= TOLERANCE_FACTOR * eps * max|x|
@@ -103,10 +112,19 @@ def _edge_residuals(flow, stock, initial_stock) -> xr.Dataset:
     lead = [d for d in flow.dims if d not in (flows.EDGE, cv.YEAR)]
     f = flow.transpose(*lead, flows.EDGE, cv.YEAR)
     years = f[cv.YEAR]
-    n_years = years.size
     lead_shape = tuple(f.sizes[d] for d in lead)
     n_lead = math.prod(lead_shape)
-    fv = np.ascontiguousarray(f.values, dtype=np.float64).reshape(n_lead, len(flows.EDGES), n_years)
+    tv, init, use_pos = _stock_terms(stock, initial_stock, f.isel({flows.EDGE: 0}, drop=True), lead)
+    res, tol = residual_values(
+        f.values.reshape(n_lead, len(flows.EDGES), years.size), tv if use_pos >= 0 else None, init
+    )
+    return _residual_dataset(res, tol, f, lead, lead_shape, procs, years)
+
+
+@functools.cache
+def _edge_slots() -> tuple[np.ndarray, np.ndarray]:
+    """The edges into and out of each process (process, slot), in node order, -1 after the last."""
+    procs = list(cv.PROCESSES)
     into = np.full((len(procs), len(flows.EDGES)), -1, dtype=np.int64)
     out_of = np.full_like(into, -1)
     for i, p in enumerate(procs):
@@ -114,11 +132,35 @@ def _edge_residuals(flow, stock, initial_stock) -> xr.Dataset:
         outs = [e for e, (o, _) in enumerate(flows.EDGES) if o == p]
         into[i, : len(ins)] = ins
         out_of[i, : len(outs)] = outs
-    tv, init, use_pos = _stock_terms(stock, initial_stock, f.isel({flows.EDGE: 0}, drop=True), lead)
-    res = np.empty((n_lead, len(procs), n_years))
+    return into, out_of
+
+
+def residual_values(
+    flow: np.ndarray, stock_total: np.ndarray | None, initial: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`residuals` on plain arrays: residual and tolerance (n, process, year) [t yr-1].
+
+    ``flow`` (n, edge, year) on the edges of :data:`ndsim.flows.EDGES`; ``stock_total``
+    (n, year) the in-use stock summed over products [t], or None (no stock change);
+    ``initial`` (n,) the stock before the first year [t].
+    """
+    into, out_of = _edge_slots()
+    n, _, n_years = flow.shape
+    use_pos = -1 if stock_total is None else list(cv.PROCESSES).index("use")
+    tv = np.zeros((n, n_years)) if stock_total is None else stock_total
+    res = np.empty((n, len(cv.PROCESSES), n_years))
     tol = np.empty_like(res)
-    _edge_residuals_kernel(fv, into, out_of, use_pos, tv, init, res, tol)
-    return _residual_dataset(res, tol, f, lead, lead_shape, procs, years)
+    _edge_residuals_kernel(
+        np.ascontiguousarray(flow, dtype=np.float64),
+        into,
+        out_of,
+        use_pos,
+        np.ascontiguousarray(np.broadcast_to(tv, (n, n_years)), dtype=np.float64),
+        np.ascontiguousarray(np.broadcast_to(initial, (n,)), dtype=np.float64),
+        res,
+        tol,
+    )
+    return res, tol
 
 
 def _stock_terms(stock, initial_stock, template, lead):
@@ -218,6 +260,30 @@ def worst_over_draws(residual: xr.DataArray) -> xr.DataArray:
     return residual.isel({cv.DRAW: idx}, drop=True)
 
 
+def _worst(residual: np.ndarray) -> np.ndarray:
+    """:func:`worst_over_draws` of a (draw, ...) array: the first draw of largest magnitude."""
+    size = np.abs(residual)
+    size[np.isnan(size)] = -1.0
+    at = size.argmax(axis=0)
+    return np.take_along_axis(residual, at[None], axis=0)[0]
+
+
+def _report(res: np.ndarray, tol: np.ndarray, labels: list, on_violation: str) -> None:
+    """Raise or warn on the residuals above their tolerance; ``labels`` (dim, values) per axis."""
+    bad = np.abs(res) > tol
+    if not bad.any():
+        return
+    idx = np.argwhere(bad)[0]
+    where = {dim: values[i] for (dim, values), i in zip(labels, idx, strict=True)}
+    n = int(bad.sum())
+    _violate(
+        f"mass balance: {_describe(where)}: inputs - outputs - stock change = "
+        f"{float(res[tuple(idx)]):.6g} t yr-1 exceeds the tolerance {float(tol[tuple(idx)]):.3g} "
+        f"(100 eps max|x|); {n} violation(s) in all",
+        on_violation,
+    )
+
+
 def check_balance(
     flow: xr.DataArray,
     stock: xr.DataArray | None = None,
@@ -240,19 +306,34 @@ def check_balance(
         ``balance_residual`` (process, year) [t yr-1], worst over draws.
     """
     res = residuals(flow, stock, initial_stock)
-    bad = abs(res["residual"]) > res["tolerance"]
-    if bool(bad.any()):
-        where = _first(bad)
-        r = float(res["residual"].sel(where))
-        tol = float(res["tolerance"].sel(where))
-        n = int(bad.sum())
-        _violate(
-            f"mass balance: {_describe(where)}: inputs - outputs - stock change = {r:.6g} t yr-1 "
-            f"exceeds the tolerance {tol:.3g} (100 eps max|x|); {n} violation(s) in all",
-            on_violation,
-        )
-    out = worst_over_draws(res["residual"]).transpose(cv.PROCESS, cv.YEAR)
+    r = res["residual"]
+    labels = [(d, r[d].values if d in r.coords else np.arange(r.sizes[d])) for d in r.dims]
+    _report(r.values, res["tolerance"].values, labels, on_violation)
+    out = worst_over_draws(r).transpose(cv.PROCESS, cv.YEAR)
     return out.rename("balance_residual").assign_attrs(cv.attrs("balance_residual"))
+
+
+def check_balance_values(
+    flow: np.ndarray,
+    stock_total: np.ndarray | None,
+    initial: np.ndarray,
+    years: np.ndarray,
+    draws: np.ndarray | None,
+    *,
+    on_violation: str = "error",
+) -> np.ndarray:
+    """:func:`check_balance` on plain arrays (as :func:`residual_values` takes them, a draw
+    axis of 1 without draws): the worst residual over draws (process, year) [t yr-1].
+
+    ``years`` and ``draws`` (None: no draws) name a violation.
+    """
+    res, tol = residual_values(flow, stock_total, initial)
+    labels = [(cv.PROCESS, list(cv.PROCESSES)), (cv.YEAR, years)]
+    if draws is None:
+        _report(res[0], tol[0], labels, on_violation)
+        return res[0]
+    _report(res, tol, [(cv.DRAW, draws), *labels], on_violation)
+    return _worst(res)
 
 
 def check_nonnegative(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ndsim import balance
+from ndsim import balance, flows
 from ndsim import conventions as cv
 from ndsim.errors import BalanceError
 from ndsim.processes import consumption, products, trade, upstream, waste
@@ -221,6 +221,45 @@ def test_balance_violation_names_process_year_and_draw():
     with pytest.warns(balance.BalanceWarning, match="process waste, year 2001, draw 2"):
         res = balance.check_balance(flow, stock, on_violation="warn")
     assert float(res.sel(process="waste", year=2001)) == 1.0  # worst over draws
+
+
+def test_balance_values_against_a_plain_loop():
+    # flows on their edges (draw, edge, year), random, and a stock: every process's residual
+    # by a loop over the edges, the worst draw picked by hand, and a violation named
+    rng = np.random.default_rng(7)
+    n, years = 4, np.array([2000, 2001, 2002])
+    flow = rng.uniform(0.0, 10.0, (n, len(flows.EDGES), years.size))
+    stock_total = rng.uniform(50.0, 60.0, (n, years.size))
+    initial = rng.uniform(40.0, 50.0, n)
+    res, _ = balance.residual_values(flow, stock_total, initial)
+    for k in range(n):
+        for i, p in enumerate(cv.PROCESSES):
+            for t in range(years.size):
+                s_in = s_out = 0.0
+                for e, (o, d) in enumerate(flows.EDGES):
+                    if d == p:
+                        s_in += flow[k, e, t]
+                    if o == p:
+                        s_out += flow[k, e, t]
+                change = 0.0
+                if p == "use":
+                    change = stock_total[k, t] - (stock_total[k, t - 1] if t else initial[k])
+                assert res[k, i, t] == s_in - s_out - change
+    with pytest.raises(BalanceError, match=r"mass balance: process (\w+), year 2000, draw 10:"):
+        balance.check_balance_values(flow, stock_total, initial, years, np.arange(10, 14))
+    # a balanced system but one draw: the worst residual over draws is that draw's, signed
+    bal = np.zeros((n, len(flows.EDGES), years.size))
+    bal[:, flows.EDGES.index(("import", "use")), :] = 5.0
+    bal[:, flows.EDGES.index(("use", "waste")), :] = 5.0
+    bal[:, flows.EDGES.index(("waste", "landfill")), :] = 5.0
+    bal[2, flows.EDGES.index(("waste", "landfill")), 1] = 4.0  # waste keeps 1 in draw 2, 2001
+    with pytest.warns(balance.BalanceWarning, match="process waste, year 2001, draw 12"):
+        worst = balance.check_balance_values(
+            bal, None, np.zeros(1), years, np.arange(10, 14), on_violation="warn"
+        )
+    assert worst.shape == (len(cv.PROCESSES), years.size)
+    assert worst[list(cv.PROCESSES).index("waste"), 1] == 1.0
+    assert np.count_nonzero(worst) == 1
 
 
 def test_balance_tolerance_scales_with_the_data():
