@@ -348,7 +348,8 @@ def cv_by_flag(inputs: xr.Dataset, name: str) -> xr.DataArray:
     # no flag where there is no value (e.g. years padded after the accounted period)
     if "" in codes:
         blank = broadcast(where == codes.index("")).values
-        if (blank & ~np.isnan(x.variable.astype(float).set_dims(dims).values)).any():
+        values = x.variable if x.dtype == np.float64 else x.variable.astype(float)  # (no copy)
+        if (blank & ~np.isnan(values.set_dims(dims).values)).any():
             unknown.append("")
     if unknown:
         raise ValidationError(
