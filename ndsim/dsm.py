@@ -357,6 +357,21 @@ def inflow_driven_values(
     return _blocked(_k.inflow_driven_params)(inflow, np.empty(0), code[None, :], p1, p2, shift)
 
 
+def inflow_driven_pair_values(
+    inflow: np.ndarray,
+    inflow2: np.ndarray,
+    code: np.ndarray,
+    p1: np.ndarray,
+    p2: np.ndarray,
+    shift: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`inflow_driven_values` of two inflows (n, k, year) with the same lifetimes,
+    each pdf evaluated once: outflow and stock of ``inflow``, then of ``inflow2``."""
+    return _blocked(_k.inflow_driven_pair_params)(
+        inflow, inflow2, np.empty(0), code[None, :], p1, p2, shift
+    )
+
+
 def stock_driven_values(
     stock: np.ndarray,
     history: np.ndarray,

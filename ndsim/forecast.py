@@ -1000,7 +1000,6 @@ def project_values(
     q_attrs = (
         dict(hist.attrs.get("units_sales", {})) if flow_p else {**cv.attrs("inflow"), **sd_attrs}
     )
-    u_out, u_stock, u_attrs = lives.use(q_vals, products)
     unmet_vals[np.isnan(unmet_vals)] = 0.0
     # Nd per cohort: F_in = Q m; DC = P m with P = Q / (1 - e + i) (DC as given for the
     # flow-driven products after T); end-of-life and stock from the whole Nd inflow series
@@ -1027,7 +1026,8 @@ def project_values(
         return joined
 
     inflow = then("inflow", sales_f, m_f)
-    nd_out, nd_stock, nd_attrs = lives.use(inflow, products)
+    # the fleets in units and the stock of Nd: one pdf evaluation for both
+    (u_out, u_stock), (nd_out, nd_stock), life_attrs = lives.use_pair(q_vals, inflow, products)
     values = {
         "domestic_consumption": then("domestic_consumption", dc_after),
         "inflow": inflow,
@@ -1049,11 +1049,11 @@ def project_values(
         + ("units_exports", "units_imports", "nd_intensity")
     }
     attrs |= {
-        "outflow": {**cv.attrs("outflow"), **nd_attrs},
-        "stock": {**cv.attrs("stock"), **nd_attrs},
+        "outflow": {**cv.attrs("outflow"), **life_attrs},
+        "stock": {**cv.attrs("stock"), **life_attrs},
         "units_sales": q_attrs,
-        "units_retired": {**cv.attrs("outflow"), **u_attrs},
-        "units_in_use": {**cv.attrs("stock"), **u_attrs},
+        "units_retired": {**cv.attrs("outflow"), **life_attrs},
+        "units_in_use": {**cv.attrs("stock"), **life_attrs},
         "unmet_fleet_decline": dict(unmet_attrs if fleet_p else q_attrs),
     }
     return Projection(
@@ -1228,6 +1228,22 @@ class Lifetimes:
             lead_values(res["stock"], n, _P, _Y),
             dict(res.attrs),
         )
+
+    def use_pair(self, inflow: np.ndarray, inflow2: np.ndarray, of: list[str]):
+        """:meth:`use` of two inflows of the same shape with the same lifetimes (the units
+        and the Nd of the products), each pdf evaluated once: (outflow, stock) of each, and
+        attrs. The same numbers as two calls of :meth:`use`."""
+        from ndsim import dsm
+
+        if self.params is None or inflow.shape != inflow2.shape:
+            out, stock, attrs = self.use(inflow, of)
+            out2, stock2, _ = self.use(inflow2, of)
+            return (out, stock), (out2, stock2), attrs
+        code, p1, p2, shift, attrs = self.arrays(of, of)
+        out, stock, out2, stock2 = dsm.inflow_driven_pair_values(
+            inflow, inflow2, code, p1, p2, shift
+        )
+        return (out, stock), (out2, stock2), attrs
 
     def stock(
         self, target: np.ndarray, history: np.ndarray, of: list[str], keys: list[str], policy: str

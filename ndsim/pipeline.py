@@ -180,8 +180,9 @@ def run(
         # the use stage of units and of Nd over the history (eq. 5-6): the forecast's
         # kernels without the forecast
         lives = forecast.Lifetimes(pdf, product_names, lead, his[Y].values)
-        u_out, u_stock, _ = lives.use(values["units_sales"], product_names)
-        nd_out, nd_stock, _ = lives.use(values["inflow"], product_names)
+        (u_out, u_stock), (nd_out, nd_stock), _ = lives.use_pair(
+            values["units_sales"], values["inflow"], product_names
+        )
 
         def over_history(x, name):  # (draw, product, year) over the use-stage years
             dims, c = (P, Y), {P: his[P].values, Y: his[Y].values}

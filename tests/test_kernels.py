@@ -320,6 +320,28 @@ def test_params_kernels_equal_pdf_kernels(rng, model, p1, p2, shift):
 
 
 @pytest.mark.parametrize(
+    "model,p1,p2",
+    [("fixed", 4.4, 0.0), ("normal", 7.0, 2.0), ("lognormal", 7.0, 3.0), ("weibull", 2.2, 8.0)],
+)
+def test_pair_kernel_equals_two_params_kernels(rng, model, p1, p2):
+    # two inflows with one lifetime (units and Nd): each pair of outputs is the single
+    # kernel's, bit for bit, NaN and inf inflows included
+    n, code = 30, MODEL_CODES[model]
+    inflow = rng.uniform(0, 10, (3, n))
+    inflow2 = rng.uniform(0, 1e-3, (3, n))
+    inflow2[1, 7] = np.nan
+    inflow[2, 3] = np.inf
+    init = rng.uniform(0, 2, 4)
+    got = K.inflow_driven_pair_params(inflow, inflow2, init, code, p1, p2, 0.5)
+    one = K.inflow_driven_params(inflow, init, code, p1, p2, 0.5)
+    two = K.inflow_driven_params(inflow2, init, code, p1, p2, 0.5)
+    assert len(got) == 4
+    for u, v in zip(got, (*one, *two), strict=True):
+        np.testing.assert_array_equal(u, v)
+    assert np.isnan(got[2][1, 7:]).any() and np.isfinite(got[3][0]).all()
+
+
+@pytest.mark.parametrize(
     ("model", "p1", "p2"),
     [("normal", 3.0, 0.9), ("lognormal", 3.0, 0.9), ("weibull", 2.0, 3.4)],
 )

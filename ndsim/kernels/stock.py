@@ -27,6 +27,9 @@ stock_driven              (n),(m),(k),(n),()->(n),(n),(n),(n)
                           target, pdf, init, history, policy
                           -> inflow, outflow, stock, gap
 inflow_driven_params      (n),(k),(),(),(),()->(n),(n)    inflow, init, model, p1, p2, shift
+inflow_driven_pair_params (n),(n),(k),(),(),(),()->(n),(n),(n),(n)
+                          inflow, inflow2, init, model, p1, p2, shift
+                          -> outflow, stock, outflow2, stock2
 stock_driven_params       (n),(k),(n),(),(),(),(),()->(n),(n),(n),(n)
                           target, init, history, model, p1, p2, shift, policy
 ========================  ===========================================================
@@ -858,6 +861,33 @@ inflow_driven_params = _LazyGufunc(
     ["void(float64[:], float64[:], int64, float64, float64, float64, float64[:], float64[:])"],
     "(n),(k),(),(),(),()->(n),(n)",
     _inflow_driven_params_py,
+)
+
+
+def _inflow_driven_pair_params_py(
+    inflow, inflow2, init, model, p1, p2, shift, outflow, stock, outflow2, stock2
+):
+    """:func:`_inflow_driven_params_py` of two inflow series with one lifetime, its pdf
+    evaluated once (e.g. the units and the Nd of one product and draw).
+
+    gufunc ``(n),(n),(k),(),(),(),()->(n),(n),(n),(n)``: each pair of outputs is what
+    ``inflow_driven_params`` gives for its inflow, bit for bit.
+    """
+    m = inflow.shape[0] + init.shape[0]
+    pdf = np.empty(_padded(m))
+    _pdf_into(model, p1, p2, shift, pdf, m)
+    _inflow_core(inflow, pdf[:m], init, outflow, stock)
+    _inflow_core(inflow2, pdf[:m], init, outflow2, stock2)
+
+
+inflow_driven_pair_params = _LazyGufunc(
+    "inflow_driven_pair_params",
+    [
+        "void(float64[:], float64[:], float64[:], int64, float64, float64, float64, "
+        "float64[:], float64[:], float64[:], float64[:])"
+    ],
+    "(n),(n),(k),(),(),(),()->(n),(n),(n),(n)",
+    _inflow_driven_pair_params_py,
 )
 
 
