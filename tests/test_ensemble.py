@@ -124,6 +124,38 @@ def test_summaries_against_the_draws(tiny, tmp_path):
     assert out.balance_residual.dims == (cv.PROCESS, cv.YEAR)
 
 
+def test_totals_over_products_against_a_plain_loop():
+    # stock_total and outflow_total: every product added in order, NaN kept; dims without
+    # the product, in the variable's order; other variables untouched
+    from ndsim.ensemble.draws import with_derived
+
+    rng = np.random.default_rng(3)
+    stock = rng.uniform(0, 5, (2, 3, 4))  # (year, product, draw): not the usual order
+    stock[1, 2, 3] = np.nan
+    outflow = rng.uniform(0, 1, (4, 3, 2))  # (draw, product, year)
+    ds = xr.Dataset(
+        {
+            "stock": (("year", "product", "draw"), stock),
+            "outflow": (("draw", "product", "year"), outflow),
+        }
+    )
+    out = with_derived(ds)
+    assert out["stock_total"].dims == ("year", "draw")
+    assert out["outflow_total"].dims == ("draw", "year")
+    for y in range(2):
+        for d in range(4):
+            total = 0.0
+            for p in range(3):
+                total += stock[y, p, d]
+            got = out["stock_total"].values[y, d]
+            assert (np.isnan(got) and np.isnan(total)) or got == total
+    assert np.isnan(out["stock_total"].values[1, 3])
+    expect = outflow[:, 0] + outflow[:, 1] + outflow[:, 2]
+    np.testing.assert_array_equal(out["outflow_total"].values, expect)
+    assert out["stock_total"].attrs["units"] == cv.attrs("stock_total")["units"]
+    assert list(out.data_vars) == ["stock", "outflow", "stock_total", "outflow_total"]
+
+
 def test_summary_file_and_global_attributes(tiny, tmp_path):
     path = tmp_path / "sum.nc"
     run(tiny, draws=10, chunk_size=4, seed=1, output=path)

@@ -38,12 +38,19 @@ __all__ = [
 
 
 def with_derived(result: xr.Dataset) -> xr.Dataset:
-    """``result`` with the totals over products (:data:`ndsim.ensemble.plan.DERIVED`)."""
+    """``result`` with the totals over products (:data:`ndsim.ensemble.plan.DERIVED`).
+
+    Each is numpy's sum over the product axis of the variable's array (what xarray's
+    ``sum(skipna=False)`` computes), added to ``result`` in one assignment.
+    """
+    totals = {}
     for name, source in DERIVED.items():
         if source in result and name not in result:
-            result[name] = result[source].sum(cv.PRODUCT, skipna=False)
-            result[name].attrs = dict(cv.attrs(name))
-    return result
+            var = result.variables[source]
+            axis = var.dims.index(cv.PRODUCT)
+            dims = var.dims[:axis] + var.dims[axis + 1 :]
+            totals[name] = xr.Variable(dims, np.sum(var.values, axis=axis), cv.attrs(name))
+    return result.assign(totals) if totals else result
 
 
 def run_draws(
