@@ -137,6 +137,29 @@ def test_base_year_gap_is_zero_when_chain_balances():
     np.testing.assert_allclose(out["supply_gap"].sel(year=LAST).values, 0.0, atol=1e-12)
 
 
+def test_requirement_needs_only_its_inputs_and_keeps_their_draws():
+    # D and u(T) from the flows, DC, trade and inflow alone (no mining, no recycling), with
+    # draws only on the inflow: D varies by draw, u(T) does not; D - inflow is the same in
+    # every draw and equals the run without draws
+    res = make_result()[
+        ["flow", "domestic_consumption", "exports_final", "imports_final", "inflow"]
+    ]
+    factor = xr.DataArray([0.9, 1.0, 1.1], dims="draw")
+    drawn = res.assign(inflow=res["inflow"] * factor)
+    d, share = supply.requirement(drawn, LAST)
+    d0, share0 = supply.requirement(res, LAST)
+    assert d.dims == ("draw", "year") and share.dims == ()
+    assert float(share) == float(share0)
+    f_in = drawn["inflow"].sum("product")
+    after = res.year >= LAST
+    np.testing.assert_allclose(
+        (d - f_in).sel(year=after).values,
+        np.broadcast_to((d0 - res["inflow"].sum("product")).sel(year=after).values, (3, 4)),
+        rtol=1e-13,
+    )
+    assert d.sel(year=slice(None, LAST - 1)).isnull().all()
+
+
 def test_oversupply_negative_and_flag_above_one():
     out = supply.supply_scenarios(
         make_result(), INPUTS, scenario(growth={"low": -0.5, "high": 0.9})

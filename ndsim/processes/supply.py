@@ -41,6 +41,7 @@ import xarray as xr
 from ndsim import conventions as cv
 from ndsim import flows, sums
 from ndsim.errors import ValidationError
+from ndsim.forecast import lead_values
 from ndsim.scenario import NET_EXPORTS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,19 +120,16 @@ def _pair_sum(flow_t: Mapping[tuple[str, str], np.ndarray], pairs, n: int) -> np
     return np.zeros(n) if total is None else total
 
 
-def _lead(da: xr.DataArray, *dims: str) -> np.ndarray:
-    """``da``'s values (draw, *dims), a draw axis of 1 where it has none (a view)."""
-    if cv.DRAW in da.dims:
-        return da.transpose(cv.DRAW, *dims).values
-    return da.transpose(*dims).values[None]
-
-
 def _flows_at(flow: xr.DataArray, last: int) -> dict[tuple[str, str], np.ndarray]:
     """The flows of T of the requirement present in a result's flows (edges or matrix), each
     (draw,)."""
     flow = flow.sel({_Y: last}, drop=True)
     pairs = (*EXPORT_PAIRS, *IMPORT_PAIRS, *LOSS_PAIRS)
-    return {(o, d): _lead(flows.edge(flow, o, d)) for o, d in pairs if flows.has_edge(flow, o, d)}
+    return {
+        (o, d): lead_values(flows.edge(flow, o, d), 1)
+        for o, d in pairs
+        if flows.has_edge(flow, o, d)
+    }
 
 
 def _labelled(result: xr.Dataset, variable: xr.Variable) -> xr.DataArray:
@@ -183,27 +181,36 @@ def _requirement_values(
     return d, share
 
 
-def _arrays(result: xr.Dataset, last: int) -> dict:
-    """The arguments of :func:`supply_values` from a run's variables."""
+def _requirement_arrays(result: xr.Dataset, last: int) -> dict:
+    """The arguments of :func:`_requirement_values` but the year of T, from a run's variables
+    (a draw axis of 1 where a variable has none)."""
     return {
-        "official_t": sums.nansum_values(
-            _lead(result["mining"].sel({_Y: last}, drop=True), cv.SOURCE), -1
-        ),
-        "unregistered_t": _lead(result["mining_unregistered"].sel({_Y: last}, drop=True)),
         "flow_t": _flows_at(result["flow"], last),
         **{
-            key: _lead(result[name], _P, _Y)
+            key: lead_values(result[name], 1, _P, _Y)
             for key, name in (
                 ("dc", "domestic_consumption"),
                 ("exports_final", "exports_final"),
                 ("imports_final", "imports_final"),
                 ("inflow", "inflow"),
-                ("outflow", "outflow"),
             )
         },
-        "rate": _lead(result["recycling_rate"], _Y),
-        "eta": _lead(result["recovery_efficiency"], _Y),
         "concentrate": result.attrs.get("mining_basis") == "concentrate",
+    }
+
+
+def _arrays(result: xr.Dataset, last: int) -> dict:
+    """The arguments of :func:`supply_values` but years, T and options, from a run's variables."""
+    at_t = {_Y: last}
+    return {
+        **_requirement_arrays(result, last),
+        "official_t": sums.nansum_values(
+            lead_values(result["mining"].sel(at_t, drop=True), 1, cv.SOURCE), -1
+        ),
+        "unregistered_t": lead_values(result["mining_unregistered"].sel(at_t, drop=True), 1),
+        "outflow": lead_values(result["outflow"], 1, _P, _Y),
+        "rate": lead_values(result["recycling_rate"], 1, _Y),
+        "eta": lead_values(result["recovery_efficiency"], 1, _Y),
     }
 
 
@@ -224,25 +231,20 @@ def requirement(
     compared with a requirement without the beneficiation losses, which happen
     before it is counted.
     """
-    a = _arrays(result, last)
     years = result[_Y].values
+    i_last = int(np.searchsorted(years, last))
     d, share = _requirement_values(
-        a["flow_t"],
-        a["dc"],
-        a["exports_final"],
-        a["imports_final"],
-        a["inflow"],
-        int(np.searchsorted(years, last)),
-        net_exports,
-        a["concentrate"],
+        **_requirement_arrays(result, last), i_last=i_last, net_exports=net_exports
     )
     d = np.where(years >= last, d, np.nan)
-    drawn = cv.DRAW in result.dims
-    lead = (cv.DRAW,) if drawn else ()
-    return (
-        _labelled(result, xr.Variable((*lead, _Y), d if drawn else d[0])),
-        _labelled(result, xr.Variable(lead, share if drawn else share[0])),
-    )
+    drawn = _drawn(result, "official_mining")  # (the base does not enter D or u)
+
+    def labelled(x, name, *dims):  # with a draw dim only where an input with draws enters
+        return _labelled(
+            result, xr.Variable((cv.DRAW, *dims), x) if drawn[name] else xr.Variable(dims, x[0])
+        )
+
+    return labelled(d, "supply_requirement", _Y), labelled(share, "supply_upstream_share")
 
 
 def supply_values(
@@ -279,7 +281,14 @@ def supply_values(
     q_t = _base(official_t, lambda: unregistered_t, options.base)
     q = np.where(after, q_t[:, None, None] * ((1.0 + g)[:, None] ** (years - last)), np.nan)
     d, share = _requirement_values(
-        flow_t, dc, exports_final, imports_final, inflow, i_last, options.net_exports, concentrate
+        flow_t=flow_t,
+        dc=dc,
+        exports_final=exports_final,
+        imports_final=imports_final,
+        inflow=inflow,
+        i_last=i_last,
+        net_exports=options.net_exports,
+        concentrate=concentrate,
     )
     d = np.where(after, d, np.nan)
     eol = sums.nansum_values(outflow, 1)
@@ -388,7 +397,7 @@ def _drawn(result: xr.Dataset, base: str) -> dict[str, bool]:
     of ``result`` with a ``draw`` dimension (as xarray's broadcasting would give them)."""
 
     def has(*names: str) -> bool:
-        return any(cv.DRAW in result[name].dims for name in names)
+        return any(name in result and cv.DRAW in result[name].dims for name in names)
 
     q = has("mining") or (base == "total_mining" and has("mining_unregistered"))
     share = has("flow", "domestic_consumption")
