@@ -202,9 +202,9 @@ def run(
         fleet = {
             name: x[..., i0:]
             for name, x in (
-                ("units_production", _lead(his["production"], P, Y)),
-                ("units_exports", _lead(his["units_exports"], P, Y)),
-                ("units_imports", _lead(his["units_imports"], P, Y)),
+                ("units_production", forecast.lead_values(his["production"], 1, P, Y)),
+                ("units_exports", forecast.lead_values(his["units_exports"], 1, P, Y)),
+                ("units_imports", forecast.lead_values(his["units_imports"], 1, P, Y)),
                 ("units_sales", values["units_sales"]),
                 ("units_retired", u_out),
                 ("units_in_use", u_stock),
@@ -272,7 +272,7 @@ def run(
     # none, numpy broadcasting where xarray's would; the accounted years come first
     K, S = cv.INTERMEDIATE, cv.SOURCE
     acc_v = {
-        name: _lead(acc[name], *dims)
+        name: forecast.lead_values(acc[name], 1, *dims)
         for name, dims in (
             ("yield_manufacturing", (K, Y)),
             ("exports_intermediate", (K, Y)),
@@ -291,8 +291,12 @@ def run(
     for da in (dc, exports_final, imports_final, in_use["outflow"]):
         if not np.array_equal(da[Y].values, years):
             raise ValueError(f"{da.name}: not over the run's years {years[0]}-{years[-1]}")
-    dc_v, ef_v = _lead(dc, P, Y), _lead(exports_final, P, Y)
-    eol = waste.waste_values(_lead(in_use["outflow"], P, Y), _lead(rate, Y), _lead(eta, Y))
+    dc_v, ef_v = forecast.lead_values(dc, 1, P, Y), forecast.lead_values(exports_final, 1, P, Y)
+    eol = waste.waste_values(
+        forecast.lead_values(in_use["outflow"], 1, P, Y),
+        forecast.lead_values(rate, 1, Y),
+        forecast.lead_values(eta, 1, Y),
+    )
 
     # 5-8. top-down over the accounted years: manufacturing, fabrication, refining, mining
     made = upstream.manufacturing_values(
@@ -331,7 +335,7 @@ def run(
         acc_v["yield_mining"],
         basis,
     )
-    final_imports = sums.nansum_values(_lead(imports_final, P, Y), -2)
+    final_imports = sums.nansum_values(forecast.lead_values(imports_final, 1, P, Y), -2)
     final_exports = sums.nansum_values(ef_v, -2)
 
     # the flows between processes (a Sankey can be drawn from them alone), flows.FLOW_EDGES
@@ -439,14 +443,12 @@ def run(
 
     # 10. mass balance of every process, and signs (SPEC §3)
     # (on the arrays: the stock summed over products as xarray's sum adds, NaN kept)
-    flow_v = _lead(result["flow"], flows.EDGE, Y)
-    stock_total = np.sum(_lead(result["stock"], P, Y), axis=1)
-    if stock_total.shape[0] != flow_v.shape[0]:
-        raise ValueError("the stock and the flows of the run have different draws")
+    flow_v = forecast.lead_values(result["flow"], 1, flows.EDGE, Y)
+    stock_total = np.sum(forecast.lead_values(result["stock"], 1, P, Y), axis=1)
     worst = balance.check_balance_values(
         flow_v,
         stock_total,
-        np.zeros(1) if stock_before is None else _lead(stock_before),
+        np.zeros(1) if stock_before is None else forecast.lead_values(stock_before, 1),
         years,
         lead if cv.DRAW in result["flow"].dims else None,
         on_violation=opts.on_violation,
@@ -699,14 +701,6 @@ def _on_years(arrays: Mapping[str, xr.DataArray], years: np.ndarray) -> xr.Datas
     )
     coords[cv.YEAR] = xr.Variable(cv.YEAR, years, {} if year is None else year.attrs)
     return xr.Dataset(variables, coords=coords)
-
-
-def _lead(x: xr.DataArray, *dims: str) -> np.ndarray:
-    """``x``'s values with the axes ``(draw, *dims)``, a draw axis of length 1 if it has none
-    (as xarray broadcasts it: an axis inserted, the values not copied)."""
-    if cv.DRAW in x.dims:
-        return x.transpose(cv.DRAW, *dims).values
-    return x.transpose(*dims).values[None]
 
 
 def accounted_years(inputs: xr.Dataset) -> tuple[int, int]:
