@@ -256,12 +256,13 @@ def worst_over_draws(residual: xr.DataArray) -> xr.DataArray:
     """The residual of largest magnitude over ``draw`` (signed); unchanged without a draw dim."""
     if cv.DRAW not in residual.dims:
         return residual
-    idx = abs(residual).fillna(-1.0).argmax(cv.DRAW)
-    return residual.isel({cv.DRAW: idx}, drop=True)
+    r = residual.transpose(cv.DRAW, ...)
+    return r.isel({cv.DRAW: 0}, drop=True).copy(data=_worst(r.values))
 
 
 def _worst(residual: np.ndarray) -> np.ndarray:
-    """:func:`worst_over_draws` of a (draw, ...) array: the first draw of largest magnitude."""
+    """:func:`worst_over_draws` of a (draw, ...) array: the first draw of largest magnitude
+    (NaN where every draw is NaN)."""
     size = np.abs(residual)
     size[np.isnan(size)] = -1.0
     at = size.argmax(axis=0)
@@ -307,7 +308,7 @@ def check_balance(
     """
     res = residuals(flow, stock, initial_stock)
     r = res["residual"]
-    labels = [(d, r[d].values if d in r.coords else np.arange(r.sizes[d])) for d in r.dims]
+    labels = [(d, r[d].values) for d in r.dims]
     _report(r.values, res["tolerance"].values, labels, on_violation)
     out = worst_over_draws(r).transpose(cv.PROCESS, cv.YEAR)
     return out.rename("balance_residual").assign_attrs(cv.attrs("balance_residual"))

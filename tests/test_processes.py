@@ -260,6 +260,13 @@ def test_balance_values_against_a_plain_loop():
     assert worst.shape == (len(cv.PROCESSES), years.size)
     assert worst[list(cv.PROCESSES).index("waste"), 1] == 1.0
     assert np.count_nonzero(worst) == 1
+    # the worst draw by hand: signed, NaN skipped unless every draw is NaN, the first of ties
+    by_draw = np.array([[np.nan, -3.0, np.nan, 2.0], [np.nan, 2.0, 5.0, -2.0]])
+    np.testing.assert_array_equal(balance._worst(by_draw), [np.nan, -3.0, 5.0, 2.0])
+    labelled = xr.DataArray(by_draw.T, dims=("year", "draw"))
+    np.testing.assert_array_equal(
+        balance.worst_over_draws(labelled).values, [np.nan, -3.0, 5.0, 2.0]
+    )
 
 
 def test_balance_tolerance_scales_with_the_data():
