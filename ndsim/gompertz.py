@@ -95,11 +95,14 @@ class GompertzFit:
     saturation_identified : bool
         Whether the data determine the saturation level: a free fit with at
         least :data:`MIN_DOF_SATURATION` degrees of freedom that neither runs
-        into the bound nor has a standard error of ln VS above
-        :data:`MAX_SATURATION_SE_LOG`; ``True`` when it was given.
+        into the upper bound nor has a standard error of ln VS above
+        :data:`MAX_SATURATION_SE_LOG`; a fit whose saturation falls to its lower
+        bound, the highest ownership observed, counts as identified when a later
+        point lies below that highest one (the statistic has peaked); ``True``
+        when the saturation was given.
     saturation_se_log : float
-        Standard error of ln(VS) from the Jacobian (NaN when given or when the
-        degrees of freedom are zero).
+        Standard error of ln(VS) from the Jacobian (NaN when given, when the
+        degrees of freedom are zero or when the saturation is on its lower bound).
     """
 
     saturation: float
@@ -299,16 +302,29 @@ def _fit(
     )
     se = float("nan")
     identified = True
+    at_peak = False
     if free_vs:
-        se = float(np.sqrt(max(cov[0, 0], 0.0))) if np.isfinite(cov[0, 0]) else float("inf")
         at_bound = best.x[0] > hi_vs - 1e-3
-        identified = bool(
-            (not at_bound)
-            and dof >= MIN_DOF_SATURATION
-            and np.isfinite(se)
-            and se <= MAX_SATURATION_SE_LOG
-        )
+        # on its lower bound the saturation is the highest ownership observed: the curve is
+        # flat there because the statistic stopped rising. The Jacobian is singular at that
+        # point and its "standard error" is rounding noise (0 or 1e6 as the last bits of the
+        # data fall), so the rule is the data's: identified when a later point lies below
+        # the highest one (the statistic has peaked), with enough degrees of freedom
+        at_peak = bool(lvs < lo_vs + 1e-6)
+        if at_peak:
+            peaked = int(np.argmax(y)) < y.size - 1
+            identified = peaked and dof >= MIN_DOF_SATURATION
+        else:
+            se = float(np.sqrt(max(cov[0, 0], 0.0))) if np.isfinite(cov[0, 0]) else float("inf")
+            identified = bool(
+                (not at_bound)
+                and dof >= MIN_DOF_SATURATION
+                and np.isfinite(se)
+                and se <= MAX_SATURATION_SE_LOG
+            )
     mode = ("saturation, alpha, beta" if free_vs else "alpha, beta") + " fitted"
+    if at_peak and identified:
+        mode += "; saturation at the highest ownership observed, later points below it (peaked)"
     if at_a_bound:
         mode += " (a parameter on its search bound: no covariance, not sampled)"
     if not free_vs:

@@ -75,6 +75,27 @@ def test_few_points_do_not_identify_saturation():
     assert gz.fit_gompertz(GDP[:5], gz.gompertz(GDP[:5], 0.45, -5.0, -2.5e-4)).saturation_identified
 
 
+def test_a_peaked_statistic_sets_the_saturation_at_its_peak_whatever_the_last_bits():
+    # ownership that rises to 0.59 and falls back (a survey of computers per household):
+    # no rising Gompertz curve fits better than the flat one at the highest point, where the
+    # Jacobian is singular; the saturation is that point, identified, for every rounding of
+    # the GDP values
+    g = np.linspace(9000.0, 14000.0, 10)
+    y = np.array([0.489, 0.53, 0.555, 0.5755, 0.5874, 0.5336, 0.5324, 0.5419, 0.47, 0.4746])
+    for eps in (0.0, 1e-13, -2e-13, 3e-13):
+        fit = gz.fit_gompertz(g * (1.0 + eps), y)
+        assert fit.saturation == pytest.approx(0.5874, rel=1e-6)
+        assert fit.saturation_identified
+        assert "highest ownership observed" in fit.mode
+        assert np.isnan(fit.saturation_se_log)
+    # the saturation on the same bound when the highest point is the last: not identified
+    rising = np.append(y[:-1], 0.62)
+    fit = gz.fit_gompertz(g, rising)
+    assert fit.saturation == pytest.approx(0.62, rel=1e-6)
+    assert not fit.saturation_identified
+    assert "highest ownership observed" not in fit.mode
+
+
 def test_fit_rejects_bad_input():
     with pytest.raises(ValueError, match="need at least 4"):
         gz.fit_gompertz(GDP[:3], gz.gompertz(GDP[:3], 0.5, -5, -2e-4))
