@@ -54,7 +54,7 @@ def scenario_file(tmp_path) -> Path:
 def record(monkeypatch):
     """Calls of the worker set-up steps made in this process."""
     calls = []
-    for name in ("reuse_freed_memory", "warm_kernels"):
+    for name in ("reuse_freed_memory", "no_hugepage_advice", "warm_kernels"):
         original = getattr(workers, name)
 
         def spy(*a, _name=name, _original=original, **k):
@@ -96,11 +96,28 @@ def test_external_scheduler_workers_keep_their_malloc(
     the per-draw values and summaries equal those of a run in this process."""
     out = _run(tiny, scheduler=external_scheduler)
     assert "reuse_freed_memory" not in record and "warm_kernels" in record
+    assert "no_hugepage_advice" not in record
     assert os.environ["NDSIM_NUM_THREADS"] == "2"  # the worker's nthreads, not one per core
     monkeypatch.setenv("NDSIM_WORKERS", "1")
     here = _run(tiny)
     for name in here.data_vars:
         assert np.array_equal(out[name].values, here[name].values, equal_nan=True), name
+
+
+def test_a_started_worker_gives_numpy_no_huge_page_advice_unless_the_user_set_it(monkeypatch):
+    from numpy._core import multiarray
+
+    before = multiarray._get_madvise_hugepage()
+    try:
+        multiarray._set_madvise_hugepage(True)
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")  # the user's word stands
+        assert not workers.no_hugepage_advice()
+        assert multiarray._get_madvise_hugepage()
+        monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE")
+        assert workers.no_hugepage_advice()
+        assert not multiarray._get_madvise_hugepage()
+    finally:
+        multiarray._set_madvise_hugepage(before)
 
 
 def test_workers_ndsim_starts_are_tuned(monkeypatch):

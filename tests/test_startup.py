@@ -237,6 +237,25 @@ def test_xarray_still_tells_dask_and_pint_arrays_once_they_are_imported(cli_env)
     assert _run(code, cli_env).split() == ["((2,", "2),)", "True", "Quantity", "False", "4.0"]
 
 
+def test_the_command_asks_numpy_for_no_huge_pages_unless_the_user_said_so(cli_env):
+    code = (
+        "import contextlib, io, os, sys\n"
+        "from ndsim import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    cli.main(['--version'])\n"  # a call from Python: the process is left as it is
+        "print(os.environ.get('NUMPY_MADVISE_HUGEPAGE'))\n"
+        "sys.argv = ['ndsim', '--version']\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    cli.main()\n"
+        "from numpy._core import multiarray\n"  # imported after, as the command imports it
+        "print(os.environ.get('NUMPY_MADVISE_HUGEPAGE'), multiarray._get_madvise_hugepage())"
+    )
+    env = {k: v for k, v in cli_env.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    assert _run(code, env).split() == ["None", "0", "False"]
+    user = {**env, "NUMPY_MADVISE_HUGEPAGE": "1"}
+    assert _run(code, user).split() == ["1", "1", "True"]
+
+
 def test_the_command_tunes_the_garbage_collector_and_a_call_from_python_does_not(cli_env):
     code = (
         "import contextlib, gc, io, sys\n"

@@ -3,10 +3,10 @@
 Which process gets what:
 
 - the caller (chunks run in-process): nothing is changed;
-- a worker of the local pool: malloc tuned, kernel threads from
+- a worker of the local pool: malloc tuned, no huge-page advice, kernel threads from
   ``OMP_NUM_THREADS`` (else 1), kernels loaded before the first chunk;
-- a worker of a LocalCluster ndsim created: malloc tuned, kernel threads from
-  its ``nthreads``, kernels loaded;
+- a worker of a LocalCluster ndsim created: malloc tuned, no huge-page advice, kernel
+  threads from its ``nthreads``, kernels loaded;
 - a worker of a ``--scheduler`` cluster: kernel threads from its ``nthreads``,
   kernels loaded, malloc untouched; refused if its ndsim, numba or numpy
   version or its kernel sources differ from the caller's.
@@ -23,6 +23,7 @@ import sys
 
 __all__ = [
     "kernel_threads",
+    "no_hugepage_advice",
     "prepare_started_worker",
     "prepare_worker",
     "reuse_freed_memory",
@@ -71,6 +72,34 @@ def reuse_freed_memory() -> bool:
     except (OSError, AttributeError):  # not glibc (e.g. musl): keep its defaults
         return False
     _MALLOC_SET = True
+    return True
+
+
+def no_hugepage_advice() -> bool:
+    """Stop numpy advising the kernel to back this process's large arrays with huge pages.
+
+    Where transparent huge pages are on ``madvise`` (a common default), numpy asks
+    for them on every array of 4 MiB or more, and the kernel may compact memory in
+    the page fault of the first touch: on 2 cores that made the first chunks of a
+    process several times slower in system time, with no gain once memory is
+    reused (:data:`ndsim.cli.HUGEPAGE_ADVICE`). A process started by the ``ndsim``
+    command has it off already through ``NUMPY_MADVISE_HUGEPAGE``; this call
+    does the same in the workers of a Python caller's ensemble. Called only in
+    processes ndsim started; a ``NUMPY_MADVISE_HUGEPAGE`` the user set is left as is.
+
+    Returns
+    -------
+    bool
+        True if the advice was switched off here.
+    """
+    if os.environ.get("NUMPY_MADVISE_HUGEPAGE") is not None:
+        return False
+    try:
+        from numpy._core import multiarray  # numpy's own switch for the variable
+
+        multiarray._set_madvise_hugepage(False)  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):  # a numpy without it: its default stays
+        return False
     return True
 
 
@@ -172,6 +201,7 @@ def prepare_worker(dask_worker: object | None = None) -> int:
 
 
 def prepare_started_worker(dask_worker: object | None = None) -> int:
-    """A process ndsim started (local pool, LocalCluster): malloc tuned as well."""
+    """A process ndsim started (local pool, LocalCluster): malloc tuned, no huge-page advice."""
     reuse_freed_memory()
+    no_hugepage_advice()
     return prepare_worker(dask_worker)
