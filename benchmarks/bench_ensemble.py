@@ -201,6 +201,9 @@ def _child(args: list[str]) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
+    # numpy's huge-page advice as the ndsim command sets it (ndsim.cli.HUGEPAGE_ADVICE): the
+    # case runs the command's work in a Python process, which numpy would otherwise advise
+    env.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         return {"args": args, "error": proc.stderr.strip().splitlines()[-1:] or ["failed"]}

@@ -98,6 +98,21 @@ def test_every_executor_is_an_executor(tiny):
     assert not isinstance(object(), Executor)
 
 
+def test_pool_workers_start_with_the_kernels_of_a_chunk_loaded(tiny):
+    """Forked from a fork server that loaded them: before any chunk, not by each worker."""
+    from ndsim.ensemble import workers
+
+    plan = _tiny_plan(tiny, seed=0, n=4, full=False)
+    pool = executors.PoolExecutor(plan, 2)
+    try:
+        loaded = pool.map(workers.loaded_kernels, [(), ()])
+    finally:
+        pool.close()
+    # the pair kernel (a chunk's units and Nd) and the pdf: no worker set-up step loads them
+    for names in loaded:
+        assert {"inflow_driven_pair_params", "pdf_params", "stock_driven_params"} <= set(names)
+
+
 def test_fits_are_an_argument_of_run_draws():
     """run_draws hands the fits to the model as an argument; None lets the model fit its own."""
     inputs = xr.Dataset({"x": ("product", [1.0, 2.0])}, coords={"product": ["A", "B"]})

@@ -149,8 +149,9 @@ class PoolExecutor:
 
     The workers are started by a fork server (``multiprocessing`` context
     ``forkserver``; ``spawn`` where there is none): a fresh single-threaded
-    process that has imported :mod:`ndsim.pipeline` (and so loaded the
-    compiled kernels) once, and forks each worker from there. The parent,
+    process that has imported :mod:`ndsim.pipeline` and loaded the compiled
+    kernels a chunk runs (:mod:`ndsim.ensemble._forkserver_warm`) once, and
+    forks each worker from there, kernels loaded. The parent,
     which may hold threads (the kernels' thread pool, BLAS, a dask client),
     is never forked, so a worker cannot inherit a lock held by a thread that
     does not exist in it. The fork server starts once per process (about
@@ -186,6 +187,7 @@ class PoolExecutor:
         context = mp.get_context("forkserver")
         context.set_forkserver_preload(
             ["ndsim.pipeline", "ndsim.ensemble.executors", "cloudpickle"]
+            + ["ndsim.ensemble._forkserver_warm"]
         )
         if start_server:
             from multiprocessing import forkserver

@@ -23,6 +23,7 @@ import sys
 
 __all__ = [
     "kernel_threads",
+    "loaded_kernels",
     "no_hugepage_advice",
     "prepare_started_worker",
     "prepare_worker",
@@ -157,6 +158,17 @@ def warm_kernels() -> None:
     inflow = xr.DataArray(np.ones(3), dims="year", coords={"year": years})
     out = dsm.inflow_driven(inflow, Lifetime("weibull", shape=2.0, scale=2.0))
     dsm.stock_driven(out["stock"], Lifetime("weibull", shape=2.0, scale=2.0))
+
+
+def loaded_kernels(*_: object) -> list[str]:
+    """The lifetime kernels this process has loaded (names, in module order).
+
+    Takes and ignores any arguments, so a pool runs it as a task (a chunk task's
+    first argument is the plan): what a worker has before its first chunk.
+    """
+    from ndsim.kernels import stock
+
+    return [g.__name__ for g in stock._lazy_gufuncs() if g.built]
 
 
 def versions() -> dict[str, str]:
