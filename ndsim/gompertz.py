@@ -305,11 +305,14 @@ def _fit(
     at_peak = False
     if free_vs:
         at_bound = best.x[0] > hi_vs - 1e-3
-        # on its lower bound the saturation is the highest ownership observed: the curve is
-        # flat there because the statistic stopped rising. The Jacobian is singular at that
-        # point and its "standard error" is rounding noise (0 or 1e6 as the last bits of the
-        # data fall), so the rule is the data's: identified when a later point lies below
-        # the highest one (the statistic has peaked), with enough degrees of freedom
+        # on its lower bound the saturation is the highest ownership observed, pressed there
+        # by a statistic that stopped rising: a standard error from the Jacobian assumes an
+        # optimum inside the bounds and says nothing here. Where beta is on its bound too,
+        # the curve is flat, only VS e^alpha is fitted and the Jacobian singular: its
+        # "standard error" is rounding noise (0 or 1e6 as the last bits of the data fall).
+        # So the rule is the data's: the curve, capped at the highest point, is determined
+        # when a later point lies below that point (the statistic has peaked), with enough
+        # degrees of freedom
         at_peak = bool(lvs < lo_vs + 1e-6)
         if at_peak:
             peaked = int(np.argmax(y)) < y.size - 1
