@@ -44,6 +44,7 @@ ownership curves and partial adjustment of the stock towards them).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -60,6 +61,7 @@ __all__ = [
     "hp_trend",
     "smooth_gdp",
     "smooth_driver",
+    "smooth_values",
     "fit_group",
     "fitted_curve",
     "curve_values",
@@ -102,19 +104,32 @@ def hp_trend(y: np.ndarray, lam: float = HP_LAMBDA) -> np.ndarray:
     n = y.size
     if n < 3:
         return y.copy()
+    return np.linalg.solve(_hp_system(n, float(lam)), y)
+
+
+@functools.lru_cache(maxsize=16)
+def _hp_system(n: int, lam: float) -> np.ndarray:
+    """I + λ DᵀD of :func:`hp_trend`, built once per length (read-only, shared)."""
     # dense: a run's series are a century at most, and numpy's solver spares the run
     # scipy.sparse's import (0.15 s of `ndsim run`)
     d = np.diff(np.eye(n), 2, axis=0)  # (n - 2, n): rows [1, -2, 1]
-    return np.linalg.solve(np.eye(n) + lam * (d.T @ d), y)
+    m = np.eye(n) + lam * (d.T @ d)
+    m.flags.writeable = False
+    return m
+
+
+def smooth_values(values: np.ndarray, lam: float = HP_LAMBDA) -> np.ndarray:
+    """:func:`smooth_gdp` on a plain array (year,): NaN where the series is not positive."""
+    values = np.asarray(values, dtype=float)
+    ok = np.isfinite(values) & (values > 0)
+    out = np.full(values.shape, np.nan)
+    out[ok] = np.exp(hp_trend(np.log(values[ok]), lam))
+    return out
 
 
 def smooth_gdp(gdp: xr.DataArray, lam: float = HP_LAMBDA) -> xr.DataArray:
     """GDP per capita smoothed: exp of the HP trend of ln GDP over its finite years (year)."""
-    values = np.asarray(gdp.values, dtype=float)
-    ok = np.isfinite(values) & (values > 0)
-    out = np.full(values.shape, np.nan)
-    out[ok] = np.exp(hp_trend(np.log(values[ok]), lam))
-    return gdp.copy(data=out).rename("gdp_per_capita_trend")
+    return gdp.copy(data=smooth_values(gdp.values, lam)).rename("gdp_per_capita_trend")
 
 
 def smooth_driver(driver: xr.DataArray, lam: float = HP_LAMBDA) -> xr.DataArray:
@@ -178,9 +193,9 @@ def groups_of(inputs: xr.Dataset, methods: Mapping[str, str]) -> dict[str, list[
     A fleet-driven product without an ownership statistic is a group of its own
     (its saturation level must then come from the scenario).
     """
-    products = [str(p) for p in inputs[_P].values]
+    products = [str(p) for p in inputs.variables[_P].values]
     group = (
-        [str(g) for g in inputs["ownership_group"].values]
+        [str(g) for g in inputs.variables["ownership_group"].values]
         if "ownership_group" in inputs.coords
         else [""] * len(products)
     )

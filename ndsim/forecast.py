@@ -133,10 +133,12 @@ def forecast_methods(
     ValidationError
         An unknown ``forecast_method`` in the data set.
     """
-    products = [str(p) for p in inputs[_P].values]
+    # (the Variables: no DataArray built for a label)
+    products = [str(p) for p in inputs.variables[_P].values]
     if "forecast_method" in inputs.coords:
         methods = {
-            p: str(m) for p, m in zip(products, inputs["forecast_method"].values, strict=True)
+            p: str(m)
+            for p, m in zip(products, inputs.variables["forecast_method"].values, strict=True)
         }
     else:
         methods = dict.fromkeys(products, "hold")
@@ -176,6 +178,15 @@ def unit_content(inputs: xr.Dataset) -> xr.DataArray:
     if "intensity_calibration" in inputs:
         return inputs["intensity_calibration"] * inputs["nd_content"]
     return inputs["nd_content"]
+
+
+def _unit_content_variable(inputs: xr.Dataset) -> xr.Variable:
+    """:func:`unit_content` as a Variable: the same product without the DataArrays (whose
+    alignment changes nothing: the variables of one Dataset share its indexes)."""
+    content = inputs.variables["nd_content"]
+    if "intensity_calibration" in inputs:
+        return inputs.variables["intensity_calibration"] * content
+    return content
 
 
 # --- paths ----------------------------------------------------------------------------
@@ -555,9 +566,55 @@ def _z_values(inputs: xr.Dataset) -> tuple[np.ndarray | None, dict[str, int]]:
     """
     if Z_VARIABLES[0] not in inputs:
         return None, {}
-    index = {str(p): i for i, p in enumerate(inputs[_P].values)}
-    z = np.stack([inputs[name].transpose(_D, _P).values - 1.0 for name in Z_VARIABLES], -1)
+    index = {str(p): i for i, p in enumerate(inputs.variables[_P].values)}
+    z = np.stack(
+        [inputs.variables[name].transpose(_D, _P).values - 1.0 for name in Z_VARIABLES], -1
+    )
     return z, index
+
+
+def _year_positions(ds: xr.Dataset, years: np.ndarray) -> np.ndarray | None:
+    """Position of each of ``years`` in ``ds``'s year index (-1: not there); None without a
+    unique year index (the callers then go through xarray, which says what is wrong)."""
+    index = ds.indexes.get(_Y)
+    if index is None or not index.is_unique:
+        return None
+    return index.get_indexer(years)
+
+
+def _lacks_years(inputs: xr.Dataset, name: str, years: np.ndarray, pos: np.ndarray | None) -> bool:
+    """Whether ``inputs[name]`` is missing or NaN in some of ``years`` (at ``pos``, from
+    :func:`_year_positions`; a year not labelled counts as NaN): on the values,
+    ``inputs[name].reindex(year=years).isnull().any()``."""
+    if name not in inputs:
+        return True
+    var = inputs.variables[name]
+    if pos is None or _Y not in var.dims or var.dtype.kind != "f":
+        return bool(inputs[name].reindex({_Y: years}).isnull().any())
+    if (pos < 0).any():
+        return True
+    return bool(np.isnan(var.values.take(pos, axis=var.get_axis_num(_Y))).any())
+
+
+def _at_year(inputs: xr.Dataset, name: str, year: int, pos: int | None) -> xr.Variable:
+    """``inputs[name].sel(year=year, drop=True)`` as a Variable (the same view of the data);
+    ``pos``: the year's position (:func:`_year_positions`)."""
+    if pos is None or pos < 0:
+        return inputs[name].sel({_Y: year}, drop=True).variable
+    return inputs.variables[name].isel({_Y: pos})
+
+
+def _smoothed(
+    inputs: xr.Dataset, name: str, years: np.ndarray, pos: np.ndarray | None
+) -> np.ndarray:
+    """``fl.smooth_driver(_det(inputs[name])).reindex(year=years).values`` on the arrays
+    (``pos``: the years' positions, :func:`_year_positions`)."""
+    var = inputs.variables[name]
+    if pos is None or var.dims != (_Y,):  # (a draw mean, or other dims: as labelled)
+        return fl.smooth_driver(_det(inputs[name])).reindex({_Y: years}).values
+    out = fl.smooth_values(var.values).take(pos)
+    out[pos < 0] = np.nan
+    return out
 
 
 def _draw_coord(*objs) -> np.ndarray | None:
@@ -568,15 +625,17 @@ def _draw_coord(*objs) -> np.ndarray | None:
     return None
 
 
-def lead_values(x: xr.DataArray, n: int, *dims: str) -> np.ndarray:
+def lead_values(x: xr.DataArray | xr.Variable, n: int, *dims: str) -> np.ndarray:
     """``x``'s values with the axes ``(draw, *dims)``; the draw axis, of length ``n``, is
     broadcast (a view) if ``x`` has none.
 
     The layout of :class:`History` and :class:`Projection`.
     """
-    if _D in x.dims:
-        return x.transpose(_D, *dims).values
-    v = x.transpose(*dims).values
+    # on the Variable: the same view of the data, without a DataArray's coordinates
+    var = x.variable if isinstance(x, xr.DataArray) else x
+    if _D in var.dims:
+        return var.transpose(_D, *dims).values
+    v = var.transpose(*dims).values
     return np.broadcast_to(v[None], (n, *v.shape))
 
 
@@ -630,9 +689,7 @@ class History:
         draws = _draw_coord(hist, inputs)
         n = 1 if draws is None else draws.size
         return cls(
-            values={
-                str(k): lead_values(v.reset_coords(drop=True), n, _P, _Y) for k, v in hist.items()
-            },
+            values={str(k): lead_values(v, n, _P, _Y) for k, v in hist.items()},
             products=[str(p) for p in hist[_P].values],
             years=hist[_Y].values,
             draws=draws,
@@ -729,7 +786,11 @@ def project_values(
         hist = History.from_dataset(hist, inputs)
     last = int(hist.years.max())
     first = int(hist.years.min())
-    end = options.last_year or int(inputs.attrs.get("forecast_last", int(inputs[_Y].max())))
+    end = options.last_year or int(
+        inputs.attrs["forecast_last"]
+        if "forecast_last" in inputs.attrs
+        else inputs.variables[_Y].values.max()
+    )
     if not options.enabled:
         end = last
     years = np.arange(first, end + 1)
@@ -738,13 +799,13 @@ def project_values(
     products = list(hist.products)
     fleet_p = [p for p in products if methods[p] in fl.FLEET_METHODS]
     flow_p = [p for p in products if methods[p] in ("growth", "level", "hold", "units")]
-    driver_years = years[years >= int(inputs.attrs.get("first_year", first))]
+    is_driver = years >= int(inputs.attrs.get("first_year", first))
+    driver_years = years[is_driver]
+    # the projection's years in the inputs, located once
+    year_pos = _year_positions(inputs, years)
+    driver_pos = None if year_pos is None else year_pos[is_driver]
     need = ["population", "gdp_per_capita"] + (["households"] if fleet_p else [])
-    missing = [
-        name
-        for name in need
-        if name not in inputs or bool(inputs[name].reindex({_Y: driver_years}).isnull().any())
-    ]
+    missing = [name for name in need if _lacks_years(inputs, name, driver_years, driver_pos)]
     if fleet_p and missing and future.size:
         raise ValidationError(
             f"{', '.join(missing)} missing in some of the years {driver_years[0]}-{end}",
@@ -761,7 +822,7 @@ def project_values(
     i_last = int(np.searchsorted(years, last))
     if not np.array_equal(hist.years, years[: i_last + 1]):
         raise ValueError("the accounting's years must be the first years of the projection")
-    if [str(p) for p in inputs[_P].values] != products:
+    if [str(p) for p in inputs.variables[_P].values] != products:
         inputs = inputs.sel({_P: products})
 
     acc_values = dict(hist.values)  # (the caller's History is left as it is)
@@ -777,8 +838,9 @@ def project_values(
 
     # cohort intensity after T (SPEC §2.4): adoption and intensity paths from the values of T
     full_for = [p for p in products if methods[p] in (*fl.FLEET_METHODS, "sales_share")]
-    held_ar = lead_values(inputs["adoption_rate"].sel({_Y: last}, drop=True), n_lead, _P)
-    content = lead_values(unit_content(inputs), n_lead, _P)
+    last_pos = None if year_pos is None else int(year_pos[i_last])
+    held_ar = lead_values(_at_year(inputs, "adoption_rate", last, last_pos), n_lead, _P)
+    content = lead_values(_unit_content_variable(inputs), n_lead, _P)
     m_f = _intensity_values(content, products, options.intensity, future, last) * (
         _adoption_values(held_ar, products, options.adoption, future, last, full_for)
     )
@@ -809,7 +871,8 @@ def project_values(
             )
         rows = [index[p] for p in growth]
         if "growth_rate_factor" in inputs:  # Monte Carlo factor on the scenario's rates
-            factor = lead_values(inputs["growth_rate_factor"].sel({_P: growth}), n_lead, _P)
+            # (the inputs' products are the projection's here)
+            factor = lead_values(inputs.variables["growth_rate_factor"], n_lead, _P)[:, rows]
             rates = rates * factor[..., None]
         dc_flow[:, rows] = _growth_values(dc_t[:, rows], rates)
     level = [p for p in products if methods[p] == "level"]
@@ -859,7 +922,9 @@ def project_values(
     in_groups = [p for members in groups.values() for p in members if p in flow_p]
     ff = lives.use(q_vals[:, [index[p] for p in in_groups]], in_groups)[1] if in_groups else None
 
-    extras = {}
+    curves: np.ndarray | None = None  # ownership_fitted, labelled at the end
+    curve_draws = False
+    diagnosed: dict[str, xr.DataArray] = {}
     # unit sales and unmet fleet decline of the fleet-driven products
     unmet_vals = np.zeros((n_lead, len(products), n_years))
     unmet_attrs: dict = {}
@@ -879,7 +944,7 @@ def project_values(
             fits = fit_fleets(
                 inputs, options, groups, methods, xr.Dataset({"units_in_use": fleet}), file=file
             )
-        gdp = fl.smooth_gdp(_det(inputs["gdp_per_capita"])).reindex({_Y: years})
+        gdp = _smoothed(inputs, "gdp_per_capita", years, year_pos)
         tau_all = options.join_years
         mean_life = None if tau_all else lives.mean_age(fleet_p, n_years + 1)
         shares_spec = options.sales_share
@@ -887,7 +952,6 @@ def project_values(
         sold = accounted("units_sales")
         z_all, z_index = _z_values(inputs)
         s = (future - last).astype(float)
-        curve_draws = False
         drivers: dict[str, np.ndarray] = {}
         keys: list[str] = []
         stock_rows, hist_rows, splits, fitted = [], [], {}, {}
@@ -917,7 +981,7 @@ def project_values(
             shared = [p for p in members if methods[p] == "sales_share"]
             lead_p = own[0]
             z = None if z_all is None else z_all[:, z_index[lead_p], :]
-            curve = fl.curve_values(fit, gdp.values, z)
+            curve = fl.curve_values(fit, gdp, z)
             if curve.ndim == 2:  # per draw (sampled parameters)
                 curve_draws = True
             else:
@@ -925,7 +989,7 @@ def project_values(
             fitted[group] = curve
             basis = "households" if fit.basis == "household" else "population"
             if basis not in drivers:
-                drivers[basis] = fl.smooth_driver(_det(inputs[basis])).reindex({_Y: years}).values
+                drivers[basis] = _smoothed(inputs, basis, years, year_pos)
             target = curve * drivers[basis]
             others = [p for p in members if p not in own and p not in shared]
             if others:  # the others' own fleets (e.g. EV in CV + EV) come off the group's
@@ -990,12 +1054,11 @@ def project_values(
         for group, members in groups.items():
             for p in members:
                 curves[:, index[p], :] = fitted[group]
-        extras["ownership_fitted"] = _labelled(
-            curves, lead if curve_draws else None, products, years
-        )
         if diagnostics:
-            extras.update(_fit_variables(fits, products))
-            extras["gdp_per_capita_trend"] = gdp
+            diagnosed = _fit_variables(fits, products)
+            diagnosed["gdp_per_capita_trend"] = fl.smooth_gdp(
+                _det(inputs["gdp_per_capita"])
+            ).reindex({_Y: years})
 
     q_attrs = (
         dict(hist.attrs.get("units_sales", {})) if flow_p else {**cv.attrs("inflow"), **sd_attrs}
@@ -1056,10 +1119,10 @@ def project_values(
         "units_in_use": {**cv.attrs("stock"), **life_attrs},
         "unmet_fleet_decline": dict(unmet_attrs if fleet_p else q_attrs),
     }
-    return Projection(
+    projection = Projection(
         values=values,
         attrs=attrs,
-        extras=extras,
+        extras={},
         products=products,
         years=years,
         draws=lead,
@@ -1067,6 +1130,14 @@ def project_values(
         methods=", ".join(f"{p}:{methods[p]}" for p in products),
         ratios=diagnostics and bool(future.size),
     )
+    if curves is not None:  # (on the projection's labels where it has the draws they have)
+        projection.extras["ownership_fitted"] = (
+            projection._on_labels(curves, n_years)
+            if curve_draws or lead is None
+            else _labelled(curves, None, products, years)
+        )
+    projection.extras.update(diagnosed)
+    return projection
 
 
 @dataclass
@@ -1104,7 +1175,7 @@ class Projection:
     last: int
     methods: str
     ratios: bool
-    _coords: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _frames: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def labelled(
         self, name: str, n_years: int | None = None, *, contract: bool = True
@@ -1113,21 +1184,19 @@ class Projection:
         with the attributes :meth:`dataset` gives it (``contract=False``: the projection's
         own, without the output contract's)."""
         n = self.years.size if n_years is None else n_years
-        values = self.values[name][..., :n]
-        dims = (_P, _Y) if self.draws is None else (_D, _P, _Y)
-        da = xr.DataArray(
-            values if self.draws is not None else values[0],
-            coords=self._coordinates(n),
-            dims=dims,
-            name=name,
-        )
+        da = self._on_labels(self.values[name][..., :n], n)
+        da.name = name
         da.attrs = self._attrs(name, self.attrs[name]) if contract else dict(self.attrs[name])
         return da
 
     def extra(self, name: str, n_years: int | None = None) -> xr.DataArray:
         """One of the :attr:`extras` over the first ``n_years`` years, as :meth:`dataset` has it."""
-        da = self.extras[name].reset_coords(drop=True).rename(name).copy(deep=False)
-        if n_years is not None and _Y in da.dims:
+        da = self.extras[name]
+        if any(k not in da.xindexes for k in da.coords):
+            da = da.reset_coords(drop=True)
+        da = da.copy(deep=False)  # (the name and attributes set here are the copy's)
+        da.name = name
+        if n_years is not None and _Y in da.dims and n_years < da.sizes[_Y]:
             da = da.isel({_Y: slice(0, n_years)})
         da.attrs = self._attrs(name, da.attrs)
         return da
@@ -1163,13 +1232,19 @@ class Projection:
         # the contract's attributes over the projection's (for the variables it names)
         return {**attrs, **cv.attrs(name)} if name in cv.VARIABLES else dict(attrs)
 
-    def _coordinates(self, n: int) -> xr.Coordinates:
-        # built once per number of years, shared by every variable (no index built again)
-        if n not in self._coords:
+    def _on_labels(self, values: np.ndarray, n: int) -> xr.DataArray:
+        """Values (draw, product, year) over the first ``n`` years labelled, without a name
+        or attributes; without draws the draw axis (length 1) goes."""
+        # a shallow copy of an unnamed array built once per number of years: its coordinates
+        # and indexes are shared by every variable, not built (or copied) again
+        if n not in self._frames:
             coords: dict = {} if self.draws is None else {_D: self.draws}
             coords |= {_P: self.products, _Y: self.years[:n]}
-            self._coords[n] = xr.Coordinates(coords)
-        return self._coords[n]
+            shape = tuple(len(labels) for labels in coords.values())
+            self._frames[n] = xr.DataArray(
+                np.broadcast_to(np.nan, shape), coords=coords, dims=tuple(coords)
+            )
+        return self._frames[n].copy(data=values if self.draws is not None else values[0])
 
 
 def _nan_to_zero(x: np.ndarray) -> np.ndarray:
@@ -1191,10 +1266,11 @@ class Lifetimes:
 
         self.pdf, self.lead, self.years = pdf, lead, years
         self.index = {p: i for i, p in enumerate(products)}
+        specs = {p: pdf[p] for p in products} if isinstance(pdf, Mapping) else None
         self.params = (
-            dsm.kernel_param_values({p: pdf[p] for p in products}, lead)
-            if isinstance(pdf, Mapping)
-            else None
+            None
+            if specs is None
+            else _kernel_params(specs, lead) or dsm.kernel_param_values(specs, lead)
         )
 
     def arrays(self, of: list[str], keys: list[str]):
@@ -1295,6 +1371,53 @@ class Lifetimes:
         ages = np.arange(f.shape[-1], dtype=float)
         # (as xarray's sums: NaN counts as 0)
         return _nan_to_zero(f * ages).sum(axis=-1) / _nan_to_zero(f).sum(axis=-1)
+
+
+def _kernel_params(
+    specs: Mapping, lead: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, dict[str, str]] | None:
+    """:func:`ndsim.dsm.kernel_param_values` of the common case on plain arrays: every
+    lifetime evaluated in the kernels, each parameter a number or a DataArray over the draws
+    ``lead`` alone. The same arrays; None otherwise (the labelled stacking then decides)."""
+    from ndsim.lifetime import kernel_attrs
+
+    if not all(s.fusable for s in specs.values()):
+        return None
+    rows = [s.kernel_params() for s in specs.values()]
+    n = 1 if lead is None else lead.size
+    checked: list = []  # the draw indexes found to hold the labels ``lead`` (often one)
+    out = []
+    for j in (1, 2):
+        vals: list = []
+        drawn = False
+        for r in rows:
+            v = r[j]
+            if not isinstance(v, xr.DataArray):
+                vals.append(float(v))
+                continue
+            if v.dims == () and not v.coords:
+                vals.append(np.asarray(v.values, dtype=float))
+                continue
+            if lead is None or v.dims != (_D,) or len(v.coords) != 1:
+                return None
+            ix = v.xindexes.get(_D)  # (then the one coordinate)
+            if ix is None:
+                return None
+            if not any(ix is c for c in checked):
+                if not np.array_equal(v.indexes[_D].values, lead):
+                    return None
+                checked.append(ix)
+            vals.append(np.asarray(v.values, dtype=float))
+            drawn = True
+        if drawn:  # (draw, product): the transposed view of the stack along product
+            stacked = np.empty((len(vals), n))
+            for row, x in zip(stacked, vals, strict=True):
+                row[...] = x
+            out.append(stacked.T)
+        else:
+            out.append(np.broadcast_to(np.array(vals, dtype=float)[None, :], (n, len(vals))))
+    code = np.array([r[0] for r in rows], dtype=np.int64)
+    return code, out[0], out[1], float(rows[0][3]), kernel_attrs(specs)
 
 
 def _pdf_array(pdf, products: list[str], n_ages: int) -> xr.DataArray:
