@@ -522,11 +522,24 @@ def _reconciled(
             field="run.upstream",
         )
     K, S, Y = cv.INTERMEDIATE, cv.SOURCE, cv.YEAR
-    made_input = labelled(arrays["manufacturing_input"], K, **{K: acc[K].values})
+    n_draws = acc.sizes.get(cv.DRAW)  # the run's draws (its inputs'), if any
+
+    def drawn(x):  # labelled's rule: the first axis is the draws where it has their length
+        return x.shape[0] == n_draws
+
+    def plain(x, *dims):  # (draw, ..., year) as labelled's Variable, without a DataArray
+        lead = (cv.DRAW,) if drawn(x) else ()
+        return xr.Variable((*lead, *dims, Y), x if lead else x[0])
+
     rec = reconciled.reconcile_upstream_values(
-        inputs, acc, made_input, labelled(arrays["recycled"]), basis, cv_overrides=cv_overrides
+        inputs,
+        acc,
+        plain(arrays["manufacturing_input"], K),
+        plain(arrays["recycled"]),
+        basis,
+        cv_overrides=cv_overrides,
     )
-    if not np.array_equal(rec.years, acc[Y].values):
+    if not np.array_equal(rec.years, acc.get_index(Y)):
         raise ValueError("the reconciliation's years are not the accounted years")
     if rec.lead not in ((), (cv.DRAW,)):
         raise ValueError(f"the reconciliation's leading dimensions {rec.lead} are not (draw,)")
@@ -542,7 +555,7 @@ def _reconciled(
         return sd[..., column[name]]
 
     def by(prefix, dim):  # the flows "prefix:<label>" (draw, year, label), as they lie in z
-        return z[..., [column[f"{prefix}:{x}"] for x in acc[dim].values]]
+        return z[..., [column[f"{prefix}:{x}"] for x in acc.get_index(dim)]]
 
     def label_first(x):  # (draw, year, label) -> (draw, label, year)
         return np.moveaxis(x, -1, -2)
@@ -613,12 +626,12 @@ def _reconciled(
         return new
 
     def on_years(x, fill=np.nan):  # the accounted years of the model's years, fill elsewhere
-        return np.pad(
-            x, [(0, 0)] * (x.ndim - 1) + [(i0, years.size - i0 - k)], constant_values=fill
-        )
+        new = np.full((*x.shape[:-1], years.size), fill, dtype=x.dtype)
+        new[..., i0 : i0 + k] = x
+        return new
 
     def variable(x, *dims):  # (draw, ..., year) over the accounted years as the run's Variable
-        return labelled(on_years(x), *dims, on_years=years).variable
+        return plain(on_years(x), *dims)
 
     # the flows before reconciliation: the measured value where the edge is measured (the
     # prior of unregistered mining), the residual chain's value elsewhere
@@ -626,7 +639,6 @@ def _reconciled(
     im_prior = out["prior"][..., column["unregistered"]] / y_min
     residual_im = flow[..., flows.EDGES.index(im_edge), i0 : i0 + k]
     unreconciled = np.where(years <= last, 0.0, np.nan)  # flow_sd after the accounted years
-    edge_label = {"on_years": years, "edge": list(flows.LABELS)}
     res: dict = {
         "flow": with_edges(flow, edges),
         "flow_prior": with_edges(
@@ -634,7 +646,7 @@ def _reconciled(
         ),
         "flow_sd": with_edges(np.broadcast_to(unreconciled, flow.shape), edge_sd),
     }
-    res = {name: labelled(x, flows.EDGE, **edge_label).variable for name, x in res.items()}
+    res = {name: plain(x, flows.EDGE) for name, x in res.items()}
     res["mining"] = variable(label_first(official / to_conc_by_source), S)
     res["mining_unregistered"] = variable(im / to_conc)
     res["mining_unregistered_sd"] = variable(s("unregistered") / to_conc)
@@ -656,6 +668,8 @@ def _reconciled(
         on_years=years,
         measurement=names,
     )
+    if (cv.DRAW in res["reconciliation_adjustment"].dims) != drawn(out["adjustment"]):
+        raise ValueError("the run's draws are not those of its inputs")
     res["reconciliation_chi2"] = variable(out["chi2"])
     for name, x, fill in (
         ("reconciliation_dof", out["dof"], -1),

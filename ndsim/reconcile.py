@@ -230,6 +230,25 @@ def classify(a_measured: np.ndarray, a_unknown: np.ndarray) -> Classification:
     return Classification(observable, redundant, dof, basis, pinv)
 
 
+#: the classifications of the structures seen, by their matrices' bytes (an ensemble solves
+#: the same few structures in every chunk)
+_CLASSIFIED: dict[tuple, Classification] = {}
+
+
+def _classify_once(a_x: np.ndarray, a_u: np.ndarray) -> Classification:
+    """:func:`classify` of float64 matrices, computed once for each structure."""
+    key = (a_x.shape, a_x.tobytes(), a_u.shape, a_u.tobytes())
+    cls = _CLASSIFIED.get(key)
+    if cls is None:
+        cls = classify(a_x, a_u)
+        for arr in (cls.observable, cls.redundant, cls.projector, cls.pinv_unknown):
+            arr.setflags(write=False)  # shared by every call with this structure
+        if len(_CLASSIFIED) >= 256:
+            _CLASSIFIED.clear()
+        _CLASSIFIED[key] = cls
+    return cls
+
+
 def reconcile(
     a_measured: np.ndarray,
     a_unknown: np.ndarray,
@@ -289,7 +308,7 @@ def reconcile(
     a_x = np.asarray(a_measured, dtype=float)
     m, n = a_x.shape
     a_u = np.asarray(a_unknown, dtype=float).reshape(m, -1)
-    cls = classify(a_x, a_u)
+    cls = _classify_once(a_x, a_u)
     if not cls.observable.all():
         names = names_unknown or [f"u{j}" for j in range(a_u.shape[1])]
         raise UnobservableError([names[j] for j in np.flatnonzero(~cls.observable)])
@@ -346,8 +365,8 @@ def reconcile(
         "adjustment": (x_hat - x) / sd,
         "chi2": chi2,
         "dof": cls.dof,
-        "observable": cls.observable,
-        "redundant": cls.redundant,
+        "observable": cls.observable.copy(),
+        "redundant": cls.redundant.copy(),
     }
 
 

@@ -147,17 +147,18 @@ class Chain:
 
 
 def _scale(chain: Chain, names: Sequence[str], y_ref: np.ndarray, y_fab: Mapping[str, np.ndarray]):
-    """(..., Y, len(names)) factors: physical flow = equivalent x factor."""
-    cols = []
-    for n in names:
+    """(..., Y, len(names)) factors: physical flow = equivalent x factor.
+
+    ``y_ref`` and the ``y_fab`` are (..., Y) of one shape.
+    """
+    factor: dict[str, np.ndarray | float] = {"concentrate": 1.0, "primary": y_ref}
+    out = np.empty(y_ref.shape + (len(names),))
+    for i, n in enumerate(names):
         lev = chain.level(n)
-        if lev == "concentrate":
-            cols.append(np.ones_like(y_ref))
-        elif lev == "primary":
-            cols.append(y_ref)
-        else:
-            cols.append(y_ref * y_fab[lev.partition(":")[2]])
-    return np.stack(np.broadcast_arrays(*cols), axis=-1)
+        if lev not in factor:  # an intermediate's: once for its flows
+            factor[lev] = y_ref * y_fab[lev.partition(":")[2]]
+        out[..., i] = factor[lev]
+    return out
 
 
 def reconcile_chain(
@@ -208,19 +209,21 @@ def reconcile_chain(
     y_ref = np.asarray(y_ref, dtype=float)
     fixed_arrays = [np.asarray(fixed[n], dtype=float) for n in chain.fixed_terms]
     shape = np.broadcast_shapes(
-        y_ref.shape,
-        *(np.shape(v) for v in value.values()),
-        *(np.shape(v) for v in sd.values()),
-        *(np.shape(v) for v in fixed_arrays),
-        *(np.shape(v) for v in y_fab.values()),
-    )
+        *{
+            y_ref.shape,
+            *(np.shape(v) for v in value.values()),
+            *(np.shape(v) for v in sd.values()),
+            *(np.shape(v) for v in fixed_arrays),
+            *(np.shape(v) for v in y_fab.values()),
+        }
+    )  # (each distinct shape once)
     batch, n_year = shape[:-1], shape[-1]
     x = np.full(shape + (nf,), np.nan)
     s = np.full(shape + (nf,), np.nan)
     for j, n in enumerate(flows):
         if n in value:
-            x[..., j] = np.broadcast_to(value[n], shape)
-            s[..., j] = np.broadcast_to(sd[n], shape)
+            x[..., j] = value[n]
+            s[..., j] = sd[n]
     y_fab = {
         k: np.broadcast_to(np.asarray(y_fab[k], dtype=float), shape) for k in chain.intermediates
     }
@@ -247,27 +250,32 @@ def reconcile_chain(
     dof = np.zeros(n_year, dtype=int)
     combos = dict(combinations or {})
     sd_combo = {name: np.zeros(shape) for name in combos}
-    patterns, which = np.unique(role, axis=0, return_inverse=True)
-    for p, pattern in enumerate(patterns):
-        years = np.flatnonzero(np.ravel(which) == p)
+    # the weights in equivalents (w x scale) of every year at once: (flow, (..., Y)) per term
+    column = {n: j for j, n in enumerate(flows)}
+    weighted = [
+        [(column[n], w * scale[..., column[n]]) for n, w in weights.items()]
+        for weights in combos.values()
+    ]
+    # the distinct rows of role in sorted order (np.unique's over axis 0)
+    rows = [tuple(r) for r in role.tolist()]
+    for key in sorted(set(rows)):
+        pattern = np.array(key)
+        years = np.flatnonzero([r == key for r in rows])
         meas, unk, fix = (np.flatnonzero(pattern == r) for r in (MEASURED, UNKNOWN, FIXED))
-        sub = (..., years, slice(None))
-        idx, idx_u = (..., *np.ix_(years, meas)), (..., *np.ix_(years, unk))
-        known = _contract(fixed_e[sub], a_fixed.T)
+        at: slice | np.ndarray = years
+        if years[-1] - years[0] + 1 == years.size:  # a run of years: a slice, fewer copies
+            at = slice(years[0], years[-1] + 1)
+        rows_at = at if isinstance(at, slice) else years[:, None]  # (with j: np.ix_'s)
+        idx, idx_u, idx_f = ((..., rows_at, j) for j in (meas, unk, fix))
+        known = _contract(fixed_e[..., at, :], a_fixed.T)
         if fix.size:
-            known = known + _contract(xe[(..., *np.ix_(years, fix))], a[:, fix].T)
+            known = known + _contract(xe[idx_f], a[:, fix].T)
         g = None
         if combos:  # sparse rows over (measured, unknown) columns, weights per draw and year
             order = {int(j): col for col, j in enumerate(np.concatenate([meas, unk]))}
-            g = []
-            for weights in combos.values():
-                terms = []
-                for fname, w in weights.items():
-                    j = flows.index(fname)
-                    if j in order:  # fixed flows have no variance
-                        w_e = np.broadcast_to(w, shape)[..., years] * scale[..., years, j]
-                        terms.append((order[j], w_e))
-                g.append(terms)
+            g = [  # (a fixed flow, not in order, has no variance)
+                [(order[j], w_e[..., at]) for j, w_e in terms if j in order] for terms in weighted
+            ]
         out = reconcile(
             a[:, meas],
             a[:, unk],
@@ -282,10 +290,10 @@ def reconcile_chain(
         adjustment[idx] = out["adjustment"]
         flow_e[idx_u] = out["u"]
         sd_e[idx_u] = out["sd_u"]
-        chi2[..., years] = out["chi2"]
-        dof[years] = out["dof"]
+        chi2[..., at] = out["chi2"]
+        dof[at] = out["dof"]
         for e, name in enumerate(combos):
-            sd_combo[name][..., years] = out["sd_combinations"][..., e]
+            sd_combo[name][..., at] = out["sd_combinations"][..., e]
     result = {
         "flow": flow_e * scale,
         "sd": sd_e * scale,
@@ -334,19 +342,28 @@ def _common_layout(arrays: Mapping, year: str, items: Sequence[str] = ()):
         years = ref[year]
         arrays = dict(zip(arrays, parts, strict=True))
     lead_shape = tuple(ref.sizes[d] for d in lead)
+    out = _in_layout(arrays, lead, lead_shape, year, years.size, items)
+    coords = {d: ref[d] for d in lead if d in ref.coords}
+    return lead, years, coords, out
+
+
+def _in_layout(
+    arrays: Mapping, lead, lead_shape: tuple, year: str, n_year: int, items: Sequence[str]
+):
+    """:func:`_common_layout`'s arrays, labelled (DataArrays or Variables) or scalars, on its
+    layout (lead..., [item,] year), given the leading dims and their shape."""
     out = {}
     for name, a in arrays.items():
-        if not isinstance(a, xr.DataArray):
-            out[name] = np.broadcast_to(np.asarray(a, dtype=float), lead_shape + (years.size,))
+        if not hasattr(a, "dims"):  # a scalar
+            out[name] = np.broadcast_to(np.asarray(a, dtype=float), lead_shape + (n_year,))
             continue
         item = [d for d in a.dims if d in items]
         dims = (*lead, *item, year)
         values = np.transpose(a.values, [a.dims.index(d) for d in dims if d in a.dims])
         expand = tuple(slice(None) if d in a.dims else None for d in dims)
-        shape = lead_shape + tuple(a.sizes[d] for d in item) + (years.size,)
+        shape = lead_shape + tuple(a.sizes[d] for d in item) + (n_year,)
         out[name] = np.broadcast_to(values[expand], shape)
-    coords = {d: ref[d] for d in lead if d in ref.coords}
-    return lead, years, coords, out
+    return out
 
 
 def _sd_source(inputs, name: str, cv_overrides: Mapping[str, float] | None):
@@ -364,6 +381,51 @@ def _sd_source(inputs, name: str, cv_overrides: Mapping[str, float] | None):
     if sd_name in inputs:
         return "sd", inputs[sd_name]
     return "cv", cv_by_flag(inputs, name)
+
+
+def _sd_source_values(inputs, name: str, cv_overrides: Mapping[str, float] | None):
+    """:func:`_sd_source` with a Variable over the inputs' years in place of a DataArray.
+
+    The quality flags' CV lies on the flags' dims (it is the same in every draw); a
+    flag :func:`ndsim.sampling.cv_by_flag` refuses is refused by it.
+    """
+    import xarray as xr
+
+    from ndsim import conventions as cv
+    from ndsim.sampling import cv_by_flag, cv_override
+
+    override = cv_override(name, cv_overrides or {})
+    if override is not None:
+        return "cv", override
+    sd_name, flag = f"sd_{name}", f"q_{name}"
+    if sd_name in inputs:
+        return "sd", inputs.variables[sd_name]
+    if flag not in inputs:
+        cv_by_flag(inputs, name)  # raises
+    q = inputs.variables[flag]
+    flags = q.values.astype(str)
+    blank = flags == ""
+    c = np.zeros(flags.shape)  # 0 where blank
+    valid = blank.copy()  # where the flag is one cv.QUALITY_CV knows, or blank
+    for code, value in cv.QUALITY_CV.items():
+        has = flags == code
+        c[has] = value
+        valid |= has
+    ok = bool(valid.all())
+    if ok and blank.any():  # a blank flag only where there is no value
+        x = inputs.variables[name]
+        values = x.values if x.dtype == np.float64 else x.values.astype(float)
+        if set(q.dims) <= set(x.dims):  # x's values with the flags' dims last, in their order
+            order = [d for d in x.dims if d not in q.dims] + list(q.dims)
+            valued = ~np.isnan(np.transpose(values, [x.dims.index(d) for d in order]))
+            ok = not (blank & valued).any()
+        else:  # both on the dims of either
+            dims = {**x.sizes, **q.sizes}
+            blank_v = xr.Variable(q.dims, blank).set_dims(dims).values
+            ok = not (blank_v & ~np.isnan(xr.Variable(x.dims, values).set_dims(dims).values)).any()
+    if not ok:
+        cv_by_flag(inputs, name)  # raises
+    return "cv", xr.Variable(q.dims, c)
 
 
 def _sigma(kind: str, c, x):
@@ -451,10 +513,11 @@ def reconcile_upstream_values(
         The canonical inputs (for the stated sd and the quality flags).
     acc : xarray.Dataset
         The inputs of the accounted years, as the run uses them (sampled in a draw).
-    manufacturing_input : xarray.DataArray
-        M_k (..., intermediate, year) [t yr-1], held fixed.
-    recycled : xarray.DataArray
-        R (..., year) [t yr-1], held fixed.
+    manufacturing_input : xarray.DataArray or xarray.Variable
+        M_k (..., intermediate, year) [t yr-1], held fixed; a Variable lies over the
+        years and intermediates of ``acc``, in their order.
+    recycled : xarray.DataArray or xarray.Variable
+        R (..., year) [t yr-1], held fixed; a Variable lies over the years of ``acc``.
     basis : str
         ``concentrate`` or ``ore``: the basis of official output and of the prior.
     cv_overrides : mapping of str to float, optional
@@ -477,41 +540,70 @@ def reconcile_upstream_values(
     sources = tuple(str(s) for s in acc.get_index(S))
     inters = tuple(str(k) for k in acc.get_index(K))
     chain = Chain(sources, inters)
-    y_min, y_ref, y_fab = acc["yield_mining"], acc["yield_refining"], acc["yield_fabrication"]
     optional = ("unregistered_mining_prior", "intermediate_production_statistic")
     measured = {n: v for n, v in _MEASURED_INPUTS.items() if v in acc or v not in optional}
+    years = acc.get_index(Y)
+    if isinstance(manufacturing_input, xr.DataArray):
+        if not manufacturing_input.get_index(K).equals(acc.get_index(K)):  # in acc's order
+            manufacturing_input = xr.concat([manufacturing_input.sel({K: k}) for k in inters], K)
+    position = inputs.get_index(Y).get_indexer(years)  # of the accounted years in the inputs'
+    if (position < 0).any():
+        raise KeyError(f"the accounted years {years[position < 0].tolist()} are not the inputs'")
+
+    def accounted(v):  # a Variable over the inputs' years -> over the accounted years
+        return xr.Variable(v.dims, np.take(v.values, position, axis=v.dims.index(Y)))
 
     # every input once, on plain arrays of one layout (lead..., [source or intermediate,] year);
-    # the first with the most leading dims gives their order
-    labelled, sd_sources = {}, {}
+    # the first with the most leading dims gives their order (Variables over acc's years:
+    # no DataArray built per input)
+    variables, sd_sources = {}, {}
     for var in measured.values():
-        labelled[var] = acc[var]
-        sd_sources[var] = _sd_source(inputs, var, cv_overrides)
+        variables[var] = acc.variables[var]
+        sd_sources[var] = _sd_source_values(inputs, var, cv_overrides)
     if basis == "ore":  # official and prior on the concentrate basis
-        labelled = {"mining": labelled.pop("mining"), "yield_mining": y_min} | labelled
-    labelled |= {
-        f"sd:{var}": source.sel({Y: acc.get_index(Y)})
+        y_min = acc.variables["yield_mining"]
+        variables = {"mining": variables.pop("mining"), "yield_mining": y_min} | variables
+    variables |= {
+        f"sd:{var}": accounted(source)
         for var, (_, source) in sd_sources.items()
-        if isinstance(source, xr.DataArray)
+        if isinstance(source, xr.Variable)
     }
-    if not manufacturing_input.get_index(K).equals(acc.get_index(K)):  # in the order of acc
-        manufacturing_input = xr.concat([manufacturing_input.sel({K: k}) for k in inters], K)
-    labelled |= {
-        "recycled": recycled,
-        "manufacturing_input": manufacturing_input,
-        "yield_refining": y_ref,
-        "yield_fabrication": y_fab,
-        "yield_mining": y_min,
+    variables |= {"recycled": recycled, "manufacturing_input": manufacturing_input} | {
+        name: acc.variables[name]
+        for name in ("yield_refining", "yield_fabrication", "yield_mining")
     }
-    lead, year, lead_coords, a = _common_layout(labelled, Y, items=(S, K))
+
+    def lead_of(v):
+        return [d for d in v.dims if d not in (Y, S, K)]
+
+    ref = max(variables.values(), key=lambda v: len(lead_of(v)))
+    lead = lead_of(ref)
+    same_layout = all(
+        set(v.dims) - {S, K} <= set(ref.dims)
+        and (isinstance(v, xr.Variable) or Y not in v.dims or v.get_index(Y).equals(years))
+        for v in variables.values()
+    )
+    if same_layout:
+        lead_shape = tuple(ref.sizes[d] for d in lead)
+        a = _in_layout(variables, lead, lead_shape, Y, years.size, (S, K))
+        labels = ref if isinstance(ref, xr.DataArray) else acc
+        lead_coords = {d: labels[d] for d in lead if d in labels.coords}
+    else:  # the general case (:func:`_common_layout`'s)
+        labelled = {
+            n: v
+            if isinstance(v, xr.DataArray)
+            else xr.DataArray(v, coords={d: acc.variables[d] for d in v.dims if d in acc.coords})
+            for n, v in variables.items()
+        }
+        lead, years, lead_coords, a = _common_layout(labelled, Y, items=(S, K))
 
     value: dict[str, np.ndarray] = {}
     sd: dict[str, np.ndarray] = {}
     for name, var in measured.items():
         x, (kind, source) = a[var], sd_sources[var]
-        c = a[f"sd:{var}"] if isinstance(source, xr.DataArray) else source
+        c = a[f"sd:{var}"] if isinstance(source, xr.Variable) else source
         s = _sigma(kind, c, x)
-        dims = labelled[var].dims
+        dims = variables[var].dims
         if S not in dims and K not in dims:
             value[name], sd[name] = x, s
             continue
@@ -540,4 +632,4 @@ def reconcile_upstream_values(
         "fabrication_loss": {f"primary_to_fabrication:{k}": 1.0 - yf[k] for k in inters},
     }
     out = reconcile_chain(chain, value, sd, fixed, a["yield_refining"], yf, combinations=combos)
-    return Reconciled(tuple(chain.flows), tuple(lead), dict(lead_coords), np.asarray(year), out)
+    return Reconciled(tuple(chain.flows), tuple(lead), dict(lead_coords), np.asarray(years), out)
