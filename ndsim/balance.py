@@ -34,6 +34,7 @@ __all__ = [
     "check_balance",
     "check_balance_values",
     "check_nonnegative",
+    "surely_nonnegative",
     "worst_over_draws",
 ]
 
@@ -354,13 +355,8 @@ def check_nonnegative(
     of the same product (and draw). NaN (not modelled) is ignored.
     """
     for name, da in variables:
-        if cv.YEAR in da.dims and da.dtype == np.float64 and da.size:
-            x = np.asarray(da.transpose(..., cv.YEAR).values)
-            if x.ndim > 3:  # series over years as rows: a copy unless in C order
-                x = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
-            # (a, b, year): a view of up to three dims, whatever their memory order
-            if not _any_negative(x.reshape((1,) * (3 - x.ndim) + x.shape)):
-                continue  # the common case, in one compiled pass; else locate it below
+        if surely_nonnegative(da):
+            continue  # the common case, in one compiled pass; else locate it below
         scale = abs(da).max(cv.YEAR) if cv.YEAR in da.dims else abs(da)
         bad = da < -TOLERANCE_FACTOR * EPS * scale
         if bool(bad.any()):
@@ -371,6 +367,20 @@ def check_nonnegative(
                 f"{da.attrs.get('units', '')}; {n} negative value(s) in all".replace("  ", " "),
                 on_violation,
             )
+
+
+def surely_nonnegative(var: xr.Variable | xr.DataArray) -> bool:
+    """True if no value of a float series over years is negative beyond rounding (the rule
+    of :func:`check_nonnegative`), in one compiled pass; False if one may be (or ``var`` has
+    no year or is not float64): :func:`check_nonnegative` then looks.
+    """
+    if not (cv.YEAR in var.dims and var.dtype == np.float64 and var.size):
+        return False
+    x = np.asarray(var.transpose(..., cv.YEAR).values)
+    if x.ndim > 3:  # series over years as rows: a copy unless in C order
+        x = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+    # (a, b, year): a view of up to three dims, whatever their memory order
+    return not _any_negative(x.reshape((1,) * (3 - x.ndim) + x.shape))
 
 
 @njit(cache=True, nogil=True)

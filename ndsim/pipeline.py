@@ -232,26 +232,34 @@ def run(
     # over the accounted years unless said
     k = last - first + 1  # the accounted years: the first k of the run's
 
-    built: list = []  # coordinates built once for each set of labels (no index built again)
+    # one DataArray built for each layout and set of labels, the others its shallow copies
+    # (a DataArray built from coordinates copies them deeply, indexes included)
+    built: list = []
 
     def labelled(x, *dims, on_years=years[:k], name=None, attrs=None, **coords):
         drawn = lead is not None and x.shape[0] == n
         x = x if drawn else x[0]
         c = {**coords, Y: on_years} | ({cv.DRAW: lead} if drawn else {})
+        dims = ((cv.DRAW,) if drawn else ()) + (*dims, Y)
         # the same label objects (kept alive in `built`, so never a recycled id): the same coords
         have = next(
             (
-                h
-                for labels, h in built
-                if labels.keys() == c.keys() and all(labels[d] is c[d] for d in c)
+                t
+                for layout, labels, t in built
+                if layout == (dims, x.shape)
+                and labels.keys() == c.keys()
+                and all(labels[d] is c[d] for d in c)
             ),
             None,
         )
         if have is None:
-            have = xr.Coordinates(c)
-            built.append((c, have))
-        dims = ((cv.DRAW,) if drawn else ()) + (*dims, Y)
-        return xr.DataArray(x, dims=dims, coords=have, name=name, attrs=attrs)
+            da = xr.DataArray(x, dims=dims, coords=xr.Coordinates(c), name=name, attrs=attrs)
+            built.append(((dims, x.shape), c, da.copy(deep=False)))
+            return da
+        da = have.copy(deep=False, data=x)
+        da.name = name
+        da.attrs = {} if attrs is None else attrs
+        return da
 
     units, flag = _unit_outputs(
         fleet,
@@ -419,8 +427,10 @@ def run(
         },
         years,
     )
-    result = result.merge(extras, compat="override", join="left")
+    if extras.variables:  # (nothing to merge without the forecast's diagnostics)
+        result = result.merge(extras, compat="override", join="left")
     result.attrs["mining_basis"] = basis
+    replaced: dict = {}
     if scenario.run.upstream == "reconciled":
         arrays = {
             "manufacturing_input": made["input"],
@@ -433,13 +443,11 @@ def run(
         replaced = _reconciled(
             inputs, acc, arrays, flow, years, labelled, basis, scenario.uncertainty.cv
         )
-        result = result.assign(replaced)  # one merge for every replaced variable
+    replaced["plausibility_flag"] = flag
+    result = result.assign(replaced)  # one merge for every replaced variable and the flag
 
-    result["plausibility_flag"] = flag
-
-    # 9. supply scenarios against the requirement (SPEC §4)
-    if forecasting:
-        result = result.merge(supply.supply_scenarios(result, inputs, scenario.supply))
+    # 9. supply scenarios against the requirement (SPEC §4), merged with the balance residual
+    supplied = supply.supply_scenarios(result, inputs, scenario.supply) if forecasting else None
 
     # 10. mass balance of every process, and signs (SPEC §3)
     # (on the arrays: the stock summed over products as xarray's sum adds, NaN kept)
@@ -453,18 +461,22 @@ def run(
         lead if cv.DRAW in result["flow"].dims else None,
         on_violation=opts.on_violation,
     )
-    result["balance_residual"] = xr.DataArray(
+    residual = xr.DataArray(
         worst,
         dims=(cv.PROCESS, Y),
         coords={cv.PROCESS: list(cv.PROCESSES), Y: years},
         attrs=cv.attrs("balance_residual"),
     )
+    if supplied is None:
+        result["balance_residual"] = residual
+    else:  # one merge for both
+        result = result.merge(supplied.assign(balance_residual=residual))
     # a reconciled flow may come out negative: a result, reported in the summary, never
     # clipped and not an error (SPEC §3); the inputs it came from were checked at load
     reconciled_names = ("mining", "intermediate_production", "imports", "exports")
     reconciled_names += ("exports_unregistered",)
     balance.check_nonnegative(
-        [
+        [  # (a DataArray only for a variable the compiled pass finds a negative value in)
             (name, result[name])
             for name in (
                 "domestic_consumption",
@@ -481,6 +493,7 @@ def run(
                 "exports_unregistered",
             )
             if not (scenario.run.upstream == "reconciled" and name in reconciled_names)
+            and not balance.surely_nonnegative(result.variables[name])
         ],
         on_violation=opts.on_violation,
     )
@@ -740,12 +753,12 @@ def plausibility_flag(
     if "population" not in inputs:
         return np.full(sales.shape, np.nan)
     per_year, per_person = (
-        inputs[n].transpose(cv.PRODUCT).values[:, None]
+        inputs.variables[n].transpose(cv.PRODUCT).values[:, None]
         if n in inputs
         else np.full((inputs[cv.PRODUCT].size, 1), np.nan)
         for n in ("plausibility_units_per_year", "plausibility_units_per_person")
     )
-    owned = in_use / inputs["population"].reindex({cv.YEAR: years}).values
+    owned = in_use / products.year_values(inputs["population"], years)
     over = (sales > per_year) | (owned > per_person)
     has = ~np.isnan(per_year) | ~np.isnan(per_person)
     # (a cast and a mask: np.where(over, 1.0, 0.0) takes numpy's slow path for two scalars)

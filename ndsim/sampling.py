@@ -49,6 +49,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
+from xarray.indexes import PandasIndex
 
 from ndsim import conventions as cv
 from ndsim.errors import ScenarioError, ValidationError
@@ -688,7 +689,7 @@ def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray] | Fact
     they become the sampled variables') and ``factors`` is left empty.
     """
     if isinstance(factors, Factors):
-        return _trade_follows_consumption(inputs, _scaled(inputs, factors))
+        return _scaled(inputs, factors)  # trade follows production there too
     new = {}
     for name, f in factors.items():
         if name not in inputs.data_vars:  # factor of a scenario parameter
@@ -721,11 +722,13 @@ def _parameter_attrs(name: str) -> dict[str, str]:
 
 
 def _scaled(inputs: xr.Dataset, factors: Factors) -> xr.Dataset:
-    """`inputs` with each variable of ``factors`` multiplied by its factors, on plain arrays.
+    """`inputs` with each variable of ``factors`` multiplied by its factors, on plain arrays,
+    and final-product trade following production (:func:`_trade_follows_consumption`).
 
     The factors are used up: each array is scaled in place and becomes the sampled
     variable's (no second array of the size of the sampled inputs), and ``factors`` is
-    left empty.
+    left empty. The Dataset is built once, from Variables and the inputs' own indexes
+    (no merge of the sampled variables into a copy of the inputs).
     """
     new = {}
     for item in factors.plan:
@@ -737,14 +740,46 @@ def _scaled(inputs: xr.Dataset, factors: Factors) -> xr.Dataset:
         if name not in inputs.data_vars:  # factor of a scenario parameter (draw, product)
             new[name] = xr.Variable(dims, f, _parameter_attrs(name))
             continue
-        x = inputs[name].variable
+        x = inputs.variables[name]
         if x.dims != tuple(item["dims"]) or x.shape != f.shape[1:]:
             raise ValueError(f"the factors of {name} do not fit the inputs: another plan's")
         np.multiply(f, x.values.astype(float), out=f)
         new[name] = xr.Variable(dims, f, dict(x.attrs))
-    out = inputs.assign_coords({cv.DRAW: factors.draws})
-    out.update(new)  # one merge for all sampled variables, no alignment
-    return out
+    trade = _trade_values(inputs, new)
+    if trade is not None:
+        new.update(trade)
+    draw = PandasIndex(factors.draws, cv.DRAW)
+    coords = xr.Coordinates(
+        {**{c: inputs.coords.variables[c] for c in inputs.coords}, **draw.create_variables()},
+        indexes={**inputs.xindexes, cv.DRAW: draw},
+    )
+    variables = {v: inputs.variables[v] for v in inputs.data_vars} | new
+    out = xr.Dataset(variables, coords=coords, attrs=inputs.attrs)
+    return out if trade is not None else _trade_follows_consumption(inputs, out)
+
+
+def _trade_values(inputs: xr.Dataset, new: Mapping[str, xr.Variable]) -> dict | None:
+    """:func:`_trade_follows_consumption` on the sampled Variables of :func:`_scaled`.
+
+    The same numbers, on arrays laid out on the inputs' own labels: ``{}`` where
+    production is not sampled, None where a traded variable is laid out otherwise
+    (the labelled rule applies then).
+    """
+    if "production" not in inputs.data_vars or "production" not in new:
+        return {}
+    det, prod = inputs.variables["production"], new["production"]
+    d = det.values
+    with np.errstate(invalid="ignore"):
+        ratio = np.where(d > 0, prod.values / np.where(d > 0, d, np.nan), 1.0)
+    updates = {}
+    for name in FOLLOWS_PRODUCTION:
+        if name not in inputs.data_vars:
+            continue
+        x = new[name] if name in new else inputs.variables[name]
+        if x.dims not in (prod.dims, prod.dims[1:]):
+            return None
+        updates[name] = xr.Variable(prod.dims, ratio * x.values, dict(x.attrs))
+    return updates
 
 
 def _same_indexes(a: xr.DataArray, b: xr.DataArray) -> bool:

@@ -404,6 +404,48 @@ def test_compiled_negative_check_is_numpys_verdict(rng):
         assert balance._any_negative(x) == expected
 
 
+def test_surely_nonnegative_on_variables_is_numpys_verdict(rng):
+    """The pre-check the run makes on a result's Variables: False exactly where numpy finds
+    a value below -100 eps max|x| of its series (year last or not, up to four dims)."""
+    eps = np.finfo(float).eps
+    for shape, dims in (
+        ((5,), ("year",)),
+        ((3, 5), ("product", "year")),
+        ((5, 3), ("year", "product")),
+        ((2, 3, 5), ("draw", "product", "year")),
+        ((2, 3, 4, 5), ("draw", "stage", "product", "year")),
+    ):
+        for _ in range(50):
+            x = rng.uniform(0.0, 10.0, shape)
+            x[rng.random(shape) < 0.04] = -1e-3
+            x[rng.random(shape) < 0.05] = np.nan
+            var = xr.Variable(dims, x)
+            series = np.moveaxis(x, dims.index("year"), -1)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN series
+                limit = -100 * eps * np.nanmax(np.abs(series), axis=-1, keepdims=True)
+            assert balance.surely_nonnegative(var) == (not bool((series < limit).any()))
+    assert not balance.surely_nonnegative(xr.Variable(("product",), np.ones(3)))  # no year
+    assert not balance.surely_nonnegative(xr.Variable(("year",), np.ones(3, dtype=int)))
+
+
+def test_year_values_are_xarrays_reindex():
+    years = np.arange(1998, 2006)
+    own = [2000, 2001, 2003, 2004, 2005]
+    for values, dims in (
+        (np.arange(5.0), ("year",)),
+        (np.arange(10.0).reshape(5, 2), ("year", "draw")),
+        (np.arange(10.0).reshape(2, 5), ("draw", "year")),
+        (np.arange(5), ("year",)),  # integers: xarray fills NaN in floats
+    ):
+        da = xr.DataArray(values, dims=dims, coords={"year": own})
+        for want in (years, np.array(own), np.array([2005, 2000]), np.array([1990])):
+            expected = da.reindex(year=want).values
+            got = products.year_values(da, want)
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)
+
+
 def test_unit_layer_on_arrays_by_hand():
     # by hand: P = 10, E_p = 2, I_p = 1 units; MI = 0.5 kg, k = 2, AR = 0.3
     v = products.unit_layer_values(

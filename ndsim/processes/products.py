@@ -31,6 +31,7 @@ from ndsim import conventions as cv
 
 __all__ = [
     "ownership_divisor",
+    "year_values",
     "unit_layer",
     "unit_layer_values",
 ]
@@ -99,8 +100,22 @@ def ownership_divisor(
     kinds = np.asarray(basis).astype(str)
     for name, driver in (("household", households), ("person", population)):
         if driver is not None:
-            per[kinds == name, :] = driver.reindex({cv.YEAR: years}).values
+            per[kinds == name, :] = year_values(driver, years)
     return per
+
+
+def year_values(da: xr.DataArray, years: np.ndarray) -> np.ndarray:
+    """The values of ``da.reindex(year=years)`` (NaN where a year is missing), taken from the
+    array without building the reindexed DataArray."""
+    at = da.get_index(cv.YEAR).get_indexer(np.asarray(years))
+    missing = at < 0
+    if missing.any() and da.dtype.kind != "f":  # (xarray's fill changes other dtypes)
+        return da.reindex({cv.YEAR: years}).values
+    axis = da.dims.index(cv.YEAR)
+    values = np.take(da.variable.values, np.where(missing, 0, at), axis=axis)
+    if missing.any():
+        values[(slice(None),) * axis + (missing,)] = np.nan
+    return values
 
 
 def unit_layer(count_unit: xr.DataArray) -> xr.DataArray:

@@ -187,7 +187,7 @@ def _requirement_arrays(result: xr.Dataset, last: int) -> dict:
     return {
         "flow_t": _flows_at(result["flow"], last),
         **{
-            key: lead_values(result[name], 1, _P, _Y)
+            key: _values(result, name, _P, _Y)
             for key, name in (
                 ("dc", "domestic_consumption"),
                 ("exports_final", "exports_final"),
@@ -201,17 +201,27 @@ def _requirement_arrays(result: xr.Dataset, last: int) -> dict:
 
 def _arrays(result: xr.Dataset, last: int) -> dict:
     """The arguments of :func:`supply_values` but years, T and options, from a run's variables."""
-    at_t = {_Y: last}
+    i_last = result.get_index(_Y).get_loc(last)
     return {
         **_requirement_arrays(result, last),
-        "official_t": sums.nansum_values(
-            lead_values(result["mining"].sel(at_t, drop=True), 1, cv.SOURCE), -1
-        ),
-        "unregistered_t": lead_values(result["mining_unregistered"].sel(at_t, drop=True), 1),
-        "outflow": lead_values(result["outflow"], 1, _P, _Y),
-        "rate": lead_values(result["recycling_rate"], 1, _Y),
-        "eta": lead_values(result["recovery_efficiency"], 1, _Y),
+        "official_t": sums.nansum_values(_values(result, "mining", cv.SOURCE, at=i_last), -1),
+        "unregistered_t": _values(result, "mining_unregistered", at=i_last),
+        "outflow": _values(result, "outflow", _P, _Y),
+        "rate": _values(result, "recycling_rate", _Y),
+        "eta": _values(result, "recovery_efficiency", _Y),
     }
+
+
+def _values(result: xr.Dataset, name: str, *dims: str, at: int | None = None) -> np.ndarray:
+    """:func:`ndsim.forecast.lead_values` of a variable of ``result`` (a draw axis of 1 where
+    it has none), in the year at position ``at`` if given: on the Variable, no DataArray built."""
+    var = result.variables[name]
+    if at is not None:
+        var = var.isel({_Y: at})
+    if cv.DRAW in var.dims:
+        return var.transpose(cv.DRAW, *dims).values
+    v = var.transpose(*dims).values
+    return np.broadcast_to(v[None], (1, *v.shape))
 
 
 def requirement(
@@ -397,7 +407,7 @@ def _drawn(result: xr.Dataset, base: str) -> dict[str, bool]:
     of ``result`` with a ``draw`` dimension (as xarray's broadcasting would give them)."""
 
     def has(*names: str) -> bool:
-        return any(name in result and cv.DRAW in result[name].dims for name in names)
+        return any(name in result and cv.DRAW in result.variables[name].dims for name in names)
 
     q = has("mining") or (base == "total_mining" and has("mining_unregistered"))
     share = has("flow", "domestic_consumption")

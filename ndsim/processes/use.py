@@ -49,25 +49,47 @@ def lifetime_specs(inputs: xr.Dataset, variant: str, timing: str) -> dict:
     from ndsim.lifetime import Lifetime
 
     names = ("mean", "sd", "shape", "scale")
-    sel = inputs[["lifetime_model", *(f"lifetime_{n}" for n in names)]].sel({"variant": variant})
-    products = [str(p) for p in sel[cv.PRODUCT].values]
-    models = np.broadcast_to(sel["lifetime_model"].values, (len(products),))
+    try:
+        at = {"variant": inputs.get_index("variant").get_loc(variant)}
+    except KeyError:  # (the selection's own error)
+        inputs[["lifetime_model"]].sel({"variant": variant})
+        raise
+    if not isinstance(at["variant"], int):
+        raise ValueError(f"lifetime variant {variant!r} is not one label of the inputs")
+    products = [str(p) for p in inputs.get_index(cv.PRODUCT)]
+
+    def selected(name):  # the variable's Variable in the variant (no DataArray built)
+        var = inputs.variables[name]
+        return var.isel({k: v for k, v in at.items() if k in var.dims})
+
+    models = np.broadcast_to(selected("lifetime_model").values, (len(products),))
     # per parameter: plain numbers by product, or (for a parameter with draws) DataArrays
+    # over the parameter's other dims with their index coordinates, as ``isel`` would give
     columns = {}
     for name in names:
-        da = sel[f"lifetime_{name}"].reset_coords(drop=True)
-        if cv.PRODUCT not in da.dims:
-            da = da.expand_dims({cv.PRODUCT: len(products)})
-        if da.dims == (cv.PRODUCT,):
-            values = da.values.astype(float)
+        var = selected(f"lifetime_{name}")
+        if cv.PRODUCT not in var.dims:
+            var = var.set_dims({cv.PRODUCT: len(products), **var.sizes})
+        if var.dims == (cv.PRODUCT,):
+            values = var.values.astype(float)
             columns[name] = [float(v) if not np.isnan(v) else None for v in values]
-        else:
-            other = da.transpose(cv.PRODUCT, ...)
-            known = other.notnull().all([d for d in other.dims if d != cv.PRODUCT]).values
-            columns[name] = [
-                other.isel({cv.PRODUCT: i}, drop=True) if known[i] else None
-                for i in range(len(products))
-            ]
+            continue
+        other = var.transpose(cv.PRODUCT, ...)
+        rest = other.dims[1:]
+        values = other.values
+        known = ~np.isnan(values).any(axis=tuple(range(1, values.ndim)))
+        coords = xr.Coordinates(
+            {d: inputs.variables[d] for d in rest if d in inputs.xindexes},
+            indexes={d: inputs.xindexes[d] for d in rest if d in inputs.xindexes},
+        )
+        # one DataArray built, the others its shallow copies with their own values
+        first = xr.DataArray(
+            values[0], dims=rest, coords=coords, name=f"lifetime_{name}", attrs=dict(var.attrs)
+        )
+        columns[name] = [
+            (first if i == 0 else first.copy(deep=False, data=values[i])) if known[i] else None
+            for i in range(len(products))
+        ]
     specs = {}
     for i, product in enumerate(products):  # building one spec per product, not computing
         params = {n: columns[n][i] for n in names if columns[n][i] is not None}

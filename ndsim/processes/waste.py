@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from xarray.indexes import PandasIndex
 
 from ndsim import conventions as cv
 from ndsim import sums
@@ -63,6 +64,9 @@ def recycling_path(
         and last point; None: held at the last accounted value.
     """
     years = np.asarray(years)
+    fast = _path_values(accounted, np.asarray(years), last, points)
+    if fast is not None:
+        return fast
     if cv.YEAR not in accounted.dims:
         accounted = accounted.expand_dims({cv.YEAR: years[years <= last]})
     accounted = accounted.sel({cv.YEAR: slice(None, last)})
@@ -77,3 +81,45 @@ def recycling_path(
         future = future + 0.0 * held  # carry any extra dims (draw) of the data
     series = xr.concat([accounted, future], dim=cv.YEAR)
     return series.reindex({cv.YEAR: years}).transpose(..., cv.YEAR)
+
+
+def _path_values(
+    accounted: xr.DataArray,
+    years: np.ndarray,
+    last: int,
+    points: tuple[tuple[int, float], ...] | None,
+) -> xr.DataArray | None:
+    """:func:`recycling_path` on the arrays where the data are over a run of the model's
+    years up to ``last`` and year is their last dim (an ensemble chunk's case); the same
+    numbers and labels. None otherwise."""
+    if not accounted.dims or accounted.dims[-1] != cv.YEAR or years.size == 0:
+        return None
+    own = accounted.get_index(cv.YEAR).values
+    own_attrs = dict(accounted.coords.variables[cv.YEAR].attrs)
+    k = int(np.searchsorted(own, last, side="right"))
+    if k == 0 or own[k - 1] != last or not np.array_equal(years[:k], own[:k]):
+        return None
+    future_years = years[k:]
+    if np.any(future_years <= last):
+        return None
+    acc = accounted.values[..., :k]
+    held = acc[..., k - 1 : k]
+    if points is None:
+        future = np.broadcast_to(held, (*held.shape[:-1], future_years.size))
+    else:
+        px, py = np.array(points, dtype=float).T
+        path = np.interp(future_years.astype(float), px, py)
+        future = path + 0.0 * held  # carry any extra dims (draw) of the data
+    values = np.concatenate([acc, future], axis=-1)
+    lead = {
+        d: accounted.coords.variables[d] for d in accounted.dims[:-1] if d in accounted.xindexes
+    }
+    year = PandasIndex(years, cv.YEAR)
+    year_var = year.create_variables({cv.YEAR: xr.Variable(cv.YEAR, years, own_attrs)})
+    coords = xr.Coordinates(
+        {**lead, **year_var},
+        indexes={**{d: accounted.xindexes[d] for d in lead}, cv.YEAR: year},
+    )
+    return xr.DataArray(
+        values, dims=accounted.dims, coords=coords, name=accounted.name, attrs=dict(accounted.attrs)
+    )
