@@ -331,25 +331,36 @@ def _cv_of(inputs: xr.Dataset, name: str, overrides: Mapping[str, float]) -> xr.
 
 def cv_by_flag(inputs: xr.Dataset, name: str) -> xr.DataArray:
     """The CV of each value of an input from its quality flag (SPEC §5)."""
+    c = flag_cv(inputs, name)
+    x, q = inputs[name], inputs[f"q_{name}"]
+    out = c.set_dims({**x.sizes, **q.sizes})  # the value's dims, then any the flag adds
+    coords = {**q.coords.variables, **{d: x.coords.variables[d] for d in x.dims if d in x.xindexes}}
+    return xr.DataArray(out, coords=coords, dims=out.dims)
+
+
+def flag_cv(inputs: xr.Dataset, name: str) -> xr.Variable:
+    """:func:`cv_by_flag` over the flag's own dims (the same in every draw), on Variables.
+
+    Raises
+    ------
+    ValidationError
+        No flag, an unknown flag, or a blank flag where the input has a value.
+    """
     flag = f"q_{name}"
     if flag not in inputs:
         raise ValidationError(
             f"no quality flag {flag} and no CV override", file="inputs", field=name
         )
-    x, q = inputs[name], inputs[flag]
+    x, q = inputs.variables[name], inputs.variables[flag]
     # flags do not vary by draw: look up each distinct one once
     codes, where = np.unique(q.values.astype(str), return_inverse=True)
     codes, where = codes.tolist(), where.reshape(q.shape)
-    dims = {**x.sizes, **q.sizes}  # the value's dims, then any the flag adds
-
-    def broadcast(values):  # an array over the flag's dims on `dims`, as broadcast_like
-        return xr.Variable(q.dims, values).set_dims(dims)
-
     unknown = [c for c in codes if c not in cv.QUALITY_CV and c != ""]
     # no flag where there is no value (e.g. years padded after the accounted period)
     if "" in codes:
-        blank = broadcast(where == codes.index("")).values
-        values = x.variable if x.dtype == np.float64 else x.variable.astype(float)  # (no copy)
+        dims = {**x.sizes, **q.sizes}  # the value's dims, then any the flag adds
+        blank = xr.Variable(q.dims, where == codes.index("")).set_dims(dims).values
+        values = x if x.dtype == np.float64 else x.astype(float)  # (no copy)
         if (blank & ~np.isnan(values.set_dims(dims).values)).any():
             unknown.append("")
     if unknown:
@@ -359,9 +370,7 @@ def cv_by_flag(inputs: xr.Dataset, name: str) -> xr.DataArray:
             field=flag,
         )
     table = np.array([cv.QUALITY_CV.get(c, 0.0) for c in codes], dtype=float)
-    out = broadcast(table[where])
-    coords = {**q.coords.variables, **{d: x.coords.variables[d] for d in x.dims if d in x.xindexes}}
-    return xr.DataArray(out, coords=coords, dims=out.dims)
+    return xr.Variable(q.dims, table[where])
 
 
 def kind_of(name: str) -> str:

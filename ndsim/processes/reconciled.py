@@ -384,48 +384,18 @@ def _sd_source(inputs, name: str, cv_overrides: Mapping[str, float] | None):
 
 
 def _sd_source_values(inputs, name: str, cv_overrides: Mapping[str, float] | None):
-    """:func:`_sd_source` with a Variable over the inputs' years in place of a DataArray.
-
-    The quality flags' CV lies on the flags' dims (it is the same in every draw); a
-    flag :func:`ndsim.sampling.cv_by_flag` refuses is refused by it.
-    """
-    import xarray as xr
-
-    from ndsim import conventions as cv
-    from ndsim.sampling import cv_by_flag, cv_override
+    """:func:`_sd_source` with a Variable over the inputs' years in place of a DataArray:
+    the quality flags' CV over the flags' dims (the same in every draw,
+    :func:`ndsim.sampling.flag_cv`), or the stated sd."""
+    from ndsim.sampling import cv_override, flag_cv
 
     override = cv_override(name, cv_overrides or {})
     if override is not None:
         return "cv", override
-    sd_name, flag = f"sd_{name}", f"q_{name}"
+    sd_name = f"sd_{name}"
     if sd_name in inputs:
         return "sd", inputs.variables[sd_name]
-    if flag not in inputs:
-        cv_by_flag(inputs, name)  # raises
-    q = inputs.variables[flag]
-    flags = q.values.astype(str)
-    blank = flags == ""
-    c = np.zeros(flags.shape)  # 0 where blank
-    valid = blank.copy()  # where the flag is one cv.QUALITY_CV knows, or blank
-    for code, value in cv.QUALITY_CV.items():
-        has = flags == code
-        c[has] = value
-        valid |= has
-    ok = bool(valid.all())
-    if ok and blank.any():  # a blank flag only where there is no value
-        x = inputs.variables[name]
-        values = x.values if x.dtype == np.float64 else x.values.astype(float)
-        if set(q.dims) <= set(x.dims):  # x's values with the flags' dims last, in their order
-            order = [d for d in x.dims if d not in q.dims] + list(q.dims)
-            valued = ~np.isnan(np.transpose(values, [x.dims.index(d) for d in order]))
-            ok = not (blank & valued).any()
-        else:  # both on the dims of either
-            dims = {**x.sizes, **q.sizes}
-            blank_v = xr.Variable(q.dims, blank).set_dims(dims).values
-            ok = not (blank_v & ~np.isnan(xr.Variable(x.dims, values).set_dims(dims).values)).any()
-    if not ok:
-        cv_by_flag(inputs, name)  # raises
-    return "cv", xr.Variable(q.dims, c)
+    return "cv", flag_cv(inputs, name)
 
 
 def _sigma(kind: str, c, x):
