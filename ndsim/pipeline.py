@@ -236,8 +236,15 @@ def run(
     # (a DataArray built from coordinates copies them deeply, indexes included)
     built: list = []
 
+    def has_draws(x):  # a (draw, ..., year) array of the run's: its first axis the draws?
+        return lead is not None and x.shape[0] == n
+
+    def plain(x, *dims):  # such an array as the run's Variable: labelled's layout, no labels
+        drawn = has_draws(x)
+        return xr.Variable(((cv.DRAW,) if drawn else ()) + (*dims, Y), x if drawn else x[0])
+
     def labelled(x, *dims, on_years=years[:k], name=None, attrs=None, **coords):
-        drawn = lead is not None and x.shape[0] == n
+        drawn = has_draws(x)
         x = x if drawn else x[0]
         c = {**coords, Y: on_years} | ({cv.DRAW: lead} if drawn else {})
         dims = ((cv.DRAW,) if drawn else ()) + (*dims, Y)
@@ -441,7 +448,7 @@ def run(
             "yield_mining": acc_v["yield_mining"],
         }
         replaced = _reconciled(
-            inputs, acc, arrays, flow, years, labelled, basis, scenario.uncertainty.cv
+            inputs, acc, arrays, flow, years, labelled, plain, basis, scenario.uncertainty.cv
         )
     replaced["plausibility_flag"] = flag
     result = result.assign(replaced)  # one merge for every replaced variable and the flag
@@ -508,6 +515,7 @@ def _reconciled(
     flow: np.ndarray,
     years: np.ndarray,
     labelled: Callable[..., xr.DataArray],
+    plain: Callable[..., xr.Variable],
     basis: str,
     cv_overrides: Mapping[str, float] | None = None,
 ) -> dict:
@@ -519,7 +527,8 @@ def _reconciled(
     ``recycled``, the manufacturing input and the imports and exports of final
     products summed (..., year), and the input ``yield_mining``; ``flow`` the residual flows (draw, edge, year)
     over the run's ``years``; ``labelled`` labels a (draw, ..., year) array of the
-    run's. Returns the variables that replace the result's.
+    run's, ``plain`` makes it the run's Variable (the same layout, without labels).
+    Returns the variables that replace the result's.
     """
     from ndsim.processes import reconciled
 
@@ -535,15 +544,6 @@ def _reconciled(
             field="run.upstream",
         )
     K, S, Y = cv.INTERMEDIATE, cv.SOURCE, cv.YEAR
-    n_draws = acc.sizes.get(cv.DRAW)  # the run's draws (its inputs'), if any
-
-    def drawn(x):  # labelled's rule: the first axis is the draws where it has their length
-        return x.shape[0] == n_draws
-
-    def plain(x, *dims):  # (draw, ..., year) as labelled's Variable, without a DataArray
-        lead = (cv.DRAW,) if drawn(x) else ()
-        return xr.Variable((*lead, *dims, Y), x if lead else x[0])
-
     rec = reconciled.reconcile_upstream_values(
         inputs,
         acc,
@@ -681,8 +681,6 @@ def _reconciled(
         on_years=years,
         measurement=names,
     )
-    if (cv.DRAW in res["reconciliation_adjustment"].dims) != drawn(out["adjustment"]):
-        raise ValueError("the run's draws are not those of its inputs")
     res["reconciliation_chi2"] = variable(out["chi2"])
     for name, x, fill in (
         ("reconciliation_dof", out["dof"], -1),

@@ -768,7 +768,7 @@ def _scaled(inputs: xr.Dataset, factors: Factors) -> xr.Dataset:
 
 
 def _trade_values(inputs: xr.Dataset, new: Mapping[str, xr.Variable]) -> dict | None:
-    """:func:`_trade_follows_consumption` on the sampled Variables of :func:`_scaled`.
+    """:func:`_trade_follows_consumption` on sampled Variables (``new``, with draws first).
 
     The same numbers, on arrays laid out on the inputs' own labels: ``{}`` where
     production is not sampled, None where a traded variable is laid out otherwise
@@ -811,28 +811,23 @@ def _trade_follows_consumption(inputs: xr.Dataset, out: xr.Dataset) -> xr.Datase
     """
     if "production" not in inputs.data_vars or cv.DRAW not in out["production"].dims:
         return out
-    det = inputs["production"]
-    prod = out["production"]
-    if prod.dims == (cv.DRAW, *det.dims) and _same_indexes(prod, det):
-        # the layout apply_factors gives: the ratio on plain arrays
-        d = det.values
-        with np.errstate(invalid="ignore"):
-            ratio = prod.copy(data=np.where(d > 0, prod.values / np.where(d > 0, d, np.nan), 1.0))
-    else:
-        ratio = xr.where(det > 0, prod / det.where(det > 0), 1.0)
+    traded = [n for n in ("production", *FOLLOWS_PRODUCTION) if n in out.data_vars]
+    if out["production"].dims == (cv.DRAW, *inputs["production"].dims) and all(
+        _same_indexes(out[n], inputs[n]) for n in traded
+    ):  # the layout apply_factors gives (the inputs' own labels): on the arrays
+        sampled = {n: out.variables[n] for n in traded if cv.DRAW in out.variables[n].dims}
+        updates = _trade_values(inputs, sampled)
+        if updates is not None:
+            out.update(updates)
+            return out
+    det, prod = inputs["production"], out["production"]
+    ratio = xr.where(det > 0, prod / det.where(det > 0), 1.0)
     updates = {}
     for name in FOLLOWS_PRODUCTION:
         if name not in out.data_vars:
             continue
         x = out[name]
-        if (
-            ratio.dims[0] == cv.DRAW
-            and x.dims in (ratio.dims, ratio.dims[1:])
-            and _same_indexes(ratio, x)
-        ):  # the same labels, draws first: numpy broadcasts x over the draws
-            v = ratio.copy(data=ratio.values * x.values)
-        else:
-            v = (ratio * x).transpose(cv.DRAW, *[d for d in x.dims if d != cv.DRAW])
+        v = (ratio * x).transpose(cv.DRAW, *[d for d in x.dims if d != cv.DRAW])
         v.attrs = dict(x.attrs)
         updates[name] = v
     out.update(updates)

@@ -187,7 +187,7 @@ def _requirement_arrays(result: xr.Dataset, last: int) -> dict:
     return {
         "flow_t": _flows_at(result["flow"], last),
         **{
-            key: _values(result, name, _P, _Y)
+            key: lead_values(result.variables[name], 1, _P, _Y)
             for key, name in (
                 ("dc", "domestic_consumption"),
                 ("exports_final", "exports_final"),
@@ -201,27 +201,16 @@ def _requirement_arrays(result: xr.Dataset, last: int) -> dict:
 
 def _arrays(result: xr.Dataset, last: int) -> dict:
     """The arguments of :func:`supply_values` but years, T and options, from a run's variables."""
-    i_last = result.get_index(_Y).get_loc(last)
+    at_t = {_Y: result.get_index(_Y).get_loc(last)}
+    v = result.variables  # (lead_values of Variables: no DataArray built)
     return {
         **_requirement_arrays(result, last),
-        "official_t": sums.nansum_values(_values(result, "mining", cv.SOURCE, at=i_last), -1),
-        "unregistered_t": _values(result, "mining_unregistered", at=i_last),
-        "outflow": _values(result, "outflow", _P, _Y),
-        "rate": _values(result, "recycling_rate", _Y),
-        "eta": _values(result, "recovery_efficiency", _Y),
+        "official_t": sums.nansum_values(lead_values(v["mining"].isel(at_t), 1, cv.SOURCE), -1),
+        "unregistered_t": lead_values(v["mining_unregistered"].isel(at_t), 1),
+        "outflow": lead_values(v["outflow"], 1, _P, _Y),
+        "rate": lead_values(v["recycling_rate"], 1, _Y),
+        "eta": lead_values(v["recovery_efficiency"], 1, _Y),
     }
-
-
-def _values(result: xr.Dataset, name: str, *dims: str, at: int | None = None) -> np.ndarray:
-    """:func:`ndsim.forecast.lead_values` of a variable of ``result`` (a draw axis of 1 where
-    it has none), in the year at position ``at`` if given: on the Variable, no DataArray built."""
-    var = result.variables[name]
-    if at is not None:
-        var = var.isel({_Y: at})
-    if cv.DRAW in var.dims:
-        return var.transpose(cv.DRAW, *dims).values
-    v = var.transpose(*dims).values
-    return np.broadcast_to(v[None], (1, *v.shape))
 
 
 def requirement(

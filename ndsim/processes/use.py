@@ -49,13 +49,7 @@ def lifetime_specs(inputs: xr.Dataset, variant: str, timing: str) -> dict:
     from ndsim.lifetime import Lifetime
 
     names = ("mean", "sd", "shape", "scale")
-    try:
-        at = {"variant": inputs.get_index("variant").get_loc(variant)}
-    except KeyError:  # (the selection's own error)
-        inputs[["lifetime_model"]].sel({"variant": variant})
-        raise
-    if not isinstance(at["variant"], int):
-        raise ValueError(f"lifetime variant {variant!r} is not one label of the inputs")
+    at = {"variant": inputs.get_index("variant").get_loc(variant)}  # (KeyError if not one)
     products = [str(p) for p in inputs.get_index(cv.PRODUCT)]
 
     def selected(name):  # the variable's Variable in the variant (no DataArray built)
