@@ -108,14 +108,6 @@ def _contract_kernel(a, m, out):
             out[i, r] = acc
 
 
-def _matvec(mat: np.ndarray, vec: np.ndarray) -> np.ndarray:
-    """Batched mat (..., d, e) times vec (..., e), summed over e in order."""
-    out = np.zeros(vec.shape[:-1] + (mat.shape[-2],))
-    for e in range(mat.shape[-1]):
-        out += mat[..., :, e] * vec[..., e, None]
-    return out
-
-
 def _batched(x: np.ndarray, batch: tuple[int, ...], core: int) -> np.ndarray:
     """x broadcast to ``batch`` + its last ``core`` dims, contiguous, batch flattened."""
     shape = batch + x.shape[x.ndim - core :]
@@ -173,6 +165,217 @@ def _variance_kernel(h, v, b, var, w):
                 for j in range(h.shape[2]):
                     acc += b[d, j] * v[i, j] * h[i, k, j]
                 w[i, d, k] = acc
+
+
+def _combination_terms(combinations, batch: tuple[int, ...], n: int, g: np.ndarray):
+    """The sparse rows of :func:`reconcile`'s ``combinations`` as (row, column, weight) terms.
+
+    Returns the number of rows and the terms' rows, columns and weights (terms, batch
+    elements), in the rows' order and each row's terms in order; 0 and Nones for no
+    combinations or a matrix G.
+    """
+    if not isinstance(combinations, list):
+        return 0, None, None, None
+    terms = [(e, col, wt) for e, row in enumerate(combinations) for col, wt in row]
+    weights = np.empty((len(terms), math.prod(batch)))
+    for t, (e, col, wt) in enumerate(terms):
+        if not 0 <= col < n + g.shape[0]:
+            raise IndexError(f"combination {e}: column {col} of {n + g.shape[0]} flows")
+        weights[t].reshape(batch)[...] = wt  # broadcast onto the batch
+    rows = np.array([e for e, _, _ in terms], dtype=np.int64)
+    cols = np.array([col for _, col, _ in terms], dtype=np.int64)
+    return len(combinations), rows, cols, weights
+
+
+#: batch elements per block of the posterior kernels: their work arrays stay in L1/L2 and
+#: the loops over a block's elements are vectorised
+_BLOCK = 128
+
+
+@njit(cache=True, nogil=True)
+def _normal_kernel(x, v, c, b, p, bb, r, s):
+    """r = B x + P c and S = B V Bᵀ of every batch element (the last axis of every array).
+
+    x, v (n, nb); c (m, nb); bb[j, d D + e] = B[d, j] B[e, j]; r (d, nb); s (d, d, nb).
+    Each sum from 0.0 over its structural index in order (as :func:`_contract`).
+    """
+    nb = x.shape[1]
+    n_dof = b.shape[0]
+    for d in range(n_dof):
+        for i in range(nb):
+            r[d, i] = 0.0
+        for j in range(x.shape[0]):
+            bj = b[d, j]
+            for i in range(nb):
+                r[d, i] += x[j, i] * bj
+        acc = np.zeros(nb)
+        for k in range(c.shape[0]):
+            pk = p[d, k]
+            for i in range(nb):
+                acc[i] += c[k, i] * pk
+        for i in range(nb):
+            r[d, i] = r[d, i] + acc[i]
+        for e in range(n_dof):
+            for i in range(nb):
+                s[d, e, i] = 0.0
+            for j in range(x.shape[0]):
+                m = bb[j, d * n_dof + e]
+                for i in range(nb):
+                    s[d, e, i] += v[j, i] * m
+    return r, s
+
+
+@njit(cache=True, nogil=True)
+def _block_variance(h, v, b, s_inv, i0, i1, wk, q, out):
+    """out[k, :i1 - i0] = Var(h[k] x̂) of batch elements i0 <= i < i1, h (K, n, block).
+
+    v (n, nb), s_inv (d, d, nb) hold every element. The numbers of :func:`_variance`:
+    Σ_j h² v, less (B V hᵀ)ᵀ S⁻¹ (B V hᵀ), each sum from 0.0 in order. ``wk``
+    (d, K, block) and ``q`` (block,) are work space. Every loop over the elements runs
+    on contiguous 1-d views, which the compiler vectorises.
+    """
+    n_dof = b.shape[0]
+    ne = i1 - i0
+    for k in range(h.shape[0]):
+        o = out[k, :ne]
+        o[:] = 0.0
+        for j in range(h.shape[1]):
+            hk, vj = h[k, j, :ne], v[j, i0:i1]
+            for i in range(ne):
+                o[i] += hk[i] * hk[i] * vj[i]
+        for d in range(n_dof):
+            wd = wk[d, k, :ne]
+            wd[:] = 0.0
+            for j in range(h.shape[1]):
+                bdj, hk, vj = b[d, j], h[k, j, :ne], v[j, i0:i1]
+                for i in range(ne):
+                    wd[i] += bdj * vj[i] * hk[i]
+    if n_dof:
+        qb = q[:ne]
+        for k in range(h.shape[0]):
+            qb[:] = 0.0
+            for d in range(n_dof):
+                for e in range(n_dof):
+                    sde, wd, we = s_inv[d, e, i0:i1], wk[d, k, :ne], wk[e, k, :ne]
+                    for i in range(ne):
+                        qb[i] += sde[i] * wd[i] * we[i]
+            o = out[k, :ne]
+            for i in range(ne):
+                o[i] = o[i] - qb[i]
+
+
+@njit(cache=True, nogil=True)
+def _posterior_kernel(
+    x, v, c, b, s_inv, r, a_x, pinv, neg_g, g, rows, cols, wts,
+    x_hat, var_x, chi2, u, var_u, var_h,
+):  # fmt: skip
+    """Everything :func:`reconcile` gives from S⁻¹ = (B V Bᵀ)⁻¹, for every batch element.
+
+    The batch is the last axis of every per-element array (each C-contiguous): x, v,
+    x_hat, var_x (n, nb), c (m, nb), s_inv (d, d, nb), r (d, nb), wts (terms, nb),
+    chi2 (nb,), u, var_u (k, nb), var_h (e, nb). Gives x̂, its variance, χ², û and
+    its variance, and the variance of each combination row (terms rows, cols, wts;
+    none: e = 0). Every sum runs from 0.0 over its structural index in order, with
+    the products grouped as in :func:`_contract`, :func:`_quad` and :func:`_variance`,
+    so each element gets the numbers those give it, whatever the batch. Blocks of
+    :data:`_BLOCK` elements, every loop over them on contiguous 1-d views.
+    """
+    n, nb = x.shape
+    n_dof = b.shape[0]
+    m = a_x.shape[0]
+    k_u = pinv.shape[0]
+    n_h = var_h.shape[0]
+    n_k = max(k_u, n_h)
+    w = np.empty((n_dof, _BLOCK))
+    t = np.empty(_BLOCK)
+    q = np.empty(_BLOCK)
+    rhs = np.empty((m, _BLOCK))
+    hu = np.empty((k_u, n, _BLOCK))
+    for k in range(k_u):
+        for j in range(n):
+            hu[k, j, :] = neg_g[k, j]
+    h = np.empty((n_h, n, _BLOCK))
+    wk = np.empty((n_dof, n_k, _BLOCK))
+    vh = np.empty((n_k, _BLOCK))
+    for i0 in range(0, nb, _BLOCK):
+        i1 = min(nb, i0 + _BLOCK)
+        ne = i1 - i0
+        tb = t[:ne]
+        if n_dof:
+            for d in range(n_dof):
+                wd = w[d, :ne]
+                wd[:] = 0.0
+                for e in range(n_dof):
+                    sde, re = s_inv[d, e, i0:i1], r[e, i0:i1]
+                    for i in range(ne):
+                        wd[i] += sde[i] * re[i]
+            for j in range(n):
+                tb[:] = 0.0
+                for d in range(n_dof):
+                    bdj, wd = b[d, j], w[d, :ne]
+                    for i in range(ne):
+                        tb[i] += wd[i] * bdj
+                xj, vj, out = x[j, i0:i1], v[j, i0:i1], x_hat[j, i0:i1]
+                for i in range(ne):
+                    out[i] = xj[i] - vj[i] * tb[i]
+            tb[:] = 0.0
+            for d in range(n_dof):
+                rd, wd = r[d, i0:i1], w[d, :ne]
+                for i in range(ne):
+                    tb[i] += rd[i] * wd[i] * 1.0
+            chi2[i0:i1] = tb
+            for j in range(n):
+                tb[:] = 0.0
+                for d in range(n_dof):
+                    for e in range(n_dof):
+                        sde, bdj, bej = s_inv[d, e, i0:i1], b[d, j], b[e, j]
+                        for i in range(ne):
+                            tb[i] += sde[i] * bdj * bej
+                vj, out = v[j, i0:i1], var_x[j, i0:i1]
+                for i in range(ne):
+                    out[i] = vj[i] - vj[i] * vj[i] * tb[i]
+        else:
+            x_hat[:, i0:i1] = x[:, i0:i1]
+            var_x[:, i0:i1] = v[:, i0:i1]
+            chi2[i0:i1] = 0.0
+        for p in range(m):
+            rp = rhs[p, :ne]
+            rp[:] = 0.0
+            for j in range(n):
+                apj, xj = a_x[p, j], x_hat[j, i0:i1]
+                for i in range(ne):
+                    rp[i] += xj[i] * apj
+            cp = c[p, i0:i1]
+            for i in range(ne):
+                rp[i] = rp[i] + cp[i]
+        for k in range(k_u):
+            tb[:] = 0.0
+            for p in range(m):
+                pkp, rp = pinv[k, p], rhs[p, :ne]
+                for i in range(ne):
+                    tb[i] += rp[i] * pkp
+            uk = u[k, i0:i1]
+            for i in range(ne):
+                uk[i] = -tb[i]
+        _block_variance(hu, v, b, s_inv, i0, i1, wk, q, vh)
+        for k in range(k_u):
+            var_u[k, i0:i1] = vh[k, :ne]
+        if n_h:
+            h[:] = 0.0
+            for tt in range(rows.shape[0]):
+                e, col, wt = rows[tt], cols[tt], wts[tt, i0:i1]
+                if col < n:
+                    he = h[e, col, :ne]
+                    for i in range(ne):
+                        he[i] += wt[i]
+                else:
+                    for j in range(n):
+                        gj, he = g[col - n, j], h[e, j, :ne]
+                        for i in range(ne):
+                            he[i] -= wt[i] * gj
+            _block_variance(h, v, b, s_inv, i0, i1, wk, q, vh)
+            for e in range(n_h):
+                var_h[e, i0:i1] = vh[e, :ne]
 
 
 def _rank(s: np.ndarray, shape: tuple[int, int]) -> int:
@@ -321,41 +524,63 @@ def reconcile(
     v = sd**2
     b = cls.projector @ a_x  # (d, n)
     dof = cls.dof
-    # every contraction below runs over a structural index (flows, balances) in a fixed
-    # order with elementwise operations only, so a draw's result does not depend on the
+    # every sum below runs over a structural index (flows, balances) in a fixed order, a
+    # batch element (draw, year) at a time, so a draw's result does not depend on the
     # other draws solved with it (SPEC §5), and no (n, n) covariance per draw is formed
-    r = _contract(x, b.T) + _contract(c, cls.projector.T)  # B x + P c, (..., d)
-    s_inv = None
-    if dof:
-        s = _contract(v, (b.T[:, :, None] * b.T[:, None, :]))  # B V Bᵀ (..., d, d)
-        s_inv = np.linalg.inv(s)
-        w = _matvec(s_inv, r)  # (B V Bᵀ)⁻¹ r
-        x_hat = x - v * _contract(w, b)
-        chi2 = _contract(r * w, np.ones(dof))
-        var_x = v - v * v * _quad(s_inv, b)
-    else:
-        x_hat = x.copy()
-        chi2 = np.zeros(x.shape[:-1])
-        var_x = v.copy()
-    rhs = _contract(x_hat, a_x.T) + c  # A_x x̂ + c, (..., m)
-    u = -_contract(rhs, cls.pinv_unknown.T)  # (..., k)
+    batch = x.shape[:-1]
+    nb = math.prod(batch)
+    # the batch last (one element's numbers do not depend on the layout): the kernels'
+    # loops over the elements of a block are vectorised
+    x_t = np.ascontiguousarray(x.reshape(nb, n).T)
+    v_t = np.ascontiguousarray(v.reshape(nb, n).T)
+    c_t = np.ascontiguousarray(c.reshape(nb, m).T)
+    b = np.ascontiguousarray(b)
+    bb = np.ascontiguousarray((b.T[:, :, None] * b.T[:, None, :]).reshape(n, dof * dof))
+    r, s = _normal_kernel(
+        x_t, v_t, c_t, b, np.ascontiguousarray(cls.projector), bb,
+        np.empty((dof, nb)), np.empty((dof, dof, nb)),
+    )  # fmt: skip
+    s_inv = s
+    if dof == 1 and np.all(s != 0.0):
+        s_inv = 1.0 / s  # what LAPACK's solve gives a 1 x 1 matrix, bit for bit
+    elif dof:  # B V Bᵀ inverted (LAPACK, a matrix at a time; a singular one raises)
+        s_inv = np.ascontiguousarray(np.linalg.inv(s.transpose(2, 0, 1)).transpose(1, 2, 0))
     g = cls.pinv_unknown @ a_x  # (k, n): û = -A_u⁺ (A_x x̂ + c)
-    var_u = _variance(-g, v, b, s_inv)
+    # the rows H of the combinations, sparse: term t adds w[t] to H[row[t], col[t]] (a
+    # measured flow) or subtracts w[t] G[col[t] - n] from H[row[t]] (an unknown one)
+    n_h, rows, cols, wts = _combination_terms(combinations, batch, n, g)
+    k = g.shape[0]
+    out = {
+        "x": np.empty((n, nb)),
+        "var_x": np.empty((n, nb)),
+        "chi2": np.empty(nb),
+        "u": np.empty((k, nb)),
+        "var_u": np.empty((k, nb)),
+        "var_h": np.empty((n_h, nb)),
+    }
+    _posterior_kernel(
+        x_t, v_t, c_t, b, s_inv, r, np.ascontiguousarray(a_x),
+        np.ascontiguousarray(cls.pinv_unknown), np.ascontiguousarray(-g), np.ascontiguousarray(g),
+        np.zeros(0, np.int64) if rows is None else rows,
+        np.zeros(0, np.int64) if cols is None else cols,
+        np.zeros((0, nb)) if wts is None else wts,
+        out["x"], out["var_x"], out["chi2"], out["u"], out["var_u"], out["var_h"],
+    )  # fmt: skip
+    x_hat = out["x"].T.reshape(x.shape)
+    var_x = out["var_x"].T.reshape(x.shape)
+    u = out["u"].T.reshape(batch + (k,))
+    var_u = out["var_u"].T.reshape(batch + (k,))
+    chi2 = out["chi2"].reshape(batch)
     extra = {}
     if combinations is not None:
-        if isinstance(combinations, list):  # sparse rows: [[(column of z, weight), ...], ...]
-            h = np.zeros(x.shape[:-1] + (len(combinations), n))
-            for e, terms in enumerate(combinations):
-                for col, wt in terms:
-                    wt = np.asarray(wt, dtype=float)
-                    if col < n:
-                        h[..., e, col] += wt
-                    else:
-                        h[..., e, :] -= wt[..., None] * g[col - n]
-        else:
+        if rows is None:  # given as a matrix G (..., e, n + k)
             gz = np.asarray(combinations, dtype=float)
             h = gz[..., :n] - _contract(gz[..., n:], g)  # (..., e, n)
-        extra["sd_combinations"] = np.sqrt(np.clip(_variance(h, v, b, s_inv), 0.0, None))
+            s_b = s_inv.transpose(2, 0, 1).reshape(batch + (dof, dof)) if dof else None
+            var_h = _variance(h, v, b, s_b)
+        else:
+            var_h = out["var_h"].T.reshape(batch + (n_h,))
+        extra["sd_combinations"] = np.sqrt(np.clip(var_h, 0.0, None))
     return {
         **extra,
         "x": x_hat,
@@ -364,7 +589,7 @@ def reconcile(
         "sd_u": np.sqrt(np.clip(var_u, 0.0, None)),
         "adjustment": (x_hat - x) / sd,
         "chi2": chi2,
-        "dof": cls.dof,
+        "dof": dof,
         "observable": cls.observable.copy(),
         "redundant": cls.redundant.copy(),
     }

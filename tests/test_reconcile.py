@@ -198,3 +198,40 @@ def test_chi2_p_value_edges():
     for bad in (0, -1, 1.5):
         with pytest.raises(ValueError, match="dof must be a positive integer"):
             chi2_sf(1.0, bad)
+
+
+def test_combinations_and_unknowns_against_the_covariance_matrix(rng):
+    """Sparse combination rows (weights per batch element) and the sd of the unknowns
+    against the full posterior covariance, formed here with plain matrices:
+    Cov(x̂) = V - V Bᵀ (B V Bᵀ)⁻¹ B V, Cov(û) = G Cov(x̂) Gᵀ with G = A_u⁺ A_x."""
+    a_x = np.array([[1.0, -1.0, 0.0, 0.0, 0.0], [0.0, 0.0, -1.0, -1.0, 0.0], [0, 0, 0, 1, -1]])
+    a_u = np.array([[-1.0], [1.0], [0.0]])  # u = x1 - x2 = x3 + x4; x4 = x5
+    x = rng.uniform(10, 100, size=(3, 2, 5))
+    sd = rng.uniform(0.5, 3, size=(3, 2, 5))
+    w = rng.uniform(0.5, 2, size=(3, 2))  # a weight per batch element
+    rows = [[(0, 1.0), (2, w)], [(5, 2.0), (4, -1.0)], [(5, w)]]  # x1 + w x3, 2u - x5, w u
+    out = reconcile(a_x, a_u, x, sd, names_unknown=["u"], combinations=rows)
+    cls = classify(a_x, a_u)
+    b = cls.projector @ a_x
+    g = np.linalg.pinv(a_u) @ a_x
+    for i in range(3):
+        for j in range(2):
+            v = np.diag(sd[i, j] ** 2)
+            cov = v - v @ b.T @ np.linalg.solve(b @ v @ b.T, b @ v)
+            h = np.zeros((3, 5))
+            h[0, 0], h[0, 2] = 1.0, w[i, j]
+            h[1] = -2.0 * g[0]
+            h[1, 4] -= 1.0
+            h[2] = -w[i, j] * g[0]
+            np.testing.assert_allclose(out["sd_x"][i, j], np.sqrt(np.diag(cov)), rtol=1e-10)
+            np.testing.assert_allclose(
+                out["sd_u"][i, j], np.sqrt(np.diag(g @ cov @ g.T)), rtol=1e-10
+            )
+            ref = np.sqrt(np.diag(h @ cov @ h.T))
+            np.testing.assert_allclose(out["sd_combinations"][i, j], ref, rtol=1e-10)
+            # one element alone gets the same numbers, bit for bit (SPEC §5)
+            one_rows = [[(c, wt[i, j] if np.ndim(wt) else wt) for c, wt in r] for r in rows]
+            one = reconcile(a_x, a_u, x[i, j], sd[i, j], combinations=one_rows)
+            for key in ("x", "sd_x", "u", "sd_u", "chi2", "sd_combinations"):
+                np.testing.assert_array_equal(out[key][i, j], one[key], err_msg=key)
+    assert out["dof"] == 2
