@@ -45,10 +45,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
+from numba import njit
 from xarray.indexes import PandasIndex
 
 from ndsim import conventions as cv
@@ -165,6 +167,82 @@ def uniforms(seed: int, keys: np.ndarray, draws: np.ndarray) -> np.ndarray:
 # --- truncated normal by inverse CDF ----------------------------------------------
 
 
+def _tail_bounds(cv_, lower, upper) -> tuple[np.ndarray, ...]:
+    """Per column of :func:`truncated_normal_factor`: c, the bounds a, b of z, Φ(a),
+    Φ(b) - Φ(a), 1 - Φ(b) and Φ(b) - Φ(a) from the upper tail (arrays of one shape)."""
+    # (imported here: a deterministic run uses this module's CVs but draws nothing)
+    from scipy.special import ndtr
+
+    # the bounds' probabilities once per (cv, lower, upper), not once per uniform
+    c, lo, hi = np.broadcast_arrays(
+        np.asarray(cv_, float), np.asarray(lower, float), np.asarray(upper, float)
+    )
+    safe = np.where(c > 0, c, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (lo - 1.0) / safe
+        b = (hi - 1.0) / safe
+    pa, pb = ndtr(a), ndtr(b)
+    qa, qb = ndtr(-a), ndtr(-b)  # upper-tail probabilities
+    return c, a, b, pa, pb - pa, qb, qa - qb
+
+
+@njit(cache=True, nogil=True)
+def _tail_probabilities(u, cols, pa, dp, qb, dq, prob, lower_half):  # pragma: no cover
+    """prob[j, i]: the probability whose Φ⁻¹ gives z for uniform u[i, cols[j]].
+
+    p = Φ(a) + u (Φ(b) - Φ(a)); below the median prob = p (``lower_half``), above it
+    the upper tail q = (1 - Φ(b)) + (1 - u)(Φ(b) - Φ(a)), at most 0.5 (NaN stays).
+    """
+    for j in range(cols.shape[0]):
+        k, paj, dpj, qbj, dqj = cols[j], pa[j], dp[j], qb[j], dq[j]
+        for i in range(u.shape[0]):
+            x = u[i, k]
+            p = paj + x * dpj
+            q = qbj + (1.0 - x) * dqj
+            low = p < 0.5
+            v = p if low else q
+            prob[j, i] = 0.5 if v > 0.5 else v
+            lower_half[j, i] = low
+
+
+@njit(cache=True, nogil=True)
+def _factors_from_quantiles(z, lower_half, c, a, b, inverse, out):  # pragma: no cover
+    """out[e, i] = the factor of column inverse[e] in draw i from z[j, i] = Φ⁻¹(prob).
+
+    z is negated above the median, clipped to [a, b] as ``numpy.clip`` does (NaN stays:
+    max(z, a), then min(., b), each NaN-first) and gives 1 + c z where c > 0, else 1.
+    z is overwritten with the factors.
+    """
+    for j in range(z.shape[0]):
+        cj, aj, bj = c[j], a[j], b[j]
+        zj, lj = z[j], lower_half[j]
+        for i in range(zj.shape[0]):
+            x = zj[i] if lj[i] else -zj[i]
+            if x == x:
+                x = x if x > aj else aj
+                if x == x:
+                    x = x if x < bj else bj
+            zj[i] = 1.0 + cj * x if cj > 0 else 1.0
+    for e in range(inverse.shape[0]):
+        out[e, :] = z[inverse[e]]
+
+
+def _tail_factors(u, cols, bounds, inverse) -> np.ndarray:
+    """(elements, draws) factors of the columns ``bounds`` (:func:`_tail_bounds`, 1-d) from
+    the uniforms u[:, cols] (draws, streams), laid out by ``inverse``."""
+    from scipy.special import ndtri
+
+    c, a, b, pa, dp, qb, dq = bounds
+    n = u.shape[0]
+    prob = np.empty((cols.size, n))
+    lower_half = np.empty((cols.size, n), dtype=np.bool_)
+    _tail_probabilities(u, cols, pa, dp, qb, dq, prob, lower_half)
+    ndtri(prob, out=prob)
+    out = np.empty((inverse.size, n))
+    _factors_from_quantiles(prob, lower_half, c, a, b, inverse, out)
+    return out
+
+
 def truncated_normal_factor(
     u: np.ndarray, cv_: np.ndarray, lower: np.ndarray, upper: np.ndarray
 ) -> np.ndarray:
@@ -191,28 +269,15 @@ def truncated_normal_factor(
     is used, Φ⁻¹(1 - [(1 - Φ(b)) + (1 - u)(Φ(b) - Φ(a))]), so no precision is
     lost near 1.
     """
-    # (imported here: a deterministic run uses this module's CVs but draws nothing)
-    from scipy.special import ndtr, ndtri
-
     u = np.asarray(u, float)
-    # the bounds' probabilities once per (cv, lower, upper), not once per uniform
-    c, lo, hi = np.broadcast_arrays(
-        np.asarray(cv_, float), np.asarray(lower, float), np.asarray(upper, float)
-    )
-    safe = np.where(c > 0, c, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = (lo - 1.0) / safe
-        b = (hi - 1.0) / safe
-    pa, pb = ndtr(a), ndtr(b)
-    qa, qb = ndtr(-a), ndtr(-b)  # upper-tail probabilities
-    p = pa + u * (pb - pa)
-    q = qb + (1.0 - u) * (qa - qb)
-    lower_half = p < 0.5
-    # one inverse per uniform: of p below the median, of the upper tail q above it
-    z = ndtri(np.minimum(np.where(lower_half, p, q), 0.5))
-    z = np.where(lower_half, z, -z)
-    z = np.clip(z, a, b)
-    return np.where(c > 0, 1.0 + c * z, 1.0)
+    bounds = _tail_bounds(cv_, lower, upper)
+    shape = np.broadcast_shapes(u.shape, bounds[0].shape)
+    size = math.prod(shape)
+    # every element its own column (one draw): the same numbers as an ensemble's columns
+    flat = [np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1) for x in bounds]
+    every = np.arange(size, dtype=np.int64)
+    uu = np.ascontiguousarray(np.broadcast_to(u, shape)).reshape(1, size)
+    return _tail_factors(uu, every, flat, every).reshape(shape)
 
 
 # --- which inputs, which CV -------------------------------------------------------
@@ -577,10 +642,10 @@ def factors_from_plan(plan: list[dict], draws: np.ndarray, seed: int) -> dict[st
 def _factor_values(item: dict, u: np.ndarray) -> np.ndarray:
     """Factors (n, *shape) of one plan item from its uniforms u (n, streams)."""
     uniq = item["uniq"]
-    fu = truncated_normal_factor(
-        u[:, uniq[:, 0].astype(np.int64)], uniq[:, 1], uniq[:, 2], uniq[:, 3]
-    )
-    return fu[:, item["inverse"]].reshape((u.shape[0], *item["shape"]))
+    bounds = _tail_bounds(uniq[:, 1], uniq[:, 2], uniq[:, 3])
+    f = _tail_factors(u, uniq[:, 0].astype(np.int64), bounds, item["inverse"])
+    # (elements, draws) in memory: the draws are the factors' fastest axis
+    return f.T.reshape((u.shape[0], *item["shape"]))
 
 
 # --- Saltelli design (Sobol indices) ---------------------------------------------------

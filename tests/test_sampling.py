@@ -139,6 +139,42 @@ def test_truncated_normal_factor_per_column_parameters_match_scipy():
     assert np.all(f[:, 4] == 1.0)
 
 
+def test_plan_factors_against_the_formula_in_numpy():
+    """A plan item's factors (columns of distinct (stream, cv, lower, upper), spread by
+    their inverse) against the formula written out in numpy, bit for bit."""
+    from scipy.special import ndtr, ndtri
+
+    u = sampling.uniforms(7, np.arange(1, 5, dtype=np.uint64), np.arange(3000))
+    u[:3] = np.array([1e-300, 0.5, 1 - 2**-53])[:, None]  # the tails' extremes, the median
+    uniq = np.array(  # stream, cv, lower, upper
+        [
+            [0, 0.1, 0.0, np.inf],
+            [1, 0.3, 0.0, 1.25],
+            [2, 0.05, -np.inf, np.inf],
+            [3, 0.8, 0.0, 1.0],  # the upper bound at 1: half the draws clipped to it
+            [1, 0.0, 0.0, np.inf],  # cv 0: 1 whatever the uniform
+            [0, 2.0, 0.95, 1.02],  # a narrow window
+        ]
+    )
+    inverse = np.array([5, 0, 0, 1, 4, 2, 3, 3, 0, 5, 1, 2])
+    item = {"uniq": uniq, "inverse": inverse, "shape": (3, 4)}
+    f = sampling._factor_values(item, u)
+    c, lo, hi = uniq[:, 1], uniq[:, 2], uniq[:, 3]
+    safe = np.where(c > 0, c, 1.0)
+    a, b = (lo - 1.0) / safe, (hi - 1.0) / safe
+    x = u[:, uniq[:, 0].astype(int)]
+    p = ndtr(a) + x * (ndtr(b) - ndtr(a))
+    q = ndtr(-b) + (1.0 - x) * (ndtr(-a) - ndtr(-b))
+    low = p < 0.5
+    z = ndtri(np.minimum(np.where(low, p, q), 0.5))
+    z = np.clip(np.where(low, z, -z), a, b)
+    ref = np.where(c > 0, 1.0 + c * z, 1.0)[:, inverse].reshape(3000, 3, 4)
+    np.testing.assert_array_equal(f.view(np.uint64), ref.view(np.uint64))
+    assert f.strides == ref.strides  # the draws the fastest axis, as numpy's gather lays them
+    assert (f[:, 1, 0] == 1.0).all() and f[:, 1, 3].max() <= 1.0  # cv 0; at most 1
+    assert 0.95 <= f[:, 0, 0].min() and f[:, 0, 0].max() <= 1.02
+
+
 def test_series_mode_one_factor_per_series(inputs):
     f = sampling.draw_factors(inputs, None, np.arange(200), seed=1)["production"]
     assert f.dims == ("draw", "product", "year")
