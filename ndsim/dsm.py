@@ -123,8 +123,12 @@ def _parse_signature(signature: str) -> tuple[list[tuple[str, ...]], list[tuple[
     return parse(ins), parse(outs)
 
 
-def _blocked(gufunc):
-    """``gufunc`` run on blocks of its broadcast loop dims in threads (in-memory arrays)."""
+def _blocked(gufunc, zeroed: bool = True):
+    """``gufunc`` run on blocks of its broadcast loop dims in threads (in-memory arrays).
+
+    ``zeroed=False`` for a kernel that writes every element of its outputs: they are
+    then not cleared first.
+    """
     in_core, out_core = _parse_signature(gufunc.signature)
 
     def call(*args):
@@ -139,7 +143,8 @@ def _blocked(gufunc):
             sizes.update(zip(c, a.shape[a.ndim - len(c) :], strict=True))
         # np.zeros: large outputs come as untouched zero pages, so an output the kernel
         # leaves at 0 (the stock-driven policy report, usually) costs no memory
-        outs = tuple(np.zeros(loop + tuple(sizes[d] for d in c)) for c in out_core)
+        alloc = np.zeros if zeroed else np.empty
+        outs = tuple(alloc(loop + tuple(sizes[d] for d in c)) for c in out_core)
         if n_threads <= 1 or not loop or total < 2 * _MIN_BLOCK:
             gufunc(*args, out=outs)
             return outs if len(outs) > 1 else outs[0]
@@ -354,7 +359,10 @@ def inflow_driven_values(
     [t yr-1] and stock [t], (n, k, year): the numbers of :func:`inflow_driven`,
     which runs the same kernel on each series.
     """
-    return _blocked(_k.inflow_driven_params)(inflow, np.empty(0), code[None, :], p1, p2, shift)
+    # (the kernel writes every year of both outputs)
+    return _blocked(_k.inflow_driven_params, zeroed=False)(
+        inflow, np.empty(0), code[None, :], p1, p2, shift
+    )
 
 
 def inflow_driven_pair_values(
@@ -367,7 +375,7 @@ def inflow_driven_pair_values(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`inflow_driven_values` of two inflows (n, k, year) with the same lifetimes,
     each pdf evaluated once: outflow and stock of ``inflow``, then of ``inflow2``."""
-    return _blocked(_k.inflow_driven_pair_params)(
+    return _blocked(_k.inflow_driven_pair_params, zeroed=False)(
         inflow, inflow2, np.empty(0), code[None, :], p1, p2, shift
     )
 

@@ -902,11 +902,28 @@ def _trade_follows_consumption(inputs: xr.Dataset, out: xr.Dataset) -> xr.Datase
 def _mean_in_order(x: np.ndarray, axis: int) -> np.ndarray:
     """Mean over ``axis`` added in index order, elementwise: the same bits for any number of
     draws (numpy's reductions may group the additions differently for different shapes)."""
-    by = np.moveaxis(x, axis, 0)
-    acc = by[0].copy()
-    for t in range(1, by.shape[0]):
-        acc += by[t]
-    return acc / by.shape[0]
+    by = np.moveaxis(x, axis, -1)
+    if by.ndim in (2, 3) and by.shape[-1]:  # (the factors: (draw, year), (draw, series, year))
+        three = by if by.ndim == 3 else by[:, None, :]
+        out = np.empty(three.shape[1::-1]).T  # (draw, series), the draws the fastest axis
+        _sum_in_order(three, out)
+        return (out / by.shape[-1]).reshape(by.shape[:-1])
+    acc = by[..., 0].copy()
+    for t in range(1, by.shape[-1]):
+        acc += by[..., t]
+    return acc / by.shape[-1]
+
+
+@njit(cache=True, nogil=True)
+def _sum_in_order(x, out):  # pragma: no cover - compiled
+    """out[i, j] = x[i, j, 0] + x[i, j, 1] + ..., added in that order (from x[i, j, 0])."""
+    for j in range(x.shape[1]):
+        for i in range(x.shape[0]):
+            out[i, j] = x[i, j, 0]
+    for t in range(1, x.shape[2]):
+        for j in range(x.shape[1]):
+            for i in range(x.shape[0]):
+                out[i, j] += x[i, j, t]
 
 
 def _sequential_mean(f: xr.DataArray, dim: str) -> xr.DataArray:

@@ -280,6 +280,24 @@ def test_regressors_columns(inputs):
     )
 
 
+def test_mean_over_years_added_in_year_order():
+    """The regressors' mean over years: Python's own left-to-right sum, then / n, bit for
+    bit, for factors laid out as a chunk's (draws fastest) and in C order."""
+    rng = np.random.default_rng(3)
+    x = rng.lognormal(size=(5, 7, 40)).transpose(2, 0, 1)  # (draw, series, year)
+    x[0, 0, :] = [0.1, 1e16, 0.3, -1e16, 0.7, 0.2, 0.4]  # the order of the sums shows
+    for arr, axis in ((x, 2), (np.ascontiguousarray(x), 2), (x[:, 3, :], 1), (x, 1)):
+        got = sampling._mean_in_order(arr, axis)
+        by = np.moveaxis(arr, axis, -1)
+        want = np.empty(by.shape[:-1])
+        for idx in np.ndindex(*by.shape[:-1]):
+            total = by[idx][0]
+            for v in by[idx][1:]:
+                total = total + v  # numpy float64 addition, one at a time
+            want[idx] = total / by.shape[-1]
+        np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64))
+
+
 def test_regressors_of_two_dims_in_c_order_by_hand():
     """Factors over (source, product) and over a dim without labels: one column per element,
     the last dim fastest, labelled by hand; the 'sampled' mask drops a column."""
