@@ -371,11 +371,14 @@ def check_nonnegative(
 
 def surely_nonnegative(var: xr.Variable | xr.DataArray) -> bool:
     """True if no value of a float series over years is negative beyond rounding (the rule
-    of :func:`check_nonnegative`), in one compiled pass; False if one may be (or ``var`` has
-    no year or is not float64): :func:`check_nonnegative` then looks.
+    of :func:`check_nonnegative`); False if one may be (or ``var`` has no year or is not
+    float64): :func:`check_nonnegative` then looks. At once where no value is below 0
+    (numpy's NaN-skipping minimum of all values), else in one compiled pass per series.
     """
     if not (cv.YEAR in var.dims and var.dtype == np.float64 and var.size):
         return False
+    if not np.fmin.reduce(var.values, axis=None) < 0.0:  # no value below 0 (NaN skipped)
+        return True
     x = np.asarray(var.transpose(..., cv.YEAR).values)
     if x.ndim > 3:  # series over years as rows: a copy unless in C order
         x = np.ascontiguousarray(x).reshape(-1, x.shape[-1])

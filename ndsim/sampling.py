@@ -843,17 +843,39 @@ def _trade_values(inputs: xr.Dataset, new: Mapping[str, xr.Variable]) -> dict | 
         return {}
     det, prod = inputs.variables["production"], new["production"]
     d = det.values
-    with np.errstate(invalid="ignore"):
-        ratio = np.where(d > 0, prod.values / np.where(d > 0, d, np.nan), 1.0)
-    updates = {}
+    traded = {}
     for name in FOLLOWS_PRODUCTION:
         if name not in inputs.data_vars:
             continue
         x = new[name] if name in new else inputs.variables[name]
         if x.dims not in (prod.dims, prod.dims[1:]):
             return None
-        updates[name] = xr.Variable(prod.dims, ratio * x.values, dict(x.attrs))
-    return updates
+        traded[name] = x
+    p = prod.values
+    if p.ndim == 3 and d.shape == p.shape[1:] and d.dtype == np.float64:
+        # one compiled pass: each draw's ratio to the data, times each traded variable
+        updates = {}
+        for name, x in traded.items():
+            out = np.empty_like(p)  # (the layout of the draws' production)
+            _times_ratio(p, d, np.broadcast_to(x.values.astype(float, copy=False), p.shape), out)
+            updates[name] = xr.Variable(prod.dims, out, dict(x.attrs))
+        return updates
+    with np.errstate(invalid="ignore"):
+        ratio = np.where(d > 0, p / np.where(d > 0, d, np.nan), 1.0)
+    return {
+        name: xr.Variable(prod.dims, ratio * x.values, dict(x.attrs)) for name, x in traded.items()
+    }
+
+
+@njit(cache=True, nogil=True)
+def _times_ratio(p, d, x, out):  # pragma: no cover - compiled
+    """out = r x with r = p / d where d > 0, else 1 (p, x, out (draw, a, b); d (a, b))."""
+    for j in range(p.shape[1]):
+        for k in range(p.shape[2]):
+            dk = d[j, k]
+            for i in range(p.shape[0]):
+                r = p[i, j, k] / dk if dk > 0 else 1.0
+                out[i, j, k] = r * x[i, j, k]
 
 
 def _same_indexes(a: xr.DataArray, b: xr.DataArray) -> bool:
