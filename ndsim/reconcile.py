@@ -225,6 +225,16 @@ def _normal_kernel(x, v, c, b, p, bb, r, s):
     return r, s
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _rows_dot(rows, i0, i1, coef, out):
+    """out[i] = Σ_r rows[r, i0 + i] coef[r], from 0.0 in r order (rows C-contiguous)."""
+    out[:] = 0.0
+    for r in range(rows.shape[0]):
+        row, cr = rows[r, i0:i1], coef[r]
+        for i in range(out.shape[0]):
+            out[i] += row[i] * cr
+
+
 @njit(cache=True, nogil=True)
 def _block_variance(h, v, b, s_inv, i0, i1, wk, q, out):
     """out[k, :i1 - i0] = Var(h[k] x̂) of batch elements i0 <= i < i1, h (K, n, block).
@@ -310,11 +320,7 @@ def _posterior_kernel(
                     for i in range(ne):
                         wd[i] += sde[i] * re[i]
             for j in range(n):
-                tb[:] = 0.0
-                for d in range(n_dof):
-                    bdj, wd = b[d, j], w[d, :ne]
-                    for i in range(ne):
-                        tb[i] += wd[i] * bdj
+                _rows_dot(w, 0, ne, b[:, j], tb)  # (B^T w)[j]
                 xj, vj, out = x[j, i0:i1], v[j, i0:i1], x_hat[j, i0:i1]
                 for i in range(ne):
                     out[i] = xj[i] - vj[i] * tb[i]
@@ -340,20 +346,12 @@ def _posterior_kernel(
             chi2[i0:i1] = 0.0
         for p in range(m):
             rp = rhs[p, :ne]
-            rp[:] = 0.0
-            for j in range(n):
-                apj, xj = a_x[p, j], x_hat[j, i0:i1]
-                for i in range(ne):
-                    rp[i] += xj[i] * apj
+            _rows_dot(x_hat, i0, i1, a_x[p], rp)  # A_x x̂ + c
             cp = c[p, i0:i1]
             for i in range(ne):
                 rp[i] = rp[i] + cp[i]
         for k in range(k_u):
-            tb[:] = 0.0
-            for p in range(m):
-                pkp, rp = pinv[k, p], rhs[p, :ne]
-                for i in range(ne):
-                    tb[i] += rp[i] * pkp
+            _rows_dot(rhs, 0, ne, pinv[k], tb)
             uk = u[k, i0:i1]
             for i in range(ne):
                 uk[i] = -tb[i]
