@@ -108,74 +108,22 @@ def _contract_kernel(a, m, out):
             out[i, r] = acc
 
 
-def _batched(x: np.ndarray, batch: tuple[int, ...], core: int) -> np.ndarray:
-    """x broadcast to ``batch`` + its last ``core`` dims, contiguous, batch flattened."""
-    shape = batch + x.shape[x.ndim - core :]
-    return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(
-        (math.prod(batch), *shape[len(batch) :])
-    )
-
-
-def _quad(s_inv: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Σ_{d,d'} h[d] s_inv[d, d'] h[d']: s_inv (..., D, D), h (..., D, E) or (D, E) -> (..., E)."""
-    batch = np.broadcast_shapes(s_inv.shape[:-2], h.shape[:-2])
-    s2, h2 = _batched(s_inv, batch, 2), _batched(h, batch, 2)
-    out = np.empty((s2.shape[0], h2.shape[-1]))
-    _quad_kernel(s2, h2, out)
-    return out.reshape(batch + h.shape[-1:])
-
-
-@njit(cache=True, nogil=True)
-def _quad_kernel(s_inv, h, out):
-    n_dof = s_inv.shape[1]
-    for i in range(s_inv.shape[0]):
-        for k in range(h.shape[2]):
-            acc = 0.0
-            for d in range(n_dof):
-                for e in range(n_dof):
-                    acc += s_inv[i, d, e] * h[i, d, k] * h[i, e, k]
-            out[i, k] = acc
-
-
-def _variance(h: np.ndarray, v: np.ndarray, b: np.ndarray, s_inv: np.ndarray | None) -> np.ndarray:
-    """Var(h x̂) for rows h (..., e, n) or constant (e, n): H V Hᵀ - (B V Hᵀ)ᵀ S⁻¹ (B V Hᵀ), diagonal."""
-    batch = v.shape[:-1]
-    h2 = _batched(h, batch, 2)
-    v2 = np.ascontiguousarray(v).reshape(math.prod(batch), v.shape[-1])
-    var = np.empty((v2.shape[0], h2.shape[1]))
-    w = np.empty((v2.shape[0], b.shape[0], h2.shape[1]))
-    _variance_kernel(h2, v2, np.ascontiguousarray(b, dtype=float), var, w)
-    out = var.reshape(batch + (h.shape[-2],))
-    if s_inv is not None:
-        out = out - _quad(s_inv, w.reshape(batch + w.shape[1:]))
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _variance_kernel(h, v, b, var, w):
-    """var[i, k] = Σ_j h[i, k, j]² v[i, j]; w[i, d, k] = Σ_j b[d, j] v[i, j] h[i, k, j] (j in order)."""
-    for i in range(h.shape[0]):
-        for k in range(h.shape[1]):
-            acc = 0.0
-            for j in range(h.shape[2]):
-                acc += h[i, k, j] * h[i, k, j] * v[i, j]
-            var[i, k] = acc
-            for d in range(b.shape[0]):
-                acc = 0.0
-                for j in range(h.shape[2]):
-                    acc += b[d, j] * v[i, j] * h[i, k, j]
-                w[i, d, k] = acc
-
-
 def _combination_terms(combinations, batch: tuple[int, ...], n: int, g: np.ndarray):
-    """The sparse rows of :func:`reconcile`'s ``combinations`` as (row, column, weight) terms.
+    """:func:`reconcile`'s ``combinations`` as sparse (row, column, weight) terms.
 
     Returns the number of rows and the terms' rows, columns and weights (terms, batch
-    elements), in the rows' order and each row's terms in order; 0 and Nones for no
-    combinations or a matrix G.
+    elements), in the rows' order and each row's terms in order (a matrix G: every
+    column of a row a term); 0 and Nones for no combinations.
     """
-    if not isinstance(combinations, list):
+    if combinations is None:
         return 0, None, None, None
+    if not isinstance(combinations, list):  # a matrix G (..., e, n + k)
+        gz = np.asarray(combinations, dtype=float)
+        if gz.ndim < 2 or gz.shape[-1] != n + g.shape[0]:
+            raise ValueError(f"combinations: {gz.shape[-1:]} columns, not n + k = {n + g.shape[0]}")
+        combinations = [
+            [(col, gz[..., e, col]) for col in range(gz.shape[-1])] for e in range(gz.shape[-2])
+        ]
     terms = [(e, col, wt) for e, row in enumerate(combinations) for col, wt in row]
     weights = np.empty((len(terms), math.prod(batch)))
     for t, (e, col, wt) in enumerate(terms):
@@ -239,8 +187,9 @@ def _rows_dot(rows, i0, i1, coef, out):
 def _block_variance(h, v, b, s_inv, i0, i1, wk, q, out):
     """out[k, :i1 - i0] = Var(h[k] x̂) of batch elements i0 <= i < i1, h (K, n, block).
 
-    v (n, nb), s_inv (d, d, nb) hold every element. The numbers of :func:`_variance`:
-    Σ_j h² v, less (B V hᵀ)ᵀ S⁻¹ (B V hᵀ), each sum from 0.0 in order. ``wk``
+    v (n, nb), s_inv (d, d, nb) hold every element. Var(h x̂) = H V Hᵀ - (B V Hᵀ)ᵀ S⁻¹
+    (B V Hᵀ), diagonal: Σ_j (h h) v, less Σ_d Σ_e (S⁻¹ w_d) w_e with w_d = Σ_j (B v) h,
+    each sum from 0.0 in index order, products grouped as written. ``wk``
     (d, K, block) and ``q`` (block,) are work space. Every loop over the elements runs
     on contiguous 1-d views, which the compiler vectorises.
     """
@@ -285,9 +234,8 @@ def _posterior_kernel(
     x_hat, var_x (n, nb), c (m, nb), s_inv (d, d, nb), r (d, nb), wts (terms, nb),
     chi2 (nb,), u, var_u (k, nb), var_h (e, nb). Gives x̂, its variance, χ², û and
     its variance, and the variance of each combination row (terms rows, cols, wts;
-    none: e = 0). Every sum runs from 0.0 over its structural index in order, with
-    the products grouped as in :func:`_contract`, :func:`_quad` and :func:`_variance`,
-    so each element gets the numbers those give it, whatever the batch. Blocks of
+    none: e = 0). Every sum runs from 0.0 over its structural index in order, so an
+    element gets the same numbers alone or in any batch (SPEC §5). Blocks of
     :data:`_BLOCK` elements, every loop over them on contiguous 1-d views.
     """
     n, nb = x.shape
@@ -571,13 +519,7 @@ def reconcile(
     chi2 = out["chi2"].reshape(batch)
     extra = {}
     if combinations is not None:
-        if rows is None:  # given as a matrix G (..., e, n + k)
-            gz = np.asarray(combinations, dtype=float)
-            h = gz[..., :n] - _contract(gz[..., n:], g)  # (..., e, n)
-            s_b = s_inv.transpose(2, 0, 1).reshape(batch + (dof, dof)) if dof else None
-            var_h = _variance(h, v, b, s_b)
-        else:
-            var_h = out["var_h"].T.reshape(batch + (n_h,))
+        var_h = out["var_h"].T.reshape(batch + (n_h,))
         extra["sd_combinations"] = np.sqrt(np.clip(var_h, 0.0, None))
     return {
         **extra,

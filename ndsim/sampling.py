@@ -925,15 +925,13 @@ def _mean_in_order(x: np.ndarray, axis: int) -> np.ndarray:
     """Mean over ``axis`` added in index order, elementwise: the same bits for any number of
     draws (numpy's reductions may group the additions differently for different shapes)."""
     by = np.moveaxis(x, axis, -1)
-    if by.ndim in (2, 3) and by.shape[-1]:  # (the factors: (draw, year), (draw, series, year))
-        three = by if by.ndim == 3 else by[:, None, :]
-        out = np.empty(three.shape[1::-1]).T  # (draw, series), the draws the fastest axis
-        _sum_in_order(three, out)
-        return (out / by.shape[-1]).reshape(by.shape[:-1])
-    acc = by[..., 0].copy()
-    for t in range(1, by.shape[-1]):
-        acc += by[..., t]
-    return acc / by.shape[-1]
+    if not by.shape[-1]:
+        raise ValueError("a mean over no years")
+    # (draw, series, year) as the factors come (a view), any other shape as (rest, 1, year)
+    three = by if by.ndim == 3 else by.reshape(-1, 1, by.shape[-1])
+    out = np.empty(three.shape[1::-1]).T  # (draw, series), the draws the fastest axis
+    _sum_in_order(three, out)
+    return (out / by.shape[-1]).reshape(by.shape[:-1])
 
 
 @njit(cache=True, nogil=True)

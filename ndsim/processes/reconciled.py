@@ -366,27 +366,13 @@ def _in_layout(
     return out
 
 
-def _sd_source(inputs, name: str, cv_overrides: Mapping[str, float] | None):
+def _sd_source_values(inputs, name: str, cv_overrides: Mapping[str, float] | None):
     """What the σ of a measured input is made of (the rule of :func:`measurement_sd`).
 
     ``("cv", c)`` for σ = c |x|, c the scenario's CV (a float) or the quality flags'
-    (a DataArray over the inputs' years); ``("sd", s)`` for the stated sd s (NaN is 0).
+    (a Variable over the flags' dims, the same in every draw: :func:`ndsim.sampling.flag_cv`);
+    ``("sd", s)`` for the stated sd s, a Variable over its own dims (NaN is 0).
     """
-    from ndsim.sampling import cv_by_flag, cv_override
-
-    override = cv_override(name, cv_overrides or {})
-    if override is not None:
-        return "cv", override
-    sd_name = f"sd_{name}"
-    if sd_name in inputs:
-        return "sd", inputs[sd_name]
-    return "cv", cv_by_flag(inputs, name)
-
-
-def _sd_source_values(inputs, name: str, cv_overrides: Mapping[str, float] | None):
-    """:func:`_sd_source` with a Variable over the inputs' years in place of a DataArray:
-    the quality flags' CV over the flags' dims (the same in every draw,
-    :func:`ndsim.sampling.flag_cv`), or the stated sd."""
     from ndsim.sampling import cv_override, flag_cv
 
     override = cv_override(name, cv_overrides or {})
@@ -399,7 +385,8 @@ def _sd_source_values(inputs, name: str, cv_overrides: Mapping[str, float] | Non
 
 
 def _sigma(kind: str, c, x):
-    """σ from what :func:`_sd_source` returns: c |x|, or the stated sd c (NaN: 0, held fixed).
+    """σ from what :func:`_sd_source_values` returns: c |x|, or the stated sd c (NaN: 0, held
+    fixed).
 
     On DataArrays (:func:`measurement_sd`) or on the plain arrays of the reconciliation.
     """
@@ -416,13 +403,19 @@ def measurement_sd(inputs, acc, name: str, cv_overrides: Mapping[str, float] | N
     where it gives one; else the input's stated sd; else its quality flag's
     CV x |x| (SPEC §3, §5).
     """
+    import xarray as xr
+
     from ndsim import conventions as cv
 
     x = acc[name]
-    kind, source = _sd_source(inputs, name, cv_overrides)
-    if not isinstance(source, float):  # over the inputs' years: the accounted ones
-        source = source.sel({cv.YEAR: x[cv.YEAR]})
-    return _sigma(kind, source, x)
+    kind, source = _sd_source_values(inputs, name, cv_overrides)
+    if isinstance(source, xr.Variable):  # labelled; over the inputs' years: the accounted ones
+        coords = {d: inputs[d] for d in source.dims if d in inputs.coords}
+        source = xr.DataArray(source, coords=coords)
+        if cv.YEAR in source.dims:
+            source = source.sel({cv.YEAR: x[cv.YEAR]})
+    sigma = _sigma(kind, source, x)
+    return sigma.transpose(*[d for d in x.dims if d in sigma.dims], ...)
 
 
 #: measured flows of the chain (the name before ":") and the inputs that measure them
