@@ -544,7 +544,9 @@ def test_reduce_blocks_is_the_reduction_of_the_whole_matrix(rng):
     blocks = [(a, x[:, a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
     part = sm.reduce_blocks(blocks, s, z, start, hist=hist)
     whole = sm.reduce_chunk(x, z, start, hist=hist)
-    assert [type(g).__name__ for g in part.segments] == ["tuple", "Node", "Node", "tuple"]
+    # (leaves 2 and 3 are siblings of the tree: one node of level 1)
+    assert [type(g).__name__ for g in part.segments] == ["tuple", "Node", "tuple"]
+    assert part.segments[1].level == 1 and part.segments[1].n == 200
     for g, h in zip(part.segments, whole.segments, strict=True):
         if isinstance(g, sm.Node):
             for f in ("n", "mean", "m2", "zmean", "zc"):
@@ -567,6 +569,39 @@ def test_reduce_blocks_is_the_reduction_of_the_whole_matrix(rng):
     np.testing.assert_array_equal(part.vmin[[0, 5, 9]], np.nanmin(x[:, [0, 5, 9]], axis=0))
     with pytest.raises(ValueError, match="cover 5 of 11"):
         sm.reduce_blocks(blocks[:3], s, z, start, hist=hist)
+
+
+def test_chunks_merge_sibling_leaves_as_the_tree_does(rng):
+    """A chunk merges the whole leaves that are siblings of the fixed tree before sending
+    them; whatever the chunks, the accumulator's nodes are those of the leaves pushed one
+    at a time onto a binary counter written out here, bit for bit."""
+    n, s = 2_350, 3  # 23 whole leaves and a piece
+    x = rng.normal(size=(n, s))
+    z = rng.normal(size=(n, 2))
+    # the reference: every whole leaf from its draws, merged where two of a level meet
+    stack: list = []
+    for a in range(0, n - n % sm.LEAF, sm.LEAF):
+        node = sm.leaf_node(x[a : a + sm.LEAF], z[a : a + sm.LEAF])
+        while stack and stack[-1].level == node.level:
+            node = sm.merge(stack.pop(), node)
+        stack.append(node)
+    for sizes in ([n], [130, 1000, 700, 520], [800] * 2 + [750], [400, 1600, 350]):
+        acc = sm.Accumulator(n, s, 2, hist=None)
+        start = 0
+        sent = 0
+        for size in sizes:
+            part = sm.reduce_chunk(x[start : start + size], z[start : start + size], start)
+            sent += sum(isinstance(g, sm.Node) for g in part.segments)
+            acc.add(part)
+            start += size
+        # what the accumulator holds: the reference's nodes, then the last piece pending
+        assert [(g.level, g.n) for g in acc.stack] == [(g.level, g.n) for g in stack]
+        for got, want in zip(acc.stack, stack, strict=True):
+            for f in ("mean", "m2", "zmean", "zc"):
+                assert getattr(got, f).tobytes() == getattr(want, f).tobytes(), (sizes, f)
+        assert sent < 23
+    # one chunk of the whole: 16 + 4 + 2 + 1 leaves in four nodes
+    assert [g.level for g in sm.reduce_chunk(x, z, 0).segments[:4]] == [4, 2, 1, 0]
 
 
 def test_one_pass_reduction_is_each_statistic_taken_alone(rng):
