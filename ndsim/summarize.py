@@ -209,14 +209,17 @@ def _add_windows(counts, first, width, low):  # pragma: no cover - compiled
     rows, bins = counts.shape
     n = 0
     k = 0
-    for r in range(rows):
-        row = counts[r]
-        a = first[r]
-        for j in range(a, a + width[r]):
-            t = row[j] + low[k]
-            k += 1
-            n += t >= 65536
-            row[j] = t
+    for r in range(rows):  # a row's window and its counts as slices: loops that vectorise
+        w = width[r]
+        dst = counts[r, first[r] : first[r] + w]
+        src = low[k : k + w]
+        for j in range(w):
+            dst[j] += src[j]
+        m = 0
+        for j in range(w):
+            m += dst[j] < src[j]
+        n += m
+        k += w
     wrapped = np.empty(n, dtype=np.int64)
     if n:
         n = 0

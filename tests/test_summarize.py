@@ -177,6 +177,29 @@ def test_a_partial_travels_with_its_counts_packed(rng):
         np.testing.assert_array_equal(a[name], b[name])
 
 
+def test_packed_counts_add_with_their_carries(rng):
+    """Counts packed as windows (rows empty, full, at either edge, large counts apart) add
+    into the accumulator's uint16 counts as int64 counts add: wrapped bins carried."""
+    rows, bins = 40, 37
+    counts = (rng.uniform(size=(rows, bins)) < 0.3) * rng.integers(1, 256, size=(rows, bins))
+    counts[3] = 0  # an empty row
+    counts[4] = rng.integers(1, 5, size=bins)  # a full one
+    counts[5, [0, -1]] = 7  # its window at both edges
+    counts[6, 10] = 70_000  # a count apart, past 65,535 alone
+    counts[7, [2, 30]] = [300, 255]
+    packed = sm.PackedCounts.of(counts.astype(np.uint32))
+    assert packed.width[3] == 0 and packed.width[4] == bins and packed.width[5] == bins
+    assert packed.low.size == packed.width.sum() and sorted(packed.value) == [300, 70_000]
+    np.testing.assert_array_equal(packed.dense(), counts)
+    before = rng.integers(0, 65_536, size=(rows, bins))
+    before[: rows // 2] = rng.integers(65_300, 65_536, size=(rows // 2, bins))  # wraps
+    acc = sm.Accumulator(10, 1, 1, hist=sm.HistSpec(np.zeros(rows), np.ones(rows), bins - 2))
+    acc.counts[:] = before
+    acc._add_counts(packed)
+    assert len(acc.carry) > 50
+    np.testing.assert_array_equal(acc.full_counts()[0:rows], before + counts)
+
+
 def test_bins_of_fixed_values_some_or_all():
     """The bin of a fixed column's value is the one the binning kernel counts it in."""
     lo, width = np.array([0.0, 0.0, -1.0, 5.0]), np.array([0.5, 1.0, 0.25, 1.0])
