@@ -751,18 +751,13 @@ def plausibility_flag(
     if "population" not in inputs:
         return np.full(sales.shape, np.nan)
     per_year, per_person = (
-        inputs.variables[n].transpose(cv.PRODUCT).values[:, None]
+        inputs.variables[n].transpose(cv.PRODUCT).values
         if n in inputs
-        else np.full((inputs[cv.PRODUCT].size, 1), np.nan)
+        else np.full(inputs[cv.PRODUCT].size, np.nan)
         for n in ("plausibility_units_per_year", "plausibility_units_per_person")
     )
-    owned = in_use / products.year_values(inputs["population"], years)
-    over = (sales > per_year) | (owned > per_person)
-    has = ~np.isnan(per_year) | ~np.isnan(per_person)
-    # (a cast and a mask: np.where(over, 1.0, 0.0) takes numpy's slow path for two scalars)
-    flag = over.astype(np.float64)
-    flag[np.isnan(sales) | ~has] = np.nan
-    return flag
+    population = products.year_values(inputs["population"], years)
+    return products.over_bounds(sales, in_use, population, per_year, per_person)
 
 
 def history_start(inputs: xr.Dataset, scenario: Scenario) -> int:
@@ -798,10 +793,7 @@ def _unit_outputs(
             continue
         x = fleet[name]
         if name != "nd_intensity":  # NaN for the end uses without a unit layer
-            x = np.array(x)  # (a copy: the masks below write into it)
-            if name == "unmet_fleet_decline":
-                x[np.isnan(x)] = 0.0
-            x[:, ~on[:, 0]] = np.nan
+            x = products.kept_units(x, on[:, 0], nan_as_zero=name == "unmet_fleet_decline")
         kept[name] = x
         units[name] = labelled(x, name=name, attrs=dict(cv.attrs(name)))
     units["intensity_calibration"] = inputs["intensity_calibration"]

@@ -482,3 +482,39 @@ def test_trade_extension_by_hand_and_as_a_plain_loop(rng):
             for t in range(6):
                 want = acc[p, t] if t < 3 else dc_d[d, p, t] * share
                 assert got[d, p, t] == want, (d, p, t)
+
+
+@pytest.mark.parametrize("memory", ["C", "year slice"])
+def test_units_kept_and_bounds_against_a_plain_loop(rng, memory):
+    """The unit layer's kept copy (NaN off the layer, NaN as 0 where asked) and the
+    plausibility flag, element by element as a plain loop decides them, in either memory
+    layout; a population that is not by year takes numpy's passes to the same numbers."""
+    d, p, y = 4, 5, 7
+    whole = rng.uniform(0.0, 10.0, size=(d, p, y + 3))
+    whole[rng.uniform(size=whole.shape) < 0.2] = np.nan
+    sales = whole[..., 3:] if memory == "year slice" else np.ascontiguousarray(whole[..., 3:])
+    in_use = rng.uniform(0.0, 50.0, size=(d, p, y))
+    on = np.array([True, False, True, True, False])
+    population = rng.uniform(5.0, 10.0, size=y)
+    per_year = np.array([5.0, np.nan, np.nan, 8.0, 1.0])
+    per_person = np.array([np.nan, 2.0, np.nan, 4.0, np.nan])
+    for nan_as_zero in (False, True):
+        kept = products.kept_units(sales, on, nan_as_zero)
+        assert kept.flags.c_contiguous
+        for i in range(d):
+            for j in range(p):
+                for k in range(y):
+                    v = sales[i, j, k]
+                    want = np.nan if not on[j] else (0.0 if nan_as_zero and np.isnan(v) else v)
+                    assert kept[i, j, k] == want or (np.isnan(want) and np.isnan(kept[i, j, k]))
+    flag = products.over_bounds(sales, in_use, population, per_year, per_person)
+    for i in range(d):
+        for j in range(p):
+            for k in range(y):
+                s, owned = sales[i, j, k], in_use[i, j, k] / population[k]
+                if np.isnan(s) or (np.isnan(per_year[j]) and np.isnan(per_person[j])):
+                    assert np.isnan(flag[i, j, k])
+                else:
+                    assert flag[i, j, k] == float(s > per_year[j] or owned > per_person[j])
+    by_draw = products.over_bounds(sales, in_use, population[None, None, :], per_year, per_person)
+    np.testing.assert_array_equal(by_draw, flag)

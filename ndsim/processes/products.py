@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from numba import njit
 
 from ndsim import conventions as cv
 
@@ -121,3 +122,92 @@ def year_values(da: xr.DataArray, years: np.ndarray) -> np.ndarray:
 def unit_layer(count_unit: xr.DataArray) -> xr.DataArray:
     """True for the products counted in units (or MW), False for end uses counted in t."""
     return count_unit != NO_UNIT_LAYER
+
+
+def kept_units(x: np.ndarray, on: np.ndarray, nan_as_zero: bool = False) -> np.ndarray:
+    """A copy of a unit-layer array (draw, product, year), NaN for the products without a
+    unit layer (``on`` False), and with ``nan_as_zero`` NaN as 0 elsewhere: one pass.
+
+    The numbers of ``y = np.array(x); y[np.isnan(y)] = 0 (nan_as_zero); y[:, ~on] = nan``.
+    """
+    out = np.empty(x.shape)
+    if x.ndim == 3 and x.dtype == np.float64 and on.shape == (x.shape[1],):
+        _kept_units(x, on, nan_as_zero, out)
+        return out
+    out[...] = x
+    if nan_as_zero:
+        out[np.isnan(out)] = 0.0
+    out[:, ~on] = np.nan
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _kept_units(x, on, nan_as_zero, out):  # pragma: no cover - compiled
+    d, p, y = x.shape
+    for i in range(d):
+        for j in range(p):
+            dst = out[i, j]
+            if not on[j]:
+                for k in range(y):
+                    dst[k] = np.nan
+                continue
+            src = x[i, j]
+            if nan_as_zero:
+                for k in range(y):
+                    v = src[k]
+                    dst[k] = v if v == v else 0.0
+            else:
+                for k in range(y):
+                    dst[k] = src[k]
+
+
+def over_bounds(
+    sales: np.ndarray,
+    in_use: np.ndarray,
+    population: np.ndarray,
+    per_year: np.ndarray,
+    per_person: np.ndarray,
+) -> np.ndarray:
+    """1.0 where the units sold per year exceed ``per_year`` or the units in use per person
+    ``per_person`` (by product), else 0.0; NaN where ``sales`` is NaN or the product has
+    neither bound (NaN in both).
+
+    ``sales``, ``in_use`` (draw, product, year); ``population`` (year) or any shape that
+    broadcasts against them; the bounds (product). One compiled pass for a population
+    by year, numpy's passes otherwise, with the same numbers.
+    """
+    out = np.empty(sales.shape)
+    if (
+        sales.ndim == 3
+        and population.shape == (sales.shape[2],)
+        and in_use.shape == sales.shape
+        and all(a.dtype == np.float64 for a in (sales, in_use, population))
+    ):
+        _over_bounds(sales, in_use, population, per_year, per_person, out)
+        return out
+    pp, py = per_person[:, None], per_year[:, None]
+    over = (sales > py) | (in_use / population > pp)
+    out[...] = over
+    out[np.isnan(sales) | (np.isnan(py) & np.isnan(pp))] = np.nan
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _over_bounds(sales, in_use, population, per_year, per_person, out):  # pragma: no cover
+    d, p, y = sales.shape
+    for i in range(d):
+        for j in range(p):
+            py = per_year[j]
+            pp = per_person[j]
+            has = py == py or pp == pp
+            s_row = sales[i, j]
+            u_row = in_use[i, j]
+            o = out[i, j]
+            for k in range(y):
+                s = s_row[k]
+                if s != s or not has:
+                    o[k] = np.nan
+                elif s > py or u_row[k] / population[k] > pp:
+                    o[k] = 1.0
+                else:
+                    o[k] = 0.0
