@@ -459,7 +459,7 @@ def run(
     # 10. mass balance of every process, and signs (SPEC §3)
     # (on the arrays: the stock summed over products as xarray's sum adds, NaN kept)
     flow_v = forecast.lead_values(result["flow"], 1, flows.EDGE, Y)
-    stock_total = np.sum(forecast.lead_values(result["stock"], 1, P, Y), axis=1)
+    stock_total = sums.sum_values(forecast.lead_values(result["stock"], 1, P, Y), 1)
     worst = balance.check_balance_values(
         flow_v,
         stock_total,

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 from numba import njit
 
-__all__ = ["nansum", "nansum_values"]
+__all__ = ["nansum", "nansum_values", "sum_values"]
 
 T = TypeVar("T", xr.DataArray, xr.Variable)
 
@@ -66,13 +66,7 @@ def nansum_values(values: np.ndarray, axis: int) -> np.ndarray:
     numpy's sum.
     """
     axis %= values.ndim
-    longer = [k for k in range(values.ndim) if values.shape[k] > 1]
-    if (
-        values.shape[axis] == 0
-        or not longer
-        or any(values.strides[k] == 0 for k in longer)  # broadcast: numpy's own order
-        or min(longer, key=lambda k: abs(values.strides[k])) == axis
-    ):
+    if not _in_index_order(values, axis):
         return np.sum(np.where(np.isnan(values), np.zeros_like(values), values), axis=axis)
     by = np.moveaxis(values, axis, 0)
     # (in C order: the memory order the slice-by-slice sum gives, so later sums add in the
@@ -86,6 +80,62 @@ def nansum_values(values: np.ndarray, axis: int) -> np.ndarray:
     for part in by[1:]:
         total += np.where(np.isnan(part), 0.0, part)
     return total
+
+
+def sum_values(values: np.ndarray, axis: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """numpy's ``(values * weights).sum(axis)`` (NaN kept; ``weights`` along ``axis``, or
+    none), bit for bit, without the product's array.
+
+    Where numpy adds along ``axis`` element by element (as :func:`nansum_values` tells),
+    one compiled pass from 0.0 in index order; else numpy's own sum.
+    """
+    axis %= values.ndim
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if w is not None and w.shape != (values.shape[axis],):
+        raise ValueError(f"weights of shape {w.shape} along an axis of {values.shape[axis]}")
+    if values.dtype == np.float64 and _in_index_order(values, axis):
+        by = np.moveaxis(values, axis, 0)
+        three = _three_dims(values, axis) if np.empty_like(by[0]).flags.c_contiguous else None
+        if three is not None:
+            flat = np.empty((three.shape[0], three.shape[2]))
+            _sum_middle(three, np.ones(three.shape[1]) if w is None else w, w is not None, flat)
+            return flat.reshape(by.shape[1:])
+    if w is None:
+        return np.sum(values, axis=axis)
+    return np.sum(values * w.reshape((-1,) + (1,) * (values.ndim - axis - 1)), axis=axis)
+
+
+def _in_index_order(values: np.ndarray, axis: int) -> bool:
+    """Does numpy add ``values`` along ``axis`` element by element, in index order (another
+    axis of more than one element inner in memory, none broadcast)?"""
+    longer = [k for k in range(values.ndim) if values.shape[k] > 1]
+    return not (
+        values.shape[axis] == 0
+        or not longer
+        or any(values.strides[k] == 0 for k in longer)  # broadcast: numpy's own order
+        or min(longer, key=lambda k: abs(values.strides[k])) == axis
+    )
+
+
+@njit(cache=True)
+def _sum_middle(x, w, weighted, out):  # pragma: no cover - compiled
+    """out[i, k] = 0.0 + x[i, 0, k] w[0] + x[i, 1, k] w[1] + ..., added in j order (numpy
+    starts a sum from its identity, so a sum of -0.0 is 0.0); unweighted without the
+    products."""
+    a, m, b = x.shape
+    for i in range(a):
+        row = out[i]
+        for k in range(b):
+            row[k] = 0.0
+        for j in range(m):
+            src = x[i, j]
+            if weighted:
+                f = w[j]
+                for k in range(b):
+                    row[k] += src[k] * f
+            else:
+                for k in range(b):
+                    row[k] += src[k]
 
 
 def _three_dims(values: np.ndarray, axis: int) -> np.ndarray | None:

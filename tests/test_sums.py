@@ -1,4 +1,4 @@
-"""ndsim.sums.nansum and nansum_values against xarray's own NaN-skipping sum, bit for bit."""
+"""ndsim.sums against xarray's NaN-skipping sum and numpy's sum, bit for bit."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ndsim.sums import nansum, nansum_values
+from ndsim.sums import nansum, nansum_values, sum_values
 
 
 def _cube() -> xr.DataArray:
@@ -102,3 +102,37 @@ def test_nansum_is_xarrays_sum_over_many_memory_layouts():
         want = da.sum(dim).values
         got = nansum_values(x, axis - nd)
         assert got.shape == want.shape and got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sum_values_is_numpys_sum_over_many_memory_layouts(weighted):
+    """``sum_values`` (NaN kept, -0.0 summed to 0.0 as numpy starts from 0.0) against
+    numpy's ``(x * w).sum(axis)`` on views of many layouts, bit for bit; the total demand
+    against a plain loop over the products."""
+    from ndsim.processes import consumption
+
+    x = _cube().values
+    rng = np.random.default_rng(3)
+    views = [x, x[:, :, 5:], x.transpose(2, 1, 0), np.asfortranarray(x), x[::2, 1:], x[:1]]
+    views.append(np.broadcast_to(x[:1], x.shape))
+    for v in views:
+        for axis in range(v.ndim):
+            w = rng.uniform(0.0, 2.0, v.shape[axis]) * (rng.uniform(size=v.shape[axis]) < 0.7)
+            got = sum_values(v, axis, w if weighted else None)
+            shape = (-1,) + (1,) * (v.ndim - axis - 1)
+            want = np.sum(v * w.reshape(shape) if weighted else v, axis=axis)
+            assert got.shape == want.shape and got.tobytes() == want.tobytes(), (v.strides, axis)
+    zeros = np.full((2, 3, 4), -0.0)
+    assert not np.signbit(sum_values(zeros, 1)).any() and not np.signbit(np.sum(zeros, 1)).any()
+    dc = _cube()
+    flag = xr.DataArray(np.arange(22) % 3 != 0, dims="product", coords={"product": dc["product"]})
+    total = consumption.total_demand(dc, flag)
+    assert total.dims == ("draw", "year") and "name" not in total.coords
+    for i in (0, 7, 39):
+        for t in (0, 9, 72):
+            s = 0.0
+            for j in range(22):
+                s += float(dc.values[i, j, t]) * float(flag.values[j])
+            assert total.values[i, t] == s or (np.isnan(s) and np.isnan(total.values[i, t]))
+    shuffled = flag.isel(product=np.arange(22)[::-1])  # other order: xarray aligns
+    xr.testing.assert_identical(consumption.total_demand(dc, shuffled), total)

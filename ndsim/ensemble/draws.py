@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from ndsim import conventions as cv
-from ndsim import flows, sampling, summarize
+from ndsim import flows, sampling, summarize, sums
 from ndsim.ensemble import checkpoint
 from ndsim.ensemble.plan import DERIVED, INPUT_FACTOR, Plan
 
@@ -49,7 +49,7 @@ def with_derived(result: xr.Dataset) -> xr.Dataset:
             var = result.variables[source]
             axis = var.dims.index(cv.PRODUCT)
             dims = var.dims[:axis] + var.dims[axis + 1 :]
-            totals[name] = xr.Variable(dims, np.sum(var.values, axis=axis), cv.attrs(name))
+            totals[name] = xr.Variable(dims, sums.sum_values(var.values, axis), cv.attrs(name))
     return result.assign(totals) if totals else result
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import xarray as xr
 
 from ndsim import conventions as cv
+from ndsim import sums
 
 __all__ = ["total_demand"]
 
@@ -32,5 +33,15 @@ def total_demand(domestic_consumption: xr.DataArray, in_total_demand: xr.DataArr
         (year) [t yr-1]; NaN where a counted product is NaN.
     """
     weight = in_total_demand.astype(float)
-    total = (domestic_consumption * weight).sum(cv.PRODUCT, skipna=False)
+    dc = domestic_consumption
+    if (
+        weight.dims == (cv.PRODUCT,)
+        and cv.PRODUCT in dc.dims
+        and dc.indexes[cv.PRODUCT].equals(weight.indexes[cv.PRODUCT])
+    ):  # the same products in the same order: on the arrays, without the product's array
+        values = sums.sum_values(dc.values, dc.dims.index(cv.PRODUCT), weight.values)
+        total = dc.isel({cv.PRODUCT: 0}, drop=True).copy(data=values)
+        total.attrs = {}
+    else:
+        total = (dc * weight).sum(cv.PRODUCT, skipna=False)
     return total.rename("total_demand").assign_attrs(cv.attrs("total_demand"))
