@@ -10,7 +10,9 @@ chunk size. This module does that with three order-independent devices:
   a sequential loop; leaves are merged with Chan et al.'s pairwise update in
   a binary tree fixed by the leaf index (a binary counter: leaf 2k and 2k+1
   merge, then their parents, ...). A chunk boundary inside a leaf hands the
-  leaf's raw values on to the next chunk. So the arithmetic is the same for
+  leaf's raw values on to the next chunk; whole leaves that are siblings in
+  the tree are merged where the chunk ran (the same merges, in the same
+  order, that the accumulator would make). So the arithmetic is the same for
   any chunk size.
 - **Percentiles exact** when ``draws x values x 8 bytes`` fits the memory
   budget (the ensemble's summarised values are kept and ``numpy.quantile``

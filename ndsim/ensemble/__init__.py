@@ -30,8 +30,9 @@ forked from a fork server (a fresh single-threaded process that imported
 ndsim and loaded the compiled kernels once, started while the deterministic
 run computes), never from this process, which may hold threads; the plan is
 sent once to each worker and only each chunk's reduction (moments of its
-leaves, integer histogram counts packed one byte per bin: about 25 MiB per
-1,000 draws of the China case) travels back; with ``full``, a chunk that runs on this machine writes
+leaves, merged where the fixed tree merges them; integer histogram counts,
+one byte per bin over each value's occupied bins: 9-10 MiB per 1,000 draws of
+the China case) travels back; with ``full``, a chunk that runs on this machine writes
 its draws into the run's folder itself. Measured on 2
 cores: about 0.7 s for the first pool of a process, 0.03 s for a later one;
 a 1000-draw run of the China model takes about 0.6 s longer (4.1 s) than
