@@ -877,16 +877,23 @@ class Accumulator:
         goes to :attr:`carry`.
 
         Integer counts add up exactly in any order, so the carries change nothing but
-        the memory. The counts below 256 add in place in one compiled pass over each
-        row's window, a bin wrapping past 65,535 at most once (one carry); the others
-        add at their positions.
+        the memory. Packed counts below 256, and uint16 counts as a chunk of this process
+        gives them (every bin), add in place in one compiled pass over each row's
+        window, a bin wrapping past 65,535 at most once (one carry); the others (packed
+        apart, or wider counts) add at their positions.
         """
-        if not isinstance(counts, PackedCounts):
-            counts = PackedCounts.of(counts)  # (the large ones apart, any dtype)
         assert self.counts is not None
-        for pos in _add_windows(self.counts, counts.first, counts.width, counts.low).tolist():
-            self.carry[pos] = self.carry.get(pos, 0) + 1
-        self._add_at(counts.pos, counts.value)
+        if isinstance(counts, PackedCounts) or counts.dtype != np.uint16:
+            p = counts if isinstance(counts, PackedCounts) else PackedCounts.of(counts)
+            first, width, low, pos, value = p.first, p.width, p.low, p.pos, p.value
+        else:  # (not packed to be unpacked: every bin of every row is its window)
+            rows, bins = counts.shape
+            first, width = np.zeros(rows, dtype=np.int32), np.full(rows, bins, dtype=np.int32)
+            low = np.ascontiguousarray(counts).reshape(-1)
+            pos = value = np.zeros(0, dtype=np.int64)
+        for wrapped in _add_windows(self.counts, first, width, low).tolist():
+            self.carry[wrapped] = self.carry.get(wrapped, 0) + 1
+        self._add_at(pos, value)
 
     def _add_at(self, pos: np.ndarray, value: np.ndarray) -> None:
         """Add counts at flat positions (distinct), carrying what passes 65,535."""

@@ -69,9 +69,7 @@ def nansum_values(values: np.ndarray, axis: int) -> np.ndarray:
     if not _in_index_order(values, axis):
         return np.sum(np.where(np.isnan(values), np.zeros_like(values), values), axis=axis)
     by = np.moveaxis(values, axis, 0)
-    # (in C order: the memory order the slice-by-slice sum gives, so later sums add in the
-    # same order; checked first, as the view may cost a copy where it does not exist)
-    three = _three_dims(values, axis) if np.empty_like(by[0]).flags.c_contiguous else None
+    three = _three_dims(values, axis)
     if three is not None:
         flat = np.empty((three.shape[0], three.shape[2]))
         _nansum_middle(three, flat)
@@ -93,13 +91,12 @@ def sum_values(values: np.ndarray, axis: int, weights: np.ndarray | None = None)
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     if w is not None and w.shape != (values.shape[axis],):
         raise ValueError(f"weights of shape {w.shape} along an axis of {values.shape[axis]}")
-    if values.dtype == np.float64 and _in_index_order(values, axis):
-        by = np.moveaxis(values, axis, 0)
-        three = _three_dims(values, axis) if np.empty_like(by[0]).flags.c_contiguous else None
-        if three is not None:
-            flat = np.empty((three.shape[0], three.shape[2]))
-            _sum_middle(three, np.ones(three.shape[1]) if w is None else w, w is not None, flat)
-            return flat.reshape(by.shape[1:])
+    ordered = values.dtype == np.float64 and _in_index_order(values, axis)
+    three = _three_dims(values, axis) if ordered else None
+    if three is not None:
+        flat = np.empty((three.shape[0], three.shape[2]))
+        _sum_middle(three, np.ones(three.shape[1]) if w is None else w, w is not None, flat)
+        return flat.reshape(values.shape[:axis] + values.shape[axis + 1 :])
     if w is None:
         return np.sum(values, axis=axis)
     return np.sum(values * w.reshape((-1,) + (1,) * (values.ndim - axis - 1)), axis=axis)
@@ -139,7 +136,11 @@ def _sum_middle(x, w, weighted, out):  # pragma: no cover - compiled
 
 
 def _three_dims(values: np.ndarray, axis: int) -> np.ndarray | None:
-    """``values`` as a (before, axis, after) view, or None where that needs a copy."""
+    """``values`` as a (before, axis, after) view, or None where that needs a copy or the
+    other axes are not in C order in memory (the order the slice-by-slice sum gives, so
+    later sums add in the same order; checked first, as the reshape may copy)."""
+    if not np.empty_like(np.moveaxis(values, axis, 0)[0]).flags.c_contiguous:
+        return None
     shape = values.shape
     three = values.reshape(
         int(np.prod(shape[:axis], dtype=np.int64)),

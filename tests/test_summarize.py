@@ -178,8 +178,9 @@ def test_a_partial_travels_with_its_counts_packed(rng):
 
 
 def test_packed_counts_add_with_their_carries(rng):
-    """Counts packed as windows (rows empty, full, at either edge, large counts apart) add
-    into the accumulator's uint16 counts as int64 counts add: wrapped bins carried."""
+    """Counts packed as windows (rows empty, full, at either edge, large counts apart), and
+    uint16 counts not packed, add into the accumulator's uint16 counts as int64 counts
+    add: wrapped bins carried."""
     rows, bins = 40, 37
     counts = (rng.uniform(size=(rows, bins)) < 0.3) * rng.integers(1, 256, size=(rows, bins))
     counts[3] = 0  # an empty row
@@ -198,6 +199,14 @@ def test_packed_counts_add_with_their_carries(rng):
     acc._add_counts(packed)
     assert len(acc.carry) > 50
     np.testing.assert_array_equal(acc.full_counts()[0:rows], before + counts)
+    # uint16 counts as a chunk of this process gives them, added without packing
+    dense = counts.copy()
+    dense[6, 10] = 60_000  # (wraps on its own above 5,536)
+    acc.counts[:] = before
+    acc.carry = {}
+    acc._add_counts(dense.astype(np.uint16))
+    assert acc.carry.get(6 * bins + 10) == (1 if before[6, 10] + 60_000 > 65_535 else None)
+    np.testing.assert_array_equal(acc.full_counts()[0:rows], before + dense)
 
 
 def test_bins_of_fixed_values_some_or_all():
