@@ -160,8 +160,26 @@ def uniforms(seed: int, keys: np.ndarray, draws: np.ndarray) -> np.ndarray:
         s = _mix64(np.array([seed], dtype=np.uint64) + _GOLDEN)
         stream = _mix64(s ^ keys)  # (k,)
         counter = (d.astype(np.uint64) + np.uint64(1)) * _GOLDEN  # (n,)
-        z = _mix64(_mix64(stream[None, :] + counter[:, None]))
-    return ((z >> _S11).astype(np.float64) + 0.5) * (2.0**-53)
+    out = np.empty((d.size, keys.size))
+    _uniform_table(stream, counter, out)  # (the numbers of _mix64 on the arrays)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _uniform_table(stream, counter, out):  # pragma: no cover - compiled
+    """out[i, j] = (floor(z / 2**11) + 0.5) / 2**53, z = mix(mix(stream[j] + counter[i])).
+
+    :func:`_mix64` twice, on uint64 (wrapping as numpy's uint64 arithmetic does).
+    """
+    for i in range(out.shape[0]):
+        c, o = counter[i], out[i]
+        for j in range(o.shape[0]):
+            z = stream[j] + c
+            for _ in range(2):
+                z = (z ^ (z >> _S30)) * _M1
+                z = (z ^ (z >> _S27)) * _M2
+                z = z ^ (z >> _S31)
+            o[j] = (np.float64(z >> _S11) + 0.5) * (2.0**-53)
 
 
 # --- truncated normal by inverse CDF ----------------------------------------------
@@ -206,12 +224,11 @@ def _tail_probabilities(u, cols, pa, dp, qb, dq, prob, lower_half):  # pragma: n
 
 
 @njit(cache=True, nogil=True)
-def _factors_from_quantiles(z, lower_half, c, a, b, inverse, out):  # pragma: no cover
-    """out[e, i] = the factor of column inverse[e] in draw i from z[j, i] = Φ⁻¹(prob).
+def _factors_from_quantiles(z, lower_half, c, a, b):  # pragma: no cover - compiled
+    """z[j, i] = Φ⁻¹(prob) becomes the factor of column j in draw i, in place.
 
     z is negated above the median, clipped to [a, b] as ``numpy.clip`` does (NaN stays:
     max(z, a), then min(., b), each NaN-first) and gives 1 + c z where c > 0, else 1.
-    z is overwritten with the factors.
     """
     for j in range(z.shape[0]):
         cj, aj, bj = c[j], a[j], b[j]
@@ -223,13 +240,39 @@ def _factors_from_quantiles(z, lower_half, c, a, b, inverse, out):  # pragma: no
                 if x == x:
                     x = x if x < bj else bj
             zj[i] = 1.0 + cj * x if cj > 0 else 1.0
+
+
+@njit(cache=True, nogil=True)
+def _laid_out(table, inverse, out):  # pragma: no cover - compiled
+    """out[e, i] = table[inverse[e], i]: the factors of the elements from their columns'."""
     for e in range(inverse.shape[0]):
-        out[e, :] = z[inverse[e]]
+        out[e, :] = table[inverse[e]]
 
 
-def _tail_factors(u, cols, bounds, inverse) -> np.ndarray:
-    """(elements, draws) factors of the columns ``bounds`` (:func:`_tail_bounds`, 1-d) from
-    the uniforms u[:, cols] (draws, streams), laid out by ``inverse``."""
+@njit(cache=True, nogil=True)
+def _laid_out_times(table, inverse, x, out):  # pragma: no cover - compiled
+    """out[e, i] = table[inverse[e], i] * x[e]: the elements' factors times their values."""
+    for e in range(inverse.shape[0]):
+        row, xe, o = table[inverse[e]], x[e], out[e]
+        for i in range(o.shape[0]):
+            o[i] = row[i] * xe
+
+
+@njit(cache=True, nogil=True)
+def _sum_rows_in_order(table, rows, out):  # pragma: no cover - compiled
+    """out[j, i] = table[rows[j, 0], i] + table[rows[j, 1], i] + ..., added in that order."""
+    for j in range(rows.shape[0]):
+        o = out[j]
+        o[:] = table[rows[j, 0]]
+        for t in range(1, rows.shape[1]):
+            r = table[rows[j, t]]
+            for i in range(o.shape[0]):
+                o[i] += r[i]
+
+
+def _factor_table(u, cols, bounds) -> np.ndarray:
+    """(columns, draws) factors of the columns ``bounds`` (:func:`_tail_bounds`, 1-d) from
+    the uniforms u[:, cols] (draws, streams)."""
     from scipy.special import ndtri
 
     c, a, b, pa, dp, qb, dq = bounds
@@ -238,8 +281,16 @@ def _tail_factors(u, cols, bounds, inverse) -> np.ndarray:
     lower_half = np.empty((cols.size, n), dtype=np.bool_)
     _tail_probabilities(u, cols, pa, dp, qb, dq, prob, lower_half)
     ndtri(prob, out=prob)
-    out = np.empty((inverse.size, n))
-    _factors_from_quantiles(prob, lower_half, c, a, b, inverse, out)
+    _factors_from_quantiles(prob, lower_half, c, a, b)
+    return prob
+
+
+def _tail_factors(u, cols, bounds, inverse) -> np.ndarray:
+    """(elements, draws) factors of the columns ``bounds`` (:func:`_tail_bounds`, 1-d) from
+    the uniforms u[:, cols] (draws, streams), laid out by ``inverse``."""
+    table = _factor_table(u, cols, bounds)
+    out = np.empty((inverse.size, u.shape[0]))
+    _laid_out(table, inverse, out)
     return out
 
 
@@ -566,6 +617,9 @@ def factor_plan(inputs: xr.Dataset, scenario: Scenario | None) -> list[dict]:
                 "coords": dict(x.coords.items()),
                 "sampled": sampled,
                 "regressor_keep": _regressor_keep(x.dims, sampled),
+                # each column's bounds and stream, once: the same in every chunk
+                "bounds": _tail_bounds(uniq[:, 1], uniq[:, 2], uniq[:, 3]),
+                "cols": uniq[:, 0].astype(np.int64),
             }
         )
     return plan
@@ -582,56 +636,83 @@ def _regressor_keep(dims: tuple, sampled) -> np.ndarray:
 class Factors:
     """Per-draw factors of the sampled inputs on plain arrays, labelled by their plan.
 
-    What the chunks of an ensemble use: ``arrays[name]`` is the factor array
-    (draw, *dims of the input) of each item of a :func:`factor_plan`, the same
-    numbers as :func:`draw_factors` gives as DataArrays (:meth:`labelled`).
-    :func:`apply_factors` and :meth:`regressors` read them without building a
-    labelled object per input.
+    What the chunks of an ensemble use. ``tables[name]`` holds, for each item of a
+    :func:`factor_plan`, the factors of its distinct (cv, bounds, stream) columns,
+    (columns, draws); the item's ``inverse`` lays them out over the input's elements.
+    :meth:`array` gives the factor array (draw, *dims of the input), the same numbers
+    as :func:`draw_factors` gives as DataArrays (:meth:`labelled`);
+    :func:`apply_factors` and :meth:`regressors` read the tables without building
+    that array or a labelled object per input.
     """
 
-    __slots__ = ("plan", "draws", "arrays")
+    __slots__ = ("plan", "draws", "tables")
 
-    def __init__(self, plan: list[dict], draws: np.ndarray, arrays: dict[str, np.ndarray]):
+    def __init__(self, plan: list[dict], draws: np.ndarray, tables: dict[str, np.ndarray]):
         self.plan = plan
         self.draws = draws
-        self.arrays = arrays
+        self.tables = tables
+
+    def array(self, item: dict, times: np.ndarray | None = None) -> np.ndarray:
+        """The factors (draw, *dims) of a plan item; with ``times`` (the input's values,
+        its dims), the factors times the input, computed as one array."""
+        table = self.tables[item["name"]]
+        inverse = item["inverse"]
+        out = np.empty((inverse.size, table.shape[1]))
+        if times is None:
+            _laid_out(table, inverse, out)
+        else:
+            x = np.ascontiguousarray(times, dtype=np.float64).reshape(-1)
+            if x.size != inverse.size:
+                raise ValueError(f"the factors of {item['name']} do not fit the input")
+            _laid_out_times(table, inverse, x, out)
+        # (elements, draws) in memory: the draws are the factors' fastest axis
+        return out.T.reshape((table.shape[1], *item["shape"]))
 
     def labelled(self) -> dict[str, xr.DataArray]:
         """The factors as DataArrays (draw, *input dims), as :func:`draw_factors` returns them."""
         return {
             item["name"]: xr.DataArray(
-                self.arrays[item["name"]],
+                self.array(item),
                 dims=(cv.DRAW, *item["dims"]),
                 coords={**item["coords"], cv.DRAW: self.draws},
                 attrs={"sampled": item["sampled"]},
             )
             for item in self.plan
-            if item["name"] in self.arrays
+            if item["name"] in self.tables
         }
 
     def regressors(self) -> np.ndarray:
-        """(draws, regressors) values of :func:`regressors` (the plan's columns, in its order)."""
+        """(draws, regressors) values of :func:`regressors` (the plan's columns, in its order).
+
+        Read from the tables: a per-year factor's mean over years adds each element's
+        column, year by year in :func:`_mean_in_order`'s order (the same numbers).
+        """
         n = self.draws.size
         cols = []
         for item in self.plan:
-            f = self.arrays[item["name"]]
+            table, inverse = self.tables[item["name"]], item["inverse"].reshape(item["shape"])
             if cv.YEAR in item["dims"]:  # the mean over years
-                f = _mean_in_order(f, 1 + item["dims"].index(cv.YEAR))
-            cols.append(f.reshape(n, -1)[:, item["regressor_keep"]])
+                rows = np.moveaxis(inverse, item["dims"].index(cv.YEAR), -1)
+                if not rows.shape[-1]:
+                    raise ValueError("a mean over no years")
+                rows = np.ascontiguousarray(rows.reshape(-1, rows.shape[-1]), dtype=np.int64)
+                total = np.empty((rows.shape[0], n))
+                _sum_rows_in_order(table, rows, total)
+                cols.append((total / rows.shape[1]).T[:, item["regressor_keep"]])
+            else:
+                cols.append(table[inverse.reshape(-1)[item["regressor_keep"]]].T)
         return np.concatenate(cols, axis=1) if cols else np.zeros((n, 0))
 
     def clear(self) -> None:
-        """Let the arrays go (see :func:`ndsim.ensemble.draws.run_draws`)."""
-        self.arrays.clear()
+        """Let the tables go (see :func:`ndsim.ensemble.draws.run_draws`)."""
+        self.tables.clear()
 
 
 def factor_arrays(plan: list[dict], draws: np.ndarray, seed: int) -> Factors:
     """The factors of :func:`draw_factors` for the given draws, on plain arrays."""
     draws = np.asarray(draws, dtype=np.int64).reshape(-1)
-    values = {
-        item["name"]: _factor_values(item, uniforms(seed, item["keys"], draws)) for item in plan
-    }
-    return Factors(plan, draws, values)
+    tables = {item["name"]: _item_table(item, uniforms(seed, item["keys"], draws)) for item in plan}
+    return Factors(plan, draws, tables)
 
 
 def factors_from_plan(plan: list[dict], draws: np.ndarray, seed: int) -> dict[str, xr.DataArray]:
@@ -639,13 +720,20 @@ def factors_from_plan(plan: list[dict], draws: np.ndarray, seed: int) -> dict[st
     return factor_arrays(plan, draws, seed).labelled()
 
 
-def _factor_values(item: dict, u: np.ndarray) -> np.ndarray:
-    """Factors (n, *shape) of one plan item from its uniforms u (n, streams)."""
+def _item_table(item: dict, u: np.ndarray) -> np.ndarray:
+    """Factors (columns, n) of the distinct columns of one plan item from its uniforms u
+    (n, streams)."""
+    if "bounds" in item:  # (a factor_plan's)
+        return _factor_table(u, item["cols"], item["bounds"])
     uniq = item["uniq"]
     bounds = _tail_bounds(uniq[:, 1], uniq[:, 2], uniq[:, 3])
-    f = _tail_factors(u, uniq[:, 0].astype(np.int64), bounds, item["inverse"])
-    # (elements, draws) in memory: the draws are the factors' fastest axis
-    return f.T.reshape((u.shape[0], *item["shape"]))
+    return _factor_table(u, uniq[:, 0].astype(np.int64), bounds)
+
+
+def _factor_values(item: dict, u: np.ndarray) -> np.ndarray:
+    """Factors (n, *shape) of one plan item from its uniforms u (n, streams)."""
+    one = {**item, "name": ""}
+    return Factors([one], np.arange(u.shape[0]), {"": _item_table(item, u)}).array(one)
 
 
 # --- Saltelli design (Sobol indices) ---------------------------------------------------
@@ -717,7 +805,7 @@ def saltelli_factor_arrays(
             if gi == i:
                 sel = block == 2 + g
                 u[sel, j] = ub[sel, j]
-        out[item["name"]] = _factor_values(item, u)
+        out[item["name"]] = _item_table(item, u)
     return Factors(plan, rows, out)
 
 
@@ -759,8 +847,8 @@ def apply_factors(inputs: xr.Dataset, factors: Mapping[str, xr.DataArray] | Fact
 
     ``factors`` as DataArrays are matched to the inputs by label; as :class:`Factors` (an
     ensemble's chunks) they are laid out on the inputs' own dims by their plan and go in
-    as plain arrays, the same numbers; their arrays are then used up (scaled in place,
-    they become the sampled variables') and ``factors`` is left empty.
+    as plain arrays, the same numbers (each factor array times its input made in one
+    pass, :meth:`Factors.array`); ``factors`` is then left empty.
     """
     if isinstance(factors, Factors):
         return _scaled(inputs, factors)  # trade follows production there too
@@ -799,26 +887,26 @@ def _scaled(inputs: xr.Dataset, factors: Factors) -> xr.Dataset:
     """`inputs` with each variable of ``factors`` multiplied by its factors, on plain arrays,
     and final-product trade following production (:func:`_trade_follows_consumption`).
 
-    The factors are used up: each array is scaled in place and becomes the sampled
-    variable's (no second array of the size of the sampled inputs), and ``factors`` is
-    left empty. The Dataset is built once, from Variables and the inputs' own indexes
-    (no merge of the sampled variables into a copy of the inputs).
+    The factors are used up: each sampled variable is made from its factor table and
+    the input in one pass (no factor array of the size of the sampled inputs), and
+    ``factors`` is left empty. The Dataset is built once, from Variables and the
+    inputs' own indexes (no merge of the sampled variables into a copy of the inputs).
     """
     new = {}
     for item in factors.plan:
         name = item["name"]
-        if name not in factors.arrays:
+        if name not in factors.tables:
             continue
-        f = factors.arrays.pop(name)
         dims = (cv.DRAW, *item["dims"])
         if name not in inputs.data_vars:  # factor of a scenario parameter (draw, product)
-            new[name] = xr.Variable(dims, f, _parameter_attrs(name))
-            continue
-        x = inputs.variables[name]
-        if x.dims != tuple(item["dims"]) or x.shape != f.shape[1:]:
-            raise ValueError(f"the factors of {name} do not fit the inputs: another plan's")
-        np.multiply(f, x.values.astype(float), out=f)
-        new[name] = xr.Variable(dims, f, dict(x.attrs))
+            new[name] = xr.Variable(dims, factors.array(item), _parameter_attrs(name))
+        else:
+            x = inputs.variables[name]
+            if x.dims != tuple(item["dims"]) or x.shape != tuple(item["shape"]):
+                raise ValueError(f"the factors of {name} do not fit the inputs: another plan's")
+            # the factors times the input in one pass: f x as numpy multiplies them
+            new[name] = xr.Variable(dims, factors.array(item, x.values), dict(x.attrs))
+        del factors.tables[name]
     trade = _trade_values(inputs, new)
     if trade is not None:
         new.update(trade)

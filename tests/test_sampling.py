@@ -475,7 +475,7 @@ def test_plain_array_factors_give_the_labelled_sample(inputs, per_year):
     assert "growth_rate_factor" in got and got["production"].dims == ("draw", "product", "year")
     np.testing.assert_array_equal(reg, sampling.regressors(labelled).values)
     assert reg.shape[0] == 4 and reg.shape[1] >= 3
-    assert not arrays.arrays  # used up: its arrays became the sampled variables
+    assert not arrays.tables  # used up: its factors became the sampled variables
     # the regressors are each series' factor (its mean over years per year), by hand
     f = labelled["production"].sel(product="B").values  # (draw, year)
     col = list(sampling.regressors(labelled).input.values).index("production[B]")
