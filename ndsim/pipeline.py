@@ -16,7 +16,7 @@ doi:10.1016/j.resconrec.2021.105752.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import xarray as xr
@@ -31,7 +31,7 @@ from ndsim.scenario import Scenario
 if TYPE_CHECKING:
     from ndsim.fleet import FleetFit
 
-__all__ = ["run", "accounted_years", "model_years", "history_start"]
+__all__ = ["run", "RunVariables", "accounted_years", "model_years", "history_start"]
 
 #: processes and trade that are accounted for the retrospective years only (SPEC §3)
 UPSTREAM = ("mining", "refining", "fabrication", "manufacturing")
@@ -60,6 +60,26 @@ PRODUCT_COORDS = (
 )
 
 
+@overload
+def run(
+    inputs: xr.Dataset,
+    scenario: Scenario,
+    *,
+    diagnostics: bool = ...,
+    fits: Mapping[str, FleetFit] | None = ...,
+    flow_form: str = ...,
+    labels: Literal[True] = ...,
+) -> xr.Dataset: ...
+@overload
+def run(
+    inputs: xr.Dataset,
+    scenario: Scenario,
+    *,
+    diagnostics: bool = ...,
+    fits: Mapping[str, FleetFit] | None = ...,
+    flow_form: str = ...,
+    labels: Literal[False],
+) -> RunVariables: ...
 def run(
     inputs: xr.Dataset,
     scenario: Scenario,
@@ -67,7 +87,8 @@ def run(
     diagnostics: bool = True,
     fits: Mapping[str, FleetFit] | None = None,
     flow_form: str = "matrix",
-) -> xr.Dataset:
+    labels: bool = True,
+) -> xr.Dataset | RunVariables:
     """Run the accounting (and the forecast and supply scenarios if enabled).
 
     Parameters
@@ -89,10 +110,14 @@ def run(
         matrix of the output contract, or (``"edges"``, ensemble chunks) over the
         22 edges only, (..., edge, year) (:mod:`ndsim.flows`). The model is the
         same; only the last step differs.
+    labels : bool
+        False returns the variables without their labels (:class:`RunVariables`, what
+        an ensemble's chunks read): the same Variables, no Dataset, coordinates or
+        provenance built around them.
 
     Returns
     -------
-    xr.Dataset
+    xr.Dataset or RunVariables
         The variables of SPEC §6 (``ndsim.conventions``) and extras, with
         provenance attributes; upstream variables are NaN after the last
         accounted year.
@@ -504,7 +529,20 @@ def run(
         ],
         on_violation=opts.on_violation,
     )
-    return _finish(result, inputs, scenario, flow_form)
+    return _finish(result, inputs, scenario, flow_form, labels)
+
+
+class RunVariables(dict):
+    """A run's variables without their labels: name -> :class:`xarray.Variable` (dims,
+    values, attributes), in the order of the Dataset :func:`run` returns.
+
+    What the chunks of an ensemble read (:mod:`ndsim.summarize`, the draws kept for
+    ``--full``): like a Dataset's ``variables``, without its coordinates and indexes.
+    """
+
+    @property
+    def variables(self) -> RunVariables:
+        return self
 
 
 # --- helpers ----------------------------------------------------------------
@@ -856,9 +894,14 @@ def product_intermediate(inputs: xr.Dataset) -> xr.DataArray:
 
 
 def _finish(
-    result: xr.Dataset, inputs: xr.Dataset, scenario: Scenario, flow_form: str = "matrix"
-) -> xr.Dataset:
-    """Attach names, units, descriptions, product coordinates and provenance."""
+    result: xr.Dataset,
+    inputs: xr.Dataset,
+    scenario: Scenario,
+    flow_form: str = "matrix",
+    labels: bool = True,
+) -> xr.Dataset | RunVariables:
+    """Attach names, units, descriptions, product coordinates and provenance (without
+    ``labels``: the variables with their units and descriptions only)."""
     if flow_form == "matrix":  # the output contract's (origin, destination, year) matrices
         last = accounted_years(inputs)[1]
         for matrix in ("flow", "flow_prior", "flow_sd"):
@@ -881,6 +924,8 @@ def _finish(
             var = var.transpose(*leading, *cv.VARIABLES[name].dims)
             var.attrs = dict(cv.attrs(name))
         variables[name] = var
+    if not labels:
+        return RunVariables(variables)
     result = xr.Dataset(variables, coords=result.coords)  # one construction, no per-variable merge
     coords = {
         c: inputs[c]

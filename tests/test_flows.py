@@ -67,6 +67,23 @@ def test_edges_and_matrix_of_a_run_hold_the_same_numbers(china):
             xr.testing.assert_identical(edges[name], dense[name])
 
 
+def test_unlabelled_run_holds_the_labelled_runs_variables(china):
+    """Without labels (the chunks' result) a run gives the labelled run's variables in
+    its order, each with the same dims, values and attributes, and nothing else."""
+    inputs, scenario, _, edges = china
+    fits = forecast.fits_from_dataset(pipeline.run(inputs, scenario))
+    factor = xr.DataArray([1.0, 1.07, 0.93], dims="draw", coords={"draw": [0, 1, 2]})
+    drawn = inputs.assign(production=inputs["production"] * factor)
+    bare = pipeline.run(
+        drawn, scenario, diagnostics=False, fits=fits, flow_form="edges", labels=False
+    )
+    assert isinstance(bare, pipeline.RunVariables) and bare.variables is bare
+    assert list(bare) == list(edges.data_vars)
+    for name, var in bare.items():
+        assert isinstance(var, xr.Variable) and not isinstance(var, xr.IndexVariable)
+        xr.testing.assert_identical(var, edges.variables[name])
+
+
 def test_balance_of_edges_equals_the_balance_of_the_matrix(china):
     """The residuals from edges are those from the matrix to the last bit, also where a
     process is out of balance."""

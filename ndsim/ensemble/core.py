@@ -244,8 +244,11 @@ def _plan(
 
         model = pipeline.run
         # chunks summarise contract variables only: they skip the forecast's diagnostics,
-        # and keep the flows on their edges (the summaries carry only those)
-        chunk_model = functools.partial(pipeline.run, diagnostics=False, flow_form="edges")
+        # keep the flows on their edges (the summaries carry only those) and read the
+        # variables without labels (the deterministic run's label the summaries)
+        chunk_model = functools.partial(
+            pipeline.run, diagnostics=False, flow_form="edges", labels=False
+        )
     shipped = chunk_model is not model
     # the ownership curves are fitted here, once (SPEC §5); every draw uses these fits
     det = run_draws(inputs, scenario, None, model=model, fits=None)

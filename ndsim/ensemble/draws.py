@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import xarray as xr
@@ -21,6 +21,7 @@ from ndsim import conventions as cv
 from ndsim import flows, sampling, summarize, sums
 from ndsim.ensemble import checkpoint
 from ndsim.ensemble.plan import DERIVED, INPUT_FACTOR, Plan
+from ndsim.pipeline import RunVariables
 
 if TYPE_CHECKING:
     from ndsim.fleet import FleetFit
@@ -37,11 +38,15 @@ __all__ = [
 ]
 
 
-def with_derived(result: xr.Dataset) -> xr.Dataset:
+_Result = TypeVar("_Result", xr.Dataset, RunVariables)
+
+
+def with_derived(result: _Result) -> _Result:
     """``result`` with the totals over products (:data:`ndsim.ensemble.plan.DERIVED`).
 
     Each is numpy's sum over the product axis of the variable's array (what xarray's
-    ``sum(skipna=False)`` computes), added to ``result`` in one assignment.
+    ``sum(skipna=False)`` computes), added to ``result`` in one assignment (a
+    :class:`~ndsim.pipeline.RunVariables`, the chunks' unlabelled result, in place).
     """
     totals = {}
     for name, source in DERIVED.items():
@@ -50,6 +55,9 @@ def with_derived(result: xr.Dataset) -> xr.Dataset:
             axis = var.dims.index(cv.PRODUCT)
             dims = var.dims[:axis] + var.dims[axis + 1 :]
             totals[name] = xr.Variable(dims, sums.sum_values(var.values, axis), cv.attrs(name))
+    if isinstance(result, RunVariables):
+        result.update(totals)
+        return result
     return result.assign(totals) if totals else result
 
 
