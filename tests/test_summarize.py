@@ -668,3 +668,39 @@ def test_one_pass_reduction_is_each_statistic_taken_alone(rng):
     assert part.vmin.tobytes() == lo.tobytes() and part.vmax.tobytes() == hi.tobytes()
     assert np.isnan(part.vmin[7]) and part.vmax[sm._TILE] == np.inf
     assert part.vmin[sm._TILE + 1] == -np.inf
+
+
+@pytest.mark.parametrize("with_fill", [True, False])
+def test_expanded_slabs_are_the_expanded_array_slab_by_slab(with_fill):
+    """Layout.expand_slabs gives expand's (n, *shape) array one index of the first dim at a
+    time, checked against a plain loop that puts each kept value at its flat position
+    (positions given out of order; float32 values over a float64 fill)."""
+    rng = np.random.default_rng(5)
+    shape, n = (4, 3, 5), 6
+    size = int(np.prod(shape))
+    kept = rng.choice(size, 17, replace=False)  # not sorted
+    fill = rng.normal(size=size) if with_fill else None
+    layout = sm.Layout(
+        names=["m"],
+        dims=[("a", "b", "c")],
+        coords={},
+        shapes=[shape],
+        attrs={"m": {}},
+        offsets=[0, kept.size],
+        keep=[kept],
+        fill=[fill],
+    )
+    values = rng.normal(size=(n, kept.size)).astype(np.float32)
+    expected = np.empty((n, size), dtype=np.float32)
+    for d in range(n):  # the plain loop
+        for p in range(size):
+            expected[d, p] = np.float32(0.0 if fill is None else fill[p])
+        for c, p in enumerate(kept):
+            expected[d, p] = values[d, c]
+    expected = expected.reshape((n, *shape))
+    slabs = list(layout.expand_slabs("m", values))
+    assert [j for j, _ in slabs] == list(range(shape[0]))
+    for j, slab in slabs:
+        assert slab.dtype == np.float32 and slab.shape == (n, *shape[1:])
+        np.testing.assert_array_equal(slab, expected[:, j])
+    np.testing.assert_array_equal(layout.expand("m", values), expected)

@@ -205,6 +205,18 @@ class ExpandedChunk(Mapping[str, np.ndarray]):
                 return self.layout.expand(name, values)  # (draws, kept positions)
         return values
 
+    def slabs(self, name: str) -> Iterator[tuple[int, np.ndarray]] | None:
+        """A matrix kept on its edges a slab at a time along its first dim after the draws
+        (:meth:`ndsim.summarize.Layout.expand_slabs`), or None for a variable kept as the
+        file holds it: the flow matrices are written by origin node (one HDF5 chunk of
+        draws each), never built whole."""
+        values = self.chunk[name]
+        if name in self.layout.names:
+            kept = self.layout.kept(name)
+            if kept is not None and values.ndim == 2 and values.shape[1] == kept.size:
+                return self.layout.expand_slabs(name, values)
+        return None
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.chunk)
 

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import xarray as xr
@@ -473,6 +473,27 @@ def _draws_variable(grp, template: xr.Dataset, name: str, draws: DrawsGroup):
     return var
 
 
+@runtime_checkable
+class SlabbedChunk(Protocol):
+    """A chunk of draws that gives some variables a slab at a time along their first dim
+    after the draws: ``slabs(name)`` yields (index, (draws, *rest)) in order, or is None
+    for a variable read whole as ``chunk[name]``
+    (:class:`ndsim.ensemble.draws.ExpandedChunk`)."""
+
+    def slabs(self, name: str) -> Iterator[tuple[int, np.ndarray]] | None: ...
+
+
+def _put(var, chunk: Mapping[str, np.ndarray], name: str, rows: slice) -> None:
+    """Write variable ``name`` of ``chunk`` into draws ``rows`` of ``var``, by slabs where the
+    chunk gives them (each then goes as it is made; a whole array is never built)."""
+    slabs = chunk.slabs(name) if isinstance(chunk, SlabbedChunk) else None
+    if slabs is None:
+        var[rows] = chunk[name]
+        return
+    for j, slab in slabs:
+        var[rows, j] = slab
+
+
 def _stream(variables: dict, chunks: Iterable[Mapping[str, np.ndarray]], n: int) -> None:
     """Write the chunks, in draw order, in whole HDF5 chunks of draws where possible.
 
@@ -492,7 +513,7 @@ def _stream(variables: dict, chunks: Iterable[Mapping[str, np.ndarray]], n: int)
         size = chunk[first].shape[0]
         if not buffered and (size % step == 0 or written + size == n):
             for name, var in variables.items():
-                var[written : written + size] = chunk[name]
+                _put(var, chunk, name, slice(written, written + size))
             written += size
             del chunk
             continue
