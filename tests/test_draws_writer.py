@@ -198,7 +198,7 @@ def test_a_waited_future_is_dropped_by_the_pool_executor():
 
 
 class _OnAccess(Mapping):
-    """A chunk that makes each array when it is accessed, as ``np.load`` of an npz does."""
+    """A chunk that makes each array when it is accessed, as a kept chunk maps its files."""
 
     def __init__(self, start: int, alive: list):
         self.start, self.alive = start, alive

@@ -220,7 +220,7 @@ def test_resume_after_injected_fault_is_bit_identical(tiny, tmp_path, monkeypatc
     assert not target.exists()
     partial = tmp_path / "out.nc.partial"
     assert (partial / "manifest.json").is_file() and (partial / "state.npz").is_file()
-    assert len(list(partial.glob("draws_*.npz"))) == 3
+    assert len(list(partial.glob("draws_*"))) == 3
     monkeypatch.delenv("NDSIM_FAULT_AFTER_CHUNK")
     # a new run without --resume refuses to overwrite the kept work
     with pytest.raises(UsageError, match="--resume"):

@@ -197,7 +197,7 @@ def test_a_chunk_stages_its_own_draws_where_told(tiny, tmp_path):
     kept = draws.chunk_task(plan, 4, 9, keep=str(sidecar.dir))
     assert sent.full and sent.staged is None
     assert kept.full is None and kept.staged is not None
-    # staged: a temporary file until the chunk is merged, then the kept chunk
+    # staged: a temporary folder until the chunk is merged, then the kept chunk
     assert [p.name for p in sidecar.dir.iterdir()] == [Path(kept.staged).name]
     assert Path(kept.staged).name.startswith(".") and kept.staged.endswith(".tmp")
     sidecar.keep_staged(4, kept.staged)
@@ -229,13 +229,19 @@ def test_a_staged_chunk_is_written_an_array_at_a_time(tmp_path):
             yield f"v{k}", values
             del values
 
-    staged = checkpoint.stage_chunk(tmp_path, 0, arrays())
+    staged = Path(checkpoint.stage_chunk(tmp_path, 0, arrays()))
     assert len(alive) == 3
-    with np.load(staged) as data:  # an npz file as numpy.savez writes it
-        assert sorted(data.files) == ["v0", "v1", "v2"]
-        for k in range(3):
-            assert data[f"v{k}"].dtype == np.float32
-            np.testing.assert_array_equal(data[f"v{k}"], np.full((4, 5), float(k)))
+    # a .npy file per array, as numpy.save writes it, read back by numpy.load
+    assert sorted(p.name for p in staged.iterdir()) == ["v0.npy", "v1.npy", "v2.npy"]
+    for k in range(3):
+        values = np.load(staged / f"v{k}.npy")
+        assert values.dtype == np.float32
+        np.testing.assert_array_equal(values, np.full((4, 5), float(k)))
+    data = checkpoint.KeptChunk(staged)  # the same, as a kept chunk maps them
+    assert list(data) == ["v0", "v1", "v2"] and len(data) == 3
+    np.testing.assert_array_equal(data["v2"], np.full((4, 5), 2.0))
+    with pytest.raises(KeyError):
+        data["v3"]
 
 
 def test_only_workers_on_this_machine_keep_their_draws(tiny):
@@ -257,7 +263,7 @@ def test_unfinished_chunk_files_are_removed(tmp_path):
     sidecar.dir.mkdir()
     sidecar.save_chunk(0, {"a": np.arange(3.0)})
     checkpoint.stage_chunk(sidecar.dir, 1000, {"a": np.arange(2.0)})  # never merged
-    (sidecar.dir / ".draws_000000002000.123.tmp").write_bytes(b"half")
+    (sidecar.dir / ".draws_000000002000.123.tmp").write_bytes(b"half")  # an older stage
     sidecar.remove_unfinished()
-    assert [p.name for p in sidecar.dir.iterdir()] == ["draws_000000000000.npz"]
+    assert [p.name for p in sidecar.dir.iterdir()] == ["draws_000000000000"]
     np.testing.assert_array_equal(sidecar.load_chunk(0)["a"], [0.0, 1.0, 2.0])

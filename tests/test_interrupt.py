@@ -178,9 +178,9 @@ def test_ctrl_c_keeps_chunks_prints_resume_and_resumes_bit_for_bit(
     assert "Traceback" not in stderr
     assert not out.exists()
     partial = Path(f"{out}.partial")
-    assert sorted(p.name for p in partial.glob("draws_*.npz")) == [
-        "draws_000000000000.npz",
-        "draws_000000000004.npz",
+    assert sorted(p.name for p in partial.glob("draws_*")) == [
+        "draws_000000000000",
+        "draws_000000000004",
     ]
     monkeypatch.undo()
     monkeypatch.setenv("NDSIM_WORKERS", "1")

@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -90,32 +90,58 @@ class Sidecar:
 
     def keep_staged(self, start: int, staged: str | os.PathLike) -> None:
         """Keep the chunk a worker staged (:func:`stage_chunk`), now that it is merged."""
-        os.replace(staged, self.chunk_path(start))
+        kept = self.chunk_path(start)
+        if kept.exists():  # (a chunk kept before, run again: the new one replaces it)
+            shutil.rmtree(kept)
+        os.replace(staged, kept)
 
     def load_chunk(self, start: int) -> Mapping[str, np.ndarray]:
         """The kept per-draw values of the chunk that starts at draw ``start``.
 
-        A mapping that reads each array from the file when it is accessed
-        (:class:`numpy.lib.npyio.NpzFile`; the file closes with it), so a
-        writer can take one variable at a time.
+        A mapping that maps each array from its file when it is accessed
+        (:class:`KeptChunk`), so a writer takes one variable at a time and copies
+        nothing it does not compress.
         """
-        return np.load(self.chunk_path(start))
+        return KeptChunk(self.chunk_path(start))
 
     def remove_unfinished(self) -> None:
         """Remove the chunks staged but never merged (or half written) by a stopped run."""
         for path in self.dir.glob(".draws_*.tmp"):
-            path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def has_chunks(self) -> bool:
-        return self.chunk_path(0).is_file()
+        return self.chunk_path(0).is_dir()
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def chunk_path(folder: str | os.PathLike, start: int) -> Path:
-    """The file of the kept draws of the chunk that starts at draw ``start``."""
-    return Path(folder) / f"draws_{start:012d}.npz"
+    """The folder of the kept draws of the chunk that starts at draw ``start``."""
+    return Path(folder) / f"draws_{start:012d}"
+
+
+class KeptChunk(Mapping[str, np.ndarray]):
+    """The draws of a kept (or staged) chunk: one ``.npy`` file per variable in its
+    folder, each mapped read-only from the file when it is accessed."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.names = sorted(p.stem for p in self.folder.glob("*.npy"))
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.names:
+            raise KeyError(name)
+        return np.load(self.folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def stage_chunk(
@@ -123,24 +149,22 @@ def stage_chunk(
     start: int,
     full: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]],
 ) -> str:
-    """Write a chunk's draws to a temporary file in ``folder`` (also in a worker); its path.
+    """Write a chunk's draws to a temporary folder in ``folder`` (also in a worker); its path.
 
     ``full`` maps names to arrays, or yields (name, array) pairs: each array is written
-    as it comes (an ``.npz`` file, as :func:`numpy.savez` writes it), so a chunk that
-    makes its arrays one at a time never holds them all. The chunk counts as kept once
-    :meth:`Sidecar.keep_staged` renames the file, when its reduction is merged: the
-    folder keeps the chunks of the merged draws only.
+    as it comes (a ``.npy`` file per variable, as :func:`numpy.save` writes it: no
+    archive and no checksum to compute on either side), so a chunk that makes its
+    arrays one at a time never holds them all. The chunk counts as kept once
+    :meth:`Sidecar.keep_staged` renames the folder, when its reduction is merged: the
+    sidecar keeps the chunks of the merged draws only.
     """
-    import zipfile
-
     path = chunk_path(folder, start)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.mkdir()
     items = full.items() if isinstance(full, Mapping) else full
-    with zipfile.ZipFile(tmp, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, values in items:
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.asanyarray(values), allow_pickle=False)
-            del values  # the next array is made only now
+    for name, values in items:
+        np.save(tmp / f"{name}.npy", np.asanyarray(values), allow_pickle=False)
+        del values  # the next array is made only now
     return str(tmp)
 
 

@@ -138,7 +138,7 @@ def chunk_task(
     """Run the model on draws [start, stop) and reduce them (executed where the chunk runs).
 
     With ``--full`` and ``keep``, the folder of the run's kept chunks, the chunk writes its
-    draws to a temporary file there itself (:func:`ndsim.ensemble.checkpoint.stage_chunk`;
+    draws to a temporary folder there itself (:func:`ndsim.ensemble.checkpoint.stage_chunk`;
     kept once merged) rather than send them back: they are the largest part of a result by
     far (about 90 MB per 1,000 draws of the China case), and the process that merges the
     results also compresses them into the output file.
