@@ -267,3 +267,19 @@ def test_unfinished_chunk_files_are_removed(tmp_path):
     sidecar.remove_unfinished()
     assert [p.name for p in sidecar.dir.iterdir()] == ["draws_000000000000"]
     np.testing.assert_array_equal(sidecar.load_chunk(0)["a"], [0.0, 1.0, 2.0])
+
+
+def test_draws_kept_by_an_earlier_version_are_not_resumed(tmp_path):
+    """Chunks kept as .npz archives (before kept chunks were folders) stop --resume in one
+    line that names the folder; a folder with no chunks resumes."""
+    from ndsim.ensemble import checkpoint
+    from ndsim.errors import UsageError
+
+    manifest = {"seed": 1, "draws": 8}
+    sidecar = checkpoint.Sidecar(tmp_path / "out.nc")
+    sidecar.start(manifest)
+    assert checkpoint.open_sidecar(tmp_path / "out.nc", manifest, True)[1:] == (None, None)
+    (sidecar.dir / "draws_000000000000.npz").write_bytes(b"PK")
+    with pytest.raises(UsageError, match="earlier version of ndsim") as err:
+        checkpoint.open_sidecar(tmp_path / "out.nc", manifest, True)
+    assert str(sidecar.dir) in str(err.value) and "\n" not in str(err.value)

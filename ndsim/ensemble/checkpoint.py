@@ -221,6 +221,11 @@ def _resume(sidecar: Sidecar, manifest: dict):
             f"--resume: {', '.join(changed)} changed since the interrupted run kept in "
             f"{sidecar.dir}; rerun with the same options, or delete that folder to start again"
         )
+    if any(sidecar.dir.glob("draws_*.npz")):  # chunks kept as archives by an earlier ndsim
+        raise UsageError(
+            f"--resume: {sidecar.dir} holds draws kept by an earlier version of ndsim; "
+            "delete that folder to start again"
+        )
     sidecar.remove_unfinished()
     loaded = sidecar.load_state()
     return loaded if loaded is not None else (None, None)
