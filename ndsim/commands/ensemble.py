@@ -91,7 +91,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default="zlib",
         metavar="CODEC",
         help="with --full: compression of the draws: zlib (default; every NetCDF-4 reader "
-        "decodes it) or zstd (about 10x faster to write, files about 25%% larger; readers "
+        "decodes it) or zstd (about 6x faster to write, files about 25%% larger; readers "
         "need the HDF5 zstd filter plugin, which the netCDF4 wheels have)",
     )
     p.add_argument(

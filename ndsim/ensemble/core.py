@@ -91,7 +91,7 @@ def run_ensemble(
         Also write every draw (group ``draws`` of the output file), float32.
     codec : {"zlib", "zstd"}
         With ``full``: the compression of the draws (:data:`ndsim.io.writers.CODECS`).
-        zlib is read everywhere; zstd compresses about ten times faster (with zlib, the
+        zlib is read everywhere; zstd compresses about six times faster (with zlib, the
         writing thread bounds ``--full``) into files about a quarter larger, and its
         readers need the HDF5 zstd filter plugin.
     resume : bool

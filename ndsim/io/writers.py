@@ -195,7 +195,7 @@ class DrawsGroup:
 
 #: compression of a draws group's per-draw variables, at level 1: zlib after HDF5's byte
 #: shuffle, which every NetCDF-4 and HDF5 reader decodes; or zstd (netCDF4 sets no shuffle
-#: before it), which compresses about ten times faster into files about a quarter larger,
+#: before it), which compresses about six times faster into files about a quarter larger,
 #: and which a reader decodes only with the HDF5 zstd filter plugin (netCDF-C 4.9 or later
 #: with its plugins, as in the netCDF4 wheels; h5py and h5netcdf after ``import hdf5plugin``)
 CODECS = ("zlib", "zstd")
