@@ -606,6 +606,7 @@ def factor_plan(inputs: xr.Dataset, scenario: Scenario | None) -> list[dict]:
             for a in (stream, c, lower, upper)
         ]
         uniq, inverse = np.unique(np.column_stack(cols), axis=0, return_inverse=True)
+        streams, bounds = _columns(uniq)  # once: the same in every chunk
         plan.append(
             {
                 "name": name,
@@ -617,9 +618,8 @@ def factor_plan(inputs: xr.Dataset, scenario: Scenario | None) -> list[dict]:
                 "coords": dict(x.coords.items()),
                 "sampled": sampled,
                 "regressor_keep": _regressor_keep(x.dims, sampled),
-                # each column's bounds and stream, once: the same in every chunk
-                "bounds": _tail_bounds(uniq[:, 1], uniq[:, 2], uniq[:, 3]),
-                "cols": uniq[:, 0].astype(np.int64),
+                "cols": streams,
+                "bounds": bounds,
             }
         )
     return plan
@@ -655,18 +655,7 @@ class Factors:
     def array(self, item: dict, times: np.ndarray | None = None) -> np.ndarray:
         """The factors (draw, *dims) of a plan item; with ``times`` (the input's values,
         its dims), the factors times the input, computed as one array."""
-        table = self.tables[item["name"]]
-        inverse = item["inverse"]
-        out = np.empty((inverse.size, table.shape[1]))
-        if times is None:
-            _laid_out(table, inverse, out)
-        else:
-            x = np.ascontiguousarray(times, dtype=np.float64).reshape(-1)
-            if x.size != inverse.size:
-                raise ValueError(f"the factors of {item['name']} do not fit the input")
-            _laid_out_times(table, inverse, x, out)
-        # (elements, draws) in memory: the draws are the factors' fastest axis
-        return out.T.reshape((table.shape[1], *item["shape"]))
+        return _item_array(self.tables[item["name"]], item, times)
 
     def labelled(self) -> dict[str, xr.DataArray]:
         """The factors as DataArrays (draw, *input dims), as :func:`draw_factors` returns them."""
@@ -720,20 +709,38 @@ def factors_from_plan(plan: list[dict], draws: np.ndarray, seed: int) -> dict[st
     return factor_arrays(plan, draws, seed).labelled()
 
 
+def _columns(uniq: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The streams and the bounds (:func:`_tail_bounds`) of a plan item's distinct
+    (stream, cv, lower, upper) columns."""
+    return uniq[:, 0].astype(np.int64), _tail_bounds(uniq[:, 1], uniq[:, 2], uniq[:, 3])
+
+
 def _item_table(item: dict, u: np.ndarray) -> np.ndarray:
     """Factors (columns, n) of the distinct columns of one plan item from its uniforms u
     (n, streams)."""
-    if "bounds" in item:  # (a factor_plan's)
-        return _factor_table(u, item["cols"], item["bounds"])
-    uniq = item["uniq"]
-    bounds = _tail_bounds(uniq[:, 1], uniq[:, 2], uniq[:, 3])
-    return _factor_table(u, uniq[:, 0].astype(np.int64), bounds)
+    cols, bounds = (item["cols"], item["bounds"]) if "bounds" in item else _columns(item["uniq"])
+    return _factor_table(u, cols, bounds)
+
+
+def _item_array(table: np.ndarray, item: dict, times: np.ndarray | None = None) -> np.ndarray:
+    """The factors (n, *shape) of a plan item from its ``table`` (columns, n), laid out by
+    its ``inverse``; with ``times`` (the input's values), the factors times the input."""
+    inverse = item["inverse"]
+    out = np.empty((inverse.size, table.shape[1]))
+    if times is None:
+        _laid_out(table, inverse, out)
+    else:
+        x = np.ascontiguousarray(times, dtype=np.float64).reshape(-1)
+        if x.size != inverse.size:
+            raise ValueError(f"the factors of {item.get('name', 'an input')} do not fit it")
+        _laid_out_times(table, inverse, x, out)
+    # (elements, draws) in memory: the draws are the factors' fastest axis
+    return out.T.reshape((table.shape[1], *item["shape"]))
 
 
 def _factor_values(item: dict, u: np.ndarray) -> np.ndarray:
     """Factors (n, *shape) of one plan item from its uniforms u (n, streams)."""
-    one = {**item, "name": ""}
-    return Factors([one], np.arange(u.shape[0]), {"": _item_table(item, u)}).array(one)
+    return _item_array(_item_table(item, u), item)
 
 
 # --- Saltelli design (Sobol indices) ---------------------------------------------------

@@ -1456,6 +1456,13 @@ class Layout:
             arr = np.broadcast_to(var.transpose(*d).values, (n, *var.shape))
         return arr.reshape(n, b - a) if k is None else arr.reshape(n, -1)[:, k]
 
+    def _base(self, i: int) -> np.ndarray:
+        """The flat values of variable i's left-out positions (``fill``, or zeros)."""
+        filled = None if self.fill is None else self.fill[i]
+        if filled is None:
+            return np.zeros(int(np.prod(self.shapes[i], dtype=np.int64)))
+        return filled
+
     def expand(self, name: str, values: np.ndarray) -> np.ndarray:
         """(n, *shape) values of ``name`` from its (n, kept) values: the rest from ``fill``."""
         i = self.names.index(name)
@@ -1463,15 +1470,14 @@ class Layout:
         n = values.shape[0]
         if k is None:
             return values.reshape((n, *self.shapes[i]))
-        filled = None if self.fill is None else self.fill[i]
-        base = np.zeros(int(np.prod(self.shapes[i], dtype=np.int64))) if filled is None else filled
-        out = np.repeat(base[None, :].astype(values.dtype), n, axis=0)
+        out = np.repeat(self._base(i)[None, :].astype(values.dtype), n, axis=0)
         out[:, k] = values.reshape(n, -1)
         return out.reshape((n, *self.shapes[i]))
 
     def expand_slabs(self, name: str, values: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        """:meth:`expand` a slab at a time along the first dim after the draws: (i, the
-        (n, *shape[1:]) values of index i there), i in order.
+        """:meth:`expand` of a variable kept on some positions, a slab at a time along the
+        first dim after the draws: (i, the (n, *shape[1:]) values of index i there), i in
+        order.
 
         The same numbers as ``expand(name, values)[:, i]``; memory holds one slab, not
         the whole (n, *shape) array (for the flow matrices of 1,000 draws, 3 MB slabs
@@ -1479,18 +1485,14 @@ class Layout:
         """
         i = self.names.index(name)
         k, shape = self._kept(i), self.shapes[i]
-        n = values.shape[0]
         if k is None or not shape:
-            whole = self.expand(name, values)
-            for j in range(whole.shape[1] if shape else 0):
-                yield j, whole[:, j]
-            return
+            raise ValueError(f"{name}: not kept on some positions of an array")
+        n = values.shape[0]
         values = values.reshape(n, -1)
         if not np.all(np.diff(k) > 0):  # positions out of order: sort them with their values
             order = np.argsort(k, kind="stable")
             k, values = k[order], values[:, order]
-        filled = None if self.fill is None else self.fill[i]
-        base = np.zeros(int(np.prod(shape, dtype=np.int64))) if filled is None else filled
+        base = self._base(i)
         inner = int(np.prod(shape[1:], dtype=np.int64))
         bounds = np.searchsorted(k, np.arange(shape[0] + 1) * inner)
         for j in range(shape[0]):

@@ -126,18 +126,14 @@ def unit_layer(count_unit: xr.DataArray) -> xr.DataArray:
 
 def kept_units(x: np.ndarray, on: np.ndarray, nan_as_zero: bool = False) -> np.ndarray:
     """A copy of a unit-layer array (draw, product, year), NaN for the products without a
-    unit layer (``on`` False), and with ``nan_as_zero`` NaN as 0 elsewhere: one pass.
-
-    The numbers of ``y = np.array(x); y[np.isnan(y)] = 0 (nan_as_zero); y[:, ~on] = nan``.
+    unit layer (``on`` False, by product), and with ``nan_as_zero`` NaN as 0 elsewhere:
+    one compiled pass, the numbers of ``y = np.array(x); y[np.isnan(y)] = 0
+    (nan_as_zero); y[:, ~on] = nan``.
     """
+    if x.ndim != 3 or on.shape != (x.shape[1],):
+        raise ValueError(f"a (draw, product, year) array and a flag by product, not {x.shape}")
     out = np.empty(x.shape)
-    if x.ndim == 3 and x.dtype == np.float64 and on.shape == (x.shape[1],):
-        _kept_units(x, on, nan_as_zero, out)
-        return out
-    out[...] = x
-    if nan_as_zero:
-        out[np.isnan(out)] = 0.0
-    out[:, ~on] = np.nan
+    _kept_units(x, on, nan_as_zero, out)
     return out
 
 
@@ -170,25 +166,17 @@ def over_bounds(
 ) -> np.ndarray:
     """1.0 where the units sold per year exceed ``per_year`` or the units in use per person
     ``per_person`` (by product), else 0.0; NaN where ``sales`` is NaN or the product has
-    neither bound (NaN in both).
+    neither bound (NaN in both). One compiled pass.
 
-    ``sales``, ``in_use`` (draw, product, year); ``population`` (year) or any shape that
-    broadcasts against them; the bounds (product). One compiled pass for a population
-    by year, numpy's passes otherwise, with the same numbers.
+    ``sales``, ``in_use`` (draw, product, year); ``population`` (year); the bounds (product).
     """
+    if sales.ndim != 3 or in_use.shape != sales.shape or population.shape != sales.shape[2:]:
+        raise ValueError(
+            f"sales and units in use (draw, product, year) and a population by year, not "
+            f"{sales.shape}, {in_use.shape} and {population.shape}"
+        )
     out = np.empty(sales.shape)
-    if (
-        sales.ndim == 3
-        and population.shape == (sales.shape[2],)
-        and in_use.shape == sales.shape
-        and all(a.dtype == np.float64 for a in (sales, in_use, population))
-    ):
-        _over_bounds(sales, in_use, population, per_year, per_person, out)
-        return out
-    pp, py = per_person[:, None], per_year[:, None]
-    over = (sales > py) | (in_use / population > pp)
-    out[...] = over
-    out[np.isnan(sales) | (np.isnan(py) & np.isnan(pp))] = np.nan
+    _over_bounds(sales, in_use, population, per_year, per_person, out)
     return out
 
 
