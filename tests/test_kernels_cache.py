@@ -5,16 +5,21 @@ a caller would keep the machine code of an edited callee in another file;
 :mod:`ndsim.kernels._cache` stamps every kernel with all kernel files. The
 end-to-end test edits :mod:`ndsim.kernels.fastmath` in a copy of the package
 and checks that a kernel of :mod:`ndsim.kernels.stock` that calls it is
-compiled again, and that an unchanged run loads it from the cache.
+compiled again, and that an unchanged run loads it from the cache. A gufunc is
+built under a lock of the cache folder that other processes wait for (numba
+issue #10128: two processes writing one gufunc's two cache entries at once
+leave a pair that crashes every later run).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numba
@@ -184,3 +189,46 @@ def test_an_edit_of_fastmath_recompiles_its_callers_in_other_files(tmp_path):
     edited_again = _run(pkg_root, cache)
     assert edited_again["hits"] >= 1 and edited_again["misses"] == 0
     assert edited_again["pdf"] == edited["pdf"]
+
+
+# --- one build at a time, across processes ------------------------------------------------
+
+
+def test_the_build_lock_lies_in_the_kernels_cache_folder():
+    locator = _cache.KernelCacheLocator.from_function(K._pdf_params_py, K.__file__)
+    path = _cache.lock_path(K._pdf_params_py)
+    assert path == os.path.join(locator.get_cache_path(), _cache.LOCK_NAME)
+    from ndsim import dsm
+
+    assert _cache.lock_path(dsm.inflow_driven) is None  # not in ndsim/kernels
+
+
+#: builds one gufunc (loaded from the cache the test warmed) once it has imported ndsim
+_BUILD = """
+from ndsim.kernels import stock
+print("imported", flush=True)
+stock.pdf_params.build()
+print("built", flush=True)
+"""
+
+
+def test_a_gufunc_is_built_only_while_no_other_process_holds_the_lock():
+    K.pdf_params.build()  # the cache warm: the child's build is a load of a few ms
+    env = dict(os.environ)
+    env.pop("NUMBA_CACHE_LOCATOR_CLASSES", None)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    with open(_cache.lock_path(K._pdf_params_py), "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as another process building a gufunc
+        child = subprocess.Popen(
+            [sys.executable, "-c", _BUILD], env=env, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "imported"
+            time.sleep(2.0)
+            waiting = child.poll() is None
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+            out, _ = child.communicate(timeout=300)
+    assert waiting, "the child built the gufunc while the lock was held"
+    assert child.returncode == 0 and out.strip() == "built"

@@ -28,15 +28,38 @@ back). Compiled functions outside ``ndsim/kernels`` that call a kernel are
 not covered; none does. The stamp is computed when a function is decorated
 (as numba computes its own), so an edit made while a process runs takes
 effect in the next process.
+
+One build at a time: numba caches a gufunc in two entries, its kernel and the
+wrapper that calls it, and the wrapper names the kernel by a tag that depends
+on what the process compiled before. Two processes that compile the same
+gufunc at once (an ensemble's parent and its workers' fork server, on a cold
+cache) can each write one of the two, and every process that loads the pair
+afterwards crashes in the wrapper (numba issue #10128; a segmentation fault
+on every later run, until the cache is deleted). :func:`build_lock` holds an
+advisory lock on a file in the kernels' cache folder while a gufunc is built
+(compiled and saved, or loaded), so the two entries always come from one
+process; :class:`ndsim.kernels.stock._LazyGufunc` builds under it. Where
+there is no ``fcntl`` (Windows), builds are not serialised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import inspect
 import os
+from collections.abc import Callable, Iterator
 
 from numba.core import caching
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+#: the file :func:`build_lock` locks, in the kernels' cache folder
+LOCK_NAME = "ndsim-kernels.lock"
 
 #: the folder of the kernel modules, whose ``*.py`` files make up the stamp
 KERNEL_DIR = os.path.dirname(os.path.realpath(__file__))
@@ -139,3 +162,37 @@ def install() -> None:
     locators = caching.CacheImpl._locator_classes
     if KernelCacheLocator not in locators:
         locators.insert(0, KernelCacheLocator)
+
+
+def lock_path(py_func: Callable) -> str | None:
+    """The lock file of the folder numba caches the kernel ``py_func`` in; None for a
+    function outside ``ndsim/kernels`` or without a writable cache folder."""
+    try:
+        locator = KernelCacheLocator.from_function(py_func, inspect.getfile(py_func))
+    except (OSError, TypeError):
+        return None
+    return None if locator is None else os.path.join(locator.get_cache_path(), LOCK_NAME)
+
+
+@contextlib.contextmanager
+def build_lock(py_func: Callable) -> Iterator[None]:
+    """Hold, across processes, the lock of the kernels' cache folder (exclusive, blocking).
+
+    For the build of the gufunc of kernel ``py_func`` (see the module docstring). An
+    ``flock`` lock: the operating system releases it when the file is closed, also when
+    a process dies holding it. Without a lock file that can be opened, nothing is held.
+    """
+    path = None if fcntl is None else lock_path(py_func)
+    fd = None
+    if path is not None:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # (e.g. made by another user): numba's own behaviour, unserialised
+            fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock

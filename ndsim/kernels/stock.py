@@ -117,6 +117,7 @@ import threading
 import numpy as np
 from numba import guvectorize, njit
 
+from ndsim.kernels import _cache
 from ndsim.kernels import fastmath as fm
 
 # --- gufuncs, built on first use ----------------------------------------------------
@@ -129,8 +130,10 @@ class _LazyGufunc:
     70 MB resident) into a process that calls one or two of them. The object
     stands in for the gufunc: calling it, or reading any gufunc attribute
     (``nin``, ``ntypes``, ...) builds it once, under a lock (threads may
-    call it at once); ``signature`` and ``__name__`` are known without
-    building. Pickles by name, so dask workers find the module's own object.
+    call it at once) and, across processes, under the lock of the kernels'
+    cache folder (:func:`ndsim.kernels._cache.build_lock`); ``signature`` and
+    ``__name__`` are known without building. Pickles by name, so dask workers
+    find the module's own object.
     """
 
     def __init__(self, name, types, signature, py_func):
@@ -146,9 +149,12 @@ class _LazyGufunc:
         if self._ufunc is None:
             with self._lock:
                 if self._ufunc is None:
-                    self._ufunc = guvectorize(
-                        self._types, self.signature, nopython=True, cache=True
-                    )(self.py_func)
+                    # one process at a time: the kernel's and the wrapper's cache entries
+                    # must come from the same compilation (see ndsim.kernels._cache)
+                    with _cache.build_lock(self.py_func):
+                        self._ufunc = guvectorize(
+                            self._types, self.signature, nopython=True, cache=True
+                        )(self.py_func)
         return self._ufunc
 
     @property
