@@ -308,6 +308,65 @@ def test_worker_killed_once_the_chunks_run_again_on_a_fresh_pool(
     _same_file_values(out, reference)
 
 
+def _tiny_inputs():
+    import dataclasses
+
+    from ndsim.io.readers import load_dataset
+    from ndsim.scenario import ForecastOptions, Scenario
+
+    scenario = dataclasses.replace(
+        Scenario(), name="tiny", forecast=ForecastOptions(enabled=False), sha256="0" * 64
+    )
+    return load_dataset(TINY), scenario
+
+
+def test_worker_killed_in_the_pilot_the_pilot_runs_again_on_a_fresh_pool(
+    tmp_path, monkeypatch, capsys
+):
+    """Histogram summaries (the pilot runs first): a worker killed once in the pilot."""
+    inputs, scenario = _tiny_inputs()
+    kw = {"draws": 12, "chunk_size": 4, "seed": 3, "progress": False, "exact_budget": 0}
+    monkeypatch.setenv("NDSIM_WORKERS", "1")
+    expected = en.ensemble_from_inputs(inputs, scenario, output=tmp_path / "ref.nc", **kw)
+    flag = tmp_path / "killed_once"
+
+    def kill_worker_once():
+        if os.getpid() != MAIN_PID and not flag.exists():
+            flag.write_text("x")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setenv("NDSIM_WORKERS", "2")
+    monkeypatch.setattr(pipeline, "run", stop_at_chunk(0, kill_worker_once))
+    capsys.readouterr()
+    got = en.ensemble_from_inputs(inputs, scenario, output=tmp_path / "e.nc", **kw)
+    assert flag.exists()  # the first draws ran in a worker first: the pilot's
+    assert "the pilot runs again on a fresh pool" in capsys.readouterr().err
+    assert set(got.data_vars) == set(expected.data_vars)
+    for name in expected.data_vars:
+        assert np.array_equal(got[name].values, expected[name].values, equal_nan=True), name
+
+
+def test_a_dead_worker_before_any_chunk_is_kept_is_one_line(tmp_path, scenario, monkeypatch):
+    """Every worker of the pilot's fresh pool died too: one line, exit code 1, no traceback."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    import ndsim.ensemble
+
+    def dies(*args, **kwargs):
+        raise BrokenProcessPool("every worker process of the pool has exited (exit codes [-9])")
+
+    monkeypatch.setattr(ndsim.ensemble, "ensemble_from_inputs", dies)
+    out = tmp_path / "e.nc"
+    code, _, stderr = _cli(["ensemble", str(scenario), *ENSEMBLE, "--output", str(out)])
+    assert code == 1
+    assert "Traceback" not in stderr and "resume with" not in stderr
+    assert stderr.splitlines()[-1] == (
+        "ndsim: error: the run stopped (BrokenProcessPool: every worker process of the pool "
+        "has exited (exit codes [-9]))"
+    )
+    assert not out.exists()
+
+
 def test_wait_raises_when_no_worker_is_alive(monkeypatch):
     """The parent never waits forever on a pool whose workers are all gone."""
     from concurrent.futures import Future

@@ -167,8 +167,11 @@ def _compute_and_write(args, inputs, sc, output, figures) -> int:
         raise
     except (KeyboardInterrupt, Exception) as exc:
         # Ctrl-C, SIGTERM, a full disk, a killed worker: finished chunks are kept
+        from concurrent.futures.process import BrokenProcessPool
+
         kept = getattr(exc, "ndsim_kept", None)
-        if not isinstance(exc, KeyboardInterrupt | OSError) and kept is None:
+        interrupted = isinstance(exc, KeyboardInterrupt | OSError | BrokenProcessPool)
+        if not interrupted and kept is None:
             raise  # a bug, not an interruption: the traceback helps
         if isinstance(exc, KeyboardInterrupt):
             if kept is not None:

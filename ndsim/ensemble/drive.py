@@ -56,13 +56,23 @@ def pilot_hist(executor: Executor, n: int) -> summarize.HistSpec:
     """Histogram bins from the first draws (the same for every chunking).
 
     The pilot's draws run in pieces on all workers at once (per-draw values
-    do not depend on the pieces).
+    do not depend on the pieces). A worker process that dies breaks the local
+    pool, as in :func:`drive`: the pilot runs once more on a fresh pool, and a
+    second death stops the run.
     """
+    from concurrent.futures.process import BrokenProcessPool
+
     m = min(n, summarize.PILOT)
     step = min(math.ceil(m / max(1, executor.n_workers)), DEFAULT_CHUNK)
     pieces = [(a, min(a + step, m)) for a in range(0, m, step)]
-    stats = summarize.merge_pilot_stats(executor.map(pilot_task, pieces))
-    return summarize.HistSpec.from_pilot_stats(stats)
+    try:
+        parts = executor.map(pilot_task, pieces)
+    except BrokenProcessPool:
+        if not executor.restart():
+            raise
+        print("ndsim: a worker process died; the pilot runs again on a fresh pool", file=sys.stderr)
+        parts = executor.map(pilot_task, pieces)
+    return summarize.HistSpec.from_pilot_stats(summarize.merge_pilot_stats(parts))
 
 
 def drive(
