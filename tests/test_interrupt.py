@@ -74,6 +74,19 @@ def stop_at_chunk(start: int, action):
     return model
 
 
+def killer(flag: Path | None = None):
+    """An action that kills the worker process it runs in (as the out-of-memory killer
+    would), never this one; with ``flag``, only the first time (then the file exists)."""
+
+    def kill():
+        if os.getpid() != MAIN_PID and (flag is None or not flag.exists()):
+            if flag is not None:
+                flag.write_text("x")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return kill
+
+
 def _draws(path: Path) -> xr.Dataset:
     with xr.open_dataset(path, group="draws") as ds:
         return ds.load()
@@ -262,12 +275,8 @@ def test_killed_worker_keeps_finished_chunks_and_resumes(
 ):
     """A worker process killed (as by the out-of-memory killer) while running the chunk at draw 4."""
 
-    def kill_worker():
-        if os.getpid() != MAIN_PID:
-            os.kill(os.getpid(), signal.SIGKILL)
-
     monkeypatch.setenv("NDSIM_WORKERS", "2")
-    monkeypatch.setattr(pipeline, "run", stop_at_chunk(4, kill_worker))
+    monkeypatch.setattr(pipeline, "run", stop_at_chunk(4, killer()))
     out = tmp_path / "e.nc"
     args = ["ensemble", str(scenario), *ENSEMBLE, "--output", str(out)]
     code, _, stderr = _cli(args)
@@ -293,13 +302,8 @@ def test_worker_killed_once_the_chunks_run_again_on_a_fresh_pool(
     """A worker killed once: the run continues on a fresh pool and equals the reference."""
     flag = tmp_path / "killed_once"
 
-    def kill_worker_once():
-        if os.getpid() != MAIN_PID and not flag.exists():
-            flag.write_text("x")
-            os.kill(os.getpid(), signal.SIGKILL)
-
     monkeypatch.setenv("NDSIM_WORKERS", "2")
-    monkeypatch.setattr(pipeline, "run", stop_at_chunk(4, kill_worker_once))
+    monkeypatch.setattr(pipeline, "run", stop_at_chunk(4, killer(flag)))
     out = tmp_path / "e.nc"
     code, _, stderr = _cli(["ensemble", str(scenario), *ENSEMBLE, "--output", str(out)])
     assert code == 0, stderr
@@ -330,13 +334,8 @@ def test_worker_killed_in_the_pilot_the_pilot_runs_again_on_a_fresh_pool(
     expected = en.ensemble_from_inputs(inputs, scenario, output=tmp_path / "ref.nc", **kw)
     flag = tmp_path / "killed_once"
 
-    def kill_worker_once():
-        if os.getpid() != MAIN_PID and not flag.exists():
-            flag.write_text("x")
-            os.kill(os.getpid(), signal.SIGKILL)
-
     monkeypatch.setenv("NDSIM_WORKERS", "2")
-    monkeypatch.setattr(pipeline, "run", stop_at_chunk(0, kill_worker_once))
+    monkeypatch.setattr(pipeline, "run", stop_at_chunk(0, killer(flag)))
     capsys.readouterr()
     got = en.ensemble_from_inputs(inputs, scenario, output=tmp_path / "e.nc", **kw)
     assert flag.exists()  # the first draws ran in a worker first: the pilot's
