@@ -25,6 +25,7 @@ from numba import njit
 
 from ndsim import conventions as cv
 from ndsim import flows
+from ndsim import kernels as _kernels  # noqa: F401 - its cache locators before any njit
 from ndsim.errors import BalanceError
 
 __all__ = [

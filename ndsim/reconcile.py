@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ndsim import kernels as _kernels  # noqa: F401 - its cache locators before any njit
+
 __all__ = ["Classification", "classify", "reconcile", "UnobservableError", "chi2_sf"]
 
 #: relative tolerance of the rank decisions (singular values below it count as zero)

@@ -54,6 +54,7 @@ from numba import njit
 from xarray.indexes import PandasIndex
 
 from ndsim import conventions as cv
+from ndsim import kernels as _kernels  # noqa: F401 - its cache locators before any njit
 from ndsim.errors import ScenarioError, ValidationError
 from ndsim.scenario import Scenario, UncertaintyOptions
 

@@ -53,6 +53,7 @@ import xarray as xr
 from numba import njit
 
 from ndsim import conventions as cv
+from ndsim import kernels as _kernels  # noqa: F401 - its cache locators before any njit
 
 #: draws per leaf of the fixed merge tree
 LEAF = 100

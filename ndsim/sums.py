@@ -16,6 +16,8 @@ import numpy as np
 import xarray as xr
 from numba import njit
 
+from ndsim import kernels as _kernels  # noqa: F401 - its cache locators before any njit
+
 __all__ = ["nansum", "nansum_values", "sum_values"]
 
 T = TypeVar("T", xr.DataArray, xr.Variable)

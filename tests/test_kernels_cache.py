@@ -80,6 +80,27 @@ def test_functions_outside_the_kernels_keep_numbas_locators():
         assert not isinstance(disp._cache._impl.locator, _cache.KernelCacheLocator)
 
 
+def test_every_compiled_function_of_ndsim_has_its_cache_folder_locked():
+    """Numba's own locator, stamp and folder, the folder recorded for the locked reads and
+    writes, in every module of ndsim that compiles."""
+    from ndsim import balance, reconcile, sampling, summarize, sums
+    from ndsim.processes import products
+
+    for module in (balance, reconcile, sampling, summarize, sums, products):
+        jitted = _dispatchers(module)
+        assert jitted, module
+        for disp in jitted:
+            locator = disp._cache._impl.locator
+            assert type(locator) is _cache.PackageCacheLocator, disp
+            py_file = disp.py_func.__code__.co_filename
+            theirs = locator._inner
+            assert type(theirs).from_function(disp.py_func, py_file) is not None
+            assert locator.get_source_stamp() == theirs.get_source_stamp()
+            assert locator.get_cache_path() in _cache.LOCKED_FOLDERS
+    assert getattr(caching.IndexDataCacheFile.save, "ndsim_locked", False)
+    assert getattr(caching.IndexDataCacheFile.load, "ndsim_locked", False)
+
+
 def test_install_is_idempotent():
     _cache.install()
     _cache.install()
@@ -232,3 +253,55 @@ def test_a_gufunc_is_built_only_while_no_other_process_holds_the_lock():
             out, _ = child.communicate(timeout=300)
     assert waiting, "the child built the gufunc while the lock was held"
     assert child.returncode == 0 and out.strip() == "built"
+
+
+#: loads a compiled function of ndsim outside the kernels (cached by the test) once imported
+_LOAD = """
+import numpy as np
+from ndsim import sums
+print("imported", flush=True)
+print(sums.sum_values(np.ones((2, 3, 4)), 1).sum(), flush=True)
+"""
+
+
+def test_a_cache_file_is_read_only_while_no_process_writes_in_its_folder():
+    from ndsim import sums
+
+    assert sums.sum_values(np.ones((2, 3, 4)), 1).sum() == 24.0  # saved (or loaded) here
+    folder = sums._sum_middle._cache._impl.locator.get_cache_path()
+    assert os.path.isfile(os.path.join(folder, _cache.IO_LOCK_NAME))
+    env = dict(os.environ)
+    env.pop("NUMBA_CACHE_LOCATOR_CLASSES", None)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    with open(os.path.join(folder, _cache.IO_LOCK_NAME), "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a process saving a signature there
+        child = subprocess.Popen(
+            [sys.executable, "-c", _LOAD], env=env, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "imported"
+            time.sleep(2.0)
+            waiting = child.poll() is None
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+            out, _ = child.communicate(timeout=300)
+    assert waiting, "the child read the cache while a writer held the folder's lock"
+    assert child.returncode == 0 and out.strip() == "24.0"
+
+
+def test_cache_files_of_functions_outside_ndsim_are_numbas_own(tmp_path, monkeypatch):
+    """No lock, no lock file, numba's locator: for a compiled function of another package."""
+    (tmp_path / "outside_ndsim.py").write_text(
+        "from numba import njit\n\n\n@njit(cache=True)\ndef plus_one(x):\n    return x + 1.0\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import outside_ndsim
+
+    assert outside_ndsim.plus_one(1.0) == 2.0  # compiled and saved
+    locator = outside_ndsim.plus_one._cache._impl.locator
+    assert not isinstance(locator, _cache.PackageCacheLocator)
+    folder = locator.get_cache_path()
+    assert folder not in _cache.LOCKED_FOLDERS
+    assert any(name.endswith(".nbi") for name in os.listdir(folder))  # cached there
+    assert not os.path.exists(os.path.join(folder, _cache.IO_LOCK_NAME))

@@ -19,8 +19,11 @@ where numba puts it (``$NUMBA_CACHE_DIR`` when set, else ``__pycache__``
 next to the file, else the user's cache folder), with the same file names;
 only the stamp in each index file differs. A stale index is discarded and
 its entries are overwritten as numba does for an edited file, so no stale
-files pile up. Functions defined elsewhere keep numba's own locators.
-:mod:`ndsim.kernels` calls :func:`install` before it imports any kernel.
+files pile up. :class:`PackageCacheLocator`, second, answers for the other
+compiled functions of ndsim and changes nothing but records their folders.
+Functions defined outside ndsim keep numba's own locators.
+:mod:`ndsim.kernels` calls :func:`install` before it imports any kernel, and
+every module of ndsim that compiles imports :mod:`ndsim.kernels` first.
 
 Limits: with ``NUMBA_CACHE_LOCATOR_CLASSES`` set, numba uses the locators
 named there and not this one (the kernels then get numba's per-file stamps
@@ -38,8 +41,14 @@ afterwards crashes in the wrapper (numba issue #10128; a segmentation fault
 on every later run, until the cache is deleted). :func:`build_lock` holds an
 advisory lock on a file in the kernels' cache folder while a gufunc is built
 (compiled and saved, or loaded), so the two entries always come from one
-process; :class:`ndsim.kernels.stock._LazyGufunc` builds under it. Where
-there is no ``fcntl`` (Windows), builds are not serialised.
+process; :class:`ndsim.kernels.stock._LazyGufunc` builds under it. And one
+writer at a time: numba saves a new signature by reading a function's index,
+numbering a data file from it and writing the index before the data, so two
+processes saving two signatures of one function at once can leave an entry
+that names the other's code. In the folders of ndsim's compiled functions a
+save holds the folder's ``ndsim-cache.lock`` exclusively and a load holds it
+shared (:func:`install`). Where there is no ``fcntl`` (Windows), builds and
+cache files are not serialised.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ import hashlib
 import inspect
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from numba.core import caching
 
@@ -60,9 +70,15 @@ except ImportError:  # pragma: no cover - Windows
 
 #: the file :func:`build_lock` locks, in the kernels' cache folder
 LOCK_NAME = "ndsim-kernels.lock"
+#: the file the cache reads and writes of ndsim's compiled functions lock, in each folder
+IO_LOCK_NAME = "ndsim-cache.lock"
+#: the cache folders of ndsim's compiled functions (recorded as numba decorates them)
+LOCKED_FOLDERS: set[str] = set()
 
 #: the folder of the kernel modules, whose ``*.py`` files make up the stamp
 KERNEL_DIR = os.path.dirname(os.path.realpath(__file__))
+#: the folder of the ndsim package
+PACKAGE_DIR = os.path.dirname(KERNEL_DIR)
 
 
 def kernel_files() -> list[str]:
@@ -104,11 +120,16 @@ def _is_kernel_file(py_file: str) -> bool:
     return os.path.dirname(os.path.realpath(py_file)) == KERNEL_DIR
 
 
-class KernelCacheLocator(caching._CacheLocator):
-    """numba's cache locator for a kernel, stamped with all kernel files (:func:`source_stamp`).
+def _is_package_file(py_file: str) -> bool:
+    return os.path.realpath(py_file).startswith(PACKAGE_DIR + os.sep)
 
-    Wraps the locator numba itself would choose for the function (cache
-    folder, file names, disambiguator) and replaces only its source stamp.
+
+class PackageCacheLocator(caching._CacheLocator):
+    """numba's cache locator for a compiled function of ndsim, its folder recorded.
+
+    Wraps the locator numba itself would choose for the function (cache folder,
+    file names, source stamp, disambiguator) and records the folder among
+    those whose cache files are read and written under a lock (:func:`install`).
 
     Parameters
     ----------
@@ -118,6 +139,7 @@ class KernelCacheLocator(caching._CacheLocator):
 
     def __init__(self, inner: caching._CacheLocator) -> None:
         self._inner = inner
+        LOCKED_FOLDERS.add(inner.get_cache_path())
 
     def ensure_cache_path(self) -> None:
         """Create the cache folder and check that it is writable (numba's check)."""
@@ -127,13 +149,41 @@ class KernelCacheLocator(caching._CacheLocator):
         """The folder numba's own locator puts the function's cache in."""
         return self._inner.get_cache_path()
 
-    def get_source_stamp(self) -> tuple[str, str]:
-        """``("ndsim.kernels", sha256 of all kernel files)``, stored in and checked against the index."""
-        return ("ndsim.kernels", source_stamp())
+    def get_source_stamp(self) -> object:
+        """numba's own stamp (of the function's source file)."""
+        return self._inner.get_source_stamp()
 
     def get_disambiguator(self) -> str:
         """numba's own disambiguator (the line number of the function)."""
         return self._inner.get_disambiguator()
+
+    @classmethod
+    def _wrap(cls, py_func, py_file):
+        for other in caching.CacheImpl._locator_classes:
+            if issubclass(other, PackageCacheLocator):
+                continue
+            inner = other.from_function(py_func, py_file)
+            if inner is not None:
+                return cls(inner)
+        return None
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        """The locator of a function defined in ndsim outside ``ndsim/kernels``; else None."""
+        if not _is_package_file(py_file) or _is_kernel_file(py_file):
+            return None
+        return cls._wrap(py_func, py_file)
+
+
+class KernelCacheLocator(PackageCacheLocator):
+    """numba's cache locator for a kernel, stamped with all kernel files (:func:`source_stamp`).
+
+    As :class:`PackageCacheLocator`, with the source stamp replaced.
+    """
+
+    def get_source_stamp(self) -> tuple[str, str]:
+        """``("ndsim.kernels", sha256 of all kernel files)``, stored in and checked against the index."""
+        return ("ndsim.kernels", source_stamp())
 
     @classmethod
     def from_function(cls, py_func, py_file):
@@ -144,24 +194,61 @@ class KernelCacheLocator(caching._CacheLocator):
             source_stamp()
         except OSError:  # files not readable as such (e.g. a zip import): numba's own stamps
             return None
-        for other in caching.CacheImpl._locator_classes:
-            if other is cls:
-                continue
-            inner = other.from_function(py_func, py_file)
-            if inner is not None:
-                return cls(inner)
-        return None
+        return cls._wrap(py_func, py_file)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: object, mode: int) -> Iterator[None]:
+    """``flock`` ``mode`` on the :data:`IO_LOCK_NAME` file of a recorded cache folder."""
+    fd = None
+    if fcntl is not None and folder in LOCKED_FOLDERS:
+        try:
+            fd = os.open(os.path.join(str(folder), IO_LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # (e.g. made by another user): numba's own behaviour, unlocked
+            fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, mode)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
+def _locked(method: Callable, mode: int) -> Callable:
+    @functools.wraps(method)
+    def call(self, *args):
+        with _folder_lock(getattr(self, "_cache_path", None), mode):
+            return method(self, *args)
+
+    call.ndsim_locked = True  # type: ignore[attr-defined]
+    return call
 
 
 def install() -> None:
-    """Put :class:`KernelCacheLocator` first in numba's cache locators (once; idempotent).
+    """Put :class:`KernelCacheLocator` and :class:`PackageCacheLocator` first in numba's
+    cache locators, and lock the cache reads and writes in their folders (once; idempotent).
 
-    Must run before the first kernel is decorated: :mod:`ndsim.kernels`
-    calls it before importing its modules.
+    A save (read the index, add the entry, write the index and the data) holds the
+    folder's :data:`IO_LOCK_NAME` file exclusively, a load (read the index, then the
+    data) shared: two processes saving new signatures of one function at once then
+    cannot leave an index entry that names the other's code (numba writes the index
+    before the data and numbers the data files from the index it read). Files of
+    functions outside ndsim are read and written as numba does, unlocked.
+
+    Must run before the first compiled function of ndsim is decorated:
+    :mod:`ndsim.kernels` calls it before importing its modules, and every module of
+    ndsim that compiles imports :mod:`ndsim.kernels` first.
     """
-    locators = caching.CacheImpl._locator_classes
+    locators: list[Any] = caching.CacheImpl._locator_classes
     if KernelCacheLocator not in locators:
         locators.insert(0, KernelCacheLocator)
+    if PackageCacheLocator not in locators:
+        locators.insert(1, PackageCacheLocator)
+    files = caching.IndexDataCacheFile
+    if fcntl is not None and not getattr(files.save, "ndsim_locked", False):
+        files.save = _locked(files.save, fcntl.LOCK_EX)  # type: ignore[method-assign]
+        files.load = _locked(files.load, fcntl.LOCK_SH)  # type: ignore[method-assign]
 
 
 def lock_path(py_func: Callable) -> str | None:

@@ -29,6 +29,7 @@ import xarray as xr
 from numba import njit
 
 from ndsim import conventions as cv
+from ndsim import kernels as _kernels  # noqa: F401 - its cache locators before any njit
 
 __all__ = [
     "ownership_divisor",
