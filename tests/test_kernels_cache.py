@@ -305,3 +305,24 @@ def test_cache_files_of_functions_outside_ndsim_are_numbas_own(tmp_path, monkeyp
     assert folder not in _cache.LOCKED_FOLDERS
     assert any(name.endswith(".nbi") for name in os.listdir(folder))  # cached there
     assert not os.path.exists(os.path.join(folder, _cache.IO_LOCK_NAME))
+
+
+def test_a_file_system_without_locks_builds_and_caches_unlocked(monkeypatch):
+    """flock failing (ENOLCK, as on some network mounts) neither stops a build nor a load."""
+    import errno
+
+    from ndsim import sums
+
+    calls = []
+
+    def no_locks(fd, mode):
+        calls.append(mode)
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with _cache.build_lock(K._pdf_params_py):
+        pass
+    folder = sums._sum_middle._cache._impl.locator.get_cache_path()
+    with _cache._folder_lock(folder, fcntl.LOCK_EX):
+        pass
+    assert calls == [fcntl.LOCK_EX, fcntl.LOCK_EX]  # both tried, neither raised

@@ -197,6 +197,15 @@ class KernelCacheLocator(PackageCacheLocator):
         return cls._wrap(py_func, py_file)
 
 
+def _flock(fd: int, mode: int) -> None:
+    """``flock``, or nothing on a file system that has no locks (some network or FUSE
+    mounts say ENOLCK or EOPNOTSUPP): numba's own behaviour there, unserialised."""
+    try:
+        fcntl.flock(fd, mode)
+    except OSError:
+        pass
+
+
 @contextlib.contextmanager
 def _folder_lock(folder: object, mode: int) -> Iterator[None]:
     """``flock`` ``mode`` on the :data:`IO_LOCK_NAME` file of a recorded cache folder."""
@@ -208,7 +217,7 @@ def _folder_lock(folder: object, mode: int) -> Iterator[None]:
             fd = None
     try:
         if fd is not None:
-            fcntl.flock(fd, mode)
+            _flock(fd, mode)
         yield
     finally:
         if fd is not None:
@@ -278,7 +287,7 @@ def build_lock(py_func: Callable) -> Iterator[None]:
             fd = None
     try:
         if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         if fd is not None:
