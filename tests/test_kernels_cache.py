@@ -224,6 +224,30 @@ def test_the_build_lock_lies_in_the_kernels_cache_folder():
     assert _cache.lock_path(dsm.inflow_driven) is None  # not in ndsim/kernels
 
 
+def _waits_for(lock_file: str, script: str) -> tuple[bool, int, str]:
+    """Run ``script`` in a child process while this one holds ``lock_file`` exclusively (as
+    another process building or saving would): whether the child was still running 2 s
+    after it printed "imported", then, the lock released, its exit code and the rest of
+    its output."""
+    env = dict(os.environ)
+    env.pop("NUMBA_CACHE_LOCATOR_CLASSES", None)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    with open(lock_file, "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        child = subprocess.Popen(
+            [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "imported"
+            time.sleep(2.0)
+            waiting = child.poll() is None
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+            out, _ = child.communicate(timeout=300)
+    return waiting, child.returncode, out.strip()
+
+
 #: builds one gufunc (loaded from the cache the test warmed) once it has imported ndsim
 _BUILD = """
 from ndsim.kernels import stock
@@ -235,24 +259,9 @@ print("built", flush=True)
 
 def test_a_gufunc_is_built_only_while_no_other_process_holds_the_lock():
     K.pdf_params.build()  # the cache warm: the child's build is a load of a few ms
-    env = dict(os.environ)
-    env.pop("NUMBA_CACHE_LOCATOR_CLASSES", None)
-    env.pop("NUMBA_DISABLE_JIT", None)
-    with open(_cache.lock_path(K._pdf_params_py), "a+b") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # as another process building a gufunc
-        child = subprocess.Popen(
-            [sys.executable, "-c", _BUILD], env=env, stdout=subprocess.PIPE, text=True
-        )
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == "imported"
-            time.sleep(2.0)
-            waiting = child.poll() is None
-        finally:
-            fcntl.flock(held, fcntl.LOCK_UN)
-            out, _ = child.communicate(timeout=300)
+    waiting, code, out = _waits_for(_cache.lock_path(K._pdf_params_py), _BUILD)
     assert waiting, "the child built the gufunc while the lock was held"
-    assert child.returncode == 0 and out.strip() == "built"
+    assert code == 0 and out == "built"
 
 
 #: loads a compiled function of ndsim outside the kernels (cached by the test) once imported
@@ -269,25 +278,11 @@ def test_a_cache_file_is_read_only_while_no_process_writes_in_its_folder():
 
     assert sums.sum_values(np.ones((2, 3, 4)), 1).sum() == 24.0  # saved (or loaded) here
     folder = sums._sum_middle._cache._impl.locator.get_cache_path()
-    assert os.path.isfile(os.path.join(folder, _cache.IO_LOCK_NAME))
-    env = dict(os.environ)
-    env.pop("NUMBA_CACHE_LOCATOR_CLASSES", None)
-    env.pop("NUMBA_DISABLE_JIT", None)
-    with open(os.path.join(folder, _cache.IO_LOCK_NAME), "a+b") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # as a process saving a signature there
-        child = subprocess.Popen(
-            [sys.executable, "-c", _LOAD], env=env, stdout=subprocess.PIPE, text=True
-        )
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == "imported"
-            time.sleep(2.0)
-            waiting = child.poll() is None
-        finally:
-            fcntl.flock(held, fcntl.LOCK_UN)
-            out, _ = child.communicate(timeout=300)
+    lock_file = os.path.join(folder, _cache.IO_LOCK_NAME)
+    assert os.path.isfile(lock_file)
+    waiting, code, out = _waits_for(lock_file, _LOAD)
     assert waiting, "the child read the cache while a writer held the folder's lock"
-    assert child.returncode == 0 and out.strip() == "24.0"
+    assert code == 0 and out == "24.0"
 
 
 def test_cache_files_of_functions_outside_ndsim_are_numbas_own(tmp_path, monkeypatch):
