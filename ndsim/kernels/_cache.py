@@ -207,13 +207,19 @@ def _flock(fd: int, mode: int) -> None:
 
 
 @contextlib.contextmanager
-def _folder_lock(folder: object, mode: int) -> Iterator[None]:
-    """``flock`` ``mode`` on the :data:`IO_LOCK_NAME` file of a recorded cache folder."""
+def _held(path: str | None, mode: int) -> Iterator[None]:
+    """``flock`` ``mode`` on the file ``path`` (made if missing) until the block ends.
+
+    An ``flock`` lock: the operating system releases it when the file is closed, also
+    when a process dies holding it. Nothing is held without ``fcntl``, without a path
+    or without a file that can be opened (e.g. one another user made): numba's own
+    behaviour, unserialised.
+    """
     fd = None
-    if fcntl is not None and folder in LOCKED_FOLDERS:
+    if fcntl is not None and path is not None:
         try:
-            fd = os.open(os.path.join(str(folder), IO_LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:  # (e.g. made by another user): numba's own behaviour, unlocked
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:
             fd = None
     try:
         if fd is not None:
@@ -222,6 +228,12 @@ def _folder_lock(folder: object, mode: int) -> Iterator[None]:
     finally:
         if fd is not None:
             os.close(fd)  # releases the lock
+
+
+def _folder_lock(folder: object, mode: int) -> contextlib.AbstractContextManager[None]:
+    """:func:`_held` on the :data:`IO_LOCK_NAME` file of a recorded cache folder."""
+    recorded = folder in LOCKED_FOLDERS
+    return _held(os.path.join(str(folder), IO_LOCK_NAME) if recorded else None, mode)
 
 
 def _locked(method: Callable, mode: int) -> Callable:
@@ -270,25 +282,10 @@ def lock_path(py_func: Callable) -> str | None:
     return None if locator is None else os.path.join(locator.get_cache_path(), LOCK_NAME)
 
 
-@contextlib.contextmanager
-def build_lock(py_func: Callable) -> Iterator[None]:
-    """Hold, across processes, the lock of the kernels' cache folder (exclusive, blocking).
-
-    For the build of the gufunc of kernel ``py_func`` (see the module docstring). An
-    ``flock`` lock: the operating system releases it when the file is closed, also when
-    a process dies holding it. Without a lock file that can be opened, nothing is held.
-    """
-    path = None if fcntl is None else lock_path(py_func)
-    fd = None
-    if path is not None:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:  # (e.g. made by another user): numba's own behaviour, unserialised
-            fd = None
-    try:
-        if fd is not None:
-            _flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        if fd is not None:
-            os.close(fd)  # releases the lock
+def build_lock(py_func: Callable) -> contextlib.AbstractContextManager[None]:
+    """Hold, across processes, the lock of the kernels' cache folder (exclusive, blocking)
+    for the build of the gufunc of kernel ``py_func`` (see the module docstring and
+    :func:`_held`)."""
+    if fcntl is None:
+        return contextlib.nullcontext()
+    return _held(lock_path(py_func), fcntl.LOCK_EX)
