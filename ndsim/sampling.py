@@ -556,9 +556,10 @@ def draw_factors(
 def factor_plan(inputs: xr.Dataset, scenario: Scenario | None) -> list[dict]:
     """Everything :func:`draw_factors` needs that does not depend on the draws or the seed.
 
-    One entry per sampled input: its stream keys, the distinct (stream, CV,
-    lower, upper) columns, how they spread over the input's elements, dims,
-    coordinates and the ``sampled`` mask. An ensemble computes it once and
+    One entry per sampled input: its stream keys, the streams (``cols``) and the
+    truncation bounds (``bounds``, :func:`_tail_bounds`) of its distinct (stream, CV,
+    lower, upper) columns, how they spread over the input's elements (``inverse``),
+    dims, coordinates and the ``sampled`` mask. An ensemble computes it once and
     reuses it for every chunk (:func:`factors_from_plan`).
     """
     options = _uncertainty(scenario)
@@ -612,7 +613,6 @@ def factor_plan(inputs: xr.Dataset, scenario: Scenario | None) -> list[dict]:
             {
                 "name": name,
                 "keys": keys,
-                "uniq": uniq,
                 "inverse": inverse.reshape(-1),
                 "dims": x.dims,
                 "shape": x.shape,
@@ -719,8 +719,7 @@ def _columns(uniq: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
 def _item_table(item: dict, u: np.ndarray) -> np.ndarray:
     """Factors (columns, n) of the distinct columns of one plan item from its uniforms u
     (n, streams)."""
-    cols, bounds = (item["cols"], item["bounds"]) if "bounds" in item else _columns(item["uniq"])
-    return _factor_table(u, cols, bounds)
+    return _factor_table(u, item["cols"], item["bounds"])
 
 
 def _item_array(table: np.ndarray, item: dict, times: np.ndarray | None = None) -> np.ndarray:
@@ -737,11 +736,6 @@ def _item_array(table: np.ndarray, item: dict, times: np.ndarray | None = None) 
         _laid_out_times(table, inverse, x, out)
     # (elements, draws) in memory: the draws are the factors' fastest axis
     return out.T.reshape((table.shape[1], *item["shape"]))
-
-
-def _factor_values(item: dict, u: np.ndarray) -> np.ndarray:
-    """Factors (n, *shape) of one plan item from its uniforms u (n, streams)."""
-    return _item_array(_item_table(item, u), item)
 
 
 # --- Saltelli design (Sobol indices) ---------------------------------------------------

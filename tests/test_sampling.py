@@ -157,8 +157,9 @@ def test_plan_factors_against_the_formula_in_numpy():
         ]
     )
     inverse = np.array([5, 0, 0, 1, 4, 2, 3, 3, 0, 5, 1, 2])
-    item = {"uniq": uniq, "inverse": inverse, "shape": (3, 4)}
-    f = sampling._factor_values(item, u)
+    streams, bounds = sampling._columns(uniq)  # as factor_plan makes an item
+    item = {"inverse": inverse, "shape": (3, 4), "cols": streams, "bounds": bounds}
+    f = sampling._item_array(sampling._item_table(item, u), item)
     c, lo, hi = uniq[:, 1], uniq[:, 2], uniq[:, 3]
     safe = np.where(c > 0, c, 1.0)
     a, b = (lo - 1.0) / safe, (hi - 1.0) / safe

@@ -197,13 +197,14 @@ class ExpandedChunk(Mapping[str, np.ndarray]):
     def __init__(self, chunk: Mapping[str, np.ndarray], layout: summarize.Layout):
         self.chunk, self.layout = chunk, layout
 
+    def _on_edges(self, name: str, values: np.ndarray) -> bool:
+        """Is ``values`` a matrix kept on its edges, (draws, kept positions)?"""
+        kept = self.layout.kept(name) if name in self.layout.names else None
+        return kept is not None and values.ndim == 2 and values.shape[1] == kept.size
+
     def __getitem__(self, name: str) -> np.ndarray:
         values = self.chunk[name]
-        if name in self.layout.names:
-            kept = self.layout.kept(name)
-            if kept is not None and values.ndim == 2 and values.shape[1] == kept.size:
-                return self.layout.expand(name, values)  # (draws, kept positions)
-        return values
+        return self.layout.expand(name, values) if self._on_edges(name, values) else values
 
     def slabs(self, name: str) -> Iterator[tuple[int, np.ndarray]] | None:
         """A matrix kept on its edges a slab at a time along its first dim after the draws
@@ -211,11 +212,7 @@ class ExpandedChunk(Mapping[str, np.ndarray]):
         file holds it: the flow matrices are written by origin node (one HDF5 chunk of
         draws each), never built whole."""
         values = self.chunk[name]
-        if name in self.layout.names:
-            kept = self.layout.kept(name)
-            if kept is not None and values.ndim == 2 and values.shape[1] == kept.size:
-                return self.layout.expand_slabs(name, values)
-        return None
+        return self.layout.expand_slabs(name, values) if self._on_edges(name, values) else None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.chunk)
