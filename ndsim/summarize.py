@@ -44,6 +44,7 @@ The American Statistician 50(4), 361-365. doi:10.1080/00031305.1996.10473566
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -1119,34 +1120,67 @@ def _hist_quantiles_rows(
     counts: np.ndarray, hist: HistSpec, probs: np.ndarray, vmin: np.ndarray, vmax: np.ndarray
 ) -> np.ndarray:
     """:func:`hist_quantiles` of some rows."""
-    counts = np.asarray(counts, dtype=np.int64)
-    s, nb2 = counts.shape
-    nbins = nb2 - 2
-    total = counts.sum(axis=1)  # (s,)
-    cum = np.cumsum(counts, axis=1)  # (s, nb2)
-    out = np.empty((len(probs), s))
-    rows = np.arange(s)
-
-    def order_stat(k: np.ndarray) -> np.ndarray:
-        b = (cum > k[:, None]).argmax(axis=1)  # first bin whose cumulative count exceeds k
-        before = np.where(b > 0, cum[rows, np.maximum(b - 1, 0)], 0)
-        c = counts[rows, b]
-        r = k - before
-        pos = (b - 1) + (r + 0.5) / np.maximum(c, 1)
-        v = hist.lo + pos * hist.width
-        v = np.where(b == 0, vmin, v)
-        return np.where(b == nbins + 1, vmax, v)
-
-    for i, p in enumerate(probs):
-        h = (np.maximum(total, 1) - 1) * p
-        k0 = np.floor(h).astype(np.int64)
-        k1 = np.minimum(k0 + 1, np.maximum(total - 1, 0))
-        with np.errstate(invalid="ignore"):  # values that are NaN in every draw
-            v0, v1 = order_stat(k0), order_stat(k1)
-            q = v0 + (h - k0) * (v1 - v0)
-            out[i] = np.clip(q, vmin, vmax)
+    counts = np.ascontiguousarray(counts, dtype=np.int64)
+    probs = np.ascontiguousarray(probs, dtype=np.float64)
+    lo = np.ascontiguousarray(hist.lo, dtype=np.float64)
+    width = np.ascontiguousarray(hist.width, dtype=np.float64)
+    vmin = np.ascontiguousarray(vmin, dtype=np.float64)
+    vmax = np.ascontiguousarray(vmax, dtype=np.float64)
+    q = np.empty((len(probs), counts.shape[0]))
+    total = np.empty(counts.shape[0], dtype=np.int64)
+    _order_stat_quantiles(counts, lo, width, probs, vmin, vmax, q, total)
+    with np.errstate(invalid="ignore"):  # values that are NaN in every draw
+        out = np.clip(q, vmin, vmax)
     out[:, total == 0] = np.nan
     return out
+
+
+@njit(cache=True)
+def _order_stat_quantiles(counts, lo, width, probs, vmin, vmax, q, total):  # pragma: no cover
+    """Unclipped percentiles of each row of ``counts`` (s, nbins + 2) into ``q`` (probs, s),
+    the count of each row into ``total`` (s): one pass over a row's bins per order
+    statistic, stopping at its bin.
+
+    With h = (N - 1) p, k0 = floor(h), k1 = min(k0 + 1, N - 1): q = v(k0) + (h - k0)
+    (v(k1) - v(k0)), v(k) the k-th order statistic placed in the first bin b whose
+    cumulative count exceeds k at lo + (b - 1 + (k - before + 1/2) / c) width (``before``
+    the count below the bin, c its count), the minimum in the underflow bin (b = 0) and
+    the maximum in the overflow bin. A row without counts gives v(0) = its minimum.
+    """
+    s, nb2 = counts.shape
+    for j in range(s):
+        row = counts[j]
+        n = 0
+        for b in range(nb2):
+            n += row[b]
+        total[j] = n
+        for i in range(probs.shape[0]):
+            h = (max(n, 1) - 1) * probs[i]
+            k0 = np.int64(math.floor(h))
+            k1 = min(k0 + 1, max(n - 1, 0))
+            v0 = _order_stat(row, k0, lo[j], width[j], vmin[j], vmax[j])
+            v1 = _order_stat(row, k1, lo[j], width[j], vmin[j], vmax[j])
+            q[i, j] = v0 + (h - k0) * (v1 - v0)
+
+
+@njit(cache=True, inline="always")
+def _order_stat(row, k, lo, width, vmin, vmax):  # pragma: no cover - compiled
+    """The k-th order statistic of one row of counts (see :func:`_order_stat_quantiles`)."""
+    nb2 = row.shape[0]
+    before = 0
+    b = 0
+    while b < nb2 and before + row[b] <= k:
+        before += row[b]
+        b += 1
+    if b == nb2:  # k at or past the row's count (a row without counts): as bin 0
+        return vmin
+    if b == 0:
+        return vmin
+    if b == nb2 - 1:
+        return vmax
+    c = max(row[b], 1)
+    pos = (b - 1) + (k - before + 0.5) / c
+    return lo + pos * width
 
 
 # --- standardised regression coefficients -------------------------------------------------

@@ -88,6 +88,46 @@ def test_histogram_percentiles_within_resolution(data):
     assert np.all(stats["q50"][0] == 5.0)  # constant value: exact
 
 
+def test_histogram_percentiles_are_those_of_the_placed_order_statistics(rng):
+    """Each count stands for values placed at the centres of equal shares of its bin (the
+    minimum in the underflow bin, the maximum in the overflow bin): the percentiles from
+    the counts are numpy's linear percentiles of those placed values, clipped to the
+    extremes; a row without counts is NaN."""
+    nbins, s = 12, 40
+    counts = rng.integers(0, 4, size=(s, nbins + 2)) * (rng.random((s, nbins + 2)) < 0.6)
+    counts[3] = 0  # no counts
+    counts[4] = 0
+    counts[4, 0] = 5  # only under the bins
+    counts[5] = 0
+    counts[5, -1] = 2  # only over them
+    counts[6] = 0
+    counts[6, 7] = 1  # one value
+    lo = rng.normal(size=s) * 10.0
+    width = rng.uniform(0.1, 2.0, size=s)
+    vmin = lo - rng.uniform(0.0, 3.0, size=s)
+    vmax = lo + nbins * width + rng.uniform(0.0, 3.0, size=s)
+    vmax[7] = lo[7] + 0.5 * width[7]  # a maximum inside the bins: clipped to it
+    probs = np.array([0.0, 0.025, 0.25, 0.5, 0.75, 0.975, 1.0])
+    got = sm.hist_quantiles(counts, sm.HistSpec(lo, width, nbins), probs, vmin, vmax)
+    for j in range(s):
+        placed = []
+        for b, c in enumerate(counts[j]):
+            for r in range(c):
+                if b == 0:
+                    placed.append(vmin[j])
+                elif b == nbins + 1:
+                    placed.append(vmax[j])
+                else:
+                    placed.append(lo[j] + (b - 1 + (r + 0.5) / c) * width[j])
+        if not placed:
+            assert np.isnan(got[:, j]).all()
+            continue
+        want = np.clip(np.quantile(np.sort(placed), probs, method="linear"), vmin[j], vmax[j])
+        np.testing.assert_allclose(got[:, j], want, rtol=1e-13, atol=1e-12)
+    assert got[0, 4] == vmin[4] and got[-1, 5] == vmax[5]
+    assert (got[:, 7] <= vmax[7]).all()
+
+
 def test_histogram_resolution_coarse_bins_still_bounded(rng):
     """With only 16 bins the bound is still one bin width, and it is not trivially met."""
     x = rng.normal(size=(5000, 4))
