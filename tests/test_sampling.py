@@ -521,3 +521,30 @@ def test_saltelli_design_needs_one_factor_per_series(inputs):
         sampling.saltelli_groups(
             sampling.factor_plan(inputs, scen(per_year=True)), scen(per_year=True)
         )
+
+
+def test_flat_columns_are_xarrays_broadcast(rng):
+    """A plan's flat columns: a.broadcast_like(x) in x's dim order, whether a's labels are
+    x's (numpy broadcasting), in another order (xarray aligns them) or absent."""
+    x = xr.DataArray(
+        rng.random((3, 4, 5)),
+        dims=("product", "year", "source"),
+        coords={"product": list("abc"), "year": np.arange(2000, 2004), "source": np.arange(5)},
+    )
+    cases = [
+        xr.DataArray(
+            rng.random((5, 3)), dims=("source", "product"), coords={"product": list("abc")}
+        ),
+        xr.DataArray(np.arange(4), dims=("year",), coords={"year": np.arange(2000, 2004)}),
+        xr.DataArray(rng.random(3), dims=("product",), coords={"product": list("cab")}),
+        xr.DataArray(rng.random((3, 4)), dims=("product", "year")),
+        xr.DataArray(2.5),
+    ]
+    for a in cases:
+        want = a.broadcast_like(x).transpose(*x.dims).values.reshape(-1).astype(float)
+        got = sampling._flat_like(a, x)
+        assert got.dtype == np.float64 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, want)
+    # labels in another order are aligned, not taken by position
+    flat = sampling._flat_like(cases[2], x).reshape(x.shape)
+    assert flat[0, 0, 0] == cases[2].sel(product="a").item()
