@@ -19,6 +19,7 @@ sys.path.insert(0, str(BENCH))
 
 import _workload as wl  # noqa: E402
 import bench_core  # noqa: E402
+import bench_parts  # noqa: E402
 
 TOL = 1e-12  # relative to each variable's largest value
 
@@ -79,3 +80,20 @@ def test_extrapolated_cells_are_marked():
     assert rats[("flodym-loop", 100)]["extrapolated"]
     assert rats[("flodym-loop", 100)]["memory_share"] is None
     assert "*" in bench_core.text_tables({"cells": out, "ratios": list(rats.values())})
+
+
+def test_parts_of_a_chunk_add_up_and_the_originals_come_back():
+    """bench_parts times every part inside real chunks (each part's functions are called),
+    the parts and the rest add up to the chunk's time, and the functions it wrapped are the
+    originals again afterwards."""
+    before = {(o, n): o.__dict__[n] for o, n, _ in bench_parts._targets()}
+    res = bench_parts.measure(draws=20, rounds=2, scenario=None, worker_settings=False)
+    assert {(o, n): o.__dict__[n] for o, n, _ in bench_parts._targets()} == before
+    assert len(res["rounds"]) == 2
+    for r in res["rounds"]:
+        parts = r["parts"]
+        assert set(parts) == {*bench_parts.PARTS, "the rest"}
+        assert all(parts[p] > 0.0 for p in bench_parts.PARTS)
+        assert parts["the rest"] > 0.0
+        assert sum(parts.values()) == pytest.approx(r["total"], rel=1e-9)
+    assert "| **total** |" in bench_parts.table(res)
