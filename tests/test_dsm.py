@@ -297,6 +297,39 @@ def test_errors(rng):
         dsm.inflow_driven(inflow, inflow)
 
 
+def test_negative_targets_stop_the_run_wherever_they_are(rng):
+    """Every negative target stops the run with the place of the first one, among NaN
+    targets (allowed) too, in the last year, in the years an inflow history covers (which
+    the kernel does not read), and in a target whose year is not its last dim; NaN targets
+    alone pass, NaN from their year on."""
+    target = cube(rng, draws=3).cumsum("year")
+    lifetime = Lifetime("normal", mean=6.0, sd=2.0)
+    years = target.year.values
+    with_nan = target.copy()
+    with_nan[0, 1, 4] = np.nan  # allowed: NaN from there on
+    ok = dsm.stock_driven(with_nan, lifetime)
+    assert np.isnan(ok.stock[0, 1, 4:]).all() and np.isfinite(ok.stock[0, 1, :4]).all()
+    assert np.isfinite(ok.stock[1:]).all()
+    history = xr.DataArray(
+        np.r_[np.ones(3), np.full(len(years) - 3, np.nan)], dims="year", coords={"year": years}
+    )
+    cases = [
+        (with_nan, (2, 0, len(years) - 1), {}),  # the last year, beside a NaN series
+        (with_nan, (0, 1, 6), {}),  # after a NaN year of the same series
+        (target, (1, 2, 1), {"inflow_history": history}),  # a year of the history
+        (target.transpose("year", "draw", "product"), (2, 1, 5), {}),
+    ]
+    for base, (d, p, y), kwargs in cases:
+        bad = base.copy()
+        bad.loc[{"draw": d, "product": PRODUCTS[p], "year": years[y]}] = -2.0
+        with pytest.raises(ValidationError) as info:
+            dsm.stock_driven(bad, lifetime, **kwargs)
+        assert str(info.value) == (
+            f"dsm: stock is negative: product {PRODUCTS[p]}, year {years[y]}, draw {d}: -2; "
+            "1 negative value(s) in all"
+        )
+
+
 def test_import_is_light(cli_env):
     code = (
         "import sys, ndsim.dsm\n"
