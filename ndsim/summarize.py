@@ -155,6 +155,19 @@ def _hist_add(x, cols, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover
             counts[jj, b] += 1
 
 
+#: bins a row's empty ends are skipped by at a time (:func:`_pack_windows`)
+_SCAN = 16
+
+
+@njit(cache=True, inline="always")
+def _any_nonzero(row, a):  # pragma: no cover - compiled
+    """Whether any of row[a : a + _SCAN] is non-zero: a loop of constant length, vectorised."""
+    acc = 0
+    for j in range(_SCAN):
+        acc |= row[a + j]
+    return acc != 0
+
+
 @njit(cache=True)
 def _pack_windows(counts):  # pragma: no cover - compiled
     """Each row's window of counts (rows, bins), for :class:`PackedCounts`: first, width,
@@ -168,11 +181,15 @@ def _pack_windows(counts):  # pragma: no cover - compiled
     for r in range(rows):
         row = counts[r]
         a = 0
+        while a + _SCAN <= bins and not _any_nonzero(row, a):  # empty bins, _SCAN at a time
+            a += _SCAN
         while a < bins and row[a] == 0:
             a += 1
         if a == bins:
             continue
         b = bins - 1
+        while b - _SCAN >= a and not _any_nonzero(row, b - _SCAN + 1):
+            b -= _SCAN
         while row[b] == 0:
             b -= 1
         first[r] = a

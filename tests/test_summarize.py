@@ -217,6 +217,32 @@ def test_a_partial_travels_with_its_counts_packed(rng):
         np.testing.assert_array_equal(a[name], b[name])
 
 
+def test_packed_windows_span_first_to_last_occupied_bin(rng):
+    """Each row's window runs from its first to its last non-zero bin (np.flatnonzero),
+    whatever the lengths of its empty ends (shorter and longer than the blocks the scan
+    skips, none, all), and unpacks to the counts."""
+    bins = 70
+    ends = [(0, 0), (1, 2), (15, 16), (16, 15), (17, 33), (32, 0), (0, 47), (34, 35), (69, 0)]
+    rows = []
+    for lead, tail in ends:
+        row = np.zeros(bins, dtype=np.uint16)
+        row[lead : bins - tail] = rng.integers(0, 3, bins - lead - tail)
+        row[lead] = row[bins - tail - 1] = 1 + rng.integers(0, 400)  # some past 255
+        rows.append(row)
+    for alone in ([16], [0, 69], [16, 53], [32, 33], [5]):  # long empty runs inside too
+        row = np.zeros(bins, dtype=np.uint16)
+        row[alone] = 1
+        rows.append(row)
+    rows.append(np.zeros(bins, dtype=np.uint16))  # no counts
+    counts = np.stack(rows)
+    packed = sm.PackedCounts.of(counts)
+    for r, row in enumerate(counts):
+        nz = np.flatnonzero(row)
+        want = (nz[0], nz[-1] - nz[0] + 1) if nz.size else (0, 0)
+        assert (packed.first[r], packed.width[r]) == want
+    np.testing.assert_array_equal(packed.dense(), counts)
+
+
 def test_packed_counts_add_with_their_carries(rng):
     """Counts packed as windows (rows empty, full, at either edge, large counts apart), and
     uint16 counts not packed, add into the accumulator's uint16 counts as int64 counts
