@@ -1189,9 +1189,7 @@ def _order_stat(row, k, lo, width, vmin, vmax):  # pragma: no cover - compiled
     while b < nb2 and before + row[b] <= k:
         before += row[b]
         b += 1
-    if b == nb2:  # k at or past the row's count (a row without counts): as bin 0
-        return vmin
-    if b == 0:
+    if b == 0 or b == nb2:  # under the bins, or a row without counts
         return vmin
     if b == nb2 - 1:
         return vmax
