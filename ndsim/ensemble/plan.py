@@ -34,10 +34,10 @@ __all__ = [
     "make_plan",
 ]
 
-#: draws per chunk when the user does not say: a chunk's model run needs about 0.5 MiB
-#: per draw at its peak; two workers with 1000-draw chunks peaked at 1.6 GiB in all
-#: (summed PSS, parent included) while fixed costs per chunk (about 0.2 s of xarray
-#: bookkeeping) stay below a third of the chunk's time
+#: draws per chunk when the user does not say: a chunk's model run peaks at about 0.35
+#: MiB per draw; two workers with 1000-draw chunks peaked at 1.33-1.46 GiB in all
+#: (summed PSS, parent included), while a chunk's fixed cost (about 0.03 s of xarray
+#: bookkeeping) stays near a tenth of its time
 DEFAULT_CHUNK = 1000
 #: the draws group's variable of sampled input factors (draw, input), float64
 INPUT_FACTOR = "input_factor"
