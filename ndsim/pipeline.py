@@ -422,7 +422,9 @@ def run(
         ).transpose(cv.STAGE, ...)
         for name, parts in stage_parts.items()
     }
-    result = _on_years(
+    # the result as Variables and coordinates, a Dataset built once at the end (and only
+    # where labels are asked for)
+    result, coords = _on_years(
         {
             "domestic_consumption": dc,
             "total_demand": consumption.total_demand(dc, inputs["in_total_demand"]),
@@ -460,8 +462,8 @@ def run(
         years,
     )
     if extras.variables:  # (nothing to merge without the forecast's diagnostics)
-        result = result.merge(extras, compat="override", join="left")
-    result.attrs["mining_basis"] = basis
+        merged = xr.Dataset(result, coords=coords).merge(extras, compat="override", join="left")
+        result, coords = _parts(merged)
     replaced: dict = {}
     if scenario.run.upstream == "reconciled":
         arrays = {
@@ -476,14 +478,26 @@ def run(
             inputs, acc, arrays, flow, years, labelled, plain, basis, scenario.uncertainty.cv
         )
     replaced["plausibility_flag"] = flag
-    result = result.assign(replaced)  # one merge for every replaced variable and the flag
+    _assign(result, coords, replaced)
 
-    # 9. supply scenarios against the requirement (SPEC §4), merged with the balance residual
-    supplied = supply.supply_scenarios(result, inputs, scenario.supply) if forecasting else None
+    # 9. supply scenarios against the requirement (SPEC §4)
+    flow_v = forecast.lead_values(result["flow"], 1, flows.EDGE, Y)
+    if forecasting:
+        i_t = int(np.searchsorted(years, last))
+        result.update(
+            supply.supply_variables(
+                result,
+                supply.flows_at_values(flow_v, i_t),
+                years,
+                i_t,
+                basis == "concentrate",
+                scenario.supply,
+            )
+        )
+        coords[cv.SCENARIO] = xr.Variable(cv.SCENARIO, list(dict(scenario.supply.growth)))
 
     # 10. mass balance of every process, and signs (SPEC §3)
     # (on the arrays: the stock summed over products as xarray's sum adds, NaN kept)
-    flow_v = forecast.lead_values(result["flow"], 1, flows.EDGE, Y)
     stock_total = sums.sum_values(forecast.lead_values(result["stock"], 1, P, Y), 1)
     worst = balance.check_balance_values(
         flow_v,
@@ -493,23 +507,17 @@ def run(
         lead if cv.DRAW in result["flow"].dims else None,
         on_violation=opts.on_violation,
     )
-    residual = xr.DataArray(
-        worst,
-        dims=(cv.PROCESS, Y),
-        coords={cv.PROCESS: list(cv.PROCESSES), Y: years},
-        attrs=cv.attrs("balance_residual"),
+    result["balance_residual"] = xr.Variable(
+        (cv.PROCESS, Y), worst, attrs=cv.attrs("balance_residual")
     )
-    if supplied is None:
-        result["balance_residual"] = residual
-    else:  # one merge for both
-        result = result.merge(supplied.assign(balance_residual=residual))
+    coords[cv.PROCESS] = xr.Variable(cv.PROCESS, list(cv.PROCESSES))
     # a reconciled flow may come out negative: a result, reported in the summary, never
     # clipped and not an error (SPEC §3); the inputs it came from were checked at load
     reconciled_names = ("mining", "intermediate_production", "imports", "exports")
     reconciled_names += ("exports_unregistered",)
     balance.check_nonnegative(
         [  # (a DataArray only for a variable the compiled pass finds a negative value in)
-            (name, result[name])
+            (name, _labelled(name, result[name], coords))
             for name in (
                 "domestic_consumption",
                 "exports_final",
@@ -525,11 +533,11 @@ def run(
                 "exports_unregistered",
             )
             if not (scenario.run.upstream == "reconciled" and name in reconciled_names)
-            and not balance.surely_nonnegative(result.variables[name])
+            and not balance.surely_nonnegative(result[name])
         ],
         on_violation=opts.on_violation,
     )
-    return _finish(result, inputs, scenario, flow_form, labels)
+    return _finish(result, coords, inputs, scenario, flow_form, labels)
 
 
 class RunVariables(dict):
@@ -729,17 +737,20 @@ def _reconciled(
     return res
 
 
-def _on_years(arrays: Mapping[str, xr.DataArray], years: np.ndarray) -> xr.Dataset:
-    """One Dataset of ``arrays`` over the run's ``years``, NaN where an array has no value.
+def _on_years(
+    arrays: Mapping[str, xr.DataArray], years: np.ndarray
+) -> tuple[dict[Hashable, xr.Variable], dict[Hashable, xr.Variable]]:
+    """The Variables and the coordinates of ``arrays`` over the run's ``years``, NaN where an
+    array has no value: those of the Dataset ``xr.Dataset(arrays).reindex(year=years)``.
 
-    The Dataset ``xr.Dataset(arrays).reindex(year=years)`` gives, without aligning
-    every array on every other: the arrays of one run share the labels of their other
-    dimensions and their coordinates, which is checked (where they do not, that
-    construction itself makes the Dataset). Arrays already on ``years`` are not copied.
+    Built without aligning every array on every other: the arrays of one run share the
+    labels of their other dimensions and their coordinates, which is checked (where they
+    do not, that construction itself makes them). Arrays already on ``years`` are not
+    copied.
     """
     years = np.asarray(years)
     coords: dict[Hashable, xr.Variable] = {}
-    variables = {}
+    variables: dict[Hashable, xr.Variable] = {}
     for name, da in arrays.items():
         var, own = da.variable, da.coords.variables
         if cv.YEAR in da.dims and not np.array_equal(own[cv.YEAR].values, years):
@@ -748,7 +759,7 @@ def _on_years(arrays: Mapping[str, xr.DataArray], years: np.ndarray) -> xr.Datas
             i0 = int(np.searchsorted(years, y[0])) if y.size else 0
             if var.dtype.kind != "f" or not np.array_equal(years[i0 : i0 + y.size], y):
                 # (xarray's fill changes other dtypes; years not a run: xarray's reindex)
-                return xr.Dataset(arrays).reindex({cv.YEAR: years}, copy=False)
+                return _parts(xr.Dataset(arrays).reindex({cv.YEAR: years}, copy=False))
             var = var.pad({cv.YEAR: (i0, years.size - i0 - y.size)}, constant_values=np.nan)
         for key, coord in own.items():
             if key == cv.YEAR:
@@ -757,13 +768,46 @@ def _on_years(arrays: Mapping[str, xr.DataArray], years: np.ndarray) -> xr.Datas
             if have is not coord and not (
                 have.dims == coord.dims and np.array_equal(have.values, coord.values)
             ):
-                return xr.Dataset(arrays).reindex({cv.YEAR: years}, copy=False)
+                return _parts(xr.Dataset(arrays).reindex({cv.YEAR: years}, copy=False))
         variables[name] = var
     year = next(
         (da.coords.variables[cv.YEAR] for da in arrays.values() if cv.YEAR in da.dims), None
     )
     coords[cv.YEAR] = xr.Variable(cv.YEAR, years, {} if year is None else year.attrs)
-    return xr.Dataset(variables, coords=coords)
+    return variables, coords
+
+
+def _parts(ds: xr.Dataset) -> tuple[dict[Hashable, xr.Variable], dict[Hashable, xr.Variable]]:
+    """A Dataset as its data Variables and its coordinates (``xr.Dataset(*parts)`` again)."""
+    return (
+        {name: ds.variables[name] for name in ds.data_vars},
+        {name: ds.variables[name] for name in ds.coords},
+    )
+
+
+def _assign(
+    variables: dict[Hashable, xr.Variable],
+    coords: dict[Hashable, xr.Variable],
+    new: Mapping[Hashable, xr.Variable | xr.DataArray],
+) -> None:
+    """``Dataset.assign(new)`` on a run's Variables and coordinates, in place: a replaced
+    variable keeps its place, a DataArray's coordinates not yet in ``coords`` come along
+    (those of the run's labels it shares are the run's own)."""
+    for name, x in new.items():
+        if isinstance(x, xr.DataArray):
+            for key, coord in x.coords.variables.items():
+                coords.setdefault(key, coord)
+            x = x.variable
+        variables[name] = x
+
+
+def _labelled(
+    name: Hashable, var: xr.Variable, coords: Mapping[Hashable, xr.Variable]
+) -> xr.DataArray:
+    """A run's Variable as the DataArray a Dataset of it and ``coords`` would give."""
+    dims = set(var.dims)
+    own = {key: c for key, c in coords.items() if set(c.dims) <= dims}
+    return xr.DataArray(var, coords=own, name=name)
 
 
 def accounted_years(inputs: xr.Dataset) -> tuple[int, int]:
@@ -894,28 +938,30 @@ def product_intermediate(inputs: xr.Dataset) -> xr.DataArray:
 
 
 def _finish(
-    result: xr.Dataset,
+    result: dict[Hashable, xr.Variable],
+    coords: dict[Hashable, xr.Variable],
     inputs: xr.Dataset,
     scenario: Scenario,
     flow_form: str = "matrix",
     labels: bool = True,
 ) -> xr.Dataset | RunVariables:
-    """Attach names, units, descriptions, product coordinates and provenance (without
-    ``labels``: the variables with their units and descriptions only)."""
+    """Attach names, units, descriptions, product coordinates and provenance to a run's
+    Variables and coordinates (without ``labels``: the variables with their units and
+    descriptions only, no Dataset built)."""
     if flow_form == "matrix":  # the output contract's (origin, destination, year) matrices
+        ds = xr.Dataset(result, coords=coords)
         last = accounted_years(inputs)[1]
         for matrix in ("flow", "flow_prior", "flow_sd"):
-            if matrix in result and flows.is_edges(result[matrix]):
+            if matrix in ds and flows.is_edges(ds[matrix]):
                 off: float | xr.DataArray = 0.0
                 if matrix == "flow_sd":  # not reconciled after the accounted years: NaN
-                    off = xr.zeros_like(result[cv.YEAR], dtype=float).where(result[cv.YEAR] <= last)
-                result[matrix] = flows.to_matrix(result[matrix], off)
-        result = result.drop_vars(flows.EDGE, errors="ignore")
+                    off = xr.zeros_like(ds[cv.YEAR], dtype=float).where(ds[cv.YEAR] <= last)
+                ds[matrix] = flows.to_matrix(ds[matrix], off)
+        result, coords = _parts(ds.drop_vars(flows.EDGE, errors="ignore"))
     elif flow_form != "edges":
         raise ValueError(f"flow_form must be 'matrix' or 'edges', not {flow_form!r}")
     variables = {}
-    for name in result.data_vars:  # on the Variables: no DataArray built per variable
-        var = result.variables[name]
+    for name, var in result.items():  # on the Variables: no DataArray built per variable
         if flows.is_edges(var):
             var = var.copy(deep=False)
             var.attrs = dict(cv.attrs(name))
@@ -926,25 +972,25 @@ def _finish(
         variables[name] = var
     if not labels:
         return RunVariables(variables)
-    result = xr.Dataset(variables, coords=result.coords)  # one construction, no per-variable merge
-    coords = {
+    ds = xr.Dataset(variables, coords=coords)  # one construction, no per-variable merge
+    product_coords = {
         c: inputs[c]
         for c in PRODUCT_COORDS
         if c in inputs.coords and inputs[c].dims == (cv.PRODUCT,)
     }
-    if scenario.forecast.enabled and "forecast_method" in coords:
+    if scenario.forecast.enabled and "forecast_method" in product_coords:
         # the method each product is forecast by in this run (the scenario may override)
         methods = forecast.forecast_methods(inputs, scenario.forecast, file=scenario.file_name)
-        coords["forecast_method"] = xr.DataArray(
+        product_coords["forecast_method"] = xr.DataArray(
             [methods[str(p)] for p in inputs[cv.PRODUCT].values],
             dims=cv.PRODUCT,
             coords={cv.PRODUCT: inputs[cv.PRODUCT].values},
         )
-    result = result.assign_coords(coords)
-    result[cv.YEAR].attrs.update(long_name="year", units="yr")
+    ds = ds.assign_coords(product_coords)
+    ds[cv.YEAR].attrs.update(long_name="year", units="yr")
     first, last = accounted_years(inputs)
-    result.attrs = {
-        "title": f"ndsim results: {inputs.attrs.get('title', inputs.attrs.get('name', 'data set'))}",
+    ds.attrs = {
+        "title": f"ndsim dss: {inputs.attrs.get('title', inputs.attrs.get('name', 'data set'))}",
         "scenario": scenario.name,
         "scenario_description": scenario.description,
         "scenario_file": scenario.path.name if scenario.path is not None else "",
@@ -962,9 +1008,9 @@ def _finish(
         "history_first_year": history_start(inputs, scenario),
         "first_year": first,
         "last_accounted_year": last,
-        "draws": int(result.sizes.get(cv.DRAW, 0)),
+        "draws": int(ds.sizes.get(cv.DRAW, 0)),
     }
     for key in ("summary_years", "supply_years"):  # the data set's report years, where given
         if inputs.attrs.get(key):
-            result.attrs[key] = np.asarray(inputs.attrs[key], dtype=np.int64)
-    return result
+            ds.attrs[key] = np.asarray(inputs.attrs[key], dtype=np.int64)
+    return ds

@@ -126,6 +126,31 @@ def test_supply_sums_over_edges_or_the_matrix_alike(china):
     assert np.array_equal(a, b) and np.allclose(a, np.ravel(expect.values))
 
 
+def test_supply_of_a_run_is_that_of_its_labelled_result(china):
+    """The run computes its supply variables on its Variables and the flows of T taken from
+    the edges' array; the public supply_scenarios on the labelled result (flows of T by
+    label, from the edges and from the matrix) gives their numbers bit for bit."""
+    inputs, scenario, dense, edges = china
+    last = pipeline.accounted_years(inputs)[1]
+    i_t = int(np.searchsorted(edges[cv.YEAR].values, last))
+    on_arrays = supply.flows_at_values(
+        forecast.lead_values(edges["flow"], 1, flows.EDGE, cv.YEAR), i_t
+    )
+    for run in (edges, dense):
+        by_label = supply._flows_at(run["flow"], last)
+        for pair, x in by_label.items():
+            if pair in flows.EDGES:
+                assert np.array_equal(on_arrays[pair], x, equal_nan=True), pair
+            else:  # a pair of the matrix's nodes without an edge: 0
+                assert run is dense and not x.any(), pair
+        assert on_arrays.keys() == set(by_label) & set(flows.EDGES)
+    for run in (edges, dense):
+        ref = supply.supply_scenarios(run, inputs, scenario.supply)
+        for name in ref.data_vars:  # (the run's attributes are those of the output contract)
+            xr.testing.assert_equal(ref[name], run[name])
+            assert np.array_equal(ref[name].values, run[name].values, equal_nan=True), name
+
+
 def test_to_matrix_against_a_plain_loop():
     rng = np.random.default_rng(5)
     years = np.array([2000, 2001, 2002])

@@ -302,6 +302,12 @@ def _labelled(values, dims, **coords):
     return xr.DataArray(np.asarray(values, dtype=float), dims=dims, coords=coords)
 
 
+def _on_years(arrays, years):
+    """The Dataset of the Variables and coordinates pipeline._on_years gives."""
+    variables, coords = pipeline._on_years(arrays, years)
+    return xr.Dataset(variables, coords=coords)
+
+
 def test_results_are_assembled_on_the_run_years_as_xarray_would_align_them():
     years = np.arange(2000, 2006)
     product = {"product": ["A", "B"], "name": ("product", ["a", "b"])}
@@ -317,14 +323,14 @@ def test_results_are_assembled_on_the_run_years_as_xarray_would_align_them():
     }
     # the reference: xarray's own alignment, as the run built its result before
     ref = xr.Dataset(arrays).reindex(year=years)
-    got = pipeline._on_years(arrays, years)
+    got = _on_years(arrays, years)
     assert got.identical(ref)
     assert np.isnan(got["accounted"].values[0, 3:]).all()
     assert np.shares_memory(got["whole"].values, arrays["whole"].values)  # not copied
     # arrays that disagree on another dimension's labels: xarray's outer join decides
     other = dict(arrays, plain=_labelled([1.0, 2.0], ("product",), product=["B", "A"]))
-    assert pipeline._on_years(other, years).identical(xr.Dataset(other).reindex(year=years))
-    assert pipeline._on_years(other, years).sizes["product"] == 2
+    assert _on_years(other, years).identical(xr.Dataset(other).reindex(year=years))
+    assert _on_years(other, years).sizes["product"] == 2
     # single precision stays single; integers and flags become what xarray's fill makes
     odd = dict(
         arrays,
@@ -333,14 +339,50 @@ def test_results_are_assembled_on_the_run_years_as_xarray_would_align_them():
         counts=arrays["accounted"].astype(np.int64),
     )
     ref = xr.Dataset(odd).reindex(year=years)
-    got = pipeline._on_years(odd, years)
+    got = _on_years(odd, years)
     assert got.identical(ref)
     assert got["single"].dtype == np.float32
     # years with a gap: xarray's reindex
     gappy = dict(
         arrays, gappy=_labelled([[1.0, 3.0]], ("draw", "year"), draw=[7], year=years[[1, 3]])
     )
-    assert pipeline._on_years(gappy, years).identical(xr.Dataset(gappy).reindex(year=years))
+    assert _on_years(gappy, years).identical(xr.Dataset(gappy).reindex(year=years))
+
+
+def test_variables_are_assigned_and_labelled_as_a_dataset_would():
+    """pipeline._assign and _labelled on Variables against Dataset.assign and ds[name]."""
+    years = np.arange(2000, 2004)
+    product = {"product": ["A", "B"], "name": ("product", ["a", "b"])}
+    ds = xr.Dataset(
+        {
+            "stock": _labelled(
+                np.arange(8).reshape(2, 4), ("product", "year"), year=years, **product
+            ),
+            "rate": _labelled([0.1, 0.2, 0.3, 0.4], ("year",), year=years),
+            "flag": _labelled([1.0, 0.0], ("product",), **product),
+        }
+    )
+    new = {
+        # a replaced variable keeps its place; a new one comes last
+        "rate": xr.Variable("year", np.array([1.0, 2.0, 3.0, 4.0]), {"units": "1"}),
+        # a DataArray brings a coordinate the run has not, and shares the run's labels
+        "adjustment": _labelled(
+            [[1.0, 2.0, 3.0, 4.0]] * 3,
+            ("measurement", "year"),
+            measurement=["x", "y", "z"],
+            year=years,
+        ),
+        "share": _labelled([[0.5] * 4] * 2, ("product", "year"), year=years, **product),
+    }
+    variables, coords = pipeline._parts(ds)
+    pipeline._assign(variables, coords, new)
+    got = xr.Dataset(variables, coords=coords)
+    ref = ds.assign(new)
+    assert got.identical(ref)
+    assert list(got.data_vars) == list(ref.data_vars)  # in the same order
+    assert list(got.coords) == list(ref.coords)
+    for name in ref.data_vars:
+        assert pipeline._labelled(name, variables[name], coords).identical(ref[name])
 
 
 def test_plausibility_flag_against_a_hand_case():

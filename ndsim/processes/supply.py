@@ -31,7 +31,7 @@ stocks and flows analysis in China. Resources, Conservation and Recycling 174,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,6 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "supply_scenarios",
+    "supply_variables",
+    "flows_at_values",
     "supply_values",
     "supply_attrs",
     "supply_summary",
@@ -120,14 +122,17 @@ def _pair_sum(flow_t: Mapping[tuple[str, str], np.ndarray], pairs, n: int) -> np
     return np.zeros(n) if total is None else total
 
 
+#: the flows of T that enter the requirement
+REQUIREMENT_PAIRS = (*EXPORT_PAIRS, *IMPORT_PAIRS, *LOSS_PAIRS)
+
+
 def _flows_at(flow: xr.DataArray, last: int) -> dict[tuple[str, str], np.ndarray]:
     """The flows of T of the requirement present in a result's flows (edges or matrix), each
     (draw,)."""
     flow = flow.sel({_Y: last}, drop=True)
-    pairs = (*EXPORT_PAIRS, *IMPORT_PAIRS, *LOSS_PAIRS)
     return {
         (o, d): lead_values(flows.edge(flow, o, d), 1)
-        for o, d in pairs
+        for o, d in REQUIREMENT_PAIRS
         if flows.has_edge(flow, o, d)
     }
 
@@ -181,30 +186,36 @@ def _requirement_values(
     return d, share
 
 
+def _product_arrays(v: Mapping[Hashable, xr.Variable]) -> dict:
+    """DC, E, I of final products and the inflow of a run's Variables (draw, product, year),
+    a draw axis of 1 where a variable has none."""
+    return {
+        key: lead_values(v[name], 1, _P, _Y)
+        for key, name in (
+            ("dc", "domestic_consumption"),
+            ("exports_final", "exports_final"),
+            ("imports_final", "imports_final"),
+            ("inflow", "inflow"),
+        )
+    }
+
+
 def _requirement_arrays(result: xr.Dataset, last: int) -> dict:
     """The arguments of :func:`_requirement_values` but the year of T, from a run's variables
     (a draw axis of 1 where a variable has none)."""
     return {
         "flow_t": _flows_at(result["flow"], last),
-        **{
-            key: lead_values(result.variables[name], 1, _P, _Y)
-            for key, name in (
-                ("dc", "domestic_consumption"),
-                ("exports_final", "exports_final"),
-                ("imports_final", "imports_final"),
-                ("inflow", "inflow"),
-            )
-        },
+        **_product_arrays(result.variables),
         "concentrate": result.attrs.get("mining_basis") == "concentrate",
     }
 
 
-def _arrays(result: xr.Dataset, last: int) -> dict:
-    """The arguments of :func:`supply_values` but years, T and options, from a run's variables."""
-    at_t = {_Y: result.get_index(_Y).get_loc(last)}
-    v = result.variables  # (lead_values of Variables: no DataArray built)
+def _arrays(v: Mapping[Hashable, xr.Variable], i_t: int) -> dict:
+    """The arguments of :func:`supply_values` from a run's Variables but the flows of T,
+    the basis, years, T and options (``i_t``: the position of T in the years)."""
+    at_t = {_Y: i_t}
     return {
-        **_requirement_arrays(result, last),
+        **_product_arrays(v),
         "official_t": sums.nansum_values(lead_values(v["mining"].isel(at_t), 1, cv.SOURCE), -1),
         "unregistered_t": lead_values(v["mining_unregistered"].isel(at_t), 1),
         "outflow": lead_values(v["outflow"], 1, _P, _Y),
@@ -236,7 +247,7 @@ def requirement(
         **_requirement_arrays(result, last), i_last=i_last, net_exports=net_exports
     )
     d = np.where(years >= last, d, np.nan)
-    drawn = _drawn(result, "official_mining")  # (the base does not enter D or u)
+    drawn = _drawn(result.variables, "official_mining")  # (the base does not enter D or u)
 
     def labelled(x, name, *dims):  # with a draw dim only where an input with draws enters
         return _labelled(
@@ -369,9 +380,46 @@ def supply_scenarios(
     arrays, then labelled.
     """
     last = _last_year(result, inputs)
-    years = result[_Y].values
-    out = supply_values(**_arrays(result, last), years=years, last=last, options=options)
-    drawn = _drawn(result, options.base)
+    variables = supply_variables(
+        result.variables,
+        _flows_at(result["flow"], last),
+        result[_Y].values,
+        result.get_index(_Y).get_loc(last),
+        result.attrs.get("mining_basis") == "concentrate",
+        options,
+    )
+    names = list(dict(options.growth))
+    coords = _coords(result, {d for v in variables.values() for d in v.dims}) | {_S: names}
+    order = [d for d in (cv.DRAW, _S, _Y) if d in coords]  # the order of the dims first
+    return xr.Dataset(variables, coords={d: coords[d] for d in order} | coords)
+
+
+def supply_variables(
+    variables: Mapping[Hashable, xr.Variable],
+    flow_t: Mapping[tuple[str, str], np.ndarray],
+    years: np.ndarray,
+    i_t: int,
+    concentrate: bool,
+    options: SupplyOptions,
+) -> dict[str, xr.Variable]:
+    """The variables of :func:`supply_scenarios` without their labels, from a run's
+    Variables (name -> :class:`xarray.Variable`, a Dataset's ``variables``).
+
+    ``flow_t``: the flows of T (draw,) by (origin, destination) (:data:`REQUIREMENT_PAIRS`
+    present in the run); ``years`` the run's, T at position ``i_t``; ``concentrate``:
+    official output counted as concentrate. A variable has a ``draw`` dimension where a
+    variable it is computed from has one.
+    """
+    last = int(years[i_t])
+    out = supply_values(
+        **_arrays(variables, i_t),
+        flow_t=flow_t,
+        concentrate=concentrate,
+        years=years,
+        last=last,
+        options=options,
+    )
+    drawn = _drawn(variables, options.base)
 
     def labelled(name, *dims):  # (draw, *dims) where a draw's inputs made it, else *dims
         x = out[name]
@@ -379,24 +427,32 @@ def supply_scenarios(
             dims, x = ((cv.DRAW, *dims), x) if drawn[name] else (dims, x[0])
         return xr.Variable(dims, x, supply_attrs(name, options, last))
 
-    variables = {name: labelled(name, _S, _Y) for name in SUPPLY_VARIABLES}
-    variables["required_recycling_rate_above_1"] = labelled(
+    supplied = {name: labelled(name, _S, _Y) for name in SUPPLY_VARIABLES}
+    supplied["required_recycling_rate_above_1"] = labelled(
         "required_recycling_rate_above_1", _S, _Y
     )
-    variables["supply_growth_rate"] = labelled("supply_growth_rate", _S)
-    variables["supply_upstream_share"] = labelled("supply_upstream_share")
-    names = list(dict(options.growth))
-    coords = _coords(result, {d for v in variables.values() for d in v.dims}) | {_S: names}
-    order = [d for d in (cv.DRAW, _S, _Y) if d in coords]  # the order of the dims first
-    return xr.Dataset(variables, coords={d: coords[d] for d in order} | coords)
+    supplied["supply_growth_rate"] = labelled("supply_growth_rate", _S)
+    supplied["supply_upstream_share"] = labelled("supply_upstream_share")
+    return supplied
 
 
-def _drawn(result: xr.Dataset, base: str) -> dict[str, bool]:
+def flows_at_values(flow: np.ndarray, i_t: int) -> dict[tuple[str, str], np.ndarray]:
+    """The ``flow_t`` of :func:`supply_variables` from a run's flows over the edges of
+    :mod:`ndsim.flows` (draw, edge, year), each (draw,)."""
+    return {
+        pair: flow[:, flows.EDGES.index(pair), i_t]
+        for pair in REQUIREMENT_PAIRS
+        if pair in flows.EDGES
+    }
+
+
+def _drawn(variables: Mapping[Hashable, xr.Variable], base: str) -> dict[str, bool]:
     """Which variables of :func:`supply_values` vary by draw: those computed from a variable
-    of ``result`` with a ``draw`` dimension (as xarray's broadcasting would give them)."""
+    of a run (``variables``: its Variables) with a ``draw`` dimension (as xarray's
+    broadcasting would give them)."""
 
     def has(*names: str) -> bool:
-        return any(name in result and cv.DRAW in result.variables[name].dims for name in names)
+        return any(name in variables and cv.DRAW in variables[name].dims for name in names)
 
     q = has("mining") or (base == "total_mining" and has("mining_unregistered"))
     share = has("flow", "domestic_consumption")
