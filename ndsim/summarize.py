@@ -155,6 +155,38 @@ def _hist_add(x, cols, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover
             counts[jj, b] += 1
 
 
+@njit(cache=True)
+def _hist_tile(x, j0, j1, lo, inv_w, nbins, cols, counts, nan_count, b):  # pragma: no cover
+    """:func:`_hist_add` of the columns ``cols`` (sorted, in [j0, j1)) of x (n, s), a row of
+    the tile [j0, j1) at a time: first the bin of each of its values (``lo``, ``inv_w`` of
+    the tile's columns, any finite numbers for the columns not counted; ``b`` a buffer of
+    j1 - j0), then the counts of ``cols``.
+
+    The bins are those of :func:`_hist_add` (t = (v - lo) inv_w: 0 for t < 0, nbins + 1 for
+    t >= nbins, int(t) + 1 between; NaN counted apart), taken without a branch, so the
+    loop over a row vectorises; t is NaN only where v is (lo and inv_w are finite).
+    """
+    n = x.shape[0]
+    m = j1 - j0
+    top = float(nbins)
+    nan_bin = nbins + 2
+    for i in range(n):
+        row = x[i, j0:j1]
+        for j in range(m):
+            t = (row[j] - lo[j]) * inv_w[j]
+            tc = t if t < top else top  # (in [0, nbins]: a defined conversion)
+            tc = tc if tc >= 0.0 else 0.0
+            k = int(tc) + 1
+            k = 0 if t < 0.0 else k
+            b[j] = nan_bin if t != t else k
+        for jj in range(cols.shape[0]):
+            k = b[cols[jj] - j0]
+            if k == nan_bin:
+                nan_count[jj] += 1
+            else:
+                counts[jj, k] += 1
+
+
 #: bins a row's empty ends are skipped by at a time (:func:`_pack_windows`)
 _SCAN = 16
 
@@ -330,6 +362,13 @@ def _reduce_block(
     vmin[:] = np.nan
     vmax[:] = np.nan
     nan_seen[:] = 0
+    # the bins by column of the block (0 and 0 for the columns not binned), for _hist_tile
+    lo_all = np.zeros(w)
+    inv_w_all = np.zeros(w)
+    for q in range(vcols.shape[0]):
+        lo_all[vcols[q]] = lo[q]
+        inv_w_all[vcols[q]] = inv_w[q]
+    b = np.empty(min(tile, w), dtype=np.int64)
     va = 0
     for j0 in range(0, w, tile):
         j1 = min(j0 + tile, w)
@@ -342,8 +381,12 @@ def _reduce_block(
             if k >= 0:
                 at = slice(c0 + j0, c0 + j1)
                 _tile_moments(rows, j0, j1, mean[k, at], m2[k, at])
-            vc = slice(va, vb)
-            _hist_add(rows, vcols[vc], lo[vc], inv_w[vc], nbins, counts[vc], nan_count[vc])
+            if vb > va:
+                vc = slice(va, vb)
+                _hist_tile(
+                    rows, j0, j1, lo_all[j0:j1], inv_w_all[j0:j1], nbins,
+                    vcols[vc], counts[vc], nan_count[vc], b,
+                )  # fmt: skip
             _tile_extremes(rows, j0, j1, vmin[j0:j1], vmax[j0:j1], nan_seen[j0:j1])
         va = vb
 

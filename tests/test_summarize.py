@@ -669,6 +669,45 @@ def test_reduce_blocks_is_the_reduction_of_the_whole_matrix(rng):
         sm.reduce_blocks(blocks[:3], s, z, start, hist=hist)
 
 
+def test_tile_bins_are_those_of_the_rule_on_edge_values(rng):
+    """_hist_tile's branch-free bins against the rule counted by a plain loop: values on
+    the bin edges (and one ulp either side), at the range's ends, beyond it, infinite,
+    -0.0 and NaN, in a tile with columns that are not counted."""
+    nbins, n = 8, 40
+    lo = np.array([0.0, -1.0, 5.0, 2.0, -3.0, 0.5])
+    width = np.array([0.25, 0.1, 1.0 / 3.0, 1e-12, 2.0, 0.125])
+    inv_w = 1.0 / width
+    edges = lo[:, None] + np.arange(nbins + 1) * width[:, None]  # (column, edge)
+    special = np.array([np.inf, -np.inf, np.nan, -0.0, 0.0, 1e300, -1e300])
+    x = np.empty((n, lo.size))
+    for j in range(lo.size):
+        e = edges[j]
+        pool = np.concatenate([e, np.nextafter(e, np.inf), np.nextafter(e, -np.inf), special])
+        x[:, j] = rng.choice(pool, size=n)
+    j0, j1 = 1, 6  # a tile of columns 1-5, of which 1, 2, 4, 5 are counted
+    cols = np.array([1, 2, 4, 5])
+    counts = np.zeros((cols.size, nbins + 2), dtype=np.uint16)
+    nan_count = np.zeros(cols.size, dtype=np.int64)
+    lo_tile, inv_tile = lo[j0:j1].copy(), inv_w[j0:j1].copy()
+    lo_tile[3 - j0], inv_tile[3 - j0] = 0.0, 0.0  # column 3: not counted
+    b = np.empty(j1 - j0, dtype=np.int64)
+    sm._hist_tile(x, j0, j1, lo_tile, inv_tile, nbins, cols, counts, nan_count, b)
+    for jj, j in enumerate(cols):
+        expected, nans = [0] * (nbins + 2), 0
+        for v in x[:, j].tolist():
+            if v != v:
+                nans += 1
+                continue
+            t = (v - lo[j]) * inv_w[j]
+            expected[0 if t < 0 else nbins + 1 if t >= nbins else int(t) + 1] += 1
+        assert counts[jj].tolist() == expected and nan_count[jj] == nans, j
+    # the same counts as the kernel with branches (_hist_add) on the same columns
+    ref = np.zeros_like(counts)
+    ref_nan = np.zeros_like(nan_count)
+    sm._hist_add(x, cols, lo[cols], inv_w[cols], nbins, ref, ref_nan)
+    assert np.array_equal(counts, ref) and np.array_equal(nan_count, ref_nan)
+
+
 def test_chunks_merge_sibling_leaves_as_the_tree_does(rng):
     """A chunk merges the whole leaves that are siblings of the fixed tree before sending
     them; whatever the chunks, the accumulator's nodes are those of the leaves pushed one
