@@ -990,7 +990,7 @@ def _finish(
     ds[cv.YEAR].attrs.update(long_name="year", units="yr")
     first, last = accounted_years(inputs)
     ds.attrs = {
-        "title": f"ndsim dss: {inputs.attrs.get('title', inputs.attrs.get('name', 'data set'))}",
+        "title": f"ndsim results: {inputs.attrs.get('title', inputs.attrs.get('name', 'data set'))}",
         "scenario": scenario.name,
         "scenario_description": scenario.description,
         "scenario_file": scenario.path.name if scenario.path is not None else "",

@@ -129,6 +129,10 @@ def test_netcdf_round_trip_keeps_values_and_attributes(tmp_path, result):
             "creation_time",
         ):
             assert key in back.attrs, key
+        # the title names the data set: its title, else its name
+        inputs = hand_case()
+        named = inputs.attrs.get("title", inputs.attrs.get("name", "data set"))
+        assert back.attrs["title"] == f"ndsim results: {named}"
 
 
 def test_writer_is_atomic(tmp_path, result, monkeypatch):
