@@ -97,3 +97,47 @@ def test_parts_of_a_chunk_add_up_and_the_originals_come_back():
         assert parts["the rest"] > 0.0
         assert sum(parts.values()) == pytest.approx(r["total"], rel=1e-9)
     assert "| **total** |" in bench_parts.table(res)
+
+
+def _rounds(draws, totals, rest):
+    """A bench_parts result of chunks of ``draws`` with given totals and rests [s]."""
+    parts = {p: 0.0 for p in bench_parts.PARTS}
+    return {
+        "draws": draws,
+        "rounds": [
+            {"total": t, "parts": {**parts, "sampling": t - r, "the rest": r}}
+            for t, r in zip(totals, rest, strict=True)
+        ],
+    }
+
+
+def test_fixed_and_marginal_cost_from_two_chunk_sizes_by_hand():
+    """Medians 10 ms at 100 draws and 28 ms at 1,000 (the outliers of each size ignored):
+    20 µs per draw and 8 ms per chunk; the rest 2 and 4 ms: 2.2 µs and 1.78 ms."""
+    small = _rounds(100, [0.010, 0.009, 0.050], [0.002, 0.002, 0.002])
+    large = _rounds(1000, [0.028, 0.200, 0.027], [0.004, 0.004, 0.004])
+    fit = bench_parts.fit(small, large)
+    assert fit["total"] == pytest.approx((0.008, 20e-6))
+    assert fit["the rest"] == pytest.approx((0.002 - 100 * 0.002 / 900, 0.002 / 900))
+    # sampling: medians 8 and 24 ms (each part's own medians, not the total's less the rest's)
+    assert fit["sampling"] == pytest.approx((0.008 - 100 * 0.016 / 900, 0.016 / 900))
+    assert fit["reconciliation"] == (0.0, 0.0)
+    with pytest.raises(ValueError, match="two different"):
+        bench_parts.fit(small, small)
+    text = bench_parts.fit_table(small, large)
+    assert "| **total** | 8.0 | 20.0 | 28.0 |" in text
+
+
+def test_bench_parts_times_two_chunk_sizes_alternately():
+    """measure_sizes runs real chunks of both sizes from one plan, each round both sizes,
+    and the fixed + marginal line of every part passes through both sizes' medians."""
+    small, large = bench_parts.measure_sizes(
+        [10, 30], rounds=2, scenario=None, worker_settings=False
+    )
+    assert (small["draws"], large["draws"]) == (10, 30)
+    assert len(small["rounds"]) == len(large["rounds"]) == 2
+    fit = bench_parts.fit(small, large)
+    for res in (small, large):
+        med = bench_parts._medians(res)
+        for name, (fixed, marginal) in fit.items():
+            assert fixed + res["draws"] * marginal == pytest.approx(med[name], abs=1e-12)
