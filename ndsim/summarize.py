@@ -132,39 +132,40 @@ _TILE = 128
 
 @njit(cache=True)
 def _hist_add(x, cols, lo, inv_w, nbins, counts, nan_count):  # pragma: no cover - compiled
-    """Add the values of columns ``cols`` of x (n, s) to integer counts (len(cols), nbins + 2).
+    """Add the values of columns ``cols`` of x (n, s) to integer counts (len(cols), nbins + 2),
+    NaN to ``nan_count``; ``lo``, ``inv_w`` are indexed by position in ``cols``. The bins of
+    :func:`_hist_tile`, over the columns from the first to the last of ``cols``."""
+    if cols.shape[0] == 0:
+        return
+    j0, j1 = cols.min(), cols.max() + 1
+    lo_t, inv_w_t = _by_column(cols, lo, inv_w, j0, j1 - j0)
+    b = np.empty(j1 - j0, dtype=np.int64)
+    _hist_tile(x, j0, j1, lo_t, inv_w_t, nbins, cols, counts, nan_count, b)
 
-    Bin 0 counts values below the range, bin nbins + 1 those at or above its
-    top; ``lo``, ``inv_w`` are indexed by position in ``cols``.
-    """
-    n = x.shape[0]
-    m = cols.shape[0]
-    for i in range(n):
-        for jj in range(m):
-            v = x[i, cols[jj]]
-            if v != v:
-                nan_count[jj] += 1
-                continue
-            t = (v - lo[jj]) * inv_w[jj]
-            if t < 0.0:
-                b = 0
-            elif t >= nbins:
-                b = nbins + 1
-            else:
-                b = int(t) + 1
-            counts[jj, b] += 1
+
+@njit(cache=True)
+def _by_column(cols, lo, inv_w, j0, w):  # pragma: no cover - compiled
+    """``lo``, ``inv_w`` (by position in ``cols``) laid out over the w columns from j0: 0
+    and 0 for the columns not in ``cols``."""
+    lo_t = np.zeros(w)
+    inv_w_t = np.zeros(w)
+    for q in range(cols.shape[0]):
+        lo_t[cols[q] - j0] = lo[q]
+        inv_w_t[cols[q] - j0] = inv_w[q]
+    return lo_t, inv_w_t
 
 
 @njit(cache=True)
 def _hist_tile(x, j0, j1, lo, inv_w, nbins, cols, counts, nan_count, b):  # pragma: no cover
-    """:func:`_hist_add` of the columns ``cols`` (sorted, in [j0, j1)) of x (n, s), a row of
-    the tile [j0, j1) at a time: first the bin of each of its values (``lo``, ``inv_w`` of
-    the tile's columns, any finite numbers for the columns not counted; ``b`` a buffer of
-    j1 - j0), then the counts of ``cols``.
+    """Add the values of the columns ``cols`` (in [j0, j1)) of x (n, s) to integer counts
+    (len(cols), nbins + 2), NaN to ``nan_count``, a row of the tile [j0, j1) at a time:
+    first the bin of each of its values (``lo``, ``inv_w`` of the tile's columns, any
+    finite numbers for the columns not counted; ``b`` a buffer of j1 - j0), then the
+    counts of ``cols``.
 
-    The bins are those of :func:`_hist_add` (t = (v - lo) inv_w: 0 for t < 0, nbins + 1 for
-    t >= nbins, int(t) + 1 between; NaN counted apart), taken without a branch, so the
-    loop over a row vectorises; t is NaN only where v is (lo and inv_w are finite).
+    With t = (v - lo) inv_w: bin 0 below the range (t < 0), nbins + 1 at or above its
+    top (t >= nbins), int(t) + 1 between. Taken without a branch, so the loop over a row
+    vectorises; t is NaN only where v is (lo and inv_w are finite).
     """
     n = x.shape[0]
     m = j1 - j0
@@ -362,12 +363,7 @@ def _reduce_block(
     vmin[:] = np.nan
     vmax[:] = np.nan
     nan_seen[:] = 0
-    # the bins by column of the block (0 and 0 for the columns not binned), for _hist_tile
-    lo_all = np.zeros(w)
-    inv_w_all = np.zeros(w)
-    for q in range(vcols.shape[0]):
-        lo_all[vcols[q]] = lo[q]
-        inv_w_all[vcols[q]] = inv_w[q]
+    lo_all, inv_w_all = _by_column(vcols, lo, inv_w, 0, w)  # the bins by column, for _hist_tile
     b = np.empty(min(tile, w), dtype=np.int64)
     va = 0
     for j0 in range(0, w, tile):

@@ -672,7 +672,8 @@ def test_reduce_blocks_is_the_reduction_of_the_whole_matrix(rng):
 def test_tile_bins_are_those_of_the_rule_on_edge_values(rng):
     """_hist_tile's branch-free bins against the rule counted by a plain loop: values on
     the bin edges (and one ulp either side), at the range's ends, beyond it, infinite,
-    -0.0 and NaN, in a tile with columns that are not counted."""
+    -0.0 and NaN, in a tile with columns that are not counted; and _hist_add, which counts
+    with it."""
     nbins, n = 8, 40
     lo = np.array([0.0, -1.0, 5.0, 2.0, -3.0, 0.5])
     width = np.array([0.25, 0.1, 1.0 / 3.0, 1e-12, 2.0, 0.125])
@@ -701,11 +702,14 @@ def test_tile_bins_are_those_of_the_rule_on_edge_values(rng):
             t = (v - lo[j]) * inv_w[j]
             expected[0 if t < 0 else nbins + 1 if t >= nbins else int(t) + 1] += 1
         assert counts[jj].tolist() == expected and nan_count[jj] == nans, j
-    # the same counts as the kernel with branches (_hist_add) on the same columns
+    # _hist_add, the counts of columns given by position with their own bins (here in
+    # another order): the same counts, row for row
+    order = cols[[2, 0, 3, 1]]
     ref = np.zeros_like(counts)
     ref_nan = np.zeros_like(nan_count)
-    sm._hist_add(x, cols, lo[cols], inv_w[cols], nbins, ref, ref_nan)
-    assert np.array_equal(counts, ref) and np.array_equal(nan_count, ref_nan)
+    sm._hist_add(x, order, lo[order], inv_w[order], nbins, ref, ref_nan)
+    at = [cols.tolist().index(j) for j in order]
+    assert np.array_equal(ref, counts[at]) and np.array_equal(ref_nan, nan_count[at])
 
 
 def test_chunks_merge_sibling_leaves_as_the_tree_does(rng):
